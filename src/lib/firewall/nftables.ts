@@ -1,0 +1,278 @@
+import {CommandFailedError} from '../errors.js'
+import {parseTarget} from '../net/index.js'
+import type {Target} from '../net/index.js'
+import {exec as defaultExec} from '../system/index.js'
+import type {Exec} from '../system/index.js'
+import {DEFAULT_LIMITS, isValidComment, SetTypeMismatchError} from './ipset.js'
+import type {SetLimits} from './ipset.js'
+import type {KernelNames} from './names.js'
+import {setFor} from './types.js'
+import type {CommitReport, FirewallBackend, InitReport, ListedEntry, ListKind, SetEntry} from './types.js'
+
+/** Elements per `add element` statement in bulk loads: keeps nft's parser memory bounded. */
+const BULK_CHUNK = 10_000
+
+type Op = {entry: SetEntry; kind: 'add'; list: ListKind} | {kind: 'del'; list: ListKind; target: Target}
+
+interface NftSetJson {
+  name: string
+  type: string
+  flags?: string[]
+  elem?: unknown[]
+}
+
+/** Parses `nft -j list set …` / `list table` output into its sets (pure). */
+export function parseNftSets(json: string): NftSetJson[] {
+  const doc = JSON.parse(json) as {nftables?: Array<{set?: NftSetJson}>}
+  return (doc.nftables ?? []).flatMap((item) => (item.set ? [item.set] : []))
+}
+
+/** Parses the elements of one set from `nft -j list set` output (pure). */
+export function parseNftElements(json: string): ListedEntry[] {
+  const out: ListedEntry[] = []
+  for (const set of parseNftSets(json)) {
+    for (const raw of set.elem ?? []) {
+      const elem = (typeof raw === 'object' && raw !== null && 'elem' in raw ? (raw as {elem: unknown}).elem : raw) as
+        {comment?: string; expires?: number; val?: unknown} | string | {prefix: {addr: string; len: number}}
+      const val = typeof elem === 'object' && 'val' in elem ? elem.val : elem
+      let text: string | undefined
+      if (typeof val === 'string') text = val
+      else if (typeof val === 'object' && val !== null && 'prefix' in val) {
+        const {addr, len} = (val as {prefix: {addr: string; len: number}}).prefix
+        text = `${addr}/${len}`
+      }
+
+      if (text === undefined) continue
+      let target: Target
+      try {
+        target = parseTarget(text)
+      } catch {
+        continue
+      }
+
+      const meta = typeof elem === 'object' && 'val' in elem ? elem : {}
+      out.push({comment: meta.comment, target, ttlSec: meta.expires})
+    }
+  }
+
+  return out
+}
+
+/**
+ * Kernel sets on nftables: one table `inet <table>` that is ours alone (never `flush ruleset`), with
+ * ban sets (`flags timeout`) and allow sets (`flags interval, timeout`, comments kept), made effective
+ * by the base chain `diswall-sets` (hook input, priority filter - 10).
+ */
+export class NftBackend implements FirewallBackend {
+  readonly name = 'nftables'
+  private ops: Op[] = []
+
+  constructor(
+    private readonly names: KernelNames,
+    private readonly limits: SetLimits = DEFAULT_LIMITS,
+    private readonly exec: Exec = defaultExec,
+  ) {}
+
+  get pending(): number {
+    return this.ops.length
+  }
+
+  async init(): Promise<InitReport> {
+    const report: InitReport = {created: [], leftovers: [], migrated: []}
+    const existing = new Map((await this.listSetHeaders()).map((s) => [s.name, s]))
+    for (const list of ['block', 'allow'] as const) {
+      for (const family of [4, 6] as const) {
+        const name = family === 4 ? this.names[list].v4 : this.names[list].v6
+        const found = existing.get(name)
+        const wantedType = family === 4 ? 'ipv4_addr' : 'ipv6_addr'
+        const wantedFlags = list === 'block' ? ['timeout'] : ['interval', 'timeout']
+        if (!found) {
+          report.created.push(name)
+          continue
+        }
+
+        const flags = [...(found.flags ?? [])].sort()
+        if (found.type !== wantedType || flags.join(',') !== wantedFlags.join(',')) {
+          throw new SetTypeMismatchError(`inet ${this.names.table} ${name}`, `${found.type} flags ${flags.join(',') || 'none'}`,
+            `${wantedType} flags ${wantedFlags.join(',')}`)
+        }
+      }
+    }
+
+    const t = this.table()
+    const chain = this.names.guardChain
+    const script = [
+      `add table ${t}`,
+      ...(['block', 'allow'] as const).flatMap((list) => ([4, 6] as const).map((family) => this.setDecl(list, family))),
+      `add chain ${t} ${chain} { type filter hook input priority filter - 10; policy accept; }`,
+      `flush chain ${t} ${chain}`,
+      `add rule ${t} ${chain} ip saddr @${this.names.allow.v4} accept`,
+      `add rule ${t} ${chain} ip6 saddr @${this.names.allow.v6} accept`,
+      `add rule ${t} ${chain} ip saddr @${this.names.block.v4} drop`,
+      `add rule ${t} ${chain} ip6 saddr @${this.names.block.v6} drop`,
+    ]
+    await this.run(script)
+    return report
+  }
+
+  add(list: ListKind, entry: SetEntry): void {
+    if (entry.comment !== undefined && !isValidComment(entry.comment)) {
+      throw new TypeError(`invalid set comment ${JSON.stringify(entry.comment)}`) // validated by callers first
+    }
+
+    this.ops.push({entry, kind: 'add', list})
+  }
+
+  del(list: ListKind, target: Target): void {
+    this.ops.push({kind: 'del', list, target})
+  }
+
+  async commit(): Promise<CommitReport> {
+    const ops = this.ops
+    this.ops = []
+    const report: CommitReport = {added: 0, removed: 0}
+    if (ops.length === 0) return report
+    await this.commitOps(ops)
+    for (const op of ops) {
+      if (op.kind === 'add') report.added++
+      else report.removed++
+    }
+
+    return report
+  }
+
+  async has(list: ListKind, target: Target): Promise<boolean> {
+    try {
+      await this.exec('nft', ['get', 'element', 'inet', this.names.table, setFor(this.names[list], target), `{ ${target.text} }`])
+      return true
+    } catch (error) {
+      if (error instanceof CommandFailedError && /No such file or directory/.test(error.stderr)) return false
+      throw error
+    }
+  }
+
+  async list(list: ListKind): Promise<ListedEntry[]> {
+    const out: ListedEntry[] = []
+    for (const name of [this.names[list].v4, this.names[list].v6]) {
+      // nft 1.0.6: listing a large set is slow (~70 s for 1M elements); never list on the hot path.
+      const {stdout} = await this.exec('nft', ['-j', 'list', 'set', 'inet', this.names.table, name], {timeoutMs: 300_000})
+      out.push(...parseNftElements(stdout))
+    }
+
+    return out
+  }
+
+  async count(list: ListKind): Promise<number> {
+    return (await this.list(list)).length
+  }
+
+  async replace(list: ListKind, entries: Iterable<SetEntry>): Promise<void> {
+    const t = this.table()
+    const byName = new Map<string, string[]>([[this.names[list].v4, []], [this.names[list].v6, []]])
+    for (const entry of entries) byName.get(setFor(this.names[list], entry.target))!.push(this.element(entry, list))
+    // One file is one transaction: the set is flushed and refilled atomically.
+    const script: string[] = []
+    for (const [name, elements] of byName) {
+      script.push(`flush set ${t} ${name}`)
+      for (let i = 0; i < elements.length; i += BULK_CHUNK) {
+        script.push(`add element ${t} ${name} { ${elements.slice(i, i + BULK_CHUNK).join(', ')} }`)
+      }
+    }
+
+    await this.run(script, 600_000)
+  }
+
+  async destroy(): Promise<void> {
+    try {
+      await this.exec('nft', ['delete', 'table', 'inet', this.names.table])
+    } catch (error) {
+      if (!(error instanceof CommandFailedError && /No such file or directory/.test(error.stderr))) throw error
+    }
+  }
+
+  private table(): string {
+    return `inet ${this.names.table}`
+  }
+
+  private setDecl(list: ListKind, family: 4 | 6): string {
+    const name = family === 4 ? this.names[list].v4 : this.names[list].v6
+    const type = family === 4 ? 'ipv4_addr' : 'ipv6_addr'
+    // No `size`: nft hash sets grow on demand, so a full set never drops a ban.
+    return list === 'block'
+      ? `add set ${this.table()} ${name} { type ${type}; flags timeout; timeout ${this.limits.blockTimeoutSec}s; }`
+      : `add set ${this.table()} ${name} { type ${type}; flags interval, timeout; }`
+  }
+
+  private element({comment, target, ttlSec}: SetEntry, list: ListKind): string {
+    const ttl = ttlSec ?? (list === 'block' ? this.limits.blockTimeoutSec : 0)
+    const note = list === 'allow' && comment ? ` comment "${comment}"` : ''
+    return `${target.text}${ttl > 0 ? ` timeout ${Math.floor(ttl)}s` : ''}${note}`
+  }
+
+  /**
+   * Renders ops as statements. nft 1.0.6 has no `destroy element`, and `delete element` of an absent
+   * element fails the whole transaction, so every element is first added (a no-op when present),
+   * then deleted, then re-added with its new timeout and comment: idempotent, one transaction.
+   */
+  private statements(ops: Op[]): string[] {
+    const t = this.table()
+    const out: string[] = []
+    let i = 0
+    while (i < ops.length) {
+      // Runs of the same kind on the same set become three statements, not three per element.
+      const first = ops[i]
+      const set = setFor(this.names[first.list], first.kind === 'add' ? first.entry.target : first.target)
+      const run: Op[] = []
+      while (i < ops.length && run.length < BULK_CHUNK) {
+        const op = ops[i]
+        const opSet = setFor(this.names[op.list], op.kind === 'add' ? op.entry.target : op.target)
+        if (op.kind !== first.kind || opSet !== set) break
+        run.push(op)
+        i++
+      }
+
+      const bare = run.map((op) => (op.kind === 'add' ? op.entry.target : op.target).text).join(', ')
+      out.push(`add element ${t} ${set} { ${bare} }`, `delete element ${t} ${set} { ${bare} }`)
+      if (first.kind === 'add') {
+        const full = run.map((op) => this.element((op as {entry: SetEntry}).entry, op.list)).join(', ')
+        out.push(`add element ${t} ${set} { ${full} }`)
+      }
+    }
+
+    return out
+  }
+
+  /** A failed batch is retried in halves, so one bad element does not drop the rest. */
+  private async commitOps(ops: Op[]): Promise<void> {
+    try {
+      await this.run(this.statements(ops))
+    } catch (error) {
+      if (!(error instanceof CommandFailedError) || ops.length === 1) throw error
+      const mid = Math.ceil(ops.length / 2)
+      const failures: unknown[] = []
+      for (const half of [ops.slice(0, mid), ops.slice(mid)]) {
+        try {
+          await this.commitOps(half)
+        } catch (error_) {
+          failures.push(error_)
+        }
+      }
+
+      if (failures.length > 0) throw failures[0]
+    }
+  }
+
+  private async listSetHeaders(): Promise<NftSetJson[]> {
+    try {
+      const {stdout} = await this.exec('nft', ['-t', '-j', 'list', 'table', 'inet', this.names.table])
+      return parseNftSets(stdout)
+    } catch (error) {
+      if (error instanceof CommandFailedError && /No such file or directory/.test(error.stderr)) return []
+      throw error
+    }
+  }
+
+  private async run(lines: string[], timeoutMs = 120_000): Promise<void> {
+    await this.exec('nft', ['-f', '-'], {input: lines.join('\n') + '\n', timeoutMs})
+  }
+}

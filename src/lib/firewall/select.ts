@@ -1,0 +1,66 @@
+import {CommandFailedError, MissingDependencyError} from '../errors.js'
+import {exec as defaultExec} from '../system/index.js'
+import type {Exec} from '../system/index.js'
+import {IpsetBackend} from './ipset.js'
+import type {SetLimits} from './ipset.js'
+import type {KernelNames} from './names.js'
+import {NftBackend} from './nftables.js'
+import type {FirewallBackend} from './types.js'
+
+export type BackendSetting = 'auto' | 'ipset' | 'nftables'
+
+/** The backend that `auto` picked, and why (shown by status and --json). */
+export interface BackendChoice {
+  backend: 'ipset' | 'nftables'
+  reason: string
+}
+
+/** Tables that iptables-nft creates; a host with only these is an iptables host. */
+const IPTABLES_NFT_TABLES = new Set(['filter', 'nat', 'mangle', 'raw', 'security'])
+
+/**
+ * Decides `auto` from what the host runs (pure): nftables when the host has nftables tables of its
+ * own (not iptables-nft's, not ours), or when ipset/iptables are missing; ipset + iptables otherwise,
+ * as the original DisWall did.
+ */
+export function chooseBackend(facts: {hasIpset: boolean; hasIptables: boolean; hasNft: boolean; nftTables: Array<{family: string; name: string}>; ownTable: string}): BackendChoice {
+  if (!facts.hasNft) return {backend: 'ipset', reason: 'nft is not installed'}
+  if (!facts.hasIpset || !facts.hasIptables) return {backend: 'nftables', reason: 'ipset or iptables is not installed'}
+  const native = facts.nftTables.filter((t) =>
+    !(t.family === 'inet' && t.name === facts.ownTable) &&
+    !((t.family === 'ip' || t.family === 'ip6') && IPTABLES_NFT_TABLES.has(t.name)))
+  if (native.length > 0) {
+    return {backend: 'nftables', reason: `the host uses nftables (table ${native[0].family} ${native[0].name})`}
+  }
+
+  return {backend: 'ipset', reason: 'no native nftables ruleset found'}
+}
+
+/** Looks at the host (through `exec`) and resolves the `[firewall] backend` setting. */
+export async function resolveBackend(setting: BackendSetting, ownTable: string, exec: Exec = defaultExec): Promise<BackendChoice> {
+  if (setting !== 'auto') return {backend: setting, reason: 'set in the config'}
+  const works = async (program: string, args: string[]): Promise<string | undefined> => {
+    try {
+      return (await exec(program, args)).stdout
+    } catch (error) {
+      if (error instanceof MissingDependencyError || error instanceof CommandFailedError) return undefined
+      throw error
+    }
+  }
+
+  const tables = await works('nft', ['-j', 'list', 'tables'])
+  const nftTables = tables === undefined ? [] : (JSON.parse(tables).nftables as Array<{table?: {family: string; name: string}}>)
+    .flatMap((i) => (i.table ? [i.table] : []))
+  return chooseBackend({
+    hasIpset: (await works('ipset', ['version'])) !== undefined,
+    hasIptables: (await works('iptables', ['--version'])) !== undefined,
+    hasNft: tables !== undefined,
+    nftTables,
+    ownTable,
+  })
+}
+
+/** Creates the backend object (no kernel change until init()/commit()). */
+export function createBackend(kind: 'ipset' | 'nftables', names: KernelNames, limits: SetLimits, exec: Exec = defaultExec): FirewallBackend {
+  return kind === 'ipset' ? new IpsetBackend(names, limits, exec) : new NftBackend(names, limits, exec)
+}

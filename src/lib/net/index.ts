@@ -1,0 +1,20 @@
+/**
+ * Addresses, networks, special ranges, ports and durations: the one address type used everywhere in diswall.
+ * Every parser throws InvalidValueError naming the offending text, with a hint.
+ */
+export type {Address, Family, Network, Target} from './address.js'
+export {
+  containsAddress,
+  groupPrefix,
+  isAddress,
+  MAX_PREFIX,
+  parseAddress,
+  parseNetwork,
+  parseTarget,
+  toNetwork,
+} from './address.js'
+export type {SpecialRange, SpecialRangeName} from './special-ranges.js'
+export {classify, isGlobalUnicast, SPECIAL_RANGES} from './special-ranges.js'
+export {NetworkList} from './network-list.js'
+export {DURATION_UNITS, formatDuration, parseDurationSec} from './duration.js'
+export {parsePort} from './port.js'

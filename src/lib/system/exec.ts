@@ -1,0 +1,73 @@
+import {execa, ExecaError} from 'execa'
+
+import {CommandFailedError, MissingDependencyError} from '../errors.js'
+
+export interface ExecOptions {
+  /** Written to the program's stdin (bulk input: restore scripts, nft batches). */
+  input?: string
+  /** Killed after this many milliseconds; 15 s by default. */
+  timeoutMs?: number
+  /** Extra environment variables (LC_ALL=C is always set). */
+  env?: Record<string, string>
+}
+
+export interface ExecResult {
+  stdout: string
+  stderr: string
+}
+
+/** The one signature through which every external program runs. Adapters take it as a parameter. */
+export type Exec = (program: string, args: readonly string[], options?: ExecOptions) => Promise<ExecResult>
+
+export const DEFAULT_EXEC_TIMEOUT_MS = 15_000
+
+/**
+ * Runs one program with an argument array, never a shell.
+ * Throws MissingDependencyError when the program is not installed, CommandFailedError (with stderr)
+ * when it exits non-zero, is killed or times out.
+ */
+export const exec: Exec = async (program, args, {env, input, timeoutMs = DEFAULT_EXEC_TIMEOUT_MS} = {}) => {
+  try {
+    // LC_ALL=C: we parse the output of ss, ipset and nft, so keep it untranslated.
+    const {stderr, stdout} = await execa(program, args, {
+      env: {...env, LC_ALL: 'C'},
+      input: input ?? '',
+      maxBuffer: 512 * 1024 * 1024,
+      stripFinalNewline: false,
+      timeout: timeoutMs,
+    })
+    return {stderr, stdout}
+  } catch (error) {
+    if (!(error instanceof ExecaError)) throw error
+    if (error.code === 'ENOENT') throw new MissingDependencyError(program, undefined, {cause: error})
+    throw new CommandFailedError(program, args, error.exitCode, String(error.stderr ?? ''), {
+      cause: error,
+      timedOut: error.timedOut,
+    })
+  }
+}
+
+/** Name of a network namespace as `ip netns` accepts it. */
+const NETNS_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/
+
+/**
+ * Wraps an Exec so that every program runs inside the network namespace `name`
+ * (`ip netns exec NAME program args…`). Used by tests, the demo and benchmarks, which must never
+ * touch the host's own firewall.
+ */
+export function netnsExec(name: string, base: Exec = exec): Exec {
+  if (!NETNS_NAME.test(name)) throw new TypeError(`invalid network namespace name: ${JSON.stringify(name)}`)
+  return async (program, args, options) => {
+    try {
+      return await base('ip', ['netns', 'exec', name, program, ...args], options)
+    } catch (error) {
+      // Report the program that failed, not the `ip netns exec` wrapper around it.
+      if (error instanceof CommandFailedError && error.args.length >= 3 && error.program === 'ip') {
+        const notFound = /exec of "[^"]*" failed: No such file or directory/.test(error.stderr)
+        if (notFound) throw new MissingDependencyError(program, undefined, {cause: error})
+        throw new CommandFailedError(program, args, error.programExitCode, error.stderr, {cause: error})
+      }
+      throw error
+    }
+  }
+}
