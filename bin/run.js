@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import {Config, Errors, execute, handle} from '@oclif/core'
 
-import {legacyHint, translateLegacyArgv} from '../lib/legacy-argv.js'
+import {legacyHint, translateLegacyArgv} from '../dist/lib/legacy-argv.js'
 
 const {args, commandId, unavailable} = translateLegacyArgv(process.argv.slice(2))
 if (unavailable.length > 0 || commandId !== undefined) {

@@ -1,2 +1,25 @@
+/**
+ * The TOML config file: one schema (CONFIG_SCHEMA) with every key's type, default and doc; parsing
+ * and validation with `file:line` errors; loading from disk; and the generated, commented default file.
+ */
+
 /** Default location of the config file (`-c/--config FILE` overrides it). */
 export const DEFAULT_CONFIG_PATH = '/etc/diswall/diswall.conf'
+
+export {loadConfig, natsHostname} from './load.js'
+export {defaultConfig, formatTomlValue, InvalidConfigError, parseConfig} from './parse.js'
+export type {ConfigProblem, ParsedConfig} from './parse.js'
+export {renderConfig, renderConfigReference, toFileValues} from './render.js'
+export type {ConfigFileValues} from './render.js'
+export {CONFIG_SCHEMA, keyName, MAX_SET_TIMEOUT_SEC, schemaRows} from './schema.js'
+export type {
+  Config,
+  DaemonConfig,
+  DetectConfig,
+  FirewallConfig,
+  NatsConfig,
+  SectionName,
+  SectionSpec,
+  ServerConfig,
+} from './schema.js'
+export type {FileValue, KeySpec, TargetEntry} from './values.js'

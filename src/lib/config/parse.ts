@@ -153,6 +153,7 @@ function unknownKey(sectionName: string, key: string, value: unknown, line: numb
   }
   const here = Object.keys(inSection?.keys ?? SECTIONS[''].keys)
   const guessHere = closest(key, here)
+  const current = Object.entries(inSection?.keys ?? SECTIONS[''].keys).filter(([, spec]) => !spec.ignored).map(([k]) => k)
   let hint: string
   if (guessHere) hint = `Did you mean ${keyName(sectionName, guessHere)}?`
   else {
@@ -160,9 +161,10 @@ function unknownKey(sectionName: string, key: string, value: unknown, line: numb
       ?? allKeyNames().find((k) => k.section !== sectionName && closest(key, [k.key]) !== undefined)
     hint = elsewhere
       ? `Did you mean ${keyName(elsewhere.section, elsewhere.key)}? ${elsewhere.section === '' ? 'Top-level keys go before the first [section] header.' : `It belongs under [${elsewhere.section}].`}`
-      : `Known keys ${sectionName === '' ? 'at the top level' : `in [${sectionName}]`}: ${here.join(', ')}.`
+      : `Known keys ${sectionName === '' ? 'at the top level' : `in [${sectionName}]`}: ${current.join(', ')}.`
   }
-  return {hint, line, reason: `unknown key ${keyName(sectionName, key)}`}
+  const what = isTable(value) ? `table [${sectionName}.${key}]` : `key ${keyName(sectionName, key)}`
+  return {hint, line, reason: `unknown ${what}`}
 }
 
 function exampleHint(key: string, spec: KeySpec<unknown>): string | undefined {

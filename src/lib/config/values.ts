@@ -303,9 +303,11 @@ export function durationList(def: readonly string[], doc: string): KeySpec<numbe
   }
 }
 
+/** net/ parsers name the bad text and the reason in their message, e.g. `"1x" is not a valid duration: …`. */
 function fromInvalidValue(error: unknown, what: string, raw: string, hint: string): BadValueError {
   if (!(error instanceof InvalidValueError)) throw error
-  return new BadValueError(`expected ${what}, got ${showValue(raw, false)}: ${error.message}`, error.hint ?? hint)
+  const reason = error.message.includes(raw.trim()) ? error.message : `expected ${what}, got ${showValue(raw, false)}: ${error.message}`
+  return new BadValueError(reason, error.hint ?? hint)
 }
 
 // ---- string checks used by the schema ----
@@ -376,32 +378,39 @@ export function checkNftName(value: string): BadValueError | undefined {
   return new BadValueError(`expected a name of 1 to 32 characters from A-Z a-z 0-9 _ starting with a letter, got ${showValue(value, false)}`)
 }
 
-/** Levenshtein distance, case-insensitive. */
+/** Edit distance (optimal string alignment: a swap of two neighbours counts 1), case-insensitive. */
 export function editDistance(a: string, b: string): number {
   const x = a.toLowerCase()
   const y = b.toLowerCase()
-  let prev = Array.from({length: y.length + 1}, (_, j) => j)
+  const d: number[][] = Array.from({length: x.length + 1}, (_, i) => [i])
+  for (let j = 1; j <= y.length; j++) d[0][j] = j
   for (let i = 1; i <= x.length; i++) {
-    const row = [i]
     for (let j = 1; j <= y.length; j++) {
-      row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (x[i - 1] === y[j - 1] ? 0 : 1))
+      const cost = x[i - 1] === y[j - 1] ? 0 : 1
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+      if (i > 1 && j > 1 && x[i - 1] === y[j - 2] && x[i - 2] === y[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1)
     }
-    prev = row
   }
-  return prev[y.length]
+  return d[x.length][y.length]
 }
 
-/** The candidate closest to `word`, if it is close enough to be a likely typo. */
+/**
+ * The candidate closest to `word` if it is a likely typo of it (a few edits, fewer for short words), or
+ * the only candidate that starts with it ("nft" → "nftables").
+ */
 export function closest(word: string, candidates: Iterable<string>): string | undefined {
+  const list = [...candidates]
   let best: string | undefined
   let bestDistance = Number.POSITIVE_INFINITY
-  for (const candidate of candidates) {
+  for (const candidate of list) {
     const d = editDistance(word, candidate)
     if (d < bestDistance) {
       best = candidate
       bestDistance = d
     }
   }
-  const limit = Math.max(2, Math.floor(word.length / 3))
-  return bestDistance <= limit ? best : undefined
+  const limit = word.length <= 4 ? 1 : Math.max(2, Math.floor(word.length / 3))
+  if (bestDistance <= limit) return best
+  const prefixed = list.filter((c) => word.length >= 2 && c.toLowerCase().startsWith(word.toLowerCase()))
+  return prefixed.length === 1 ? prefixed[0] : undefined
 }

@@ -187,13 +187,65 @@ export function formatIPv6(groups: ArrayLike<number>): string {
       bestStart = runStart
     }
   }
-  const hex = (from: number, to: number): string => {
-    let out = ''
-    for (let i = from; i < to; i++) out += (i === from ? '' : ':') + groups[i].toString(16)
+  let out = ''
+  if (bestStart < 0) {
+    for (let i = 0; i < 8; i++) out += i === 0 ? groups[i].toString(16) : `:${groups[i].toString(16)}`
     return out
   }
-  if (bestStart < 0) return hex(0, 8)
-  return `${hex(0, bestStart)}::${hex(bestStart + bestLen, 8)}`
+  for (let i = 0; i < bestStart; i++) out += i === 0 ? groups[i].toString(16) : `:${groups[i].toString(16)}`
+  out += '::'
+  for (let i = bestStart + bestLen; i < 8; i++) out += i === bestStart + bestLen ? groups[i].toString(16) : `:${groups[i].toString(16)}`
+  return out
+}
+
+/**
+ * Parses IPv6 text made of hex groups and at most one "::" in one pass into `out` (8 groups); returns
+ * false for anything else (embedded IPv4, zone ids, errors), which the explaining parser then handles.
+ */
+function fastIPv6(s: string, out: number[]): boolean {
+  const len = s.length
+  if (len < 2 || len > 39) return false
+  let i = 0
+  let n = 0
+  let dc = -1 // group index where "::" stands
+  if (s.charCodeAt(0) === 58) {
+    if (s.charCodeAt(1) !== 58) return false
+    dc = 0
+    i = 2
+  }
+  while (i < len) {
+    let v = 0
+    let digits = 0
+    let c = 0
+    while (i < len) {
+      c = s.charCodeAt(i)
+      let h: number
+      if (c >= 48 && c <= 57) h = c - 48
+      else if (c >= 97 && c <= 102) h = c - 87
+      else if (c >= 65 && c <= 70) h = c - 55
+      else break
+      v = v * 16 + h
+      digits++
+      i++
+    }
+    if (digits === 0 || digits > 4 || n === 8) return false
+    out[n++] = v
+    if (i === len) break
+    if (c !== 58) return false
+    i++
+    if (i === len) return false // a single ":" at the end
+    if (s.charCodeAt(i) === 58) {
+      if (dc !== -1) return false
+      dc = n
+      i++
+    }
+  }
+  if (dc === -1) return n === 8
+  if (n > 7) return false
+  const moved = n - dc
+  for (let k = 0; k < moved; k++) out[7 - k] = out[n - 1 - k]
+  for (let k = dc; k < 8 - moved; k++) out[k] = 0
+  return true
 }
 
 /**
@@ -356,6 +408,8 @@ function ipv4Problem(s: string): Problem | undefined {
 
 /** Parses IPv6 text (no zone id, no brackets) to eight 16-bit groups, or explains why it cannot. */
 function parseIPv6Groups(s: string): number[] | Problem {
+  const fast = new Array<number>(8)
+  if (fastIPv6(s, fast)) return fast
   if (s.length > 45) return new Problem(`it is too long (${s.length} characters) for an IPv6 address`, V6_HINT)
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i)

@@ -1,0 +1,38 @@
+import {Args, Flags} from '@oclif/core'
+
+import {configFlag, DiswallCommand} from '../../base-command.js'
+import {loadConfig} from '../../lib/config/index.js'
+import {allowAdd, openFirewall} from '../../lib/daemon/index.js'
+import type {ListChangeResult} from '../../lib/daemon/index.js'
+import {parseDurationSec} from '../../lib/net/index.js'
+import {assertRoot} from '../../lib/system/index.js'
+
+export default class AllowAdd extends DiswallCommand<ListChangeResult> {
+  static override args = {target: Args.string({description: 'IP address or CIDR network (several may follow).', required: true})}
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> 203.0.113.7 --comment "office VPN"',
+    '<%= config.bin %> <%= command.id %> 198.51.100.0/24 2001:db8:1::/48 --timeout 8d',
+  ]
+
+  static override flags = {
+    comment: Flags.string({char: 'm', description: 'Note stored with the entries (at most 128 bytes, no quotes).'}),
+    config: configFlag,
+    timeout: Flags.string({char: 't', description: 'Remove the entries after this time (seconds or 15m, 1h, 8d); default: never.', helpValue: 'DURATION'}),
+  }
+
+  static override strict = false
+  static override summary = 'Allow addresses or networks on this host: they pass even when they are in the block set.'
+
+  async run(): Promise<ListChangeResult> {
+    const {argv, flags} = await this.parse(AllowAdd)
+    const {config, warnings} = await loadConfig(flags.config)
+    for (const w of warnings) this.warnUser(w)
+    assertRoot('allow add')
+    const result = await allowAdd(await openFirewall(config), argv as string[], {
+      comment: flags.comment,
+      timeoutSec: flags.timeout === undefined ? undefined : parseDurationSec(flags.timeout),
+    })
+    for (const e of result.entries) this.log(`${e.changed ? 'allowed' : 'exists '} ${e.target}`)
+    return result
+  }
+}

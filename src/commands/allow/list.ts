@@ -1,0 +1,28 @@
+import {configFlag, DiswallCommand} from '../../base-command.js'
+import {loadConfig} from '../../lib/config/index.js'
+import {listEntries, openFirewall} from '../../lib/daemon/index.js'
+import type {ListItem} from '../../lib/daemon/index.js'
+import {formatDuration} from '../../lib/net/index.js'
+import {assertRoot} from '../../lib/system/index.js'
+
+export default class AllowList extends DiswallCommand<{backend: string; count: number; entries: ListItem[]}> {
+  static override aliases = ['allow:ls']
+  static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json']
+  static override flags = {config: configFlag}
+  static override summary = 'List the allow entries of this host with their comments and remaining time.'
+
+  async run(): Promise<{backend: string; count: number; entries: ListItem[]}> {
+    const {flags} = await this.parse(AllowList)
+    const {config, warnings} = await loadConfig(flags.config)
+    for (const w of warnings) this.warnUser(w)
+    assertRoot('allow list')
+    const result = await listEntries(await openFirewall(config), 'allow')
+    for (const e of result.entries) {
+      const ttl = e.ttlSec === null ? 'permanent' : `expires in ${formatDuration(e.ttlSec)}`
+      this.log(`${e.target.padEnd(43)} ${ttl.padEnd(20)} ${e.comment ?? ''}`.trimEnd())
+    }
+
+    this.log(`${result.count} allowed (${result.backend})`)
+    return result
+  }
+}

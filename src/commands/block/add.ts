@@ -1,0 +1,45 @@
+import {Args, Flags} from '@oclif/core'
+
+import {configFlag, DiswallCommand} from '../../base-command.js'
+import {loadConfig} from '../../lib/config/index.js'
+import {blockAdd, openFirewall} from '../../lib/daemon/index.js'
+import type {ListChangeResult} from '../../lib/daemon/index.js'
+import {parseDurationSec} from '../../lib/net/index.js'
+import {assertRoot} from '../../lib/system/index.js'
+
+export default class BlockAdd extends DiswallCommand<ListChangeResult> {
+  static override args = {address: Args.string({description: 'IP address to block (several may follow).', required: true})}
+  static override description = 'Adds addresses to the block set of this host. An address that is already blocked gets its timeout refreshed and is reported as unchanged. Loopback, link-local, private (with skip_private), ignore_ips, allow-listed and own addresses are refused unless --force is given; then nothing changes.'
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> 203.0.113.7',
+    '<%= config.bin %> <%= command.id %> 203.0.113.7 2001:db8::7 --timeout 1h --reason "manual" --kill',
+  ]
+
+  static override flags = {
+    config: configFlag,
+    force: Flags.boolean({description: 'Block even addresses that the never-ban list protects.'}),
+    kill: Flags.boolean({char: 'k', description: 'Also cut the established connections of the addresses.'}),
+    reason: Flags.string({description: 'Why the addresses are blocked (shown in logs).'}),
+    timeout: Flags.string({char: 't', description: 'How long the ban lasts: seconds or a duration like 15m, 1h, 1d; 0 = until removed. Default: [firewall] block_timeout.', helpValue: 'DURATION'}),
+  }
+
+  static override strict = false
+  static override summary = 'Block addresses on this host.'
+
+  async run(): Promise<ListChangeResult> {
+    const {argv, flags} = await this.parse(BlockAdd)
+    const {config, warnings} = await loadConfig(flags.config)
+    for (const w of warnings) this.warnUser(w)
+    assertRoot('block add')
+    const fw = await openFirewall(config)
+    const result = await blockAdd(config, fw, argv as string[], {
+      force: flags.force,
+      kill: flags.kill,
+      reason: flags.reason,
+      timeoutSec: flags.timeout === undefined ? undefined : parseDurationSec(flags.timeout),
+    })
+    for (const e of result.entries) this.log(`${e.changed ? 'blocked' : 'exists '} ${e.target}`)
+    for (const k of result.killed ?? []) this.log(`killed  ${k.target}: ${k.sockets} sockets, ${k.conntrack} conntrack entries`)
+    return result
+  }
+}

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict'
+import {chmod, mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {after, before, test} from 'node:test'
+
+import {defaultConfig, InvalidConfigError, loadConfig, natsHostname} from '../../../src/lib/config/index.js'
+import {ConfigError} from '../../../src/lib/errors.js'
+
+let dir: string
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'diswall-config-'))
+})
+after(async () => {
+  await rm(dir, {force: true, recursive: true})
+})
+
+test('config load - reads and parses a file', async () => {
+  const file = join(dir, 'ok.conf')
+  await writeFile(file, '[nats]\nserver = "nats.example.com"\n')
+  const {config, warnings} = await loadConfig(file)
+  assert.equal(config.nats.server, 'nats.example.com')
+  assert.equal(config.nats.port, 4222)
+  assert.deepEqual(warnings, [])
+})
+
+test('config load - a missing file is a ConfigError with a hint to generate one', async () => {
+  const file = join(dir, 'missing.conf')
+  await assert.rejects(loadConfig(file), (error: unknown) => {
+    assert.ok(error instanceof ConfigError)
+    assert.equal(error.message, `${file}: config file not found`)
+    assert.equal(error.hint, `Create one with: diswall generate-config > ${file}`)
+    assert.equal(error.code, 'E_CONFIG')
+    assert.equal(error.exitCode, 3)
+    return true
+  })
+})
+
+test('config load - a directory is a ConfigError', async () => {
+  await assert.rejects(loadConfig(dir), (error: unknown) =>
+    error instanceof ConfigError && error.message === `${dir}: is a directory, not a config file`)
+})
+
+test('config load - an unreadable file is a ConfigError', {skip: process.getuid?.() === 0 ? 'root reads every file' : false},
+  async () => {
+    const file = join(dir, 'secret.conf')
+    await writeFile(file, '')
+    await chmod(file, 0o000)
+    await assert.rejects(loadConfig(file), (error: unknown) =>
+      error instanceof ConfigError && error.message === `${file}: cannot read the config file: permission denied`)
+  })
+
+test('config load - an invalid file is an error, never a fall-back to defaults', async () => {
+  const file = join(dir, 'typo.conf')
+  await writeFile(file, 'local_only = false\n[nats]\nserver = diswall.stream\n')
+  await assert.rejects(loadConfig(file), (error: unknown) =>
+    error instanceof ConfigError && error.message.startsWith(`${file}:3: invalid TOML:`))
+  await writeFile(file, '[nats]\nport = "x"\n')
+  await assert.rejects(loadConfig(file), (error: unknown) => error instanceof InvalidConfigError)
+})
+
+test('config natsHostname - the set hostname, else the system name with dots replaced', () => {
+  const config = defaultConfig()
+  assert.equal(natsHostname(config, 'web1.example.com'), 'web1_example_com')
+  assert.equal(natsHostname(config, ''), 'unknown')
+  assert.equal(natsHostname({nats: {...config.nats, hostname: 'edge-7'}}, 'web1.example.com'), 'edge-7')
+})
