@@ -55,16 +55,24 @@ export function cleanupAllSync(): void {
 
 /**
  * Removes every registered resource gracefully, newest first; for an `after` hook that wants to be
- * sure nothing of the file is left. Rejects with an AggregateError listing the failures, if any.
+ * sure nothing of the file is left. A resource whose graceful removal fails is removed synchronously.
+ * Rejects with an AggregateError listing the failures, if any.
  */
 export async function cleanupAll(): Promise<void> {
   const errors: unknown[] = []
-  for (const entry of takeAll()) {
+  for (const entry of [...registry].reverse()) {
+    if (!registry.has(entry)) continue // removed meanwhile, e.g. with the namespace it lived in
     try {
       await (entry.remove ? entry.remove() : entry.removeSync())
     } catch (error) {
       errors.push(new Error(`removing ${entry.description} failed`, {cause: error}))
+      try {
+        entry.removeSync()
+      } catch (syncError) {
+        reportFailure(entry, syncError)
+      }
     }
+    registry.delete(entry)
   }
   if (errors.length > 0) throw new AggregateError(errors, `cleanup failed for ${errors.length} resource(s)`)
 }
@@ -80,17 +88,31 @@ function reportFailure(entry: CleanupEntry, error: unknown): void {
   process.stderr.write(`test cleanup: removing ${entry.description} failed: ${message}\n`)
 }
 
+/** How long an interrupted process spends removing resources gracefully before it gives up. */
+const SIGNAL_CLEANUP_DEADLINE_MS = 5000
+
 function installHandlers(): void {
   if (handlersInstalled) return
   handlersInstalled = true
   process.on('exit', cleanupAllSync)
+  let interrupted = false
   for (const signal of Object.keys(SIGNAL_EXIT_CODES) as Array<keyof typeof SIGNAL_EXIT_CODES>) {
-    // `once`: a second Ctrl-C gets the default behaviour and kills the process at once.
-    process.once(signal, () => {
-      cleanupAllSync()
-      process.exitCode = SIGNAL_EXIT_CODES[signal]
-      // Exit on the next turn, so listeners registered after this one still see the signal.
-      setImmediate(() => process.exit(SIGNAL_EXIT_CODES[signal]))
+    const code = SIGNAL_EXIT_CODES[signal]
+    process.on(signal, () => {
+      const exit = (): never => {
+        cleanupAllSync()
+        process.exit(code)
+      }
+      // A second signal (an impatient Ctrl-C) ends the graceful removal.
+      if (interrupted) exit()
+      interrupted = true
+      process.exitCode = code
+      // Gracefully first: stopped children are then reaped by this process, so none is left as a
+      // zombie; whatever remains at the deadline is removed synchronously.
+      setTimeout(exit, SIGNAL_CLEANUP_DEADLINE_MS)
+      cleanupAll()
+        .catch((error: unknown) => process.stderr.write(`test cleanup after ${signal}: ${String(error)}\n`))
+        .finally(exit)
     })
   }
 }

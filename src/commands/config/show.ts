@@ -1,3 +1,5 @@
+import {Flags} from '@oclif/core'
+
 import {configFlag, DiswallCommand} from '../../base-command.js'
 import {loadConfig, renderConfig, toFileValues} from '../../lib/config/index.js'
 import type {ConfigFileValues} from '../../lib/config/index.js'
@@ -10,13 +12,15 @@ export interface ConfigShowResult {
 }
 
 export default class ConfigShow extends DiswallCommand<ConfigShowResult> {
-  static override description = 'Prints the file with every key, defaults filled in, as commented TOML; with --json as an object.'
+  static override description = 'Prints every key, with the defaults of the keys the file leaves out, as commented TOML '
+    + '(an object with --json). Passwords are hidden unless --show-secrets is given.'
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
-    '<%= config.bin %> <%= command.id %> --json',
+    '<%= config.bin %> <%= command.id %> -c ./diswall.conf --json',
   ]
   static override flags = {
     config: configFlag,
+    'show-secrets': Flags.boolean({description: 'Show passwords and salts instead of "(hidden)".'}),
   }
   static override summary = 'Show the effective configuration.'
 
@@ -24,7 +28,8 @@ export default class ConfigShow extends DiswallCommand<ConfigShowResult> {
     const {flags} = await this.parse(ConfigShow)
     const {config, warnings} = await loadConfig(flags.config)
     for (const w of warnings) this.warnUser(w)
-    this.log(renderConfig(config).replace(/\n$/, ''))
-    return {config: toFileValues(config), file: flags.config}
+    const hideSecrets = !flags['show-secrets']
+    this.log(renderConfig(config, {hideSecrets}).replace(/\n$/, ''))
+    return {config: toFileValues(config, {hideSecrets}), file: flags.config}
   }
 }

@@ -9,7 +9,7 @@ export const DEFAULT_CONFIG_PATH = '/etc/diswall/diswall.conf'
 export {loadConfig, natsHostname} from './load.js'
 export {defaultConfig, formatTomlValue, InvalidConfigError, parseConfig} from './parse.js'
 export type {ConfigProblem, ParsedConfig} from './parse.js'
-export {renderConfig, renderConfigReference, toFileValues} from './render.js'
+export {HIDDEN_SECRET, renderConfig, renderConfigReference, toFileValues} from './render.js'
 export type {ConfigFileValues} from './render.js'
 export {CONFIG_SCHEMA, keyName, MAX_SET_TIMEOUT_SEC, schemaRows} from './schema.js'
 export type {

@@ -14,11 +14,15 @@ const SECTIONS = CONFIG_SCHEMA as unknown as Readonly<Record<string, SectionSpec
 /** A config in file form: what the TOML file says, e.g. durations as "1d", ignore_ips as strings. */
 export type ConfigFileValues = Record<string, FileValue | Record<string, FileValue>>
 
+/** The text that replaces a non-empty secret (passwords, salt) when `hideSecrets` is set. */
+export const HIDDEN_SECRET = '(hidden)'
+
 /**
  * Turns a Config back into file form (durations as text such as "1h30m", address lists as their text).
- * Values equal to the default are written exactly as the schema's default.
+ * Values equal to the default are written exactly as the schema's default. With `hideSecrets`, non-empty
+ * passwords and salts are replaced by HIDDEN_SECRET.
  */
-export function toFileValues(config: Config): ConfigFileValues {
+export function toFileValues(config: Config, {hideSecrets = false}: {hideSecrets?: boolean} = {}): ConfigFileValues {
   const out: ConfigFileValues = {}
   const values = config as unknown as Record<string, Record<string, unknown>>
   for (const [sectionName, {keys}] of Object.entries(SECTIONS)) {
@@ -28,7 +32,8 @@ export function toFileValues(config: Config): ConfigFileValues {
     for (const [key, spec] of Object.entries(keys)) {
       if (spec.ignored) continue
       const value = source?.[key]
-      target[key] = value === undefined || isDeepStrictEqual(value, spec.parse(spec.default))
+      if (hideSecrets && spec.secret && value !== '') target[key] = HIDDEN_SECRET
+      else target[key] = value === undefined || isDeepStrictEqual(value, spec.parse(spec.default))
         ? spec.default
         : spec.format(value)
     }
@@ -38,11 +43,11 @@ export function toFileValues(config: Config): ConfigFileValues {
 
 /**
  * A complete, commented TOML config, grouped by section, with each key's one-line doc as a comment.
- * Without an argument every value is the default (`diswall generate-config`); the text parses back to
- * exactly the given config.
+ * Without a config every value is the default (`diswall generate-config`). The text parses back to
+ * exactly the given config, unless `hideSecrets` replaced passwords by HIDDEN_SECRET.
  */
-export function renderConfig(config?: Config): string {
-  const values = toFileValues(config ?? defaultConfig())
+export function renderConfig(config?: Config, {hideSecrets = false}: {hideSecrets?: boolean} = {}): string {
+  const values = toFileValues(config ?? defaultConfig(), {hideSecrets})
   const lines = [
     '# diswall configuration (TOML), normally /etc/diswall/diswall.conf.',
     config === undefined

@@ -18,6 +18,7 @@ import {
   path,
   pathList,
   port,
+  secret,
   str,
   strList,
   targetList,
@@ -65,7 +66,7 @@ export const CONFIG_SCHEMA = {
     port: port(4222, 'Port of the NATS server.'),
     client_name: str('default', 'Account (client) name: one NATS subject token, shared by the hosts of the account.',
       {type: 'subject token', validate: (value) => checkSubjectToken(value)}),
-    client_pass: str('default', 'Password of the account.'),
+    client_pass: secret('default', 'Password of the account.'),
     hostname: str('', 'Name of this host in NATS subjects; "" = the system host name with "." replaced by "_".',
       {type: 'subject token or ""', validate: (value) => checkSubjectToken(value, {optional: true})}),
     honeypots: strList([], 'Server only: accounts whose reports are trusted and broadcast to every host.',
@@ -96,9 +97,9 @@ export const CONFIG_SCHEMA = {
   clickhouse: section('ClickHouse statistics (server only); empty url = off.', {
     url: str('', 'ClickHouse HTTP URL; "" = no statistics to ClickHouse.'),
     login: str('', 'ClickHouse user.'),
-    password: str('', 'ClickHouse password.'),
+    password: secret('', 'ClickHouse password.'),
     database: str('', 'ClickHouse database.'),
-    salt: str('', 'Salt for hashing client names in statistics.'),
+    salt: secret('', 'Salt for hashing client names in statistics.'),
   }),
   firewall: section('The host firewall and the kernel sets.', {
     backend: oneOf(['auto', 'ipset', 'nftables'], 'auto',

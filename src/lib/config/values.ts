@@ -43,6 +43,8 @@ export interface KeySpec<T = unknown> {
   readonly doc: string
   /** Set for legacy keys that are accepted but have no effect: why they are ignored. */
   readonly ignored?: string
+  /** A password or salt: hidden when the effective config is shown. */
+  readonly secret?: boolean
   /** Checks a raw TOML value and returns the parsed value. Throws BadValueError. */
   readonly parse: (raw: unknown) => T
   /** Turns a parsed value back into file form. */
@@ -148,6 +150,11 @@ export function str(
     },
     type: check?.type ?? 'string',
   }
+}
+
+/** A password or similar string, hidden by `diswall config show`. */
+export function secret(def: string, doc: string): KeySpec<string> {
+  return {...str(def, doc), secret: true}
 }
 
 /** One of a fixed set of strings. */

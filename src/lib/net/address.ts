@@ -42,6 +42,10 @@ export function parseAddress(text: string): Address {
   if (typeof text !== 'string') throw notText(text, 'IP address')
   // Fast path: a canonical IPv4 address is its own canonical text (this is what 1M-entry loads look like).
   if (fastIPv4(text) >= 0) return {kind: 'address', family: 4, text}
+  if (fastIPv6(text, scratch)) {
+    if (isMapped(scratch)) return v4Address(((scratch[6] << 16) | scratch[7]) >>> 0)
+    return {kind: 'address', family: 6, text: formatIPv6(scratch)}
+  }
   const s = text.trim()
   const raw = parseRaw(s, true)
   if (raw instanceof Problem) throw invalid(text, 'IP address', raw)
@@ -306,6 +310,9 @@ export function notText(value: unknown, what: string): InvalidValueError {
   return new InvalidValueError(`${shown} is not a valid ${what}: expected text, got ${typeof value}`,
     `Write the ${what} as a quoted string.`)
 }
+
+// Groups of the IPv6 fast path in parseAddress(); used synchronously, so one buffer is enough.
+const scratch = new Array<number>(8).fill(0)
 
 type Raw = {readonly family: 4; readonly bits: number} | {readonly family: 6; readonly groups: readonly number[]}
 
