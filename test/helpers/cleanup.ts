@@ -61,6 +61,7 @@ export function cleanupAllSync(): void {
 export async function cleanupAll(): Promise<void> {
   const errors: unknown[] = []
   for (const entry of [...registry].reverse()) {
+    require_trace(`cleanupAll: ${entry.description}`)
     if (!registry.has(entry)) continue // removed meanwhile, e.g. with the namespace it lived in
     try {
       await (entry.remove ? entry.remove() : entry.removeSync())
@@ -89,30 +90,52 @@ function reportFailure(entry: CleanupEntry, error: unknown): void {
 }
 
 /** How long an interrupted process spends removing resources gracefully before it gives up. */
-const SIGNAL_CLEANUP_DEADLINE_MS = 5000
+const INTERRUPT_CLEANUP_DEADLINE_MS = 5000
+
+/** Exit status after the reader of stdout went away (128 + SIGPIPE). */
+const BROKEN_PIPE_EXIT_CODE = 141
+
+let interrupted = false
+
+/**
+ * Removes everything (gracefully, so that stopped children are reaped by this process and none is
+ * left as a zombie; synchronously for whatever remains at the deadline) and exits with `code`.
+ * A second interruption (an impatient Ctrl-C) skips the graceful part.
+ */
+function interrupt(reason: string, code: number): void {
+  require_trace(`interrupt ${reason} registry=${registry.size}`)
+  const exit = (): never => {
+    require_trace(`exit() called registry=${registry.size}`)
+    cleanupAllSync()
+    process.exit(code)
+  }
+  if (interrupted) exit()
+  interrupted = true
+  process.exitCode = code
+  setTimeout(exit, INTERRUPT_CLEANUP_DEADLINE_MS)
+  cleanupAll()
+    .catch((error: unknown) => process.stderr.write(`test cleanup after ${reason}: ${String(error)}\n`))
+    .finally(exit)
+}
 
 function installHandlers(): void {
   if (handlersInstalled) return
   handlersInstalled = true
-  process.on('exit', cleanupAllSync)
-  let interrupted = false
+  process.on('exit', (c) => { require_trace(`exit ${c} registry=${registry.size}`); cleanupAllSync() })
   for (const signal of Object.keys(SIGNAL_EXIT_CODES) as Array<keyof typeof SIGNAL_EXIT_CODES>) {
-    const code = SIGNAL_EXIT_CODES[signal]
-    process.on(signal, () => {
-      const exit = (): never => {
-        cleanupAllSync()
-        process.exit(code)
-      }
-      // A second signal (an impatient Ctrl-C) ends the graceful removal.
-      if (interrupted) exit()
-      interrupted = true
-      process.exitCode = code
-      // Gracefully first: stopped children are then reaped by this process, so none is left as a
-      // zombie; whatever remains at the deadline is removed synchronously.
-      setTimeout(exit, SIGNAL_CLEANUP_DEADLINE_MS)
-      cleanupAll()
-        .catch((error: unknown) => process.stderr.write(`test cleanup after ${signal}: ${String(error)}\n`))
-        .finally(exit)
+    process.on(signal, () => interrupt(signal, SIGNAL_EXIT_CODES[signal]))
+  }
+  // Node 20's `node --test` forwards SIGINT to a test file as SIGTERM and exits at once. The file's
+  // next write to stdout or stderr then fails with EPIPE, and the runner's own handler of that
+  // uncaught error fails too: the process dies with code 7 and no 'exit' event, so nothing would be
+  // removed. Take the broken pipe as the interruption it is.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error
+      interrupt(`EPIPE on ${stream === process.stdout ? 'stdout' : 'stderr'}`, BROKEN_PIPE_EXIT_CODE)
     })
   }
 }
+
+import {appendFileSync} from 'node:fs'
+function require_trace(m: string) { appendFileSync('/tmp/dwprobe/trace.log', `${process.pid} ${Date.now()} ${m}\n`) }

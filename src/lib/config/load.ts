@@ -4,20 +4,26 @@
  */
 import {readFile} from 'node:fs/promises'
 import {hostname as systemHostname} from 'node:os'
+import {text as readAll} from 'node:stream/consumers'
 
 import {ConfigError} from '../errors.js'
 import {parseConfig} from './parse.js'
 import type {ParsedConfig} from './parse.js'
 import type {Config} from './schema.js'
 
+/** Paths that mean "read the config from standard input". */
+const STDIN_PATHS = new Set(['-', '/dev/stdin'])
+
 /**
- * Reads and parses the config file at `path`. Throws ConfigError when the file is missing (with a hint
- * to generate one), unreadable or a directory, and the errors of parseConfig() when it is invalid.
+ * Reads and parses the config file at `path` ("-" or "/dev/stdin": standard input, read to its end).
+ * Throws ConfigError when the file is missing (with a hint to generate one), unreadable or a directory,
+ * and the errors of parseConfig() when it is invalid.
  */
-export async function loadConfig(path: string): Promise<ParsedConfig> {
+export async function loadConfig(path: string, {stdin = process.stdin}: {stdin?: NodeJS.ReadableStream} = {}): Promise<ParsedConfig> {
   let text: string
   try {
-    text = await readFile(path, 'utf8')
+    // Not readFile('/dev/stdin'): when stdin is a socket (node's child_process pipes) open() fails with ENXIO.
+    text = STDIN_PATHS.has(path) ? await readAll(stdin) : await readFile(path, 'utf8')
   } catch (error) {
     throw readError(path, error)
   }

@@ -151,17 +151,22 @@ function unknownKey(sectionName: string, key: string, value: unknown, line: numb
     return {hint: guess ? `Did you mean [${guess}]?` : `Known sections: ${sections.map((s) => `[${s}]`).join(', ')}.`,
       line, reason: `unknown section [${key}]`}
   }
-  const here = Object.keys(inSection?.keys ?? SECTIONS[''].keys)
-  const guessHere = closest(key, here)
-  const current = Object.entries(inSection?.keys ?? SECTIONS[''].keys).filter(([, spec]) => !spec.ignored).map(([k]) => k)
+  const keys = inSection?.keys ?? SECTIONS[''].keys
+  const guessHere = closest(key, Object.keys(keys))
   let hint: string
   if (guessHere) hint = `Did you mean ${keyName(sectionName, guessHere)}?`
   else {
-    const elsewhere = allKeyNames().filter((k) => k.section !== sectionName && k.key.toLowerCase() === key.toLowerCase())[0]
-      ?? allKeyNames().find((k) => k.section !== sectionName && closest(key, [k.key]) !== undefined)
-    hint = elsewhere
-      ? `Did you mean ${keyName(elsewhere.section, elsewhere.key)}? ${elsewhere.section === '' ? 'Top-level keys go before the first [section] header.' : `It belongs under [${elsewhere.section}].`}`
-      : `Known keys ${sectionName === '' ? 'at the top level' : `in [${sectionName}]`}: ${current.join(', ')}.`
+    // The key may belong to another section (or to the top level, written after a header).
+    const others = allKeyNames().filter((k) => k.section !== sectionName)
+    const elsewhere = others.find((k) => k.key.toLowerCase() === key.toLowerCase())
+      ?? others.find((k) => closest(key, [k.key]) !== undefined)
+    const current = Object.entries(keys).filter(([, spec]) => !spec.ignored).map(([k]) => k)
+    if (elsewhere) {
+      const where = elsewhere.section === ''
+        ? 'Top-level keys go before the first [section] header.'
+        : `It belongs under [${elsewhere.section}].`
+      hint = `Did you mean ${keyName(elsewhere.section, elsewhere.key)}? ${where}`
+    } else hint = `Known keys ${sectionName === '' ? 'at the top level' : `in [${sectionName}]`}: ${current.join(', ')}.`
   }
   const what = isTable(value) ? `table [${sectionName}.${key}]` : `key ${keyName(sectionName, key)}`
   return {hint, line, reason: `unknown ${what}`}

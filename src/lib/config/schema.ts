@@ -38,10 +38,10 @@ const setName = (def: string, doc: string) => str(def, doc, {type: 'set name', v
 /** A section of the file: a one-line doc and its keys, in the order renderConfig() writes them. */
 export interface SectionSpec {
   readonly doc: string
-  readonly keys: Readonly<Record<string, KeySpec<any>>>
+  readonly keys: Readonly<Record<string, KeySpec<unknown>>>
 }
 
-function section<K extends Record<string, KeySpec<any>>>(doc: string, keys: K): {doc: string; keys: K} {
+function section<K extends Record<string, KeySpec<unknown>>>(doc: string, keys: K): {doc: string; keys: K} {
   return {doc, keys}
 }
 
@@ -156,8 +156,8 @@ type Schema = typeof CONFIG_SCHEMA
 export type SectionName = Exclude<keyof Schema, ''>
 
 /** The parsed values of one section of the schema; legacy (ignored) keys are left out. */
-type ValuesOf<K extends Record<string, KeySpec<any>>> = {
-  [N in keyof K as K[N] extends IgnoredKeySpec<any> ? never : N]: ParsedValue<K[N]>
+type ValuesOf<K extends Record<string, KeySpec<unknown>>> = {
+  [N in keyof K as K[N] extends IgnoredKeySpec<unknown> ? never : N]: ParsedValue<K[N]>
 }
 
 type Simplify<T> = {[K in keyof T]: T[K]} & {}

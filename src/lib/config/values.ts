@@ -46,9 +46,9 @@ export interface KeySpec<T = unknown> {
   /** A password or salt: hidden when the effective config is shown. */
   readonly secret?: boolean
   /** Checks a raw TOML value and returns the parsed value. Throws BadValueError. */
-  readonly parse: (raw: unknown) => T
+  parse(raw: unknown): T
   /** Turns a parsed value back into file form. */
-  readonly format: (value: T) => FileValue
+  format(value: T): FileValue
 }
 
 /** A legacy key: accepted and type-checked, but it has no effect and its use produces a warning. */

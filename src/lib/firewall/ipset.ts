@@ -212,7 +212,8 @@ export class IpsetBackend implements FirewallBackend {
   async list(list: ListKind): Promise<ListedEntry[]> {
     const out: ListedEntry[] = []
     for (const name of [this.names[list].v4, this.names[list].v6]) {
-      out.push(...parseIpsetSave((await this.exec('ipset', ['save', name], {timeoutMs: 120_000})).stdout, name))
+      // A loop, not push(...): spreading more than ~125k elements overflows V8's stack (RangeError).
+      for (const entry of parseIpsetSave((await this.exec('ipset', ['save', name], {timeoutMs: 120_000})).stdout, name)) out.push(entry)
     }
 
     return out

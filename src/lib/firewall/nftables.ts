@@ -17,7 +17,8 @@ type Op = {entry: SetEntry; kind: 'add'; list: ListKind} | {kind: 'del'; list: L
 interface NftSetJson {
   name: string
   type: string
-  flags?: string[]
+  /** nft ≥ 1.1.4 prints a single flag as a plain string ("timeout"), several as an array. */
+  flags?: string | string[]
   elem?: unknown[]
 }
 
@@ -91,7 +92,7 @@ export class NftBackend implements FirewallBackend {
           continue
         }
 
-        const flags = [...(found.flags ?? [])].sort()
+        const flags = [found.flags ?? []].flat().sort()
         if (found.type !== wantedType || flags.join(',') !== wantedFlags.join(',')) {
           throw new SetTypeMismatchError(`inet ${this.names.table} ${name}`, `${found.type} flags ${flags.join(',') || 'none'}`,
             `${wantedType} flags ${wantedFlags.join(',')}`)
@@ -156,7 +157,8 @@ export class NftBackend implements FirewallBackend {
     for (const name of [this.names[list].v4, this.names[list].v6]) {
       // nft 1.0.6: listing a large set is slow (~70 s for 1M elements); never list on the hot path.
       const {stdout} = await this.exec('nft', ['-j', 'list', 'set', 'inet', this.names.table, name], {timeoutMs: 300_000})
-      out.push(...parseNftElements(stdout))
+      // A loop, not push(...): spreading more than ~125k elements overflows V8's stack (RangeError).
+      for (const entry of parseNftElements(stdout)) out.push(entry)
     }
 
     return out

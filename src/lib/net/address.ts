@@ -402,7 +402,7 @@ function ipv4Problem(s: string): Problem | undefined {
     if (/^0x/i.test(p)) return new Problem(`octet ${quote(p)} is hexadecimal`, V4_HINT)
     if (!/^[0-9]+$/.test(p)) return new Problem(`octet ${quote(p)} is not a decimal number`, V4_HINT)
     const n = Number(p)
-    if (n > 255) return new Problem(`octet ${p.length > 12 ? quote(p) : String(n)} is out of range (0–255)`, V4_HINT)
+    if (n > 255) return new Problem(`octet ${p.length > 12 ? `${i + 1} (${p.length} digits)` : String(n)} is out of range (0–255)`, V4_HINT)
     if (p.length > 1 && p.charCodeAt(0) === 48) leadingZero ??= p
   }
   if (leadingZero !== undefined) {

@@ -1,5 +1,5 @@
 import type {Address, Network} from './address.js'
-import {parseNetwork} from './address.js'
+import {bitsV6, networkV6, parseNetwork} from './address.js'
 import {PrefixTable} from './prefix-table.js'
 
 /** Names of the special-purpose ranges that `classify()` reports. */
@@ -89,11 +89,11 @@ const TABLE: ReadonlyArray<readonly [string, SpecialRangeName | null]> = [
 /** Every special range `classify()` knows, in registry order (IPv4, then IPv6). */
 export const SPECIAL_RANGES: readonly SpecialRange[] = Object.freeze(TABLE
   .filter((row): row is readonly [string, SpecialRangeName] => row[1] !== null)
-  .map(([text, name]) => freezeRange(name, parseNetwork(text))))
+  .map(([text, name]) => freezeRange(name, registryNetwork(text))))
 
 const LOOKUP = new PrefixTable<SpecialRange | null>()
 for (const range of SPECIAL_RANGES) LOOKUP.add(range.network, range)
-for (const [text, name] of TABLE) if (name === null) LOOKUP.add(parseNetwork(text), null)
+for (const [text, name] of TABLE) if (name === null) LOOKUP.add(registryNetwork(text), null)
 
 /**
  * The most specific special-purpose range holding the address (`loopback`, `private`, `documentation`, …),
@@ -106,6 +106,13 @@ export function classify(addr: Address): SpecialRange | undefined {
 /** True when the address is global unicast: in no special-purpose range (IPv6: inside 2000::/3). */
 export function isGlobalUnicast(addr: Address): boolean {
   return LOOKUP.find(addr) == null
+}
+
+// parseNetwork() would turn ::ffff:0:0/96 into the IPv4 network 0.0.0.0/0; the registry means the IPv6 block.
+function registryNetwork(text: string): Network {
+  if (!text.includes(':')) return parseNetwork(text)
+  const [addr, prefix] = text.split('/')
+  return networkV6(bitsV6({kind: 'address', family: 6, text: addr}), Number(prefix))
 }
 
 // Shared by every caller of classify(), so frozen all the way down.

@@ -14,6 +14,11 @@ after(async () => {
   await rm(dir, {force: true, recursive: true})
 })
 
+/** stderr without oclif's line wrapping (` ›   ` continuation lines). */
+function unwrap(stderr: string): string {
+  return stderr.replaceAll(/\s*\n\s*›\s+/g, ' ')
+}
+
 async function configFile(name: string, text: string): Promise<string> {
   const file = join(dir, name)
   await writeFile(file, text)
@@ -56,9 +61,10 @@ test('config check - a bad value exits 3 with file:line, reason and hint', async
   const out = await runCli(['config', 'check', '-c', file])
   assert.equal(out.code, 3)
   assert.equal(out.stdout, '')
-  assert.ok(out.stderr.includes(`${file}:2: [nats] port: expected an integer from 1 to 65535, got "4222" (a string)`), out.stderr)
-  assert.ok(out.stderr.includes('Write the number without quotes: 4222'), out.stderr)
-  assert.ok(out.stderr.includes('E_CONFIG'), out.stderr)
+  const stderr = unwrap(out.stderr)
+  assert.ok(stderr.includes(`Error: ${file}:2: [nats] port: expected an integer from 1 to 65535, got "4222" (a string)`), stderr)
+  assert.ok(stderr.includes('Try this: Write the number without quotes: 4222'), stderr)
+  assert.ok(stderr.includes('Code: E_CONFIG'), stderr)
 })
 
 test('config check - --json on a bad file gives the error envelope and exit 3', async () => {
@@ -93,6 +99,7 @@ test('config check - a missing file exits 3 with a hint to generate one', async 
   })
   const human = await runCli(['config', 'check', '-c', file])
   assert.equal(human.code, 3)
-  assert.ok(human.stderr.includes(`${file}: config file not found`), human.stderr)
-  assert.ok(human.stderr.includes(`Create one with: diswall generate-config > ${file}`), human.stderr)
+  const stderr = unwrap(human.stderr)
+  assert.ok(stderr.includes(`Error: ${file}: config file not found`), stderr)
+  assert.ok(stderr.includes(`Try this: Create one with: diswall generate-config > ${file}`), stderr)
 })

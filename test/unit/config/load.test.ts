@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import {chmod, mkdtemp, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {Readable} from 'node:stream'
 import {after, before, test} from 'node:test'
 
 import {defaultConfig, InvalidConfigError, loadConfig, natsHostname} from '../../../src/lib/config/index.js'
@@ -41,6 +42,13 @@ test('config load - a directory is a ConfigError', async () => {
     error instanceof ConfigError && error.message === `${dir}: is a directory, not a config file`)
 })
 
+test('config load - a path through a regular file is a ConfigError', async () => {
+  const file = join(dir, 'plain')
+  await writeFile(file, '')
+  await assert.rejects(loadConfig(join(file, 'diswall.conf')), (error: unknown) =>
+    error instanceof ConfigError && error.message.endsWith('config file not found (a parent of the path is not a directory)'))
+})
+
 test('config load - an unreadable file is a ConfigError', {skip: process.getuid?.() === 0 ? 'root reads every file' : false},
   async () => {
     const file = join(dir, 'secret.conf')
@@ -64,4 +72,13 @@ test('config natsHostname - the set hostname, else the system name with dots rep
   assert.equal(natsHostname(config, 'web1.example.com'), 'web1_example_com')
   assert.equal(natsHostname(config, ''), 'unknown')
   assert.equal(natsHostname({nats: {...config.nats, hostname: 'edge-7'}}, 'web1.example.com'), 'edge-7')
+})
+
+test('config load - "-" and /dev/stdin read standard input', async () => {
+  for (const path of ['-', '/dev/stdin']) {
+    const {config} = await loadConfig(path, {stdin: Readable.from(['[nats]\nport = 4333\n'])})
+    assert.equal(config.nats.port, 4333)
+  }
+  await assert.rejects(loadConfig('-', {stdin: Readable.from(['[nats]\nport = 0\n'])}),
+    (error: unknown) => error instanceof ConfigError && error.message.startsWith('-:2: [nats] port:'))
 })

@@ -1,0 +1,338 @@
+import assert from 'node:assert/strict'
+import {test} from 'node:test'
+
+import {CommandFailedError} from '../../../src/lib/errors.js'
+import {DEFAULT_LIMITS, DEFAULT_NAMES, NftBackend, parseNftElements, parseNftSets, SetTypeMismatchError} from '../../../src/lib/firewall/index.js'
+import {parseAddress, parseTarget} from '../../../src/lib/net/index.js'
+import {failure, line, recordingExec} from './fake-exec.js'
+
+const T = 'inet diswall'
+const NO_TABLE = 'Error: No such file or directory\nlist table inet diswall\n                 ^^^^^^^\n'
+const METAINFO = {metainfo: {json_schema_version: 1, release_name: 'Lester Gooch #5', version: '1.0.6'}}
+
+const INIT_SCRIPT = [
+  'add table inet diswall',
+  'add set inet diswall diswall-bl { type ipv4_addr; flags timeout; timeout 86400s; }',
+  'add set inet diswall diswall-bl6 { type ipv6_addr; flags timeout; timeout 86400s; }',
+  'add set inet diswall diswall-wl { type ipv4_addr; flags interval, timeout; }',
+  'add set inet diswall diswall-wl6 { type ipv6_addr; flags interval, timeout; }',
+  'add chain inet diswall diswall-sets { type filter hook input priority filter - 10; policy accept; }',
+  'flush chain inet diswall diswall-sets',
+  'add rule inet diswall diswall-sets ip saddr @diswall-wl accept',
+  'add rule inet diswall diswall-sets ip6 saddr @diswall-wl6 accept',
+  'add rule inet diswall diswall-sets ip saddr @diswall-bl drop',
+  'add rule inet diswall diswall-sets ip6 saddr @diswall-bl6 drop',
+  '',
+].join('\n')
+
+/** `nft -t -j list table inet diswall` of a table holding `sets` (plus the guard chain and a rule). */
+function tableJson(sets: Array<{flags?: string | string[]; name: string; timeout?: number; type: string}>): string {
+  return JSON.stringify({nftables: [
+    METAINFO,
+    {table: {family: 'inet', handle: 12, name: 'diswall'}},
+    ...sets.map((s, i) => ({set: {family: 'inet', handle: i + 1, table: 'diswall', ...s}})),
+    {chain: {family: 'inet', handle: 5, hook: 'input', name: 'diswall-sets', policy: 'accept', prio: -10, table: 'diswall', type: 'filter'}},
+    {rule: {chain: 'diswall-sets', expr: [{match: {left: {payload: {field: 'saddr', protocol: 'ip'}}, op: '==', right: '@diswall-wl'}}, {accept: null}],
+      family: 'inet', handle: 6, table: 'diswall'}},
+  ]})
+}
+
+const GOOD_SETS = [
+  {flags: ['timeout'], name: 'diswall-bl', timeout: 86_400, type: 'ipv4_addr'},
+  {flags: ['timeout'], name: 'diswall-bl6', timeout: 86_400, type: 'ipv6_addr'},
+  {flags: ['interval', 'timeout'], name: 'diswall-wl', type: 'ipv4_addr'},
+  {flags: ['timeout', 'interval'], name: 'diswall-wl6', type: 'ipv6_addr'},
+]
+
+function listingExec(json: string) {
+  return recordingExec((call) => (call.args[0] === '-t' ? {stdout: json} : undefined))
+}
+
+test('nftables - init on an empty host creates the table, four sets and the guard chain in one nft -f', async () => {
+  const {calls, exec} = recordingExec((call) => {
+    if (call.args[0] === '-t') throw failure(call, NO_TABLE)
+    return undefined
+  })
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
+  assert.deepEqual(await fw.init(), {created: ['diswall-bl', 'diswall-bl6', 'diswall-wl', 'diswall-wl6'], leftovers: [], migrated: []})
+  assert.deepEqual(calls, [
+    {args: ['-t', '-j', 'list', 'table', 'inet', 'diswall'], program: 'nft'},
+    {args: ['-f', '-'], input: INIT_SCRIPT, program: 'nft'},
+  ])
+})
+
+test('nftables - init uses the configured table, names and block timeout', async () => {
+  const {calls, exec} = recordingExec((call) => {
+    if (call.args[0] === '-t') throw failure(call, 'Error: No such file or directory\n')
+    return undefined
+  })
+  const names = {allow: {v4: 'wl', v6: 'wl6'}, block: {v4: 'bl', v6: 'bl6'}, guardChain: 'guard', table: 'fw'}
+  await new NftBackend(names, {...DEFAULT_LIMITS, blockTimeoutSec: 600}, exec).init()
+  assert.deepEqual(calls[0].args, ['-t', '-j', 'list', 'table', 'inet', 'fw'])
+  assert.deepEqual(calls[1].input?.split('\n').slice(0, 7), [
+    'add table inet fw',
+    'add set inet fw bl { type ipv4_addr; flags timeout; timeout 600s; }',
+    'add set inet fw bl6 { type ipv6_addr; flags timeout; timeout 600s; }',
+    'add set inet fw wl { type ipv4_addr; flags interval, timeout; }',
+    'add set inet fw wl6 { type ipv6_addr; flags interval, timeout; }',
+    'add chain inet fw guard { type filter hook input priority filter - 10; policy accept; }',
+    'flush chain inet fw guard',
+  ])
+})
+
+test('nftables - init on a host with the right sets creates nothing and re-applies the idempotent script', async () => {
+  const {calls, exec} = listingExec(tableJson(GOOD_SETS))
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
+  assert.deepEqual(await fw.init(), {created: [], leftovers: [], migrated: []})
+  assert.deepEqual(calls.map((c) => c.input), [undefined, INIT_SCRIPT])
+})
+
+test('nftables - init accepts a single flag printed as a plain string (nft 1.1.4 JSON)', async () => {
+  const sets = GOOD_SETS.map((s) => (s.flags.length === 1 ? {...s, flags: s.flags[0]} : s))
+  const {calls, exec} = listingExec(tableJson(sets))
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
+  assert.deepEqual(await fw.init(), {created: [], leftovers: [], migrated: []})
+  assert.equal(calls.length, 2)
+})
+
+test('nftables - init refuses a set with the wrong flags and sends no script', async () => {
+  const sets = GOOD_SETS.map((s) => (s.name === 'diswall-wl' ? {...s, flags: ['interval']} : s))
+  const {calls, exec} = listingExec(tableJson(sets))
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
+  await assert.rejects(fw.init(), (error: unknown) => {
+    assert.ok(error instanceof SetTypeMismatchError)
+    assert.equal(error.code, 'E_SET_TYPE')
+    assert.equal(error.message, 'kernel set "inet diswall diswall-wl" exists with type "ipv4_addr flags interval", ' +
+      'but diswall needs "ipv4_addr flags interval,timeout"')
+    return true
+  })
+  assert.deepEqual(calls.map(line), ['nft -t -j list table inet diswall'])
+})
+
+test('nftables - init refuses a set of the wrong type or without flags', async () => {
+  for (const [name, change, found] of [
+    ['diswall-bl6', {type: 'ipv4_addr'}, 'ipv4_addr flags timeout'],
+    ['diswall-bl', {flags: undefined}, 'ipv4_addr flags none'],
+  ] as const) {
+    const sets = GOOD_SETS.map((s) => (s.name === name ? {...s, ...change} : s))
+    const {calls, exec} = listingExec(tableJson(sets))
+    await assert.rejects(new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).init(), {
+      code: 'E_SET_TYPE',
+      message: new RegExp(`^kernel set "inet diswall ${name}" exists with type "${found}"`),
+    })
+    assert.equal(calls.length, 1)
+  }
+})
+
+test('nftables - init throws a listing failure other than a missing table', async () => {
+  const {calls, exec} = recordingExec((call) => {
+    throw failure(call, 'Error: Could not process rule: Operation not permitted\n')
+  })
+  await assert.rejects(new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).init(), CommandFailedError)
+  assert.equal(calls.length, 1)
+})
+
+test('nftables - commit renders add / delete / add runs per set in one transaction', async () => {
+  const {calls, exec} = recordingExec()
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
+  fw.add('block', {target: parseAddress('203.0.113.7'), ttlSec: 600})
+  fw.add('block', {target: parseAddress('198.51.100.1')})
+  fw.add('block', {target: parseAddress('2001:db8::1'), ttlSec: 60.7})
+  fw.del('block', parseAddress('198.51.100.9'))
+  fw.del('block', parseAddress('198.51.100.10'))
+  fw.add('allow', {comment: 'office LAN', target: parseTarget('10.0.0.0/8')})
+  fw.add('allow', {target: parseTarget('192.0.2.7')})
+  fw.add('allow', {comment: 'auto', target: parseTarget('2001:db8:1::/48'), ttlSec: 3600})
+  fw.add('block', {comment: 'dropped', target: parseAddress('198.51.100.2'), ttlSec: 5})
+  assert.equal(fw.pending, 9)
+
+  assert.deepEqual(await fw.commit(), {added: 7, removed: 2})
+  assert.equal(fw.pending, 0)
+  assert.deepEqual(calls, [{args: ['-f', '-'], input: [
+    `add element ${T} diswall-bl { 203.0.113.7, 198.51.100.1 }`,
+    `delete element ${T} diswall-bl { 203.0.113.7, 198.51.100.1 }`,
+    `add element ${T} diswall-bl { 203.0.113.7 timeout 600s, 198.51.100.1 timeout 86400s }`,
+    `add element ${T} diswall-bl6 { 2001:db8::1 }`,
+    `delete element ${T} diswall-bl6 { 2001:db8::1 }`,
+    `add element ${T} diswall-bl6 { 2001:db8::1 timeout 60s }`,
+    // A deletion is add + delete: deleting an absent element would fail the transaction.
+    `add element ${T} diswall-bl { 198.51.100.9, 198.51.100.10 }`,
+    `delete element ${T} diswall-bl { 198.51.100.9, 198.51.100.10 }`,
+    `add element ${T} diswall-wl { 10.0.0.0/8, 192.0.2.7 }`,
+    `delete element ${T} diswall-wl { 10.0.0.0/8, 192.0.2.7 }`,
+    `add element ${T} diswall-wl { 10.0.0.0/8 comment "office LAN", 192.0.2.7 }`,
+    `add element ${T} diswall-wl6 { 2001:db8:1::/48 }`,
+    `delete element ${T} diswall-wl6 { 2001:db8:1::/48 }`,
+    `add element ${T} diswall-wl6 { 2001:db8:1::/48 timeout 3600s comment "auto" }`,
+    `add element ${T} diswall-bl { 198.51.100.2 }`,
+    `delete element ${T} diswall-bl { 198.51.100.2 }`,
+    `add element ${T} diswall-bl { 198.51.100.2 timeout 5s }`,
+    '',
+  ].join('\n'), program: 'nft'}])
+})
+
+test('nftables - an empty commit runs nothing', async () => {
+  const {calls, exec} = recordingExec()
+  assert.deepEqual(await new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).commit(), {added: 0, removed: 0})
+  assert.deepEqual(calls, [])
+})
+
+test('nftables - add refuses a comment that cannot be quoted', () => {
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, recordingExec().exec)
+  assert.throws(() => fw.add('allow', {comment: 'a"b', target: parseTarget('10.0.0.0/8')}), TypeError)
+  assert.equal(fw.pending, 0)
+})
+
+test('nftables - a failing batch is retried in halves and the good parts still land', async () => {
+  const bad = '198.51.100.66'
+  const {calls, exec} = recordingExec((call) => {
+    if (call.input?.includes(bad)) {
+      throw failure(call, `Error: Could not process rule: Numerical result out of range\nadd element inet diswall diswall-bl { ${bad} }\n`)
+    }
+
+    return undefined
+  })
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
+  for (const n of [1, 2, 66, 4]) fw.add('block', {target: parseAddress(`198.51.100.${n}`), ttlSec: 10})
+  await assert.rejects(fw.commit(), (error: unknown) => error instanceof CommandFailedError && error.stderr.includes(bad))
+
+  const bareRun = (list: string) => [
+    `add element ${T} diswall-bl { ${list} }`,
+    `delete element ${T} diswall-bl { ${list} }`,
+    `add element ${T} diswall-bl { ${list.split(', ').map((a) => `${a} timeout 10s`).join(', ')} }`,
+    '',
+  ].join('\n')
+  assert.deepEqual(calls.map((c) => c.input), [
+    bareRun('198.51.100.1, 198.51.100.2, 198.51.100.66, 198.51.100.4'), // whole batch: fails
+    bareRun('198.51.100.1, 198.51.100.2'), // first half: lands
+    bareRun('198.51.100.66, 198.51.100.4'), // second half: fails
+    bareRun('198.51.100.66'), // fails alone
+    bareRun('198.51.100.4'), // lands
+  ])
+  assert.ok(calls.every((c) => line(c) === 'nft -f -'))
+})
+
+test('nftables - a failure that is not a CommandFailedError is not retried', async () => {
+  let count = 0
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, async () => {
+    count++
+    throw new Error('spawn failed')
+  })
+  fw.add('block', {target: parseAddress('198.51.100.1')})
+  fw.add('block', {target: parseAddress('198.51.100.2')})
+  await assert.rejects(fw.commit(), {message: 'spawn failed'})
+  assert.equal(count, 1)
+})
+
+test('nftables - replace flushes and refills the sets in one nft -f, in chunks of 10000', async () => {
+  const {calls, exec} = recordingExec()
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
+  const v4 = Array.from({length: 10_001}, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`)
+  await fw.replace('block', [
+    ...v4.map((a) => ({target: parseAddress(a), ttlSec: 300})),
+    {target: parseAddress('2001:db8::1')},
+  ])
+  assert.equal(calls.length, 1)
+  assert.deepEqual(calls[0].args, ['-f', '-'])
+  const lines = calls[0].input!.split('\n')
+  assert.equal(lines.length, 6)
+  assert.equal(lines[0], `flush set ${T} diswall-bl`)
+  assert.equal(lines[1], `add element ${T} diswall-bl { ${v4.slice(0, 10_000).map((a) => `${a} timeout 300s`).join(', ')} }`)
+  assert.equal(lines[2], `add element ${T} diswall-bl { 10.0.39.16 timeout 300s }`)
+  assert.equal(lines[3], `flush set ${T} diswall-bl6`)
+  assert.equal(lines[4], `add element ${T} diswall-bl6 { 2001:db8::1 timeout 86400s }`)
+  assert.equal(lines[5], '')
+})
+
+test('nftables - replace with no entries empties both sets of the list', async () => {
+  const {calls, exec} = recordingExec()
+  await new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).replace('allow', [])
+  assert.deepEqual(calls, [{args: ['-f', '-'], input: `flush set ${T} diswall-wl\nflush set ${T} diswall-wl6\n`, program: 'nft'}])
+})
+
+test('nftables - has() asks nft get element and treats "No such file or directory" as absent', async () => {
+  const {calls, exec} = recordingExec((call) => {
+    if (call.args.at(-1) === '{ 198.51.100.9 }') throw failure(call, 'Error: Could not process rule: No such file or directory\n')
+    return {stdout: 'table inet diswall {\n\tset diswall-bl {\n\t\telements = { 198.51.100.1 }\n\t}\n}\n'}
+  })
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
+  assert.equal(await fw.has('block', parseAddress('198.51.100.1')), true)
+  assert.equal(await fw.has('block', parseAddress('198.51.100.9')), false)
+  assert.deepEqual(calls[0].args, ['get', 'element', 'inet', 'diswall', 'diswall-bl', '{ 198.51.100.1 }'])
+})
+
+test('nftables - list() reads both sets of the list', async () => {
+  const {calls, exec} = recordingExec((call) => {
+    const name = call.args.at(-1)!
+    const elem = name === 'diswall-bl' ? ['203.0.113.7'] : [{elem: {expires: 50, timeout: 60, val: '2001:db8::1'}}]
+    return {stdout: JSON.stringify({nftables: [METAINFO, {set: {elem, family: 'inet', flags: ['timeout'], name, table: 'diswall', type: 'x'}}]})}
+  })
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
+  assert.deepEqual(await fw.list('block'), [
+    {comment: undefined, target: parseAddress('203.0.113.7'), ttlSec: undefined},
+    {comment: undefined, target: parseAddress('2001:db8::1'), ttlSec: 50},
+  ])
+  assert.deepEqual(calls.map(line), ['nft -j list set inet diswall diswall-bl', 'nft -j list set inet diswall diswall-bl6'])
+  assert.equal(await fw.count('block'), 2)
+})
+
+test('nftables - destroy deletes our table and ignores a missing one', async () => {
+  const {calls, exec} = recordingExec((call) => {
+    throw failure(call, 'Error: No such file or directory\ndelete table inet diswall\n')
+  })
+  await new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).destroy()
+  assert.deepEqual(calls.map(line), ['nft delete table inet diswall'])
+})
+
+test('parseNftElements - reads plain strings, elem objects with timeout/expires/comment, and prefixes', () => {
+  const json = JSON.stringify({nftables: [
+    METAINFO,
+    {set: {
+      elem: [
+        '192.0.2.7',
+        {prefix: {addr: '10.0.0.0', len: 8}},
+        {elem: {comment: 'vpn users', expires: 3542, timeout: 3600, val: {prefix: {addr: '172.16.0.0', len: 12}}}},
+        {elem: {comment: 'office', val: '198.51.100.7'}},
+        {range: ['192.0.2.10', '192.0.2.20']}, // not something diswall writes: skipped
+        'not-an-address',
+      ],
+      family: 'inet', flags: ['interval', 'timeout'], handle: 3, name: 'diswall-wl', table: 'diswall', type: 'ipv4_addr',
+    }},
+  ]})
+  assert.deepEqual(parseNftElements(json), [
+    {comment: undefined, target: parseAddress('192.0.2.7'), ttlSec: undefined},
+    {comment: undefined, target: parseTarget('10.0.0.0/8'), ttlSec: undefined},
+    {comment: 'vpn users', target: parseTarget('172.16.0.0/12'), ttlSec: 3542},
+    {comment: 'office', target: parseAddress('198.51.100.7'), ttlSec: undefined},
+  ])
+})
+
+test('parseNftElements - reads IPv6 elements and an empty or element-less set', () => {
+  const json = JSON.stringify({nftables: [
+    METAINFO,
+    {set: {
+      elem: [
+        {elem: {expires: 86311, timeout: 86400, val: '2001:db8::1'}},
+        {elem: {val: {prefix: {addr: '2001:db8:1::', len: 48}}, comment: 'lab'}},
+        '2001:DB8::2',
+      ],
+      family: 'inet', flags: ['timeout'], handle: 2, name: 'diswall-bl6', table: 'diswall', timeout: 86_400, type: 'ipv6_addr',
+    }},
+  ]})
+  const entries = parseNftElements(json)
+  assert.deepEqual(entries, [
+    {comment: undefined, target: parseAddress('2001:db8::1'), ttlSec: 86_311},
+    {comment: 'lab', target: parseTarget('2001:db8:1::/48'), ttlSec: undefined},
+    {comment: undefined, target: parseAddress('2001:db8::2'), ttlSec: undefined},
+  ])
+  assert.equal(entries[2].target.text, '2001:db8::2')
+  const empty = JSON.stringify({nftables: [METAINFO, {set: {family: 'inet', flags: 'timeout', handle: 2, name: 'diswall-bl', table: 'diswall', type: 'ipv4_addr'}}]})
+  assert.deepEqual(parseNftElements(empty), [])
+  assert.deepEqual(parseNftElements('{"nftables": []}'), [])
+})
+
+test('parseNftSets - returns only the set objects of a listing', () => {
+  const sets = parseNftSets(tableJson(GOOD_SETS))
+  assert.deepEqual(sets.map((s) => s.name), ['diswall-bl', 'diswall-bl6', 'diswall-wl', 'diswall-wl6'])
+  assert.deepEqual(sets[2].flags, ['interval', 'timeout'])
+})
