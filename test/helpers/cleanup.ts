@@ -100,16 +100,19 @@ let interrupted = false
 /**
  * Removes everything (gracefully, so that stopped children are reaped by this process and none is
  * left as a zombie; synchronously for whatever remains at the deadline) and exits with `code`.
- * A second interruption (an impatient Ctrl-C) skips the graceful part.
+ * A second SIGINT (an impatient Ctrl-C) skips the rest of the graceful part.
  */
-function interrupt(reason: string, code: number): void {
+function interrupt(reason: string, code: number, force = false): void {
   require_trace(`interrupt ${reason} registry=${registry.size}`)
   const exit = (): never => {
     require_trace(`exit() called registry=${registry.size}`)
     cleanupAllSync()
     process.exit(code)
   }
-  if (interrupted) exit()
+  if (interrupted) {
+    if (force) exit()
+    return
+  }
   interrupted = true
   process.exitCode = code
   setTimeout(exit, INTERRUPT_CLEANUP_DEADLINE_MS)
@@ -123,7 +126,7 @@ function installHandlers(): void {
   handlersInstalled = true
   process.on('exit', (c) => { require_trace(`exit ${c} registry=${registry.size}`); cleanupAllSync() })
   for (const signal of Object.keys(SIGNAL_EXIT_CODES) as Array<keyof typeof SIGNAL_EXIT_CODES>) {
-    process.on(signal, () => interrupt(signal, SIGNAL_EXIT_CODES[signal]))
+    process.on(signal, () => interrupt(signal, SIGNAL_EXIT_CODES[signal], signal === 'SIGINT'))
   }
   // Node 20's `node --test` forwards SIGINT to a test file as SIGTERM and exits at once. The file's
   // next write to stdout or stderr then fails with EPIPE, and the runner's own handler of that

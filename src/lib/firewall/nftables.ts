@@ -17,7 +17,7 @@ type Op = {entry: SetEntry; kind: 'add'; list: ListKind} | {kind: 'del'; list: L
 interface NftSetJson {
   name: string
   type: string
-  /** nft ≥ 1.1.4 prints a single flag as a plain string ("timeout"), several as an array. */
+  /** libnftables-json(5): one flag may be a plain string ("timeout"), as nft releases of 2025 print it; several are an array. */
   flags?: string | string[]
   elem?: unknown[]
 }

@@ -87,7 +87,7 @@ test('nftables - init on a host with the right sets creates nothing and re-appli
   assert.deepEqual(calls.map((c) => c.input), [undefined, INIT_SCRIPT])
 })
 
-test('nftables - init accepts a single flag printed as a plain string (nft 1.1.4 JSON)', async () => {
+test('nftables - init accepts a single flag printed as a plain string (newer nft JSON)', async () => {
   const sets = GOOD_SETS.map((s) => (s.flags.length === 1 ? {...s, flags: s.flags[0]} : s))
   const {calls, exec} = listingExec(tableJson(sets))
   const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
