@@ -2,8 +2,9 @@
  * The process-wide registry of everything the test helpers create (network namespaces, processes,
  * temporary directories). Tests remove their resources in `after` hooks; this registry is the
  * safety net that also removes them when the test process exits early, is interrupted (SIGINT,
- * e.g. Ctrl-C) or terminated (SIGTERM: `node --test` sends it to the test files when it is
- * interrupted itself), so an aborted run leaves nothing behind. Only SIGKILL defeats it.
+ * e.g. Ctrl-C), terminated (SIGTERM, SIGHUP) or orphaned (EPIPE on stdout: `node --test` forwards
+ * its own SIGINT to the test files as SIGTERM and exits at once), so an aborted run leaves nothing
+ * behind. Only SIGKILL defeats it.
  */
 
 /** A resource the registry knows how to remove. */
@@ -61,7 +62,6 @@ export function cleanupAllSync(): void {
 export async function cleanupAll(): Promise<void> {
   const errors: unknown[] = []
   for (const entry of [...registry].reverse()) {
-    require_trace(`cleanupAll: ${entry.description}`)
     if (!registry.has(entry)) continue // removed meanwhile, e.g. with the namespace it lived in
     try {
       await (entry.remove ? entry.remove() : entry.removeSync())
@@ -103,9 +103,7 @@ let interrupted = false
  * A second SIGINT (an impatient Ctrl-C) skips the rest of the graceful part.
  */
 function interrupt(reason: string, code: number, force = false): void {
-  require_trace(`interrupt ${reason} registry=${registry.size}`)
   const exit = (): never => {
-    require_trace(`exit() called registry=${registry.size}`)
     cleanupAllSync()
     process.exit(code)
   }
@@ -124,7 +122,7 @@ function interrupt(reason: string, code: number, force = false): void {
 function installHandlers(): void {
   if (handlersInstalled) return
   handlersInstalled = true
-  process.on('exit', (c) => { require_trace(`exit ${c} registry=${registry.size}`); cleanupAllSync() })
+  process.on('exit', cleanupAllSync)
   for (const signal of Object.keys(SIGNAL_EXIT_CODES) as Array<keyof typeof SIGNAL_EXIT_CODES>) {
     process.on(signal, () => interrupt(signal, SIGNAL_EXIT_CODES[signal], signal === 'SIGINT'))
   }
@@ -139,6 +137,3 @@ function installHandlers(): void {
     })
   }
 }
-
-import {appendFileSync} from 'node:fs'
-function require_trace(m: string) { appendFileSync('/tmp/dwprobe/trace.log', `${process.pid} ${Date.now()} ${m}\n`) }

@@ -160,8 +160,10 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
     proc = spawnProcess('nats-server', ['-c', configFile], {netns: typeof netns === 'string' ? netns : netns?.name})
     const started = proc
     const ac = new AbortController()
-    void started.exited.then((status) => {
-      ac.abort(new Error(`nats-server exited during startup (${describeExit(status)}): ${tail(started.output().stderr)}`))
+    // Not `started.exited`: that would keep the test process alive for as long as the server runs.
+    // 'close': after the exit and the last of its stderr.
+    started.child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
+      ac.abort(new Error(`nats-server exited during startup (${describeExit({code, signal})}): ${tail(started.output().stderr)}`))
     })
     let urls: string[]
     try {

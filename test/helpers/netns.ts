@@ -80,10 +80,11 @@ export async function createNetns({loopback = true}: CreateNetnsOptions = {}): P
     remove() {
       removing ??= (async () => {
         await Promise.all([...spawned].map((p) => p.stop()))
-        await stopNetnsProcesses(netns)
         try {
+          await stopNetnsProcesses(netns)
           await exec('ip', ['netns', 'del', name])
         } catch (error) {
+          // Already deleted (by hand, or by the exit handler of an interrupted run): nothing to do.
           if (!(error instanceof CommandFailedError && /No such file/.test(error.stderr))) throw error
         }
         unregister()
@@ -97,7 +98,7 @@ export async function createNetns({loopback = true}: CreateNetnsOptions = {}): P
       if (removing) throw new Error(`network namespace ${name} is removed`)
       const child = spawnProcess(program, args, {...options, netns: name})
       spawned.add(child)
-      void child.exited.then(() => spawned.delete(child))
+      child.child.once('exit', () => spawned.delete(child))
       return child
     },
   }

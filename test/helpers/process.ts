@@ -25,7 +25,10 @@ export interface SpawnedProcess {
   readonly pid: number
   /** The underlying child process (stdout and stderr are captured; stdin is closed). */
   readonly child: ChildProcess
-  /** Settles when the process has exited. */
+  /**
+   * Settles when the process has exited. Reading it makes the process keep the test process alive
+   * until then (otherwise a spawned process never does, so a forgotten one cannot hang the run).
+   */
   readonly exited: Promise<ProcessExit>
   /** How the process ended, or undefined while it runs. */
   readonly exitStatus: ProcessExit | undefined
@@ -37,6 +40,8 @@ export interface SpawnedProcess {
    */
   stop(graceMs?: number): Promise<ProcessExit>
 }
+
+const STDIO_DRAIN_MS = 500
 
 /** Upper bound of the captured stdout and stderr of a spawned process, each, in characters. */
 export const MAX_CAPTURE_CHARS = 256 * 1024
@@ -75,9 +80,16 @@ export function spawnProcess(program: string, args: readonly string[] = [], opti
   let exitStatus: ProcessExit | undefined
   const exited = new Promise<ProcessExit>((resolve) => {
     child.once('exit', (code, signal) => {
-      exitStatus = {code, signal}
+      const status = {code, signal}
+      exitStatus = status
       unregister()
-      resolve(exitStatus)
+      // Settle once the pipes are drained too, so output() has the last words (a failing program's
+      // error); a grandchild that keeps them open delays this by at most STDIO_DRAIN_MS.
+      const timer = setTimeout(() => resolve(status), STDIO_DRAIN_MS)
+      child.once('close', () => {
+        clearTimeout(timer)
+        resolve(status)
+      })
     })
   })
   // An exit is expected at some point; nobody has to await it.
@@ -100,6 +112,7 @@ export function spawnProcess(program: string, args: readonly string[] = [], opti
   const stop = (graceMs = 3000): Promise<ProcessExit> => {
     stopping ??= (async () => {
       if (exitStatus !== undefined) return exitStatus
+      child.ref()
       signalGroup('SIGTERM')
       const ac = new AbortController()
       const killed = sleep(graceMs, undefined, {signal: ac.signal}).then(
@@ -125,7 +138,7 @@ export function spawnProcess(program: string, args: readonly string[] = [], opti
   })
 
   // Neither the child nor its pipes keep the test process alive: a forgotten process must not hang
-  // the run; the exit hook kills it.
+  // the run; the exit hook kills it. stop() and `exited` take the reference back while they wait.
   child.unref()
   for (const stream of [child.stdout, child.stderr]) (stream as unknown as {unref?: () => void}).unref?.()
 
@@ -134,7 +147,10 @@ export function spawnProcess(program: string, args: readonly string[] = [], opti
     get exitStatus() {
       return exitStatus
     },
-    exited,
+    get exited() {
+      child.ref()
+      return exited
+    },
     output: () => ({...captured}),
     pid,
     stop,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import {randomBytes} from 'node:crypto'
 import {existsSync} from 'node:fs'
+import {readFile} from 'node:fs/promises'
 import {createRequire} from 'node:module'
 import {after, before, describe, it} from 'node:test'
 
@@ -244,7 +245,6 @@ describe('netns', {skip, timeout: 60_000}, () => {
   })
 
   it('netns - enableNetnsLogging turns on nf_log_all_netns', async () => {
-    const {readFile} = await import('node:fs/promises')
     await enableNetnsLogging()
     assert.equal((await readFile('/proc/sys/net/netfilter/nf_log_all_netns', 'utf8')).trim(), '1')
   })

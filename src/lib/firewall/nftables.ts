@@ -199,9 +199,11 @@ export class NftBackend implements FirewallBackend {
   private setDecl(list: ListKind, family: 4 | 6): string {
     const name = family === 4 ? this.names[list].v4 : this.names[list].v6
     const type = family === 4 ? 'ipv4_addr' : 'ipv6_addr'
-    // No `size`: nft hash sets grow on demand, so a full set never drops a ban.
+    // No `size`: nft hash sets grow on demand, so a full set never drops a ban. No default timeout
+    // either: with one, an element without a timeout would take it, so a permanent ban (0) is
+    // impossible; every ban carries its own timeout instead.
     return list === 'block'
-      ? `add set ${this.table()} ${name} { type ${type}; flags timeout; timeout ${this.limits.blockTimeoutSec}s; }`
+      ? `add set ${this.table()} ${name} { type ${type}; flags timeout; }`
       : `add set ${this.table()} ${name} { type ${type}; flags interval, timeout; }`
   }
 

@@ -355,6 +355,25 @@ test('ipset - a restore failure that is not "set full" is thrown and nothing is 
   assert.equal(fw.pending, 0)
 })
 
+test('ipset - a bad line in the middle is skipped, the rest of the batch still lands, the error is thrown', async () => {
+  let first = true
+  const {calls, exec} = recordingExec((call) => {
+    if (first) {
+      first = false
+      throw failure(call, 'ipset v7.17: Error in line 2: Kernel error received: Invalid argument\n')
+    }
+
+    return undefined
+  })
+  const fw = new IpsetBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
+  for (const n of [1, 2, 3]) fw.add('block', {target: parseAddress(`198.51.100.${n}`), ttlSec: 5})
+  await assert.rejects(fw.commit(), (error: unknown) => error instanceof CommandFailedError && /Invalid argument/.test(error.stderr))
+  assert.deepEqual(calls.map((c) => c.input), [
+    'add diswall-bl 198.51.100.1 timeout 5\nadd diswall-bl 198.51.100.2 timeout 5\nadd diswall-bl 198.51.100.3 timeout 5\n',
+    'add diswall-bl 198.51.100.3 timeout 5\n',
+  ])
+})
+
 test('ipset - a "set full" failure without a line number is thrown, not retried', async () => {
   const {calls, exec} = recordingExec((call) => {
     throw failure(call, 'ipset v7.17: Hash is full, cannot add more elements\n')

@@ -12,8 +12,8 @@ const METAINFO = {metainfo: {json_schema_version: 1, release_name: 'Lester Gooch
 
 const INIT_SCRIPT = [
   'add table inet diswall',
-  'add set inet diswall diswall-bl { type ipv4_addr; flags timeout; timeout 86400s; }',
-  'add set inet diswall diswall-bl6 { type ipv6_addr; flags timeout; timeout 86400s; }',
+  'add set inet diswall diswall-bl { type ipv4_addr; flags timeout; }',
+  'add set inet diswall diswall-bl6 { type ipv6_addr; flags timeout; }',
   'add set inet diswall diswall-wl { type ipv4_addr; flags interval, timeout; }',
   'add set inet diswall diswall-wl6 { type ipv6_addr; flags interval, timeout; }',
   'add chain inet diswall diswall-sets { type filter hook input priority filter - 10; policy accept; }',
@@ -71,8 +71,8 @@ test('nftables - init uses the configured table, names and block timeout', async
   assert.deepEqual(calls[0].args, ['-t', '-j', 'list', 'table', 'inet', 'fw'])
   assert.deepEqual(calls[1].input?.split('\n').slice(0, 7), [
     'add table inet fw',
-    'add set inet fw bl { type ipv4_addr; flags timeout; timeout 600s; }',
-    'add set inet fw bl6 { type ipv6_addr; flags timeout; timeout 600s; }',
+    'add set inet fw bl { type ipv4_addr; flags timeout; }',
+    'add set inet fw bl6 { type ipv6_addr; flags timeout; }',
     'add set inet fw wl { type ipv4_addr; flags interval, timeout; }',
     'add set inet fw wl6 { type ipv6_addr; flags interval, timeout; }',
     'add chain inet fw guard { type filter hook input priority filter - 10; policy accept; }',

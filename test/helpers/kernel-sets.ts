@@ -1,0 +1,89 @@
+/**
+ * Reads diswall's kernel sets inside a test namespace with the tools themselves (`ipset save`,
+ * `ipset list -t`, `nft -j list set`), independently of the parsers under test, so integration tests
+ * assert on what the kernel really holds.
+ */
+import type {Netns} from './netns.js'
+
+/** The two kernel set backends of diswall. */
+export type SetBackendKind = 'ipset' | 'nftables'
+
+/** One element of a kernel set as the tool prints it. */
+export interface KernelSetEntry {
+  /** Address or network as printed (`198.51.100.2`, `2001:db8::/64`). */
+  target: string
+  /** Remaining seconds (ipset `timeout`, nft `expires`); undefined when the element never expires. */
+  expiresSec?: number
+  comment?: string
+}
+
+/** The nft table diswall owns by default (family inet). */
+export const DEFAULT_NFT_TABLE = 'diswall'
+
+/**
+ * The elements of one set inside `netns`, keyed by their text: `ipset save SET` for the ipset backend,
+ * `nft -j list set inet TABLE SET` for nftables. Throws CommandFailedError when the set does not exist.
+ */
+export async function readKernelSet(netns: Netns, backend: SetBackendKind, set: string,
+  table = DEFAULT_NFT_TABLE): Promise<Map<string, KernelSetEntry>> {
+  const entries = backend === 'ipset'
+    ? parseIpsetSaveLines(await netns.run('ipset', ['save', set], {timeoutMs: 120_000}), set)
+    : parseNftSetJson(await netns.run('nft', ['-j', 'list', 'set', 'inet', table, set], {timeoutMs: 300_000}))
+  return new Map(entries.map((e) => [e.target, e]))
+}
+
+/**
+ * Number of elements of one set inside `netns`: the `Number of entries` header of `ipset list -t` (no
+ * listing), or the length of the nft JSON listing (nft 1.0.6 has no cheaper way; ~15 s per 1M elements).
+ */
+export async function countKernelSet(netns: Netns, backend: SetBackendKind, set: string, table = DEFAULT_NFT_TABLE): Promise<number> {
+  if (backend === 'nftables') return (await readKernelSet(netns, backend, set, table)).size
+  const header = await netns.run('ipset', ['list', '-t', set])
+  const m = header.match(/^Number of entries: (\d+)$/m)
+  if (!m) throw new Error(`no "Number of entries" in ipset list -t ${set}:\n${header}`)
+  return Number(m[1])
+}
+
+/** `add SET ENTRY [timeout N] [… comment "TEXT"]` lines of `ipset save` (pure). */
+export function parseIpsetSaveLines(text: string, set: string): KernelSetEntry[] {
+  const out: KernelSetEntry[] = []
+  for (const line of text.split('\n')) {
+    const m = line.match(/^add (\S+) (\S+)(.*)$/)
+    if (!m || m[1] !== set) continue
+    const timeout = m[3]!.match(/ timeout (\d+)/)?.[1]
+    const comment = m[3]!.match(/ comment "((?:[^"\\]|\\.)*)"/)?.[1]
+    out.push({
+      target: m[2]!,
+      ...(timeout === undefined || timeout === '0' ? {} : {expiresSec: Number(timeout)}),
+      ...(comment === undefined ? {} : {comment}),
+    })
+  }
+
+  return out
+}
+
+type NftValue = string | {prefix: {addr: string; len: number}} | {range: [string, string]}
+
+/** The elements of the set in `nft -j list set` output (pure). */
+export function parseNftSetJson(json: string): KernelSetEntry[] {
+  const doc = JSON.parse(json) as {nftables: Array<{set?: {elem?: unknown[]}}>}
+  const out: KernelSetEntry[] = []
+  for (const item of doc.nftables) {
+    for (const raw of item.set?.elem ?? []) {
+      const wrapped = typeof raw === 'object' && raw !== null && 'elem' in raw
+      const elem = wrapped ? (raw as {elem: {val: NftValue; expires?: number; comment?: string}}).elem : undefined
+      const val = (elem ? elem.val : raw) as NftValue
+      let target: string
+      if (typeof val === 'string') target = val
+      else if ('prefix' in val) target = `${val.prefix.addr}/${val.prefix.len}`
+      else target = `${val.range[0]}-${val.range[1]}`
+      out.push({
+        target,
+        ...(elem?.expires === undefined ? {} : {expiresSec: elem.expires}),
+        ...(elem?.comment === undefined ? {} : {comment: elem.comment}),
+      })
+    }
+  }
+
+  return out
+}
