@@ -1,7 +1,8 @@
 import {Command, Errors, Flags} from '@oclif/core'
 
 import {asDiswallError, DiswallError, ExitCode} from './lib/errors.js'
-import {DEFAULT_CONFIG_PATH} from './lib/config/index.js'
+import {DEFAULT_CONFIG_PATH, loadConfig} from './lib/config/index.js'
+import type {Config} from './lib/config/index.js'
 
 /** What every command prints on stdout with --json (or DISWALL_CONTENT_TYPE=json). */
 export type JsonEnvelope<T> =
@@ -29,6 +30,13 @@ export abstract class DiswallCommand<T extends object> extends Command {
   protected warnUser(message: string): void {
     this.warnings.push(message)
     if (!this.jsonEnabled()) this.logToStderr(`warning: ${message}`)
+  }
+
+  /** Loads and validates the config file; its warnings (ignored legacy keys, …) go through warnUser. */
+  protected async readConfig(path: string): Promise<Config> {
+    const {config, warnings} = await loadConfig(path)
+    for (const w of warnings) this.warnUser(w)
+    return config
   }
 
   protected override toSuccessJson(result: unknown): JsonEnvelope<T> {

@@ -1,7 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
 import {configFlag, DiswallCommand} from '../../base-command.js'
-import {loadConfig} from '../../lib/config/index.js'
 import {allowAdd, openFirewall} from '../../lib/daemon/index.js'
 import type {ListChangeResult} from '../../lib/daemon/index.js'
 import {parseDurationSec} from '../../lib/net/index.js'
@@ -25,8 +24,7 @@ export default class AllowAdd extends DiswallCommand<ListChangeResult> {
 
   async run(): Promise<ListChangeResult> {
     const {argv, flags} = await this.parse(AllowAdd)
-    const {config, warnings} = await loadConfig(flags.config)
-    for (const w of warnings) this.warnUser(w)
+    const config = await this.readConfig(flags.config)
     assertRoot('allow add')
     const result = await allowAdd(await openFirewall(config), argv as string[], {
       comment: flags.comment,

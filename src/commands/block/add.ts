@@ -1,7 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
 import {configFlag, DiswallCommand} from '../../base-command.js'
-import {loadConfig} from '../../lib/config/index.js'
 import {blockAdd, openFirewall} from '../../lib/daemon/index.js'
 import type {ListChangeResult} from '../../lib/daemon/index.js'
 import {parseDurationSec} from '../../lib/net/index.js'
@@ -28,8 +27,7 @@ export default class BlockAdd extends DiswallCommand<ListChangeResult> {
 
   async run(): Promise<ListChangeResult> {
     const {argv, flags} = await this.parse(BlockAdd)
-    const {config, warnings} = await loadConfig(flags.config)
-    for (const w of warnings) this.warnUser(w)
+    const config = await this.readConfig(flags.config)
     assertRoot('block add')
     const fw = await openFirewall(config)
     const result = await blockAdd(config, fw, argv as string[], {

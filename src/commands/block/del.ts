@@ -1,7 +1,6 @@
 import {Args} from '@oclif/core'
 
 import {configFlag, DiswallCommand} from '../../base-command.js'
-import {loadConfig} from '../../lib/config/index.js'
 import {listDel, openFirewall} from '../../lib/daemon/index.js'
 import type {ListChangeResult} from '../../lib/daemon/index.js'
 import {assertRoot} from '../../lib/system/index.js'
@@ -16,8 +15,7 @@ export default class BlockDel extends DiswallCommand<ListChangeResult> {
 
   async run(): Promise<ListChangeResult> {
     const {argv, flags} = await this.parse(BlockDel)
-    const {config, warnings} = await loadConfig(flags.config)
-    for (const w of warnings) this.warnUser(w)
+    const config = await this.readConfig(flags.config)
     assertRoot('block del')
     const result = await listDel(await openFirewall(config), 'block', argv as string[])
     for (const e of result.entries) this.log(`${e.changed ? 'removed' : 'absent '} ${e.target}`)

@@ -1,5 +1,4 @@
 import {configFlag, DiswallCommand} from '../../base-command.js'
-import {loadConfig} from '../../lib/config/index.js'
 import {listEntries, openFirewall} from '../../lib/daemon/index.js'
 import type {ListItem} from '../../lib/daemon/index.js'
 import {formatDuration} from '../../lib/net/index.js'
@@ -13,8 +12,7 @@ export default class BlockList extends DiswallCommand<{backend: string; count: n
 
   async run(): Promise<{backend: string; count: number; entries: ListItem[]}> {
     const {flags} = await this.parse(BlockList)
-    const {config, warnings} = await loadConfig(flags.config)
-    for (const w of warnings) this.warnUser(w)
+    const config = await this.readConfig(flags.config)
     assertRoot('block list')
     const result = await listEntries(await openFirewall(config), 'block')
     for (const e of result.entries) this.log(`${e.target.padEnd(40)} ${e.ttlSec === null ? 'never expires' : formatDuration(e.ttlSec)}`)

@@ -1,3 +1,4 @@
+export * from './comment.js'
 export * from './connections.js'
 export * from './ipset.js'
 export * from './memory.js'

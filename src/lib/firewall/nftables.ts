@@ -3,16 +3,16 @@ import {parseTarget} from '../net/index.js'
 import type {Target} from '../net/index.js'
 import {exec as defaultExec} from '../system/index.js'
 import type {Exec} from '../system/index.js'
-import {DEFAULT_LIMITS, isValidComment, SetTypeMismatchError} from './ipset.js'
+import {DEFAULT_LIMITS, SetTypeMismatchError} from './ipset.js'
 import type {SetLimits} from './ipset.js'
 import type {KernelNames} from './names.js'
+import {OpQueue, opTarget, reportOf} from './op-queue.js'
+import type {Op} from './op-queue.js'
 import {setFor} from './types.js'
 import type {CommitReport, FirewallBackend, InitReport, ListedEntry, ListKind, SetEntry} from './types.js'
 
 /** Elements per `add element` statement in bulk loads: keeps nft's parser memory bounded. */
 const BULK_CHUNK = 10_000
-
-type Op = {entry: SetEntry; kind: 'add'; list: ListKind} | {kind: 'del'; list: ListKind; target: Target}
 
 interface NftSetJson {
   name: string
@@ -66,7 +66,7 @@ export function parseNftElements(json: string): ListedEntry[] {
  */
 export class NftBackend implements FirewallBackend {
   readonly name = 'nftables'
-  private ops: Op[] = []
+  private readonly queue = new OpQueue()
 
   constructor(
     private readonly names: KernelNames,
@@ -75,7 +75,7 @@ export class NftBackend implements FirewallBackend {
   ) {}
 
   get pending(): number {
-    return this.ops.length
+    return this.queue.length
   }
 
   async init(): Promise<InitReport> {
@@ -117,29 +117,17 @@ export class NftBackend implements FirewallBackend {
   }
 
   add(list: ListKind, entry: SetEntry): void {
-    if (entry.comment !== undefined && !isValidComment(entry.comment)) {
-      throw new TypeError(`invalid set comment ${JSON.stringify(entry.comment)}`) // validated by callers first
-    }
-
-    this.ops.push({entry, kind: 'add', list})
+    this.queue.add(list, entry)
   }
 
   del(list: ListKind, target: Target): void {
-    this.ops.push({kind: 'del', list, target})
+    this.queue.del(list, target)
   }
 
   async commit(): Promise<CommitReport> {
-    const ops = this.ops
-    this.ops = []
-    const report: CommitReport = {added: 0, removed: 0}
-    if (ops.length === 0) return report
-    await this.commitOps(ops)
-    for (const op of ops) {
-      if (op.kind === 'add') report.added++
-      else report.removed++
-    }
-
-    return report
+    const ops = this.queue.take()
+    if (ops.length > 0) await this.commitOps(ops)
+    return reportOf(ops)
   }
 
   async has(list: ListKind, target: Target): Promise<boolean> {
@@ -225,17 +213,17 @@ export class NftBackend implements FirewallBackend {
     while (i < ops.length) {
       // Runs of the same kind on the same set become three statements, not three per element.
       const first = ops[i]
-      const set = setFor(this.names[first.list], first.kind === 'add' ? first.entry.target : first.target)
+      const set = setFor(this.names[first.list], opTarget(first))
       const run: Op[] = []
       while (i < ops.length && run.length < BULK_CHUNK) {
         const op = ops[i]
-        const opSet = setFor(this.names[op.list], op.kind === 'add' ? op.entry.target : op.target)
+        const opSet = setFor(this.names[op.list], opTarget(op))
         if (op.kind !== first.kind || opSet !== set) break
         run.push(op)
         i++
       }
 
-      const bare = run.map((op) => (op.kind === 'add' ? op.entry.target : op.target).text).join(', ')
+      const bare = run.map((op) => opTarget(op).text).join(', ')
       out.push(`add element ${t} ${set} { ${bare} }`, `delete element ${t} ${set} { ${bare} }`)
       if (first.kind === 'add') {
         const full = run.map((op) => this.element((op as {entry: SetEntry}).entry, op.list)).join(', ')
