@@ -28,6 +28,15 @@ export function parseNftSets(json: string): NftSetJson[] {
   return (doc.nftables ?? []).flatMap((item) => (item.set ? [item.set] : []))
 }
 
+/** parseNftElements that answers [] for output it cannot parse. */
+function parseNftElementsSafe(json: string): ListedEntry[] {
+  try {
+    return parseNftElements(json)
+  } catch {
+    return []
+  }
+}
+
 /** Parses the elements of one set from `nft -j list set` output (pure). */
 export function parseNftElements(json: string): ListedEntry[] {
   const out: ListedEntry[] = []
@@ -67,6 +76,8 @@ export function parseNftElements(json: string): ListedEntry[] {
 export class NftBackend implements FirewallBackend {
   readonly name = 'nftables'
   private readonly queue = new OpQueue()
+  /** Whether `add element` of an existing element sets its new timeout (probed by init()). */
+  private refreshesTimeout = false
 
   constructor(
     private readonly names: KernelNames,
@@ -113,7 +124,29 @@ export class NftBackend implements FirewallBackend {
       `add rule ${t} ${chain} ip6 saddr @${this.names.block.v6} drop`,
     ]
     await this.run(script)
+    this.refreshesTimeout = await this.probeTimeoutRefresh()
     return report
+  }
+
+  /**
+   * Whether re-adding an element updates its timeout. Newer kernels do (seen on 6.18); older ones
+   * keep the old timeout, and then every ban needs add + delete + add to be refreshed, which costs
+   * about three times as much. Probed in a throwaway set of our table, which is deleted again.
+   */
+  private async probeTimeoutRefresh(): Promise<boolean> {
+    const t = this.table()
+    const probe = `${this.names.guardChain}-probe`
+    // 192.0.2.1 (TEST-NET-1) is only an element of a set that no rule uses.
+    await this.run([`add set ${t} ${probe} { type ipv4_addr; flags timeout; }`, `flush set ${t} ${probe}`,
+      `add element ${t} ${probe} { 192.0.2.1 timeout 100s }`])
+    try {
+      await this.run([`add element ${t} ${probe} { 192.0.2.1 timeout 200s }`])
+      const {stdout} = await this.exec('nft', ['-j', 'list', 'set', 'inet', this.names.table, probe])
+      // Output we cannot read means "no": the add + delete + add path is correct everywhere.
+      return parseNftElementsSafe(stdout).some((e) => e.ttlSec !== undefined && e.ttlSec > 100)
+    } finally {
+      await this.run([`delete set ${t} ${probe}`])
+    }
   }
 
   add(list: ListKind, entry: SetEntry): void {
@@ -205,6 +238,7 @@ export class NftBackend implements FirewallBackend {
    * Renders ops as statements. nft 1.0.6 has no `destroy element`, and `delete element` of an absent
    * element fails the whole transaction, so every element is first added (a no-op when present),
    * then deleted, then re-added with its new timeout and comment: idempotent, one transaction.
+   * Timed bans skip that dance where the kernel refreshes timeouts on add (see probeTimeoutRefresh).
    */
   private statements(ops: Op[]): string[] {
     const t = this.table()
@@ -223,12 +257,20 @@ export class NftBackend implements FirewallBackend {
         i++
       }
 
+      const full = first.kind === 'add'
+        ? run.map((op) => this.element((op as {entry: SetEntry}).entry, op.list)).join(', ')
+        : ''
+      // Where the kernel refreshes the timeout of an existing element, timed bans need one statement.
+      const plain = first.kind === 'add' && first.list === 'block' && this.refreshesTimeout &&
+        run.every((op) => op.kind === 'add' && (op.entry.ttlSec ?? this.limits.blockTimeoutSec) > 0)
+      if (plain) {
+        out.push(`add element ${t} ${set} { ${full} }`)
+        continue
+      }
+
       const bare = run.map((op) => opTarget(op).text).join(', ')
       out.push(`add element ${t} ${set} { ${bare} }`, `delete element ${t} ${set} { ${bare} }`)
-      if (first.kind === 'add') {
-        const full = run.map((op) => this.element((op as {entry: SetEntry}).entry, op.list)).join(', ')
-        out.push(`add element ${t} ${set} { ${full} }`)
-      }
+      if (first.kind === 'add') out.push(`add element ${t} ${set} { ${full} }`)
     }
 
     return out

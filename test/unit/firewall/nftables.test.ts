@@ -55,10 +55,43 @@ test('nftables - init on an empty host creates the table, four sets and the guar
   })
   const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
   assert.deepEqual(await fw.init(), {created: ['diswall-bl', 'diswall-bl6', 'diswall-wl', 'diswall-wl6'], leftovers: [], migrated: []})
-  assert.deepEqual(calls, [
+  assert.deepEqual(calls.slice(0, 2), [
     {args: ['-t', '-j', 'list', 'table', 'inet', 'diswall'], program: 'nft'},
     {args: ['-f', '-'], input: INIT_SCRIPT, program: 'nft'},
   ])
+  assert.deepEqual(calls.slice(2).map((c) => c.input ?? line(c)), PROBE_CALLS)
+})
+
+/** The timeout-refresh probe that follows the init script. */
+const PROBE_CALLS = [
+  'add set inet diswall diswall-sets-probe { type ipv4_addr; flags timeout; }\nflush set inet diswall diswall-sets-probe\n' +
+    'add element inet diswall diswall-sets-probe { 192.0.2.1 timeout 100s }\n',
+  'add element inet diswall diswall-sets-probe { 192.0.2.1 timeout 200s }\n',
+  'nft -j list set inet diswall diswall-sets-probe',
+  'delete set inet diswall diswall-sets-probe\n',
+]
+
+/** `nft -j list set` of the probe set after the second add: timeout 200 where the kernel refreshes. */
+function probeListing(timeout: number): string {
+  return JSON.stringify({nftables: [METAINFO, {set: {elem: [{elem: {expires: timeout - 1, timeout, val: '192.0.2.1'}}],
+    family: 'inet', flags: ['timeout'], name: 'diswall-sets-probe', table: 'diswall', type: 'ipv4_addr'}}]})
+}
+
+test('nftables - timed bans are one add statement where the kernel refreshes timeouts, add/delete/add elsewhere', async () => {
+  for (const [timeout, expected] of [[200, 1], [100, 3]] as const) {
+    const {calls, exec} = recordingExec((call) => {
+      if (call.args[0] === '-t') throw failure(call, NO_TABLE)
+      if (line(call) === 'nft -j list set inet diswall diswall-sets-probe') return {stdout: probeListing(timeout)}
+      return undefined
+    })
+    const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
+    await fw.init()
+    fw.add('block', {target: parseAddress('203.0.113.7'), ttlSec: 600})
+    await fw.commit()
+    const script = calls.at(-1)?.input?.trim().split('\n') ?? []
+    assert.equal(script.length, expected, `probe timeout ${timeout}`)
+    assert.equal(script.at(-1), `add element ${T} diswall-bl { 203.0.113.7 timeout 600s }`)
+  }
 })
 
 test('nftables - init uses the configured table, names and block timeout', async () => {
@@ -84,7 +117,7 @@ test('nftables - init on a host with the right sets creates nothing and re-appli
   const {calls, exec} = listingExec(tableJson(GOOD_SETS))
   const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
   assert.deepEqual(await fw.init(), {created: [], leftovers: [], migrated: []})
-  assert.deepEqual(calls.map((c) => c.input), [undefined, INIT_SCRIPT])
+  assert.deepEqual(calls.slice(0, 2).map((c) => c.input), [undefined, INIT_SCRIPT])
 })
 
 test('nftables - init accepts a single flag printed as a plain string (newer nft JSON)', async () => {
@@ -92,7 +125,7 @@ test('nftables - init accepts a single flag printed as a plain string (newer nft
   const {calls, exec} = listingExec(tableJson(sets))
   const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
   assert.deepEqual(await fw.init(), {created: [], leftovers: [], migrated: []})
-  assert.equal(calls.length, 2)
+  assert.equal(calls.length, 2 + PROBE_CALLS.length)
 })
 
 test('nftables - init refuses a set with the wrong flags and sends no script', async () => {
