@@ -8,15 +8,35 @@ export interface WriterOptions {
   maxBatch?: number
 }
 
+/** The promise of one batch, shared by every entry in it. */
+interface Batch {
+  done: Promise<void>
+  resolve: () => void
+  reject: (error: unknown) => void
+}
+
+function newBatch(): Batch {
+  let resolve!: () => void
+  let reject!: (error: unknown) => void
+  const done = new Promise<void>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  // Callers may fire and forget; a failed batch is counted in stats, not an unhandled rejection.
+  done.catch(() => {})
+  return {done, reject, resolve}
+}
+
 /**
  * Coalesces single changes into batched commits: entries arriving within `windowMs` reach the kernel
  * in one `ipset restore` / `nft -f -`. One commit runs at a time; entries that arrive meanwhile form
- * the next batch. Each add()/del() promise settles when its batch is committed (or failed).
+ * the next batch. Each add()/del() promise settles when its batch is committed (or failed); entries
+ * of one batch share one promise, so a burst of 100k bans costs no 100k promises.
  */
 export class CoalescingWriter {
   private readonly windowMs: number
   private readonly maxBatch: number
-  private waiters: Array<{reject: (e: unknown) => void; resolve: () => void}> = []
+  private batch: Batch | undefined
   private timer: NodeJS.Timeout | undefined
   private running: Promise<void> | undefined
   /** Totals since start. */
@@ -43,13 +63,14 @@ export class CoalescingWriter {
   async flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
-    while (this.running || this.waiters.length > 0) {
+    while (this.running || this.batch) {
       await (this.running ?? this.start())
     }
   }
 
   private enqueue(): Promise<void> {
-    const done = new Promise<void>((resolve, reject) => this.waiters.push({reject, resolve}))
+    this.batch ??= newBatch()
+    const {done} = this.batch
     if (this.backend.pending >= this.maxBatch && !this.running) {
       if (this.timer) clearTimeout(this.timer)
       this.timer = undefined
@@ -65,23 +86,23 @@ export class CoalescingWriter {
   }
 
   private start(): Promise<void> {
-    const waiters = this.waiters
-    this.waiters = []
+    const batch = this.batch ?? newBatch()
+    this.batch = undefined
     this.running = this.backend.commit().then(
       (report: CommitReport) => {
         this.stats.batches++
         this.stats.added += report.added
         this.stats.removed += report.removed
-        for (const w of waiters) w.resolve()
+        batch.resolve()
       },
       (error: unknown) => {
         this.stats.failedBatches++
-        for (const w of waiters) w.reject(error)
+        batch.reject(error)
       },
     ).finally(() => {
       this.running = undefined
       // What arrived during the commit goes out right away: it has waited long enough.
-      if (this.waiters.length > 0 && !this.timer) void this.start()
+      if (this.batch && !this.timer) void this.start()
     })
     return this.running
   }
