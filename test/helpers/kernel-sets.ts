@@ -4,6 +4,7 @@
  * assert on what the kernel really holds.
  */
 import type {Netns} from './netns.js'
+import {waitFor} from './wait.js'
 
 /** The two kernel set backends of diswall. */
 export type SetBackendKind = 'ipset' | 'nftables'
@@ -34,7 +35,8 @@ export async function readKernelSet(netns: Netns, backend: SetBackendKind, set: 
 
 /**
  * Number of elements of one set inside `netns`: the `Number of entries` header of `ipset list -t` (no
- * listing), or the length of the nft JSON listing (nft 1.0.6 has no cheaper way; ~15 s per 1M elements).
+ * listing), or the distinct elements of the nft JSON listing (nft 1.0.6 has no cheaper way; ~70 s per 1M
+ * elements). Right after a bulk insert an nft listing can be incomplete: see {@link waitForKernelSetCount}.
  */
 export async function countKernelSet(netns: Netns, backend: SetBackendKind, set: string, table = DEFAULT_NFT_TABLE): Promise<number> {
   if (backend === 'nftables') return (await readKernelSet(netns, backend, set, table)).size
@@ -42,6 +44,27 @@ export async function countKernelSet(netns: Netns, backend: SetBackendKind, set:
   const m = header.match(/^Number of entries: (\d+)$/m)
   if (!m) throw new Error(`no "Number of entries" in ipset list -t ${set}:\n${header}`)
   return Number(m[1])
+}
+
+/**
+ * Polls {@link countKernelSet} until the set holds `expected` elements and returns how long that took,
+ * in milliseconds. Needed for nftables after a bulk insert: while the kernel still resizes the set's
+ * hash table (deferred, up to a few seconds after 100k+ inserts), a listing repeats some elements and
+ * leaves out others (seen on 6.18 with nft 1.0.6: 150,000 listed, ~146,000 distinct). Throws
+ * WaitTimeoutError naming the last count.
+ */
+export async function waitForKernelSetCount(netns: Netns, backend: SetBackendKind, set: string, expected: number,
+  {table = DEFAULT_NFT_TABLE, timeoutMs = 30_000}: {table?: string; timeoutMs?: number} = {}): Promise<number> {
+  const started = performance.now()
+  let last: number | undefined
+  await waitFor(async () => (last = await countKernelSet(netns, backend, set, table)) === expected, {
+    intervalMs: 250,
+    timeoutMs,
+    what: `${expected} elements in ${set} (${backend})`,
+  }).catch((error: unknown) => {
+    throw new Error(`${(error as Error).message}; last count: ${last}`, {cause: error})
+  })
+  return performance.now() - started
 }
 
 /** `add SET ENTRY [timeout N] [… comment "TEXT"]` lines of `ipset save` (pure). */
