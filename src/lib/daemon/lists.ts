@@ -11,7 +11,7 @@ import {
   resolveBackend,
 } from '../firewall/index.js'
 import type {BackendChoice, FirewallBackend, KillReport, ListedEntry, ListKind} from '../firewall/index.js'
-import {isAddress, neverBanReason, NetworkList, parseTarget} from '../net/index.js'
+import {containsAddress, isAddress, neverBanReason, NetworkList, parseTarget, toNetwork} from '../net/index.js'
 import type {Address, Target} from '../net/index.js'
 import {exec as defaultExec} from '../system/index.js'
 import type {Exec} from '../system/index.js'
@@ -175,6 +175,7 @@ export async function allowAdd(fw: Firewall, texts: readonly string[], options: 
   await fw.backend.init()
   const existing = new Map((await fw.backend.list('allow')).map((e) => [e.target.text, e]))
   const entries: ListChange[] = []
+  if (fw.backend.name === 'nftables') refuseOverlaps(targets, [...existing.values()].map((e) => e.target))
   for (const target of dedupe(targets)) {
     const old = existing.get(target.text)
     const changed = !old || (comment !== undefined && comment !== old.comment) || ttlSec !== undefined
@@ -185,6 +186,25 @@ export async function allowAdd(fw: Firewall, texts: readonly string[], options: 
 
   await fw.backend.commit()
   return {backend: fw.backend.name, changed: entries.some((e) => e.changed), entries}
+}
+
+/**
+ * nftables interval sets cannot hold overlapping networks (nft: "interval overlaps with an existing
+ * one"): say which entry is in the way before anything changes.
+ */
+function refuseOverlaps(targets: Target[], existing: Target[]): void {
+  const all = [...existing]
+  for (const target of dedupe(targets)) {
+    const net = toNetwork(target)
+    const other = all.find((e) => e.text !== target.text &&
+      (containsAddress(toNetwork(e), net.address) || containsAddress(net, toNetwork(e).address)))
+    if (other) {
+      throw new InvalidValueError(`${target.text} overlaps the allow entry ${other.text}`,
+        'nftables allow sets cannot hold overlapping networks: remove one of them first (diswall allow del …), or allow the larger network only.')
+    }
+
+    all.push(target)
+  }
 }
 
 /** One listed entry as commands print it. */

@@ -48,13 +48,14 @@ export async function resolveBackend(setting: BackendSetting, ownTable: string, 
     }
   }
 
-  const tables = await works('nft', ['-j', 'list', 'tables'])
-  const nftTables = tables === undefined ? [] : (JSON.parse(tables).nftables as Array<{table?: {family: string; name: string}}>)
-    .flatMap((i) => (i.table ? [i.table] : []))
+  // Tables are read from their chains: nft 1.0.6 `list tables` fetches every set element first
+  // (6 s at 300k bans); `-t list chains` does not. A table without chains filters nothing anyway.
+  const chains = await works('nft', ['-t', '-j', 'list', 'chains'])
+  const nftTables = chains === undefined ? [] : tablesOfChains(chains)
   return chooseBackend({
     hasIpset: (await works('ipset', ['version'])) !== undefined,
     hasIptables: (await works('iptables', ['--version'])) !== undefined,
-    hasNft: tables !== undefined,
+    hasNft: chains !== undefined,
     nftTables,
     ownTable,
   })
@@ -63,4 +64,14 @@ export async function resolveBackend(setting: BackendSetting, ownTable: string, 
 /** Creates the backend object (no kernel change until init()/commit()). */
 export function createBackend(kind: 'ipset' | 'nftables', names: KernelNames, limits: SetLimits, exec: Exec = defaultExec): FirewallBackend {
   return kind === 'ipset' ? new IpsetBackend(names, limits, exec) : new NftBackend(names, limits, exec)
+}
+
+/** Distinct (family, table) pairs of `nft -t -j list chains` output (pure). */
+export function tablesOfChains(json: string): Array<{family: string; name: string}> {
+  const seen = new Map<string, {family: string; name: string}>()
+  for (const item of (JSON.parse(json) as {nftables?: Array<{chain?: {family: string; table: string}}>}).nftables ?? []) {
+    if (item.chain) seen.set(`${item.chain.family} ${item.chain.table}`, {family: item.chain.family, name: item.chain.table})
+  }
+
+  return [...seen.values()]
 }

@@ -12,10 +12,40 @@ import {
   SetTypeMismatchError,
 } from '../../../src/lib/firewall/index.js'
 import {parseAddress, parseTarget} from '../../../src/lib/net/index.js'
-import {failure, line, recordingExec} from './fake-exec.js'
+import type {Exec} from '../../../src/lib/system/index.js'
+import {failure, line, recordingExec as recordingExecRaw} from './fake-exec.js'
 import type {Call} from './fake-exec.js'
 
 const RESTORE = ['-exist', 'restore']
+
+/**
+ * Most tests here are about the add/del lines of a commit, so this fake hides the `create` lines
+ * that every commit starts with (the batching prefix, tested on its own below) and shifts the line
+ * numbers of scripted "Error in line N" failures accordingly. Staging scripts (`create NAME-new`)
+ * are left as they are.
+ */
+function recordingExec(handler?: Parameters<typeof recordingExecRaw>[0]) {
+  const inner = recordingExecRaw(handler)
+  const exec: Exec = async (program, args, options = {}) => {
+    const lines = options.input?.split('\n') ?? []
+    let prefix = 0
+    while (lines[prefix]?.startsWith('create ') && !lines[prefix].split(' ')[1].endsWith('-new')) prefix++
+    if (!lines.slice(prefix).some((l) => l.startsWith('add ') || l.startsWith('del '))) prefix = 0 // init's creates
+    const input = prefix > 0 ? lines.slice(prefix).join('\n') : options.input
+    try {
+      return await inner.exec(program, args, {...options, input})
+    } catch (error) {
+      if (prefix > 0 && error instanceof CommandFailedError) {
+        throw new CommandFailedError(error.program, error.args, error.programExitCode,
+          error.stderr.replace(/Error in line (\d+)/, (_m, n: string) => `Error in line ${Number(n) + prefix}`))
+      }
+
+      throw error
+    }
+  }
+
+  return {calls: inner.calls, exec}
+}
 
 /** `ipset list -t NAME` as ipset 7.17 prints it. */
 function header(name: string, type: string, headerLine: string, entries = 0): string {
@@ -552,4 +582,43 @@ test('parseIpsetHeader - reads type, family, maxelem, timeout, comment and size'
   assert.equal(parseIpsetHeader('Type: hash:net\nHeader: family inet hashsize 1024 maxelem 65536 comment\n').comment, true)
   // "comment" inside another word does not.
   assert.equal(parseIpsetHeader('Type: hash:net\nHeader: family inet nocomment 1\n').comment, false)
+})
+
+test('ipset - a commit names each touched set with its create line first, so ipset batches the adds', async () => {
+  const {calls, exec} = recordingExecRaw()
+  const fw = new IpsetBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
+  fw.add('block', {target: parseAddress('203.0.113.7'), ttlSec: 600})
+  fw.add('allow', {target: parseTarget('2001:db8:1::/48')})
+  fw.add('block', {target: parseAddress('203.0.113.8'), ttlSec: 600})
+  await fw.commit()
+  assert.equal(calls[0].input, [
+    'create diswall-bl hash:ip family inet hashsize 32768 maxelem 1000000 timeout 86400',
+    'create diswall-wl6 hash:net family inet6 hashsize 1024 maxelem 65536 timeout 0 comment',
+    'add diswall-bl 203.0.113.7 timeout 600',
+    'add diswall-wl6 2001:db8:1::/48 timeout 0',
+    'add diswall-bl 203.0.113.8 timeout 600',
+    '',
+  ].join('\n'))
+})
+
+test('ipset - a set made by hand with other parameters turns the create prefix off, the batch still lands', async () => {
+  let first = true
+  const {calls, exec} = recordingExecRaw((call) => {
+    if (first) {
+      first = false
+      throw failure(call, 'ipset v7.17: Error in line 1: Set cannot be created: set with the same name already exists\n')
+    }
+
+    return undefined
+  })
+  const fw = new IpsetBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
+  fw.add('block', {target: parseAddress('203.0.113.7'), ttlSec: 600})
+  assert.deepEqual(await fw.commit(), {added: 1, removed: 0})
+  fw.add('block', {target: parseAddress('203.0.113.9'), ttlSec: 600})
+  await fw.commit()
+  assert.deepEqual(calls.map((c) => c.input), [
+    'create diswall-bl hash:ip family inet hashsize 32768 maxelem 1000000 timeout 86400\nadd diswall-bl 203.0.113.7 timeout 600\n',
+    'add diswall-bl 203.0.113.7 timeout 600\n',
+    'add diswall-bl 203.0.113.9 timeout 600\n',
+  ])
 })

@@ -7,7 +7,8 @@ import {parseAddress, parseTarget} from '../../../src/lib/net/index.js'
 import {failure, line, recordingExec} from './fake-exec.js'
 
 const T = 'inet diswall'
-const NO_TABLE = 'Error: No such file or directory\nlist table inet diswall\n                 ^^^^^^^\n'
+/** `nft -t -j list sets inet` on a host without our table. */
+const NO_SETS = JSON.stringify({nftables: [{metainfo: {json_schema_version: 1, release_name: 'Lester Gooch #5', version: '1.0.6'}}]})
 const METAINFO = {metainfo: {json_schema_version: 1, release_name: 'Lester Gooch #5', version: '1.0.6'}}
 
 const INIT_SCRIPT = [
@@ -25,12 +26,14 @@ const INIT_SCRIPT = [
   '',
 ].join('\n')
 
-/** `nft -t -j list table inet diswall` of a table holding `sets` (plus the guard chain and a rule). */
+/** `nft -t -j list sets inet`: our table's `sets` and a set of another table that must be ignored. */
 function tableJson(sets: Array<{flags?: string | string[]; name: string; timeout?: number; type: string}>): string {
   return JSON.stringify({nftables: [
     METAINFO,
     {table: {family: 'inet', handle: 12, name: 'diswall'}},
     ...sets.map((s, i) => ({set: {family: 'inet', handle: i + 1, table: 'diswall', ...s}})),
+    // Same name, another table, wrong type: init must not look at it.
+    {set: {family: 'inet', handle: 1, name: 'diswall-bl', table: 'other', type: 'ether_addr'}},
     {chain: {family: 'inet', handle: 5, hook: 'input', name: 'diswall-sets', policy: 'accept', prio: -10, table: 'diswall', type: 'filter'}},
     {rule: {chain: 'diswall-sets', expr: [{match: {left: {payload: {field: 'saddr', protocol: 'ip'}}, op: '==', right: '@diswall-wl'}}, {accept: null}],
       family: 'inet', handle: 6, table: 'diswall'}},
@@ -50,13 +53,13 @@ function listingExec(json: string) {
 
 test('nftables - init on an empty host creates the table, four sets and the guard chain in one nft -f', async () => {
   const {calls, exec} = recordingExec((call) => {
-    if (call.args[0] === '-t') throw failure(call, NO_TABLE)
+    if (call.args[0] === '-t') return {stdout: NO_SETS}
     return undefined
   })
   const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
   assert.deepEqual(await fw.init(), {created: ['diswall-bl', 'diswall-bl6', 'diswall-wl', 'diswall-wl6'], leftovers: [], migrated: []})
   assert.deepEqual(calls.slice(0, 2), [
-    {args: ['-t', '-j', 'list', 'table', 'inet', 'diswall'], program: 'nft'},
+    {args: ['-t', '-j', 'list', 'sets', 'inet'], program: 'nft'},
     {args: ['-f', '-'], input: INIT_SCRIPT, program: 'nft'},
   ])
   assert.deepEqual(calls.slice(2).map((c) => c.input ?? line(c)), PROBE_CALLS)
@@ -80,7 +83,7 @@ function probeListing(timeout: number): string {
 test('nftables - timed bans are one add statement where the kernel refreshes timeouts, add/delete/add elsewhere', async () => {
   for (const [timeout, expected] of [[200, 1], [100, 3]] as const) {
     const {calls, exec} = recordingExec((call) => {
-      if (call.args[0] === '-t') throw failure(call, NO_TABLE)
+      if (call.args[0] === '-t') return {stdout: NO_SETS}
       if (line(call) === 'nft -j list set inet diswall diswall-sets-probe') return {stdout: probeListing(timeout)}
       return undefined
     })
@@ -96,12 +99,12 @@ test('nftables - timed bans are one add statement where the kernel refreshes tim
 
 test('nftables - init uses the configured table, names and block timeout', async () => {
   const {calls, exec} = recordingExec((call) => {
-    if (call.args[0] === '-t') throw failure(call, 'Error: No such file or directory\n')
+    if (call.args[0] === '-t') return {stdout: NO_SETS}
     return undefined
   })
   const names = {allow: {v4: 'wl', v6: 'wl6'}, block: {v4: 'bl', v6: 'bl6'}, guardChain: 'guard', table: 'fw'}
   await new NftBackend(names, {...DEFAULT_LIMITS, blockTimeoutSec: 600}, exec).init()
-  assert.deepEqual(calls[0].args, ['-t', '-j', 'list', 'table', 'inet', 'fw'])
+  assert.deepEqual(calls[0].args, ['-t', '-j', 'list', 'sets', 'inet'])
   assert.deepEqual(calls[1].input?.split('\n').slice(0, 7), [
     'add table inet fw',
     'add set inet fw bl { type ipv4_addr; flags timeout; }',
@@ -139,7 +142,7 @@ test('nftables - init refuses a set with the wrong flags and sends no script', a
       'but diswall needs "ipv4_addr flags interval,timeout"')
     return true
   })
-  assert.deepEqual(calls.map(line), ['nft -t -j list table inet diswall'])
+  assert.deepEqual(calls.map(line), ['nft -t -j list sets inet'])
 })
 
 test('nftables - init refuses a set of the wrong type or without flags', async () => {
@@ -283,15 +286,27 @@ test('nftables - replace with no entries empties both sets of the list', async (
   assert.deepEqual(calls, [{args: ['-f', '-'], input: `flush set ${T} diswall-wl\nflush set ${T} diswall-wl6\n`, program: 'nft'}])
 })
 
-test('nftables - has() asks nft get element and treats "No such file or directory" as absent', async () => {
+test('nftables - has() tests a ban with create + delete in one transaction, an allow entry with get element', async () => {
   const {calls, exec} = recordingExec((call) => {
-    if (call.args.at(-1) === '{ 198.51.100.9 }') throw failure(call, 'Error: Could not process rule: No such file or directory\n')
-    return {stdout: 'table inet diswall {\n\tset diswall-bl {\n\t\telements = { 198.51.100.1 }\n\t}\n}\n'}
+    if (call.input?.includes('198.51.100.1 }')) throw failure(call, 'Error: Could not process rule: File exists\n')
+    if (call.args.at(-1) === '{ 198.51.100.0/24 }') throw failure(call, 'Error: Could not process rule: No such file or directory\n')
+    return undefined
   })
   const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
   assert.equal(await fw.has('block', parseAddress('198.51.100.1')), true)
   assert.equal(await fw.has('block', parseAddress('198.51.100.9')), false)
-  assert.deepEqual(calls[0].args, ['get', 'element', 'inet', 'diswall', 'diswall-bl', '{ 198.51.100.1 }'])
+  assert.equal(calls[1].input, `create element ${T} diswall-bl { 198.51.100.9 }\ndelete element ${T} diswall-bl { 198.51.100.9 }\n`)
+  assert.equal(await fw.has('allow', parseTarget('198.51.100.0/24')), false)
+  assert.equal(await fw.has('allow', parseTarget('203.0.113.0/24')), true)
+  assert.deepEqual(calls[2].args, ['get', 'element', 'inet', 'diswall', 'diswall-wl', '{ 198.51.100.0/24 }'])
+})
+
+test('nftables - list() drops repeated elements of a listing taken while the set resizes', async () => {
+  const json = JSON.stringify({nftables: [METAINFO, {set: {elem: ['203.0.113.7', '203.0.113.7', '203.0.113.8'],
+    family: 'inet', name: 'diswall-bl', table: 'diswall', type: 'ipv4_addr'}}]})
+  const {exec} = recordingExec((call) => (call.args.at(-1) === 'diswall-bl' ? {stdout: json} : {stdout: NO_SETS}))
+  const entries = await new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).list('block')
+  assert.deepEqual(entries.map((e) => e.target.text), ['203.0.113.7', '203.0.113.8'])
 })
 
 test('nftables - list() reads both sets of the list', async () => {
@@ -366,6 +381,6 @@ test('parseNftElements - reads IPv6 elements and an empty or element-less set', 
 
 test('parseNftSets - returns only the set objects of a listing', () => {
   const sets = parseNftSets(tableJson(GOOD_SETS))
-  assert.deepEqual(sets.map((s) => s.name), ['diswall-bl', 'diswall-bl6', 'diswall-wl', 'diswall-wl6'])
+  assert.deepEqual(sets.map((s) => `${s.table} ${s.name}`), ['diswall diswall-bl', 'diswall diswall-bl6', 'diswall diswall-wl', 'diswall diswall-wl6', 'other diswall-bl'])
   assert.deepEqual(sets[2].flags, ['interval', 'timeout'])
 })

@@ -66,11 +66,12 @@ test('resolveBackend - an explicit setting is used without looking at the host',
   assert.deepEqual(calls, [])
 })
 
-test('resolveBackend - auto reads nft -j list tables and probes ipset and iptables', async () => {
+test('resolveBackend - auto reads the tables of nft -t -j list chains and probes ipset and iptables', async () => {
   const tables = JSON.stringify({nftables: [
     {metainfo: {json_schema_version: 1, release_name: 'Lester Gooch #5', version: '1.0.6'}},
-    {table: {family: 'ip', handle: 1, name: 'filter'}},
-    {table: {family: 'inet', handle: 7, name: 'diswall'}},
+    {chain: {family: 'ip', handle: 1, hook: 'input', name: 'INPUT', table: 'filter'}},
+    {chain: {family: 'ip', handle: 2, hook: 'output', name: 'OUTPUT', table: 'filter'}},
+    {chain: {family: 'inet', handle: 7, name: 'diswall-sets', table: 'diswall'}},
   ]})
   const {calls, exec} = recordingExec((call) => {
     if (call.program === 'nft') return {stdout: tables}
@@ -78,11 +79,11 @@ test('resolveBackend - auto reads nft -j list tables and probes ipset and iptabl
     return {stdout: 'iptables v1.8.9 (nf_tables)\n'}
   })
   assert.deepEqual(await resolveBackend('auto', 'diswall', exec), {backend: 'ipset', reason: 'no native nftables ruleset found'})
-  assert.deepEqual(calls.map(line), ['nft -j list tables', 'ipset version', 'iptables --version'])
+  assert.deepEqual(calls.map(line), ['nft -t -j list chains', 'ipset version', 'iptables --version'])
 })
 
 test('resolveBackend - auto picks nftables on a host with a native table', async () => {
-  const tables = '{"nftables": [{"metainfo": {"version": "1.0.6"}}, {"table": {"family": "inet", "name": "filter", "handle": 3}}]}'
+  const tables = '{"nftables": [{"metainfo": {"version": "1.0.6"}}, {"chain": {"family": "inet", "table": "filter", "name": "input"}}]}'
   const {exec} = recordingExec((call) => ({stdout: call.program === 'nft' ? tables : 'v1\n'}))
   assert.deepEqual(await resolveBackend('auto', 'diswall', exec), {backend: 'nftables', reason: 'the host uses nftables (table inet filter)'})
 })
