@@ -18,7 +18,7 @@ export default class BlockAdd extends DiswallCommand<ListChangeResult> {
     config: configFlag,
     force: Flags.boolean({description: 'Block even addresses that the never-ban list protects.'}),
     kill: Flags.boolean({char: 'k', description: 'Also cut the established connections of the addresses.'}),
-    reason: Flags.string({description: 'Why the addresses are blocked (shown in logs).'}),
+    reason: Flags.string({description: 'Why the addresses are blocked (shown in the output and its --json).'}),
     timeout: Flags.string({char: 't', description: 'How long the ban lasts: seconds or a duration like 15m, 1h, 1d; 0 = until removed. Default: [firewall] block_timeout.', helpValue: 'DURATION'}),
   }
 
@@ -36,7 +36,8 @@ export default class BlockAdd extends DiswallCommand<ListChangeResult> {
       reason: flags.reason,
       timeoutSec: flags.timeout === undefined ? undefined : parseDurationSec(flags.timeout),
     })
-    for (const e of result.entries) this.log(`${e.changed ? 'blocked' : 'exists '} ${e.target}`)
+    const why = flags.reason === undefined ? '' : ` (${flags.reason})`
+    for (const e of result.entries) this.log(`${e.changed ? 'blocked' : 'exists '} ${e.target}${why}`)
     for (const k of result.killed ?? []) this.log(`killed  ${k.target}: ${k.sockets} sockets, ${k.conntrack} conntrack entries`)
     return result
   }

@@ -54,6 +54,8 @@ export interface ListChangeResult {
   entries: ListChange[]
   /** Connections cut per address, with --kill. */
   killed?: Array<KillReport & {target: string}>
+  /** Why the addresses were blocked (block add --reason). */
+  reason?: string
 }
 
 export interface BlockAddOptions {
@@ -145,7 +147,8 @@ export async function blockAdd(config: Config, fw: Firewall, texts: readonly str
   const entries = await changes(fw.backend, 'block', targets, false)
   for (const addr of dedupe(targets)) fw.backend.add('block', {target: addr, ttlSec})
   await fw.backend.commit()
-  const result: ListChangeResult = {backend: fw.backend.name, changed: entries.some((e) => e.changed), entries}
+  const result: ListChangeResult = {backend: fw.backend.name, changed: entries.some((e) => e.changed), entries,
+    ...(options.reason === undefined ? {} : {reason: options.reason})}
   if (options.kill) {
     result.killed = []
     for (const addr of dedupe(targets)) result.killed.push({target: addr.text, ...(await killConnections(addr, exec))})
