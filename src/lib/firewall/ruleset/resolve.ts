@@ -73,6 +73,29 @@ export class ProblemCollector {
     }
   }
 
+  /**
+   * Runs the steps concurrently and returns their values in step order (undefined for a step that threw a
+   * RulesetError); the problems are recorded in step order too, whatever order the steps finish in.
+   */
+  async captureAll<T>(steps: ReadonlyArray<() => Promise<T> | T>): Promise<Array<T | undefined>> {
+    type Outcome = {ok: true; value: T} | {ok: false; problems: readonly RulesetProblem[]}
+    const outcomes = await Promise.all(steps.map(async (step): Promise<Outcome> => {
+      try {
+        return {ok: true, value: await step()}
+      } catch (error) {
+        if (!(error instanceof RulesetError)) throw error
+        return {ok: false, problems: error.problems}
+      }
+    }))
+    return outcomes.map((outcome) => {
+      if (!outcome.ok) {
+        this.problems.push(...outcome.problems)
+        return undefined
+      }
+      return outcome.value
+    })
+  }
+
   /** Throws one RulesetError listing every recorded problem, if there is any. */
   throwIfAny(): void {
     if (this.problems.length > 0) throw RulesetError.fromProblems(this.problems)
@@ -90,6 +113,10 @@ export function describeFsError(error: unknown): {reason: string; hint?: string}
 
     case 'ENOENT': {
       return {hint: 'Remove the dangling symbolic link, or point it at an existing file.', reason: 'not found (a dangling symbolic link?)'}
+    }
+
+    case 'ENOTDIR': {
+      return {hint: 'Check the path: one of its parents is a file.', reason: 'a parent of the path is not a directory'}
     }
 
     case 'EISDIR': {

@@ -56,12 +56,13 @@ test('watchDirectory - changes during a run lead to exactly one more run, never 
     active++
     maxActive = Math.max(maxActive, active)
     runs++
-    await sleep(200)
+    await sleep(runs === 1 ? 600 : 50)
     active--
   }})
   t.after(() => w.close())
   writeFileSync(join(dir, 'incoming.d', '10-ssh'), '')
   await until('the first run', () => runs === 1)
+  // Five changes while the first run (600 ms) is still busy, some of them after their debounce ran out.
   for (let i = 0; i < 5; i++) {
     writeFileSync(join(dir, 'incoming.d', `2${i}-x`), '')
     await sleep(40)

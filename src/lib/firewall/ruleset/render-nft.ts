@@ -1,0 +1,249 @@
+/**
+ * The model as one `nft -f` file for the table `inet <names.table>`: one file is one transaction, and it
+ * touches only the ruleset chains (never the sets, never the guard chain, never another table). Pure.
+ *
+ * Rules are written the way `nft list chain` (nftables 1.0.6) prints them, so a rendered chain compares line
+ * by line with the kernel's (see diffRuleset in apply.ts). Known exceptions, where nft prints a rule
+ * differently from how it was written: a user name in an owner match (listed as the uid), and a TCP reset
+ * bound to one family without peers (the `meta nfproto` is not listed).
+ */
+import {InvalidValueError} from '../../errors.js'
+import type {Family} from '../../net/index.js'
+import type {ConnState, Rule, RulesetModel} from './model.js'
+import {
+  checkLogPrefix,
+  commentLine,
+  formatPortRange,
+  listFileRules,
+  normaliseRule,
+  RULESET_CHAIN_NAMES,
+  RULESET_CHAINS,
+  ruleFamily,
+} from './render-iptables.js'
+import type {NormalRule, RateLimit, RenderedChain, RenderOptions, RuleDirection} from './render-iptables.js'
+
+/** nft spelling of ICMP types (by number); other numbers are written as numbers. */
+const NFT_ICMP_TYPES: Record<number, string> = {
+  0: 'echo-reply', 3: 'destination-unreachable', 4: 'source-quench', 5: 'redirect', 8: 'echo-request',
+  9: 'router-advertisement', 10: 'router-solicitation', 11: 'time-exceeded', 12: 'parameter-problem',
+  13: 'timestamp-request', 14: 'timestamp-reply', 15: 'info-request', 16: 'info-reply',
+  17: 'address-mask-request', 18: 'address-mask-reply',
+}
+
+/** nft spelling of ICMPv6 types (by number). */
+const NFT_ICMPV6_TYPES: Record<number, string> = {
+  1: 'destination-unreachable', 2: 'packet-too-big', 3: 'time-exceeded', 4: 'parameter-problem',
+  128: 'echo-request', 129: 'echo-reply', 130: 'mld-listener-query', 131: 'mld-listener-report',
+  132: 'mld-listener-done', 133: 'nd-router-solicit', 134: 'nd-router-advert', 135: 'nd-neighbor-solicit',
+  136: 'nd-neighbor-advert', 137: 'nd-redirect', 138: 'router-renumbering', 141: 'ind-neighbor-solicit',
+  142: 'ind-neighbor-advert', 143: 'mld2-listener-report',
+}
+
+/** nft 1.0.6 prints these ICMP codes by name, whatever the type. */
+const NFT_ICMP_CODES: Record<number, string> = {
+  0: 'net-unreachable', 1: 'host-unreachable', 2: 'prot-unreachable', 3: 'port-unreachable', 4: 'frag-needed',
+  9: 'net-prohibited', 10: 'host-prohibited', 13: 'admin-prohibited',
+}
+
+/** nft 1.0.6 prints these ICMPv6 codes by name, whatever the type. */
+const NFT_ICMPV6_CODES: Record<number, string> = {
+  0: 'no-route', 1: 'admin-prohibited', 3: 'addr-unreachable', 4: 'port-unreachable', 5: 'policy-fail',
+  6: 'reject-route',
+}
+
+/** nft's order of connection states (by bit value). */
+const NFT_STATE_ORDER: readonly ConnState[] = ['invalid', 'established', 'related', 'new']
+
+/** nft 1.0.6 takes at most 127 characters of a log prefix; iptables' 29 is the stricter limit, checked first. */
+const NFT_LOG_PREFIX_MAX = 127
+
+/**
+ * Checks that nft can carry the log prefix: nft 1.0.6 strings know no escapes (no `"`), keep `\` as it is,
+ * and expand `$NAME` even inside quotes.
+ * @throws InvalidValueError naming the prefix.
+ */
+export function checkNftLogPrefix(prefix: string): void {
+  checkLogPrefix(prefix)
+  if (/["\\$]/.test(prefix) || prefix.length > NFT_LOG_PREFIX_MAX) {
+    throw new InvalidValueError(`log prefix ${JSON.stringify(prefix)} cannot be used with nftables: it contains ", \\ or $`,
+      'Set a prefix of letters, digits, spaces and "-_:." in the config (log_prefix).')
+  }
+}
+
+/**
+ * The ruleset chains with their rules as `nft list chain` prints them.
+ * @throws ConfigError for a rule no firewall can express; InvalidValueError for a bad log prefix.
+ */
+export function renderNftChains(model: RulesetModel, opts: RenderOptions): RenderedChain[] {
+  return buildNft(model, opts).chains
+}
+
+/**
+ * The `nft -f` file of the model, one atomic transaction on the table `inet <names.table>`:
+ * `add table`, the base chains `diswall-in` (hook input) and `diswall-out` (hook output), both priority
+ * filter and policy accept (the guard chain `diswall-sets` runs before, at filter - 10), and the regular
+ * chains `diswall-whitelist` and `diswall-blacklist`; then `flush chain` of each and the rules:
+ * - `diswall-in`: loopback → allow sets → jump whitelist → block sets → jump blacklist → incoming.d;
+ * - `diswall-out`: loopback → outgoing.d;
+ * - `diswall-whitelist` / `diswall-blacklist`: whitelist.d accept / blacklist.d drop (empty when disabled).
+ * The sets (`@diswall-wl` …) are referenced, never declared or flushed: NftBackend.init() creates them, and
+ * the file fails without them. Rules for one family carry `ip`/`ip6` peers or `meta nfproto`. Pure.
+ * @throws ConfigError for a rule no firewall can express; InvalidValueError for a bad log prefix.
+ */
+export function renderNft(model: RulesetModel, opts: RenderOptions): string {
+  return buildNft(model, opts).script
+}
+
+/** `inet <table>`, as nft commands name the table. */
+export function nftTable(opts: Pick<RenderOptions, 'names'>): string {
+  return `inet ${opts.names.table}`
+}
+
+/** The hook spec of the two base chains of the ruleset (as `nft list chain` prints it). */
+export const NFT_BASE_CHAIN_SPECS: Readonly<Record<string, string>> = {
+  [RULESET_CHAINS.in]: 'type filter hook input priority filter; policy accept;',
+  [RULESET_CHAINS.out]: 'type filter hook output priority filter; policy accept;',
+}
+
+function buildNft(model: RulesetModel, opts: RenderOptions): {chains: RenderedChain[]; script: string} {
+  checkNftLogPrefix(opts.logPrefix)
+  const t = nftTable(opts)
+  const C = RULESET_CHAINS
+  const {allow, block} = opts.names
+  const chains = new Map<string, string[]>(RULESET_CHAIN_NAMES.map((name) => [name, []]))
+  const body: string[] = []
+  const add = (chain: string, rule: string): void => {
+    chains.get(chain)!.push(rule)
+    body.push(`add rule ${t} ${chain} ${rule}`)
+  }
+  const addRule = (chain: string, rule: Rule, direction: RuleDirection): void => {
+    const rendered = nftRules(normaliseRule(rule, direction), direction, opts.logPrefix)
+    if (rendered.length === 0) return
+    if (rule.comment !== undefined) body.push(commentLine(rule.comment))
+    for (const text of rendered) add(chain, text)
+  }
+
+  add(C.in, 'iifname "lo" accept')
+  add(C.in, `ip saddr @${allow.v4} accept`)
+  add(C.in, `ip6 saddr @${allow.v6} accept`)
+  add(C.in, `jump ${C.whitelist}`)
+  add(C.in, `ip saddr @${block.v4} drop`)
+  add(C.in, `ip6 saddr @${block.v6} drop`)
+  add(C.in, `jump ${C.blacklist}`)
+  for (const file of model.incoming) {
+    body.push(commentLine(file.origin.file))
+    for (const rule of file.rules) addRule(C.in, rule, 'incoming')
+  }
+  add(C.out, 'oifname "lo" accept')
+  for (const file of model.outgoing) {
+    body.push(commentLine(file.origin.file))
+    for (const rule of file.rules) addRule(C.out, rule, 'outgoing')
+  }
+  for (const [chain, list, verdict] of [[C.whitelist, model.whitelist, 'accept'], [C.blacklist, model.blacklist, 'drop']] as const) {
+    if (list.disabled) {
+      body.push(commentLine(`${chain}: disabled`))
+      continue
+    }
+    for (const entry of list.entries) for (const rule of listFileRules(entry, verdict)) addRule(chain, rule, 'list')
+  }
+
+  const script = [
+    commentLine(`diswall ruleset from ${model.dir}; load with nft -f (one transaction)`),
+    `add table ${t}`,
+    ...RULESET_CHAIN_NAMES.map((name) => declareNftChain(t, name)),
+    ...RULESET_CHAIN_NAMES.map((name) => `flush chain ${t} ${name}`),
+    ...body,
+    '',
+  ].join('\n')
+  return {chains: RULESET_CHAIN_NAMES.map((name) => ({name, rules: chains.get(name)!})), script}
+}
+
+/** `add chain` of a ruleset chain, with its hook for the base chains. */
+export function declareNftChain(table: string, name: string): string {
+  const spec = NFT_BASE_CHAIN_SPECS[name]
+  return spec === undefined ? `add chain ${table} ${name}` : `add chain ${table} ${name} { ${spec} }`
+}
+
+/**
+ * The nft rules of one model rule: one per peer (each peer's family from its address), or one for everyone.
+ * One rule per peer, not an anonymous set: nft merges and reorders set elements when it lists them, and
+ * the rendered rules must compare with the listing.
+ */
+function nftRules(rule: NormalRule, direction: RuleDirection, logPrefix: string): string[] {
+  const only = ruleFamily(rule)
+  if (rule.peers.length === 0) return [nftRule(rule, only, undefined, logPrefix)]
+  return rule.peers
+    .filter((peer) => only === undefined || peer.family === only)
+    .map((peer) => {
+      // A host is listed without its /32 or /128.
+      const host = peer.prefix === (peer.family === 4 ? 32 : 128)
+      const field = direction === 'outgoing' ? 'daddr' : 'saddr'
+      const match = `${peer.family === 4 ? 'ip' : 'ip6'} ${field} ${host ? peer.address.text : peer.text}`
+      return nftRule(rule, peer.family, match, logPrefix)
+    })
+}
+
+function nftRule(rule: NormalRule, family: Family | undefined, peerMatch: string | undefined, logPrefix: string): string {
+  const parts: string[] = []
+  // A rule bound to one family needs a family match unless something else in it implies one: a peer
+  // address, an icmp/icmpv6 protocol, or a reject answered with ICMP of that family.
+  const implied = peerMatch !== undefined || rule.proto === 'icmp' || rule.proto === 'icmpv6' ||
+    (rule.verdict === 'reject' && !rule.tcpReset)
+  if (family !== undefined && !implied) parts.push(`meta nfproto ${family === 4 ? 'ipv4' : 'ipv6'}`)
+  if (peerMatch !== undefined) parts.push(peerMatch)
+  parts.push(...protoMatches(rule))
+  if (rule.state !== undefined) parts.push(`ct state ${NFT_STATE_ORDER.filter((s) => rule.state!.includes(s)).join(',')}`)
+  if (rule.uidOwner !== undefined) parts.push(`meta skuid ${rule.uidOwner}`)
+  if (rule.limit !== undefined) parts.push(`limit rate ${formatNftLimit(rule.limit)}`)
+  parts.push(nftVerdict(rule, family, logPrefix))
+  return parts.join(' ')
+}
+
+function protoMatches(rule: NormalRule): string[] {
+  const {proto} = rule
+  if (proto === undefined) return []
+  if (proto === 'tcp' || proto === 'udp') {
+    const out: string[] = []
+    if (rule.sport !== undefined) out.push(`${proto} sport ${nftPorts(rule.sport)}`)
+    if (rule.dport !== undefined) out.push(`${proto} dport ${nftPorts(rule.dport)}`)
+    // A port match implies the protocol; nft lists `meta l4proto` only without one.
+    return out.length > 0 ? out : [`meta l4proto ${proto}`]
+  }
+  const [name, types, codes] = proto === 'icmp' ? ['icmp', NFT_ICMP_TYPES, NFT_ICMP_CODES] : ['icmpv6', NFT_ICMPV6_TYPES, NFT_ICMPV6_CODES]
+  if (rule.icmp === undefined) return [`meta l4proto ${proto === 'icmp' ? 'icmp' : 'ipv6-icmp'}`]
+  const out = [`${name} type ${types[rule.icmp.type] ?? rule.icmp.type}`]
+  if (rule.icmp.code !== undefined) out.push(`${name} code ${codes[rule.icmp.code] ?? rule.icmp.code}`)
+  return out
+}
+
+/** `22`, `1024-65535`, or an anonymous set `{ 21, 49152-65535 }` (sorted, as nft lists interval sets). */
+function nftPorts(ranges: ReadonlyArray<readonly [number, number]>): string {
+  if (ranges.length === 1) return formatPortRange(ranges[0], '-')
+  const sorted = [...ranges].sort((a, b) => a[0] - b[0] || a[1] - b[1])
+  return `{ ${sorted.map((r) => formatPortRange(r, '-')).join(', ')} }`
+}
+
+function formatNftLimit({count, unit}: RateLimit): string {
+  return `${count}/${unit}`
+}
+
+function nftVerdict(rule: NormalRule, family: Family | undefined, logPrefix: string): string {
+  switch (rule.verdict) {
+    case 'accept': {
+      return 'accept'
+    }
+    case 'drop': {
+      return 'drop'
+    }
+    case 'log': {
+      return `log prefix "${logPrefix}"`
+    }
+    case 'reject': {
+      if (rule.tcpReset) return 'reject with tcp reset'
+      // In the inet family plain `reject` answers each family with its own ICMP port-unreachable; a rule
+      // for one family names it (that is also how nft lists it).
+      if (family === undefined) return 'reject'
+      return family === 4 ? 'reject with icmp port-unreachable' : 'reject with icmpv6 port-unreachable'
+    }
+  }
+}
