@@ -18,6 +18,12 @@ export const configFlag = Flags.string({
   helpValue: 'FILE',
 })
 
+/** `--dir DIR`, the firewall directory of every `firewall` command; `[firewall] dir` by default. */
+export const dirFlag = Flags.string({
+  description: 'Firewall directory (default: [firewall] dir of the config, /etc/diswall/firewall).',
+  helpValue: 'DIR',
+})
+
 /**
  * The base of every diswall command: the --json envelope, warnings, and one way of rendering errors
  * (message, "Try this:" hint, stable code, exit code from src/lib/errors.ts).

@@ -1,0 +1,69 @@
+import {Flags} from '@oclif/core'
+import {spawn} from 'node:child_process'
+
+import {configFlag, DiswallCommand, dirFlag} from '../../base-command.js'
+import {applyFromDir, showRuleset} from '../../lib/daemon/index.js'
+import type {PendingConfirm} from '../../lib/daemon/index.js'
+import type {RulesetDiff} from '../../lib/firewall/ruleset/index.js'
+import {assertRoot} from '../../lib/system/index.js'
+
+interface FirewallApplyResult {
+  applied: boolean
+  backend: string
+  changed: boolean
+  disabled: boolean
+  diff?: RulesetDiff
+  local?: Array<{name: string}>
+  pending?: PendingConfirm
+  dryRun?: boolean
+  transactions?: Array<{program: string; args: string[]; input: string}>
+}
+
+export default class FirewallApply extends DiswallCommand<FirewallApplyResult> {
+  static override description = 'Compiles the firewall directory and loads it in one transaction per family (iptables-restore) or one nft transaction, into diswall\'s own chains; then runs local.d. If anything fails, the firewall as it was before is restored and the exit code is 5. With --confirm SECS the previous firewall also comes back after SECS seconds unless `diswall firewall confirm` runs first: protection against locking yourself out over SSH.'
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --confirm 60   # then, from a new SSH session: diswall firewall confirm',
+    '<%= config.bin %> <%= command.id %> --dry-run',
+  ]
+
+  static override flags = {
+    config: configFlag,
+    confirm: Flags.integer({description: 'Roll back after this many seconds unless `firewall confirm` runs.', helpValue: 'SECS', max: 86_400, min: 1}),
+    dir: dirFlag,
+    'dry-run': Flags.boolean({description: 'Print what would be loaded; change nothing.', exclusive: ['confirm']}),
+  }
+
+  static override summary = 'Apply the firewall directory atomically, with rollback.'
+
+  async run(): Promise<FirewallApplyResult> {
+    const {flags} = await this.parse(FirewallApply)
+    const config = await this.readConfig(flags.config)
+    const ctx = {config, dir: flags.dir ?? config.firewall.dir, onWarning: (w: string) => this.warnUser(w)}
+    if (flags['dry-run']) {
+      const rendered = await showRuleset(ctx)
+      for (const tx of rendered.transactions) this.log(`# ${tx.program} ${tx.args.join(' ')}\n${tx.input.trimEnd()}`)
+      return {applied: false, backend: rendered.backend, changed: false, disabled: false, dryRun: true,
+        transactions: rendered.transactions.map(({args, input, program}) => ({args, input, program}))}
+    }
+
+    assertRoot('firewall apply')
+    const report = await applyFromDir(ctx, {
+      confirmSec: flags.confirm,
+      startRollbackTimer: (token, afterSec) => {
+        // A detached diswall process outlives this command and the SSH session that ran it.
+        const child = spawn(process.execPath, [process.argv[1], 'firewall', 'rollback', '--token', token,
+          '--after', String(afterSec), '--config', flags.config], {detached: true, stdio: 'ignore'})
+        child.unref()
+      },
+    })
+    if (report.disabled) this.log(`${ctx.dir}/disabled exists: nothing applied`)
+    else this.log(`applied (${report.backend})${report.changed ? '' : ', no changes'}${report.local.length > 0 ? `; ran local.d: ${report.local.map((l) => l.name).join(', ')}` : ''}`)
+    if (report.pending) {
+      this.log(`run "diswall firewall confirm" within ${flags.confirm} s, or the previous firewall comes back`)
+    }
+
+    return {applied: report.applied, backend: report.backend, changed: report.changed, diff: report.diff,
+      disabled: report.disabled, local: report.local.map((l) => ({name: l.name})), pending: report.pending}
+  }
+}
