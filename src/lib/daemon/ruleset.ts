@@ -18,6 +18,7 @@ import type {DirectoryWatch} from '../firewall/ruleset/watch.js'
 import {exec as defaultExec} from '../system/index.js'
 import type {Exec} from '../system/index.js'
 import {openFirewall} from './lists.js'
+import type {Firewall} from './lists.js'
 
 /** Where the ruleset comes from and where it goes. */
 export interface RulesetContext {
@@ -43,13 +44,13 @@ export interface RulesetSummary {
   rules: Record<string, number>
 }
 
-async function load(ctx: RulesetContext): Promise<{backend: 'ipset' | 'nftables'; model: RulesetModel}> {
-  const exec = ctx.exec ?? defaultExec
+/** Reads the directory and picks the backend (no kernel change). */
+async function load(ctx: RulesetContext): Promise<{backend: 'ipset' | 'nftables'; fw: Firewall; model: RulesetModel}> {
   const model = await readRuleset(ctx.dir, {
     onWarning: (w: RulesetProblem) => ctx.onWarning?.(`${w.location.file}${w.location.line ? `:${w.location.line}` : ''}: ${w.reason}`),
   })
-  const {backend} = await resolveBackend(ctx.config.firewall.backend, ctx.config.firewall.nft_table, exec)
-  return {backend, model}
+  const fw = await openFirewall(ctx.config, ctx.exec ?? defaultExec)
+  return {backend: fw.choice.backend, fw, model}
 }
 
 function target(ctx: RulesetContext, backend: 'ipset' | 'nftables') {
@@ -105,8 +106,7 @@ export async function applyFromDir(ctx: RulesetContext, options: {
   confirmSec?: number
   startRollbackTimer?: (token: string, afterSec: number) => void
 } = {}): Promise<ApplyReport & {pending?: PendingConfirm}> {
-  const {backend, model} = await load(ctx)
-  const fw = await openFirewall(ctx.config, ctx.exec ?? defaultExec)
+  const {backend, fw, model} = await load(ctx)
   const report = await applyRuleset(model, {...target(ctx, backend), fwBackend: fw.backend})
   if (options.confirmSec === undefined || !report.applied || !report.previous) return report
   const token = newRollbackToken()
