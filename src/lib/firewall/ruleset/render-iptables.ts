@@ -13,7 +13,7 @@ import type {ConnState, ListFile, Origin, Protocol, Rule, RulesetModel, Verdict}
 
 /**
  * The chains of the ruleset: iptables filter-table chains, or chains of the nft table `inet <names.table>`.
- * TODO: move into KernelNames (names.ts) when its owner adds them; until then they are spelled only here.
+ * Spelled only here until KernelNames (names.ts) carries them.
  */
 export const RULESET_CHAINS = {
   in: 'diswall-in',
@@ -132,7 +132,7 @@ export function normaliseRule(rule: Rule, direction: RuleDirection): NormalRule 
     if (direction !== 'outgoing') {
       throw ruleError(origin, 'an owner (user) match works on outgoing rules only', 'Move the file to outgoing.d/.')
     }
-    if (!/^(?:\d{1,10}|[a-z_][a-z0-9_.-]{0,31}\$?)$/i.test(rule.uidOwner)) throw ruleError(origin, `bad user name ${JSON.stringify(rule.uidOwner)}`)
+    if (!/^(?:\d{1,10}|[a-z_][a-z0-9_.-]{0,31})$/i.test(rule.uidOwner)) throw ruleError(origin, `bad user name ${JSON.stringify(rule.uidOwner)}`)
   }
   const normal: NormalRule = {origin, peers: [...(rule.peers ?? [])], tcpReset, verdict: rule.verdict}
   if (!['accept', 'drop', 'log', 'reject'].includes(rule.verdict)) throw ruleError(origin, `bad verdict ${JSON.stringify(rule.verdict)}`)

@@ -4,8 +4,9 @@
  *
  * Rules are written the way `nft list chain` (nftables 1.0.6) prints them, so a rendered chain compares line
  * by line with the kernel's (see diffRuleset in apply.ts). Known exceptions, where nft prints a rule
- * differently from how it was written: a user name in an owner match (listed as the uid), and a TCP reset
- * bound to one family without peers (the `meta nfproto` is not listed).
+ * differently from how it was written (so a diff shows it as changed every time): a user name in an owner
+ * match (listed as the uid), and a TCP reset bound to one family without peers (nft 1.0.6 does not list
+ * the `meta nfproto`).
  */
 import {InvalidValueError} from '../../errors.js'
 import type {Family} from '../../net/index.js'
@@ -193,7 +194,9 @@ function nftRule(rule: NormalRule, family: Family | undefined, peerMatch: string
   if (peerMatch !== undefined) parts.push(peerMatch)
   parts.push(...protoMatches(rule))
   if (rule.state !== undefined) parts.push(`ct state ${NFT_STATE_ORDER.filter((s) => rule.state!.includes(s)).join(',')}`)
-  if (rule.uidOwner !== undefined) parts.push(`meta skuid ${rule.uidOwner}`)
+  // A uid is written bare (nft lists it so); a user name quoted, so that `-` or `.` in it cannot confuse
+  // nft's parser. nft resolves the name when loading and lists the uid.
+  if (rule.uidOwner !== undefined) parts.push(`meta skuid ${/^\d+$/.test(rule.uidOwner) ? rule.uidOwner : `"${rule.uidOwner}"`}`)
   if (rule.limit !== undefined) parts.push(`limit rate ${formatNftLimit(rule.limit)}`)
   parts.push(nftVerdict(rule, family, logPrefix))
   return parts.join(' ')

@@ -190,8 +190,8 @@ test('render-nft - outgoing rules match destinations and the socket owner', () =
   })
   assert.deepEqual(chain(m, 'diswall-out'), [
     'oifname "lo" accept',
-    'ip daddr 198.51.100.80 meta skuid www-data accept',
-    'ip6 daddr 2001:db8::/64 meta skuid www-data accept',
+    'ip daddr 198.51.100.80 meta skuid "www-data" accept',
+    'ip6 daddr 2001:db8::/64 meta skuid "www-data" accept',
     'udp dport 53 meta skuid 33 accept',
     'meta l4proto tcp meta skuid 33 reject with tcp reset',
   ])
