@@ -141,7 +141,7 @@ export class ApplyFailedError extends DiswallError {
 /**
  * The transactions that load the model (pure): iptables-restore and ip6tables-restore scripts (ipset
  * backend) or one nft file. The INPUT/OUTPUT jumps are not in them (see {@link applyRuleset}).
- * @throws ConfigError for a rule no firewall can express; InvalidValueError for a bad log prefix.
+ * @throws RulesetError for a rule no firewall can express; InvalidValueError for a bad log prefix.
  */
 export function renderRuleset(model: RulesetModel, opts: Pick<ApplyOptions, 'backend' | 'logPrefix' | 'names'>): RenderedRuleset {
   const render = {logPrefix: opts.logPrefix, names: opts.names}
@@ -175,7 +175,7 @@ export function renderRuleset(model: RulesetModel, opts: Pick<ApplyOptions, 'bac
  * local.d scripts run after every apply, which has just flushed the ruleset chains: a script that
  * inserts into `diswall-in` (DISWALL_CHAIN_IN) is idempotent; one that inserts into INPUT is not.
  * @throws ApplyFailedError (exit 5) when a transaction or a local.d script fails, after the saved state
- * was restored (code E_APPLY_FAILED), or E_ROLLBACK_FAILED when restoring failed too. ConfigError,
+ * was restored (code E_APPLY_FAILED), or E_ROLLBACK_FAILED when restoring failed too. RulesetError,
  * InvalidValueError from rendering; errors of init() and of saving the state, before any change.
  */
 export async function applyRuleset(model: RulesetModel, opts: ApplyOptions): Promise<ApplyReport> {
@@ -225,7 +225,7 @@ export async function applyRuleset(model: RulesetModel, opts: ApplyOptions): Pro
  * What {@link applyRuleset} would change, read from the kernel without changing it: per ruleset chain
  * the rules to add and to remove (and, with iptables, the INPUT/OUTPUT jumps). A disabled model changes
  * nothing.
- * @throws ConfigError, InvalidValueError from rendering; CommandFailedError from the tools.
+ * @throws RulesetError, InvalidValueError from rendering; CommandFailedError from the tools.
  */
 export async function diffRuleset(model: RulesetModel, opts: RulesetTarget & {logPrefix: string}): Promise<RulesetDiff> {
   if (model.disabled) return {backend: opts.backend, changed: false, chains: []}

@@ -6,10 +6,11 @@
  * Rules are written in the exact form `iptables-save` (1.8.9, nf_tables) prints them, so a rendered chain
  * compares line by line with the kernel's (see diffRuleset in apply.ts).
  */
-import {ConfigError, InvalidValueError} from '../../errors.js'
+import {InvalidValueError} from '../../errors.js'
 import type {Family, Network} from '../../net/index.js'
 import type {KernelNames} from '../names.js'
 import type {ConnState, ListFile, Origin, Protocol, Rule, RulesetModel, Verdict} from './model.js'
+import {RulesetError} from './resolve.js'
 
 /**
  * The chains of the ruleset: iptables filter-table chains, or chains of the nft table `inet <names.table>`.
@@ -92,7 +93,7 @@ export interface NormalRule {
 /**
  * The rule as it applies to `family`, or undefined when it does not apply: a rule with `family` set, an
  * icmp (IPv4) or icmpv6 (IPv6) rule, or a rule whose peers are all of the other family is left out.
- * @throws ConfigError at the rule's origin for a rule no firewall can express (see {@link normaliseRule}).
+ * @throws RulesetError at the rule's origin for a rule no firewall can express (see {@link normaliseRule}).
  */
 export function ruleForFamily(rule: Rule, family: Family, direction: RuleDirection): NormalRule | undefined {
   const normal = normaliseRule(rule, direction)
@@ -105,7 +106,7 @@ export function ruleForFamily(rule: Rule, family: Family, direction: RuleDirecti
 
 /**
  * Checks a rule and parses its fields (ports, ICMP type, limit). Peers are kept for every family.
- * @throws ConfigError at the rule's origin: a port without tcp or udp, an ICMP type without icmp/icmpv6,
+ * @throws RulesetError at the rule's origin: a port without tcp or udp, an ICMP type without icmp/icmpv6,
  * a TCP reset on a rule that is not a TCP reject, an owner match on incoming rules, or a bad port, ICMP
  * type, limit or user.
  */
@@ -169,7 +170,7 @@ const CONN_STATES: readonly ConnState[] = ['established', 'invalid', 'new', 'rel
 
 /**
  * Parses `22`, `1024:65535` (or `1024-65535`) and lists `21,49152:65535` into ranges.
- * @throws ConfigError at `origin` for anything else.
+ * @throws RulesetError at `origin` for anything else.
  */
 export function parsePorts(text: string, origin: Origin): PortRanges {
   const out: Array<readonly [number, number]> = []
@@ -197,7 +198,7 @@ const LIMIT_UNITS: Record<string, RateLimit['unit']> = {
 
 /**
  * Parses a rate limit such as `10/second` (also `10/s`, `3/min`, `1/hour`, `5/day`).
- * @throws ConfigError at `origin` for anything else.
+ * @throws RulesetError at `origin` for anything else.
  */
 export function parseLimit(text: string, origin: Origin): RateLimit {
   const m = text.trim().match(/^(\d{1,9})\/([a-z]+)$/)
@@ -259,7 +260,7 @@ const ICMPV6_NAMES: Record<string, IcmpMatch> = {
 /**
  * Resolves an ICMP (family 4) or ICMPv6 (family 6) type: a name as iptables spells it (`echo-request`,
  * `port-unreachable` = type 3 code 3), a number (`8`) or `TYPE/CODE` (`3/3`).
- * @throws ConfigError at `origin` for an unknown name or a number out of range.
+ * @throws RulesetError at `origin` for an unknown name or a number out of range.
  */
 export function parseIcmpType(text: string, family: Family, origin: Origin): IcmpMatch {
   const key = text.trim().toLowerCase()
@@ -299,9 +300,9 @@ export function commentLine(text: string): string {
   return `# ${text.replace(/[\x00-\x1f\x7f]/g, '?')}`
 }
 
-/** A ConfigError at a rule's origin. */
-function ruleError(origin: Origin, reason: string, hint?: string): ConfigError {
-  return new ConfigError({file: origin.file, line: origin.line}, reason, hint ?? 'Fix the rule file or the template it uses.')
+/** A RulesetError (E_RULESET, exit 3, like the reader's) at a rule's origin. */
+function ruleError(origin: Origin, reason: string, hint?: string): RulesetError {
+  return new RulesetError({file: origin.file, line: origin.line}, reason, hint ?? 'Fix the rule file or the template it uses.')
 }
 
 // ---- iptables ----
@@ -314,7 +315,7 @@ const IPTABLES_STATE_ORDER: readonly ConnState[] = ['invalid', 'new', 'related',
 
 /**
  * The ruleset chains for one family, each with its rule specifications in iptables-save form.
- * @throws ConfigError for a rule no firewall can express; InvalidValueError for a bad log prefix.
+ * @throws RulesetError for a rule no firewall can express; InvalidValueError for a bad log prefix.
  */
 export function renderIptablesChains(model: RulesetModel, family: Family, opts: RenderOptions): RenderedChain[] {
   return buildIptables(model, family, opts).chains
@@ -329,7 +330,7 @@ export function renderIptablesChains(model: RulesetModel, family: Family, opts: 
  * - `diswall-whitelist` / `diswall-blacklist`: whitelist.d ACCEPT / blacklist.d DROP (empty when disabled).
  * Rules of the other family are left out. The jumps from INPUT and OUTPUT are not in the script (they
  * would be added twice); applyRuleset adds them when they are missing. Pure.
- * @throws ConfigError for a rule no firewall can express; InvalidValueError for a bad log prefix.
+ * @throws RulesetError for a rule no firewall can express; InvalidValueError for a bad log prefix.
  */
 export function renderIptables(model: RulesetModel, family: Family, opts: RenderOptions): string {
   return buildIptables(model, family, opts).script

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
-import {ConfigError, InvalidValueError} from '../../../../src/lib/errors.js'
+import {InvalidValueError} from '../../../../src/lib/errors.js'
+import {RulesetError} from '../../../../src/lib/firewall/ruleset/resolve.js'
 import {DEFAULT_NAMES, kernelNames} from '../../../../src/lib/firewall/names.js'
 import {
   parseIcmpType,
@@ -332,9 +333,9 @@ test('render-iptables - ICMP types by name, alias, number and type/code', () => 
   assert.deepEqual(parseIcmpType('router-advertisement', 6, origin), {type: 134})
   assert.deepEqual(parseIcmpType('nd-neighbor-advert', 6, origin), {type: 136})
   for (const bad of ['no-such-type', '256', '3/256', 'constructor', '']) {
-    assert.throws(() => parseIcmpType(bad, 4, origin), ConfigError, bad)
+    assert.throws(() => parseIcmpType(bad, 4, origin), RulesetError, bad)
   }
-  assert.throws(() => parseIcmpType('packet-too-big', 4, origin), ConfigError)
+  assert.throws(() => parseIcmpType('packet-too-big', 4, origin), RulesetError)
 })
 
 test('render-iptables - refuses rules no firewall can express, naming file and line', () => {
@@ -358,7 +359,7 @@ test('render-iptables - refuses rules no firewall can express, naming file and l
   for (const [rule, message] of cases) {
     const m = model({incoming: [file('10-bad', [rule])]})
     assert.throws(() => renderIptables(m, 4, OPTS), (error: unknown) => {
-      assert.ok(error instanceof ConfigError, `${JSON.stringify(rule)}: ${String(error)}`)
+      assert.ok(error instanceof RulesetError, `${JSON.stringify(rule)}: ${String(error)}`)
       assert.match(error.message, /^\/fw\/incoming\.d\/10-bad:1: /)
       assert.match(error.message, message)
       assert.equal(error.exitCode, 3)

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
-import {ConfigError, InvalidValueError} from '../../../../src/lib/errors.js'
+import {InvalidValueError} from '../../../../src/lib/errors.js'
+import {RulesetError} from '../../../../src/lib/firewall/ruleset/resolve.js'
 import {DEFAULT_NAMES, kernelNames} from '../../../../src/lib/firewall/names.js'
 import type {ListFile, Rule, RuleFile, RulesetModel} from '../../../../src/lib/firewall/ruleset/model.js'
 import {renderNft, renderNftChains} from '../../../../src/lib/firewall/ruleset/render-nft.js'
@@ -231,7 +232,7 @@ function incomingRulesWithPrefix(logPrefix: string): string[] {
 test('render-nft - refuses rules no firewall can express, naming file and line', () => {
   const m = model({incoming: [file('10-bad', [{verdict: 'accept'}, {dport: '22', verdict: 'accept'}])]})
   assert.throws(() => renderNft(m, OPTS), (error: unknown) => {
-    assert.ok(error instanceof ConfigError)
+    assert.ok(error instanceof RulesetError)
     assert.match(error.message, /^\/fw\/incoming\.d\/10-bad:2: a port match needs protocol tcp or udp/)
     return true
   })
