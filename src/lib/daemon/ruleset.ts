@@ -1,3 +1,5 @@
+import {join} from 'node:path'
+
 import type {Config} from '../config/index.js'
 import {kernelNames, resolveBackend} from '../firewall/index.js'
 import {
@@ -15,7 +17,7 @@ import {readRuleset} from '../firewall/ruleset/read.js'
 import type {RulesetProblem} from '../firewall/ruleset/read.js'
 import {watchDirectory} from '../firewall/ruleset/watch.js'
 import type {DirectoryWatch} from '../firewall/ruleset/watch.js'
-import {exec as defaultExec} from '../system/index.js'
+import {exec as defaultExec, withLock} from '../system/index.js'
 import type {Exec} from '../system/index.js'
 import {openFirewall} from './lists.js'
 import type {Firewall} from './lists.js'
@@ -107,7 +109,9 @@ export async function applyFromDir(ctx: RulesetContext, options: {
   startRollbackTimer?: (token: string, afterSec: number) => void
 } = {}): Promise<ApplyReport & {pending?: PendingConfirm}> {
   const {backend, fw, model} = await load(ctx)
-  const report = await applyRuleset(model, {...target(ctx, backend), fwBackend: fw.backend})
+  // One apply at a time (firewall watch and an operator's apply): each saves the state the other changes.
+  const report = await withLock(join(ctx.config.daemon.state_dir, 'firewall.lock'),
+    () => applyRuleset(model, {...target(ctx, backend), fwBackend: fw.backend}))
   if (options.confirmSec === undefined || !report.applied || !report.previous) return report
   const token = newRollbackToken()
   const deadlineMs = Date.now() + options.confirmSec * 1000

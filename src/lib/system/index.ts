@@ -1,2 +1,3 @@
 export * from './exec.js'
 export * from './privileges.js'
+export * from './lock.js'
