@@ -1,7 +1,7 @@
 import {join} from 'node:path'
 
 import type {Config} from '../config/index.js'
-import {kernelNames, resolveBackend} from '../firewall/index.js'
+import {kernelNames} from '../firewall/index.js'
 import {
   applyRuleset,
   confirmPending,
@@ -133,8 +133,12 @@ export async function rollbackAfter(config: Config, token: string, afterSec: num
 
 /** `firewall flush`: removes diswall's rules and chains; the sets and their entries stay. */
 export async function flushFromConfig(ctx: Omit<RulesetContext, 'dir'>): Promise<FlushReport> {
-  const {backend} = await resolveBackend(ctx.config.firewall.backend, ctx.config.firewall.nft_table, ctx.exec ?? defaultExec)
-  return flushRuleset({backend, exec: ctx.exec ?? defaultExec, names: kernelNames(ctx.config)})
+  const exec = ctx.exec ?? defaultExec
+  const fw = await openFirewall(ctx.config, exec)
+  const report = await flushRuleset({backend: fw.choice.backend, exec, names: kernelNames(ctx.config)})
+  // Without diswall-in the guard chain makes the sets effective again.
+  await fw.backend.init()
+  return report
 }
 
 /** One event of `firewall watch`. */

@@ -3,7 +3,7 @@ import {parseTarget} from '../net/index.js'
 import type {Target} from '../net/index.js'
 import {exec as defaultExec} from '../system/index.js'
 import type {Exec} from '../system/index.js'
-import {STAGING_SUFFIX} from './names.js'
+import {RULESET_CHAINS, STAGING_SUFFIX} from './names.js'
 import {OpQueue, opTarget, reportOf} from './op-queue.js'
 import type {Op} from './op-queue.js'
 import type {KernelNames} from './names.js'
@@ -330,28 +330,34 @@ export class IpsetBackend implements FirewallBackend {
     this.maxelem.set(name, max)
   }
 
-  /** Chain `diswall-sets` (allow set ACCEPT, block set DROP), jumped to first from INPUT. */
+  /**
+   * Chain `diswall-sets` (allow set ACCEPT, block set DROP), jumped to first from INPUT, so bans work
+   * without a ruleset. While the ruleset's `diswall-in` is in INPUT it does the same in the order of
+   * DESIGN.md (whitelist.d before the block set), so the guard's jump is taken out instead.
+   * One `iptables -S INPUT` and one `iptables-restore --noflush` per family.
+   */
   private async installGuard(): Promise<void> {
     for (const family of [4, 6] as const) {
       const v = family === 4 ? 'v4' : 'v6'
       const chain = this.names.guardChain
+      const tool = family === 4 ? 'iptables' : 'ip6tables'
+      const input = (await this.exec(tool, ['-S', 'INPUT'])).stdout.split('\n')
+      const rulesetActive = input.includes(`-A INPUT -j ${RULESET_CHAINS.in}`)
+      const guardJumps = input.filter((l) => l === `-A INPUT -j ${chain}`).length
+      const jumps = rulesetActive
+        ? Array.from({length: guardJumps}, () => `-D INPUT -j ${chain}`)
+        : guardJumps === 0 ? [`-I INPUT 1 -j ${chain}`] : []
       // In iptables-restore --noflush, declaring an existing chain flushes it: re-running is idempotent.
       const script = [
         '*filter',
         `:${chain} - [0:0]`,
         `-A ${chain} -m set --match-set ${this.names.allow[v]} src -j ACCEPT`,
         `-A ${chain} -m set --match-set ${this.names.block[v]} src -j DROP`,
+        ...jumps,
         'COMMIT',
         '',
       ].join('\n')
-      const tool = family === 4 ? 'iptables' : 'ip6tables'
       await this.exec(`${tool}-restore`, ['--noflush'], {input: script})
-      try {
-        await this.exec(tool, ['-C', 'INPUT', '-j', chain])
-      } catch (error) {
-        if (!(error instanceof CommandFailedError)) throw error
-        await this.exec(tool, ['-I', 'INPUT', '1', '-j', chain])
-      }
     }
   }
 }

@@ -10,6 +10,18 @@ export interface KernelNames {
   guardChain: string
 }
 
+/**
+ * The chains of the ruleset (`firewall apply`): iptables filter-table chains, or chains of the nft table.
+ * While `diswall-in` is in place it does everything the guard chain does, in the order of DESIGN.md,
+ * so the guard steps aside (see IpsetBackend/NftBackend init).
+ */
+export const RULESET_CHAINS = {
+  in: 'diswall-in',
+  out: 'diswall-out',
+  whitelist: 'diswall-whitelist',
+  blacklist: 'diswall-blacklist',
+} as const
+
 /** Suffix of a staging set during an atomic replace (ipset swap). */
 export const STAGING_SUFFIX = '-new'
 

@@ -5,11 +5,15 @@ import {exec as defaultExec} from '../system/index.js'
 import type {Exec} from '../system/index.js'
 import {DEFAULT_LIMITS, SetTypeMismatchError} from './ipset.js'
 import type {SetLimits} from './ipset.js'
+import {RULESET_CHAINS} from './names.js'
 import type {KernelNames} from './names.js'
 import {OpQueue, opTarget, reportOf} from './op-queue.js'
 import type {Op} from './op-queue.js'
 import {setFor} from './types.js'
 import type {CommitReport, FirewallBackend, InitReport, ListedEntry, ListKind, SetEntry} from './types.js'
+
+/** The hook of the guard chain: before the ruleset's chains (priority filter), after nothing of ours. */
+export const NFT_GUARD_CHAIN_SPEC = 'type filter hook input priority filter - 10; policy accept;'
 
 /** Elements per `add element` statement in bulk loads: keeps nft's parser memory bounded. */
 const BULK_CHUNK = 10_000
@@ -117,12 +121,16 @@ export class NftBackend implements FirewallBackend {
     const script = [
       `add table ${t}`,
       ...(['block', 'allow'] as const).flatMap((list) => ([4, 6] as const).map((family) => this.setDecl(list, family))),
-      `add chain ${t} ${chain} { type filter hook input priority filter - 10; policy accept; }`,
+      `add chain ${t} ${chain} { ${NFT_GUARD_CHAIN_SPEC} }`,
       `flush chain ${t} ${chain}`,
-      `add rule ${t} ${chain} ip saddr @${this.names.allow.v4} accept`,
-      `add rule ${t} ${chain} ip6 saddr @${this.names.allow.v6} accept`,
-      `add rule ${t} ${chain} ip saddr @${this.names.block.v4} drop`,
-      `add rule ${t} ${chain} ip6 saddr @${this.names.block.v6} drop`,
+      // While the ruleset's diswall-in exists it does this in the order of DESIGN.md (whitelist.d
+      // before the block set): the guard, which runs first, stays empty then.
+      ...(await this.hasChain(RULESET_CHAINS.in) ? [] : [
+        `add rule ${t} ${chain} ip saddr @${this.names.allow.v4} accept`,
+        `add rule ${t} ${chain} ip6 saddr @${this.names.allow.v6} accept`,
+        `add rule ${t} ${chain} ip saddr @${this.names.block.v4} drop`,
+        `add rule ${t} ${chain} ip6 saddr @${this.names.block.v6} drop`,
+      ]),
     ]
     await this.run(script)
     this.refreshesTimeout = await this.probeTimeoutRefresh()
@@ -317,6 +325,13 @@ export class NftBackend implements FirewallBackend {
   private async listSetHeaders(): Promise<NftSetJson[]> {
     const {stdout} = await this.exec('nft', ['-t', '-j', 'list', 'sets', 'inet'])
     return parseNftSets(stdout).filter((set) => set.table === this.names.table)
+  }
+
+  /** Whether our table has this chain (`-t list chains` does not fetch set elements). */
+  private async hasChain(name: string): Promise<boolean> {
+    const {stdout} = await this.exec('nft', ['-t', '-j', 'list', 'chains', 'inet'])
+    const doc = JSON.parse(stdout) as {nftables?: Array<{chain?: {name: string; table: string}}>}
+    return (doc.nftables ?? []).some((i) => i.chain?.table === this.names.table && i.chain.name === name)
   }
 
   private async run(lines: string[], timeoutMs = 120_000): Promise<void> {

@@ -71,11 +71,19 @@ const GOOD_HEADERS: Record<string, string> = {
 
 const ALL_SETS = 'diswall-bl\ndiswall-bl6\ndiswall-wl\ndiswall-wl6\n'
 
-/** A host on which `ipset list -n` shows `setList` and `ipset list -t` shows `headers`; the guard rule exists. */
-function hostExec(setList: string, headers: Record<string, string>, save: Record<string, string> = {}) {
+/** `iptables -S INPUT` of a host where INPUT already jumps to the guard chain only. */
+const INPUT_WITH_GUARD = '-P INPUT ACCEPT\n-A INPUT -j diswall-sets\n'
+
+/**
+ * A host on which `ipset list -n` shows `setList`, `ipset list -t` shows `headers` and
+ * `iptables -S INPUT` / `ip6tables -S INPUT` show `input` (by default: the guard jump exists).
+ */
+function hostExec(setList: string, headers: Record<string, string>, save: Record<string, string> = {},
+  input = INPUT_WITH_GUARD) {
   return recordingExec((call) => {
     const l = line(call)
     if (l === 'ipset list -n') return {stdout: setList}
+    if (l === 'iptables -S INPUT' || l === 'ip6tables -S INPUT') return {stdout: input}
     if (l.startsWith('ipset list -t ')) return {stdout: headers[call.args[2]] ?? ''}
     if (l.startsWith('ipset save ')) return {stdout: save[call.args[1]] ?? ''}
     return undefined
@@ -165,7 +173,7 @@ test('ipset - a commit clears the queue, so the next commit sends only new entri
 test('ipset - init on an empty host creates the four sets and installs the guard chain', async () => {
   const {calls, exec} = recordingExec((call) => {
     if (line(call) === 'ipset list -n') return {stdout: ''}
-    if (call.args[0] === '-C') throw failure(call, 'iptables: Bad rule (does a matching rule exist in that chain?).')
+    if (call.args[0] === '-S') return {stdout: '-P INPUT ACCEPT\n'}
     return undefined
   })
   const fw = new IpsetBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
@@ -179,6 +187,7 @@ test('ipset - init on an empty host creates the four sets and installs the guard
     ':diswall-sets - [0:0]',
     `-A diswall-sets -m set --match-set diswall-wl${family === 6 ? '6' : ''} src -j ACCEPT`,
     `-A diswall-sets -m set --match-set diswall-bl${family === 6 ? '6' : ''} src -j DROP`,
+    '-I INPUT 1 -j diswall-sets',
     'COMMIT',
     '',
   ].join('\n')
@@ -188,12 +197,10 @@ test('ipset - init on an empty host creates the four sets and installs the guard
     {args: RESTORE, input: 'create diswall-bl6 hash:ip family inet6 hashsize 32768 maxelem 1000000 timeout 86400\n', program: 'ipset'},
     {args: RESTORE, input: 'create diswall-wl hash:net family inet hashsize 1024 maxelem 65536 timeout 0 comment\n', program: 'ipset'},
     {args: RESTORE, input: 'create diswall-wl6 hash:net family inet6 hashsize 1024 maxelem 65536 timeout 0 comment\n', program: 'ipset'},
+    {args: ['-S', 'INPUT'], program: 'iptables'},
     {args: ['--noflush'], input: guard(4), program: 'iptables-restore'},
-    {args: ['-C', 'INPUT', '-j', 'diswall-sets'], program: 'iptables'},
-    {args: ['-I', 'INPUT', '1', '-j', 'diswall-sets'], program: 'iptables'},
+    {args: ['-S', 'INPUT'], program: 'ip6tables'},
     {args: ['--noflush'], input: guard(6), program: 'ip6tables-restore'},
-    {args: ['-C', 'INPUT', '-j', 'diswall-sets'], program: 'ip6tables'},
-    {args: ['-I', 'INPUT', '1', '-j', 'diswall-sets'], program: 'ip6tables'},
   ])
 })
 
@@ -220,11 +227,59 @@ test('ipset - init on a host that already has the sets and the guard changes no 
     'ipset list -t diswall-bl6',
     'ipset list -t diswall-wl',
     'ipset list -t diswall-wl6',
+    'iptables -S INPUT',
     'iptables-restore --noflush',
-    'iptables -C INPUT -j diswall-sets',
+    'ip6tables -S INPUT',
     'ip6tables-restore --noflush',
-    'ip6tables -C INPUT -j diswall-sets',
   ])
+  // The guard chain is re-declared and refilled (idempotent), but its jump is not added again.
+  const guardScripts = calls.filter((c) => c.program.endsWith('-restore')).map((c) => c.input)
+  assert.deepEqual(guardScripts, [
+    '*filter\n:diswall-sets - [0:0]\n' +
+      '-A diswall-sets -m set --match-set diswall-wl src -j ACCEPT\n' +
+      '-A diswall-sets -m set --match-set diswall-bl src -j DROP\nCOMMIT\n',
+    '*filter\n:diswall-sets - [0:0]\n' +
+      '-A diswall-sets -m set --match-set diswall-wl6 src -j ACCEPT\n' +
+      '-A diswall-sets -m set --match-set diswall-bl6 src -j DROP\nCOMMIT\n',
+  ])
+})
+
+test('ipset - init with the ruleset chain diswall-in in INPUT removes every jump to the guard chain', async () => {
+  // Two copies of the guard jump (a crash between runs can leave one more) and the ruleset's jump.
+  const input = '-P INPUT DROP\n-A INPUT -j diswall-sets\n-A INPUT -j diswall-in\n-A INPUT -j diswall-sets\n'
+  const {calls, exec} = hostExec(ALL_SETS, GOOD_HEADERS, {}, input)
+  const fw = new IpsetBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
+  assert.deepEqual(await fw.init(), {created: [], leftovers: [], migrated: []})
+  const tail = calls.slice(5)
+  assert.deepEqual(tail.map(line), [
+    'iptables -S INPUT',
+    'iptables-restore --noflush',
+    'ip6tables -S INPUT',
+    'ip6tables-restore --noflush',
+  ])
+  const guard = (family: 4 | 6) => [
+    '*filter',
+    ':diswall-sets - [0:0]',
+    `-A diswall-sets -m set --match-set diswall-wl${family === 6 ? '6' : ''} src -j ACCEPT`,
+    `-A diswall-sets -m set --match-set diswall-bl${family === 6 ? '6' : ''} src -j DROP`,
+    '-D INPUT -j diswall-sets',
+    '-D INPUT -j diswall-sets',
+    'COMMIT',
+    '',
+  ].join('\n')
+  assert.deepEqual([tail[1].input, tail[3].input], [guard(4), guard(6)])
+  // Nothing is inserted into INPUT, no set is touched.
+  assert.ok(!calls.some((c) => c.input?.includes('-I INPUT')))
+  assert.equal(restores(calls).length, 0)
+})
+
+test('ipset - init with diswall-in in INPUT and no guard jump only refills the guard chain', async () => {
+  const {calls, exec} = hostExec(ALL_SETS, GOOD_HEADERS, {}, '-P INPUT ACCEPT\n-A INPUT -j diswall-in\n')
+  await new IpsetBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).init()
+  assert.equal(calls.find((c) => c.program === 'iptables-restore')?.input,
+    '*filter\n:diswall-sets - [0:0]\n' +
+      '-A diswall-sets -m set --match-set diswall-wl src -j ACCEPT\n' +
+      '-A diswall-sets -m set --match-set diswall-bl src -j DROP\nCOMMIT\n')
 })
 
 test('ipset - init refuses a set of the wrong type and changes nothing after detecting it', async () => {

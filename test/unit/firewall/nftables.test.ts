@@ -2,7 +2,15 @@ import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
 import {CommandFailedError} from '../../../src/lib/errors.js'
-import {DEFAULT_LIMITS, DEFAULT_NAMES, NftBackend, parseNftElements, parseNftSets, SetTypeMismatchError} from '../../../src/lib/firewall/index.js'
+import {
+  DEFAULT_LIMITS,
+  DEFAULT_NAMES,
+  NFT_GUARD_CHAIN_SPEC,
+  NftBackend,
+  parseNftElements,
+  parseNftSets,
+  SetTypeMismatchError,
+} from '../../../src/lib/firewall/index.js'
 import {parseAddress, parseTarget} from '../../../src/lib/net/index.js'
 import {failure, line, recordingExec} from './fake-exec.js'
 
@@ -11,7 +19,8 @@ const T = 'inet diswall'
 const NO_SETS = JSON.stringify({nftables: [{metainfo: {json_schema_version: 1, release_name: 'Lester Gooch #5', version: '1.0.6'}}]})
 const METAINFO = {metainfo: {json_schema_version: 1, release_name: 'Lester Gooch #5', version: '1.0.6'}}
 
-const INIT_SCRIPT = [
+/** The init script's lines up to the guard chain's rules (declares the table, sets and the empty guard chain). */
+const INIT_HEAD = [
   'add table inet diswall',
   'add set inet diswall diswall-bl { type ipv4_addr; flags timeout; }',
   'add set inet diswall diswall-bl6 { type ipv6_addr; flags timeout; }',
@@ -19,6 +28,10 @@ const INIT_SCRIPT = [
   'add set inet diswall diswall-wl6 { type ipv6_addr; flags interval, timeout; }',
   'add chain inet diswall diswall-sets { type filter hook input priority filter - 10; policy accept; }',
   'flush chain inet diswall diswall-sets',
+]
+
+const INIT_SCRIPT = [
+  ...INIT_HEAD,
   'add rule inet diswall diswall-sets ip saddr @diswall-wl accept',
   'add rule inet diswall diswall-sets ip6 saddr @diswall-wl6 accept',
   'add rule inet diswall diswall-sets ip saddr @diswall-bl drop',
@@ -47,8 +60,25 @@ const GOOD_SETS = [
   {flags: ['timeout', 'interval'], name: 'diswall-wl6', type: 'ipv6_addr'},
 ]
 
-function listingExec(json: string) {
-  return recordingExec((call) => (call.args[0] === '-t' ? {stdout: json} : undefined))
+/** `nft -t -j list chains inet`: the chains of our table (`names`) and of `other` tables. */
+function chainsJson(names: string[], other: Array<{name: string; table: string}> = []): string {
+  return JSON.stringify({nftables: [
+    METAINFO,
+    ...names.map((name, i) => ({chain: {family: 'inet', handle: i + 1, name, table: 'diswall'}})),
+    ...other.map((c, i) => ({chain: {family: 'inet', handle: 100 + i, ...c}})),
+  ]})
+}
+
+/** Only the guard chain: no ruleset loaded. */
+const GUARD_ONLY = chainsJson(['diswall-sets'])
+
+/** A host whose `list sets` prints `json` and whose `list chains` prints `chains`. */
+function listingExec(json: string, chains = GUARD_ONLY) {
+  return recordingExec((call) => {
+    if (line(call) === 'nft -t -j list sets inet') return {stdout: json}
+    if (line(call) === 'nft -t -j list chains inet') return {stdout: chains}
+    return undefined
+  })
 }
 
 test('nftables - init on an empty host creates the table, four sets and the guard chain in one nft -f', async () => {
@@ -58,11 +88,28 @@ test('nftables - init on an empty host creates the table, four sets and the guar
   })
   const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
   assert.deepEqual(await fw.init(), {created: ['diswall-bl', 'diswall-bl6', 'diswall-wl', 'diswall-wl6'], leftovers: [], migrated: []})
-  assert.deepEqual(calls.slice(0, 2), [
+  assert.deepEqual(calls.slice(0, 3), [
     {args: ['-t', '-j', 'list', 'sets', 'inet'], program: 'nft'},
+    {args: ['-t', '-j', 'list', 'chains', 'inet'], program: 'nft'},
     {args: ['-f', '-'], input: INIT_SCRIPT, program: 'nft'},
   ])
-  assert.deepEqual(calls.slice(2).map((c) => c.input ?? line(c)), PROBE_CALLS)
+  assert.deepEqual(calls.slice(3).map((c) => c.input ?? line(c)), PROBE_CALLS)
+  assert.equal(NFT_GUARD_CHAIN_SPEC, 'type filter hook input priority filter - 10; policy accept;')
+})
+
+test('nftables - init with the ruleset chain diswall-in loaded declares and flushes the guard chain but adds no rule', async () => {
+  const {calls, exec} = listingExec(tableJson(GOOD_SETS), chainsJson(['diswall-sets', 'diswall-in', 'diswall-out']))
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
+  assert.deepEqual(await fw.init(), {created: [], leftovers: [], migrated: []})
+  assert.deepEqual(calls.slice(0, 3).map(line), ['nft -t -j list sets inet', 'nft -t -j list chains inet', 'nft -f -'])
+  assert.equal(calls[2].input, [...INIT_HEAD, ''].join('\n'))
+  assert.deepEqual(calls.slice(3).map((c) => c.input ?? line(c)), PROBE_CALLS)
+})
+
+test('nftables - a diswall-in chain of another table does not empty the guard chain', async () => {
+  const {calls, exec} = listingExec(tableJson(GOOD_SETS), chainsJson(['diswall-sets'], [{name: 'diswall-in', table: 'other'}]))
+  await new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).init()
+  assert.equal(calls[2].input, INIT_SCRIPT)
 })
 
 /** The timeout-refresh probe that follows the init script. */
@@ -105,7 +152,8 @@ test('nftables - init uses the configured table, names and block timeout', async
   const names = {allow: {v4: 'wl', v6: 'wl6'}, block: {v4: 'bl', v6: 'bl6'}, guardChain: 'guard', table: 'fw'}
   await new NftBackend(names, {...DEFAULT_LIMITS, blockTimeoutSec: 600}, exec).init()
   assert.deepEqual(calls[0].args, ['-t', '-j', 'list', 'sets', 'inet'])
-  assert.deepEqual(calls[1].input?.split('\n').slice(0, 7), [
+  assert.deepEqual(calls[1].args, ['-t', '-j', 'list', 'chains', 'inet'])
+  assert.deepEqual(calls[2].input?.split('\n'), [
     'add table inet fw',
     'add set inet fw bl { type ipv4_addr; flags timeout; }',
     'add set inet fw bl6 { type ipv6_addr; flags timeout; }',
@@ -113,6 +161,11 @@ test('nftables - init uses the configured table, names and block timeout', async
     'add set inet fw wl6 { type ipv6_addr; flags interval, timeout; }',
     'add chain inet fw guard { type filter hook input priority filter - 10; policy accept; }',
     'flush chain inet fw guard',
+    'add rule inet fw guard ip saddr @wl accept',
+    'add rule inet fw guard ip6 saddr @wl6 accept',
+    'add rule inet fw guard ip saddr @bl drop',
+    'add rule inet fw guard ip6 saddr @bl6 drop',
+    '',
   ])
 })
 
@@ -120,7 +173,7 @@ test('nftables - init on a host with the right sets creates nothing and re-appli
   const {calls, exec} = listingExec(tableJson(GOOD_SETS))
   const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
   assert.deepEqual(await fw.init(), {created: [], leftovers: [], migrated: []})
-  assert.deepEqual(calls.slice(0, 2).map((c) => c.input), [undefined, INIT_SCRIPT])
+  assert.deepEqual(calls.slice(0, 3).map((c) => c.input), [undefined, undefined, INIT_SCRIPT])
 })
 
 test('nftables - init accepts a single flag printed as a plain string (newer nft JSON)', async () => {
@@ -128,7 +181,7 @@ test('nftables - init accepts a single flag printed as a plain string (newer nft
   const {calls, exec} = listingExec(tableJson(sets))
   const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
   assert.deepEqual(await fw.init(), {created: [], leftovers: [], migrated: []})
-  assert.equal(calls.length, 2 + PROBE_CALLS.length)
+  assert.equal(calls.length, 3 + PROBE_CALLS.length)
 })
 
 test('nftables - init refuses a set with the wrong flags and sends no script', async () => {

@@ -236,7 +236,8 @@ export async function diffRuleset(model: RulesetModel, opts: RulesetTarget & {lo
 /**
  * Removes the ruleset: with iptables every rule jumping to a ruleset chain (INPUT, OUTPUT, or wherever),
  * then the chains, one `iptables-restore --noflush` per family; with nftables the ruleset chains of the
- * table, in one `nft -f`. The sets, their entries and the guard chain stay, so bans keep working.
+ * table, in one `nft -f`. The sets and their entries stay; FirewallBackend.init() afterwards lets the
+ * guard chain make them effective again (the ruleset had taken its place).
  * Works whether or not the firewall directory is disabled. Idempotent.
  * @throws CommandFailedError from the tools.
  */
@@ -297,20 +298,18 @@ export interface JumpFix {
 }
 
 /**
- * What makes INPUT jump to `diswall-in` and OUTPUT to `diswall-out` exactly once, given the filter table
- * as it is: a missing jump is inserted right after the guard chain's jump (INPUT) or first (OUTPUT);
- * extra copies are deleted. Pure.
+ * What makes INPUT jump to `diswall-in` and OUTPUT to `diswall-out` exactly once, first, given the
+ * filter table as it is. INPUT's jumps to the guard chain go: `diswall-in` does all the guard does, in
+ * the order of DESIGN.md (allow set, whitelist.d, block set, …), and a guard in front of it would drop a
+ * banned address before whitelist.d could let it in. Extra copies are deleted. Pure.
  */
 export function planJumps(filter: IptablesTable | undefined, guardChain: string): JumpFix[] {
   const fixes: JumpFix[] = []
+  const input = (filter?.rules ?? []).filter((r) => r.chain === 'INPUT')
+  for (const _ of input.filter((r) => r.spec === `-j ${guardChain}`)) fixes.push({chain: guardChain, hook: 'INPUT', op: 'delete'})
   for (const [hook, chain] of [['INPUT', RULESET_CHAINS.in], ['OUTPUT', RULESET_CHAINS.out]] as const) {
-    const rules = (filter?.rules ?? []).filter((r) => r.chain === hook)
-    const count = rules.filter((r) => r.spec === `-j ${chain}`).length
-    if (count === 0) {
-      const guard = hook === 'INPUT' ? rules.findIndex((r) => r.spec === `-j ${guardChain}`) : -1
-      // iptables rule numbers are 1-based: after the guard at index i comes position i + 2.
-      fixes.push({chain, hook, op: 'insert', position: guard === -1 ? 1 : guard + 2})
-    }
+    const count = (filter?.rules ?? []).filter((r) => r.chain === hook && r.spec === `-j ${chain}`).length
+    if (count === 0) fixes.push({chain, hook, op: 'insert', position: 1})
     for (let i = 1; i < count; i++) fixes.push({chain, hook, op: 'delete'})
   }
   return fixes
@@ -358,6 +357,10 @@ export function diffState(rendered: RenderedRuleset, state: SavedState, names: P
       const saved = state.backend === 'nftables' ? state.chains.find((c) => c.name === chain.name) : undefined
       push({chain: chain.name, exists: saved !== undefined, ...diffLines(saved?.rules ?? [], chain.rules)})
     }
+
+    // Loading the ruleset empties the guard chain (diswall-in takes over its rules, in order).
+    const guard = state.backend === 'nftables' ? state.chains.find((c) => c.name === names.guardChain) : undefined
+    if (guard) push({added: [], chain: guard.name, exists: true, removed: guard.rules})
   }
   return {backend: rendered.backend, changed: chains.length > 0, chains}
 }

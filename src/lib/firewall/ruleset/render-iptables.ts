@@ -11,17 +11,9 @@ import type {Family, Network} from '../../net/index.js'
 import type {KernelNames} from '../names.js'
 import type {ConnState, ListFile, Origin, Protocol, Rule, RulesetModel, Verdict} from './model.js'
 import {RulesetError} from './resolve.js'
+import {RULESET_CHAINS} from '../names.js'
 
-/**
- * The chains of the ruleset: iptables filter-table chains, or chains of the nft table `inet <names.table>`.
- * Spelled only here until KernelNames (names.ts) carries them.
- */
-export const RULESET_CHAINS = {
-  in: 'diswall-in',
-  out: 'diswall-out',
-  whitelist: 'diswall-whitelist',
-  blacklist: 'diswall-blacklist',
-} as const
+export {RULESET_CHAINS} from '../names.js'
 
 /** The ruleset chains in the order they are declared and listed. */
 export const RULESET_CHAIN_NAMES: readonly string[] = [

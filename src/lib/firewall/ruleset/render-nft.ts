@@ -10,6 +10,7 @@
  */
 import {InvalidValueError} from '../../errors.js'
 import type {Family} from '../../net/index.js'
+import {NFT_GUARD_CHAIN_SPEC} from '../nftables.js'
 import type {ConnState, Rule, RulesetModel} from './model.js'
 import {
   checkLogPrefix,
@@ -153,6 +154,10 @@ function buildNft(model: RulesetModel, opts: RenderOptions): {chains: RenderedCh
     `add table ${t}`,
     ...RULESET_CHAIN_NAMES.map((name) => declareNftChain(t, name)),
     ...RULESET_CHAIN_NAMES.map((name) => `flush chain ${t} ${name}`),
+    // The guard chain runs first and would drop a banned address before whitelist.d can let it in;
+    // diswall-in does all it does, in order, so it stays empty while the ruleset is loaded.
+    `add chain ${t} ${opts.names.guardChain} { ${NFT_GUARD_CHAIN_SPEC} }`,
+    `flush chain ${t} ${opts.names.guardChain}`,
     ...body,
     '',
   ].join('\n')

@@ -54,12 +54,12 @@ export class StateCaptureError extends DiswallError {
 
 /**
  * Reads the current state (no change): `iptables-save` and `ip6tables-save` for the ipset backend, or
- * `nft list chain inet <table> <chain>` for each ruleset chain (absent chains are left out).
+ * `nft list chain inet <table> <chain>` for each ruleset chain and the guard chain (absent chains are left out).
  * @throws StateCaptureError when iptables-save reports a table it cannot express (rules written with nft
  * directly), since restoring that dump would lose them; CommandFailedError or MissingDependencyError
  * from the tools.
  */
-export async function captureState(backend: RulesetBackend, names: Pick<KernelNames, 'table'>,
+export async function captureState(backend: RulesetBackend, names: Pick<KernelNames, 'guardChain' | 'table'>,
   exec: Exec = defaultExec): Promise<SavedState> {
   if (backend === 'ipset') {
     const v4 = (await exec('iptables-save', [], {timeoutMs: STATE_TIMEOUT_MS})).stdout
@@ -75,7 +75,8 @@ export async function captureState(backend: RulesetBackend, names: Pick<KernelNa
   }
 
   const chains: SavedNftChain[] = []
-  for (const name of RULESET_CHAIN_NAMES) {
+  // The guard chain too: loading the ruleset empties it, so a rollback must fill it again.
+  for (const name of [...RULESET_CHAIN_NAMES, names.guardChain]) {
     const text = await listNftChain(exec, names.table, name)
     if (text === undefined) continue
     const chain = parseNftChainListing(text)

@@ -13,6 +13,7 @@ import {
   diffLines,
   diffRuleset,
   flushRuleset,
+  jumpLine,
   planJumps,
   renderRuleset,
 } from '../../../../src/lib/firewall/ruleset/apply.js'
@@ -138,8 +139,8 @@ test('apply - ipset: init, save both families, one restore per family with the m
     '/fw/local.d/10-a',
     '/fw/local.d/20-b',
   ])
-  // The jump to diswall-in goes right after the guard's (position 2), before the foreign rule.
-  const jumps = ['-I INPUT 2 -j diswall-in', '-I OUTPUT 1 -j diswall-out']
+  // The guard's jump goes (diswall-in does its work, in order), and diswall-in is jumped to first.
+  const jumps = ['-D INPUT -j diswall-sets', '-I INPUT 1 -j diswall-in', '-I OUTPUT 1 -j diswall-out']
   assert.equal(k.calls[3].input, withLines(renderIptables(m, 4, {logPrefix: LOG_PREFIX, names: NAMES}), jumps))
   assert.equal(k.calls[4].input, withLines(renderIptables(m, 6, {logPrefix: LOG_PREFIX, names: NAMES}), jumps))
   assert.equal(report.applied, true)
@@ -155,18 +156,31 @@ test('apply - ipset: init, save both families, one restore per family with the m
     '4 diswall-out false +1 -0',
     '4 diswall-whitelist false +0 -0',
     '4 diswall-blacklist false +0 -0',
+    '4 INPUT true +0 -1',
     '4 INPUT true +1 -0',
     '4 OUTPUT true +1 -0',
     '6 diswall-in false +8 -0',
     '6 diswall-out false +1 -0',
     '6 diswall-whitelist false +0 -0',
     '6 diswall-blacklist false +0 -0',
+    '6 INPUT true +0 -1',
     '6 INPUT true +1 -0',
     '6 OUTPUT true +1 -0',
   ])
+  assert.deepEqual(report.diff.chains.filter((c) => c.chain === 'INPUT' || c.chain === 'OUTPUT'), [
+    {added: [], chain: 'INPUT', exists: true, family: 4, removed: ['-j diswall-sets']},
+    {added: ['-j diswall-in'], chain: 'INPUT', exists: true, family: 4, removed: []},
+    {added: ['-j diswall-out'], chain: 'OUTPUT', exists: true, family: 4, removed: []},
+    {added: [], chain: 'INPUT', exists: true, family: 6, removed: ['-j diswall-sets']},
+    {added: ['-j diswall-in'], chain: 'INPUT', exists: true, family: 6, removed: []},
+    {added: ['-j diswall-out'], chain: 'OUTPUT', exists: true, family: 6, removed: []},
+  ])
 })
 
-/** The dump of a kernel where the model `m` is applied already (rules as iptables-save prints them). */
+/**
+ * The dump of a kernel where the model `m` is applied already (rules as iptables-save prints them): the
+ * guard chain is still there, but INPUT no longer jumps to it (the apply deleted that jump).
+ */
 function appliedDump(m: RulesetModel, family: 4 | 6, extraJumps: string[] = []): string {
   const rendered = renderRuleset(m, {backend: 'ipset', logPrefix: LOG_PREFIX, names: NAMES}).transactions[family === 4 ? 0 : 1]
   const chains = rendered.chains
@@ -176,6 +190,7 @@ function appliedDump(m: RulesetModel, family: 4 | 6, extraJumps: string[] = []):
     '-A OUTPUT -j diswall-out',
     ...chains.flatMap((c) => c.rules.map((r) => `-A ${c.name} ${r}`)),
   ]).replace(':diswall-sets - [0:0]\n', `:diswall-sets - [0:0]\n${chains.map((c) => `:${c.name} - [0:0]\n`).join('')}`)
+    .replace('-A INPUT -j diswall-sets\n', '')
 }
 
 test('apply - ipset: re-applying adds no jump, reports no change, and removes extra copies of a jump', async () => {
@@ -190,6 +205,26 @@ test('apply - ipset: re-applying adds no jump, reports no change, and removes ex
   const again = await applyRuleset(m, ipsetOpts(clean))
   assert.equal(again.changed, false)
   assert.deepEqual(again.diff, {backend: 'ipset', changed: false, chains: []})
+  assert.equal(clean.calls[3].input, renderIptables(m, 4, {logPrefix: LOG_PREFIX, names: NAMES}))
+  assert.equal(clean.calls[4].input, renderIptables(m, 6, {logPrefix: LOG_PREFIX, names: NAMES}))
+})
+
+test('apply - ipset: a guard jump in front of an applied ruleset (two copies) is deleted, diswall-in stays', async () => {
+  const m = model({local: []})
+  // Something put the guard's jump back in front of diswall-in, twice in IPv4.
+  const guarded = (family: 4 | 6, copies: number) =>
+    appliedDump(m, family).replace('-A INPUT -j diswall-in\n', `${'-A INPUT -j diswall-sets\n'.repeat(copies)}-A INPUT -j diswall-in\n`)
+  const k = fakeKernel({dumps: {4: guarded(4, 2), 6: guarded(6, 1)}})
+  const report = await applyRuleset(m, ipsetOpts(k))
+  assert.equal(k.calls[3].input, withLines(renderIptables(m, 4, {logPrefix: LOG_PREFIX, names: NAMES}),
+    ['-D INPUT -j diswall-sets', '-D INPUT -j diswall-sets']))
+  assert.equal(k.calls[4].input, withLines(renderIptables(m, 6, {logPrefix: LOG_PREFIX, names: NAMES}), ['-D INPUT -j diswall-sets']))
+  assert.equal(report.changed, true)
+  assert.deepEqual(report.diff.chains, [
+    {added: [], chain: 'INPUT', exists: true, family: 4, removed: ['-j diswall-sets']},
+    {added: [], chain: 'INPUT', exists: true, family: 4, removed: ['-j diswall-sets']},
+    {added: [], chain: 'INPUT', exists: true, family: 6, removed: ['-j diswall-sets']},
+  ])
 })
 
 test('apply - a failing ip6tables-restore restores both saved dumps and throws E_APPLY_FAILED with its stderr', async () => {
@@ -285,11 +320,12 @@ test('apply - nftables: init, list the ruleset chains, one nft -f, then local.d'
     'nft list chain inet diswall diswall-out',
     'nft list chain inet diswall diswall-whitelist',
     'nft list chain inet diswall diswall-blacklist',
+    'nft list chain inet diswall diswall-sets',
     'nft -f -',
     '/fw/local.d/10-a',
     '/fw/local.d/20-b',
   ])
-  assert.equal(k.calls[5].input, renderNft(m, {logPrefix: LOG_PREFIX, names: NAMES}))
+  assert.equal(k.calls[6].input, renderNft(m, {logPrefix: LOG_PREFIX, names: NAMES}))
   assert.deepEqual(report.previous, {
     backend: 'nftables',
     chains: [{name: 'diswall-in', rules: ['iifname "lo" accept', 'tcp dport { 22, 80 } accept', 'log prefix "a { b"'],
@@ -300,6 +336,78 @@ test('apply - nftables: init, list the ruleset chains, one nft -f, then local.d'
   assert.equal(inDiff.exists, true)
   assert.deepEqual(inDiff.removed, ['tcp dport { 22, 80 } accept', 'log prefix "a { b"'])
   assert.equal(inDiff.added[0], 'ip saddr @diswall-wl accept')
+  // No guard chain in this kernel: nothing to report for it.
+  assert.equal(report.diff.chains.some((c) => c.chain === 'diswall-sets'), false)
+})
+
+const NFT_GUARD_LISTING = `table inet diswall {
+	chain diswall-sets {
+		type filter hook input priority filter - 10; policy accept;
+		ip saddr @diswall-wl accept
+		ip6 saddr @diswall-wl6 accept
+		ip saddr @diswall-bl drop
+		ip6 saddr @diswall-bl6 drop
+	}
+}
+`
+
+test('apply - nftables: the guard chain is saved and its rules reported as removed (the load empties it)', async () => {
+  const k = fakeKernel({nftChains: {'diswall-in': NFT_IN_LISTING, 'diswall-sets': NFT_GUARD_LISTING}})
+  const m = model({local: []})
+  const report = await applyRuleset(m, nftOpts(k))
+  assert.deepEqual(k.calls.slice(1).map((c) => line(c)), [
+    'nft list chain inet diswall diswall-in',
+    'nft list chain inet diswall diswall-out',
+    'nft list chain inet diswall diswall-whitelist',
+    'nft list chain inet diswall diswall-blacklist',
+    'nft list chain inet diswall diswall-sets',
+    'nft -f -',
+  ])
+  const guardRules = ['ip saddr @diswall-wl accept', 'ip6 saddr @diswall-wl6 accept', 'ip saddr @diswall-bl drop', 'ip6 saddr @diswall-bl6 drop']
+  assert.deepEqual(report.previous, {
+    backend: 'nftables',
+    chains: [
+      {name: 'diswall-in', rules: ['iifname "lo" accept', 'tcp dport { 22, 80 } accept', 'log prefix "a { b"'],
+        spec: 'type filter hook input priority filter; policy accept;'},
+      {name: 'diswall-sets', rules: guardRules, spec: 'type filter hook input priority filter - 10; policy accept;'},
+    ],
+    table: 'diswall',
+  })
+  assert.deepEqual(report.diff.chains.at(-1), {added: [], chain: 'diswall-sets', exists: true, removed: guardRules})
+  assert.deepEqual(report.diff.chains.map((c) => c.chain),
+    ['diswall-in', 'diswall-out', 'diswall-whitelist', 'diswall-blacklist', 'diswall-sets'])
+
+  // A failed load puts the guard chain's rules back with the saved ruleset chains.
+  const failing = fakeKernel({
+    fail: (c) => (line(c) === 'nft -f -' && c.input?.startsWith('#') ? 'Error: Could not process rule: No such file or directory' : undefined),
+    nftChains: {'diswall-sets': NFT_GUARD_LISTING},
+  })
+  await assert.rejects(applyRuleset(m, nftOpts(failing)), ApplyFailedError)
+  assert.equal(failing.calls.at(-1)?.input, `add table inet diswall
+add chain inet diswall diswall-in
+add chain inet diswall diswall-out
+add chain inet diswall diswall-whitelist
+add chain inet diswall diswall-blacklist
+add chain inet diswall diswall-sets { type filter hook input priority filter - 10; policy accept; }
+flush chain inet diswall diswall-in
+flush chain inet diswall diswall-out
+flush chain inet diswall diswall-whitelist
+flush chain inet diswall diswall-blacklist
+flush chain inet diswall diswall-sets
+delete chain inet diswall diswall-in
+delete chain inet diswall diswall-out
+delete chain inet diswall diswall-whitelist
+delete chain inet diswall diswall-blacklist
+add rule inet diswall diswall-sets ip saddr @diswall-wl accept
+add rule inet diswall diswall-sets ip6 saddr @diswall-wl6 accept
+add rule inet diswall diswall-sets ip saddr @diswall-bl drop
+add rule inet diswall diswall-sets ip6 saddr @diswall-bl6 drop
+`)
+
+  // An empty guard chain (the ruleset is loaded already) is no difference.
+  const empty = fakeKernel({nftChains: {'diswall-sets': 'table inet diswall {\n\tchain diswall-sets {\n\t\ttype filter hook input priority filter - 10; policy accept;\n\t}\n}\n'}})
+  const again = await applyRuleset(m, nftOpts(empty))
+  assert.equal(again.diff.chains.some((c) => c.chain === 'diswall-sets'), false)
 })
 
 test('apply - nftables: a failing transaction puts the saved chains back and deletes the new ones', async () => {
@@ -313,8 +421,8 @@ test('apply - nftables: a failing transaction puts the saved chains back and del
     assert.equal(error.code, 'E_APPLY_FAILED')
     return true
   })
-  assert.equal(k.calls.length, 7)
-  assert.equal(k.calls[6].input, `add table inet diswall
+  assert.equal(k.calls.length, 8)
+  assert.equal(k.calls[7].input, `add table inet diswall
 add chain inet diswall diswall-in { type filter hook input priority filter; policy accept; }
 add chain inet diswall diswall-out
 add chain inet diswall diswall-whitelist
@@ -375,17 +483,34 @@ test('diffLines - the rules to remove and to add, in order', () => {
   assert.deepEqual(diffLines([], ['a']), {added: ['a'], removed: []})
 })
 
-test('planJumps - inserts after the guard, or first without one, and removes extra copies', () => {
+test('planJumps - deletes the guard jumps first, inserts missing jumps at position 1, and removes extra copies', () => {
   const table = (rules: string[]) => parseIptablesSave(`*filter\n:INPUT ACCEPT [0:0]\n${rules.join('\n')}\nCOMMIT\n`).get('filter')
   assert.deepEqual(planJumps(undefined, 'diswall-sets'), [
     {chain: 'diswall-in', hook: 'INPUT', op: 'insert', position: 1},
     {chain: 'diswall-out', hook: 'OUTPUT', op: 'insert', position: 1},
   ])
   assert.deepEqual(planJumps(table(['-A INPUT -j DOCKER', '-A INPUT -j diswall-sets', '-A OUTPUT -j diswall-out', '-A OUTPUT -j diswall-out']), 'diswall-sets'), [
-    {chain: 'diswall-in', hook: 'INPUT', op: 'insert', position: 3},
+    {chain: 'diswall-sets', hook: 'INPUT', op: 'delete'},
+    {chain: 'diswall-in', hook: 'INPUT', op: 'insert', position: 1},
     {chain: 'diswall-out', hook: 'OUTPUT', op: 'delete'},
   ])
   assert.deepEqual(planJumps(table(['-A INPUT -j diswall-in', '-A OUTPUT -j diswall-out']), 'diswall-sets'), [])
+  // Every copy of the guard jump goes, first; an existing diswall-in jump (even after the guard) stays.
+  assert.deepEqual(planJumps(table(['-A INPUT -j diswall-sets', '-A INPUT -j diswall-sets', '-A INPUT -j diswall-in',
+    '-A INPUT -j diswall-in', '-A OUTPUT -j diswall-out']), 'diswall-sets'), [
+    {chain: 'diswall-sets', hook: 'INPUT', op: 'delete'},
+    {chain: 'diswall-sets', hook: 'INPUT', op: 'delete'},
+    {chain: 'diswall-in', hook: 'INPUT', op: 'delete'},
+  ])
+  // Only an exact `-j <guard>` in INPUT is the guard's jump; the configured name is used.
+  assert.deepEqual(planJumps(table(['-A INPUT -s 10.0.0.0/8 -j diswall-sets', '-A FORWARD -j guard', '-A INPUT -j guard',
+    '-A INPUT -j diswall-in', '-A OUTPUT -j diswall-out']), 'guard'), [
+    {chain: 'guard', hook: 'INPUT', op: 'delete'},
+  ])
+  assert.deepEqual([
+    jumpLine({chain: 'diswall-sets', hook: 'INPUT', op: 'delete'}),
+    jumpLine({chain: 'diswall-in', hook: 'INPUT', op: 'insert', position: 1}),
+  ], ['-D INPUT -j diswall-sets', '-I INPUT 1 -j diswall-in'])
 })
 
 test('flushRuleset - ipset: deletes every jump to the ruleset chains, then flushes and deletes them, per family', async () => {

@@ -3,12 +3,14 @@ import {test} from 'node:test'
 
 import {InvalidValueError} from '../../../../src/lib/errors.js'
 import {RulesetError} from '../../../../src/lib/firewall/ruleset/resolve.js'
-import {DEFAULT_NAMES, kernelNames} from '../../../../src/lib/firewall/names.js'
+import {DEFAULT_NAMES, kernelNames, RULESET_CHAINS as NAMES_RULESET_CHAINS} from '../../../../src/lib/firewall/names.js'
 import {
   parseIcmpType,
   quoteIptables,
   renderIptables,
   renderIptablesChains,
+  RULESET_CHAIN_NAMES,
+  RULESET_CHAINS,
 } from '../../../../src/lib/firewall/ruleset/render-iptables.js'
 import type {ListFile, Rule, RuleFile, RulesetModel} from '../../../../src/lib/firewall/ruleset/model.js'
 import {parseNetwork} from '../../../../src/lib/net/index.js'
@@ -375,4 +377,10 @@ test('render-iptables - comments cannot break out of their line', () => {
   const script = renderIptables(m, 4, OPTS)
   assert.match(script, /^# one\?two\?-A INPUT -j DROP$/m)
   assert.doesNotMatch(script, /^-A INPUT/m)
+})
+
+test('render-iptables - RULESET_CHAINS is the one from names.ts, and RULESET_CHAIN_NAMES lists them in order', () => {
+  assert.equal(RULESET_CHAINS, NAMES_RULESET_CHAINS)
+  assert.deepEqual(RULESET_CHAINS, {blacklist: 'diswall-blacklist', in: 'diswall-in', out: 'diswall-out', whitelist: 'diswall-whitelist'})
+  assert.deepEqual(RULESET_CHAIN_NAMES, ['diswall-in', 'diswall-out', 'diswall-whitelist', 'diswall-blacklist'])
 })

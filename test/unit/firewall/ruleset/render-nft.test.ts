@@ -4,6 +4,7 @@ import {test} from 'node:test'
 import {InvalidValueError} from '../../../../src/lib/errors.js'
 import {RulesetError} from '../../../../src/lib/firewall/ruleset/resolve.js'
 import {DEFAULT_NAMES, kernelNames} from '../../../../src/lib/firewall/names.js'
+import {NFT_GUARD_CHAIN_SPEC} from '../../../../src/lib/firewall/nftables.js'
 import type {ListFile, Rule, RuleFile, RulesetModel} from '../../../../src/lib/firewall/ruleset/model.js'
 import {renderNft, renderNftChains} from '../../../../src/lib/firewall/ruleset/render-nft.js'
 import {parseNetwork} from '../../../../src/lib/net/index.js'
@@ -43,7 +44,7 @@ function incomingRules(m: RulesetModel): string[] {
   return chain(m, 'diswall-in').slice(7)
 }
 
-test('render-nft - one transaction that declares and flushes the ruleset chains only, never the sets', () => {
+test('render-nft - one transaction that declares and flushes the ruleset chains and empties the guard chain, never the sets', () => {
   const m = model({
     blacklist: {disabled: false, entries: [listFile('203.0.113.66')]},
     incoming: [
@@ -63,6 +64,8 @@ flush chain inet diswall diswall-in
 flush chain inet diswall diswall-out
 flush chain inet diswall diswall-whitelist
 flush chain inet diswall diswall-blacklist
+add chain inet diswall diswall-sets { type filter hook input priority filter - 10; policy accept; }
+flush chain inet diswall diswall-sets
 add rule inet diswall diswall-in iifname "lo" accept
 add rule inet diswall diswall-in ip saddr @diswall-wl accept
 add rule inet diswall diswall-in ip6 saddr @diswall-wl6 accept
@@ -83,6 +86,20 @@ add rule inet diswall diswall-whitelist ip6 saddr 2001:db8:7::/64 tcp dport 22 a
 add rule inet diswall diswall-blacklist ip saddr 203.0.113.66 drop
 `)
   assert.doesNotMatch(renderNft(m, OPTS), /\b(set|element)\b/)
+  // The guard chain gets no rule: diswall-in does its work, in the order of DESIGN.md.
+  assert.doesNotMatch(renderNft(m, OPTS), /^add rule inet diswall diswall-sets /m)
+  assert.deepEqual(renderNftChains(m, OPTS).map((c) => c.name), ['diswall-in', 'diswall-out', 'diswall-whitelist', 'diswall-blacklist'])
+})
+
+test('render-nft - the guard chain is declared with NFT_GUARD_CHAIN_SPEC under the configured names', () => {
+  const names = {...kernelNames({firewall: {nft_table: 'fw'}, ipset_black_list: 'bans', ipset_white_list: 'friends'}), guardChain: 'guard'}
+  const lines = renderNft(model(), {logPrefix: 'x', names}).split('\n')
+  const at = lines.indexOf('flush chain inet fw diswall-blacklist')
+  assert.deepEqual(lines.slice(at + 1, at + 3), [
+    `add chain inet fw guard { ${NFT_GUARD_CHAIN_SPEC} }`,
+    'flush chain inet fw guard',
+  ])
+  assert.equal(lines.filter((l) => / guard\b/.test(l)).length, 2)
 })
 
 test('render-nft - table and set names come from the kernel names of the config', () => {
