@@ -21,9 +21,10 @@ import {removeLeftovers, withFleet} from './lib/fleet.js'
 import {type BenchResult, renderTable, writeResults} from './lib/report.js'
 import type {BenchSuite, SuiteContext} from './lib/suite.js'
 import {kernelSetsSuite} from './suites/kernel-sets.js'
+import {patternsSuite} from './suites/patterns.js'
 
 /** Every suite, in the order they run. New benches (packet → block latency, NATS fan-out) go here. */
-const SUITES: readonly BenchSuite[] = [kernelSetsSuite]
+const SUITES: readonly BenchSuite[] = [kernelSetsSuite, patternsSuite]
 
 const DEFAULT_OUT = fileURLToPath(new URL('./results/latest.json', import.meta.url))
 

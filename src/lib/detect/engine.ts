@@ -1,0 +1,380 @@
+/**
+ * The detection engine: log lines in, ban and allow requests out. Pure (no I/O); the clock is injected
+ * as `now()` in ms. Sources (kmsg, journal, pipe, log files) feed it; the daemon applies what it yields.
+ */
+import type {DetectConfig, FirewallConfig} from '../config/index.js'
+import type {Address, Network, NeverBanContext, Target} from '../net/index.js'
+import {classify, containsAddress, groupPrefix, NetworkList, neverBanReason, parseAddress} from '../net/index.js'
+import {DedupCache} from './dedup.js'
+import {parseKernelLog, parsePipeLine, parsePipeReport, type PacketLog} from './kernel-log.js'
+import {type CompiledPattern, type PatternFile, readsSource} from './patterns.js'
+import {classifyPort, portScanReason, SlidingWindowCounter} from './policy.js'
+import type {AllowRequest, BanRequest, DetectEvent, LogLine} from './types.js'
+
+/** The parts of the config the engine reads; a whole `Config` fits. */
+export interface DetectEngineConfig {
+  readonly detect: Pick<DetectConfig, 'auto_allow' | 'auto_allow_ttl' | 'dedup_max' | 'dedup_ttl' | 'ephemeral_hits'
+    | 'ephemeral_port_min' | 'ephemeral_window' | 'ipv6_group_prefix' | 'log_prefix' | 'skip_private'>
+  readonly firewall: Pick<FirewallConfig, 'block_timeout'>
+  readonly ignore_ips: ReadonlyArray<{readonly target: Target}>
+}
+
+/** What the engine is built from; `reload()` takes the same. */
+export interface DetectEngineOptions {
+  config: DetectEngineConfig
+  /** Compiled pattern files (parsePatternFiles()); the first file that fires on a line wins. */
+  patterns?: readonly PatternFile[]
+  /**
+   * What else is never banned: the host's own addresses, the allow list, the NATS server, SSH peers.
+   * `ignore_ips` and `skip_private` come from the config; an `ignore` list given here is added to them.
+   * The lists are read on every decision, so the daemon may update them in place.
+   */
+  neverBan?: Omit<NeverBanContext, 'skipPrivate'>
+  /** Whether a port is open on this host (e.g. from the ruleset); packets to open ports never ban. */
+  isOpenPort?: (proto: string, port: number) => boolean
+  /** The clock, in ms (Date.now by default). */
+  now?: () => number
+  /** Sources whose lines may be kernel packet logs (default `kmsg`, `journal`, `journal:kernel`, `pipe`). */
+  kernelSources?: readonly string[]
+  /** Most addresses (or groups) each counter tracks at once (default 100,000). */
+  maxTracked?: number
+  /** Longer lines are not matched against patterns (default 8192 characters). */
+  maxLineLength?: number
+}
+
+/** Counters of the engine, for metrics and `diswall status`. All only grow. */
+export interface DetectStats {
+  /** Lines handled. */
+  lines: number
+  /** Kernel packet lines (and pipe packet lines) parsed. */
+  packets: number
+  /** Pattern lines that matched (ban and allow patterns). */
+  matches: number
+  /** Ban requests yielded. */
+  bans: number
+  /** Allow requests yielded. */
+  allows: number
+  /** Evidence about a target reported within `dedup_ttl`: dropped. */
+  duplicates: number
+  /** Evidence about protected addresses (never-ban list, special ranges): dropped. */
+  protected: number
+  /** Packets to open ports: dropped. */
+  openPorts: number
+  /** Packets without a port (ICMP, GRE, …): dropped; pings and ICMP errors from routers are no probes. */
+  portless: number
+  /** Evidence counted towards a threshold that was not reached yet. */
+  pending: number
+  /** Pattern matches whose `__IP__` text is not an address (e.g. a host name with UseDNS): dropped. */
+  badAddresses: number
+  /** Lines longer than `maxLineLength` that patterns did not see. */
+  longLines: number
+}
+
+/** Memory gauges of the engine. */
+export interface DetectTracked {
+  /** Keys held by all sliding-window counters. */
+  counterKeys: number
+  /** Keys held by the de-duplication cache. */
+  dedupKeys: number
+  /** Keys dropped because a counter or the cache was full. */
+  evicted: number
+}
+
+const DEFAULT_KERNEL_SOURCES = ['kmsg', 'journal', 'journal:kernel', 'pipe']
+const DEFAULT_MAX_TRACKED = 100_000
+const DEFAULT_MAX_LINE_LENGTH = 8192
+/** Longest user name kept in an auto-allow comment. */
+const MAX_USER_LENGTH = 32
+
+interface FileState {
+  readonly file: PatternFile
+  readonly counter: SlidingWindowCounter
+}
+
+/**
+ * Turns log lines into BanRequests and AllowRequests:
+ * - kernel packet lines (closed-port probes): ports below `ephemeral_port_min` and the well-known ones
+ *   ban on the first packet, ephemeral ports after `ephemeral_hits` within `ephemeral_window`; open
+ *   ports (`isOpenPort`) and portless packets never ban; reason `port-scan 23/tcp`;
+ * - pattern files: `threshold` matches within `window` per (file, address or IPv6 group); reason = tag;
+ *   `action = allow` files yield AllowRequests (successful logins) when `auto_allow` is on, and a login
+ *   clears the evidence counted against its address;
+ * - original pipe reports `IP|TAG`: ban at once, reason TAG (or `pipe`).
+ *
+ * On every path protected addresses (neverBanReason(): special ranges, `skip_private`, `ignore_ips`,
+ * own addresses, the allow list, …) yield nothing and are counted; IPv6 offenders are counted and
+ * banned by their `ipv6_group_prefix` network (128 = single addresses), except when that network holds
+ * a protected entry, then the address alone is banned. A target reported within `dedup_ttl` is not
+ * reported again. All state is bounded by `maxTracked` per counter and `dedup_max`.
+ */
+export class DetectEngine {
+  /** Counters since construction (kept across reload()). */
+  readonly stats: DetectStats = {
+    allows: 0,
+    badAddresses: 0,
+    bans: 0,
+    duplicates: 0,
+    lines: 0,
+    longLines: 0,
+    matches: 0,
+    openPorts: 0,
+    packets: 0,
+    pending: 0,
+    portless: 0,
+    protected: 0,
+  }
+
+  private config!: DetectEngineConfig
+  private ctx!: NeverBanContext
+  private isOpenPort!: (proto: string, port: number) => boolean
+  private now!: () => number
+  private kernelSources!: ReadonlySet<string>
+  private maxTracked!: number
+  private maxLineLength!: number
+  private prefix!: string
+  private files: FileState[] = []
+  private ephemeral!: SlidingWindowCounter
+  private readonly dedup: DedupCache
+  private readonly filesBySource = new Map<string, FileState[]>()
+
+  /** Builds an engine; see DetectEngineOptions. Throws nothing for valid config values. */
+  constructor(options: DetectEngineOptions) {
+    const {detect} = options.config
+    this.dedup = new DedupCache({max: detect.dedup_max, ttlMs: detect.dedup_ttl * 1000})
+    this.configure(options)
+  }
+
+  /**
+   * Takes new options (config, patterns, never-ban lists), as on SIGHUP. The de-duplication cache and
+   * the stats are kept; a counter is kept when its file (by path) or the ephemeral policy keeps the
+   * same threshold and window, and starts empty otherwise.
+   */
+  reload(options: DetectEngineOptions): void {
+    const {detect} = options.config
+    this.dedup.configure({max: detect.dedup_max, ttlMs: detect.dedup_ttl * 1000})
+    this.configure(options)
+  }
+
+  /** Memory gauges: keys held by the counters and the de-duplication cache. */
+  tracked(): DetectTracked {
+    let counterKeys = this.ephemeral.size
+    let evicted = this.ephemeral.evicted + this.dedup.evicted
+    for (const f of this.files) {
+      counterKeys += f.counter.size
+      evicted += f.counter.evicted
+    }
+    return {counterKeys, dedupKeys: this.dedup.size, evicted}
+  }
+
+  /** Handles one line; returns the request it completes, if any (at most one per line). Never throws on bad input. */
+  handleLine(line: LogLine): DetectEvent | undefined {
+    this.stats.lines++
+    const {source, text} = line
+    if (typeof text !== 'string' || typeof source !== 'string') return undefined
+    if (this.kernelSources.has(source)) {
+      if (source === 'pipe') {
+        const packet = parsePipeLine(text)
+        if (packet !== undefined) return this.onPacket(packet, source)
+        const report = parsePipeReport(text)
+        if (report === undefined) return undefined
+        return this.offend(report.address, undefined, report.tag ?? 'pipe', this.config.firewall.block_timeout, source)
+      }
+      const packet = parseKernelLog(text, this.prefix)
+      if (packet !== undefined) return this.onPacket(packet, source)
+    }
+    const files = this.filesFor(source)
+    if (files.length === 0) return undefined
+    if (text.length > this.maxLineLength) {
+      this.stats.longLines++
+      return undefined
+    }
+    for (const state of files) {
+      const match = matchFile(state.file.patterns, text)
+      if (match === null) continue
+      this.stats.matches++
+      const event = this.onMatch(state, match, source)
+      if (event !== undefined) return event
+    }
+    return undefined
+  }
+
+  /** Runs handleLine() over a stream of lines and yields the requests, in order. */
+  async *detect(lines: AsyncIterable<LogLine>): AsyncGenerator<DetectEvent, void, undefined> {
+    for await (const line of lines) {
+      const event = this.handleLine(line)
+      if (event !== undefined) yield event
+    }
+  }
+
+  private configure(options: DetectEngineOptions): void {
+    const {config} = options
+    const {detect} = config
+    this.config = config
+    const {ignore: extraIgnore, lists = [], own} = options.neverBan ?? {}
+    // By reference, so that changes the daemon makes in place count at once.
+    const allLists = extraIgnore === undefined ? lists : [{label: 'listed in ignore_ips', list: extraIgnore}, ...lists]
+    this.ctx = {ignore: new NetworkList(config.ignore_ips.map((e) => e.target)), lists: allLists, own, skipPrivate: detect.skip_private}
+    this.isOpenPort = options.isOpenPort ?? (() => false)
+    this.now = options.now ?? Date.now
+    this.kernelSources = new Set(options.kernelSources ?? DEFAULT_KERNEL_SOURCES)
+    this.maxTracked = options.maxTracked ?? DEFAULT_MAX_TRACKED
+    this.maxLineLength = options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH
+    this.prefix = detect.log_prefix
+
+    const ephemeral = {maxKeys: this.maxTracked, threshold: detect.ephemeral_hits, windowMs: detect.ephemeral_window * 1000}
+    this.ephemeral = sameCounter(this.ephemeral, ephemeral) ? this.ephemeral : new SlidingWindowCounter(ephemeral)
+
+    const old = new Map(this.files.map((f) => [f.file.path, f.counter]))
+    this.files = (options.patterns ?? []).map((file) => {
+      const wanted = {maxKeys: this.maxTracked, threshold: file.threshold, windowMs: file.windowSec * 1000}
+      const previous = old.get(file.path)
+      return {counter: sameCounter(previous, wanted) ? previous! : new SlidingWindowCounter(wanted), file}
+    })
+    this.filesBySource.clear()
+  }
+
+  private filesFor(source: string): FileState[] {
+    let files = this.filesBySource.get(source)
+    if (files === undefined) {
+      files = this.files.filter((f) => readsSource(f.file, source))
+      if (this.filesBySource.size >= 1024) this.filesBySource.clear() // sources are few; bound it anyway
+      this.filesBySource.set(source, files)
+    }
+    return files
+  }
+
+  private onPacket(packet: PacketLog, source: string): BanRequest | undefined {
+    this.stats.packets++
+    const {dpt, proto} = packet
+    if (dpt === undefined) {
+      this.stats.portless++
+      return undefined
+    }
+    if (this.isOpenPort(proto, dpt)) {
+      this.stats.openPorts++
+      return undefined
+    }
+    const counter = classifyPort(dpt, this.config.detect.ephemeral_port_min) === 'ephemeral' ? this.ephemeral : undefined
+    return this.offend(packet.src, counter, undefined, this.config.firewall.block_timeout, source, dpt, proto)
+  }
+
+  private onMatch(state: FileState, match: RegExpExecArray, source: string): DetectEvent | undefined {
+    const groups = match.groups
+    const address = addressOrUndefined(groups?.ip)
+    if (address === undefined) {
+      this.stats.badAddresses++
+      return undefined
+    }
+    const {file} = state
+    if (file.action === 'allow') return this.onLogin(file, address, groups?.user, source)
+    return this.offend(address, state.counter, file.tag, file.banSec ?? this.config.firewall.block_timeout, source)
+  }
+
+  private onLogin(file: PatternFile, address: Address, user: string | undefined, source: string): AllowRequest | undefined {
+    const {detect} = this.config
+    if (!detect.auto_allow) return undefined
+    // Only the special ranges that are never banned either (loopback, link-local, …): allowing them means nothing.
+    if (neverBanReason(address, {skipPrivate: false}) !== undefined) {
+      this.stats.protected++
+      return undefined
+    }
+    const now = this.now()
+    // A successful login clears the evidence counted against the address (typos before it).
+    const group = this.groupOf(address)
+    for (const f of this.files) {
+      f.counter.delete(address.text)
+      if (group !== undefined) f.counter.delete(group.text)
+    }
+    const key = `allow ${address.text}`
+    if (this.dedup.has(key, now)) {
+      this.stats.duplicates++
+      return undefined
+    }
+    this.dedup.add(key, now)
+    this.stats.allows++
+    const who = user === undefined ? '' : sanitiseUser(user)
+    return {address, comment: who === '' ? `${file.tag} login` : `${file.tag} login ${who}`, kind: 'allow', source, ttlSec: detect.auto_allow_ttl}
+  }
+
+  /**
+   * The common ban path: de-duplication, never-ban, counting, IPv6 grouping. `reason` undefined means
+   * a closed-port probe (`port-scan PORT/PROTO`), built only when a request is made: most packets
+   * are duplicates.
+   */
+  private offend(address: Address, counter: SlidingWindowCounter | undefined, reason: string | undefined, ttlSec: number,
+    source: string, port?: number, proto?: string): BanRequest | undefined {
+    const now = this.now()
+    const group = this.groupOf(address)
+    const key = group === undefined ? address.text : group.text
+    if (this.dedup.has(key, now) || (group !== undefined && this.dedup.has(address.text, now))) {
+      this.stats.duplicates++
+      return undefined
+    }
+    if (neverBanReason(address, this.ctx) !== undefined) {
+      this.stats.protected++
+      return undefined
+    }
+    if (counter !== undefined && !counter.hit(key, now)) {
+      this.stats.pending++
+      return undefined
+    }
+    const target: Address | Network = group === undefined || this.holdsProtected(group) ? address : group
+    this.dedup.add(target.text, now)
+    this.stats.bans++
+    if (port === undefined || proto === undefined) return {address, kind: 'ban', reason: reason ?? '', source, target, ttlSec}
+    return {address, kind: 'ban', port, proto, reason: reason ?? portScanReason(port, proto), source, target, ttlSec}
+  }
+
+  /**
+   * The IPv6 group network of an address, or undefined when offenders are single addresses (IPv4,
+   * `ipv6_group_prefix = 128`, or a special range narrower than the group, such as NAT64's /96).
+   */
+  private groupOf(address: Address): Network | undefined {
+    const prefix = this.config.detect.ipv6_group_prefix
+    if (address.family !== 6 || prefix >= 128) return undefined
+    const range = classify(address)
+    if (range !== undefined && range.network.prefix > prefix) return undefined
+    return groupPrefix(address, prefix)
+  }
+
+  /** Whether a protected entry lies inside the group (then only the offender itself is banned). Runs per ban, not per line. */
+  private holdsProtected(group: Network): boolean {
+    const lists: Array<Iterable<Network> | undefined> = [this.ctx.own, this.ctx.ignore, ...(this.ctx.lists ?? []).map((l) => l.list)]
+    for (const list of lists) {
+      if (list === undefined) continue
+      for (const net of list) {
+        if (net.family === 6 && net.prefix >= group.prefix && containsAddress(group, net.address)) return true
+      }
+    }
+    return false
+  }
+}
+
+function matchFile(patterns: readonly CompiledPattern[], text: string): RegExpExecArray | null {
+  for (const p of patterns) {
+    if (p.literal !== '' && !text.includes(p.literal)) continue
+    const m = p.regex.exec(text)
+    if (m !== null) return m // one match per file and line: two regexes matching one line count once
+  }
+  return null
+}
+
+function sameCounter(counter: SlidingWindowCounter | undefined, wanted: {maxKeys: number; threshold: number; windowMs: number}): boolean {
+  if (counter === undefined) return false
+  const o = counter.options
+  return o.threshold === wanted.threshold && o.windowMs === wanted.windowMs && o.maxKeys === wanted.maxKeys
+}
+
+function addressOrUndefined(text: string | undefined): Address | undefined {
+  if (text === undefined || text.length === 0 || text.length > 45) return undefined
+  try {
+    return parseAddress(text)
+  } catch {
+    return undefined
+  }
+}
+
+/** A user name fit for an allow-entry comment (ipset comment, NATS payload): safe characters only, cut short. */
+function sanitiseUser(user: string): string {
+  return user.slice(0, MAX_USER_LENGTH).replace(/[^A-Za-z0-9._@+-]/g, '_')
+}

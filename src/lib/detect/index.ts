@@ -1,0 +1,31 @@
+/**
+ * Detection: the sources that read logs (./sources/), and a pure engine that turns log lines (kernel
+ * packet log, service logs through pattern files) into ban and allow requests, with the port policy,
+ * sliding windows, IPv6 grouping, the never-ban check and de-duplication.
+ */
+export type {AllowRequest, BanRequest, DetectEvent, LogLine} from './types.js'
+export type {PacketLog, PipeReport} from './kernel-log.js'
+export {isValidTag, MAX_TAG_LENGTH, parseKernelLog, parsePipeLine, parsePipeReport} from './kernel-log.js'
+export type {CompiledPattern, PatternAction, PatternFile, PatternParseOptions} from './patterns.js'
+export {
+  compilePattern,
+  DEFAULT_THRESHOLD,
+  DEFAULT_WINDOW_SEC,
+  IP_GROUP,
+  IP_PLACEHOLDER,
+  MAX_REGEX_LENGTH,
+  MAX_THRESHOLD,
+  MAX_WINDOW_SEC,
+  parsePatternFile,
+  parsePatternFiles,
+  PATTERN_FILE_SUFFIX,
+  readsSource,
+} from './patterns.js'
+export type {ShippedPatternFile} from './shipped-patterns.js'
+export {DEFAULT_PATTERNS_DIR, SHIPPED_PATTERNS, shippedPatternFiles} from './shipped-patterns.js'
+export type {PortClass, SlidingWindowOptions} from './policy.js'
+export {classifyPort, portScanReason, SlidingWindowCounter, WELL_KNOWN_PORTS} from './policy.js'
+export type {DedupOptions} from './dedup.js'
+export {DedupCache} from './dedup.js'
+export type {DetectEngineConfig, DetectEngineOptions, DetectStats, DetectTracked} from './engine.js'
+export {DetectEngine} from './engine.js'

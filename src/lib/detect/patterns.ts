@@ -1,0 +1,707 @@
+/**
+ * `patterns.d/*.patterns` files (Symbiosis-compatible): which log a file reads, the regexes that find an
+ * offender's address in it, and how many matches within which window lead to a ban. Pure: files come
+ * in as text, and every mistake is a ConfigError naming `file:line` with a hint.
+ *
+ * Format, line by line (lines are trimmed; blank lines and `#` lines are ignored):
+ *
+ * ```
+ * file = /var/log/auth.log          # the log this file reads (required, absolute)
+ * ports = 22                        # informational: the ports of the service ("all" when missing)
+ * ident = sshd, sshd-session        # diswall: journald SYSLOG_IDENTIFIERs this file reads (default: any)
+ * threshold = 5                     # diswall: matches within the window that lead to a ban (default 5)
+ * window = 10m                      # diswall: the sliding window (default 10m)
+ * ban = 1h                          # diswall: ban time (default [firewall] block_timeout)
+ * tag = ssh                         # diswall: the reason sent with the ban (default: the file name)
+ * action = ban                      # diswall: "ban", or "allow" for successful logins (auto-allow)
+ * Failed password for .* from __IP__ port \d+ ssh2$
+ * ```
+ *
+ * Every other line is a regular expression in which `__IP__` stands for the offender's address (IPv4
+ * or IPv6, optionally after `::ffff:`). Differences from Symbiosis, on purpose:
+ * - the address is the named group `ip`, so earlier groups in a regex do not shift it; `(?<user>…)`
+ *   names the account of an `action = allow` line (the comment of the allow entry);
+ * - a regex that neither starts with `^` nor ends with an unescaped `$` gets `$` appended (the
+ *   CVE-2014-3979 fix, as in Symbiosis, but an escaped `\$` does not count as an anchor), so text
+ *   that an attacker controls cannot follow the address; `$` is the end of the line, never the end of
+ *   an earlier line inside it;
+ * - regexes run as JavaScript regexes with the `u` flag: Onigmo-only syntax (`\A`, `\z`, `\h`, atomic
+ *   groups, possessive quantifiers, inline options, POSIX brackets) is refused with a hint instead of
+ *   silently meaning something else; escaped punctuation (`\-`, `\@`) and literal braces keep working;
+ * - refused as well: a regex without `__IP__` or with more than one, alternatives at the top level
+ *   (`a|b`: the anchor would cover only one of them; write one regex per line), nested unbounded
+ *   quantifiers such as `(\S+)+` (catastrophic backtracking), and regexes longer than 2,000 characters;
+ * - a repeated key is an error (Symbiosis turned a second `file =` into a regex); so is a file without
+ *   `file =` (Symbiosis ignored it silently).
+ *
+ * `ports` lists numbers; service names (`ssh, smtp`) need the `lookupService` option (the daemon passes
+ * /etc/services), otherwise they are an error. diswall bans on all ports, so `ports` is informational.
+ */
+import {ConfigError, type SourceLocation} from '../errors.js'
+import {MAX_SET_TIMEOUT_SEC} from '../config/index.js'
+import {parseDurationSec} from '../net/index.js'
+import {isValidTag, MAX_TAG_LENGTH} from './kernel-log.js'
+
+/** File name suffix of pattern files in `patterns.d/`. */
+export const PATTERN_FILE_SUFFIX = '.patterns'
+/** Matches within the window that lead to a ban when a file has no `threshold =`. */
+export const DEFAULT_THRESHOLD = 5
+/** Window when a file has no `window =`: 10 minutes, as fail2ban's `findtime`. */
+export const DEFAULT_WINDOW_SEC = 600
+/** Longest `window =`: one week (counters keep their hits that long). */
+export const MAX_WINDOW_SEC = 604_800
+/** Largest `threshold =`. */
+export const MAX_THRESHOLD = 1_000_000
+/** Longest regex line, in characters. */
+export const MAX_REGEX_LENGTH = 2000
+
+/** The placeholder for the offender's address in a regex line. */
+export const IP_PLACEHOLDER = '__IP__'
+/** What `__IP__` becomes: an optional `::ffff:` and the address as the named group `ip`. */
+export const IP_GROUP = '(?:::ffff:)?(?<ip>[0-9a-fA-F:.]+)'
+
+/** One compiled regex line of a pattern file. */
+export interface CompiledPattern {
+  /** The regex as written in the file. */
+  readonly source: string
+  /** Its 1-based line number. */
+  readonly line: number
+  /** The JavaScript regex (flag `u`) with the named group `ip` and, optionally, `user`. */
+  readonly regex: RegExp
+  /**
+   * A substring that every match contains (the longest literal outside groups), tested with
+   * `includes()` before the regex runs; '' when the regex has none of 3 characters or more.
+   */
+  readonly literal: string
+}
+
+/** What a pattern file does with a match: count towards a ban, or allow the address (a login). */
+export type PatternAction = 'allow' | 'ban'
+
+/** A parsed and compiled pattern file. */
+export interface PatternFile {
+  /** Where the file was read from (for messages). */
+  readonly path: string
+  /** Its base name, e.g. `openssh.patterns`. */
+  readonly name: string
+  /** `file =`: the log this file reads. */
+  readonly file: string
+  /** `ident =`: journald SYSLOG_IDENTIFIERs it reads; empty = any. */
+  readonly idents: readonly string[]
+  /** `ports =`: the service's ports, or 'all'. */
+  readonly ports: readonly number[] | 'all'
+  /** `action =`. */
+  readonly action: PatternAction
+  /** `threshold =`: matches within `windowSec` that lead to a ban (default 5; 1 for `action = allow`). */
+  readonly threshold: number
+  /** `window =`, in seconds. */
+  readonly windowSec: number
+  /** `ban =`, in seconds, if given. */
+  readonly banSec?: number
+  /** `tag =`: the ban reason (default: the file name without `.patterns`). */
+  readonly tag: string
+  /** The regex lines, in file order. */
+  readonly patterns: readonly CompiledPattern[]
+}
+
+/** Options of parsePatternFile(). */
+export interface PatternParseOptions {
+  /** Turns a service name of `ports =` into a port number (e.g. from /etc/services); numbers only without it. */
+  lookupService?: (name: string) => number | undefined
+}
+
+const KEYS = ['action', 'ban', 'file', 'ident', 'ports', 'tag', 'threshold', 'window'] as const
+type Key = (typeof KEYS)[number]
+const KEY_LINE = /^([A-Za-z_]+)[ \t]*=[ \t]*(.*)$/
+const IDENT = /^[A-Za-z0-9_.\/@-]{1,64}$/
+const KEYS_HINT = `Settings are ${KEYS.map((k) => `"${k} ="`).join(', ')}; every other line is a regex containing __IP__.`
+
+/**
+ * Parses and compiles one pattern file.
+ * @param text the file's content
+ * @param path where it was read from; named in errors and used for the default tag
+ * @throws ConfigError naming `path:line`, the reason and a hint, for the first problem found.
+ */
+export function parsePatternFile(text: string, path: string, opts: PatternParseOptions = {}): PatternFile {
+  const name = path.slice(path.lastIndexOf('/') + 1)
+  const seen = new Map<Key, number>()
+  const values = new Map<Key, string>()
+  const patterns: CompiledPattern[] = []
+  const lines = text.split('\n')
+  for (let n = 0; n < lines.length; n++) {
+    const line = lines[n].trim()
+    if (line === '' || line.startsWith('#')) continue
+    const loc: SourceLocation = {file: path, line: n + 1}
+    const kv = KEY_LINE.exec(line)
+    const key = kv?.[1].toLowerCase()
+    if (kv && (KEYS as readonly string[]).includes(key!)) {
+      const k = key as Key
+      const first = seen.get(k)
+      if (first !== undefined) {
+        throw new ConfigError(loc, `"${k} =" appears a second time (first on line ${first})`,
+          `Keep one "${k} =" line per file; put a second log in a pattern file of its own.`)
+      }
+      seen.set(k, n + 1)
+      values.set(k, kv[2].trim())
+      continue
+    }
+    if (kv && !line.includes(IP_PLACEHOLDER)) {
+      throw new ConfigError(loc, `unknown setting "${kv[1]}"`, KEYS_HINT)
+    }
+    patterns.push(compilePattern(line, loc))
+  }
+
+  const at = (k: Key): SourceLocation => ({file: path, line: seen.get(k)})
+  const file = values.get('file')
+  if (file === undefined) {
+    throw new ConfigError({file: path}, 'no "file = PATH" line', 'Name the log this file reads, e.g. "file = /var/log/auth.log".')
+  }
+  if (!file.startsWith('/')) {
+    throw new ConfigError(at('file'), `log file "${file}" is not an absolute path`, 'Write the full path, e.g. "file = /var/log/auth.log".')
+  }
+  const action = parseAction(values.get('action'), at('action'))
+  const defaultTag = name.endsWith(PATTERN_FILE_SUFFIX) ? name.slice(0, -PATTERN_FILE_SUFFIX.length) : name
+  const tag = values.get('tag') ?? defaultTag.slice(0, MAX_TAG_LENGTH)
+  if (!isValidTag(tag)) {
+    const where = values.has('tag') ? at('tag') : {file: path}
+    throw new ConfigError(where, `tag ${JSON.stringify(tag)} is not 1 to ${MAX_TAG_LENGTH} printable ASCII characters without "|"`,
+      'Write a short tag such as "tag = ssh"; it travels with the ban as its reason.')
+  }
+  const out: {-readonly [K in keyof PatternFile]: PatternFile[K]} = {
+    action,
+    file,
+    idents: parseIdents(values.get('ident'), at('ident')),
+    name,
+    path,
+    patterns,
+    ports: parsePorts(values.get('ports'), at('ports'), opts.lookupService),
+    tag,
+    threshold: values.has('threshold') ? parseThreshold(values.get('threshold')!, at('threshold')) : (action === 'allow' ? 1 : DEFAULT_THRESHOLD),
+    windowSec: values.has('window') ? parseDuration(values.get('window')!, at('window'), 'window', MAX_WINDOW_SEC) : DEFAULT_WINDOW_SEC,
+  }
+  if (values.has('ban')) out.banSec = parseDuration(values.get('ban')!, at('ban'), 'ban', MAX_SET_TIMEOUT_SEC)
+  return out
+}
+
+/**
+ * Parses several pattern files and returns them sorted by name (byte order), so the order does not
+ * depend on how the directory was listed. Only names ending in `.patterns` should be passed.
+ * @throws ConfigError for the first file with a problem, naming `path:line`.
+ */
+export function parsePatternFiles(files: ReadonlyArray<{path: string; text: string}>, opts: PatternParseOptions = {}): PatternFile[] {
+  const parsed = files.map((f) => parsePatternFile(f.text, f.path, opts))
+  return parsed.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)))
+}
+
+/**
+ * Whether a pattern file reads lines of this source: lines of its own `file` (as the path or as
+ * `file:PATH`), and journald lines:
+ * `journal:IDENT` when the file has no `ident =` or lists IDENT (an ident also covers its
+ * sub-identifiers, so `postfix` reads `journal:postfix/smtpd`), and `journal` (identifier unknown),
+ * except for `action = allow` files with `ident =`: any local user can put an "Accepted …" line into
+ * the journal (`logger`), and an allow entry must not come from that.
+ */
+export function readsSource(file: PatternFile, source: string): boolean {
+  if (source === file.file || (source.startsWith('file:') && source.slice(5) === file.file)) return true
+  if (source === 'journal') return file.action === 'ban' || file.idents.length === 0
+  if (!source.startsWith('journal:')) return false
+  if (file.idents.length === 0) return true
+  const ident = source.slice(8)
+  return file.idents.some((i) => ident === i || (ident.startsWith(i) && ident.charCodeAt(i.length) === 47))
+}
+
+/**
+ * Compiles one regex line: replaces `__IP__`, anchors it (appends `$` unless it starts with `^` or
+ * ends with an unescaped `$`) and checks what JavaScript regexes cannot do or do differently.
+ * @throws ConfigError naming the location and the construct, with a hint.
+ */
+export function compilePattern(source: string, location: SourceLocation): CompiledPattern {
+  if (source.length > MAX_REGEX_LENGTH) {
+    throw new ConfigError(location, `the regex is ${source.length} characters long (at most ${MAX_REGEX_LENGTH})`,
+      'Split it into several shorter regexes, one per line.')
+  }
+  const {js, literal, anchored} = translate(source, location)
+  const anchoredJs = anchored ? js : `${js}$`
+  let regex: RegExp
+  try {
+    regex = new RegExp(anchoredJs, 'u')
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error)
+    const reason = message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, '')
+    throw new ConfigError(location, `invalid regular expression: ${reason}`,
+      'Check the regex with a JavaScript regex tester (flag u); escape literal ( ) [ ] { } . * + ? | ^ $ with "\\".',
+      {cause: error})
+  }
+  return {line: location.line ?? 0, literal, regex, source}
+}
+
+// ---- regex translation ----
+
+/** Escapes of Onigmo (Ruby) that JavaScript lacks, with what to write instead. */
+const ONIGMO_ESCAPES: Readonly<Record<string, string>> = {
+  A: 'use "^" (each log line is matched on its own)',
+  G: 'remove it; JavaScript has no "\\G"',
+  H: 'use "[^0-9a-fA-F]"',
+  K: 'use a lookbehind "(?<=…)" instead',
+  R: 'use "\\n" or "\\r?\\n"',
+  X: 'use "." or an explicit class',
+  Z: 'use "$"',
+  h: 'use "[0-9a-fA-F]"',
+  z: 'use "$"',
+}
+/** Letters that start a valid escape in a JavaScript regex with the `u` flag. */
+const JS_ESCAPE_LETTERS = new Set('bBcdDfknprsStuvwWx')
+/** Punctuation that may be escaped as is in a `u` regex (SyntaxCharacter and "/"); others become `\xHH`. */
+const JS_SYNTAX = new Set('^$\\.*+?()[]{}|/')
+
+interface Translation {
+  js: string
+  literal: string
+  anchored: boolean
+}
+
+/** What the nested-quantifier check knows about one group (or the whole regex). */
+interface Frame {
+  /** Something inside is repeated without bound. */
+  unbounded: boolean
+  /** A group inside is repeated without bound and has unbounded parts itself, or alternatives do. */
+  opaque: boolean
+  /** JavaScript text of the atoms repeated without bound directly in this group. */
+  repeated: string[]
+  /** The literal character the group must start with, if any. */
+  first: string | undefined
+  /** Atoms seen so far. */
+  atoms: number
+}
+
+const newFrame = (): Frame => ({atoms: 0, first: undefined, opaque: false, repeated: [], unbounded: false})
+
+/**
+ * Whether repeating a group without bound is safe from catastrophic backtracking: every repetition
+ * starts with a literal separator that none of the group's repeated parts can match, so the places
+ * where repetitions begin are unambiguous (`(?:/[a-z]+)+` is safe, `(\S+)+` and `(?:a\w+)+` are not).
+ */
+function isSafeRepetition(f: Frame): boolean {
+  if (!f.unbounded) return true
+  if (f.opaque || f.first === undefined) return false
+  const sep = f.first
+  return f.repeated.every((atom) => {
+    try {
+      return !new RegExp(`^(?:${atom})$`, 'u').test(sep)
+    } catch {
+      return false
+    }
+  })
+}
+
+function translate(source: string, location: SourceLocation): Translation {
+  const fail = (reason: string, hint: string): ConfigError => new ConfigError(location, reason, hint)
+  const n = source.length
+  const frames: Frame[] = [newFrame()]
+  let out = ''
+  let ipCount = 0
+  // The atom a following quantifier applies to: its kind and JavaScript text.
+  let atom: 'group' | 'literal' | 'none' | 'other' = 'none'
+  let atomText = ''
+  let closed: Frame | undefined // the group just closed, when atom is 'group'
+  let endsWithDollar = false
+  let run = ''
+  let best = ''
+  const endRun = (): void => {
+    if (run.length > best.length) best = run
+    run = ''
+  }
+  const frame = (): Frame => frames[frames.length - 1]
+  /** Records an atom of the current group; `literal` is its character when it is one. */
+  const addAtom = (kind: 'group' | 'literal' | 'other', text: string, literal?: string): void => {
+    const f = frame()
+    if (f.atoms === 0 && literal !== undefined) f.first = literal
+    f.atoms++
+    atom = kind
+    atomText = text
+  }
+
+  let i = 0
+  while (i < n) {
+    endsWithDollar = false
+    const top = frames.length === 1
+    if (source.startsWith(IP_PLACEHOLDER, i)) {
+      out += IP_GROUP
+      ipCount++
+      addAtom('other', '[0-9a-fA-F:.]')
+      frame().unbounded = true
+      frame().repeated.push('[0-9a-fA-F:.]')
+      atom = 'none' // __IP__ is a group with a quantifier already
+      endRun()
+      i += IP_PLACEHOLDER.length
+      continue
+    }
+    const c = source[i]
+    switch (c) {
+      case '\\': {
+        const d = source[i + 1]
+        if (d === undefined) throw fail('the regex ends with a single "\\"', 'Write "\\\\" for a literal backslash.')
+        if (isAsciiLetter(d)) {
+          const hint = ONIGMO_ESCAPES[d]
+          if (hint !== undefined || !JS_ESCAPE_LETTERS.has(d)) {
+            throw fail(`"\\${d}" is not supported in JavaScript regular expressions`, hint === undefined
+              ? `Remove the backslash or use an explicit class; diswall compiles patterns as JavaScript regexes (flag u).`
+              : `${capitalise(hint)}.`)
+          }
+          const end = escapeEnd(source, i + 1)
+          const text = source.slice(i, end)
+          out += text
+          i = end
+          endRun()
+          addAtom('other', text)
+          continue
+        }
+        if (isDigit(d)) {
+          let end = i + 1
+          while (end < n && isDigit(source[end])) end++
+          out += source.slice(i, end)
+          i = end
+          endRun()
+          addAtom('other', '[^]') // a back-reference may match anything
+          continue
+        }
+        const text = escapeLiteral(d, false)
+        out += text
+        if (top) run += d
+        addAtom('literal', text, d)
+        i += 2
+        continue
+      }
+      case '[': {
+        const cls = translateClass(source, i, fail)
+        out += cls.js
+        i = cls.next
+        endRun()
+        addAtom('other', cls.js)
+        continue
+      }
+      case '(': {
+        const opener = groupOpener(source, i, fail)
+        out += opener
+        i += opener.length
+        frames.push(newFrame())
+        endRun()
+        atom = 'none'
+        continue
+      }
+      case ')': {
+        if (frames.length === 1) throw fail('unbalanced ")"', 'Escape a literal parenthesis as "\\)".')
+        const f = frames.pop()!
+        if (f.unbounded) frame().unbounded = true
+        if (f.unbounded) frame().opaque ||= f.opaque
+        out += ')'
+        i++
+        endRun()
+        addAtom('group', '')
+        closed = f
+        continue
+      }
+      case '|': {
+        if (top) {
+          throw fail('alternatives at the top level ("a|b") are not allowed: the anchor would cover only one of them',
+            'Write one regex per line, or group the alternatives: "(?:a|b)".')
+        }
+        // Alternatives may start differently: no common separator.
+        frame().opaque ||= frame().unbounded
+        frame().first = undefined
+        frame().atoms = 1
+        out += '|'
+        i++
+        atom = 'none'
+        continue
+      }
+      case '*':
+      case '+':
+      case '?':
+      case '{': {
+        const q = c === '{' ? braceQuantifier(source, i) : {max: c === '?' ? 1 : Infinity, min: c === '+' ? 1 : 0, text: c}
+        if (q === undefined) { // a literal "{", as in Onigmo
+          out += '\\{'
+          if (top) run += '{'
+          addAtom('literal', '\\{', '{')
+          i++
+          continue
+        }
+        if (atom === 'none') throw fail(`"${q.text}" has nothing to repeat`, `Escape it as "\\${c}" if you mean the character.`)
+        let next = i + q.text.length
+        let text = q.text
+        if (source[next] === '+') {
+          throw fail('possessive quantifiers ("*+", "++", "?+") are not supported in JavaScript regular expressions',
+            'Drop the second "+"; anchored patterns do not need them.')
+        }
+        if (source[next] === '?') {
+          text += '?'
+          next++
+        }
+        const f = frame()
+        const unbounded = q.max === Infinity
+        if (atom === 'group' && unbounded && closed !== undefined && !isSafeRepetition(closed)) {
+          throw fail('nested unbounded quantifiers (like "(\\S+)+" or "(.*)*") can backtrack catastrophically on long lines',
+            'Remove the outer quantifier, make the inner part fixed-length, or start the group with a separator the inner part cannot match.')
+        }
+        if (unbounded) {
+          f.unbounded = true
+          if (atom === 'group') f.opaque ||= closed?.unbounded ?? false
+          else f.repeated.push(atomText)
+        }
+        if (q.min === 0 && f.atoms === 1) f.first = undefined
+        if (atom === 'literal' && top && q.min === 0) run = run.slice(0, -1)
+        endRun()
+        out += text
+        i = next
+        atom = 'none'
+        continue
+      }
+      case '}':
+      case ']':
+        out += `\\${c}`
+        if (top) run += c
+        addAtom('literal', `\\${c}`, c)
+        i++
+        continue
+      case '^':
+      case '$':
+        out += c
+        i++
+        endRun()
+        atom = 'none'
+        endsWithDollar = c === '$' && top
+        continue
+      case '.':
+        out += '.'
+        i++
+        endRun()
+        addAtom('other', '.')
+        continue
+      default:
+        out += c
+        if (top) run += c
+        addAtom('literal', c, c)
+        i++
+    }
+  }
+  if (frames.length > 1) throw fail('unclosed "("', 'Close every group with ")", or escape a literal parenthesis as "\\(".')
+  endRun()
+  if (ipCount === 0) {
+    throw fail('the regex has no __IP__', 'Put __IP__ where the offending address stands, e.g. "Failed password for .* from __IP__ port \\d+ ssh2$".')
+  }
+  if (ipCount > 1) {
+    throw fail(`__IP__ appears ${ipCount} times`, 'Use __IP__ once per regex: it marks the one address to ban; write one regex per line.')
+  }
+  return {anchored: source.startsWith('^') || endsWithDollar, js: out, literal: best.length >= 3 ? best : ''}
+}
+
+/** Translates a character class starting at `start` ("["); returns the JavaScript text and the index after "]". */
+function translateClass(source: string, start: number, fail: (reason: string, hint: string) => ConfigError): {js: string; next: number} {
+  let i = start + 1
+  let js = '['
+  if (source[i] === '^') {
+    js += '^'
+    i++
+  }
+  const contentStart = i
+  while (i < source.length) {
+    const c = source[i]
+    if (source.startsWith(IP_PLACEHOLDER, i)) {
+      throw fail('__IP__ inside a character class "[…]"', 'Put __IP__ outside the brackets.')
+    }
+    if (c === '\\') {
+      const d = source[i + 1]
+      if (d === undefined) break
+      if (isAsciiLetter(d)) {
+        const hint = ONIGMO_ESCAPES[d]
+        if (hint !== undefined || !JS_ESCAPE_LETTERS.has(d)) {
+          throw fail(`"\\${d}" is not supported in JavaScript regular expressions`,
+            hint === undefined ? 'Remove the backslash or list the characters.' : `${capitalise(hint)}.`)
+        }
+        const end = escapeEnd(source, i + 1)
+        js += source.slice(i, end)
+        i = end
+        continue
+      }
+      js += isDigit(d) ? source.slice(i, i + 2) : escapeLiteral(d, true)
+      i += 2
+      continue
+    }
+    if (c === '[' && source[i + 1] === ':') {
+      throw fail('POSIX bracket expressions ("[[:alpha:]]") are not supported in JavaScript regular expressions',
+        'List the characters instead, e.g. "[a-zA-Z]" for [:alpha:], "[0-9]" for [:digit:], "\\s" for [:space:].')
+    }
+    if (c === '[' && source[i + 1] === '[') {
+      throw fail('nested character classes are not supported in JavaScript regular expressions', 'Merge them into one class.')
+    }
+    if (c === '&' && source[i + 1] === '&') {
+      throw fail('class intersection ("&&") is not supported in JavaScript regular expressions', 'List the characters of the intersection.')
+    }
+    if (c === ']') {
+      if (i === contentStart) { // "[]…]" / "[^]…]": a literal "]" first, as in Onigmo
+        js += '\\]'
+        i++
+        continue
+      }
+      return {js: `${js}]`, next: i + 1}
+    }
+    js += c === '[' ? '\\[' : c
+    i++
+  }
+  throw fail('unclosed "["', 'Close the character class with "]", or escape a literal bracket as "\\[".')
+}
+
+/** The text of a group opener at `start` ("(", "(?:", "(?<name>", lookarounds), or an error for Onigmo-only groups. */
+function groupOpener(source: string, start: number, fail: (reason: string, hint: string) => ConfigError): string {
+  if (source[start + 1] !== '?') return '('
+  const kind = source[start + 2]
+  if (kind === ':' || kind === '=' || kind === '!') return source.slice(start, start + 3)
+  if (kind === '<') {
+    const after = source[start + 3]
+    if (after === '=' || after === '!') return source.slice(start, start + 4)
+    const close = source.indexOf('>', start + 3)
+    const name = close === -1 ? '' : source.slice(start + 3, close)
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+      throw fail(`invalid group name "${name}"`, 'Name groups with letters, digits and "_", e.g. "(?<user>\\S+)".')
+    }
+    if (name === 'ip') throw fail('the group name "ip" is reserved for __IP__', 'Use __IP__ for the address, or rename the group.')
+    return source.slice(start, close + 1)
+  }
+  const what: Record<string, string> = {
+    '#': 'comment groups "(?#…)"',
+    "'": 'group names in quotes "(?\'name\'…)"',
+    '(': 'conditionals "(?(cond)…)"',
+    '>': 'atomic groups "(?>…)"',
+    '~': 'absent operators "(?~…)"',
+  }
+  if (kind !== undefined && what[kind] !== undefined) {
+    throw fail(`${what[kind]} are not supported in JavaScript regular expressions`,
+      kind === "'" ? 'Write "(?<name>…)".' : kind === '#' ? 'Put comments on a "#" line of their own.' : 'Rewrite the regex without it; anchored patterns rarely need it.')
+  }
+  throw fail(`inline options "(?${kind ?? ''}…)" are not supported in JavaScript regular expressions`,
+    'Remove them and spell out the cases, e.g. "[Ff]ailed" instead of "(?i)failed".')
+}
+
+/** Index after the escape whose letter is at `at` (\xHH, \uHHHH, \u{…}, \cX, \p{…}, \k<name>, or one letter). */
+function escapeEnd(source: string, at: number): number {
+  const d = source[at]
+  if (d === 'x') return at + 3
+  if (d === 'c') return at + 2
+  if (d === 'u') {
+    if (source[at + 1] === '{') {
+      const close = source.indexOf('}', at)
+      return close === -1 ? source.length : close + 1
+    }
+    return at + 5
+  }
+  if ((d === 'p' || d === 'P') && source[at + 1] === '{') {
+    const close = source.indexOf('}', at)
+    return close === -1 ? source.length : close + 1
+  }
+  if (d === 'k' && source[at + 1] === '<') {
+    const close = source.indexOf('>', at)
+    return close === -1 ? source.length : close + 1
+  }
+  return at + 1
+}
+
+/** A quantifier `{n}`, `{n,}` or `{n,m}` at `start`, or undefined when the brace is a literal one. */
+function braceQuantifier(source: string, start: number): {min: number; max: number; text: string} | undefined {
+  const m = /^\{(\d{1,6})(,(\d{0,6}))?\}/.exec(source.slice(start, start + 16))
+  if (m === null) return undefined
+  const min = Number(m[1])
+  const max = m[2] === undefined ? min : m[3] === '' ? Infinity : Number(m[3])
+  return {max, min, text: m[0]}
+}
+
+/** An escaped punctuation character, written so that a `u` regex accepts it. */
+function escapeLiteral(d: string, inClass: boolean): string {
+  if (JS_SYNTAX.has(d) || (inClass && d === '-')) return `\\${d}`
+  const code = d.codePointAt(0)!
+  if (code < 0x80) return `\\x${code.toString(16).padStart(2, '0')}`
+  return d // an escaped non-ASCII character is the character itself
+}
+
+function isAsciiLetter(c: string): boolean {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+}
+
+function isDigit(c: string): boolean {
+  return c >= '0' && c <= '9'
+}
+
+function capitalise(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1)
+}
+
+// ---- settings ----
+
+function parseAction(value: string | undefined, loc: SourceLocation): PatternAction {
+  if (value === undefined || value === 'ban') return 'ban'
+  if (value === 'allow') return 'allow'
+  throw new ConfigError(loc, `action "${value}" is neither "ban" nor "allow"`,
+    'Write "action = ban" (the default) or "action = allow" for successful logins.')
+}
+
+function parseIdents(value: string | undefined, loc: SourceLocation): string[] {
+  if (value === undefined) return []
+  const idents = value.split(/[\s,]+/).filter((s) => s !== '')
+  for (const ident of idents) {
+    if (!IDENT.test(ident)) {
+      throw new ConfigError(loc, `ident "${ident}" is not a syslog identifier`,
+        'List journald SYSLOG_IDENTIFIERs separated by commas, e.g. "ident = sshd, sshd-session".')
+    }
+  }
+  if (idents.length === 0) throw new ConfigError(loc, 'ident is empty', 'List at least one identifier, or remove the line.')
+  return idents
+}
+
+function parsePorts(value: string | undefined, loc: SourceLocation, lookup: PatternParseOptions['lookupService']): number[] | 'all' {
+  if (value === undefined) return 'all'
+  const tokens = value.split(/[^A-Za-z0-9]+/).filter((t) => t !== '')
+  if (tokens.length === 0 || tokens.some((t) => t.toLowerCase() === 'all')) return 'all'
+  const ports: number[] = []
+  for (const t of tokens) {
+    let port: number | undefined
+    if (/^[0-9]+$/.test(t)) {
+      port = t.length <= 5 ? Number(t) : Infinity
+      if (port < 1 || port > 65_535 || (t.length > 1 && t.startsWith('0'))) {
+        throw new ConfigError(loc, `port ${t} is not a number from 1 to 65535`, 'Write ports as numbers, e.g. "ports = 25, 465, 587".')
+      }
+    } else {
+      port = lookup?.(t)
+      if (port === undefined) {
+        throw new ConfigError(loc, `unknown service name "${t}"`, lookup === undefined
+          ? 'Write the port number instead, e.g. "ports = 22".'
+          : 'Use a name from /etc/services or the port number, e.g. "ports = 22".')
+      }
+    }
+    if (!ports.includes(port)) ports.push(port)
+  }
+  return ports
+}
+
+function parseThreshold(value: string, loc: SourceLocation): number {
+  const n = /^[0-9]{1,7}$/.test(value) ? Number(value) : NaN
+  if (!(n >= 1 && n <= MAX_THRESHOLD)) {
+    throw new ConfigError(loc, `threshold "${value}" is not a whole number from 1 to ${MAX_THRESHOLD}`,
+      'Write how many matches within the window lead to a ban, e.g. "threshold = 5".')
+  }
+  return n
+}
+
+function parseDuration(value: string, loc: SourceLocation, key: 'ban' | 'window', maxSec: number): number {
+  let sec: number
+  try {
+    sec = parseDurationSec(value)
+  } catch (error) {
+    const e = error as {hint?: string; message: string}
+    throw new ConfigError(loc, `${key}: ${e.message}`, e.hint, {cause: error})
+  }
+  if (sec < 1 || sec > maxSec) {
+    throw new ConfigError(loc, `${key} ${JSON.stringify(value)} is out of range (1s to ${maxSec} seconds)`,
+      key === 'ban' ? 'Write a ban time such as "ban = 1h"; ipset cannot hold longer timeouts.' : 'Write a window such as "window = 10m".')
+  }
+  return sec
+}
