@@ -99,7 +99,7 @@ export class CommandFailedError extends DiswallError {
   ) {
     const how = options?.timedOut ? 'timed out' : `exited with code ${programExitCode ?? 'unknown'}`
     const detail = firstLines(stderr, 5)
-    super(`${program} ${args.join(' ')} ${how}${detail ? `: ${detail}` : ''}`, 'E_COMMAND_FAILED',
+    super(`${[program, ...args].join(' ')} ${how}${detail ? `: ${detail}` : ''}`, 'E_COMMAND_FAILED',
       ExitCode.COMMAND_FAILED, options?.hint, options)
   }
 }
