@@ -1,0 +1,21 @@
+/**
+ * Detection sources: the kernel log (/dev/kmsg, journald, the original rsyslog pipe), service log files
+ * followed like `tail -F`, and logins from wtmp. Each is a {@link LogSource}; wrap it with
+ * {@link superviseSource} so that it restarts after a failure and never stops silently.
+ */
+export type {LogLine, LogSource, SourceHealth, SourceState} from './types.js'
+export {LogSourceError, SourceEndedError} from './types.js'
+export {isFatalSourceError, SupervisedSource, superviseSource} from './supervisor.js'
+export type {SuperviseOptions, SupervisorEvent} from './supervisor.js'
+export {escapeKmsgText, KMSG_DEVICE, KmsgSource, parseKmsgRecord, unescapeKmsgText} from './kmsg.js'
+export type {KmsgRecord, KmsgSourceOptions} from './kmsg.js'
+export {JournalSource, journalctlArgs, parseJournalEntry} from './journal.js'
+export type {JournalEntry, JournalSourceOptions, SpawnLinesFn} from './journal.js'
+export {DEFAULT_PIPE_PATH, ensureFifo, PipeSource} from './pipe.js'
+export type {PipeSourceOptions} from './pipe.js'
+export {DEFAULT_MAX_LINE_BYTES, FileSource} from './file.js'
+export type {FileSourceOptions} from './file.js'
+export {followFile} from './follow.js'
+export type {FollowEvent, FollowOptions} from './follow.js'
+export {parseWtmp, parseWtmpRecord, UTMP_RECORD_SIZE, UtmpType, WTMP_PATH, WtmpSource, wtmpAddress} from './wtmp.js'
+export type {WtmpLogin, WtmpRecord, WtmpSourceOptions} from './wtmp.js'

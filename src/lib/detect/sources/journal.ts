@@ -1,0 +1,149 @@
+/**
+ * The kernel log through journald: `journalctl -k -f -o json`, for machines where /dev/kmsg cannot be
+ * read. Only entries with `_TRANSPORT=kernel` are kept, so `logger` run by any local user cannot forge a
+ * packet log line (the original DisWall grepped all of the journal as text and could be fooled that way).
+ * A journalctl that dies ends the run with an error; the supervisor restarts it, after the last entry
+ * seen (`--after-cursor`), so nothing is skipped or repeated.
+ */
+import {type LineStream, spawnLines} from '../../system/stream.js'
+import {HealthTracker, RunSet} from './internal.js'
+import type {LogLine, LogSource, SourceHealth} from './types.js'
+
+/** One journal entry, reduced to what the sources use. */
+export interface JournalEntry {
+  /** MESSAGE, decoded (journalctl gives binary or non-UTF-8 values as an array of bytes). */
+  message: string
+  /** _TRANSPORT: `kernel`, `syslog`, `journal`, `stdout`, … */
+  transport?: string
+  /** __REALTIME_TIMESTAMP in milliseconds since the epoch. */
+  timeMs?: number
+  /** __CURSOR, to resume after this entry. */
+  cursor?: string
+}
+
+/**
+ * Parses one line of `journalctl -o json`. MESSAGE may be a string, an array of bytes, or (a field
+ * given several times) an array of those, of which the first is taken. Pure. Returns undefined for a
+ * line that is not a JSON object or has no usable MESSAGE (null: a value journalctl did not print).
+ */
+export function parseJournalEntry(line: string): JournalEntry | undefined {
+  let doc: unknown
+  try {
+    doc = JSON.parse(line)
+  } catch {
+    return undefined
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return undefined
+  const fields = doc as Record<string, unknown>
+  const message = decodeField(fields.MESSAGE)
+  if (message === undefined) return undefined
+  const transport = decodeField(fields._TRANSPORT)
+  const realtime = fields.__REALTIME_TIMESTAMP
+  const cursor = fields.__CURSOR
+  return {
+    message,
+    ...(transport === undefined ? {} : {transport}),
+    ...(typeof realtime === 'string' && /^\d+$/.test(realtime) ? {timeMs: Number(realtime) / 1000} : {}),
+    ...(typeof cursor === 'string' ? {cursor} : {}),
+  }
+}
+
+function decodeField(value: unknown): string | undefined {
+  if (typeof value === 'string') return value
+  if (!Array.isArray(value) || value.length === 0) return undefined
+  if (value.every((b) => Number.isInteger(b) && b >= 0 && b <= 255)) return Buffer.from(value as number[]).toString('utf8')
+  return decodeField(value[0])
+}
+
+/** Starts a line-producing program; {@link spawnLines} by default, a fake in tests. */
+export type SpawnLinesFn = (program: string, args: readonly string[]) => LineStream
+
+/** Options of {@link JournalSource}. */
+export interface JournalSourceOptions {
+  /** Keep only messages that contain one of these strings (e.g. `['diswall-log: ']`); all by default. */
+  match?: readonly string[]
+  /** Name in LogLine.source and the health; `journal` by default. */
+  name?: string
+  /** The program; `journalctl` by default. */
+  program?: string
+}
+
+/** The arguments of journalctl: kernel messages only, followed, as JSON, from now or after `cursor`. */
+export function journalctlArgs(cursor?: string): string[] {
+  return [
+    '--dmesg', // = -k: _TRANSPORT=kernel of the current boot
+    '--follow',
+    '--output=json',
+    '--output-fields=MESSAGE,_TRANSPORT', // systemd 236+; __CURSOR and the timestamps always come along
+    '--all', // a long MESSAGE would otherwise be printed as null
+    '--no-pager',
+    '--quiet',
+    ...(cursor === undefined ? ['--since=now'] : [`--after-cursor=${cursor}`]),
+  ]
+}
+
+/**
+ * Kernel messages from the journal as LogLines (`time` is the journal's receive time). The iteration
+ * throws MissingDependencyError when journalctl is not installed and CommandFailedError when it exits
+ * with an error; when journalctl exits with status 0 the iteration just ends (a supervisor restarts it).
+ */
+export class JournalSource implements LogSource {
+  readonly name: string
+  private readonly health_: HealthTracker
+  private closed = false
+  private readonly runs = new RunSet<LogLine>()
+  private cursor: string | undefined
+  private stream: LineStream | undefined
+
+  constructor(private readonly options: JournalSourceOptions = {}, private readonly spawn: SpawnLinesFn = spawnLines) {
+    this.name = options.name ?? 'journal'
+    this.health_ = new HealthTracker(this.name)
+  }
+
+  /** Starts a run (see {@link LogSource.start}); it begins when first pulled. */
+  start(): AsyncGenerator<LogLine> {
+    return this.runs.start(() => this.run())
+  }
+
+  private async *run(): AsyncGenerator<LogLine> {
+    if (this.closed) return
+    const health = this.health_
+    const match = this.options.match ?? []
+    health.state = 'starting'
+    const stream = this.spawn(this.options.program ?? 'journalctl', journalctlArgs(this.cursor))
+    this.stream = stream
+    try {
+      if (stream.pid !== undefined) health.state = 'running'
+      for await (const line of stream) {
+        const entry = parseJournalEntry(line)
+        if (entry === undefined) continue
+        if (entry.cursor !== undefined) this.cursor = entry.cursor
+        // Defence in depth: -k already selects the kernel transport.
+        if (entry.transport !== 'kernel') continue
+        if (match.length > 0 && !match.some((m) => entry.message.includes(m))) continue
+        health.line()
+        yield {source: this.name, text: entry.message, ...(entry.timeMs === undefined ? {} : {time: entry.timeMs})}
+      }
+      health.state = 'stopped'
+    } catch (error) {
+      health.fail(error)
+      throw error
+    } finally {
+      if (this.stream === stream) this.stream = undefined
+      await stream.close()
+      if (this.closed) health.state = 'stopped'
+    }
+  }
+
+  /** Stops journalctl; the current iteration ends and later runs yield nothing. */
+  async close(): Promise<void> {
+    this.closed = true
+    await this.stream?.close()
+    await this.runs.returnAll()
+    this.health_.state = 'stopped'
+  }
+
+  health(): SourceHealth {
+    return this.health_.snapshot()
+  }
+}
