@@ -1,3 +1,6 @@
+// Own parsers instead of ipaddr.js: ipaddr.js 2.x accepts zone ids ("fe80::1%eth0"), leading zeros and
+// short IPv4 forms, which must be refused here, and cannot say which part of a text is wrong. It stays
+// as the reference that test/unit/net/address.test.ts checks these parsers against.
 import {InvalidValueError} from '../errors.js'
 
 /** IP family: 4 or 6. */
