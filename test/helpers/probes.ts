@@ -4,8 +4,8 @@
  * against a ruleset. Traffic only ever goes to addresses inside the test's own namespaces.
  */
 import type {Netns} from './netns.js'
-import type {SpawnedProcess} from './process.js'
-import {waitFor} from './wait.js'
+import {startScriptServer} from './tcp.js'
+import type {EchoServer} from './tcp.js'
 
 /** UDP echo server on `::` (dual stack: IPv4 clients arrive as v4-mapped peers). */
 const UDP_ECHO_SCRIPT = `
@@ -97,33 +97,12 @@ export async function probeMany(netns: Netns, probes: readonly Probe[], timeoutM
 }
 
 /** A running UDP echo server started by {@link startUdpEchoServer}. */
-export interface UdpEchoServer {
-  readonly port: number
-  readonly process: SpawnedProcess
-  stop(): Promise<void>
-}
+export type UdpEchoServer = EchoServer
 
 /**
  * Starts a UDP echo server on `[::]:port` (IPv4 and IPv6) inside `netns` and resolves once it is bound.
  * Removing the namespace stops it too. Throws with its stderr when it does not start.
  */
 export async function startUdpEchoServer(netns: Netns, port: number): Promise<UdpEchoServer> {
-  const proc = netns.spawn(process.execPath, ['-e', UDP_ECHO_SCRIPT, String(port)])
-  try {
-    await waitFor(() => {
-      if (proc.exitStatus) throw new Error(`UDP echo server exited: ${proc.output().stderr}`)
-      return proc.output().stdout.includes('listening ')
-    }, {timeoutMs: 10_000, what: `UDP echo server on port ${port} in ${netns.name}`})
-  } catch (error) {
-    await proc.stop()
-    throw error
-  }
-
-  return {
-    port,
-    process: proc,
-    async stop() {
-      await proc.stop()
-    },
-  }
+  return startScriptServer(netns, UDP_ECHO_SCRIPT, port, 'UDP echo server')
 }

@@ -71,12 +71,20 @@ export interface EchoServer {
  * it listens. Removing the namespace stops it too. Throws with its stderr when it does not start.
  */
 export async function startEchoServer(netns: Netns, port: number): Promise<EchoServer> {
-  const proc = netns.spawn(process.execPath, ['-e', ECHO_SERVER_SCRIPT, String(port)])
+  return startScriptServer(netns, ECHO_SERVER_SCRIPT, port, 'echo server')
+}
+
+/**
+ * Runs a node `-e` server script with the port as its argument inside `netns` and resolves once it
+ * prints "listening "; stops it and throws with its stderr when it does not get there.
+ */
+export async function startScriptServer(netns: Netns, script: string, port: number, what: string): Promise<EchoServer> {
+  const proc = netns.spawn(process.execPath, ['-e', script, String(port)])
   try {
     await waitFor(() => {
-      if (proc.exitStatus) throw new Error(`echo server exited: ${proc.output().stderr}`)
+      if (proc.exitStatus) throw new Error(`${what} exited: ${proc.output().stderr}`)
       return proc.output().stdout.includes('listening ')
-    }, {timeoutMs: 10_000, what: `echo server on port ${port} in ${netns.name}`})
+    }, {timeoutMs: 10_000, what: `${what} on port ${port} in ${netns.name}`})
   } catch (error) {
     await proc.stop()
     throw error
