@@ -20,11 +20,12 @@ import {integrationSkipReason} from '../test/helpers/root.js'
 import {removeLeftovers, withFleet} from './lib/fleet.js'
 import {type BenchResult, renderTable, writeResults} from './lib/report.js'
 import type {BenchSuite, SuiteContext} from './lib/suite.js'
+import {daemonSuite} from './suites/daemon.js'
 import {kernelSetsSuite} from './suites/kernel-sets.js'
 import {patternsSuite} from './suites/patterns.js'
 
-/** Every suite, in the order they run. New benches (packet → block latency, NATS fan-out) go here. */
-const SUITES: readonly BenchSuite[] = [kernelSetsSuite, patternsSuite]
+/** Every suite, in the order they run. New benches (NATS fan-out) go here. */
+const SUITES: readonly BenchSuite[] = [kernelSetsSuite, patternsSuite, daemonSuite]
 
 const DEFAULT_OUT = fileURLToPath(new URL('./results/latest.json', import.meta.url))
 

@@ -9,9 +9,12 @@ import {dirname} from 'node:path'
 export type Target =
   | {id: string; kind: 'min-rate'; perSecond: number}
   | {id: string; kind: 'max-seconds'; seconds: number}
+  | {id: string; kind: 'max-latency'; p50Ms: number; p99Ms: number}
 
 /** The targets of DESIGN.md that the suites measure. */
 export const TARGETS = {
+  /** Probe packet → address blocked locally. */
+  P1: {id: 'P1', kind: 'max-latency', p50Ms: 2, p99Ms: 5},
   /** Sustained distinct bans into the kernel. */
   P3: {id: 'P3', kind: 'min-rate', perSecond: 100_000},
   /** Start-up sync of 1,000,000 block entries, server → kernel. */
@@ -38,16 +41,40 @@ export interface BenchResult {
   verdict: 'baseline' | 'info' | 'miss' | 'pass'
   /** Facts about the row: batches, verification, extrapolations. */
   notes: string[]
+  /** Latency percentiles of the `count` samples, ms (latency rows only). */
+  latencyMs?: LatencySummary
+}
+
+/** Percentiles of a set of latency samples, ms. */
+export interface LatencySummary {
+  min: number
+  p50: number
+  p90: number
+  p99: number
+  max: number
+}
+
+/** Percentiles of `samples` (ms; nearest-rank). Throws on an empty list. */
+export function summarizeLatency(samples: readonly number[]): LatencySummary {
+  if (samples.length === 0) throw new Error('no latency samples')
+  const sorted = [...samples].sort((a, b) => a - b)
+  const at = (p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!
+  return {max: sorted.at(-1)!, min: sorted[0]!, p50: at(50), p90: at(90), p99: at(99)}
 }
 
 /** Builds a row and judges it against its target (`baseline: true` compares without a verdict). */
-export function result(fields: {id: string; what: string; count: number; seconds: number; target?: Target; baseline?: boolean; notes?: string[]}): BenchResult {
+export function result(fields: {id: string; what: string; count: number; seconds: number; target?: Target; baseline?: boolean; notes?: string[]; latencyMs?: LatencySummary}): BenchResult {
   const perSecond = fields.count / fields.seconds
   let verdict: BenchResult['verdict'] = 'info'
   if (fields.target && fields.baseline) verdict = 'baseline'
   else if (fields.target?.kind === 'min-rate') verdict = perSecond >= fields.target.perSecond ? 'pass' : 'miss'
   else if (fields.target?.kind === 'max-seconds') verdict = fields.seconds <= fields.target.seconds ? 'pass' : 'miss'
+  else if (fields.target?.kind === 'max-latency') {
+    const l = fields.latencyMs
+    verdict = l !== undefined && l.p50 <= fields.target.p50Ms && l.p99 <= fields.target.p99Ms ? 'pass' : 'miss'
+  }
   return {
+    ...(fields.latencyMs === undefined ? {} : {latencyMs: fields.latencyMs}),
     count: fields.count,
     id: fields.id,
     notes: fields.notes ?? [],
@@ -62,22 +89,24 @@ export function result(fields: {id: string; what: string; count: number; seconds
 /** "P3 ≥ 100,000/s", "P4 ≤ 10 s", or "—". */
 export function describeTarget(target: Target | undefined): string {
   if (!target) return '—'
+  if (target.kind === 'max-latency') return `${target.id} p50 ≤ ${target.p50Ms} ms, p99 ≤ ${target.p99Ms} ms`
   return target.kind === 'min-rate' ? `${target.id} ≥ ${formatInt(target.perSecond)}/s` : `${target.id} ≤ ${target.seconds} s`
 }
 
 /** The results as a fixed-width text table, with the notes below it. Pure. */
 export function renderTable(results: readonly BenchResult[]): string {
-  const header = ['what', 'count', 'seconds', 'per second', 'target', 'result']
+  const header = ['what', 'count', 'seconds', 'per second', 'p50/p99 ms', 'target', 'result']
   const rows = results.map((r) => [
     r.what,
     formatInt(r.count),
     r.seconds.toFixed(3),
     formatInt(Math.round(r.perSecond)),
+    r.latencyMs === undefined ? '—' : `${r.latencyMs.p50.toFixed(2)} / ${r.latencyMs.p99.toFixed(2)}`,
     describeTarget(r.target),
     r.verdict,
   ])
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => [...row[i]!].length)))
-  const numeric = new Set([1, 2, 3])
+  const numeric = new Set([1, 2, 3, 4])
   const line = (cells: string[]): string =>
     cells.map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd()
   const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)]

@@ -8,7 +8,10 @@
  * - `p3.process-per-entry.ipset`: the baseline the design rules out, one `ipset add` process per
  *   address (2,000 of them, run inside the namespace), extrapolated per second;
  * - `p4.parse`: parsing 1,000,000 address texts (the other half of a start-up sync);
- * - `p4.replace.ipset`, `p4.replace.nftables`: replace() of the block list with 1,000,000 entries.
+ * - `p4.replace.ipset`, `p4.replace.nftables`: replace() of the block list with 1,000,000 entries;
+ * - `p1.commit.ipset-session`, `p1.commit.ipset-restore`: the kernel step of P1, the latency of a commit
+ *   of one ban (2,000 of them, one after the other), through IpsetBackend's persistent `ipset -exist -`
+ *   session or one `ipset restore` process per commit; p50/p99 in the notes.
  *
  * Every row is verified against the kernel before it counts: `ipset list -t` (Number of entries) or
  * the nft listing; nft 1.0.6 lists 1M elements in ~70 s, so that row is checked by sampling instead.
@@ -18,19 +21,23 @@ import {fileURLToPath} from 'node:url'
 
 import {CommandFailedError} from '../../src/lib/errors.js'
 import {
+  type BackendOptions,
   CoalescingWriter,
   createBackend,
   DEFAULT_LIMITS,
   DEFAULT_NAMES,
   type FirewallBackend,
+  IpsetBackend,
+  IpsetSession,
   type SetEntry,
 } from '../../src/lib/firewall/index.js'
 import {type Address, parseAddress} from '../../src/lib/net/index.js'
+import {netnsCoprocess} from '../../src/lib/system/index.js'
 import {distinctIpv4, nthIpv4} from '../../test/helpers/addresses.js'
 import {waitForKernelSetCount} from '../../test/helpers/kernel-sets.js'
 import type {Netns} from '../../test/helpers/index.js'
 import {withFleet} from '../lib/fleet.js'
-import {type BenchResult, formatInt, result, TARGETS} from '../lib/report.js'
+import {type BenchResult, formatInt, result, summarizeLatency, TARGETS} from '../lib/report.js'
 import {attempt, type BenchSuite, scaled, secondsSince, type SuiteContext} from '../lib/suite.js'
 
 type Kind = 'ipset' | 'nftables'
@@ -38,6 +45,10 @@ type Kind = 'ipset' | 'nftables'
 const WRITER_COUNT = 200_000
 const PER_PROCESS_COUNT = 2000
 const STARTUP_COUNT = 1_000_000
+/** Single-ban commits per latency case (at least 500 whatever the scale). */
+const LATENCY_COMMITS = 2000
+/** Commits before the measured ones: the first starts the session process. */
+const LATENCY_WARMUP = 20
 /** Submissions between two yields to the event loop in the writer cases. */
 const SUBMIT_BURST = 1000
 
@@ -46,7 +57,7 @@ const WORKER = fileURLToPath(new URL('../lib/process-per-entry.worker.ts', impor
 const TSX = import.meta.resolve('tsx')
 
 export const kernelSetsSuite: BenchSuite = {
-  description: 'P3 distinct bans/s into the kernel (writer + ipset/nftables, process per address) and P4 start-up load of 1M entries',
+  description: 'P3 distinct bans/s into the kernel (writer + ipset/nftables, process per address), P4 start-up load of 1M entries, P1 single-ban commit latency (ipset session vs restore)',
   name: 'kernel-sets',
   async run(ctx) {
     const out: BenchResult[] = []
@@ -74,8 +85,57 @@ export const kernelSetsSuite: BenchSuite = {
       }
     }
 
+    for (const mode of ['session', 'restore'] as const) {
+      const id = `p1.commit.ipset-${mode}`
+      if (ctx.wants(id)) out.push(...await attempt(ctx, id, () => commitLatencyCase(ctx, mode)))
+    }
+
     return out
   },
+}
+
+/** Latency of committing one ban at a time, through the ipset session or one `ipset restore` each. */
+async function commitLatencyCase(ctx: SuiteContext, mode: 'restore' | 'session'): Promise<BenchResult> {
+  const count = scaled(LATENCY_COMMITS, ctx.scale, 500)
+  const id = `p1.commit.ipset-${mode}`
+  ctx.log(`${id}: ${formatInt(count)} commits of one ban each`)
+  // The session runs inside the namespace too, like every other firewall program of the bench.
+  const options = (ns: Netns): BackendOptions => mode === 'session'
+    ? {session: (sentinelSet) => new IpsetSession({sentinelSet, spawn: netnsCoprocess(ns.name)})}
+    : {}
+  return withKernel('ipset', async (ns, fw) => {
+    const addrs = distinctIpv4(count + LATENCY_WARMUP)
+    const ms: number[] = []
+    let firstMs = 0
+    for (let i = 0; i < addrs.length; i++) {
+      fw.add('block', {target: addrs[i]!})
+      const started = performance.now()
+      await fw.commit()
+      const took = performance.now() - started
+      if (i === 0) firstMs = took
+      if (i >= LATENCY_WARMUP) ms.push(took)
+    }
+
+    const seconds = ms.reduce((a, b) => a + b, 0) / 1000
+    const verify = await verifyCount(ns, 'ipset', count + LATENCY_WARMUP)
+    const latencyMs = summarizeLatency(ms)
+    const stats = fw instanceof IpsetBackend && mode === 'session' ? fw.sessionStats : undefined
+    return result({
+      count,
+      id,
+      latencyMs,
+      notes: [
+        `per commit: p50 ${latencyMs.p50.toFixed(3)} ms, p90 ${latencyMs.p90.toFixed(3)} ms, p99 ${latencyMs.p99.toFixed(3)} ms, ` +
+          `max ${latencyMs.max.toFixed(3)} ms (${LATENCY_WARMUP} warm-up commits left out; the first took ${firstMs.toFixed(1)} ms)`,
+        ...(stats ? [`${stats.batches} commits through the session, ${stats.fallbacks} fell back to ipset restore`] : []),
+        ...(mode === 'restore' ? ['each ipset restore starts through `ip netns exec` here: on a host, one exec less'] : []),
+        verify,
+      ],
+      seconds,
+      // No P1 verdict: P1 is probe packet → blocked, of which this is the kernel step only.
+      what: `commit of 1 ban, IpsetBackend ${mode === 'session' ? 'with session (ipset -exist -)' : 'with ipset restore'}`,
+    })
+  }, options)
 }
 
 /** Distinct bans through CoalescingWriter + backend, submitted one by one. */
@@ -159,14 +219,22 @@ async function replaceCase(ctx: SuiteContext, kind: Kind, addrs: readonly Addres
   })
 }
 
-/** A fresh namespace with the backend's sets (init()), removed afterwards whatever happens. */
-async function withKernel<T>(kind: Kind, body: (ns: Netns, fw: FirewallBackend) => Promise<T>): Promise<T> {
+/**
+ * A fresh namespace with the backend's sets (init()), removed afterwards whatever happens; the backend
+ * is closed first (its session process, if `options` asks for one).
+ */
+async function withKernel<T>(kind: Kind, body: (ns: Netns, fw: FirewallBackend) => Promise<T>,
+  options: (ns: Netns) => BackendOptions = () => ({})): Promise<T> {
   return withFleet({hosts: ['kernel']}, async (fleet) => {
     const ns = fleet.host('kernel')
     // Every program runs inside the namespace: the machine's own firewall is never touched.
-    const fw = createBackend(kind, DEFAULT_NAMES, DEFAULT_LIMITS, ns.exec)
-    await fw.init()
-    return body(ns, fw)
+    const fw = createBackend(kind, DEFAULT_NAMES, DEFAULT_LIMITS, ns.exec, options(ns))
+    try {
+      await fw.init()
+      return await body(ns, fw)
+    } finally {
+      await fw.close()
+    }
   })
 }
 

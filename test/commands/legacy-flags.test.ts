@@ -14,13 +14,19 @@ test('legacy flags - -g prints the same config as generate-config', async () => 
 })
 
 test('legacy flags - a translated command this version lacks exits 2 with E_NOT_AVAILABLE, not a crash', async () => {
-  for (const argv of [['--server'], ['-c', '/etc/diswall/diswall.conf', '-l']]) {
+  for (const argv of [['--server']]) {
     const r = await runCli(argv)
     assert.equal(r.code, 2, argv.join(' '))
     assert.match(text(r.stderr), /is not available yet in this version of diswall/)
     assert.match(r.stderr, /E_NOT_AVAILABLE/)
     assert.doesNotMatch(r.stderr, /at .*\.js:\d+/) // no stack trace
   }
+})
+
+test('legacy flags - daemon flags without an action reach the daemon (its config check answers)', async () => {
+  const r = await runCli(['-c', '/nonexistent/diswall.conf', '-l', '-f', '/tmp/x.pipe'])
+  assert.equal(r.code, 3)
+  assert.match(text(r.stderr), /\/nonexistent\/diswall\.conf: config file not found/)
 })
 
 test('legacy flags - --update and -e are refused with a hint', async () => {

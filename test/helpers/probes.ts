@@ -17,7 +17,7 @@ socket.bind(Number(process.argv[1]), '::', () => console.log('listening ' + sock
 `
 
 /**
- * Runs every probe of argv[1] (JSON [{proto, host, port}]) at once and prints one JSON array of
+ * Runs every probe of argv[1] (JSON [{proto, host, port, from?}]) at once and prints one JSON array of
  * {ok, ms} / {ok: false, code, ms}, in order. TCP: connect, send a line, wait for its echo. UDP:
  * a connected socket sends a datagram every 200 ms until the echo comes back; an ICMP
  * port-unreachable (a REJECT) ends it as ECONNREFUSED. No answer within the timeout = ETIMEDOUT.
@@ -27,7 +27,7 @@ const net = require('node:net')
 const dgram = require('node:dgram')
 const probes = JSON.parse(process.argv[1])
 const timeoutMs = Number(process.argv[2])
-const one = ({host, port, proto}) => new Promise((resolve) => {
+const one = ({from, host, port, proto}) => new Promise((resolve) => {
   const started = performance.now()
   let settled = false
   let cleanup = () => {}
@@ -40,7 +40,7 @@ const one = ({host, port, proto}) => new Promise((resolve) => {
   }
   const timer = setTimeout(() => done({code: 'ETIMEDOUT', ok: false}), timeoutMs)
   if (proto === 'tcp') {
-    const socket = net.connect({host, port})
+    const socket = net.connect({host, port, ...(from ? {localAddress: from} : {})})
     cleanup = () => socket.destroy()
     socket.on('error', (error) => done({code: error.code ?? String(error), ok: false}))
     socket.on('connect', () => socket.write('probe\\n'))
@@ -61,11 +61,13 @@ const one = ({host, port, proto}) => new Promise((resolve) => {
   socket.on('message', (msg) => {
     if (String(msg) === 'probe') done({ok: true})
   })
-  socket.connect(port, host, () => {
+  const start = () => socket.connect(port, host, () => {
     const send = () => socket.send('probe', () => {})
     send()
     resend = setInterval(send, 200)
   })
+  if (from) socket.bind({address: from}, start)
+  else start()
 })
 Promise.all(probes.map(one)).then((results) => {
   console.log(JSON.stringify(results))
@@ -78,6 +80,8 @@ export interface Probe {
   proto: 'tcp' | 'udp'
   host: string
   port: number
+  /** Source address (one of the namespace's own); the kernel picks one by default. */
+  from?: string
 }
 
 /** The result of one probe: the echo came back, or the error code; `ms` after the start either way. */

@@ -134,6 +134,8 @@ export const CONFIG_SCHEMA = {
   daemon: section('The per-host daemon.', {
     state_dir: path('/var/lib/diswall', 'State and snapshots of the kernel sets.'),
     socket: path('/run/diswall/diswall.sock', 'Local control socket (root only), used by `diswall status`.'),
+    snapshot_interval: duration('10m', 'How often the snapshot of the kernel sets is saved (also on stop); "0s" = only on stop.',
+      {minSec: 0}),
   }),
   server: section('The central server (`diswall server`).', {
     db: path('/var/lib/diswall/diswall.db', 'SQLite database of the server.'),

@@ -22,14 +22,17 @@ export interface Firewall {
   choice: BackendChoice
 }
 
-/** Resolves `[firewall] backend` and creates the backend; nothing changes in the kernel yet. */
-export async function openFirewall(config: Config, exec: Exec = defaultExec): Promise<Firewall> {
+/**
+ * Resolves `[firewall] backend` and creates the backend; nothing changes in the kernel yet. `session`:
+ * keep a long-running ipset process for small commits (the daemon; close() the backend to end it).
+ */
+export async function openFirewall(config: Config, exec: Exec = defaultExec, {session = false}: {session?: boolean} = {}): Promise<Firewall> {
   const choice = await resolveBackend(config.firewall.backend, config.firewall.nft_table, exec)
   const backend = createBackend(choice.backend, kernelNames(config), {
     allowMax: config.firewall.allow_max,
     blockMax: config.firewall.block_max,
     blockTimeoutSec: config.firewall.block_timeout,
-  }, exec)
+  }, exec, {session})
   return {backend, choice}
 }
 

@@ -1,6 +1,7 @@
 export * from './comment.js'
 export * from './connections.js'
 export * from './ipset.js'
+export * from './ipset-session.js'
 export * from './memory.js'
 export * from './names.js'
 export * from './nftables.js'

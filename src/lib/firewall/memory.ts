@@ -75,6 +75,8 @@ export class MemoryBackend implements FirewallBackend {
     this.sets.block.clear()
   }
 
+  async close(): Promise<void> {}
+
   private expire(list: ListKind): void {
     const now = this.now()
     for (const [key, {expiresAt}] of this.sets[list]) if (expiresAt !== undefined && expiresAt <= now) this.sets[list].delete(key)

@@ -235,6 +235,9 @@ export class NftBackend implements FirewallBackend {
     }
   }
 
+  /** Nothing to release: every commit is one `nft -f -` process. */
+  async close(): Promise<void> {}
+
   private table(): string {
     return `inet ${this.names.table}`
   }

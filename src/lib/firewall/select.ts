@@ -2,7 +2,7 @@ import {CommandFailedError, MissingDependencyError} from '../errors.js'
 import {exec as defaultExec} from '../system/index.js'
 import type {Exec} from '../system/index.js'
 import {IpsetBackend} from './ipset.js'
-import type {SetLimits} from './ipset.js'
+import type {IpsetBackendOptions, SetLimits} from './ipset.js'
 import type {KernelNames} from './names.js'
 import {NftBackend} from './nftables.js'
 import type {FirewallBackend} from './types.js'
@@ -61,9 +61,19 @@ export async function resolveBackend(setting: BackendSetting, ownTable: string, 
   })
 }
 
-/** Creates the backend object (no kernel change until init()/commit()). */
-export function createBackend(kind: 'ipset' | 'nftables', names: KernelNames, limits: SetLimits, exec: Exec = defaultExec): FirewallBackend {
-  return kind === 'ipset' ? new IpsetBackend(names, limits, exec) : new NftBackend(names, limits, exec)
+/** Options of {@link createBackend}. */
+export interface BackendOptions {
+  /** ipset only (see IpsetBackendOptions): small commits through a persistent ipset process. nftables ignores it. */
+  session?: IpsetBackendOptions['session']
+}
+
+/**
+ * Creates the backend object (no kernel change until init()/commit()). Call close() when done if
+ * `options.session` is on. Throws TypeError for `session: true` with a custom exec.
+ */
+export function createBackend(kind: 'ipset' | 'nftables', names: KernelNames, limits: SetLimits, exec: Exec = defaultExec,
+  options: BackendOptions = {}): FirewallBackend {
+  return kind === 'ipset' ? new IpsetBackend(names, limits, exec, options) : new NftBackend(names, limits, exec)
 }
 
 /** Distinct (family, table) pairs of `nft -t -j list chains` output (pure). */

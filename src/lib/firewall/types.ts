@@ -59,6 +59,11 @@ export interface FirewallBackend {
   replace(list: ListKind, entries: Iterable<SetEntry>): Promise<void>
   /** Removes the sets and rules of diswall (uninstall, tests). */
   destroy(): Promise<void>
+  /**
+   * Releases what the backend holds between calls (IpsetBackend's session process) and waits for it;
+   * the kernel sets stay. Commits after close() still work, without that process. Safe to call twice.
+   */
+  close(): Promise<void>
 }
 
 /** The address family's set: `v4` for IPv4, `v6` for IPv6. */

@@ -2,7 +2,12 @@ import type {Target} from '../net/index.js'
 import type {CommitReport, FirewallBackend, ListKind, SetEntry} from './types.js'
 
 export interface WriterOptions {
-  /** How long the first queued entry waits for company before the batch goes out, ms. */
+  /**
+   * How long the first queued entry waits for company before the batch goes out, ms; 2 by default.
+   * 0: the batch goes out as soon as the current event-loop turn ends (what arrived in the same read
+   * of a log joins it; the daemon uses this, for latency). Entries that arrive while a commit runs
+   * always form the next batch, so load still coalesces.
+   */
   windowMs?: number
   /** A batch this large goes out at once, without waiting for the window. */
   maxBatch?: number
@@ -37,7 +42,8 @@ export class CoalescingWriter {
   private readonly windowMs: number
   private readonly maxBatch: number
   private batch: Batch | undefined
-  private timer: NodeJS.Timeout | undefined
+  /** Cancels the pending window timer; set while one is pending. */
+  private timer: (() => void) | undefined
   private running: Promise<void> | undefined
   /** Totals since start. */
   readonly stats = {added: 0, batches: 0, failedBatches: 0, removed: 0}
@@ -61,8 +67,7 @@ export class CoalescingWriter {
 
   /** Commits everything queued now and waits for it (shutdown, tests). */
   async flush(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer)
-    this.timer = undefined
+    this.cancelTimer()
     while (this.running || this.batch) {
       await (this.running ?? this.start())
     }
@@ -72,17 +77,29 @@ export class CoalescingWriter {
     this.batch ??= newBatch()
     const {done} = this.batch
     if (this.backend.pending >= this.maxBatch && !this.running) {
-      if (this.timer) clearTimeout(this.timer)
-      this.timer = undefined
+      this.cancelTimer()
       void this.start()
     } else if (!this.timer && !this.running) {
-      this.timer = setTimeout(() => {
+      const fire = (): void => {
         this.timer = undefined
         void this.start()
-      }, this.windowMs)
+      }
+      // setTimeout(0) would wait at least 1 ms.
+      if (this.windowMs === 0) {
+        const immediate = setImmediate(fire)
+        this.timer = () => clearImmediate(immediate)
+      } else {
+        const timeout = setTimeout(fire, this.windowMs)
+        this.timer = () => clearTimeout(timeout)
+      }
     }
 
     return done
+  }
+
+  private cancelTimer(): void {
+    this.timer?.()
+    this.timer = undefined
   }
 
   private start(): Promise<void> {

@@ -1,3 +1,5 @@
 export * from './exec.js'
 export * from './privileges.js'
 export * from './lock.js'
+export * from './files.js'
+export * from './coprocess.js'

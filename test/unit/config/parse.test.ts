@@ -51,7 +51,7 @@ test('config parse - an empty file gives every default', () => {
     ephemeral_port_min: 49_152, ephemeral_window: 3600, ipv6_group_prefix: 64, log_prefix: 'diswall-log: ',
     pipe_path: '/var/log/diswall/diswall.pipe', skip_private: true, source: 'kmsg',
   })
-  assert.deepEqual(config.daemon, {socket: '/run/diswall/diswall.sock', state_dir: '/var/lib/diswall'})
+  assert.deepEqual(config.daemon, {snapshot_interval: 600, socket: '/run/diswall/diswall.sock', state_dir: '/var/lib/diswall'})
   assert.deepEqual(config.server, {
     account_rate_limit: 100, db: '/var/lib/diswall/diswall.db', escalation: [900, 1800, 3600, 21_600, 86_400, 604_800],
     global_min_accounts: 2,
@@ -164,7 +164,7 @@ test('config parse - an unknown key suggests the section it belongs to', () => {
   assert.equal(misplaced.message, `${FILE}:2: unknown key [nats] local_only`)
   assert.equal(misplaced.hint, 'Did you mean local_only? Top-level keys go before the first [section] header.')
   const unlike = errorOf('[daemon]\ncolour = "red"\n')
-  assert.equal(unlike.hint, 'Known keys in [daemon]: state_dir, socket.')
+  assert.equal(unlike.hint, 'Known keys in [daemon]: state_dir, socket, snapshot_interval.')
 })
 
 test('config parse - an unknown section names its line and suggests the closest section', () => {
@@ -299,6 +299,7 @@ const KEY_CASES: KeyCase[] = [
   {bad: [['0', /from 1 to 100000000/]], good: [['5000', 5000]], key: 'dedup_max', section: 'detect'},
   {bad: [['"lib/diswall"', /absolute path/]], good: [['"/tmp/dw"', '/tmp/dw']], key: 'state_dir', section: 'daemon'},
   {bad: [['"diswall.sock"', /absolute path/]], good: [['"/tmp/dw.sock"', '/tmp/dw.sock']], key: 'socket', section: 'daemon'},
+  {bad: [['"-1s"', /not a valid duration/]], good: [['"0s"', 0], ['"1h"', 3600]], key: 'snapshot_interval', section: 'daemon'},
   {bad: [['"diswall.db"', /absolute path/]], good: [['"/srv/dw.db"', '/srv/dw.db']], key: 'db', section: 'server'},
   {bad: [['[]', /at least one duration/], ['["1h", "15m"]', /element 2: "15m" is shorter than the step before it/],
     ['["1h", "x"]', /element 2: "x" is not a valid duration/], ['"1h"', /expected an array of durations/]],

@@ -9,8 +9,10 @@ import {
   IpsetBackend,
   parseIpsetHeader,
   parseIpsetSave,
+  SESSION_MAX_LINES,
   SetTypeMismatchError,
 } from '../../../src/lib/firewall/index.js'
+import type {IpsetSessionFactory} from '../../../src/lib/firewall/index.js'
 import {parseAddress, parseTarget} from '../../../src/lib/net/index.js'
 import type {Exec} from '../../../src/lib/system/index.js'
 import {failure, line, recordingExec as recordingExecRaw} from './fake-exec.js'
@@ -676,4 +678,130 @@ test('ipset - a set made by hand with other parameters turns the create prefix o
     'add diswall-bl 203.0.113.7 timeout 600\n',
     'add diswall-bl 203.0.113.9 timeout 600\n',
   ])
+})
+
+/** A session that records its batches and fails those `fail` picks (by index, 0-based). */
+function fakeSession(fail: (lines: readonly string[], index: number) => Error | undefined = () => undefined) {
+  const batches: string[][] = []
+  const made: string[] = []
+  let closed = 0
+  const factory: IpsetSessionFactory = (sentinelSet) => {
+    made.push(sentinelSet)
+    return {
+      async close() {
+        closed++
+      },
+      async run(lines) {
+        batches.push([...lines])
+        const error = fail(lines, batches.length - 1)
+        if (error) throw error
+      },
+    }
+  }
+
+  return {batches, closedCount: () => closed, factory, made}
+}
+
+const CREATE_BL = 'create diswall-bl hash:ip family inet hashsize 32768 maxelem 1000000 timeout 86400'
+
+test('ipset - with a session, a small commit goes through it (create lines first) and starts no process', async () => {
+  const {calls, exec} = recordingExecRaw()
+  const session = fakeSession()
+  const fw = new IpsetBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec, {session: session.factory})
+  assert.deepEqual(session.made, [], 'made by the first commit, not before')
+  fw.add('block', {target: parseAddress('203.0.113.7'), ttlSec: 600})
+  fw.del('allow', parseTarget('2001:db8:1::/48'))
+  assert.deepEqual(await fw.commit(), {added: 1, removed: 1})
+  fw.add('block', {target: parseAddress('2001:db8::7'), ttlSec: 60})
+  await fw.commit()
+
+  assert.deepEqual(calls, [])
+  assert.deepEqual(session.made, ['diswall-bl'])
+  assert.deepEqual(session.batches, [
+    [CREATE_BL, 'create diswall-wl6 hash:net family inet6 hashsize 1024 maxelem 65536 timeout 0 comment',
+      'add diswall-bl 203.0.113.7 timeout 600', 'del diswall-wl6 2001:db8:1::/48'],
+    // The sentinel set's create line comes along, so a destroyed set cannot leave the session hanging.
+    [CREATE_BL, 'create diswall-bl6 hash:ip family inet6 hashsize 32768 maxelem 1000000 timeout 86400',
+      'add diswall-bl6 2001:db8::7 timeout 60'],
+  ])
+  assert.deepEqual(fw.sessionStats, {batches: 2, fallbacks: 0})
+})
+
+test('ipset - when the session fails, the same batch goes through ipset restore', async () => {
+  const {calls, exec} = recordingExecRaw()
+  const session = fakeSession((_lines, index) => (index === 0
+    ? new CommandFailedError('ipset', ['-exist', '-'], undefined, 'ipset v7.17: Kernel error received: Invalid argument\n')
+    : undefined))
+  const fw = new IpsetBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec, {session: session.factory})
+  fw.add('block', {target: parseAddress('203.0.113.7'), ttlSec: 600})
+  fw.add('block', {target: parseAddress('203.0.113.8'), ttlSec: 600})
+  assert.deepEqual(await fw.commit(), {added: 2, removed: 0})
+  assert.deepEqual(calls, [{
+    args: RESTORE,
+    input: `${CREATE_BL}\nadd diswall-bl 203.0.113.7 timeout 600\nadd diswall-bl 203.0.113.8 timeout 600\n`,
+    program: 'ipset',
+  }])
+
+  // The session is kept: the next commit tries it again.
+  fw.add('block', {target: parseAddress('203.0.113.9'), ttlSec: 600})
+  await fw.commit()
+  assert.equal(calls.length, 1)
+  assert.equal(session.batches.length, 2)
+  assert.deepEqual(fw.sessionStats, {batches: 1, fallbacks: 1})
+})
+
+test('ipset - a session failure then a restore failure: the restore error is thrown, the bad line skipped', async () => {
+  let restores = 0
+  const {calls, exec} = recordingExec((call) => {
+    if (restores++ === 0) throw failure(call, 'ipset v7.17: Error in line 1: Kernel error received: Invalid argument\n')
+    return undefined
+  })
+  const session = fakeSession(() => new CommandFailedError('ipset', ['-exist', '-'], undefined, 'ipset v7.17: Kernel error received: Invalid argument\n'))
+  const fw = new IpsetBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec, {session: session.factory})
+  fw.add('block', {target: parseAddress('203.0.113.1'), ttlSec: 5})
+  fw.add('block', {target: parseAddress('203.0.113.2'), ttlSec: 5})
+  await assert.rejects(fw.commit(), (error: unknown) => error instanceof CommandFailedError && error.args[1] === 'restore' &&
+    /Error in line \d+: Kernel error/.test(error.stderr))
+  assert.deepEqual(calls.map((c) => c.input), [
+    'add diswall-bl 203.0.113.1 timeout 5\nadd diswall-bl 203.0.113.2 timeout 5\n',
+    'add diswall-bl 203.0.113.2 timeout 5\n',
+  ])
+})
+
+test('ipset - a commit larger than SESSION_MAX_LINES goes straight to ipset restore', async () => {
+  const {calls, exec} = recordingExec()
+  const session = fakeSession()
+  const fw = new IpsetBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec, {session: session.factory})
+  for (let n = 0; n <= SESSION_MAX_LINES; n++) fw.add('block', {target: parseAddress(`10.0.${n >> 8}.${n & 255}`)})
+  await fw.commit()
+  assert.equal(session.batches.length, 0)
+  assert.equal(calls.length, 1)
+  assert.equal(SESSION_MAX_LINES, 512)
+})
+
+test('ipset - close() ends the session; later commits use ipset restore; without a session close() does nothing', async () => {
+  const {calls, exec} = recordingExec()
+  const session = fakeSession()
+  const fw = new IpsetBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec, {session: session.factory})
+  fw.add('block', {target: parseAddress('203.0.113.7'), ttlSec: 600})
+  await fw.commit()
+  await fw.close()
+  assert.equal(session.closedCount(), 1)
+  fw.add('block', {target: parseAddress('203.0.113.8'), ttlSec: 600})
+  await fw.commit()
+  assert.equal(session.batches.length, 1)
+  assert.deepEqual(calls.map((c) => c.input), ['add diswall-bl 203.0.113.8 timeout 600\n'])
+  assert.deepEqual(session.made, ['diswall-bl'], 'no new session after close()')
+
+  const unused = fakeSession()
+  await new IpsetBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec, {session: unused.factory}).close()
+  assert.deepEqual(unused.made, [])
+  await new IpsetBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).close()
+})
+
+test('ipset - session: true refuses a custom exec, which would run the session somewhere else', () => {
+  const {exec} = recordingExec()
+  assert.throws(() => new IpsetBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec, {session: true}), TypeError)
+  // The default exec is fine; nothing starts before the first commit.
+  new IpsetBackend(DEFAULT_NAMES, DEFAULT_LIMITS, undefined, {session: true})
 })

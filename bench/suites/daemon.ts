@@ -1,0 +1,195 @@
+/**
+ * P1 of DESIGN.md: probe packet → address blocked locally, through the real `diswall daemon` (started
+ * from the TypeScript sources, kmsg source, ipset or nftables backend) inside a victim namespace whose
+ * ruleset (applied with `diswall firewall apply`) logs and drops what nothing allowed.
+ *
+ * How "blocked" is seen from outside, with one clock: the attacker namespace has `PROBES` addresses
+ * (198.19.0.0/16, routed over the veth). For each, one process there
+ * 1. checks that the victim's UDP echo port answers it (so it is not blocked yet),
+ * 2. sends one UDP datagram to the closed port 23 (the probe; logged by the ruleset), at t0,
+ * 3. right after, sends numbered datagrams to the echo port every ~0.2 ms for `WINDOW_MS`,
+ * 4. collects the echoes: the first datagram whose echo never came marks the block. The sample is
+ *    that datagram's send time − t0: an upper bound, ~0.2 ms coarse.
+ * Sends on connected UDP sockets go out synchronously, so the pacing (Atomics.wait) costs no CPU.
+ * Probes are paced at ~8/s: the ruleset's log rule is limited to 10 packets/s.
+ */
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+import {enableNetnsLogging, registerCleanup, uniqueLogPrefix, waitFor} from '../../test/helpers/index.js'
+import {startUdpEchoServer} from '../../test/helpers/probes.js'
+import {withFleet} from '../lib/fleet.js'
+import {attempt, type BenchSuite, scaled, secondsSince, type SuiteContext} from '../lib/suite.js'
+import {type BenchResult, result, summarizeLatency, TARGETS} from '../lib/report.js'
+
+const DEV_CLI = fileURLToPath(new URL('../../bin/dev.js', import.meta.url))
+const PROBES = 250
+const WINDOW_MS = 40
+const ECHO_PORT = 9000
+const PROBE_PORT = 23
+
+/** The attacker's measuring script (CommonJS, `node -e`); argv[1] = JSON options; prints JSON samples. */
+const PROBE_SCRIPT = String.raw`
+const dgram = require('node:dgram')
+const {victim, echoPort, probePort, sources, windowMs, paceMs} = JSON.parse(process.argv[1])
+const pause = new Int32Array(new SharedArrayBuffer(4))
+const now = () => Number(process.hrtime.bigint()) / 1e6
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+const open = (from, port) => new Promise((resolve, reject) => {
+  const s = dgram.createSocket('udp4')
+  s.on('error', reject)
+  s.bind({address: from}, () => s.connect(port, victim, () => resolve(s)))
+})
+async function one(from) {
+  const echo = await open(from, echoPort)
+  const probe = await open(from, probePort)
+  const seen = new Set()
+  echo.on('message', (m) => seen.add(Number(String(m))))
+  // 1. Not blocked yet: the echo port answers this address.
+  echo.send('-1')
+  const ready = now()
+  while (!seen.has(-1) && now() - ready < 500) await sleep(1)
+  if (!seen.has(-1)) return {error: 'the echo port did not answer before the probe'}
+  // 2. + 3. The probe, then datagrams every ~0.2 ms (sent synchronously; the loop never yields).
+  const sent = []
+  const t0 = now()
+  probe.send('probe')
+  while (now() - t0 < windowMs) {
+    echo.send(String(sent.length))
+    sent.push(now())
+    Atomics.wait(pause, 0, 0, 0.1)
+  }
+  // 4. Collect the echoes.
+  await sleep(50)
+  echo.close()
+  probe.close()
+  const firstLost = sent.findIndex((_, i) => !seen.has(i))
+  if (firstLost === -1) return {error: 'not blocked within ' + windowMs + ' ms'}
+  for (let i = firstLost; i < sent.length; i++) if (seen.has(i)) return {error: 'an echo came back after the block'}
+  return {ms: sent[firstLost] - t0, sent: sent.length}
+}
+;(async () => {
+  const out = []
+  for (const from of sources) {
+    const started = now()
+    out.push(await one(from))
+    const rest = paceMs - (now() - started)
+    if (rest > 0) await sleep(rest)
+  }
+  console.log(JSON.stringify(out))
+})()
+`
+
+/** The P1 suite: `p1.ipset` and `p1.nftables`. */
+export const daemonSuite: BenchSuite = {
+  description: 'P1 probe packet → blocked, through diswall daemon (kmsg source) in namespaces',
+  name: 'daemon',
+  async run(ctx) {
+    const out: BenchResult[] = []
+    for (const backend of ['ipset', 'nftables'] as const) {
+      const id = `p1.${backend}`
+      if (ctx.wants(id)) out.push(...(await attempt(ctx, id, () => measureLatency(ctx, id, backend))))
+    }
+    return out
+  },
+}
+
+async function measureLatency(ctx: SuiteContext, id: string, backend: 'ipset' | 'nftables'): Promise<BenchResult> {
+  const count = scaled(PROBES, ctx.scale, 20)
+  await enableNetnsLogging()
+  return withFleet({hosts: ['victim', 'attacker'], links: [['victim', 'attacker']]}, async (fleet) => {
+    const victim = fleet.host('victim')
+    const attacker = fleet.host('attacker')
+    const link = fleet.link('victim', 'attacker')
+    const sources = Array.from({length: count}, (_, i) => `198.19.${(i + 1) >> 8}.${(i + 1) & 255}`)
+    await attacker.run('ip', ['-batch', '-'], {input: sources.map((a) => `addr add ${a}/32 dev ${link.b.ifname}`).join('\n') + '\n'})
+    await victim.run('ip', ['route', 'add', '198.19.0.0/16', 'via', link.b.ipv4])
+    await startUdpEchoServer(victim, ECHO_PORT)
+
+    const base = mkdtempSync(join(tmpdir(), 'diswall-bench-p1-'))
+    const unregister = registerCleanup({description: `directory ${base}`, removeSync: () => rmSync(base, {force: true, recursive: true})})
+    try {
+      const config = writeSetup(base, backend)
+      const diswall = async (args: string[]): Promise<void> => {
+        await victim.run(process.execPath, ['--import', 'tsx', DEV_CLI, ...args, '-c', config], {timeoutMs: 120_000})
+      }
+      await diswall(['firewall', 'apply'])
+      const daemon = victim.spawn(process.execPath, ['--import', 'tsx', DEV_CLI, 'daemon', '--local-only', '-c', config])
+      try {
+        await waitFor(() => {
+          if (daemon.exitStatus) throw new Error(`the daemon exited: ${daemon.output().stdout}${daemon.output().stderr}`)
+          return / ready: /.test(daemon.output().stdout)
+        }, {timeoutMs: 60_000, what: 'the daemon to be ready'})
+        ctx.log(`${id}: ${count} probes, one every ${PACE_MS} ms`)
+        const started = performance.now()
+        const stdout = await attacker.run(process.execPath, ['-e', PROBE_SCRIPT, JSON.stringify({
+          echoPort: ECHO_PORT, paceMs: PACE_MS, probePort: PROBE_PORT, sources, victim: link.a.ipv4, windowMs: WINDOW_MS,
+        })], {timeoutMs: count * (PACE_MS + 1000) + 30_000})
+        const seconds = secondsSince(started)
+        const samples = JSON.parse(stdout.trim()) as Array<{error?: string; ms?: number}>
+        const errors = samples.filter((s) => s.error !== undefined)
+        const ms = samples.flatMap((s) => (s.ms === undefined ? [] : [s.ms]))
+        if (ms.length === 0) throw new Error(`no probe was blocked: ${errors[0]?.error}`)
+        const latencyMs = summarizeLatency(ms)
+        const failed = errors.length === 0 ? [] : [`${errors.length} probes without a sample (first: ${errors[0]!.error}); they count as misses`]
+        // A probe that was not blocked within the window is a miss at the window's length.
+        const all = [...ms, ...errors.map(() => WINDOW_MS)]
+        return result({
+          count: ms.length,
+          id,
+          latencyMs: summarizeLatency(all),
+          notes: [
+            `min ${latencyMs.min.toFixed(2)} ms, p50 ${latencyMs.p50.toFixed(2)}, p90 ${latencyMs.p90.toFixed(2)}, p99 ${latencyMs.p99.toFixed(2)}, max ${latencyMs.max.toFixed(2)} ms over the blocked probes`,
+            'upper bounds: the first lost echo datagram after the probe (sent every ~0.2 ms)',
+            ...failed,
+          ],
+          seconds,
+          target: TARGETS.P1,
+          what: `probe → blocked, daemon (kmsg) + ${backend}`,
+        })
+      } finally {
+        await daemon.stop(10_000)
+      }
+    } finally {
+      rmSync(base, {force: true, recursive: true})
+      unregister()
+    }
+  })
+}
+
+const PACE_MS = 125
+
+/** The config and firewall directory of the victim; returns the config file's path. */
+function writeSetup(base: string, backend: 'ipset' | 'nftables'): string {
+  const dir = join(base, 'firewall')
+  for (const [file, text] of Object.entries({
+    'incoming.d/00-established': '',
+    'incoming.d/05-essential-icmpv6': '',
+    [`incoming.d/10-${ECHO_PORT}.udp`]: '',
+    'incoming.d/90-log': '',
+    'incoming.d/99-drop': '',
+    'outgoing.d/00-accept': '',
+  })) {
+    mkdirSync(join(dir, file, '..'), {recursive: true})
+    writeFileSync(join(dir, file), text)
+  }
+  mkdirSync(join(dir, 'patterns.d'))
+  const config = join(base, 'diswall.conf')
+  writeFileSync(config, [
+    'local_only = true',
+    '[firewall]',
+    `backend = "${backend}"`,
+    `dir = "${dir}"`,
+    '[detect]',
+    'source = "kmsg"',
+    `log_prefix = "${uniqueLogPrefix('p1')}"`,
+    '[daemon]',
+    `state_dir = "${join(base, 'state')}"`,
+    `socket = "${join(base, 'diswall.sock')}"`,
+    'snapshot_interval = "0s"',
+    '',
+  ].join('\n'))
+  return config
+}

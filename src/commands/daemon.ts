@@ -1,0 +1,74 @@
+import {createWriteStream} from 'node:fs'
+
+import {Flags} from '@oclif/core'
+
+import {configFlag, DiswallCommand} from '../base-command.js'
+import {applyDaemonFlags, createLogger, Daemon} from '../lib/daemon/index.js'
+import {assertRoot} from '../lib/system/index.js'
+
+export default class DaemonCommand extends DiswallCommand<{stopped: boolean}> {
+  static override description = [
+    'Runs in the foreground until SIGTERM or Ctrl-C (for systemd: Type=simple, logs on stdout).',
+    'On start it restores the last snapshot of the kernel sets before anything else, then reads the packet log',
+    '(/dev/kmsg, journald or the rsyslog pipe) and the service logs of patterns.d, and bans what the policy says.',
+    'SIGHUP reloads the config and the pattern files; on SIGTERM pending bans are written and the snapshot saved.',
+    '`diswall status` shows what it is doing.',
+  ].join(' ')
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> --local-only',
+    '<%= config.bin %> <%= command.id %> --source pipe --pipe-file /var/log/diswall/diswall.pipe',
+  ]
+  static override flags = {
+    'allow-set': Flags.string({char: 'a', description: 'Name of the allow set (overrides ipset_white_list).', helpValue: 'NAME'}),
+    'block-set': Flags.string({char: 'b', description: 'Name of the block set (overrides ipset_black_list).', helpValue: 'NAME'}),
+    config: configFlag,
+    debug: Flags.boolean({char: 'd', description: 'Log debug messages too.'}),
+    'local-only': Flags.boolean({char: 'l', description: 'Protect this host only: no NATS (same as local_only = true).'}),
+    'log-file': Flags.string({description: 'Append the log to this file instead of stdout.', helpValue: 'FILE'}),
+    'nats-name': Flags.string({description: 'NATS account name (overrides [nats] client_name).', helpValue: 'NAME'}),
+    'nats-pass': Flags.string({description: 'NATS account password (overrides [nats] client_pass).', helpValue: 'PASS'}),
+    'nats-port': Flags.integer({description: 'NATS server port (overrides [nats] port).', helpValue: 'PORT'}),
+    'nats-server': Flags.string({description: 'NATS server (overrides [nats] server).', helpValue: 'HOST'}),
+    'pipe-file': Flags.string({char: 'f', description: 'Read logged packets from this named pipe (implies --source pipe).', helpValue: 'PATH'}),
+    source: Flags.string({description: 'Where logged packets come from (overrides [detect] source).', options: ['kmsg', 'journal', 'pipe']}),
+  }
+  static override summary = 'Run the per-host agent: detect probes and log patterns, ban in the kernel sets.'
+
+  async run(): Promise<{stopped: boolean}> {
+    const {flags} = await this.parse(DaemonCommand)
+    const config = applyDaemonFlags(await this.readConfig(flags.config), flags)
+    assertRoot('diswall daemon')
+    const stream = flags['log-file'] === undefined ? process.stdout : createWriteStream(flags['log-file'], {flags: 'a', mode: 0o640})
+    const logger = createLogger({debug: flags.debug, stream})
+    const daemon = new Daemon({
+      config,
+      configPath: flags.config,
+      logger,
+      packetSource: flags['pipe-file'] === undefined ? flags.source as 'journal' | 'kmsg' | 'pipe' | undefined : 'pipe',
+      pipePath: flags['pipe-file'],
+      version: this.config.version,
+    })
+
+    // Signals are watched before the start: a SIGTERM during the start stops the daemon once it is up.
+    let stop!: () => void
+    const stopped = new Promise<void>((resolve) => (stop = resolve))
+    const onStop = (signal: string) => () => {
+      logger.log('notice', `${signal}: stopping`)
+      stop()
+    }
+    const onHup = () => void daemon.reload()
+    process.once('SIGTERM', onStop('SIGTERM'))
+    process.once('SIGINT', onStop('SIGINT'))
+    process.on('SIGHUP', onHup)
+    try {
+      await daemon.start()
+      await stopped
+      await daemon.stop()
+      logger.log('notice', 'stopped')
+    } finally {
+      process.off('SIGHUP', onHup)
+      if (stream !== process.stdout) stream.end()
+    }
+    return {stopped: true}
+  }
+}

@@ -1,0 +1,569 @@
+/**
+ * The per-host agent behind `diswall daemon`: detection sources → detection engine → kernel sets
+ * (coalescing writer) → connections cut; plus the snapshot of the sets, the control socket, metrics and
+ * reloads. A transport (NATS) plugs in through {@link DaemonTransport}: it receives what this host
+ * bans and allows, and hands in what other hosts report; without one the daemon is local-only.
+ */
+import {join} from 'node:path'
+
+import type {Config} from '../config/index.js'
+import {loadConfig as defaultLoadConfig} from '../config/index.js'
+import {DetectEngine, FileSource, JournalSource, KmsgSource, PipeSource, superviseSource, WtmpSource} from '../detect/index.js'
+import type {
+  AllowRequest,
+  BanRequest,
+  DetectEvent,
+  LogLine,
+  LogSource,
+  PatternFile,
+  SupervisedSource,
+  SupervisorEvent,
+  WtmpLogin,
+} from '../detect/index.js'
+import {asDiswallError} from '../errors.js'
+import {CoalescingWriter, killConnectionsBatch} from '../firewall/index.js'
+import type {BackendChoice, FirewallBackend} from '../firewall/index.js'
+import {formatDuration, NetworkList, toNetwork} from '../net/index.js'
+import type {Address} from '../net/index.js'
+import {exec as defaultExec} from '../system/index.js'
+import type {Exec} from '../system/index.js'
+import {openControlServer} from './control.js'
+import {HostFacts} from './host-facts.js'
+import {openFirewall} from './lists.js'
+import type {DaemonLogger} from './log.js'
+import {openMetricsServer} from './metrics.js'
+import {loadPatternDir} from './patterns.js'
+import {restoreSnapshotFile, saveSnapshot, snapshotPath} from './snapshot.js'
+import type {DaemonStatus, RecentBan, SnapshotStatus} from './status.js'
+
+/** Where logged packets come from. */
+export type PacketSourceKind = 'journal' | 'kmsg' | 'pipe'
+
+/** What a transport hands the daemon: reports of other hosts, validated by the transport. */
+export interface RemoteSink {
+  ban(target: Address, reason: string, ttlSec: number): Promise<void>
+  allow(target: Address, comment: string, ttlSec?: number): Promise<void>
+}
+
+/** A transport (NATS): publishes this host's bans and allow entries, and delivers other hosts' reports. */
+export interface DaemonTransport {
+  start(sink: RemoteSink): Promise<void>
+  publishBan(ban: BanRequest, ttlSec: number): void
+  publishAllow(allow: AllowRequest): void
+  close(): Promise<void>
+}
+
+/** Options of {@link Daemon}. */
+export interface DaemonOptions {
+  config: Config
+  /** The config file, read again on reload(). */
+  configPath: string
+  logger: DaemonLogger
+  /** diswall version, for the status. */
+  version: string
+  /** Overrides `[detect] source`. */
+  packetSource?: PacketSourceKind
+  /** Overrides `[detect] pipe_path`. */
+  pipePath?: string
+  exec?: Exec
+  /** The kernel backend; opened from the config by default (tests pass a MemoryBackend). */
+  firewall?: {backend: FirewallBackend; choice: BackendChoice}
+  /** Host facts (own addresses, open ports, SSH peers); read with `ip` and `ss` by default. */
+  hostFacts?: HostFacts
+  /** Makes the sources; the real ones by default (tests inject lines). */
+  makeSources?: (plan: SourcePlan) => PlannedSources
+  /** Reads the config on reload(); loadConfig by default. */
+  loadConfig?: (path: string) => Promise<{config: Config; warnings: string[]}>
+  /** Where pattern files are read from; `[firewall] dir`/patterns.d by default. */
+  patternsDir?: string
+  transport?: DaemonTransport
+  /** Start the control socket (`[daemon] socket`); true by default. */
+  controlSocket?: boolean
+}
+
+/** What the sources should be, derived from config and pattern files (pure data). */
+export interface SourcePlan {
+  packet: {kind: PacketSourceKind; logPrefix: string; pipePath: string}
+  /** Log files the pattern files read. */
+  files: string[]
+  /** Follow wtmp for logins (auto-allow). */
+  wtmp: boolean
+}
+
+/** The sources for a plan, keyed by a stable id (`packet`, `file:PATH`, `wtmp`). */
+export interface PlannedSources {
+  lines: Map<string, LogSource>
+  logins?: LogSource<WtmpLogin>
+}
+
+/** How many recent bans the status keeps. */
+const RECENT_BANS = 20
+/** At most this many addresses per kill batch get their conntrack flows deleted (one process each). */
+const CONNTRACK_PER_BATCH = 16
+/** The allow list is read back from the kernel this often (entries added by `allow add`), ms. */
+const ALLOW_REFRESH_MS = 60_000
+
+/** The real sources of a plan. */
+export function makeSources(plan: SourcePlan): PlannedSources {
+  const lines = new Map<string, LogSource>()
+  const {kind, logPrefix, pipePath} = plan.packet
+  lines.set('packet', kind === 'kmsg'
+    ? new KmsgSource({match: [logPrefix]})
+    : kind === 'journal' ? new JournalSource({match: [logPrefix]}) : new PipeSource({path: pipePath}))
+  for (const file of plan.files) lines.set(`file:${file}`, new FileSource(file))
+  return {lines, ...(plan.wtmp ? {logins: new WtmpSource()} : {})}
+}
+
+/** The agent. start() once, then stop(); reload() in between as often as needed. */
+export class Daemon {
+  private config: Config
+  private readonly log: DaemonLogger['log']
+  private readonly exec: Exec
+  private backend!: FirewallBackend
+  private choice!: BackendChoice
+  private writer!: CoalescingWriter
+  private engine!: DetectEngine
+  private facts!: HostFacts
+  private patterns: PatternFile[] = []
+  private readonly allowList = new NetworkList()
+  /** Allow entries with an expiry (auto-allow), as network texts (`203.0.113.7/32`). */
+  private expiringAllows = new Set<string>()
+  /** Allow entries this daemon added lately, kept across a refresh of allowList that raced them. */
+  private readonly recentAllows = new Map<string, {address: Address; at: number}>()
+  private readonly sources = new Map<string, {source: SupervisedSource<LogLine> | SupervisedSource<WtmpLogin>; loop: Promise<void>}>()
+  private plan: SourcePlan | undefined
+  private readonly counts = {allowFailed: 0, allows: 0, banFailed: 0, bans: 0, byReason: {} as Record<string, number>}
+  private readonly killed = {conntrack: 0, sockets: 0}
+  private killQueue: Address[] = []
+  private killing: Promise<void> | undefined
+  private readonly inFlight = new Set<Promise<void>>()
+  private recent: RecentBan[] = []
+  private snapshot: SnapshotStatus = {loaded: 0, path: ''}
+  private readonly closers: Array<() => Promise<void> | void> = []
+  private startedAt = new Date()
+  private loadedAt = new Date()
+  private lastReloadError: string | undefined
+  private state: 'new' | 'running' | 'stopped' | 'stopping' = 'new'
+
+  constructor(private readonly options: DaemonOptions) {
+    this.config = options.config
+    this.log = (level, message) => options.logger.log(level, message)
+    this.exec = options.exec ?? defaultExec
+  }
+
+  /**
+   * Starts the agent: kernel sets ready and the last snapshot restored (before anything else, so a
+   * restart never leaves the host unprotected), host facts read, the engine built, the control socket
+   * and metrics opened, the sources started. Resolves when the daemon is ready.
+   * @throws what fails on the way (bad pattern file: ConfigError; kernel: CommandFailedError; …),
+   *   after undoing what was started.
+   */
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new Error('the daemon was started already')
+    this.state = 'running'
+    this.startedAt = new Date()
+    try {
+      await this.startUnsafe()
+    } catch (error) {
+      await this.stop({saveSnapshot: false}).catch(() => {})
+      throw error
+    }
+  }
+
+  private async startUnsafe(): Promise<void> {
+    const {config} = this
+    const fw = this.options.firewall ?? await openFirewall(config, this.exec, {session: true})
+    this.backend = fw.backend
+    this.choice = fw.choice
+    this.closers.push(() => this.backend.close?.())
+    const init = await this.backend.init()
+    for (const name of init.created) this.log('info', `created kernel set ${name}`)
+    for (const name of init.migrated) this.log('notice', `migrated kernel set ${name} (entries kept)`)
+
+    await this.restoreSnapshot()
+    this.writer = new CoalescingWriter(this.backend, {windowMs: 0})
+    await this.refreshAllowList()
+
+    this.patterns = (await this.readPatterns()).files
+    this.facts = this.options.hostFacts ?? new HostFacts({
+      exec: this.exec,
+      onError: (what, error) => this.log('warning', `reading ${what} failed, keeping the previous: ${asDiswallError(error).message}`),
+      sshPorts: sshPorts(this.patterns),
+    })
+    await this.facts.start()
+    this.closers.push(() => this.facts.stop())
+    this.engine = new DetectEngine(this.engineOptions())
+
+    const allowTimer = setInterval(() => void this.refreshAllowList().catch((error: unknown) =>
+      this.log('warning', `reading the allow list failed: ${asDiswallError(error).message}`)), ALLOW_REFRESH_MS)
+    allowTimer.unref()
+    this.closers.push(() => clearInterval(allowTimer))
+    this.scheduleSnapshots()
+
+    if (this.options.controlSocket !== false) {
+      const control = await openControlServer(config.daemon.socket, {
+        reload: () => this.reload(),
+        status: () => this.status(),
+      })
+      this.closers.push(() => control.close())
+    }
+    if (config.metrics.listen !== '') {
+      const metrics = await openMetricsServer(config.metrics.listen, () => this.status())
+      this.closers.push(() => metrics.close())
+      this.log('info', `metrics on http://${config.metrics.listen}/metrics`)
+    }
+
+    if (this.options.transport) await this.options.transport.start(this.remoteSink())
+    this.startSources(this.sourcePlan())
+    this.log('notice', `ready: backend ${this.choice.backend} (${this.choice.reason}), ` +
+      `sources ${[...this.sources.keys()].join(', ')}, ${this.patterns.length} pattern files, ` +
+      `${this.snapshot.loaded} entries restored${this.options.transport ? '' : ', local-only'}`)
+  }
+
+  /**
+   * Stops the agent: sources closed, pending kernel writes and connection kills finished, the snapshot
+   * saved, sockets closed. Safe to call more than once.
+   */
+  async stop({saveSnapshot: save = true}: {saveSnapshot?: boolean} = {}): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'stopping') return
+    this.state = 'stopping'
+    await Promise.all([...this.sources.values()].map(async ({loop, source}) => {
+      await source.close()
+      await loop
+    }))
+    this.sources.clear()
+    await this.options.transport?.close()
+    await Promise.allSettled([...this.inFlight])
+    if (this.writer) await this.writer.flush().catch(() => {})
+    await this.killing
+    if (save && this.backend) await this.saveSnapshot()
+    for (const close of this.closers.reverse()) {
+      try {
+        await close()
+      } catch (error) {
+        this.log('warning', `while stopping: ${asDiswallError(error).message}`)
+      }
+    }
+    this.closers.length = 0
+    this.state = 'stopped'
+  }
+
+  /**
+   * Reads the config file and the pattern files again (SIGHUP). On any error the running setup stays
+   * as it is and the error is logged and returned. Backend, set names and the control socket change
+   * only with a restart.
+   */
+  async reload(): Promise<{ok: boolean; error?: string}> {
+    if (this.state !== 'running') return {error: 'the daemon is not running', ok: false}
+    try {
+      const {config, warnings} = await (this.options.loadConfig ?? defaultLoadConfig)(this.options.configPath)
+      for (const w of warnings) this.log('warning', w)
+      const previous = this.config
+      this.config = config
+      let patterns: PatternFile[]
+      try {
+        patterns = (await this.readPatterns()).files
+      } catch (error) {
+        this.config = previous
+        throw error
+      }
+      for (const key of ['backend', 'nft_table', 'block_max', 'allow_max'] as const) {
+        if (config.firewall[key] !== previous.firewall[key]) this.log('warning', `[firewall] ${key} changes at the next restart`)
+      }
+      if (config.daemon.socket !== previous.daemon.socket) this.log('warning', '[daemon] socket changes at the next restart')
+      this.patterns = patterns
+      this.facts.setSshPorts(sshPorts(patterns))
+      this.engine.reload(this.engineOptions())
+      this.restartChangedSources(this.sourcePlan())
+      this.loadedAt = new Date()
+      this.lastReloadError = undefined
+      this.log('notice', `reloaded: ${patterns.length} pattern files, sources ${[...this.sources.keys()].join(', ')}`)
+      return {ok: true}
+    } catch (error) {
+      const message = asDiswallError(error).message
+      this.lastReloadError = message
+      this.log('error', `reload failed, keeping the running configuration: ${message}`)
+      return {error: message, ok: false}
+    }
+  }
+
+  /** What the daemon is doing (control socket, metrics). */
+  async status(): Promise<DaemonStatus> {
+    const count = async (list: 'allow' | 'block'): Promise<number> => {
+      try {
+        return await this.backend.count(list)
+      } catch {
+        return -1
+      }
+    }
+    const now = Date.now()
+    return {
+      allows: {failed: this.counts.allowFailed, total: this.counts.allows},
+      backend: {name: this.backend.name, reason: this.choice.reason},
+      bans: {byReason: {...this.counts.byReason}, failed: this.counts.banFailed, total: this.counts.bans},
+      config: {loadedAt: this.loadedAt.toISOString(), path: this.options.configPath,
+        ...(this.lastReloadError === undefined ? {} : {lastReloadError: this.lastReloadError})},
+      detect: {...this.engine.stats, ...this.engine.tracked()},
+      killed: {...this.killed},
+      lastBans: [...this.recent],
+      mode: this.options.transport ? 'nats' : 'local-only',
+      patterns: this.patterns.map((p) => p.path),
+      pid: process.pid,
+      sets: {allow: await count('allow'), block: await count('block')},
+      snapshot: {...this.snapshot},
+      sources: [...this.sources.values()].map(({source}) => source.health()),
+      startedAt: this.startedAt.toISOString(),
+      uptimeSec: Math.round((now - this.startedAt.getTime()) / 1000),
+      version: this.options.version,
+      writer: {...this.writer.stats, pending: this.backend.pending},
+    }
+  }
+
+  /** Handles one line as the sources do (tests, and lines handed in by other parts). */
+  handleLine(line: LogLine): void {
+    const event = this.engine.handleLine(line)
+    if (event !== undefined) this.act(event)
+  }
+
+  private act(event: DetectEvent): void {
+    const work = event.kind === 'ban' ? this.ban(event) : this.allow(event)
+    this.inFlight.add(work)
+    void work.finally(() => this.inFlight.delete(work))
+  }
+
+  private async ban(ban: BanRequest): Promise<void> {
+    const ttlSec = ban.ttlSec ?? this.config.firewall.block_timeout
+    const where = `${ban.source}${ban.target.text === ban.address.text ? '' : `, offender ${ban.address.text}`}`
+    try {
+      await this.writer.add('block', {target: ban.target, ttlSec})
+    } catch (error) {
+      this.counts.banFailed++
+      this.log('error', `ban ${ban.target.text} (${ban.reason}) failed: ${asDiswallError(error).message}`)
+      return
+    }
+    this.counts.bans++
+    const kind = ban.reason.split(' ')[0] || 'other'
+    this.counts.byReason[kind] = (this.counts.byReason[kind] ?? 0) + 1
+    this.recent.unshift({at: new Date().toISOString(), reason: ban.reason, source: ban.source, target: ban.target.text, ttlSec})
+    if (this.recent.length > RECENT_BANS) this.recent.length = RECENT_BANS
+    this.log('notice', `ban ${ban.target.text}: ${ban.reason} (${where}), ${formatDuration(ttlSec)}`)
+    this.options.transport?.publishBan(ban, ttlSec)
+    if (this.config.firewall.kill_connections) this.kill(ban.address)
+  }
+
+  private async allow(request: AllowRequest): Promise<void> {
+    const {address} = request
+    // Covered by a network or by a permanent entry: leave that as it is (never give it an expiry).
+    // An expiring entry of the address itself gets its expiry renewed.
+    const host = toNetwork(address).text
+    const covering = this.allowList.find(address)
+    if (covering !== undefined && (covering.text !== host || !this.expiringAllows.has(host))) return
+    this.allowList.add(address)
+    this.expiringAllows.add(host)
+    this.recentAllows.set(address.text, {address, at: Date.now()})
+    try {
+      await this.writer.add('allow', {comment: request.comment, target: address, ttlSec: request.ttlSec})
+    } catch (error) {
+      this.counts.allowFailed++
+      this.log('error', `allow ${address.text} (${request.comment}) failed: ${asDiswallError(error).message}`)
+      return
+    }
+    this.counts.allows++
+    this.log('notice', `allow ${address.text}: ${request.comment} (${request.source}), ${formatDuration(request.ttlSec)}`)
+    this.options.transport?.publishAllow(request)
+  }
+
+  /** Queues an address whose connections are cut; one batch of kills runs at a time. */
+  private kill(address: Address): void {
+    this.killQueue.push(address)
+    if (this.killing !== undefined) return
+    this.killing = (async () => {
+      while (this.killQueue.length > 0) {
+        const batch = this.killQueue
+        this.killQueue = []
+        try {
+          const report = await killConnectionsBatch(batch, {conntrackMax: CONNTRACK_PER_BATCH, exec: this.exec})
+          this.killed.sockets += report.sockets
+          this.killed.conntrack += report.conntrack
+          if (report.sockets + report.conntrack > 0) {
+            this.log('info', `cut ${report.sockets} sockets and ${report.conntrack} conntrack flows of ${batch.map((a) => a.text).join(', ')}`)
+          }
+        } catch (error) {
+          this.log('warning', `cutting the connections of ${batch.length} banned addresses failed: ${asDiswallError(error).message}`)
+        }
+      }
+      this.killing = undefined
+    })()
+  }
+
+  private remoteSink(): RemoteSink {
+    return {
+      allow: async (target, comment, ttlSec) => {
+        this.allowList.add(target)
+        await this.writer.add('allow', {comment, target, ...(ttlSec === undefined ? {} : {ttlSec})})
+      },
+      ban: async (target, reason, ttlSec) => {
+        await this.writer.add('block', {target, ttlSec})
+        this.log('info', `ban ${target.text}: ${reason} (remote), ${formatDuration(ttlSec)}`)
+      },
+    }
+  }
+
+  private engineOptions() {
+    return {
+      config: this.config,
+      isOpenPort: (proto: string, port: number) => this.facts.isOpenPort(proto, port),
+      neverBan: {
+        lists: [
+          {label: 'it is in the allow list', list: this.allowList},
+          {label: 'an established SSH peer', list: this.facts.sshPeers},
+        ],
+        own: this.facts.own,
+      },
+      patterns: this.patterns,
+    }
+  }
+
+  private async readPatterns() {
+    const dir = this.options.patternsDir ?? join(this.config.firewall.dir, 'patterns.d')
+    const loaded = await loadPatternDir(dir)
+    if (loaded.origin === 'shipped') this.log('info', `${dir} does not exist: using the shipped pattern files`)
+    return loaded
+  }
+
+  private sourcePlan(): SourcePlan {
+    const files = [...new Set(this.patterns.filter((p) => p.action === 'ban' || this.config.detect.auto_allow).map((p) => p.file))]
+    return {
+      files: files.sort(),
+      packet: {
+        kind: this.options.packetSource ?? this.config.detect.source,
+        logPrefix: this.config.detect.log_prefix,
+        pipePath: this.options.pipePath ?? this.config.detect.pipe_path,
+      },
+      wtmp: this.config.detect.auto_allow,
+    }
+  }
+
+  private startSources(plan: SourcePlan, only?: ReadonlySet<string>): void {
+    this.plan = plan
+    const made = (this.options.makeSources ?? makeSources)(plan)
+    for (const [id, source] of made.lines) {
+      if (only !== undefined && !only.has(id)) continue
+      const supervised = superviseSource(source, {onEvent: (e) => this.onSourceEvent(e)})
+      this.sources.set(id, {loop: this.consume(supervised, (line) => this.handleLine(line)), source: supervised})
+    }
+    if (made.logins && (only === undefined || only.has('wtmp'))) {
+      const supervised = superviseSource(made.logins, {onEvent: (e) => this.onSourceEvent(e)})
+      this.sources.set('wtmp', {loop: this.consume(supervised, (login) => this.onLogin(login)), source: supervised})
+    }
+  }
+
+  /** After a reload: sources that are no longer wanted stop, new ones start, unchanged ones keep running. */
+  private restartChangedSources(plan: SourcePlan): void {
+    const old = this.plan
+    const wanted = new Set<string>(['packet', ...plan.files.map((f) => `file:${f}`), ...(plan.wtmp ? ['wtmp'] : [])])
+    const packetChanged = old === undefined || JSON.stringify(old.packet) !== JSON.stringify(plan.packet)
+    for (const [id, {loop, source}] of this.sources) {
+      if (wanted.has(id) && !(id === 'packet' && packetChanged)) continue
+      this.sources.delete(id)
+      void source.close().then(() => loop)
+    }
+    const missing = new Set([...wanted].filter((id) => !this.sources.has(id)))
+    if (missing.size > 0) this.startSources(plan, missing)
+    this.plan = plan
+  }
+
+  private async consume<T>(source: SupervisedSource<T>, handle: (item: T) => void): Promise<void> {
+    try {
+      for await (const item of source.start()) handle(item)
+    } catch {
+      // A fatal error: reported by onSourceEvent and in the source's health.
+    }
+  }
+
+  private onSourceEvent(event: SupervisorEvent): void {
+    if (event.type === 'started') {
+      this.log(event.run === 1 ? 'info' : 'notice', `source ${event.source} started${event.run === 1 ? '' : ` (run ${event.run})`}`)
+    } else if (event.type === 'restarting') {
+      this.log('warning', `source ${event.source} stopped: ${asDiswallError(event.error).message}; restarting in ` +
+        `${(event.delayMs / 1000).toFixed(1)} s (restart ${event.restarts})`)
+    } else {
+      const error = asDiswallError(event.error)
+      this.log('error', `source ${event.source} failed and is not restarted: ${error.message}${error.hint ? ` (${error.hint})` : ''}`)
+    }
+  }
+
+  /** A login from wtmp: the same auto-allow as an "Accepted …" log line. */
+  private onLogin(login: WtmpLogin): void {
+    if (!this.config.detect.auto_allow) return
+    const user = login.user.slice(0, 32).replace(/[^A-Za-z0-9._@+-]/g, '_')
+    if (this.allowList.contains(login.address)) return
+    this.act({address: login.address, comment: `login ${user}`.trim(), kind: 'allow', source: login.source,
+      ttlSec: this.config.detect.auto_allow_ttl})
+  }
+
+  /** Reads the allow list back from the kernel (entries added by `allow add` or by hand). */
+  private async refreshAllowList(): Promise<void> {
+    const entries = await this.backend.list('allow')
+    this.allowList.clear()
+    this.expiringAllows = new Set()
+    for (const e of entries) {
+      this.allowList.add(e.target)
+      if (e.ttlSec !== undefined) this.expiringAllows.add(toNetwork(e.target).text)
+    }
+    const cutoff = Date.now() - 2 * ALLOW_REFRESH_MS
+    for (const [key, {address, at}] of this.recentAllows) {
+      if (at < cutoff) this.recentAllows.delete(key)
+      else {
+        this.allowList.add(address)
+        this.expiringAllows.add(toNetwork(address).text)
+      }
+    }
+  }
+
+  private async restoreSnapshot(): Promise<void> {
+    const path = snapshotPath(this.config.daemon.state_dir)
+    this.snapshot = {loaded: 0, path}
+    // Entries go to the kernel while the file is read: memory stays at one batch for 1M bans.
+    const {added, problems} = await restoreSnapshotFile(this.backend, path)
+    for (const problem of problems) this.log('warning', `snapshot: ${problem}`)
+    if (added === 0) return
+    this.snapshot.loaded = added
+    this.log('notice', `restored ${added} entries from ${path}`)
+  }
+
+  private async saveSnapshot(): Promise<void> {
+    try {
+      if (this.writer) await this.writer.flush()
+      const saved = await saveSnapshot(snapshotPath(this.config.daemon.state_dir), this.backend)
+      this.snapshot = {...this.snapshot, saved: saved.entries, savedAt: new Date(saved.savedAt).toISOString()}
+      delete this.snapshot.lastError
+      this.log('info', `saved ${saved.entries} entries to ${snapshotPath(this.config.daemon.state_dir)}`)
+    } catch (error) {
+      this.snapshot.lastError = asDiswallError(error).message
+      this.log('error', `saving the snapshot failed: ${this.snapshot.lastError}`)
+    }
+  }
+
+  private scheduleSnapshots(): void {
+    const everySec = this.config.daemon.snapshot_interval
+    if (everySec <= 0) return
+    let saving = false
+    const timer = setInterval(() => {
+      if (saving || this.state !== 'running') return
+      saving = true
+      void this.saveSnapshot().finally(() => (saving = false))
+    }, everySec * 1000)
+    timer.unref()
+    this.closers.push(() => clearInterval(timer))
+  }
+}
+
+/** The SSH server's ports, from the `ports =` of pattern files tagged `ssh`; [22] when none say. */
+function sshPorts(patterns: readonly PatternFile[]): number[] {
+  const ports = new Set<number>()
+  for (const p of patterns) {
+    if (p.tag === 'ssh' && p.ports !== 'all') for (const port of p.ports) ports.add(port)
+  }
+  return ports.size === 0 ? [22] : [...ports]
+}

@@ -1,0 +1,44 @@
+/**
+ * Reads the `patterns.d/` directory of the firewall directory: every `*.patterns` file, in byte order
+ * of the names, parsed and compiled. Without the directory (diswall not installed yet) the shipped
+ * pattern files are used, so a fresh host is protected against SSH brute force from the start.
+ */
+import {readdir, readFile} from 'node:fs/promises'
+import {join} from 'node:path'
+
+import {parsePatternFiles, PATTERN_FILE_SUFFIX, shippedPatternFiles} from '../detect/index.js'
+import type {PatternFile} from '../detect/index.js'
+import {loadServices} from '../firewall/ruleset/services.js'
+import type {ServiceMap} from '../firewall/ruleset/services.js'
+
+/** What {@link loadPatternDir} found. */
+export interface LoadedPatterns {
+  files: PatternFile[]
+  /** `dir` when its files were read, `shipped` when the directory does not exist. */
+  origin: 'dir' | 'shipped'
+}
+
+/**
+ * Reads and compiles the pattern files of `dir` (`[firewall] dir`/patterns.d). Service names in
+ * `ports =` are looked up in /etc/services when it exists.
+ * @throws ConfigError naming `file:line` for the first bad file; the file system's error when the
+ *   directory exists but cannot be read.
+ */
+export async function loadPatternDir(dir: string, {servicesPath}: {servicesPath?: string} = {}): Promise<LoadedPatterns> {
+  // Without /etc/services, `ports =` takes numbers only (parsePatternFile then names the bad value).
+  const services: ServiceMap = await loadServices(servicesPath).catch(() => new Map())
+  const lookupService = (name: string): number | undefined => services.get(name)?.port
+  let names: string[]
+  try {
+    names = (await readdir(dir, {withFileTypes: true}))
+      .filter((e) => (e.isFile() || e.isSymbolicLink()) && e.name.endsWith(PATTERN_FILE_SUFFIX))
+      .map((e) => e.name)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {files: shippedPatternFiles(undefined, dir, {lookupService}), origin: 'shipped'}
+    throw error
+  }
+
+  names.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
+  const files = await Promise.all(names.map(async (name) => ({path: join(dir, name), text: await readFile(join(dir, name), 'utf8')})))
+  return {files: parsePatternFiles(files, {lookupService}), origin: 'dir'}
+}

@@ -1,0 +1,524 @@
+/**
+ * Snapshots of the kernel sets in `[daemon] state_dir`, so that a restart or a reboot never leaves the
+ * host unprotected: the daemon saves one on SIGTERM (and periodically) and, when it starts, loads the last
+ * one into the kernel sets before it does anything else.
+ *
+ * Format, version 1: UTF-8 text, one record per line, every line ended by "\n".
+ *
+ * ```
+ * # diswall snapshot v1 saved 2026-11-21T10:00:00Z
+ * # LIST TARGET expires UNIX_SECONDS|never [comment "TEXT"]
+ * block 203.0.113.7 expires 1763720000
+ * block 2001:db8::7 expires never
+ * allow 198.51.100.0/24 expires never comment "office VPN"
+ * # end 3 entries
+ * ```
+ *
+ * - Line 1 is the header. A file without it, or of another version, is rejected as a whole.
+ * - LIST is `block` (single addresses) or `allow` (addresses or networks); TARGET is in canonical form.
+ * - `expires` is absolute (unix seconds), so the time the daemon was down (a reboot) counts; `never` is
+ *   an entry without a timeout. A ban is never extended past the TTL it had when the file was saved, even
+ *   when the clock is behind after a reboot.
+ * - `comment` belongs to allow entries only. Its text passes isValidComment() (no quotes, backslashes or
+ *   control characters; at most 128 bytes), so it needs no escaping: the closing quote ends the line.
+ * - Other lines starting with `#`, and empty lines, are ignored. The last line, `# end N entries`,
+ *   lets the loader notice a file that was cut short.
+ *
+ * The loader trusts nothing: every line is validated, and a bad one is skipped and reported as
+ * `path:LINE: reason` (a line without its newline, the usual damage after a crash, is one of them).
+ *
+ * TTLs on restore: a timed entry gets its remaining time, at least 1 s; with less it counts as expired
+ * and is dropped. So it never reaches a backend as `ttlSec: 0`, which the kernel backends, like
+ * `block add --timeout 0`, store without a timeout: a ban about to end must not become permanent. An
+ * entry saved as `never` comes back without a timeout: a ban with `ttlSec: 0` (not undefined, which
+ * would give it the set's default of one day) and an allow entry without `ttlSec`.
+ */
+import {mkdir, open} from 'node:fs/promises'
+import type {FileHandle} from 'node:fs/promises'
+import {dirname, join} from 'node:path'
+
+import {formatLocation} from '../errors.js'
+import {isValidComment} from '../firewall/index.js'
+import type {FirewallBackend, ListedEntry, ListKind, SetEntry} from '../firewall/index.js'
+import {MAX_PREFIX, parseTarget} from '../net/index.js'
+import type {Target} from '../net/index.js'
+import {writeFileAtomic} from '../system/index.js'
+
+/** Name of the snapshot file in `[daemon] state_dir`. */
+export const SNAPSHOT_FILE = 'sets.snapshot'
+/** The format version this code writes and reads. */
+export const SNAPSHOT_VERSION = 1
+/** Longest TTL a snapshot may hold, seconds (2^31 - 1, ~68 years); a larger one means a damaged file. */
+export const MAX_SNAPSHOT_TTL_SEC = 2_147_483_647
+/** Lines longer than this (bytes) are skipped unread: a damaged file must not fill the memory. */
+const MAX_LINE_BYTES = 4096
+/** Problems listed in full; the rest are counted in one closing line, so a ruined file logs little. */
+const MAX_PROBLEMS = 100
+const READ_CHUNK_BYTES = 1 << 20
+/** Lines per chunk handed to writeFileAtomic(). */
+const LINES_PER_CHUNK = 4096
+
+const HEADER = /^# diswall snapshot v(\d+) saved (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,3})?Z)$/
+const ANY_HEADER = /^# diswall snapshot v(\d+)\b/
+const TRAILER = /^# end (\d{1,9}) entries$/
+const FORMAT = 'expected "block|allow TARGET expires UNIX_SECONDS|never [comment "TEXT"]"'
+
+/** The path of the snapshot in the state directory. */
+export function snapshotPath(stateDir: string): string {
+  return join(stateDir, SNAPSHOT_FILE)
+}
+
+/** What saveSnapshot() wrote. */
+export interface SavedSnapshot {
+  path: string
+  /** Entries written (both lists). */
+  entries: number
+  block: number
+  allow: number
+  /** When, as written in the header (ISO 8601, whole seconds, UTC). */
+  savedAt: string
+}
+
+/** One entry read from a snapshot, with its remaining TTL. */
+export interface SnapshotEntry {
+  list: ListKind
+  /**
+   * `ttlSec` is the remaining time, at least 1 s. A permanent ban has `ttlSec: 0` (what
+   * `block add --timeout 0` passes, and what the kernel backends store without a timeout); a
+   * permanent allow entry has no `ttlSec`.
+   */
+  entry: SetEntry
+}
+
+/** What reading a snapshot found, besides the entries. */
+export interface SnapshotReadReport {
+  /** Lines that were not valid entries. */
+  skipped: number
+  /** Valid entries whose time ran out before now; dropped. */
+  expired: number
+  /** `path:LINE: reason` for every skipped line (the first 100), and `path: reason` for the file as a whole. */
+  problems: string[]
+  /** The header's save time (ISO 8601), when the header was read. */
+  savedAt?: string
+}
+
+/** What loadSnapshot() found. */
+export interface LoadedSnapshot extends SnapshotReadReport {
+  entries: SnapshotEntry[]
+}
+
+/** What restoreSnapshotFile() found and added. */
+export interface SnapshotRestoreReport extends SnapshotReadReport {
+  /** Entries handed to the backend (the sum of its commit reports). */
+  added: number
+}
+
+/** Options of saveSnapshot(), loadSnapshot() and restoreSnapshotFile(). */
+export interface SnapshotClock {
+  /** The clock, milliseconds since the epoch (tests inject one). */
+  now?: () => number
+}
+
+/**
+ * Reads both lists from the backend (every entry, with remaining TTL and comment: not for the hot path)
+ * and writes them to `path` atomically, mode 0600; creates the parent directory (0700) when missing.
+ * Entries whose TTL has run out are left out; an allow comment that could not be read back is dropped
+ * (the entry is kept).
+ * @throws FileWriteError when the file cannot be written (the old snapshot then stays as it was), and
+ *   whatever backend.list() throws.
+ */
+export async function saveSnapshot(path: string, backend: FirewallBackend, {now = Date.now}: SnapshotClock = {}): Promise<SavedSnapshot> {
+  // The clock is read first: listing a big set takes a while (seconds with ipset, ~70 s for 1M elements
+  // with nft 1.0.6), and counting the remaining TTLs from its start ends entries early, never late.
+  const nowMs = now()
+  const block = await backend.list('block')
+  const allow = await backend.list('allow')
+  const savedAt = new Date(Math.floor(nowMs / 1000) * 1000).toISOString().replace('.000Z', 'Z')
+  const counts = {allow: 0, block: 0}
+  await mkdir(dirname(path), {mode: 0o700, recursive: true})
+  await writeFileAtomic(path, snapshotLines(savedAt, Math.floor(nowMs / 1000), {allow, block}, counts), {mode: 0o600})
+  return {allow: counts.allow, block: counts.block, entries: counts.allow + counts.block, path, savedAt}
+}
+
+function* snapshotLines(savedAt: string, nowSec: number, lists: Record<ListKind, ListedEntry[]>,
+  counts: Record<ListKind, number>): Generator<string> {
+  yield `# diswall snapshot v${SNAPSHOT_VERSION} saved ${savedAt}\n# LIST TARGET expires UNIX_SECONDS|never [comment "TEXT"]\n`
+  let chunk = ''
+  let lines = 0
+  for (const list of ['block', 'allow'] as const) {
+    for (const {comment, target, ttlSec} of lists[list]) {
+      let expires: string
+      if (ttlSec === undefined) expires = 'never'
+      else if (ttlSec > 0) expires = String(nowSec + Math.ceil(ttlSec))
+      else continue // expiring right now
+      const note = list === 'allow' && comment && isValidComment(comment) ? ` comment "${comment}"` : ''
+      chunk += `${list} ${target.text} expires ${expires}${note}\n`
+      counts[list]++
+      if (++lines % LINES_PER_CHUNK === 0) {
+        yield chunk
+        chunk = ''
+      }
+    }
+  }
+
+  yield `${chunk}# end ${lines} entries\n`
+}
+
+/**
+ * Reads the snapshot at `path` with each entry's remaining TTL at `now`. Never throws: a missing file
+ * is an empty result (the first start); a file that cannot be read, or whose header is missing or of
+ * another version, is rejected as a whole with one problem; a bad line is skipped and reported as
+ * `path:LINE: reason`. Entries that have expired are dropped and counted. Reads the file in chunks, but
+ * returns every entry at once (~180 bytes of heap each); restoreSnapshotFile() streams instead.
+ */
+export async function loadSnapshot(path: string, {now = Date.now}: SnapshotClock = {}): Promise<LoadedSnapshot> {
+  const entries: SnapshotEntry[] = []
+  const report = await readSnapshot(path, now, (list, entry) => {
+    entries.push({entry, list})
+  })
+  return {entries, ...report}
+}
+
+/**
+ * Queues every loaded entry with backend.add() and commits once. A merge, not a replace: entries already
+ * in the kernel stay (the kernel backends add with -exist semantics; a re-added entry takes the
+ * snapshot's TTL and comment). Timed entries carry their remaining TTL (at least 1 s, so that none turns
+ * into a permanent one); permanent ones stay permanent.
+ * @throws whatever backend.commit() throws (CommandFailedError).
+ */
+export async function restoreSnapshot(backend: FirewallBackend, loaded: Pick<LoadedSnapshot, 'entries'>): Promise<{added: number}> {
+  for (const {entry, list} of loaded.entries) backend.add(list, entry)
+  if (backend.pending === 0) return {added: 0}
+  const {added} = await backend.commit()
+  return {added}
+}
+
+/** Options of restoreSnapshotFile(). */
+export interface RestoreSnapshotFileOptions extends SnapshotClock {
+  /** Commit once this many operations are queued; 100,000 by default (Infinity: one commit at the end). */
+  commitEvery?: number
+}
+
+/**
+ * loadSnapshot() and restoreSnapshot() in one pass, for the daemon's start with a large snapshot:
+ * entries go to backend.add() as they are read, and the backend commits whenever `commitEvery`
+ * operations are queued, so memory stays bounded by one batch instead of the whole file (the entries
+ * are independent and added with -exist semantics, so several commits restore the same as one).
+ * Reads, validates and reports like loadSnapshot(); a file rejected as a whole adds nothing.
+ * @throws whatever backend.commit() throws (CommandFailedError); batches committed before stay.
+ */
+export async function restoreSnapshotFile(backend: FirewallBackend, path: string,
+  {commitEvery = 100_000, now = Date.now}: RestoreSnapshotFileOptions = {}): Promise<SnapshotRestoreReport> {
+  let added = 0
+  const commit = async (): Promise<void> => {
+    added += (await backend.commit()).added
+  }
+
+  const report = await readSnapshot(path, now, (list, entry) => backend.add(list, entry), async () => {
+    if (backend.pending >= commitEvery) await commit()
+  })
+  if (backend.pending > 0) await commit()
+  return {added, ...report}
+}
+
+type EntrySink = (list: ListKind, entry: SetEntry) => void
+
+/**
+ * Parses the file at `path`, handing each live entry to `sink` and calling `afterChunk` after every
+ * chunk read (at most READ_CHUNK_BYTES). Read and format problems go into the report; errors thrown by
+ * `sink` or `afterChunk` propagate.
+ */
+async function readSnapshot(path: string, now: () => number, sink: EntrySink,
+  afterChunk?: () => Promise<void>): Promise<SnapshotReadReport> {
+  const report: SnapshotReadReport = {expired: 0, problems: [], skipped: 0}
+  let handle: FileHandle
+  try {
+    handle = await open(path, 'r')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return report
+    report.problems.push(`${path}: cannot read the snapshot: ${messageOf(error)}; the whole file is ignored`)
+    return report
+  }
+
+  const parser = new SnapshotParser(path, Math.floor(now() / 1000), report, sink)
+  try {
+    await readLines(handle, parser, afterChunk)
+  } finally {
+    await handle.close().catch(() => {})
+  }
+
+  parser.finish()
+  return report
+}
+
+/** Splits the file into lines on the bytes (no string per line) and hands them to the parser. */
+async function readLines(handle: FileHandle, parser: SnapshotParser, afterChunk?: () => Promise<void>): Promise<void> {
+  const buf = Buffer.allocUnsafe(READ_CHUNK_BYTES)
+  let filled = 0 // bytes of an unfinished line kept at the start of buf
+  let discarding = false // inside a line that is too long: drop bytes up to its newline
+  for (;;) {
+    let bytesRead: number
+    try {
+      ({bytesRead} = await handle.read(buf, filled, buf.length - filled, null))
+    } catch (error) {
+      // What was read stays; the rest of the file is lost (e.g. EIO on a damaged disk).
+      parser.readFailed(`cannot read the rest of the snapshot: ${messageOf(error)}`)
+      return
+    }
+
+    if (bytesRead === 0) break
+    const end = filled + bytesRead
+    let pos = 0
+    for (;;) {
+      const nl = buf.indexOf(10, pos)
+      if (nl === -1 || nl >= end) break // bytes past `end` are stale
+      if (discarding) discarding = false
+      else parser.line(buf, pos, nl)
+      if (parser.rejected) return
+      pos = nl + 1
+    }
+
+    if (afterChunk) await afterChunk()
+    if (discarding) {
+      filled = 0
+      continue
+    }
+
+    filled = end - pos
+    if (filled > MAX_LINE_BYTES) {
+      parser.tooLong()
+      if (parser.rejected) return
+      discarding = true
+      filled = 0
+    } else if (filled > 0 && pos > 0) {
+      buf.copy(buf, 0, pos, end)
+    }
+  }
+
+  if (filled > 0 && !discarding) parser.incomplete()
+}
+
+const BLOCK = Buffer.from('block')
+const ALLOW = Buffer.from('allow')
+const EXPIRES = Buffer.from('expires')
+const NEVER = Buffer.from('never')
+const COMMENT = Buffer.from('comment "')
+const utf8 = new TextDecoder('utf-8', {fatal: true})
+
+class SnapshotParser {
+  rejected = false
+  private lineNo = 0
+  private headerSeen = false
+  private savedSec = 0
+  private entryLines = 0
+  private endCount: number | undefined
+  private unlisted = 0
+  private failed = false
+
+  constructor(private readonly path: string, private readonly nowSec: number, private readonly out: SnapshotReadReport,
+    private readonly sink: EntrySink) {}
+
+  line(buf: Buffer, start: number, end: number): void {
+    this.lineNo++
+    if (!this.headerSeen) {
+      this.header(buf.toString('utf8', start, end))
+      return
+    }
+
+    if (start === end) return
+    if (buf[start] === 0x23) { // "#"
+      const m = TRAILER.exec(buf.toString('utf8', start, end))
+      if (m) this.endCount = Number(m[1])
+      return
+    }
+
+    this.entryLines++
+    const reason = this.entry(buf, start, end)
+    if (reason !== undefined) this.skip(reason)
+  }
+
+  tooLong(): void {
+    this.lineNo++
+    if (!this.headerSeen) return this.reject('not a diswall snapshot (the first line is not a snapshot header)')
+    this.entryLines++
+    this.skip(`the line is longer than ${MAX_LINE_BYTES} bytes`)
+  }
+
+  incomplete(): void {
+    this.lineNo++
+    if (!this.headerSeen) return this.reject('the snapshot header is incomplete (no newline); the file is damaged')
+    this.entryLines++
+    this.skip('the line is incomplete (no newline at the end); the file was cut short')
+  }
+
+  /** The file could not be read to its end: what was read counts, and the end marker is not checked. */
+  readFailed(reason: string): void {
+    this.failed = true
+    this.problem(undefined, reason)
+  }
+
+  finish(): void {
+    if (this.rejected) return
+    if (!this.failed && !this.headerSeen) return this.reject('the file is empty; expected a snapshot header')
+    // After a read error the end marker is unread; its absence says nothing new.
+    if (!this.failed && this.endCount === undefined) {
+      this.problem(undefined, 'the end marker ("# end N entries") is missing; the file may have been cut short')
+    } else if (!this.failed && this.endCount !== this.entryLines) {
+      this.problem(undefined, `the end marker counts ${this.endCount} entries, but the file holds ${this.entryLines}`)
+    }
+
+    if (this.unlisted > 0) this.out.problems.push(`${this.path}: ${this.unlisted} more problems not listed`)
+  }
+
+  /** Records a problem of one line (the first MAX_PROBLEMS in full) or, with no line, of the whole file (always). */
+  problem(line: number | undefined, reason: string): void {
+    if (line === undefined || this.out.problems.length < MAX_PROBLEMS) {
+      this.out.problems.push(`${formatLocation({file: this.path, line})}: ${reason}`)
+    } else {
+      this.unlisted++
+    }
+  }
+
+  private skip(reason: string): void {
+    this.out.skipped++
+    this.problem(this.lineNo, reason)
+  }
+
+  private reject(reason: string): void {
+    this.rejected = true
+    this.problem(Math.max(this.lineNo, 1), `${reason}; the whole file is ignored`) // an empty file: line 1
+  }
+
+  private header(text: string): void {
+    const m = HEADER.exec(text)
+    if (!m) {
+      const other = ANY_HEADER.exec(text)
+      if (other && other[1] !== String(SNAPSHOT_VERSION)) {
+        return this.reject(`snapshot format v${other[1]} is not supported (this diswall reads v${SNAPSHOT_VERSION})`)
+      }
+      return this.reject(`not a diswall snapshot: expected "# diswall snapshot v${SNAPSHOT_VERSION} saved TIME", found ${show(text)}`)
+    }
+
+    if (m[1] !== String(SNAPSHOT_VERSION)) {
+      return this.reject(`snapshot format v${m[1]} is not supported (this diswall reads v${SNAPSHOT_VERSION})`)
+    }
+
+    const savedMs = Date.parse(m[2])
+    if (Number.isNaN(savedMs)) return this.reject(`the save time ${show(m[2])} in the header is not a valid time`)
+    this.savedSec = Math.floor(savedMs / 1000)
+    this.out.savedAt = m[2]
+    this.headerSeen = true
+  }
+
+  /** Parses one entry line and keeps it (or counts it as expired); returns why it is bad otherwise. */
+  private entry(buf: Buffer, start: number, end: number): string | undefined {
+    const sp1 = spaceIn(buf, start, end)
+    if (sp1 < 0) return FORMAT
+    let list: ListKind
+    if (isWord(buf, start, sp1, BLOCK)) list = 'block'
+    else if (isWord(buf, start, sp1, ALLOW)) list = 'allow'
+    else return `unknown list ${show(buf.toString('utf8', start, sp1))} (expected block or allow)`
+    const sp2 = spaceIn(buf, sp1 + 1, end)
+    if (sp2 < 0) return FORMAT
+    const sp3 = spaceIn(buf, sp2 + 1, end)
+    if (sp3 < 0 || !isWord(buf, sp2 + 1, sp3, EXPIRES)) return FORMAT
+    let sp4 = spaceIn(buf, sp3 + 1, end)
+    if (sp4 < 0) sp4 = end
+
+    let target: Target
+    try {
+      // latin1: a valid target is ASCII, and any other byte makes parseTarget() refuse it.
+      target = parseTarget(buf.toString('latin1', sp1 + 1, sp2))
+    } catch (error) {
+      return messageOf(error)
+    }
+
+    if (list === 'block' && target.kind === 'network') {
+      // A host network is the address itself (as `block add` treats it).
+      if (target.prefix !== MAX_PREFIX[target.family]) return `block entries must be single addresses, not networks (${target.text})`
+      target = target.address
+    }
+
+    let expires = -1 // -1: never
+    if (!isWord(buf, sp3 + 1, sp4, NEVER)) {
+      expires = parseSeconds(buf, sp3 + 1, sp4)
+      if (expires < 0 || expires - this.savedSec > MAX_SNAPSHOT_TTL_SEC) {
+        return `expiry ${show(buf.toString('utf8', sp3 + 1, sp4))} is not a unix time in seconds within ` +
+          `${MAX_SNAPSHOT_TTL_SEC} s of the save time, nor "never"`
+      }
+    }
+
+    let comment: string | undefined
+    if (sp4 < end) {
+      const textStart = sp4 + 1 + COMMENT.length
+      if (!isWord(buf, sp4 + 1, textStart, COMMENT) || end - 1 < textStart || buf[end - 1] !== 0x22) return FORMAT
+      if (list === 'block') return 'block entries carry no comment'
+      try {
+        comment = utf8.decode(buf.subarray(textStart, end - 1))
+      } catch {
+        return 'the comment is not valid UTF-8'
+      }
+
+      if (!isValidComment(comment)) {
+        return `comment ${show(comment)} cannot be stored (at most 128 bytes; no quotes, backslashes or control characters)`
+      }
+    }
+
+    let ttlSec: number | undefined
+    if (expires >= 0) {
+      // Never longer than the TTL at save time: after a reboot the clock may still be behind.
+      ttlSec = Math.min(expires - this.nowSec, expires - this.savedSec)
+      if (ttlSec < 1) {
+        this.out.expired++
+        return undefined
+      }
+    }
+
+    if (list === 'block') {
+      // 0 = no timeout, a permanent ban; a timed one is at least 1 s here, so it never becomes permanent.
+      this.sink(list, {target, ttlSec: ttlSec ?? 0})
+      return undefined
+    }
+
+    const entry: SetEntry = {target}
+    if (ttlSec !== undefined) entry.ttlSec = ttlSec
+    if (comment) entry.comment = comment
+    this.sink(list, entry)
+    return undefined
+  }
+}
+
+/** Index of the first space in [from, end), or -1. */
+function spaceIn(buf: Buffer, from: number, end: number): number {
+  for (let i = from; i < end; i++) if (buf[i] === 0x20) return i
+  return -1
+}
+
+/** Whether buf[start, end) holds exactly `word`. */
+function isWord(buf: Buffer, start: number, end: number, word: Buffer): boolean {
+  if (end - start !== word.length) return false
+  for (let i = 0; i < word.length; i++) if (buf[start + i] !== word[i]) return false
+  return true
+}
+
+/** A decimal number of 1 to 15 digits without a leading zero (so it stays exact), or -1. */
+function parseSeconds(buf: Buffer, start: number, end: number): number {
+  const len = end - start
+  if (len < 1 || len > 15 || (len > 1 && buf[start] === 0x30)) return -1
+  let value = 0
+  for (let i = start; i < end; i++) {
+    const d = buf[i] - 0x30
+    if (d < 0 || d > 9) return -1
+    value = value * 10 + d
+  }
+  return value
+}
+
+/** Quotes file text for a message; long text is cut. */
+function show(text: string): string {
+  return JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text)
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}

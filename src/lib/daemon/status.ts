@@ -1,0 +1,68 @@
+/**
+ * What the running daemon reports about itself: the one shape behind `diswall status`, `status --json`
+ * and the Prometheus metrics. Plain data (JSON-serialisable); fields may be added, never renamed.
+ */
+import type {DetectStats, DetectTracked, SourceHealth} from '../detect/index.js'
+
+/** One ban in the recent-bans list of the status. */
+export interface RecentBan {
+  /** When it was applied, ISO 8601. */
+  at: string
+  /** What was banned: an address, or an IPv6 group network (`2001:db8:1:2::/64`). */
+  target: string
+  /** `port-scan 23/tcp`, `ssh`, `pipe`, … */
+  reason: string
+  /** The source that completed the evidence (`kmsg`, `/var/log/auth.log`, …). */
+  source: string
+  /** Ban length, seconds. */
+  ttlSec: number
+}
+
+/** The snapshot of the kernel sets kept in the state directory. */
+export interface SnapshotStatus {
+  /** The snapshot file. */
+  path: string
+  /** Entries loaded from it when the daemon started. */
+  loaded: number
+  /** When it was last written, ISO 8601; absent before the first save. */
+  savedAt?: string
+  /** Entries in the last save. */
+  saved?: number
+  /** Message of the last failed save, if the last save failed. */
+  lastError?: string
+}
+
+/** The daemon's status, as the control socket answers `status`. */
+export interface DaemonStatus {
+  /** diswall version. */
+  version: string
+  pid: number
+  /** ISO 8601. */
+  startedAt: string
+  uptimeSec: number
+  /** `local-only` until a transport is attached. */
+  mode: 'local-only' | 'nats'
+  /** The kernel backend and why it was chosen. */
+  backend: {name: 'ipset' | 'memory' | 'nftables'; reason: string}
+  /** Every detection source, supervised (a failed one shows `restarting` or `failed`, never vanishes). */
+  sources: SourceHealth[]
+  /** Bans applied since start, in total and per reason (`port-scan 23/tcp` counts as `port-scan`). */
+  bans: {total: number; byReason: Record<string, number>; failed: number}
+  /** Automatic allow entries (successful logins) applied since start. */
+  allows: {total: number; failed: number}
+  /** Entries in the kernel sets (both families), read when the status is asked for; -1 when unreadable. */
+  sets: {block: number; allow: number}
+  /** The most recent bans, newest first (at most 20). */
+  lastBans: RecentBan[]
+  /** Counters and memory gauges of the detection engine. */
+  detect: DetectStats & DetectTracked
+  /** The coalescing writer: totals since start and entries waiting. */
+  writer: {added: number; removed: number; batches: number; failedBatches: number; pending: number}
+  /** Connections cut after bans (kill_connections). */
+  killed: {sockets: number; conntrack: number}
+  snapshot: SnapshotStatus
+  /** Pattern files in use (their paths). */
+  patterns: string[]
+  /** When the config was last (re)loaded, ISO 8601, and the last reload error if the last reload failed. */
+  config: {path: string; loadedAt: string; lastReloadError?: string}
+}

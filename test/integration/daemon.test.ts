@@ -1,0 +1,269 @@
+/**
+ * `diswall daemon` as systemd runs it (the built CLI, in the foreground), inside a victim namespace whose
+ * ruleset logs what nothing allowed, with an attacker namespace sending real packets over a veth pair.
+ * Variants: kmsg source with ipset, pipe source (the test forwards the kernel's lines in rsyslog's
+ * `IP PROTO PORT` form, as the original rsyslog config does) with nftables. Every firewall program runs
+ * inside the victim namespace only.
+ *
+ * The attacker has further addresses in other networks, routed over the veth: 203.0.113.0/24 and
+ * 2001:db8:c::/64, so that each case uses a fresh offender and an IPv6 ban covers a whole /64 that is
+ * not the link's own.
+ */
+import assert from 'node:assert/strict'
+import {appendFileSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, writeFileSync, writeSync, closeSync} from 'node:fs'
+import {constants} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {after, before, describe, it} from 'node:test'
+
+import {KmsgSource} from '../../src/lib/detect/index.js'
+import {parseKernelLog} from '../../src/lib/detect/index.js'
+import {CLI, runCli} from '../helpers/cli.js'
+import {
+  cleanupAll,
+  connectNetns,
+  createNetns,
+  enableNetnsLogging,
+  integrationSkip,
+  type Netns,
+  registerCleanup,
+  uniqueLogPrefix,
+  waitFor,
+} from '../helpers/index.js'
+import {readKernelSet, type SetBackendKind} from '../helpers/kernel-sets.js'
+import type {SpawnedProcess} from '../helpers/process.js'
+import {type Probe, type ProbeOutcome, probeMany} from '../helpers/probes.js'
+import {startEchoServer} from '../helpers/tcp.js'
+
+const skip = integrationSkip({programs: ['ip', 'ipset', 'iptables', 'ip6tables', 'iptables-restore', 'nft', 'ss', 'conntrack', 'mkfifo']})
+
+const VICTIM = {v4: '198.51.100.1', v6: '2001:db8:a::1'} as const
+const LINK_ATTACKER = {v4: '198.51.100.2', v6: '2001:db8:a::2'} as const
+/** Offender addresses on the attacker, one pair per case. */
+const OFFENDER = (n: number) => ({v4: `203.0.113.${n}`, v6: `2001:db8:c::${n.toString(16)}`})
+const ALLOWED = OFFENDER(200) // in the allow set: the firewall accepts it before anything is logged
+const IGNORED = OFFENDER(201) // in ignore_ips: logged, and the daemon never bans it
+const OPEN_PORT = 8080 // listening, but not opened by the ruleset: logged, and still never a reason to ban
+const HTTP = 80 // opened by the ruleset
+
+after(async () => {
+  await cleanupAll()
+})
+
+for (const variant of [{backend: 'ipset', source: 'kmsg'}, {backend: 'nftables', source: 'pipe'}] as const) {
+  describe(`diswall daemon (${variant.source} source, ${variant.backend})`, {skip}, () => {
+    let victim: Netns
+    let attacker: Netns
+    let base: string
+    let configFile: string
+    let authLog: string
+    let daemon: SpawnedProcess | undefined
+    let forwarder: {close(): Promise<void>} | undefined
+    let unregisterBase = (): void => {}
+    const logPrefix = uniqueLogPrefix('dmn')
+    const backend: SetBackendKind = variant.backend
+    const blockSets = {v4: 'diswall-bl', v6: 'diswall-bl6'}
+
+    const blocked = async (): Promise<string[]> => [
+      ...(await readKernelSet(victim, backend, blockSets.v4)).keys(),
+      ...(await readKernelSet(victim, backend, blockSets.v6)).keys(),
+    ].sort()
+    const probe = (probes: Probe[], timeoutMs = 1500): Promise<ProbeOutcome[]> => probeMany(attacker, probes, timeoutMs)
+    const outcome = (o: ProbeOutcome): string => (o.ok ? 'ok' : o.code)
+
+    const startDaemon = async (): Promise<SpawnedProcess> => {
+      const proc = victim.spawn(process.execPath, [CLI, 'daemon', '-c', configFile, '--local-only'], {env: {NO_COLOR: '1'}})
+      await waitFor(() => {
+        if (proc.exitStatus) throw new Error(`the daemon exited ${JSON.stringify(proc.exitStatus)}: ${proc.output().stdout}${proc.output().stderr}`)
+        return / ready: /.test(proc.output().stdout)
+      }, {timeoutMs: 20_000, what: 'the daemon to be ready'})
+      return proc
+    }
+
+    before(async () => {
+      await enableNetnsLogging()
+      victim = await createNetns()
+      attacker = await createNetns()
+      const veth = await connectNetns(victim, attacker, {ipv4: [VICTIM.v4, LINK_ATTACKER.v4], ipv6: [VICTIM.v6, LINK_ATTACKER.v6]})
+      for (const n of [1, 2, 3, 4, 5, 6, 7, 200, 201]) {
+        await attacker.run('ip', ['addr', 'add', `${OFFENDER(n).v4}/32`, 'dev', veth.b.ifname])
+        await attacker.run('ip', ['-6', 'addr', 'add', `${OFFENDER(n).v6}/128`, 'dev', veth.b.ifname, 'nodad'])
+      }
+      await victim.run('ip', ['route', 'add', '203.0.113.0/24', 'via', LINK_ATTACKER.v4])
+      await victim.run('ip', ['-6', 'route', 'add', '2001:db8:c::/64', 'via', LINK_ATTACKER.v6])
+      await startEchoServer(victim, HTTP)
+      await startEchoServer(victim, OPEN_PORT)
+
+      base = mkdtempSync(join(tmpdir(), 'diswall-daemon-it-'))
+      const removeBase = (): void => rmSync(base, {force: true, recursive: true})
+      unregisterBase = registerCleanup({description: `directory ${base}`, removeSync: removeBase})
+      const dir = join(base, 'firewall')
+      authLog = join(base, 'auth.log')
+      writeFileSync(authLog, '')
+      const put = (path: string, text = ''): void => {
+        mkdirSync(join(dir, path, '..'), {recursive: true})
+        writeFileSync(join(dir, path), text)
+      }
+      put('incoming.d/00-established')
+      put('incoming.d/00-related')
+      put('incoming.d/05-essential-icmpv6')
+      put('incoming.d/10-http')
+      put('incoming.d/90-log')
+      put('incoming.d/99-reject')
+      put('outgoing.d/00-accept')
+      put('patterns.d/ssh.patterns', [
+        `file = ${authLog}`,
+        'ports = 22',
+        'tag = ssh',
+        'threshold = 3',
+        'window = 10m',
+        String.raw`^Failed password for \S+ from __IP__ port \d+ ssh2$`,
+        '',
+      ].join('\n'))
+      configFile = join(base, 'diswall.conf')
+      writeFileSync(configFile, [
+        'local_only = true',
+        `ignore_ips = ["${IGNORED.v4}", "${IGNORED.v6}"]`,
+        '[firewall]',
+        `backend = "${backend}"`,
+        `dir = "${dir}"`,
+        '[detect]',
+        `source = "${variant.source}"`,
+        `log_prefix = "${logPrefix}"`,
+        `pipe_path = "${join(base, 'pipe', 'diswall.pipe')}"`,
+        '[daemon]',
+        `state_dir = "${join(base, 'state')}"`,
+        `socket = "${join(base, 'diswall.sock')}"`,
+        '',
+      ].join('\n'))
+
+      const applied = await runCli(['firewall', 'apply', '-c', configFile, '--json'], {wrap: ['ip', 'netns', 'exec', victim.name]})
+      assert.equal(applied.code, 0, applied.stdout + applied.stderr)
+      daemon = await startDaemon()
+      if (variant.source === 'pipe') forwarder = await forwardToPipe(join(base, 'pipe', 'diswall.pipe'), logPrefix)
+    })
+
+    after(async () => {
+      await forwarder?.close()
+      await daemon?.stop()
+      await victim?.remove()
+      await attacker?.remove()
+      rmSync(base, {force: true, recursive: true})
+      unregisterBase()
+    })
+
+    it('daemon - a SYN to a closed port gets the prober blocked (IPv4 and IPv6 /64); its connection to an open port then fails', async () => {
+      const offender = OFFENDER(1)
+      // Before: http is open to everybody.
+      assert.deepEqual((await probe([{from: offender.v4, host: VICTIM.v4, port: HTTP, proto: 'tcp'}, {from: offender.v6, host: VICTIM.v6, port: HTTP, proto: 'tcp'}])).map(outcome), ['ok', 'ok'])
+      await probe([{from: offender.v4, host: VICTIM.v4, port: 23, proto: 'tcp'}, {from: offender.v6, host: VICTIM.v6, port: 23, proto: 'tcp'}], 300)
+      await waitFor(async () => (await blocked()).length === 2, {what: 'both bans in the kernel sets', timeoutMs: 10_000})
+      assert.deepEqual(await blocked(), ['2001:db8:c::/64', offender.v4])
+      const after = await probe([
+        {from: offender.v4, host: VICTIM.v4, port: HTTP, proto: 'tcp'},
+        {from: offender.v6, host: VICTIM.v6, port: HTTP, proto: 'tcp'},
+        {from: OFFENDER(2).v6, host: VICTIM.v6, port: HTTP, proto: 'tcp'}, // same /64
+        {from: OFFENDER(2).v4, host: VICTIM.v4, port: HTTP, proto: 'tcp'}, // not banned
+      ], 800)
+      assert.deepEqual(after.map(outcome), ['ETIMEDOUT', 'ETIMEDOUT', 'ETIMEDOUT', 'ok'])
+    })
+
+    it('daemon - a packet to an open (listening) port does not ban; allow-listed and ignored probers are not banned', async () => {
+      const allowed = await runCli(['allow', 'add', ALLOWED.v4, ALLOWED.v6, '-c', configFile, '--json'], {wrap: ['ip', 'netns', 'exec', victim.name]})
+      assert.equal(allowed.code, 0, allowed.stdout + allowed.stderr)
+      const before = await blocked()
+      await probe([
+        {from: OFFENDER(3).v4, host: VICTIM.v4, port: OPEN_PORT, proto: 'tcp'},
+        {from: OFFENDER(3).v6, host: VICTIM.v6, port: OPEN_PORT, proto: 'tcp'},
+        {from: ALLOWED.v4, host: VICTIM.v4, port: 23, proto: 'tcp'},
+        {from: ALLOWED.v6, host: VICTIM.v6, port: 23, proto: 'tcp'},
+        {from: IGNORED.v4, host: VICTIM.v4, port: 23, proto: 'tcp'},
+        {from: IGNORED.v6, host: VICTIM.v6, port: 23, proto: 'tcp'},
+      ], 300)
+      // A later probe that does ban shows that the lines before it were handled.
+      await probe([{from: OFFENDER(4).v4, host: VICTIM.v4, port: 25, proto: 'tcp'}], 300)
+      await waitFor(async () => (await blocked()).includes(OFFENDER(4).v4), {what: 'the marker ban', timeoutMs: 10_000})
+      assert.deepEqual((await blocked()).filter((t) => !before.includes(t)), [OFFENDER(4).v4])
+      const status = await runCli(['status', '-c', configFile, '--json'], {wrap: ['ip', 'netns', 'exec', victim.name]})
+      assert.equal(status.code, 0, status.stdout + status.stderr)
+      const result = status.json.result
+      assert.ok(result.detect.openPorts >= 2, JSON.stringify(result.detect))
+      assert.ok(result.detect.protected >= 2, JSON.stringify(result.detect))
+      assert.equal(result.backend.name, backend)
+      assert.ok(result.sources.some((s: {name: string; state: string}) => s.name === variant.source && s.state === 'running'), JSON.stringify(result.sources))
+    })
+
+    if (variant.source === 'kmsg') {
+      it('daemon - auth.log lines ban at the threshold and not before, across a rotation', async () => {
+        const offender = OFFENDER(5).v4
+        const fail = (port: number) => `Failed password for root from ${offender} port ${port} ssh2\n`
+        appendFileSync(authLog, fail(1) + fail(2))
+        await waitFor(async () => {
+          const s = await runCli(['status', '-c', configFile, '--json'], {wrap: ['ip', 'netns', 'exec', victim.name]})
+          return s.json?.result?.detect?.matches >= 2
+        }, {what: 'the two matches', timeoutMs: 10_000})
+        assert.ok(!(await blocked()).includes(offender), 'banned before the threshold')
+        renameSync(authLog, `${authLog}.1`) // logrotate: the old file moves away, a new one appears
+        writeFileSync(authLog, fail(3))
+        await waitFor(async () => (await blocked()).includes(offender), {what: 'the ban at the third line', timeoutMs: 10_000})
+      })
+    }
+
+    it('daemon - restart: stop (exit 0), sets flushed as by a reboot, start: the bans are back when it reports ready', async () => {
+      const offender = OFFENDER(6)
+      await probe([{from: offender.v4, host: VICTIM.v4, port: 23, proto: 'tcp'}], 300)
+      await waitFor(async () => (await blocked()).includes(offender.v4), {what: 'the ban', timeoutMs: 10_000})
+      const banned = await blocked()
+      const exit = await daemon!.stop(10_000)
+      assert.deepEqual(exit, {code: 0, signal: null}, daemon!.output().stdout + daemon!.output().stderr)
+      assert.match(daemon!.output().stdout, /saved \d+ entries/)
+      daemon = undefined
+      if (backend === 'ipset') {
+        for (const set of Object.values(blockSets)) await victim.run('ipset', ['flush', set])
+      } else {
+        for (const set of Object.values(blockSets)) await victim.run('nft', ['flush', 'set', 'inet', 'diswall', set])
+      }
+      assert.deepEqual(await blocked(), [])
+      daemon = await startDaemon()
+      assert.deepEqual(await blocked(), banned)
+      assert.match(daemon.output().stdout, /restored \d+ entries/)
+      // And it still detects.
+      await probe([{from: OFFENDER(7).v4, host: VICTIM.v4, port: 23, proto: 'tcp'}], 300)
+      await waitFor(async () => (await blocked()).includes(OFFENDER(7).v4), {what: 'a ban after the restart', timeoutMs: 10_000})
+    })
+  })
+}
+
+/**
+ * What rsyslog does with the original DisWall config: kernel lines with the prefix go to the FIFO in the
+ * `IP PROTO PORT` form. Reads /dev/kmsg (this test's prefix only) and writes each line into the FIFO.
+ */
+async function forwardToPipe(path: string, prefix: string): Promise<{close(): Promise<void>}> {
+  const source = new KmsgSource({match: [prefix], name: 'forwarder'})
+  const loop = (async () => {
+    await waitFor(() => {
+      try {
+        closeSync(openSync(path, constants.O_WRONLY | constants.O_NONBLOCK))
+        return true
+      } catch {
+        return false
+      }
+    }, {what: 'the daemon\'s FIFO'})
+    const fd = openSync(path, constants.O_WRONLY)
+    try {
+      for await (const line of source.start()) {
+        const packet = parseKernelLog(line.text, prefix)
+        if (packet) writeSync(fd, `${packet.src.text} ${packet.proto.toUpperCase()} ${packet.dpt ?? ''}\n`)
+      }
+    } finally {
+      closeSync(fd)
+    }
+  })()
+  await waitFor(() => source.health().state === 'running', {what: 'the forwarder to read /dev/kmsg'})
+  return {
+    async close() {
+      await source.close()
+      await loop.catch(() => {})
+    },
+  }
+}

@@ -1,0 +1,321 @@
+import assert from 'node:assert/strict'
+import {mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {after, before, describe, it} from 'node:test'
+
+import {defaultConfig} from '../../../src/lib/config/index.js'
+import type {Config} from '../../../src/lib/config/index.js'
+import {Daemon, HostFacts, memoryLogger, queryDaemon} from '../../../src/lib/daemon/index.js'
+import type {DaemonStatus, PlannedSources, SourcePlan} from '../../../src/lib/daemon/index.js'
+import type {LogLine, LogSource, SourceHealth, WtmpLogin} from '../../../src/lib/detect/index.js'
+import {MemoryBackend} from '../../../src/lib/firewall/index.js'
+import {parseAddress, parseTarget} from '../../../src/lib/net/index.js'
+import type {Exec} from '../../../src/lib/system/index.js'
+import {waitFor} from '../../helpers/wait.js'
+
+/** A source whose lines the test pushes; `fail()` ends the current run with an error. */
+class PushSource<T = LogLine> implements LogSource<T> {
+  private queue: T[] = []
+  private wake: (() => void) | undefined
+  private closed = false
+  private failure: Error | undefined
+  runs = 0
+  private lines = 0
+
+  constructor(readonly name: string) {}
+
+  push(item: T): void {
+    this.queue.push(item)
+    this.wake?.()
+  }
+
+  fail(message: string): void {
+    this.failure = new Error(message)
+    this.wake?.()
+  }
+
+  async *start(): AsyncGenerator<T> {
+    this.runs++
+    while (!this.closed) {
+      if (this.failure) {
+        const error = this.failure
+        this.failure = undefined
+        throw error
+      }
+      const item = this.queue.shift()
+      if (item !== undefined) {
+        this.lines++
+        yield item
+        continue
+      }
+      await new Promise<void>((resolve) => (this.wake = resolve))
+      this.wake = undefined
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    this.wake?.()
+  }
+
+  health(): SourceHealth {
+    return {lines: this.lines, name: this.name, restarts: 0, state: this.closed ? 'stopped' : 'running'}
+  }
+}
+
+const PREFIX = 'diswall-log: '
+const packet = (src: string, dpt: number, proto = 'TCP'): LogLine => ({
+  source: 'kmsg',
+  text: `${PREFIX}IN=eth0 OUT= MAC=00 SRC=${src} DST=192.0.2.1 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=1 DF PROTO=${proto} SPT=40000 DPT=${dpt} WINDOW=64240 RES=0x00 SYN URGP=0`,
+})
+
+const SSH_PATTERNS = `file = /var/log/test-auth.log
+ports = 22
+tag = ssh
+threshold = 3
+window = 10m
+^Failed password for \\S+ from __IP__ port \\d+ ssh2$
+`
+const ACCEPTED_PATTERNS = `file = /var/log/test-auth.log
+ports = 22
+tag = ssh
+action = allow
+^Accepted publickey for (?<user>\\S+) from __IP__ port \\d+ ssh2$
+`
+
+/** `ip` and `ss` as a host with address 192.0.2.1 and tcp/8080 open. */
+const hostExec: Exec = async (program) => {
+  if (program === 'ip') {
+    return {stderr: '', stdout: JSON.stringify([{addr_info: [{family: 'inet', local: '192.0.2.1', prefixlen: 24}], ifname: 'eth0'}])}
+  }
+  if (program === 'ss') return {stderr: '', stdout: 'tcp LISTEN 0 128 0.0.0.0:8080 0.0.0.0:*\n'}
+  return {stderr: '', stdout: ''}
+}
+
+interface Harness {
+  daemon: Daemon
+  backend: MemoryBackend
+  packets: PushSource
+  files: Map<string, PushSource>
+  logins: PushSource<WtmpLogin>
+  log: ReturnType<typeof memoryLogger>
+  plans: SourcePlan[]
+}
+
+describe('Daemon (MemoryBackend, injected sources)', () => {
+  let dir: string
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'diswall-daemon-'))
+  })
+  after(async () => {
+    await rm(dir, {force: true, recursive: true})
+  })
+
+  async function start(name: string, {backend = new MemoryBackend(), configure}: {backend?: MemoryBackend; configure?: (c: Config) => void} = {}): Promise<Harness> {
+    const base = join(dir, name)
+    const patternsDir = join(base, 'patterns.d')
+    await mkdir(patternsDir, {recursive: true})
+    await writeFile(join(patternsDir, 'ssh.patterns'), SSH_PATTERNS)
+    await writeFile(join(patternsDir, 'ssh-accepted.patterns'), ACCEPTED_PATTERNS)
+    const config = defaultConfig()
+    config.daemon.state_dir = join(base, 'state')
+    config.daemon.socket = join(base, 'run', 'diswall.sock')
+    config.firewall.kill_connections = false
+    configure?.(config)
+    const configPath = join(base, 'diswall.conf')
+    const packets = new PushSource('kmsg')
+    const files = new Map<string, PushSource>()
+    const logins = new PushSource<WtmpLogin>('wtmp')
+    const plans: SourcePlan[] = []
+    const log = memoryLogger()
+    const makeSources = (plan: SourcePlan): PlannedSources => {
+      plans.push(plan)
+      const lines = new Map<string, LogSource>([['packet', packets]])
+      for (const file of plan.files) {
+        const source = files.get(file) ?? new PushSource(file)
+        files.set(file, source)
+        lines.set(`file:${file}`, source)
+      }
+      return {lines, ...(plan.wtmp ? {logins} : {})}
+    }
+    const daemon = new Daemon({
+      config,
+      configPath,
+      firewall: {backend, choice: {backend: 'ipset', reason: 'test'}},
+      hostFacts: new HostFacts({exec: hostExec}),
+      loadConfig: async () => ({config, warnings: []}),
+      logger: log,
+      makeSources,
+      patternsDir,
+      version: '0.0.0-test',
+    })
+    await daemon.start()
+    return {backend, daemon, files, log, logins, packets, plans}
+  }
+
+  const blocked = async (h: Harness) => (await h.backend.list('block')).map((e) => e.target.text).sort()
+
+  it('Daemon - a probe of a closed port bans the prober; one log line per ban with the reason', async () => {
+    const h = await start('probe')
+    try {
+      h.packets.push(packet('203.0.113.7', 23))
+      h.packets.push(packet('203.0.113.7', 23)) // a repeat costs no second write
+      await waitFor(async () => (await blocked(h)).length === 1, {what: 'the ban'})
+      assert.deepEqual(await blocked(h), ['203.0.113.7'])
+      const entry = (await h.backend.list('block'))[0]!
+      assert.ok(entry.ttlSec! > 86_000 && entry.ttlSec! <= 86_400, `ttl ${entry.ttlSec}`)
+      const bans = h.log.lines.filter((l) => l.message.startsWith('ban '))
+      assert.deepEqual(bans.map((l) => l.message), ['ban 203.0.113.7: port-scan 23/tcp (kmsg), 1d'])
+      const status = await h.daemon.status()
+      assert.equal(status.bans.total, 1)
+      assert.deepEqual(status.bans.byReason, {'port-scan': 1})
+      assert.equal(status.lastBans[0]!.target, '203.0.113.7')
+      assert.equal(status.detect.duplicates, 1)
+      assert.equal(status.mode, 'local-only')
+    } finally {
+      await h.daemon.stop()
+    }
+  })
+
+  it('Daemon - open ports, own addresses and allow-listed addresses are never banned', async () => {
+    const backend = new MemoryBackend()
+    backend.add('allow', {target: parseTarget('198.51.100.0/24')})
+    await backend.commit()
+    const h = await start('never', {backend})
+    try {
+      h.packets.push(packet('203.0.113.8', 8080)) // open (listening) port
+      h.packets.push(packet('198.51.100.9', 23)) // in the allow list
+      h.packets.push(packet('192.0.2.1', 23)) // the host itself
+      h.packets.push(packet('203.0.113.9', 25)) // a real probe, to know the others were handled
+      await waitFor(async () => (await blocked(h)).length > 0, {what: 'the ban of the real probe'})
+      assert.deepEqual(await blocked(h), ['203.0.113.9'])
+      const status = await h.daemon.status()
+      assert.equal(status.detect.openPorts, 1)
+      assert.equal(status.detect.protected, 2)
+    } finally {
+      await h.daemon.stop()
+    }
+  })
+
+  it('Daemon - IPv6 offenders are banned by their /64', async () => {
+    const h = await start('v6')
+    try {
+      h.packets.push(packet('2001:db8:1:2::99', 23))
+      await waitFor(async () => (await blocked(h)).length === 1, {what: 'the ban'})
+      assert.deepEqual(await blocked(h), ['2001:db8:1:2::/64'])
+    } finally {
+      await h.daemon.stop()
+    }
+  })
+
+  it('Daemon - pattern lines ban at the threshold, not before; a login is allowed with an expiry and a comment', async () => {
+    const h = await start('patterns')
+    try {
+      const auth = h.files.get('/var/log/test-auth.log')
+      assert.ok(auth, `sources: ${JSON.stringify(h.plans[0])}`)
+      for (let i = 0; i < 2; i++) auth.push({source: 'file:/var/log/test-auth.log', text: `Failed password for root from 203.0.113.20 port ${5000 + i} ssh2`})
+      await waitFor(() => h.daemon.status().then((s) => s.detect.pending === 2), {what: 'two pending matches'})
+      assert.deepEqual(await blocked(h), [])
+      auth.push({source: 'file:/var/log/test-auth.log', text: 'Failed password for root from 203.0.113.20 port 5003 ssh2'})
+      await waitFor(async () => (await blocked(h)).length === 1, {what: 'the ban at the threshold'})
+      assert.deepEqual(await blocked(h), ['203.0.113.20'])
+
+      auth.push({source: 'file:/var/log/test-auth.log', text: 'Accepted publickey for alice from 203.0.113.30 port 6000 ssh2'})
+      await waitFor(async () => (await h.backend.list('allow')).length === 1, {what: 'the allow entry'})
+      const [allowed] = await h.backend.list('allow')
+      assert.equal(allowed!.target.text, '203.0.113.30')
+      assert.equal(allowed!.comment, 'ssh login alice')
+      assert.ok(allowed!.ttlSec! > 8 * 86_400 - 60, `ttl ${allowed!.ttlSec}`)
+      // Now allowed: its probes do not ban.
+      h.packets.push(packet('203.0.113.30', 23))
+      h.packets.push(packet('203.0.113.31', 23))
+      await waitFor(async () => (await blocked(h)).includes('203.0.113.31'), {what: 'the second probe\'s ban'})
+      assert.ok(!(await blocked(h)).includes('203.0.113.30'))
+    } finally {
+      await h.daemon.stop()
+    }
+  })
+
+  it('Daemon - a wtmp login is allowed unless already covered; a permanent entry keeps no expiry', async () => {
+    const backend = new MemoryBackend()
+    backend.add('allow', {comment: 'office', target: parseTarget('198.51.100.7')})
+    await backend.commit()
+    const h = await start('wtmp', {backend})
+    try {
+      const login = (address: string): WtmpLogin => ({address: parseAddress(address), host: address, line: 'pts/0', pid: 1, source: 'wtmp', time: Date.now(), user: 'bob'})
+      h.logins.push(login('198.51.100.7'))
+      h.logins.push(login('203.0.113.40'))
+      await waitFor(async () => (await h.backend.list('allow')).length === 2, {what: 'the wtmp allow entry'})
+      const byTarget = new Map((await h.backend.list('allow')).map((e) => [e.target.text, e]))
+      assert.equal(byTarget.get('198.51.100.7')!.ttlSec, undefined, 'the permanent entry got an expiry')
+      assert.equal(byTarget.get('198.51.100.7')!.comment, 'office')
+      assert.equal(byTarget.get('203.0.113.40')!.comment, 'login bob')
+    } finally {
+      await h.daemon.stop()
+    }
+  })
+
+  it('Daemon - stop saves a snapshot; a new daemon on empty sets restores it before it is ready', async () => {
+    const first = await start('restart')
+    first.packets.push(packet('203.0.113.50', 23))
+    await waitFor(async () => (await blocked(first)).length === 1, {what: 'the ban'})
+    await first.daemon.stop()
+    assert.ok(first.log.lines.some((l) => /^saved 1 entries/.test(l.message)), JSON.stringify(first.log.lines))
+
+    const emptied = new MemoryBackend() // a reboot: the kernel sets are gone
+    const second = await start('restart', {backend: emptied})
+    try {
+      // start() has resolved (= ready): the ban must be there already.
+      assert.deepEqual(await blocked(second), ['203.0.113.50'])
+      const messages = second.log.lines.map((l) => l.message)
+      const restored = messages.findIndex((m) => m.startsWith('restored 1 entries'))
+      const ready = messages.findIndex((m) => m.startsWith('ready:'))
+      assert.ok(restored >= 0 && restored < ready, JSON.stringify(messages))
+      assert.equal((await second.daemon.status()).snapshot.loaded, 1)
+    } finally {
+      await second.daemon.stop()
+    }
+  })
+
+  it('Daemon - a source that fails is restarted and reported in the status', async () => {
+    const h = await start('restart-source')
+    try {
+      h.packets.fail('device went away')
+      await waitFor(() => h.packets.runs >= 2, {timeoutMs: 5000, what: 'the restart'})
+      const status: DaemonStatus = await h.daemon.status()
+      const kmsg = status.sources.find((s) => s.name === 'kmsg')!
+      assert.equal(kmsg.restarts, 1)
+      assert.equal(kmsg.lastError, 'device went away')
+      assert.ok(h.log.lines.some((l) => l.level === 'warning' && l.message.includes('source kmsg stopped: device went away')))
+      h.packets.push(packet('203.0.113.60', 23))
+      await waitFor(async () => (await blocked(h)).length === 1, {what: 'a ban after the restart'})
+    } finally {
+      await h.daemon.stop()
+    }
+  })
+
+  it('Daemon - the control socket answers status; reload keeps running sources and picks up changed patterns', async () => {
+    const h = await start('control')
+    try {
+      const config = (h.daemon as unknown as {config: Config}).config
+      const status = await queryDaemon<DaemonStatus>(config.daemon.socket, 'status')
+      assert.equal(status.version, '0.0.0-test')
+      assert.equal(status.backend.name, 'memory')
+
+      await writeFile(join(dir, 'control', 'patterns.d', 'ssh.patterns'), SSH_PATTERNS.replace('threshold = 3', 'threshold = 1'))
+      assert.deepEqual(await queryDaemon(config.daemon.socket, 'reload'), {ok: true})
+      assert.equal(h.packets.runs, 1, 'the packet source was restarted by a reload that did not change it')
+      h.files.get('/var/log/test-auth.log')!.push({source: 'file:/var/log/test-auth.log', text: 'Failed password for root from 203.0.113.70 port 1 ssh2'})
+      await waitFor(async () => (await blocked(h)).length === 1, {what: 'a ban at the new threshold'})
+
+      await writeFile(join(dir, 'control', 'patterns.d', 'broken.patterns'), 'file = /x\nno ip placeholder here\n')
+      const failed = await h.daemon.reload()
+      assert.equal(failed.ok, false)
+      assert.match(failed.error!, /broken\.patterns:2/)
+      assert.match((await h.daemon.status()).config.lastReloadError!, /broken\.patterns:2/)
+    } finally {
+      await h.daemon.stop()
+    }
+  })
+})
