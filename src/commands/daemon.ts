@@ -52,13 +52,15 @@ export default class DaemonCommand extends DiswallCommand<{stopped: boolean}> {
     // Signals are watched before the start: a SIGTERM during the start stops the daemon once it is up.
     let stop!: () => void
     const stopped = new Promise<void>((resolve) => (stop = resolve))
-    const onStop = (signal: string) => () => {
+    const onStop = (signal: NodeJS.Signals): void => {
       logger.log('notice', `${signal}: stopping`)
       stop()
     }
-    const onHup = () => void daemon.reload()
-    process.once('SIGTERM', onStop('SIGTERM'))
-    process.once('SIGINT', onStop('SIGINT'))
+    const onHup = (): void => void daemon.reload()
+    // `on`, not `once`, and removed only at the end: execa's exit hook (for the ipset coprocess)
+    // re-raises a signal that no other listener handles, which would kill the daemon mid-stop.
+    process.on('SIGTERM', onStop)
+    process.on('SIGINT', onStop)
     process.on('SIGHUP', onHup)
     try {
       await daemon.start()
@@ -66,6 +68,8 @@ export default class DaemonCommand extends DiswallCommand<{stopped: boolean}> {
       await daemon.stop()
       logger.log('notice', 'stopped')
     } finally {
+      process.off('SIGTERM', onStop)
+      process.off('SIGINT', onStop)
       process.off('SIGHUP', onHup)
       if (stream !== process.stdout) stream.end()
     }

@@ -6,13 +6,14 @@
  * inside the victim namespace only.
  *
  * The attacker has further addresses in other networks, routed over the veth: 203.0.113.0/24 and
- * 2001:db8:c::/64, so that each case uses a fresh offender and an IPv6 ban covers a whole /64 that is
+ * 2001:db8:c::/64 (offenders) and 2001:db8:d::/64 (protected ones), so that each case uses a fresh offender and an IPv6 ban covers a whole /64 that is
  * not the link's own.
  */
 import assert from 'node:assert/strict'
 import {appendFileSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, writeFileSync, writeSync, closeSync} from 'node:fs'
 import {constants} from 'node:fs'
 import {tmpdir} from 'node:os'
+import {setTimeout as sleep} from 'node:timers/promises'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
@@ -41,8 +42,10 @@ const VICTIM = {v4: '198.51.100.1', v6: '2001:db8:a::1'} as const
 const LINK_ATTACKER = {v4: '198.51.100.2', v6: '2001:db8:a::2'} as const
 /** Offender addresses on the attacker, one pair per case. */
 const OFFENDER = (n: number) => ({v4: `203.0.113.${n}`, v6: `2001:db8:c::${n.toString(16)}`})
-const ALLOWED = OFFENDER(200) // in the allow set: the firewall accepts it before anything is logged
-const IGNORED = OFFENDER(201) // in ignore_ips: logged, and the daemon never bans it
+/** Protected addresses live in a /64 of their own: a protected address inside the offenders' /64 would keep it from being banned whole. */
+const ALLOWED = {v4: '203.0.113.200', v6: '2001:db8:d::200'} // in the allow set: the firewall accepts it before anything is logged
+const IGNORED = {v4: '203.0.113.201', v6: '2001:db8:d::201'} // in ignore_ips: logged, and the daemon never bans it
+const OPEN_PROBER = {v4: '203.0.113.202', v6: '2001:db8:d::202'} // probes the open port only
 const OPEN_PORT = 8080 // listening, but not opened by the ruleset: logged, and still never a reason to ban
 const HTTP = 80 // opened by the ruleset
 
@@ -85,12 +88,12 @@ for (const variant of [{backend: 'ipset', source: 'kmsg'}, {backend: 'nftables',
       victim = await createNetns()
       attacker = await createNetns()
       const veth = await connectNetns(victim, attacker, {ipv4: [VICTIM.v4, LINK_ATTACKER.v4], ipv6: [VICTIM.v6, LINK_ATTACKER.v6]})
-      for (const n of [1, 2, 3, 4, 5, 6, 7, 200, 201]) {
-        await attacker.run('ip', ['addr', 'add', `${OFFENDER(n).v4}/32`, 'dev', veth.b.ifname])
-        await attacker.run('ip', ['-6', 'addr', 'add', `${OFFENDER(n).v6}/128`, 'dev', veth.b.ifname, 'nodad'])
+      for (const {v4, v6} of [...[1, 2, 4, 5, 6, 7].map(OFFENDER), ALLOWED, IGNORED, OPEN_PROBER]) {
+        await attacker.run('ip', ['addr', 'add', `${v4}/32`, 'dev', veth.b.ifname])
+        await attacker.run('ip', ['-6', 'addr', 'add', `${v6}/128`, 'dev', veth.b.ifname, 'nodad'])
       }
       await victim.run('ip', ['route', 'add', '203.0.113.0/24', 'via', LINK_ATTACKER.v4])
-      await victim.run('ip', ['-6', 'route', 'add', '2001:db8:c::/64', 'via', LINK_ATTACKER.v6])
+      await victim.run('ip', ['-6', 'route', 'add', '2001:db8:c::/63', 'via', LINK_ATTACKER.v6]) // c::/64 and d::/64
       await startEchoServer(victim, HTTP)
       await startEchoServer(victim, OPEN_PORT)
 
@@ -172,15 +175,18 @@ for (const variant of [{backend: 'ipset', source: 'kmsg'}, {backend: 'nftables',
       const allowed = await runCli(['allow', 'add', ALLOWED.v4, ALLOWED.v6, '-c', configFile, '--json'], {wrap: ['ip', 'netns', 'exec', victim.name]})
       assert.equal(allowed.code, 0, allowed.stdout + allowed.stderr)
       const before = await blocked()
+      // The log rule lets 10 packets/s through with a burst of 5: pause so that every probe is logged.
+      await sleep(600)
       await probe([
-        {from: OFFENDER(3).v4, host: VICTIM.v4, port: OPEN_PORT, proto: 'tcp'},
-        {from: OFFENDER(3).v6, host: VICTIM.v6, port: OPEN_PORT, proto: 'tcp'},
+        {from: OPEN_PROBER.v4, host: VICTIM.v4, port: OPEN_PORT, proto: 'tcp'},
+        {from: OPEN_PROBER.v6, host: VICTIM.v6, port: OPEN_PORT, proto: 'tcp'},
         {from: ALLOWED.v4, host: VICTIM.v4, port: 23, proto: 'tcp'},
         {from: ALLOWED.v6, host: VICTIM.v6, port: 23, proto: 'tcp'},
         {from: IGNORED.v4, host: VICTIM.v4, port: 23, proto: 'tcp'},
         {from: IGNORED.v6, host: VICTIM.v6, port: 23, proto: 'tcp'},
       ], 300)
       // A later probe that does ban shows that the lines before it were handled.
+      await sleep(600)
       await probe([{from: OFFENDER(4).v4, host: VICTIM.v4, port: 25, proto: 'tcp'}], 300)
       await waitFor(async () => (await blocked()).includes(OFFENDER(4).v4), {what: 'the marker ban', timeoutMs: 10_000})
       assert.deepEqual((await blocked()).filter((t) => !before.includes(t)), [OFFENDER(4).v4])

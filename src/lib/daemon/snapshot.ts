@@ -15,7 +15,8 @@
  * ```
  *
  * - Line 1 is the header. A file without it, or of another version, is rejected as a whole.
- * - LIST is `block` (single addresses) or `allow` (addresses or networks); TARGET is in canonical form.
+ * - LIST is `block` (single addresses; IPv6 networks too: grouped offenders) or `allow` (addresses or
+ *   networks); TARGET is in canonical form.
  * - `expires` is absolute (unix seconds), so the time the daemon was down (a reboot) counts; `never` is
  *   an entry without a timeout. A ban is never extended past the TTL it had when the file was saved, even
  *   when the clock is behind after a reboot.
@@ -434,9 +435,10 @@ class SnapshotParser {
     }
 
     if (list === 'block' && target.kind === 'network') {
-      // A host network is the address itself (as `block add` treats it).
-      if (target.prefix !== MAX_PREFIX[target.family]) return `block entries must be single addresses, not networks (${target.text})`
-      target = target.address
+      // A host network is the address itself (as `block add` treats it). IPv6 bans may cover an
+      // offender's network (`[detect] ipv6_group_prefix`); IPv4 bans are single addresses.
+      if (target.prefix === MAX_PREFIX[target.family]) target = target.address
+      else if (target.family === 4) return `IPv4 block entries must be single addresses, not networks (${target.text})`
     }
 
     let expires = -1 // -1: never

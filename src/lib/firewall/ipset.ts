@@ -160,7 +160,7 @@ export class IpsetBackend implements FirewallBackend {
         }
 
         const header = parseIpsetHeader((await this.exec('ipset', ['list', '-t', name])).stdout)
-        const wantedType = list === 'block' ? 'hash:ip' : 'hash:net'
+        const wantedType = blockSetType(list, family)
         const wantedFamily = family === 4 ? 'inet' : 'inet6'
         if (header.type !== wantedType || header.family !== wantedFamily) {
           throw new SetTypeMismatchError(name, `${header.type} family ${header.family}`, `${wantedType} family ${wantedFamily}`)
@@ -365,7 +365,7 @@ export class IpsetBackend implements FirewallBackend {
   private createLine(list: ListKind, family: 4 | 6, name: string, maxelem: number): string {
     const fam = family === 4 ? 'inet' : 'inet6'
     return list === 'block'
-      ? `create ${name} hash:ip family ${fam} hashsize 32768 maxelem ${maxelem} timeout ${clampTimeout(this.limits.blockTimeoutSec)}`
+      ? `create ${name} ${blockSetType(list, family)} family ${fam} hashsize 32768 maxelem ${maxelem} timeout ${clampTimeout(this.limits.blockTimeoutSec)}`
       // timeout 0: allow entries are permanent unless added with a timeout (auto-allow).
       : `create ${name} hash:net family ${fam} hashsize 1024 maxelem ${maxelem} timeout 0 comment`
   }
@@ -433,6 +433,15 @@ export class IpsetBackend implements FirewallBackend {
       await this.exec(`${tool}-restore`, ['--noflush'], {input: script})
     }
   }
+}
+
+/**
+ * The ipset type of a set: IPv4 bans are single addresses (`hash:ip`); IPv6 bans may be whole
+ * networks (the offender's /64 with `[detect] ipv6_group_prefix`), so the IPv6 block set and the
+ * allow sets are `hash:net` (a lookup tries each prefix length present: /64 and /128 for bans).
+ */
+function blockSetType(list: ListKind, family: 4 | 6): 'hash:ip' | 'hash:net' {
+  return list === 'block' && family === 4 ? 'hash:ip' : 'hash:net'
 }
 
 /** Timeouts are whole seconds in [0, IPSET_MAX_TIMEOUT_SEC]. */

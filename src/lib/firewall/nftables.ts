@@ -1,5 +1,5 @@
 import {CommandFailedError} from '../errors.js'
-import {parseTarget} from '../net/index.js'
+import {containsAddress, isAddress, parseTarget} from '../net/index.js'
 import type {Target} from '../net/index.js'
 import {exec as defaultExec} from '../system/index.js'
 import type {Exec} from '../system/index.js'
@@ -102,7 +102,7 @@ export class NftBackend implements FirewallBackend {
         const name = family === 4 ? this.names[list].v4 : this.names[list].v6
         const found = existing.get(name)
         const wantedType = family === 4 ? 'ipv4_addr' : 'ipv6_addr'
-        const wantedFlags = list === 'block' ? ['timeout'] : ['interval', 'timeout']
+        const wantedFlags = list === 'block' && family === 4 ? ['timeout'] : ['interval', 'timeout']
         if (!found) {
           report.created.push(name)
           continue
@@ -187,7 +187,8 @@ export class NftBackend implements FirewallBackend {
       return false
     } catch (error) {
       if (!(error instanceof CommandFailedError)) throw error
-      if (list === 'block' && /File exists/.test(error.stderr)) return true
+      // An IPv6 address inside a banned network: blocked, though not an element of its own.
+      if (list === 'block' && /File exists|interval overlaps/.test(error.stderr)) return true
       if (list === 'allow' && /No such file or directory/.test(error.stderr)) return false
       throw error
     }
@@ -248,7 +249,8 @@ export class NftBackend implements FirewallBackend {
     // No `size`: nft hash sets grow on demand, so a full set never drops a ban. No default timeout
     // either: with one, an element without a timeout would take it, so a permanent ban (0) is
     // impossible; every ban carries its own timeout instead.
-    return list === 'block'
+    // IPv6 bans may be networks (the offender's /64), so that set is an interval set like the allow sets.
+    return list === 'block' && family === 4
       ? `add set ${this.table()} ${name} { type ${type}; flags timeout; }`
       : `add set ${this.table()} ${name} { type ${type}; flags interval, timeout; }`
   }
@@ -306,6 +308,9 @@ export class NftBackend implements FirewallBackend {
     try {
       await this.run(this.statements(ops))
     } catch (error) {
+      if (error instanceof CommandFailedError && ops.length === 1 && /interval overlaps/.test(error.stderr)) {
+        return this.addOverlapping(ops[0]!, error)
+      }
       if (!(error instanceof CommandFailedError) || ops.length === 1) throw error
       const mid = Math.ceil(ops.length / 2)
       const failures: unknown[] = []
@@ -319,6 +324,26 @@ export class NftBackend implements FirewallBackend {
 
       if (failures.length > 0) throw failures[0]
     }
+  }
+
+  /**
+   * An IPv6 ban that overlaps elements of the interval set (nft refuses overlapping intervals): an
+   * address inside a banned network is already blocked (nothing to do); a network that holds banned
+   * addresses replaces them, in one transaction. Rare (the detection bans an offender's /64 or,
+   * when that holds a protected address, the address alone), so the set is read here.
+   */
+  private async addOverlapping(op: Op, error: CommandFailedError): Promise<void> {
+    const target = opTarget(op)
+    if (op.kind !== 'add' || op.list !== 'block' || target.family !== 6) throw error
+    if (isAddress(target)) return
+    const set = setFor(this.names.block, target)
+    const {stdout} = await this.exec('nft', ['-j', 'list', 'set', 'inet', this.names.table, set], {timeoutMs: 300_000})
+    const inside = parseNftElements(stdout).filter((e) => e.target.text !== target.text &&
+      containsAddress(target, isAddress(e.target) ? e.target : e.target.address))
+    if (inside.length === 0) throw error
+    const t = this.table()
+    await this.run([`delete element ${t} ${set} { ${inside.map((e) => e.target.text).join(', ')} }`,
+      `add element ${t} ${set} { ${this.element(op.entry, 'block')} }`])
   }
 
   /**

@@ -306,3 +306,20 @@ test('snapshot - allow comments the format cannot hold are dropped on save, the 
   assert.deepEqual(loaded.entries, [{entry: {target: parseTarget('192.0.2.0/24')}, list: 'allow'}])
   assert.deepEqual(loaded.problems, [])
 })
+
+test('snapshot - an IPv6 network ban (a grouped offender) survives the round trip; an IPv4 network does not load', async (t) => {
+  const dir = tempDir(t)
+  const path = join(dir, 'sets.snapshot')
+  const fw = new MemoryBackend(() => NOW)
+  fw.add('block', {target: parseTarget('2001:db8:5::/64'), ttlSec: 600})
+  await fw.commit()
+  await saveSnapshot(path, fw, clock(NOW))
+  const loaded = await loadSnapshot(path, clock(NOW))
+  assert.deepEqual(loaded.problems, [])
+  assert.deepEqual(loaded.entries.map((e) => [e.list, e.entry.target.text, e.entry.ttlSec]), [['block', '2001:db8:5::/64', 600]])
+
+  writeFileSync(path, readFileSync(path, 'utf8').replace('2001:db8:5::/64', '198.51.100.0/24'))
+  const bad = await loadSnapshot(path, clock(NOW))
+  assert.equal(bad.entries.length, 0)
+  assert.match(bad.problems[0]!, /IPv4 block entries must be single addresses/)
+})

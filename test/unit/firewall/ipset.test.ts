@@ -66,7 +66,7 @@ function header(name: string, type: string, headerLine: string, entries = 0): st
 /** The headers of four sets created exactly as diswall creates them. */
 const GOOD_HEADERS: Record<string, string> = {
   'diswall-bl': header('diswall-bl', 'hash:ip', 'family inet hashsize 32768 maxelem 1000000 timeout 86400 bucketsize 12 initval 0x5a3f2c1d', 3),
-  'diswall-bl6': header('diswall-bl6', 'hash:ip', 'family inet6 hashsize 32768 maxelem 1000000 timeout 86400 bucketsize 12 initval 0x11223344', 1),
+  'diswall-bl6': header('diswall-bl6', 'hash:net', 'family inet6 hashsize 32768 maxelem 1000000 timeout 86400 bucketsize 12 initval 0x11223344', 1),
   'diswall-wl': header('diswall-wl', 'hash:net', 'family inet hashsize 1024 maxelem 65536 timeout 0 comment bucketsize 12 initval 0x0badcafe', 2),
   'diswall-wl6': header('diswall-wl6', 'hash:net', 'family inet6 hashsize 1024 maxelem 65536 timeout 0 comment bucketsize 12 initval 0x1badcafe'),
 }
@@ -196,7 +196,7 @@ test('ipset - init on an empty host creates the four sets and installs the guard
   assert.deepEqual(calls, [
     {args: ['list', '-n'], program: 'ipset'},
     {args: RESTORE, input: 'create diswall-bl hash:ip family inet hashsize 32768 maxelem 1000000 timeout 86400\n', program: 'ipset'},
-    {args: RESTORE, input: 'create diswall-bl6 hash:ip family inet6 hashsize 32768 maxelem 1000000 timeout 86400\n', program: 'ipset'},
+    {args: RESTORE, input: 'create diswall-bl6 hash:net family inet6 hashsize 32768 maxelem 1000000 timeout 86400\n', program: 'ipset'},
     {args: RESTORE, input: 'create diswall-wl hash:net family inet hashsize 1024 maxelem 65536 timeout 0 comment\n', program: 'ipset'},
     {args: RESTORE, input: 'create diswall-wl6 hash:net family inet6 hashsize 1024 maxelem 65536 timeout 0 comment\n', program: 'ipset'},
     {args: ['-S', 'INPUT'], program: 'iptables'},
@@ -213,7 +213,7 @@ test('ipset - init uses the configured limits and names in the create lines', as
   await fw.init()
   assert.deepEqual(restores(calls).map((c) => c.input), [
     'create bl hash:ip family inet hashsize 32768 maxelem 5000 timeout 2147483\n',
-    'create bl6 hash:ip family inet6 hashsize 32768 maxelem 5000 timeout 2147483\n',
+    'create bl6 hash:net family inet6 hashsize 32768 maxelem 5000 timeout 2147483\n',
     'create wl hash:net family inet hashsize 1024 maxelem 100 timeout 0 comment\n',
     'create wl6 hash:net family inet6 hashsize 1024 maxelem 100 timeout 0 comment\n',
   ])
@@ -301,12 +301,12 @@ test('ipset - init refuses a set of the wrong type and changes nothing after det
 })
 
 test('ipset - init refuses a set of the wrong family after the sets before it were checked', async () => {
-  const headers = {...GOOD_HEADERS, 'diswall-bl6': header('diswall-bl6', 'hash:ip', 'family inet hashsize 32768 maxelem 1000000 timeout 86400')}
+  const headers = {...GOOD_HEADERS, 'diswall-bl6': header('diswall-bl6', 'hash:net', 'family inet hashsize 32768 maxelem 1000000 timeout 86400')}
   const {calls, exec} = hostExec(ALL_SETS, headers)
   const fw = new IpsetBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
   await assert.rejects(fw.init(), {
     code: 'E_SET_TYPE',
-    message: 'kernel set "diswall-bl6" exists with type "hash:ip family inet", but diswall needs "hash:ip family inet6"',
+    message: 'kernel set "diswall-bl6" exists with type "hash:net family inet", but diswall needs "hash:net family inet6"',
   })
   assert.deepEqual(calls.map(line), ['ipset list -n', 'ipset list -t diswall-bl', 'ipset list -t diswall-bl6'])
   assert.equal(restores(calls).length, 0)
@@ -425,7 +425,7 @@ test('ipset - a full IPv6 set grows the IPv6 set only', async () => {
   fw.add('block', {target: parseAddress('2001:db8::5')})
   await fw.commit()
   assert.deepEqual(calls.map(line), ['ipset -exist restore', 'ipset save diswall-bl6', 'ipset -exist restore', 'ipset -exist restore'])
-  assert.equal(calls[2].input, 'create diswall-bl6-new hash:ip family inet6 hashsize 32768 maxelem 6 timeout 60\n' +
+  assert.equal(calls[2].input, 'create diswall-bl6-new hash:net family inet6 hashsize 32768 maxelem 6 timeout 60\n' +
     'swap diswall-bl6-new diswall-bl6\ndestroy diswall-bl6-new\n')
   assert.equal(calls[3].input, 'add diswall-bl6 2001:db8::5 timeout 60\n')
 })
@@ -495,7 +495,7 @@ test('ipset - replace loads a staging set per family and swaps it in', async () 
     {
       args: RESTORE,
       input: [
-        'create diswall-bl6-new hash:ip family inet6 hashsize 32768 maxelem 1000000 timeout 86400',
+        'create diswall-bl6-new hash:net family inet6 hashsize 32768 maxelem 1000000 timeout 86400',
         'add diswall-bl6-new 2001:db8::1 timeout 86400',
         'swap diswall-bl6-new diswall-bl6',
         'destroy diswall-bl6-new',
@@ -721,7 +721,7 @@ test('ipset - with a session, a small commit goes through it (create lines first
     [CREATE_BL, 'create diswall-wl6 hash:net family inet6 hashsize 1024 maxelem 65536 timeout 0 comment',
       'add diswall-bl 203.0.113.7 timeout 600', 'del diswall-wl6 2001:db8:1::/48'],
     // The sentinel set's create line comes along, so a destroyed set cannot leave the session hanging.
-    [CREATE_BL, 'create diswall-bl6 hash:ip family inet6 hashsize 32768 maxelem 1000000 timeout 86400',
+    [CREATE_BL, 'create diswall-bl6 hash:net family inet6 hashsize 32768 maxelem 1000000 timeout 86400',
       'add diswall-bl6 2001:db8::7 timeout 60'],
   ])
   assert.deepEqual(fw.sessionStats, {batches: 2, fallbacks: 0})

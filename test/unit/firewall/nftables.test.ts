@@ -23,7 +23,7 @@ const METAINFO = {metainfo: {json_schema_version: 1, release_name: 'Lester Gooch
 const INIT_HEAD = [
   'add table inet diswall',
   'add set inet diswall diswall-bl { type ipv4_addr; flags timeout; }',
-  'add set inet diswall diswall-bl6 { type ipv6_addr; flags timeout; }',
+  'add set inet diswall diswall-bl6 { type ipv6_addr; flags interval, timeout; }',
   'add set inet diswall diswall-wl { type ipv4_addr; flags interval, timeout; }',
   'add set inet diswall diswall-wl6 { type ipv6_addr; flags interval, timeout; }',
   'add chain inet diswall diswall-sets { type filter hook input priority filter - 10; policy accept; }',
@@ -55,7 +55,7 @@ function tableJson(sets: Array<{flags?: string | string[]; name: string; timeout
 
 const GOOD_SETS = [
   {flags: ['timeout'], name: 'diswall-bl', timeout: 86_400, type: 'ipv4_addr'},
-  {flags: ['timeout'], name: 'diswall-bl6', timeout: 86_400, type: 'ipv6_addr'},
+  {flags: ['interval', 'timeout'], name: 'diswall-bl6', timeout: 86_400, type: 'ipv6_addr'},
   {flags: ['interval', 'timeout'], name: 'diswall-wl', type: 'ipv4_addr'},
   {flags: ['timeout', 'interval'], name: 'diswall-wl6', type: 'ipv6_addr'},
 ]
@@ -156,7 +156,7 @@ test('nftables - init uses the configured table, names and block timeout', async
   assert.deepEqual(calls[2].input?.split('\n'), [
     'add table inet fw',
     'add set inet fw bl { type ipv4_addr; flags timeout; }',
-    'add set inet fw bl6 { type ipv6_addr; flags timeout; }',
+    'add set inet fw bl6 { type ipv6_addr; flags interval, timeout; }',
     'add set inet fw wl { type ipv4_addr; flags interval, timeout; }',
     'add set inet fw wl6 { type ipv6_addr; flags interval, timeout; }',
     'add chain inet fw guard { type filter hook input priority filter - 10; policy accept; }',
@@ -200,7 +200,7 @@ test('nftables - init refuses a set with the wrong flags and sends no script', a
 
 test('nftables - init refuses a set of the wrong type or without flags', async () => {
   for (const [name, change, found] of [
-    ['diswall-bl6', {type: 'ipv4_addr'}, 'ipv4_addr flags timeout'],
+    ['diswall-bl6', {type: 'ipv4_addr'}, 'ipv4_addr flags interval,timeout'],
     ['diswall-bl', {flags: undefined}, 'ipv4_addr flags none'],
   ] as const) {
     const sets = GOOD_SETS.map((s) => (s.name === name ? {...s, ...change} : s))
