@@ -88,7 +88,7 @@ for (const variant of [{backend: 'ipset', source: 'kmsg'}, {backend: 'nftables',
       victim = await createNetns()
       attacker = await createNetns()
       const veth = await connectNetns(victim, attacker, {ipv4: [VICTIM.v4, LINK_ATTACKER.v4], ipv6: [VICTIM.v6, LINK_ATTACKER.v6]})
-      for (const {v4, v6} of [...[1, 2, 4, 5, 6, 7].map(OFFENDER), ALLOWED, IGNORED, OPEN_PROBER]) {
+      for (const {v4, v6} of [...[1, 2, 4, 5, 6, 8].map(OFFENDER), ALLOWED, IGNORED, OPEN_PROBER]) {
         await attacker.run('ip', ['addr', 'add', `${v4}/32`, 'dev', veth.b.ifname])
         await attacker.run('ip', ['-6', 'addr', 'add', `${v6}/128`, 'dev', veth.b.ifname, 'nodad'])
       }
@@ -213,6 +213,23 @@ for (const variant of [{backend: 'ipset', source: 'kmsg'}, {backend: 'nftables',
         writeFileSync(authLog, fail(3))
         await waitFor(async () => (await blocked()).includes(offender), {what: 'the ban at the third line', timeoutMs: 10_000})
       })
+
+      it('daemon - SIGHUP reads a new pattern file; its log is followed without a restart', async () => {
+        const appLog = join(base, 'app.log')
+        writeFileSync(join(base, 'firewall', 'patterns.d', 'app.patterns'),
+          `file = ${appLog}\nports = all\ntag = app\nthreshold = 1\n^bad login from __IP__$\n`)
+        process.kill(daemon!.pid, 'SIGHUP')
+        await waitFor(() => /reloaded: 2 pattern files/.test(daemon!.output().stdout), {what: 'the reload', timeoutMs: 10_000})
+        const offender = OFFENDER(7).v4
+        // A follower starts at the end of its file: append only once it runs.
+        await waitFor(async () => {
+          const status = await runCli(['status', '-c', configFile, '--json'], {wrap: ['ip', 'netns', 'exec', victim.name]})
+          return status.json?.result?.sources?.some((s: {name: string; state: string}) => s.name === `file:${appLog}` && s.state === 'running')
+        }, {what: 'the new follower to run', timeoutMs: 10_000})
+        appendFileSync(appLog, `bad login from ${offender}\n`)
+        await waitFor(async () => (await blocked()).includes(offender), {what: 'the ban from the new pattern file', timeoutMs: 10_000})
+        assert.match(daemon!.output().stdout, new RegExp(`ban ${offender.replaceAll('.', '\\.')}: app `))
+      })
     }
 
     it('daemon - restart: stop (exit 0), sets flushed as by a reboot, start: the bans are back when it reports ready', async () => {
@@ -234,8 +251,8 @@ for (const variant of [{backend: 'ipset', source: 'kmsg'}, {backend: 'nftables',
       assert.deepEqual(await blocked(), banned)
       assert.match(daemon.output().stdout, /restored \d+ entries/)
       // And it still detects.
-      await probe([{from: OFFENDER(7).v4, host: VICTIM.v4, port: 23, proto: 'tcp'}], 300)
-      await waitFor(async () => (await blocked()).includes(OFFENDER(7).v4), {what: 'a ban after the restart', timeoutMs: 10_000})
+      await probe([{from: OFFENDER(8).v4, host: VICTIM.v4, port: 23, proto: 'tcp'}], 300)
+      await waitFor(async () => (await blocked()).includes(OFFENDER(8).v4), {what: 'a ban after the restart', timeoutMs: 10_000})
     })
   })
 }

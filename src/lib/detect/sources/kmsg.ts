@@ -6,13 +6,18 @@
  * - A worker thread does blocking `read(2)`s, one record per read, and posts each record to the main
  *   thread (~0.2 ms). Node has no poll(2) for character devices (libuv treats them as files, so
  *   `net.Socket` refuses the fd); a blocked thread costs no CPU while the machine is quiet.
- * - Latency floor: printk wakes /dev/kmsg readers through a lazy irq_work, which runs at the next timer
- *   tick of the CPU that logged (immediately only when that CPU's tick is stopped). With HZ=250 that is
- *   up to 4 ms: measured on 6.18 (HZ=250, 2 vCPU VM), packet sent → LogLine p50 ≈ 3.3 ms, p90 ≈ 5 ms
- *   (test/integration/detect-sources.test.ts prints it). The record itself is in the ring at once, so
- *   `pollIntervalMs` trades CPU for latency: non-blocking reads every 0.5 ms gave packet → LogLine
- *   p50 ≈ 1.3 ms (record written → LogLine ≈ 0.5 ms) at ~12 % of one vCPU while idle. NFLOG over
- *   netlink would avoid both costs but needs a helper program, since Node cannot open netlink sockets.
+ * - Latency floor: printk wakes /dev/kmsg readers through a lazy irq_work (wake_up_klogd), which runs
+ *   at the next timer tick of the CPU that logged, or at once when that CPU's tick is stopped (NOHZ
+ *   idle). So it depends on where the packet was received: on a CPU that was idle (a NIC interrupt on a
+ *   quiet server) blocking reads give packet sent → LogLine p50 ≈ 0.9–1.1 ms; on a CPU whose tick runs
+ *   (a busy CPU, or the veth test set-up, where the sender's CPU receives the packet in softirq) up
+ *   to one tick more: p50 ≈ 2.8–3.3 ms, p90 ≈ 4.5–5 ms with HZ=250 (6.18, 2 vCPU VM;
+ *   test/integration/detect-sources.test.ts prints it). The record itself is in the ring at once, so
+ *   `pollIntervalMs` trades CPU for latency: non-blocking reads every 0.25 / 0.5 / 1 ms gave p50
+ *   ≈ 0.9 / 1.05 / 1.2 ms at ~20 / ~11 / ~6 % of one vCPU while idle; `burstPollMs` polls only for a
+ *   while after a record. NFLOG over netlink (with queue-threshold 1) would avoid both costs (p50
+ *   ≈ 0.8 ms through a helper such as `tcpdump -l -i nflog:N`), but needs a helper program and an
+ *   NFLOG rule, since Node cannot open netlink sockets.
  * - Starting at the end: Node has no lseek(2), and /dev/kmsg's SEEK_END is not reachable. The worker
  *   first opens a second, non-blocking descriptor and reads it until EAGAIN to learn the sequence
  *   number of the newest record, then skips every record up to it on the blocking descriptor (polling
@@ -138,11 +143,21 @@ export interface KmsgSourceOptions {
   /** The device; /dev/kmsg by default. */
   device?: string
   /**
-   * 0 (the default): blocking reads, no CPU while idle, but the kernel wakes readers only at its next
-   * timer tick (see the module comment). Above 0: non-blocking reads every this many milliseconds, for
-   * sub-millisecond latency at a constant CPU cost (0.5 ms: ~12 % of one vCPU on the test VM).
+   * 0 (the default): blocking reads, no CPU while idle, but the kernel may wake readers only at its
+   * next timer tick (see the module comment). Above 0: non-blocking reads every this many
+   * milliseconds, for sub-millisecond latency at a constant CPU cost (0.25 / 0.5 / 1 ms: ~20 / ~11 /
+   * ~6 % of one vCPU on the test VM).
    */
   pollIntervalMs?: number
+  /**
+   * Adaptive reading, with `pollIntervalMs` 0: blocking reads while the log is quiet, and for
+   * `burstWindowMs` after each delivered record non-blocking reads every this many milliseconds, so
+   * records that follow one another closely (a scan) are not held up by the tick. The first record
+   * after a quiet spell still waits for the kernel's wake-up. 0 (the default): off.
+   */
+  burstPollMs?: number
+  /** How long {@link KmsgSourceOptions.burstPollMs} keeps polling after a record; 1000 ms by default. */
+  burstWindowMs?: number
 }
 
 // Indexes into the shared Int32Array between the main thread and the worker.
@@ -159,8 +174,11 @@ const WORKER_SOURCE = `
 'use strict'
 const fs = require('node:fs')
 const {parentPort, workerData} = require('node:worker_threads')
-const {afterSeq, device, maxInFlight, needles, pollIntervalMs, state} = workerData
+const {afterSeq, burstPollMs, burstWindowMs, device, maxInFlight, needles, pollIntervalMs, state} = workerData
 const shared = new Int32Array(state)
+// Polling meets EAGAIN thousands of times a second, and each is thrown as an Error: without a stack
+// trace that costs ~15 % less CPU. Errors reach the main thread as code and message only.
+Error.stackTraceLimit = 0
 // The kernel refuses (EINVAL) reads into buffers smaller than one record: at most 8 KiB on Linux 6.x.
 const buf = Buffer.allocUnsafe(16384)
 const seqOf = (rec) => {
@@ -180,9 +198,13 @@ const readRecord = (fd) => {
 }
 try {
   const poll = pollIntervalMs > 0
+  const burst = !poll && burstPollMs > 0
   const nonBlocking = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK
   let last = afterSeq
   let fd
+  // Adaptive mode: a second, non-blocking descriptor for the bursts. Each descriptor has its own
+  // position; the one that falls behind re-reads records it skips by sequence number (seq <= last).
+  let peek
   if (last === null) {
     last = -1
     const probe = fs.openSync(device, nonBlocking)
@@ -201,27 +223,31 @@ try {
     if (poll) {
       fd = probe
     } else {
-      fs.closeSync(probe)
+      if (burst) peek = probe
+      else fs.closeSync(probe)
       fd = fs.openSync(device, fs.constants.O_RDONLY)
     }
   } else {
     fd = fs.openSync(device, poll ? nonBlocking : fs.constants.O_RDONLY)
+    if (burst) peek = fs.openSync(device, nonBlocking)
   }
   parentPort.postMessage({t: 'ready', seq: last})
   let expected = last + 1
+  let burstUntil = 0
   for (;;) {
+    const bursting = burst && performance.now() < burstUntil
     // BLOCKED before STOP is checked, and the main thread sets STOP before it reads BLOCKED: either
     // this thread sees STOP, or the main thread sees BLOCKED and wakes the read (sequentially
     // consistent atomics).
-    if (!poll) Atomics.store(shared, ${BLOCKED}, 1)
+    if (!poll && !bursting) Atomics.store(shared, ${BLOCKED}, 1)
     if (Atomics.load(shared, ${STOP}) !== 0) break
     let rec
     try {
-      rec = readRecord(fd)
+      rec = readRecord(bursting ? peek : fd)
       Atomics.store(shared, ${BLOCKED}, 0)
     } catch (error) {
       if (error.code !== 'EAGAIN') throw error
-      Atomics.wait(shared, ${STOP}, 0, pollIntervalMs)
+      Atomics.wait(shared, ${STOP}, 0, bursting ? burstPollMs : pollIntervalMs)
       continue
     }
     if (rec.length === 0 || Atomics.load(shared, ${STOP}) !== 0) continue
@@ -231,6 +257,7 @@ try {
     expected = seq + 1
     last = seq
     if (needles.length > 0 && !needles.some((n) => rec.includes(n))) continue
+    if (burst) burstUntil = performance.now() + burstWindowMs
     for (;;) {
       const taken = Atomics.load(shared, ${TAKEN})
       if (Atomics.load(shared, ${POSTED}) - taken < maxInFlight || Atomics.load(shared, ${STOP}) !== 0) break
@@ -284,6 +311,8 @@ export class KmsgSource implements LogSource {
       execArgv: [], // no TypeScript loader or inspector in the reader thread
       workerData: {
         afterSeq: this.lastSeq ?? null,
+        burstPollMs: this.options.burstPollMs ?? 0,
+        burstWindowMs: this.options.burstWindowMs ?? 1000,
         device,
         maxInFlight: this.options.maxInFlight ?? 4096,
         needles: (this.options.match ?? []).map((m) => escapeKmsgText(m)),
