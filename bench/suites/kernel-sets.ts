@@ -11,7 +11,9 @@
  * - `p4.replace.ipset`, `p4.replace.nftables`: replace() of the block list with 1,000,000 entries;
  * - `p1.commit.ipset-session`, `p1.commit.ipset-restore`: the kernel step of P1, the latency of a commit
  *   of one ban (2,000 of them, one after the other), through IpsetBackend's persistent `ipset -exist -`
- *   session or one `ipset restore` process per commit; p50/p99 in the notes.
+ *   session or one `ipset restore` process per commit; p50/p99 in the notes;
+ * - `p1.commit.nft-session`, `p1.commit.nft-file`: the same through NftBackend's persistent `nft -i`
+ *   session or one `nft -f -` process per commit.
  *
  * Every row is verified against the kernel before it counts: `ipset list -t` (Number of entries) or
  * the nft listing; nft 1.0.6 lists 1M elements in ~70 s, so that row is checked by sampling instead.
@@ -29,6 +31,8 @@ import {
   type FirewallBackend,
   IpsetBackend,
   IpsetSession,
+  NftBackend,
+  NftSession,
   type SetEntry,
 } from '../../src/lib/firewall/index.js'
 import {type Address, parseAddress} from '../../src/lib/net/index.js'
@@ -47,6 +51,9 @@ const PER_PROCESS_COUNT = 2000
 const STARTUP_COUNT = 1_000_000
 /** Single-ban commits per latency case (at least 500 whatever the scale). */
 const LATENCY_COMMITS = 2000
+/** How a latency case commits: through a session process, or one process per commit. */
+type CommitMode = 'ipset-restore' | 'ipset-session' | 'nft-file' | 'nft-session'
+
 /** Commits before the measured ones: the first starts the session process. */
 const LATENCY_WARMUP = 20
 /** Submissions between two yields to the event loop in the writer cases. */
@@ -57,7 +64,7 @@ const WORKER = fileURLToPath(new URL('../lib/process-per-entry.worker.ts', impor
 const TSX = import.meta.resolve('tsx')
 
 export const kernelSetsSuite: BenchSuite = {
-  description: 'P3 distinct bans/s into the kernel (writer + ipset/nftables, process per address), P4 start-up load of 1M entries, P1 single-ban commit latency (ipset session vs restore)',
+  description: 'P3 distinct bans/s into the kernel (writer + ipset/nftables, process per address), P4 start-up load of 1M entries, P1 single-ban commit latency (ipset and nft sessions vs a process per commit)',
   name: 'kernel-sets',
   async run(ctx) {
     const out: BenchResult[] = []
@@ -85,8 +92,8 @@ export const kernelSetsSuite: BenchSuite = {
       }
     }
 
-    for (const mode of ['session', 'restore'] as const) {
-      const id = `p1.commit.ipset-${mode}`
+    for (const mode of ['ipset-session', 'ipset-restore', 'nft-session', 'nft-file'] as const) {
+      const id = `p1.commit.${mode}`
       if (ctx.wants(id)) out.push(...await attempt(ctx, id, () => commitLatencyCase(ctx, mode)))
     }
 
@@ -94,16 +101,23 @@ export const kernelSetsSuite: BenchSuite = {
   },
 }
 
-/** Latency of committing one ban at a time, through the ipset session or one `ipset restore` each. */
-async function commitLatencyCase(ctx: SuiteContext, mode: 'restore' | 'session'): Promise<BenchResult> {
+/**
+ * Latency of committing one ban at a time: through the ipset session or one `ipset restore` each, or
+ * through the nft session or one `nft -f -` each.
+ */
+async function commitLatencyCase(ctx: SuiteContext, mode: CommitMode): Promise<BenchResult> {
   const count = scaled(LATENCY_COMMITS, ctx.scale, 500)
-  const id = `p1.commit.ipset-${mode}`
+  const id = `p1.commit.${mode}`
+  const kind: Kind = mode.startsWith('ipset') ? 'ipset' : 'nftables'
   ctx.log(`${id}: ${formatInt(count)} commits of one ban each`)
   // The session runs inside the namespace too, like every other firewall program of the bench.
-  const options = (ns: Netns): BackendOptions => mode === 'session'
-    ? {session: (sentinelSet) => new IpsetSession({sentinelSet, spawn: netnsCoprocess(ns.name)})}
-    : {}
-  return withKernel('ipset', async (ns, fw) => {
+  const options = (ns: Netns): BackendOptions => {
+    if (mode === 'ipset-session') return {session: {ipset: (sentinelSet) => new IpsetSession({sentinelSet, spawn: netnsCoprocess(ns.name)})}}
+    if (mode === 'nft-session') return {session: {nftables: () => new NftSession({spawn: netnsCoprocess(ns.name)})}}
+    return {}
+  }
+
+  return withKernel(kind, async (ns, fw) => {
     const addrs = distinctIpv4(count + LATENCY_WARMUP)
     const ms: number[] = []
     let firstMs = 0
@@ -117,9 +131,16 @@ async function commitLatencyCase(ctx: SuiteContext, mode: 'restore' | 'session')
     }
 
     const seconds = ms.reduce((a, b) => a + b, 0) / 1000
-    const verify = await verifyCount(ns, 'ipset', count + LATENCY_WARMUP)
+    const verify = await verifyCount(ns, kind, count + LATENCY_WARMUP)
     const latencyMs = summarizeLatency(ms)
-    const stats = fw instanceof IpsetBackend && mode === 'session' ? fw.sessionStats : undefined
+    const stats = mode.endsWith('-session') && (fw instanceof IpsetBackend || fw instanceof NftBackend) ? fw.sessionStats : undefined
+    const oneShotProgram = {'ipset-restore': 'ipset restore', 'ipset-session': 'ipset restore', 'nft-file': 'nft -f -', 'nft-session': 'nft -f -'}[mode]
+    const what = {
+      'ipset-restore': 'IpsetBackend with ipset restore',
+      'ipset-session': 'IpsetBackend with session (ipset -exist -)',
+      'nft-file': 'NftBackend with nft -f -',
+      'nft-session': 'NftBackend with session (nft -i)',
+    }[mode]
     return result({
       count,
       id,
@@ -127,13 +148,13 @@ async function commitLatencyCase(ctx: SuiteContext, mode: 'restore' | 'session')
       notes: [
         `per commit: p50 ${latencyMs.p50.toFixed(3)} ms, p90 ${latencyMs.p90.toFixed(3)} ms, p99 ${latencyMs.p99.toFixed(3)} ms, ` +
           `max ${latencyMs.max.toFixed(3)} ms (${LATENCY_WARMUP} warm-up commits left out; the first took ${firstMs.toFixed(1)} ms)`,
-        ...(stats ? [`${stats.batches} commits through the session, ${stats.fallbacks} fell back to ipset restore`] : []),
-        ...(mode === 'restore' ? ['each ipset restore starts through `ip netns exec` here: on a host, one exec less'] : []),
+        ...(stats ? [`${stats.batches} commits through the session, ${stats.fallbacks} fell back to ${oneShotProgram}`] : []),
+        ...(mode.endsWith('-session') ? [] : [`each ${oneShotProgram} starts through \`ip netns exec\` here: on a host, one exec less`]),
         verify,
       ],
       seconds,
       // No P1 verdict: P1 is probe packet → blocked, of which this is the kernel step only.
-      what: `commit of 1 ban, IpsetBackend ${mode === 'session' ? 'with session (ipset -exist -)' : 'with ipset restore'}`,
+      what: `commit of 1 ban, ${what}`,
     })
   }, options)
 }

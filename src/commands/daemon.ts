@@ -4,13 +4,15 @@ import {Flags} from '@oclif/core'
 
 import {configFlag, DiswallCommand} from '../base-command.js'
 import {applyDaemonFlags, createLogger, Daemon} from '../lib/daemon/index.js'
+import type {PacketSourceKind} from '../lib/daemon/index.js'
 import {assertRoot} from '../lib/system/index.js'
 
 export default class DaemonCommand extends DiswallCommand<{stopped: boolean}> {
   static override description = [
     'Runs in the foreground until SIGTERM or Ctrl-C (for systemd: Type=simple, logs on stdout).',
     'On start it restores the last snapshot of the kernel sets before anything else, then reads the packet log',
-    '(/dev/kmsg, journald or the rsyslog pipe) and the service logs of patterns.d, and bans what the policy says.',
+    '(/dev/kmsg, journald, the rsyslog pipe, or an NFLOG group through tcpdump) and the service logs of patterns.d,',
+    'and bans what the policy says.',
     'SIGHUP reloads the config and the pattern files; on SIGTERM pending bans are written and the snapshot saved.',
     '`diswall status` shows what it is doing.',
   ].join(' ')
@@ -30,7 +32,7 @@ export default class DaemonCommand extends DiswallCommand<{stopped: boolean}> {
     'nats-port': Flags.integer({description: 'NATS server port (overrides [nats] port).', helpValue: 'PORT'}),
     'nats-server': Flags.string({description: 'NATS server (overrides [nats] server).', helpValue: 'HOST'}),
     'pipe-file': Flags.string({char: 'f', description: 'Read logged packets from this named pipe (implies --source pipe).', helpValue: 'PATH'}),
-    source: Flags.string({description: 'Where logged packets come from (overrides [detect] source).', options: ['kmsg', 'journal', 'pipe']}),
+    source: Flags.string({description: 'Where logged packets come from (overrides [detect] source).', options: ['kmsg', 'journal', 'pipe', 'nflog']}),
   }
   static override summary = 'Run the per-host agent: detect probes and log patterns, ban in the kernel sets.'
 
@@ -44,7 +46,7 @@ export default class DaemonCommand extends DiswallCommand<{stopped: boolean}> {
       config,
       configPath: flags.config,
       logger,
-      packetSource: flags['pipe-file'] === undefined ? flags.source as 'journal' | 'kmsg' | 'pipe' | undefined : 'pipe',
+      packetSource: flags['pipe-file'] === undefined ? flags.source as PacketSourceKind | undefined : 'pipe',
       pipePath: flags['pipe-file'],
       version: this.config.version,
     })

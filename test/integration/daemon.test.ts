@@ -1,8 +1,9 @@
 /**
  * `diswall daemon` as systemd runs it (the built CLI, in the foreground), inside a victim namespace whose
  * ruleset logs what nothing allowed, with an attacker namespace sending real packets over a veth pair.
- * Variants: kmsg source with ipset, pipe source (the test forwards the kernel's lines in rsyslog's
- * `IP PROTO PORT` form, as the original rsyslog config does) with nftables. Every firewall program runs
+ * Variants: kmsg source with ipset; pipe source (the test forwards the kernel's lines in rsyslog's
+ * `IP PROTO PORT` form, as the original rsyslog config does) with nftables; NFLOG (the ruleset's log
+ * rule sends to a group, read with tcpdump) with nftables. Every firewall program runs
  * inside the victim namespace only.
  *
  * The attacker has further addresses in other networks, routed over the veth: 203.0.113.0/24 and
@@ -36,7 +37,7 @@ import type {SpawnedProcess} from '../helpers/process.js'
 import {type Probe, type ProbeOutcome, probeMany} from '../helpers/probes.js'
 import {startEchoServer} from '../helpers/tcp.js'
 
-const skip = integrationSkip({programs: ['ip', 'ipset', 'iptables', 'ip6tables', 'iptables-restore', 'nft', 'ss', 'conntrack', 'mkfifo']})
+const skip = integrationSkip({programs: ['ip', 'ipset', 'iptables', 'ip6tables', 'iptables-restore', 'nft', 'ss', 'conntrack', 'mkfifo', 'tcpdump']})
 
 const VICTIM = {v4: '198.51.100.1', v6: '2001:db8:a::1'} as const
 const LINK_ATTACKER = {v4: '198.51.100.2', v6: '2001:db8:a::2'} as const
@@ -48,12 +49,18 @@ const IGNORED = {v4: '203.0.113.201', v6: '2001:db8:d::201'} // in ignore_ips: l
 const OPEN_PROBER = {v4: '203.0.113.202', v6: '2001:db8:d::202'} // probes the open port only
 const OPEN_PORT = 8080 // listening, but not opened by the ruleset: logged, and still never a reason to ban
 const HTTP = 80 // opened by the ruleset
+/** Each namespace has NFLOG groups of its own, so a fixed group cannot collide with other tests. */
+const NFLOG_GROUP = 7
 
 after(async () => {
   await cleanupAll()
 })
 
-for (const variant of [{backend: 'ipset', source: 'kmsg'}, {backend: 'nftables', source: 'pipe'}] as const) {
+for (const variant of [
+  {backend: 'ipset', source: 'kmsg'},
+  {backend: 'nftables', source: 'pipe'},
+  {backend: 'nftables', source: 'nflog'},
+] as const) {
   describe(`diswall daemon (${variant.source} source, ${variant.backend})`, {skip}, () => {
     let victim: Netns
     let attacker: Netns
@@ -134,6 +141,7 @@ for (const variant of [{backend: 'ipset', source: 'kmsg'}, {backend: 'nftables',
         `source = "${variant.source}"`,
         `log_prefix = "${logPrefix}"`,
         `pipe_path = "${join(base, 'pipe', 'diswall.pipe')}"`,
+        `nflog_group = ${NFLOG_GROUP}`,
         '[daemon]',
         `state_dir = "${join(base, 'state')}"`,
         `socket = "${join(base, 'diswall.sock')}"`,

@@ -114,11 +114,14 @@ export const CONFIG_SCHEMA = {
       {type: 'nft name', validate: checkNftName}),
   }),
   detect: section('Detection: which packets and log lines lead to bans.', {
-    source: oneOf(['kmsg', 'journal', 'pipe'], 'kmsg',
-      'Where logged packets come from: "kmsg" (/dev/kmsg), "journal" (journald) or "pipe" (rsyslog FIFO).'),
+    source: oneOf(['kmsg', 'journal', 'pipe', 'nflog'], 'kmsg',
+      'Where logged packets come from: "kmsg" (/dev/kmsg), "journal" (journald), "pipe" (rsyslog FIFO) or "nflog" ' +
+      '(NFLOG group read with tcpdump: lowest latency; needs the tcpdump package).'),
     log_prefix: str('diswall-log: ', 'Prefix of the firewall LOG lines (at most 29 characters).',
       {type: 'log prefix', validate: checkLogPrefix}),
     pipe_path: path('/var/log/diswall/diswall.pipe', 'Named pipe read when source = "pipe".'),
+    nflog_group: int(5, 'NFLOG group of the `log` rules and of tcpdump when source = "nflog"; no other program may use it.',
+      {max: 65_535, min: 1}),
     ephemeral_port_min: port(49_152, 'Ports from here up are ephemeral: they need ephemeral_hits hits to ban.'),
     ephemeral_hits: int(3, 'Packets to ephemeral ports within ephemeral_window that lead to a ban.',
       {max: 1_000_000, min: 1}),

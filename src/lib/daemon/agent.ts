@@ -6,9 +6,9 @@
  */
 import {join} from 'node:path'
 
-import type {Config} from '../config/index.js'
+import type {Config, DetectConfig} from '../config/index.js'
 import {loadConfig as defaultLoadConfig} from '../config/index.js'
-import {DetectEngine, FileSource, JournalSource, KmsgSource, PipeSource, superviseSource, WtmpSource} from '../detect/index.js'
+import {DetectEngine, FileSource, JournalSource, KmsgSource, NflogSource, PipeSource, superviseSource, WtmpSource} from '../detect/index.js'
 import type {
   AllowRequest,
   BanRequest,
@@ -20,7 +20,7 @@ import type {
   SupervisorEvent,
   WtmpLogin,
 } from '../detect/index.js'
-import {asDiswallError} from '../errors.js'
+import {asDiswallError, DiswallError, ExitCode} from '../errors.js'
 import {CoalescingWriter, killConnectionsBatch} from '../firewall/index.js'
 import type {BackendChoice, FirewallBackend} from '../firewall/index.js'
 import {formatDuration, NetworkList, toNetwork} from '../net/index.js'
@@ -36,8 +36,8 @@ import {loadPatternDir} from './patterns.js'
 import {restoreSnapshotFile, saveSnapshot, snapshotPath} from './snapshot.js'
 import type {DaemonStatus, RecentBan, SnapshotStatus} from './status.js'
 
-/** Where logged packets come from. */
-export type PacketSourceKind = 'journal' | 'kmsg' | 'pipe'
+/** Where logged packets come from (`[detect] source`). */
+export type PacketSourceKind = DetectConfig['source']
 
 /** What a transport hands the daemon: reports of other hosts, validated by the transport. */
 export interface RemoteSink {
@@ -83,7 +83,7 @@ export interface DaemonOptions {
 
 /** What the sources should be, derived from config and pattern files (pure data). */
 export interface SourcePlan {
-  packet: {kind: PacketSourceKind; logPrefix: string; pipePath: string}
+  packet: {kind: PacketSourceKind; logPrefix: string; nflogGroup: number; pipePath: string}
   /** Log files the pattern files read. */
   files: string[]
   /** Follow wtmp for logins (auto-allow). */
@@ -106,12 +106,16 @@ const ALLOW_REFRESH_MS = 60_000
 /** The real sources of a plan. */
 export function makeSources(plan: SourcePlan): PlannedSources {
   const lines = new Map<string, LogSource>()
-  const {kind, logPrefix, pipePath} = plan.packet
-  lines.set('packet', kind === 'kmsg'
+  const {kind, logPrefix, nflogGroup, pipePath} = plan.packet
+  const packet: Record<PacketSourceKind, () => LogSource> = {
+    journal: () => new JournalSource({match: [logPrefix]}),
     // Blocking reads, and after each record 1 s of polling every 0.5 ms: no CPU while quiet, and
     // during a scan no wait for the kernel's next timer tick (up to 4 ms at HZ=250) per record.
-    ? new KmsgSource({burstPollMs: 0.5, match: [logPrefix]})
-    : kind === 'journal' ? new JournalSource({match: [logPrefix]}) : new PipeSource({path: pipePath}))
+    kmsg: () => new KmsgSource({burstPollMs: 0.5, match: [logPrefix]}),
+    nflog: () => new NflogSource({group: nflogGroup, logPrefix}),
+    pipe: () => new PipeSource({path: pipePath}),
+  }
+  lines.set('packet', packet[kind]())
   for (const file of plan.files) lines.set(`file:${file}`, new FileSource(file))
   return {lines, ...(plan.wtmp ? {logins: new WtmpSource()} : {})}
 }
@@ -146,6 +150,8 @@ export class Daemon {
   private loadedAt = new Date()
   private lastReloadError: string | undefined
   private state: 'new' | 'running' | 'stopped' | 'stopping' = 'new'
+  /** Set once start() has done everything (status and reload answer from then on). */
+  private ready = false
 
   constructor(private readonly options: DaemonOptions) {
     this.config = options.config
@@ -174,6 +180,14 @@ export class Daemon {
 
   private async startUnsafe(): Promise<void> {
     const {config} = this
+    // The control socket first: it is also the lock that keeps a second daemon from touching the sets.
+    if (this.options.controlSocket !== false) {
+      const control = await openControlServer(config.daemon.socket, {
+        reload: () => this.whenReady(() => this.reload()),
+        status: () => this.whenReady(() => this.status()),
+      })
+      this.closers.push(() => control.close())
+    }
     const fw = this.options.firewall ?? await openFirewall(config, this.exec, {session: true})
     this.backend = fw.backend
     this.choice = fw.choice
@@ -202,13 +216,6 @@ export class Daemon {
     this.closers.push(() => clearInterval(allowTimer))
     this.scheduleSnapshots()
 
-    if (this.options.controlSocket !== false) {
-      const control = await openControlServer(config.daemon.socket, {
-        reload: () => this.reload(),
-        status: () => this.status(),
-      })
-      this.closers.push(() => control.close())
-    }
     if (config.metrics.listen !== '') {
       const metrics = await openMetricsServer(config.metrics.listen, () => this.status())
       this.closers.push(() => metrics.close())
@@ -217,6 +224,7 @@ export class Daemon {
 
     if (this.options.transport) await this.options.transport.start(this.remoteSink())
     this.startSources(this.sourcePlan())
+    this.ready = true
     this.log('notice', `ready: backend ${this.choice.backend} (${this.choice.reason}), ` +
       `sources ${[...this.sources.keys()].join(', ')}, ${this.patterns.length} pattern files, ` +
       `${this.snapshot.loaded} entries restored${this.options.transport ? '' : ', local-only'}`)
@@ -287,6 +295,14 @@ export class Daemon {
       this.log('error', `reload failed, keeping the running configuration: ${message}`)
       return {error: message, ok: false}
     }
+  }
+
+  private whenReady<T>(fn: () => Promise<T>): Promise<T> {
+    if (!this.ready) {
+      return Promise.reject(new DiswallError('the daemon is starting (restoring its snapshot)', 'E_DAEMON_STARTING',
+        ExitCode.ENVIRONMENT, 'Try again in a few seconds.'))
+    }
+    return fn()
   }
 
   /** What the daemon is doing (control socket, metrics). */
@@ -440,6 +456,7 @@ export class Daemon {
       packet: {
         kind: this.options.packetSource ?? this.config.detect.source,
         logPrefix: this.config.detect.log_prefix,
+        nflogGroup: this.config.detect.nflog_group,
         pipePath: this.options.pipePath ?? this.config.detect.pipe_path,
       },
       wtmp: this.config.detect.auto_allow,

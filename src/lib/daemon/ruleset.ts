@@ -56,7 +56,15 @@ async function load(ctx: RulesetContext): Promise<{backend: 'ipset' | 'nftables'
 }
 
 function target(ctx: RulesetContext, backend: 'ipset' | 'nftables') {
-  return {backend, exec: ctx.exec ?? defaultExec, logPrefix: ctx.config.detect.log_prefix, names: kernelNames(ctx.config)}
+  const {detect} = ctx.config
+  return {
+    backend,
+    exec: ctx.exec ?? defaultExec,
+    logPrefix: detect.log_prefix,
+    names: kernelNames(ctx.config),
+    // The packet source reads the `log` rules' packets from this NFLOG group instead of the kernel log.
+    nflogGroup: detect.source === 'nflog' ? detect.nflog_group : undefined,
+  }
 }
 
 /** Reads and renders the directory without touching the kernel (`firewall check`). */

@@ -34,7 +34,7 @@ export interface DetectEngineOptions {
   isOpenPort?: (proto: string, port: number) => boolean
   /** The clock, in ms (Date.now by default). */
   now?: () => number
-  /** Sources whose lines may be kernel packet logs (default `kmsg`, `journal`, `journal:kernel`, `pipe`). */
+  /** Sources whose lines may be kernel packet logs (default `kmsg`, `journal`, `journal:kernel`, `nflog`, `pipe`). */
   kernelSources?: readonly string[]
   /** Most addresses (or groups) each counter tracks at once (default 100,000). */
   maxTracked?: number
@@ -80,7 +80,7 @@ export interface DetectTracked {
   evicted: number
 }
 
-const DEFAULT_KERNEL_SOURCES = ['kmsg', 'journal', 'journal:kernel', 'pipe']
+const DEFAULT_KERNEL_SOURCES = ['kmsg', 'journal', 'journal:kernel', 'nflog', 'pipe']
 const DEFAULT_MAX_TRACKED = 100_000
 const DEFAULT_MAX_LINE_LENGTH = 8192
 /** Longest user name kept in an auto-allow comment. */

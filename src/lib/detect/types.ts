@@ -11,18 +11,20 @@ import type {Address, Network} from '../net/index.js'
  * - `'journal'`: a journald MESSAGE whose identifier the source does not tell; it is read as a packet
  *   line and by the ban pattern files (not by auto-allow files with `ident =`), so a source should use
  *   it only for `_TRANSPORT=kernel` entries and label everything else `journal:IDENT`;
+ * - `'nflog'`: a packet of the NFLOG group read with tcpdump, rewritten by the source as a kernel LOG line
+ *   (`PREFIX SRC=… DST=… PROTO=TCP SPT=… DPT=…`);
  * - `'pipe'`: a line of the original DisWall named pipe (`IP PROTO PORT`, `IP` or `IP|TAG`);
  * - anything else: a log file followed like `tail -F`, as its path (`/var/log/auth.log`) or as
  *   `file:PATH` (`file:/var/log/auth.log`).
  *
  * Kernel packet lines are believed only from the kernel sources (`kmsg`, `journal`, `journal:kernel`,
- * `pipe`; DetectEngineOptions.kernelSources): a local user can write any text into a service log or
+ * `nflog`, `pipe`; DetectEngineOptions.kernelSources): a local user can write any text into a service log or
  * the journal (`logger`), and a faked `diswall-log: SRC=…` line must not ban anybody.
  */
 export interface LogLine {
   /** The line without its line break. */
   text: string
-  /** `'kmsg'`, `'journal'`, `'journal:IDENT'`, `'pipe'` or a log file (`PATH` or `file:PATH`; see above). */
+  /** `'kmsg'`, `'journal'`, `'journal:IDENT'`, `'nflog'`, `'pipe'` or a log file (`PATH` or `file:PATH`; see above). */
   source: string
   /** When the line was written, in ms since the epoch, if the source knows; informational only. */
   time?: number

@@ -2,9 +2,11 @@ import {CommandFailedError, MissingDependencyError} from '../errors.js'
 import {exec as defaultExec} from '../system/index.js'
 import type {Exec} from '../system/index.js'
 import {IpsetBackend} from './ipset.js'
-import type {IpsetBackendOptions, SetLimits} from './ipset.js'
+import type {SetLimits} from './ipset.js'
+import type {IpsetSessionFactory} from './ipset-session.js'
 import type {KernelNames} from './names.js'
 import {NftBackend} from './nftables.js'
+import type {NftSessionFactory} from './nft-session.js'
 import type {FirewallBackend} from './types.js'
 
 export type BackendSetting = 'auto' | 'ipset' | 'nftables'
@@ -61,10 +63,20 @@ export async function resolveBackend(setting: BackendSetting, ownTable: string, 
   })
 }
 
+/** Session factories per backend, for processes that must run elsewhere (tests, benchmarks in a namespace). */
+export interface SessionFactories {
+  ipset?: IpsetSessionFactory
+  nftables?: NftSessionFactory
+}
+
 /** Options of {@link createBackend}. */
 export interface BackendOptions {
-  /** ipset only (see IpsetBackendOptions): small commits through a persistent ipset process. nftables ignores it. */
-  session?: IpsetBackendOptions['session']
+  /**
+   * Small commits through a persistent process: `ipset -exist -` (see IpsetBackendOptions) or `nft -i`
+   * (see NftBackendOptions). `true` runs it in this network namespace (default exec only); factories
+   * make it elsewhere, the one of the backend created is used (none given: no session). Off by default.
+   */
+  session?: boolean | SessionFactories
 }
 
 /**
@@ -72,8 +84,9 @@ export interface BackendOptions {
  * `options.session` is on. Throws TypeError for `session: true` with a custom exec.
  */
 export function createBackend(kind: 'ipset' | 'nftables', names: KernelNames, limits: SetLimits, exec: Exec = defaultExec,
-  options: BackendOptions = {}): FirewallBackend {
-  return kind === 'ipset' ? new IpsetBackend(names, limits, exec, options) : new NftBackend(names, limits, exec)
+  {session = false}: BackendOptions = {}): FirewallBackend {
+  if (kind === 'ipset') return new IpsetBackend(names, limits, exec, {session: typeof session === 'boolean' ? session : session.ipset ?? false})
+  return new NftBackend(names, limits, exec, {session: typeof session === 'boolean' ? session : session.nftables ?? false})
 }
 
 /** Distinct (family, table) pairs of `nft -t -j list chains` output (pure). */

@@ -45,5 +45,5 @@ test('config show - an invalid file exits 3', async () => {
   const out = await runCli(['config', 'show', '-c', bad, '--json'])
   assert.equal(out.code, 3)
   assert.equal(out.json.error.code, 'E_CONFIG')
-  assert.match(out.json.error.message, /bad\.conf:2: \[detect\] source: expected one of "kmsg", "journal", "pipe", got "syslog"/)
+  assert.match(out.json.error.message, /bad\.conf:2: \[detect\] source: expected one of "kmsg", "journal", "pipe", "nflog", got "syslog"/)
 })

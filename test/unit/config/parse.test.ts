@@ -49,7 +49,7 @@ test('config parse - an empty file gives every default', () => {
   assert.deepEqual(config.detect, {
     auto_allow: true, auto_allow_ttl: 8 * 86_400, dedup_max: 100_000, dedup_ttl: 60, ephemeral_hits: 3,
     ephemeral_port_min: 49_152, ephemeral_window: 3600, ipv6_group_prefix: 64, log_prefix: 'diswall-log: ',
-    pipe_path: '/var/log/diswall/diswall.pipe', skip_private: true, source: 'kmsg',
+    nflog_group: 5, pipe_path: '/var/log/diswall/diswall.pipe', skip_private: true, source: 'kmsg',
   })
   assert.deepEqual(config.daemon, {snapshot_interval: 600, socket: '/run/diswall/diswall.sock', state_dir: '/var/lib/diswall'})
   assert.deepEqual(config.server, {
@@ -63,7 +63,7 @@ test('config parse - the Config type has parsed values and no legacy keys', () =
   const config = defaultConfig()
   const seconds: number = config.firewall.block_timeout
   const backend: 'auto' | 'ipset' | 'nftables' = config.firewall.backend
-  const source: 'journal' | 'kmsg' | 'pipe' = config.detect.source
+  const source: 'journal' | 'kmsg' | 'nflog' | 'pipe' = config.detect.source
   const text: string | undefined = config.ignore_ips[0]?.text
   // @ts-expect-error max_block_time is accepted in files but has no effect, so it is not in Config
   assert.equal(config.max_block_time, undefined)
@@ -280,13 +280,15 @@ const KEY_CASES: KeyCase[] = [
   {bad: [['"no"', /true or false/]], good: [['false', false]], key: 'kill_connections', section: 'firewall'},
   {bad: [['"dis wall"', /expected a name/], ['"1table"', /starting with a letter/]], good: [['"dw_test"', 'dw_test']],
     key: 'nft_table', section: 'firewall'},
-  {bad: [['"syslog"', /one of "kmsg", "journal", "pipe"/]], good: [['"journal"', 'journal'], ['"pipe"', 'pipe']], key: 'source',
-    section: 'detect'},
+  {bad: [['"syslog"', /one of "kmsg", "journal", "pipe", "nflog"/]],
+    good: [['"journal"', 'journal'], ['"pipe"', 'pipe'], ['"nflog"', 'nflog']], key: 'source', section: 'detect'},
   {bad: [['"this prefix is far too long!!!"', /1 to 29 printable ASCII characters/], ['""', /1 to 29/], ['"a\\"b"', /without "/],
     ['"tab\\there"', /printable/]],
   good: [['"dw-test-1: "', 'dw-test-1: '], ['"abcdefghijklmnopqrstuvwxyz012"', 'abcdefghijklmnopqrstuvwxyz012']],
   key: 'log_prefix', section: 'detect'},
   {bad: [['"diswall.pipe"', /absolute path/]], good: [['"/run/dw.pipe"', '/run/dw.pipe']], key: 'pipe_path', section: 'detect'},
+  {bad: [['0', /from 1 to 65535/], ['65536', /from 1 to 65535/], ['"5"', /integer/]], good: [['1', 1], ['65535', 65_535]],
+    key: 'nflog_group', section: 'detect'},
   {bad: [['70000', /from 1 to 65535/]], good: [['32768', 32_768]], key: 'ephemeral_port_min', section: 'detect'},
   {bad: [['0', /from 1 to 1000000/]], good: [['1', 1]], key: 'ephemeral_hits', section: 'detect'},
   {bad: [['"1y"', /not a valid duration/]], good: [['"2h"', 7200]], key: 'ephemeral_window', section: 'detect'},

@@ -295,6 +295,18 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
     }
   })
 
+  it('Daemon - a second daemon on the same control socket refuses to start before it touches the sets', async () => {
+    const first = await start('twice')
+    try {
+      const untouched = new MemoryBackend()
+      await assert.rejects(start('twice', {backend: untouched}), {code: 'E_DAEMON_RUNNING'})
+      assert.deepEqual(untouched.commits, [])
+      assert.equal((await queryDaemon<DaemonStatus>((first.daemon as unknown as {config: Config}).config.daemon.socket, 'status')).pid, process.pid)
+    } finally {
+      await first.daemon.stop()
+    }
+  })
+
   it('Daemon - the control socket answers status; reload keeps running sources and picks up changed patterns', async () => {
     const h = await start('control')
     try {

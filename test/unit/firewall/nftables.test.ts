@@ -3,14 +3,18 @@ import {test} from 'node:test'
 
 import {CommandFailedError} from '../../../src/lib/errors.js'
 import {
+  createBackend,
   DEFAULT_LIMITS,
   DEFAULT_NAMES,
+  IpsetBackend,
   NFT_GUARD_CHAIN_SPEC,
+  NFT_SESSION_MAX_OPS,
   NftBackend,
   parseNftElements,
   parseNftSets,
   SetTypeMismatchError,
 } from '../../../src/lib/firewall/index.js'
+import type {NftSessionFactory} from '../../../src/lib/firewall/index.js'
 import {parseAddress, parseTarget} from '../../../src/lib/net/index.js'
 import {failure, line, recordingExec} from './fake-exec.js'
 
@@ -436,4 +440,175 @@ test('parseNftSets - returns only the set objects of a listing', () => {
   const sets = parseNftSets(tableJson(GOOD_SETS))
   assert.deepEqual(sets.map((s) => `${s.table} ${s.name}`), ['diswall diswall-bl', 'diswall diswall-bl6', 'diswall diswall-wl', 'diswall diswall-wl6', 'other diswall-bl'])
   assert.deepEqual(sets[2].flags, ['interval', 'timeout'])
+})
+
+/** A session that records its batches and fails those `fail` picks (by index, 0-based). */
+function fakeSession(fail: (statements: readonly string[], index: number) => Error | undefined = () => undefined) {
+  const batches: string[][] = []
+  let made = 0
+  let closed = 0
+  const factory: NftSessionFactory = () => {
+    made++
+    return {
+      async close() {
+        closed++
+      },
+      async run(statements) {
+        batches.push([...statements])
+        const error = fail(statements, batches.length - 1)
+        if (error) throw error
+      },
+    }
+  }
+
+  return {batches, closedCount: () => closed, factory, madeCount: () => made}
+}
+
+const SESSION_FAILURE = new CommandFailedError('nft', ['-i'], undefined, 'Error: Could not process rule: No such file or directory\n')
+
+test('nftables - with a session, a small commit goes through it as the same statements and starts no process', async () => {
+  const {calls, exec} = recordingExec()
+  const session = fakeSession()
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec, {session: session.factory})
+  assert.equal(session.madeCount(), 0, 'made by the first commit, not before')
+  fw.add('block', {target: parseAddress('203.0.113.7'), ttlSec: 600})
+  fw.del('allow', parseTarget('2001:db8:1::/48'))
+  assert.deepEqual(await fw.commit(), {added: 1, removed: 1})
+  fw.add('allow', {comment: 'office # 2; east', target: parseTarget('10.0.0.0/8')})
+  await fw.commit()
+
+  assert.deepEqual(calls, [])
+  assert.equal(session.madeCount(), 1)
+  assert.deepEqual(session.batches, [
+    [
+      `add element ${T} diswall-bl { 203.0.113.7 }`,
+      `delete element ${T} diswall-bl { 203.0.113.7 }`,
+      `add element ${T} diswall-bl { 203.0.113.7 timeout 600s }`,
+      `add element ${T} diswall-wl6 { 2001:db8:1::/48 }`,
+      `delete element ${T} diswall-wl6 { 2001:db8:1::/48 }`,
+    ],
+    [
+      `add element ${T} diswall-wl { 10.0.0.0/8 }`,
+      `delete element ${T} diswall-wl { 10.0.0.0/8 }`,
+      `add element ${T} diswall-wl { 10.0.0.0/8 comment "office # 2; east" }`,
+    ],
+  ])
+  assert.deepEqual(fw.sessionStats, {batches: 2, fallbacks: 0})
+})
+
+test('nftables - when the session fails, the same statements go through nft -f, halved as usual; the session is kept', async () => {
+  const bad = '198.51.100.66'
+  const {calls, exec} = recordingExec((call) => {
+    if (call.input?.includes(bad)) throw failure(call, `Error: Could not process rule: Numerical result out of range\n`)
+    return undefined
+  })
+  const session = fakeSession((statements) => (statements.some((s) => s.includes(bad)) ? SESSION_FAILURE : undefined))
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec, {session: session.factory})
+  fw.add('block', {target: parseAddress('198.51.100.1'), ttlSec: 10})
+  fw.add('block', {target: parseAddress(bad), ttlSec: 10})
+  await assert.rejects(fw.commit(), (error: unknown) => error instanceof CommandFailedError && error.args[0] === '-f' &&
+    /Numerical result out of range/.test(error.stderr))
+  const bareRun = (list: string) => [
+    `add element ${T} diswall-bl { ${list} }`,
+    `delete element ${T} diswall-bl { ${list} }`,
+    `add element ${T} diswall-bl { ${list.split(', ').map((a) => `${a} timeout 10s`).join(', ')} }`,
+    '',
+  ].join('\n')
+  assert.deepEqual(session.batches.map((b) => [...b, ''].join('\n')), [bareRun(`198.51.100.1, ${bad}`)])
+  assert.deepEqual(calls.map((c) => c.input), [bareRun(`198.51.100.1, ${bad}`), bareRun('198.51.100.1'), bareRun(bad)])
+  assert.ok(calls.every((c) => line(c) === 'nft -f -'))
+
+  fw.add('block', {target: parseAddress('198.51.100.2'), ttlSec: 10})
+  await fw.commit()
+  assert.equal(calls.length, 3)
+  assert.equal(session.batches.length, 2)
+  assert.equal(session.madeCount(), 1)
+  assert.deepEqual(fw.sessionStats, {batches: 1, fallbacks: 1})
+})
+
+test('nftables - a session failure of any kind falls back to nft -f, which lands the batch', async () => {
+  const {calls, exec} = recordingExec()
+  const session = fakeSession(() => new Error('session died'))
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec, {session: session.factory})
+  fw.del('block', parseAddress('198.51.100.9'))
+  assert.deepEqual(await fw.commit(), {added: 0, removed: 1})
+  assert.deepEqual(calls, [{args: ['-f', '-'], program: 'nft',
+    input: `add element ${T} diswall-bl { 198.51.100.9 }\ndelete element ${T} diswall-bl { 198.51.100.9 }\n`}])
+  assert.deepEqual(fw.sessionStats, {batches: 0, fallbacks: 1})
+})
+
+test('nftables - commits larger than NFT_SESSION_MAX_OPS, or with a non-ASCII comment, go straight to nft -f', async () => {
+  const {calls, exec} = recordingExec()
+  const session = fakeSession()
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec, {session: session.factory})
+  for (let n = 0; n <= NFT_SESSION_MAX_OPS; n++) fw.add('block', {target: parseAddress(`10.0.${n >> 8}.${n & 255}`)})
+  await fw.commit()
+  // nft 1.0.6 -i would drop the bytes of "é" in the C locale.
+  fw.add('allow', {comment: 'café', target: parseTarget('10.0.0.0/8')})
+  await fw.commit()
+  assert.equal(session.batches.length, 0)
+  assert.equal(calls.length, 2)
+  assert.match(calls[1]!.input!, /comment "café"/)
+  assert.equal(NFT_SESSION_MAX_OPS, 64)
+  assert.deepEqual(fw.sessionStats, {batches: 0, fallbacks: 0})
+})
+
+test('nftables - close() ends the session; later commits use nft -f; without a session close() does nothing', async () => {
+  const {calls, exec} = recordingExec()
+  const session = fakeSession()
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec, {session: session.factory})
+  fw.add('block', {target: parseAddress('203.0.113.7'), ttlSec: 600})
+  await fw.commit()
+  await fw.close()
+  await fw.close()
+  assert.equal(session.closedCount(), 2)
+  fw.add('block', {target: parseAddress('203.0.113.8'), ttlSec: 600})
+  await fw.commit()
+  assert.equal(session.batches.length, 1)
+  assert.deepEqual(calls.map(line), ['nft -f -'])
+  assert.equal(session.madeCount(), 1, 'no new session after close()')
+
+  const unused = fakeSession()
+  await new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec, {session: unused.factory}).close()
+  assert.equal(unused.madeCount(), 0)
+  await new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).close()
+})
+
+test('nftables - session: true refuses a custom exec, which would run the session somewhere else', () => {
+  const {exec} = recordingExec()
+  assert.throws(() => new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec, {session: true}), TypeError)
+  assert.throws(() => createBackend('nftables', DEFAULT_NAMES, DEFAULT_LIMITS, exec, {session: true}), TypeError)
+  // The default exec is fine; nothing starts before the first commit.
+  new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, undefined, {session: true})
+})
+
+test('createBackend - hands each backend its own session factory', async () => {
+  const {calls, exec} = recordingExec()
+  const nftSession = fakeSession()
+  let ipsetMade = 0
+  const session = {
+    ipset: () => {
+      ipsetMade++
+      return {close: async () => {}, run: async () => {}}
+    },
+    nftables: nftSession.factory,
+  }
+  const nft = createBackend('nftables', DEFAULT_NAMES, DEFAULT_LIMITS, exec, {session})
+  assert.ok(nft instanceof NftBackend)
+  nft.add('block', {target: parseAddress('203.0.113.7'), ttlSec: 600})
+  await nft.commit()
+  assert.equal(nftSession.batches.length, 1)
+
+  const ipset = createBackend('ipset', DEFAULT_NAMES, DEFAULT_LIMITS, exec, {session})
+  assert.ok(ipset instanceof IpsetBackend)
+  ipset.add('block', {target: parseAddress('203.0.113.7'), ttlSec: 600})
+  await ipset.commit()
+  assert.equal(ipsetMade, 1)
+  assert.deepEqual(calls, [])
+
+  // Only the other backend's factory: no session.
+  const plain = createBackend('nftables', DEFAULT_NAMES, DEFAULT_LIMITS, exec, {session: {ipset: session.ipset}})
+  plain.add('block', {target: parseAddress('203.0.113.7'), ttlSec: 600})
+  await plain.commit()
+  assert.deepEqual(calls.map(line), ['nft -f -'])
 })

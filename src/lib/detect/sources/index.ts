@@ -1,5 +1,5 @@
 /**
- * Detection sources: the kernel log (/dev/kmsg, journald, the original rsyslog pipe), service log files
+ * Detection sources: the kernel log (/dev/kmsg, journald, the original rsyslog pipe), NFLOG (tcpdump), service log files
  * followed like `tail -F`, and logins from wtmp. Each is a {@link LogSource}; wrap it with
  * {@link superviseSource} so that it restarts after a failure and never stops silently.
  */
@@ -11,6 +11,8 @@ export {escapeKmsgText, KMSG_DEVICE, KmsgSource, parseKmsgRecord, unescapeKmsgTe
 export type {KmsgRecord, KmsgSourceOptions} from './kmsg.js'
 export {JournalSource, journalctlArgs, parseJournalEntry} from './journal.js'
 export type {JournalEntry, JournalSourceOptions, SpawnLinesFn} from './journal.js'
+export {formatNflogLine, NFLOG_SNAPLEN, NflogSource, parseTcpdumpLine, tcpdumpArgs} from './nflog.js'
+export type {NflogPacket, NflogSourceOptions} from './nflog.js'
 export {DEFAULT_PIPE_PATH, ensureFifo, PipeSource} from './pipe.js'
 export type {PipeSourceOptions} from './pipe.js'
 export {DEFAULT_MAX_LINE_BYTES, FileSource} from './file.js'

@@ -36,6 +36,8 @@ export interface RulesetTarget {
 export interface ApplyOptions extends RulesetTarget {
   /** Prefix of the LOG lines of the `log` verdict (config `log_prefix`). */
   logPrefix: string
+  /** NFLOG group of the `log` verdict when the daemon reads NFLOG (config `nflog_group`); kernel log if undefined. */
+  nflogGroup?: number
   /** The kernel sets; init() runs first so the sets the rules reference exist (their entries are kept). */
   fwBackend: FirewallBackend
   /**
@@ -143,8 +145,9 @@ export class ApplyFailedError extends DiswallError {
  * backend) or one nft file. The INPUT/OUTPUT jumps are not in them (see {@link applyRuleset}).
  * @throws RulesetError for a rule no firewall can express; InvalidValueError for a bad log prefix.
  */
-export function renderRuleset(model: RulesetModel, opts: Pick<ApplyOptions, 'backend' | 'logPrefix' | 'names'>): RenderedRuleset {
-  const render = {logPrefix: opts.logPrefix, names: opts.names}
+export function renderRuleset(model: RulesetModel,
+  opts: Pick<ApplyOptions, 'backend' | 'logPrefix' | 'names' | 'nflogGroup'>): RenderedRuleset {
+  const render = {logPrefix: opts.logPrefix, names: opts.names, nflogGroup: opts.nflogGroup}
   if (opts.backend === 'nftables') {
     return {backend: 'nftables', transactions: [{args: ['-f', '-'], chains: renderNftChains(model, render), input: renderNft(model, render), program: 'nft'}]}
   }
@@ -227,7 +230,8 @@ export async function applyRuleset(model: RulesetModel, opts: ApplyOptions): Pro
  * nothing.
  * @throws RulesetError, InvalidValueError from rendering; CommandFailedError from the tools.
  */
-export async function diffRuleset(model: RulesetModel, opts: RulesetTarget & {logPrefix: string}): Promise<RulesetDiff> {
+export async function diffRuleset(model: RulesetModel,
+  opts: RulesetTarget & Pick<ApplyOptions, 'logPrefix' | 'nflogGroup'>): Promise<RulesetDiff> {
   if (model.disabled) return {backend: opts.backend, changed: false, chains: []}
   const rendered = renderRuleset(model, opts)
   return diffState(rendered, await captureState(opts.backend, opts.names, opts.exec ?? defaultExec), opts.names)

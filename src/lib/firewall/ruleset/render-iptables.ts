@@ -26,6 +26,11 @@ export interface RenderOptions {
   names: KernelNames
   /** Prefix of LOG lines (the `log` verdict), from the config; at most {@link LOG_PREFIX_MAX} characters. */
   logPrefix: string
+  /**
+   * NFLOG group (1–65535) when the packets are read from NFLOG (`[detect] source = "nflog"`): the `log`
+   * verdict then sends them there, one at a time, instead of to the kernel log. Undefined = kernel log.
+   */
+  nflogGroup?: number
 }
 
 /** One chain of a rendered ruleset and its rules in order, each as the kernel lists it. */
@@ -40,6 +45,9 @@ export interface RenderedChain {
 
 /** iptables 1.8.9: `--log-prefix` takes at most 29 characters (the kernel's 30 bytes with the NUL). */
 export const LOG_PREFIX_MAX = 29
+
+/** Largest NFLOG group; group 0 exists but the config starts at 1. */
+export const NFLOG_GROUP_MAX = 65_535
 
 /** xt_multiport: at most 15 ports per match, a range counting as two. */
 export const MULTIPORT_MAX = 15
@@ -278,6 +286,18 @@ export function checkLogPrefix(prefix: string): void {
 }
 
 /**
+ * Checks the NFLOG group, if one is given: an integer from 1 to {@link NFLOG_GROUP_MAX}.
+ * @throws InvalidValueError naming the group.
+ */
+export function checkNflogGroup(group: number | undefined): void {
+  if (group === undefined) return
+  if (!Number.isInteger(group) || group < 1 || group > NFLOG_GROUP_MAX) {
+    throw new InvalidValueError(`NFLOG group ${JSON.stringify(group)} is not usable: it must be an integer from 1 to ${NFLOG_GROUP_MAX}`,
+      'Set [detect] nflog_group in the config to a group no other program uses, e.g. 5.')
+  }
+}
+
+/**
  * Quotes a word the way iptables-save prints it (xtables_save_string): bare when it is only letters,
  * digits, `_` and `-`; otherwise in double quotes with `"`, `\` and `'` escaped by a backslash, which
  * iptables-restore reads back.
@@ -330,6 +350,7 @@ export function renderIptables(model: RulesetModel, family: Family, opts: Render
 
 function buildIptables(model: RulesetModel, family: Family, opts: RenderOptions): {chains: RenderedChain[]; script: string} {
   checkLogPrefix(opts.logPrefix)
+  checkNflogGroup(opts.nflogGroup)
   const v = family === 4 ? 'v4' : 'v6'
   const C = RULESET_CHAINS
   const chains = new Map<string, string[]>(RULESET_CHAIN_NAMES.map((name) => [name, []]))
@@ -342,7 +363,7 @@ function buildIptables(model: RulesetModel, family: Family, opts: RenderOptions)
     const normal = ruleForFamily(rule, family, direction)
     if (normal === undefined) return
     if (rule.comment !== undefined) body.push(commentLine(rule.comment))
-    for (const spec of iptablesSpecs(normal, family, direction, opts.logPrefix)) add(chain, spec)
+    for (const spec of iptablesSpecs(normal, family, direction, opts)) add(chain, spec)
   }
 
   add(C.in, '-i lo -j ACCEPT')
@@ -379,7 +400,7 @@ function buildIptables(model: RulesetModel, family: Family, opts: RenderOptions)
 }
 
 /** The iptables-save form of a rule: one specification per peer (or one for everyone). */
-function iptablesSpecs(rule: NormalRule, family: Family, direction: RuleDirection, logPrefix: string): string[] {
+function iptablesSpecs(rule: NormalRule, family: Family, direction: RuleDirection, log: LogTarget): string[] {
   const parts: string[] = []
   if (rule.proto !== undefined) parts.push(`-p ${rule.proto === 'icmpv6' ? 'ipv6-icmp' : rule.proto}`)
   if (rule.proto === 'tcp' || rule.proto === 'udp') {
@@ -396,7 +417,7 @@ function iptablesSpecs(rule: NormalRule, family: Family, direction: RuleDirectio
   }
   if (rule.uidOwner !== undefined) parts.push(`-m owner --uid-owner ${rule.uidOwner}`)
   if (rule.limit !== undefined) parts.push(`-m limit --limit ${rule.limit.count}/${IPTABLES_LIMIT_UNITS[rule.limit.unit]}`)
-  parts.push(iptablesTarget(rule, family, logPrefix))
+  parts.push(iptablesTarget(rule, family, log))
   const rest = parts.join(' ')
   if (rule.peers.length === 0) return [rest]
   const flag = direction === 'outgoing' ? '-d' : '-s'
@@ -420,7 +441,10 @@ function portMatches(rule: NormalRule): string[] {
   return [...(single.length > 0 ? [`-m ${proto} ${single.join(' ')}`] : []), ...multi]
 }
 
-function iptablesTarget(rule: NormalRule, family: Family, logPrefix: string): string {
+/** Where the `log` verdict sends packets: the kernel log, or an NFLOG group. */
+type LogTarget = Pick<RenderOptions, 'logPrefix' | 'nflogGroup'>
+
+function iptablesTarget(rule: NormalRule, family: Family, {logPrefix, nflogGroup}: LogTarget): string {
   switch (rule.verdict) {
     case 'accept': {
       return '-j ACCEPT'
@@ -429,6 +453,11 @@ function iptablesTarget(rule: NormalRule, family: Family, logPrefix: string): st
       return '-j DROP'
     }
     case 'log': {
+      // iptables-save 1.8.9 order. Threshold 1: the kernel sends each packet at once instead of batching
+      // them for up to a second (the default flush timeout).
+      if (nflogGroup !== undefined) {
+        return `-j NFLOG --nflog-prefix ${quoteIptables(logPrefix)} --nflog-group ${nflogGroup} --nflog-threshold 1`
+      }
       return `-j LOG --log-prefix ${quoteIptables(logPrefix)}`
     }
     case 'reject': {

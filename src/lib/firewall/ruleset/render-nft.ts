@@ -14,6 +14,7 @@ import {NFT_GUARD_CHAIN_SPEC} from '../nftables.js'
 import type {ConnState, Rule, RulesetModel} from './model.js'
 import {
   checkLogPrefix,
+  checkNflogGroup,
   commentLine,
   formatPortRange,
   listFileRules,
@@ -109,6 +110,7 @@ export const NFT_BASE_CHAIN_SPECS: Readonly<Record<string, string>> = {
 
 function buildNft(model: RulesetModel, opts: RenderOptions): {chains: RenderedChain[]; script: string} {
   checkNftLogPrefix(opts.logPrefix)
+  checkNflogGroup(opts.nflogGroup)
   const t = nftTable(opts)
   const C = RULESET_CHAINS
   const {allow, block} = opts.names
@@ -119,7 +121,7 @@ function buildNft(model: RulesetModel, opts: RenderOptions): {chains: RenderedCh
     body.push(`add rule ${t} ${chain} ${rule}`)
   }
   const addRule = (chain: string, rule: Rule, direction: RuleDirection): void => {
-    const rendered = nftRules(normaliseRule(rule, direction), direction, opts.logPrefix)
+    const rendered = nftRules(normaliseRule(rule, direction), direction, opts)
     if (rendered.length === 0) return
     if (rule.comment !== undefined) body.push(commentLine(rule.comment))
     for (const text of rendered) add(chain, text)
@@ -175,9 +177,9 @@ export function declareNftChain(table: string, name: string): string {
  * One rule per peer, not an anonymous set: nft merges and reorders set elements when it lists them, and
  * the rendered rules must compare with the listing.
  */
-function nftRules(rule: NormalRule, direction: RuleDirection, logPrefix: string): string[] {
+function nftRules(rule: NormalRule, direction: RuleDirection, log: LogTarget): string[] {
   const only = ruleFamily(rule)
-  if (rule.peers.length === 0) return [nftRule(rule, only, undefined, logPrefix)]
+  if (rule.peers.length === 0) return [nftRule(rule, only, undefined, log)]
   return rule.peers
     .filter((peer) => only === undefined || peer.family === only)
     .map((peer) => {
@@ -185,11 +187,14 @@ function nftRules(rule: NormalRule, direction: RuleDirection, logPrefix: string)
       const host = peer.prefix === (peer.family === 4 ? 32 : 128)
       const field = direction === 'outgoing' ? 'daddr' : 'saddr'
       const match = `${peer.family === 4 ? 'ip' : 'ip6'} ${field} ${host ? peer.address.text : peer.text}`
-      return nftRule(rule, peer.family, match, logPrefix)
+      return nftRule(rule, peer.family, match, log)
     })
 }
 
-function nftRule(rule: NormalRule, family: Family | undefined, peerMatch: string | undefined, logPrefix: string): string {
+/** Where the `log` verdict sends packets: the kernel log, or an NFLOG group. */
+type LogTarget = Pick<RenderOptions, 'logPrefix' | 'nflogGroup'>
+
+function nftRule(rule: NormalRule, family: Family | undefined, peerMatch: string | undefined, log: LogTarget): string {
   const parts: string[] = []
   // A rule bound to one family needs a family match unless something else in it implies one: a peer
   // address, an icmp/icmpv6 protocol, or a reject answered with ICMP of that family.
@@ -203,7 +208,7 @@ function nftRule(rule: NormalRule, family: Family | undefined, peerMatch: string
   // nft's parser. nft resolves the name when loading and lists the uid.
   if (rule.uidOwner !== undefined) parts.push(`meta skuid ${/^\d+$/.test(rule.uidOwner) ? rule.uidOwner : `"${rule.uidOwner}"`}`)
   if (rule.limit !== undefined) parts.push(`limit rate ${formatNftLimit(rule.limit)}`)
-  parts.push(nftVerdict(rule, family, logPrefix))
+  parts.push(nftVerdict(rule, family, log))
   return parts.join(' ')
 }
 
@@ -235,7 +240,7 @@ function formatNftLimit({count, unit}: RateLimit): string {
   return `${count}/${unit}`
 }
 
-function nftVerdict(rule: NormalRule, family: Family | undefined, logPrefix: string): string {
+function nftVerdict(rule: NormalRule, family: Family | undefined, {logPrefix, nflogGroup}: LogTarget): string {
   switch (rule.verdict) {
     case 'accept': {
       return 'accept'
@@ -244,6 +249,8 @@ function nftVerdict(rule: NormalRule, family: Family | undefined, logPrefix: str
       return 'drop'
     }
     case 'log': {
+      // As nft 1.0.6 lists it; queue-threshold 1 sends each packet at once (see render-iptables.ts).
+      if (nflogGroup !== undefined) return `log prefix "${logPrefix}" group ${nflogGroup} queue-threshold 1`
       return `log prefix "${logPrefix}"`
     }
     case 'reject': {

@@ -322,6 +322,31 @@ test('render-iptables - refuses a log prefix that is empty, longer than 29 chara
   }
 })
 
+test('render-iptables - with an NFLOG group the log verdict sends packets there, as iptables-save prints it', () => {
+  const m = model({incoming: [file('90-log', [{limit: '10/second', verdict: 'log'}, {family: 6, proto: 'tcp', verdict: 'log'}])]})
+  const rules = (family: 4 | 6, opts: {logPrefix: string; nflogGroup?: number}): string[] =>
+    renderIptablesChains(m, family, {...OPTS, ...opts}).find((c) => c.name === 'diswall-in')!.rules.slice(5)
+  // Checked against iptables-save 1.8.9 (nf_tables) in a namespace: prefix, group, threshold, in this order.
+  assert.deepEqual(rules(4, {logPrefix: 'diswall-log: ', nflogGroup: 5}),
+    ['-m limit --limit 10/sec -j NFLOG --nflog-prefix "diswall-log: " --nflog-group 5 --nflog-threshold 1'])
+  assert.deepEqual(rules(6, {logPrefix: 'plain', nflogGroup: 65_535}), [
+    '-m limit --limit 10/sec -j NFLOG --nflog-prefix plain --nflog-group 65535 --nflog-threshold 1',
+    '-p tcp -j NFLOG --nflog-prefix plain --nflog-group 65535 --nflog-threshold 1',
+  ])
+  assert.deepEqual(rules(4, {logPrefix: `it's: `, nflogGroup: 1}),
+    [`-m limit --limit 10/sec -j NFLOG --nflog-prefix "it\\'s: " --nflog-group 1 --nflog-threshold 1`])
+  // Without a group: the kernel log, as before.
+  assert.deepEqual(rules(4, {logPrefix: 'diswall-log: '}), ['-m limit --limit 10/sec -j LOG --log-prefix "diswall-log: "'])
+  assert.match(renderIptables(m, 4, {...OPTS, nflogGroup: 7}),
+    /^-A diswall-in -m limit --limit 10\/sec -j NFLOG --nflog-prefix "diswall-log: " --nflog-group 7 --nflog-threshold 1$/m)
+})
+
+test('render-iptables - refuses an NFLOG group outside 1..65535', () => {
+  for (const nflogGroup of [0, -1, 65_536, 1.5, Number.NaN]) {
+    assert.throws(() => renderIptables(model(), 4, {...OPTS, nflogGroup}), InvalidValueError, String(nflogGroup))
+  }
+})
+
 test('render-iptables - ICMP types by name, alias, number and type/code', () => {
   const origin = {file: 'f'}
   assert.deepEqual(parseIcmpType('echo-request', 4, origin), {type: 8})

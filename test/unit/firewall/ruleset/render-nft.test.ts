@@ -7,6 +7,7 @@ import {DEFAULT_NAMES, kernelNames} from '../../../../src/lib/firewall/names.js'
 import {NFT_GUARD_CHAIN_SPEC} from '../../../../src/lib/firewall/nftables.js'
 import type {ListFile, Rule, RuleFile, RulesetModel} from '../../../../src/lib/firewall/ruleset/model.js'
 import {renderNft, renderNftChains} from '../../../../src/lib/firewall/ruleset/render-nft.js'
+import type {RenderOptions} from '../../../../src/lib/firewall/ruleset/render-iptables.js'
 import {parseNetwork} from '../../../../src/lib/net/index.js'
 
 const OPTS = {logPrefix: 'diswall-log: ', names: DEFAULT_NAMES}
@@ -35,7 +36,7 @@ function listFile(name: string, ports?: ListFile['ports']): ListFile {
   return ports === undefined ? entry : {...entry, ports}
 }
 
-function chain(m: RulesetModel, name: string, opts = OPTS): string[] {
+function chain(m: RulesetModel, name: string, opts: RenderOptions = OPTS): string[] {
   return renderNftChains(m, opts).find((c) => c.name === name)!.rules
 }
 
@@ -245,6 +246,21 @@ test('render-nft - refuses log prefixes nft 1.0.6 cannot carry', () => {
 function incomingRulesWithPrefix(logPrefix: string): string[] {
   return chain(model({incoming: [file('90-log', [{verdict: 'log'}])]}), 'diswall-in', {...OPTS, logPrefix}).slice(7)
 }
+
+test('render-nft - with an NFLOG group the log verdict sends packets there, as nft list chain prints it', () => {
+  const m = model({incoming: [file('90-log', [{limit: '10/second', verdict: 'log'}, {family: 6, verdict: 'log'}])]})
+  // Checked against nft 1.0.6 in a namespace: `group` and `queue-threshold` follow the prefix.
+  assert.deepEqual(chain(m, 'diswall-in', {...OPTS, nflogGroup: 5}).slice(7), [
+    'limit rate 10/second log prefix "diswall-log: " group 5 queue-threshold 1',
+    'meta nfproto ipv6 log prefix "diswall-log: " group 5 queue-threshold 1',
+  ])
+  assert.match(renderNft(m, {...OPTS, nflogGroup: 65_535}),
+    /^add rule inet diswall diswall-in limit rate 10\/second log prefix "diswall-log: " group 65535 queue-threshold 1$/m)
+  assert.deepEqual(chain(m, 'diswall-in').slice(7), ['limit rate 10/second log prefix "diswall-log: "', 'meta nfproto ipv6 log prefix "diswall-log: "'])
+  for (const nflogGroup of [0, 65_536, 2.5]) {
+    assert.throws(() => renderNft(m, {...OPTS, nflogGroup}), InvalidValueError, String(nflogGroup))
+  }
+})
 
 test('render-nft - refuses rules no firewall can express, naming file and line', () => {
   const m = model({incoming: [file('10-bad', [{verdict: 'accept'}, {dport: '22', verdict: 'accept'}])]})

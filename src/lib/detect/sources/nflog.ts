@@ -1,0 +1,250 @@
+/**
+ * Logged packets from an NFLOG group, read with `tcpdump -i nflog:GROUP` (`[detect] source = "nflog"`).
+ * The ruleset's `log` verdict then renders as NFLOG with a queue threshold of 1 (see
+ * ../../firewall/ruleset/render-iptables.ts), so the kernel hands each packet to tcpdump at once:
+ * ~0.8 ms from packet to line whatever the CPU does, where /dev/kmsg readers are woken on the next timer
+ * tick when the CPU is busy (~3 ms at HZ=250). Each packet becomes a LogLine `{source: 'nflog'}` whose
+ * text is a kernel-log-style line (`PREFIX SRC=… DST=… PROTO=TCP SPT=… DPT=…`) that parseKernelLog reads.
+ *
+ * NFLOG groups are per network namespace, and only one program can listen on a group: another listener
+ * (ulogd) makes tcpdump exit with an error. tcpdump prints no NFLOG prefix in this mode, so every packet
+ * of the group counts; the group must be diswall's alone.
+ */
+import type {Address} from '../../net/index.js'
+import {parseAddress} from '../../net/index.js'
+import {type LineStream, spawnLines} from '../../system/stream.js'
+import {HealthTracker, RunSet} from './internal.js'
+import type {SpawnLinesFn} from './journal.js'
+import {LogSourceError} from './types.js'
+import type {LogLine, LogSource, SourceHealth} from './types.js'
+
+/** One packet of a tcpdump `-q` line, with protocol names as the kernel log prints them. */
+export interface NflogPacket {
+  src: Address
+  dst: Address
+  /** `TCP`, `UDP`, `ICMP`, `ICMPv6`, `ESP`, `AH`, or a protocol number (`132` for SCTP, `47` for GRE). */
+  proto: string
+  /** Source port (TCP and UDP only). */
+  spt?: number
+  /** Destination port (TCP and UDP only). */
+  dpt?: number
+}
+
+/** Options of {@link NflogSource}. */
+export interface NflogSourceOptions {
+  /** The NFLOG group of the `log` rules (`[detect] nflog_group`), 1–65535. */
+  group: number
+  /** Written in front of each line (`[detect] log_prefix`), so that parseKernelLog accepts it. */
+  logPrefix: string
+  /** Name in LogLine.source and the health; `nflog` by default. */
+  name?: string
+  /** The program; `tcpdump` by default. */
+  program?: string
+  /**
+   * A command that runs the program, put in front of it: `['ip', 'netns', 'exec', 'NS']` reads the group
+   * of another network namespace (tests). None by default.
+   */
+  wrap?: readonly string[]
+}
+
+/**
+ * How many bytes of each packet the kernel copies to tcpdump: enough for the IP header with options or
+ * IPv6 extension headers and the TCP/UDP ports, not the payload of a large probe.
+ */
+export const NFLOG_SNAPLEN = 256
+
+/**
+ * The arguments of tcpdump (4.99): line-buffered (`-l`: each line is written at once), no name or port
+ * resolution (`-n`), the short form of each protocol (`-q`), no timestamps (`-t`), {@link NFLOG_SNAPLEN}
+ * bytes per packet, from NFLOG group `group`. tcpdump drops its privileges after opening the group.
+ */
+export function tcpdumpArgs(group: number): string[] {
+  return ['-l', '-n', '-q', '-t', '-s', String(NFLOG_SNAPLEN), '-i', `nflog:${group}`]
+}
+
+/** `-q` protocol words (the start of what follows `SRC > DST: `) that carry no ports. */
+const PORTLESS_PROTOS: ReadonlyArray<readonly [word: string, proto: string, family?: 4 | 6]> = [
+  ['ICMP6,', 'ICMPv6', 6],
+  ['ICMP ', 'ICMP', 4],
+  ['ESP(', 'ESP'],
+  ['AH(', 'AH'],
+  ['GREv', '47'],
+]
+
+/**
+ * Parses one line of `tcpdump -l -n -q -t` on an NFLOG interface; returns undefined for anything else,
+ * never throws. Forms (tcpdump 4.99.3):
+ * - `IP 203.0.113.7.40000 > 198.51.100.1.23: tcp 0`, `IP6 2001:db8::7.40000 > 2001:db8::1.53: UDP, length 10`
+ *   (the port follows the address's last dot);
+ * - `IP 203.0.113.7 > 198.51.100.1: ICMP echo request, …`, `IP6 … > …: ICMP6, echo request, …`;
+ * - `IP … > …: ESP(spi=…)`, `AH(…)`, `GREv0, …`, `sctp (1) …` (SCTP ports are dropped, as the kernel log
+ *   does), `IP … > …:  ip-proto-136 16`;
+ * - a packet cut at the snap length: `IP truncated-ip - 2772 bytes missing! 203.0.113.7.40000 > …`.
+ * IPv6 fragments (`frag (0|1448) …`; not seen behind conntrack, which reassembles them) and everything
+ * else are not parsed.
+ */
+export function parseTcpdumpLine(line: string): NflogPacket | undefined {
+  if (typeof line !== 'string') return undefined
+  let family: 4 | 6
+  let at: number
+  if (line.startsWith('IP ')) {
+    family = 4
+    at = 3
+  } else if (line.startsWith('IP6 ')) {
+    family = 6
+    at = 4
+  } else {
+    return undefined
+  }
+  if (line.startsWith('truncated-ip', at)) {
+    const bang = line.indexOf('missing!', at)
+    if (bang === -1) return undefined
+    at = bang + 8
+    if (line.charCodeAt(at) === 32) at++
+  }
+  const gt = line.indexOf(' > ', at)
+  if (gt === -1) return undefined
+  const colon = line.indexOf(': ', gt + 3)
+  if (colon === -1) return undefined
+  const srcText = line.slice(at, gt)
+  const dstText = line.slice(gt + 3, colon)
+  const rest = line.slice(colon + 2)
+
+  if (rest.startsWith('tcp ') || rest.startsWith('UDP,')) {
+    const src = splitPort(srcText, family)
+    const dst = splitPort(dstText, family)
+    if (src === undefined || dst === undefined) return undefined
+    return {dpt: dst.port, dst: dst.address, proto: rest.startsWith('tcp') ? 'TCP' : 'UDP', spt: src.port, src: src.address}
+  }
+  if (rest.startsWith('sctp')) {
+    const src = splitPort(srcText, family)
+    const dst = splitPort(dstText, family)
+    return src === undefined || dst === undefined ? undefined : {dst: dst.address, proto: '132', src: src.address}
+  }
+  let proto: string | undefined
+  for (const [word, name, only] of PORTLESS_PROTOS) {
+    if (rest.startsWith(word) && (only === undefined || only === family)) {
+      proto = name
+      break
+    }
+  }
+  if (proto === undefined) {
+    // tcpdump 4.99: `:  ip-proto-136 16` (two spaces) for protocols it does not know.
+    const m = /^ ?ip-proto-(\d{1,3}) /.exec(rest)
+    if (m === null || Number(m[1]) > 255) return undefined
+    proto = m[1]
+  }
+  const src = addressOf(srcText, family)
+  const dst = addressOf(dstText, family)
+  return src === undefined || dst === undefined ? undefined : {dst, proto, src}
+}
+
+/**
+ * The packet as a netfilter LOG line after `prefix`: `PREFIX SRC=… DST=… PROTO=… SPT=… DPT=…` (no
+ * `SPT`/`DPT` for protocols without ports), which parseKernelLog(text, prefix) reads back. Pure.
+ */
+export function formatNflogLine(prefix: string, packet: NflogPacket): string {
+  const ports = packet.dpt === undefined ? '' : ` SPT=${packet.spt ?? 0} DPT=${packet.dpt}`
+  return `${prefix}SRC=${packet.src.text} DST=${packet.dst.text} PROTO=${packet.proto}${ports}`
+}
+
+/** `ADDRESS.PORT` split at the last dot, both checked. */
+function splitPort(text: string, family: 4 | 6): {address: Address; port: number} | undefined {
+  const dot = text.lastIndexOf('.')
+  if (dot <= 0 || dot === text.length - 1 || text.length - dot - 1 > 5) return undefined
+  let port = 0
+  for (let i = dot + 1; i < text.length; i++) {
+    const d = text.charCodeAt(i) - 48
+    if (d < 0 || d > 9) return undefined
+    port = port * 10 + d
+  }
+  if (port > 65_535) return undefined
+  const address = addressOf(text.slice(0, dot), family)
+  return address === undefined ? undefined : {address, port}
+}
+
+function addressOf(text: string, family: 4 | 6): Address | undefined {
+  if (text.length === 0 || text.length > 45) return undefined
+  // An IP line holds dotted quads only. On an IP6 line an IPv4-mapped address (::ffff:192.0.2.7) becomes
+  // IPv4, as parseKernelLog makes it.
+  if (family === 4 && text.includes(':')) return undefined
+  try {
+    return parseAddress(text)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Packets of an NFLOG group as LogLines (see the module comment). `time` is when the line was read.
+ * The iteration throws MissingDependencyError when tcpdump is not installed and CommandFailedError when it
+ * exits with an error (the group is taken, no permission); when tcpdump exits with status 0 (someone sent
+ * it SIGTERM) the iteration just ends, and a supervisor restarts it. Lines tcpdump prints that are not
+ * packets are skipped.
+ */
+export class NflogSource implements LogSource {
+  readonly name: string
+  private readonly health_: HealthTracker
+  private closed = false
+  private readonly runs = new RunSet<LogLine>()
+  private stream: LineStream | undefined
+
+  /** @throws LogSourceError when `group` is not an integer from 1 to 65535. */
+  constructor(private readonly options: NflogSourceOptions, private readonly spawn: SpawnLinesFn = spawnLines) {
+    if (!Number.isInteger(options.group) || options.group < 1 || options.group > 65_535) {
+      throw new LogSourceError(`NFLOG group ${JSON.stringify(options.group)} is not an integer from 1 to 65535`,
+        'Set [detect] nflog_group in the config, e.g. 5.')
+    }
+    this.name = options.name ?? 'nflog'
+    this.health_ = new HealthTracker(this.name)
+  }
+
+  /** PID of the running tcpdump (of the wrapper, which execs it), if one runs. */
+  get pid(): number | undefined {
+    return this.stream?.pid
+  }
+
+  /** Starts a run (see {@link LogSource.start}); it begins when first pulled. */
+  start(): AsyncGenerator<LogLine> {
+    return this.runs.start(() => this.run())
+  }
+
+  private async *run(): AsyncGenerator<LogLine> {
+    if (this.closed) return
+    const health = this.health_
+    const {group, logPrefix, program = 'tcpdump', wrap = []} = this.options
+    health.state = 'starting'
+    const argv = [...wrap, program, ...tcpdumpArgs(group)]
+    const stream = this.spawn(argv[0]!, argv.slice(1))
+    this.stream = stream
+    try {
+      if (stream.pid !== undefined) health.state = 'running'
+      for await (const line of stream) {
+        const packet = parseTcpdumpLine(line)
+        if (packet === undefined) continue
+        health.line()
+        yield {source: this.name, text: formatNflogLine(logPrefix, packet), time: Date.now()}
+      }
+      health.state = 'stopped'
+    } catch (error) {
+      health.fail(error)
+      throw error
+    } finally {
+      if (this.stream === stream) this.stream = undefined
+      await stream.close()
+      if (this.closed) health.state = 'stopped'
+    }
+  }
+
+  /** Stops tcpdump; the current iteration ends and later runs yield nothing. */
+  async close(): Promise<void> {
+    this.closed = true
+    await this.stream?.close()
+    await this.runs.returnAll()
+    this.health_.state = 'stopped'
+  }
+
+  health(): SourceHealth {
+    return this.health_.snapshot()
+  }
+}

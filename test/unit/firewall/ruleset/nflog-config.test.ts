@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict'
+import {mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {after, before, test} from 'node:test'
+
+import {defaultConfig} from '../../../../src/lib/config/index.js'
+import type {Config} from '../../../../src/lib/config/index.js'
+import {showRuleset} from '../../../../src/lib/daemon/ruleset.js'
+import type {Exec} from '../../../../src/lib/system/index.js'
+
+let dir: string
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'diswall-nflog-'))
+  await mkdir(join(dir, 'incoming.d'))
+  await writeFile(join(dir, 'incoming.d', '90-log'), '')
+})
+after(async () => {
+  await rm(dir, {force: true, recursive: true})
+})
+
+/** The backend is set in the config, so nothing needs to run. */
+const noExec: Exec = async (program) => {
+  throw new Error(`unexpected run of ${program}`)
+}
+
+function config(backend: 'ipset' | 'nftables', source: Config['detect']['source']): Config {
+  const c = defaultConfig()
+  return {...c, detect: {...c.detect, nflog_group: 9, source}, firewall: {...c.firewall, backend}}
+}
+
+async function logRules(backend: 'ipset' | 'nftables', source: Config['detect']['source']): Promise<string[]> {
+  const rendered = await showRuleset({config: config(backend, source), dir, exec: noExec})
+  return rendered.transactions.map((tx) => tx.chains.find((c) => c.name === 'diswall-in')!.rules.at(-1)!)
+}
+
+test('daemon ruleset - [detect] source = "nflog" renders the log template as NFLOG to nflog_group', async () => {
+  assert.deepEqual(await logRules('nftables', 'nflog'), ['limit rate 10/second log prefix "diswall-log: " group 9 queue-threshold 1'])
+  assert.deepEqual(await logRules('ipset', 'nflog'), [
+    '-m limit --limit 10/sec -j NFLOG --nflog-prefix "diswall-log: " --nflog-group 9 --nflog-threshold 1',
+    '-m limit --limit 10/sec -j NFLOG --nflog-prefix "diswall-log: " --nflog-group 9 --nflog-threshold 1',
+  ])
+})
+
+test('daemon ruleset - the other sources keep the kernel log', async () => {
+  for (const source of ['kmsg', 'journal', 'pipe'] as const) {
+    assert.deepEqual(await logRules('nftables', source), ['limit rate 10/second log prefix "diswall-log: "'], source)
+    assert.deepEqual(await logRules('ipset', source), Array(2).fill('-m limit --limit 10/sec -j LOG --log-prefix "diswall-log: "'), source)
+  }
+})
