@@ -191,7 +191,7 @@ export class Daemon {
     const fw = this.options.firewall ?? await openFirewall(config, this.exec, {session: true})
     this.backend = fw.backend
     this.choice = fw.choice
-    this.closers.push(() => this.backend.close?.())
+    this.closers.push(() => this.backend.close())
     const init = await this.backend.init()
     for (const name of init.created) this.log('info', `created kernel set ${name}`)
     for (const name of init.migrated) this.log('notice', `migrated kernel set ${name} (entries kept)`)
@@ -226,7 +226,7 @@ export class Daemon {
     this.startSources(this.sourcePlan())
     this.ready = true
     this.log('notice', `ready: backend ${this.choice.backend} (${this.choice.reason}), ` +
-      `sources ${[...this.sources.keys()].join(', ')}, ${this.patterns.length} pattern files, ` +
+      `sources ${this.sourceNames()}, ${this.patterns.length} pattern files, ` +
       `${this.snapshot.loaded} entries restored${this.options.transport ? '' : ', local-only'}`)
   }
 
@@ -287,7 +287,7 @@ export class Daemon {
       this.restartChangedSources(this.sourcePlan())
       this.loadedAt = new Date()
       this.lastReloadError = undefined
-      this.log('notice', `reloaded: ${patterns.length} pattern files, sources ${[...this.sources.keys()].join(', ')}`)
+      this.log('notice', `reloaded: ${patterns.length} pattern files, sources ${this.sourceNames()}`)
       return {ok: true}
     } catch (error) {
       const message = asDiswallError(error).message
@@ -295,6 +295,10 @@ export class Daemon {
       this.log('error', `reload failed, keeping the running configuration: ${message}`)
       return {error: message, ok: false}
     }
+  }
+
+  private sourceNames(): string {
+    return [...this.sources.values()].map(({source}) => source.name).join(', ')
   }
 
   private whenReady<T>(fn: () => Promise<T>): Promise<T> {
