@@ -5,9 +5,10 @@
  * A journalctl that dies ends the run with an error; the supervisor restarts it, after the last entry
  * seen (`--after-cursor`), so nothing is skipped or repeated.
  */
-import {type LineStream, spawnLines} from '../../system/stream.js'
-import {HealthTracker, RunSet} from './internal.js'
-import type {LogLine, LogSource, SourceHealth} from './types.js'
+import {spawnLines} from '../../system/stream.js'
+import {ProgramLineSource} from './program.js'
+import type {SpawnLinesFn} from './program.js'
+import type {LogLine} from './types.js'
 
 /** One journal entry, reduced to what the sources use. */
 export interface JournalEntry {
@@ -55,8 +56,7 @@ function decodeField(value: unknown): string | undefined {
   return decodeField(value[0])
 }
 
-/** Starts a line-producing program; {@link spawnLines} by default, a fake in tests. */
-export type SpawnLinesFn = (program: string, args: readonly string[]) => LineStream
+export type {SpawnLinesFn} from './program.js'
 
 /** Options of {@link JournalSource}. */
 export interface JournalSourceOptions {
@@ -87,63 +87,26 @@ export function journalctlArgs(cursor?: string): string[] {
  * throws MissingDependencyError when journalctl is not installed and CommandFailedError when it exits
  * with an error; when journalctl exits with status 0 the iteration just ends (a supervisor restarts it).
  */
-export class JournalSource implements LogSource {
-  readonly name: string
-  private readonly health_: HealthTracker
-  private closed = false
-  private readonly runs = new RunSet<LogLine>()
+export class JournalSource extends ProgramLineSource {
   private cursor: string | undefined
-  private stream: LineStream | undefined
+  private readonly match: readonly string[]
 
-  constructor(private readonly options: JournalSourceOptions = {}, private readonly spawn: SpawnLinesFn = spawnLines) {
-    this.name = options.name ?? 'journal'
-    this.health_ = new HealthTracker(this.name)
+  constructor(private readonly options: JournalSourceOptions = {}, spawn: SpawnLinesFn = spawnLines) {
+    super(options.name ?? 'journal', spawn)
+    this.match = options.match ?? []
   }
 
-  /** Starts a run (see {@link LogSource.start}); it begins when first pulled. */
-  start(): AsyncGenerator<LogLine> {
-    return this.runs.start(() => this.run())
+  protected command(): readonly string[] {
+    return [this.options.program ?? 'journalctl', ...journalctlArgs(this.cursor)]
   }
 
-  private async *run(): AsyncGenerator<LogLine> {
-    if (this.closed) return
-    const health = this.health_
-    const match = this.options.match ?? []
-    health.state = 'starting'
-    const stream = this.spawn(this.options.program ?? 'journalctl', journalctlArgs(this.cursor))
-    this.stream = stream
-    try {
-      if (stream.pid !== undefined) health.state = 'running'
-      for await (const line of stream) {
-        const entry = parseJournalEntry(line)
-        if (entry === undefined) continue
-        if (entry.cursor !== undefined) this.cursor = entry.cursor
-        // Defence in depth: -k already selects the kernel transport.
-        if (entry.transport !== 'kernel') continue
-        if (match.length > 0 && !match.some((m) => entry.message.includes(m))) continue
-        health.line()
-        yield {source: this.name, text: entry.message, ...(entry.timeMs === undefined ? {} : {time: entry.timeMs})}
-      }
-      health.state = 'stopped'
-    } catch (error) {
-      health.fail(error)
-      throw error
-    } finally {
-      if (this.stream === stream) this.stream = undefined
-      await stream.close()
-      if (this.closed) health.state = 'stopped'
-    }
-  }
-
-  /** Stops journalctl; the current iteration ends and later runs yield nothing. */
-  async close(): Promise<void> {
-    this.closed = true
-    await this.stream?.close()
-    await this.runs.returnAll()
-    this.health_.state = 'stopped'
-  }
-
-  health(): SourceHealth {
-    return this.health_.snapshot()
+  protected toLogLine(line: string): LogLine | undefined {
+    const entry = parseJournalEntry(line)
+    if (entry === undefined) return undefined
+    if (entry.cursor !== undefined) this.cursor = entry.cursor
+    // Defence in depth: -k already selects the kernel transport.
+    if (entry.transport !== 'kernel') return undefined
+    if (this.match.length > 0 && !this.match.some((m) => entry.message.includes(m))) return undefined
+    return {source: this.name, text: entry.message, ...(entry.timeMs === undefined ? {} : {time: entry.timeMs})}
   }
 }

@@ -12,11 +12,11 @@
  */
 import type {Address} from '../../net/index.js'
 import {parseAddress} from '../../net/index.js'
-import {type LineStream, spawnLines} from '../../system/stream.js'
-import {HealthTracker, RunSet} from './internal.js'
-import type {SpawnLinesFn} from './journal.js'
+import {spawnLines} from '../../system/stream.js'
+import {ProgramLineSource} from './program.js'
+import type {SpawnLinesFn} from './program.js'
 import {LogSourceError} from './types.js'
-import type {LogLine, LogSource, SourceHealth} from './types.js'
+import type {LogLine} from './types.js'
 
 /** One packet of a tcpdump `-q` line, with protocol names as the kernel log prints them. */
 export interface NflogPacket {
@@ -182,69 +182,24 @@ function addressOf(text: string, family: 4 | 6): Address | undefined {
  * it SIGTERM) the iteration just ends, and a supervisor restarts it. Lines tcpdump prints that are not
  * packets are skipped.
  */
-export class NflogSource implements LogSource {
-  readonly name: string
-  private readonly health_: HealthTracker
-  private closed = false
-  private readonly runs = new RunSet<LogLine>()
-  private stream: LineStream | undefined
-
+export class NflogSource extends ProgramLineSource {
   /** @throws LogSourceError when `group` is not an integer from 1 to 65535. */
-  constructor(private readonly options: NflogSourceOptions, private readonly spawn: SpawnLinesFn = spawnLines) {
+  constructor(private readonly options: NflogSourceOptions, spawn: SpawnLinesFn = spawnLines) {
     if (!Number.isInteger(options.group) || options.group < 1 || options.group > 65_535) {
       throw new LogSourceError(`NFLOG group ${JSON.stringify(options.group)} is not an integer from 1 to 65535`,
         'Set [detect] nflog_group in the config, e.g. 5.')
     }
-    this.name = options.name ?? 'nflog'
-    this.health_ = new HealthTracker(this.name)
+    super(options.name ?? 'nflog', spawn)
   }
 
-  /** PID of the running tcpdump (of the wrapper, which execs it), if one runs. */
-  get pid(): number | undefined {
-    return this.stream?.pid
+  protected command(): readonly string[] {
+    const {group, program = 'tcpdump', wrap = []} = this.options
+    return [...wrap, program, ...tcpdumpArgs(group)]
   }
 
-  /** Starts a run (see {@link LogSource.start}); it begins when first pulled. */
-  start(): AsyncGenerator<LogLine> {
-    return this.runs.start(() => this.run())
-  }
-
-  private async *run(): AsyncGenerator<LogLine> {
-    if (this.closed) return
-    const health = this.health_
-    const {group, logPrefix, program = 'tcpdump', wrap = []} = this.options
-    health.state = 'starting'
-    const argv = [...wrap, program, ...tcpdumpArgs(group)]
-    const stream = this.spawn(argv[0]!, argv.slice(1))
-    this.stream = stream
-    try {
-      if (stream.pid !== undefined) health.state = 'running'
-      for await (const line of stream) {
-        const packet = parseTcpdumpLine(line)
-        if (packet === undefined) continue
-        health.line()
-        yield {source: this.name, text: formatNflogLine(logPrefix, packet), time: Date.now()}
-      }
-      health.state = 'stopped'
-    } catch (error) {
-      health.fail(error)
-      throw error
-    } finally {
-      if (this.stream === stream) this.stream = undefined
-      await stream.close()
-      if (this.closed) health.state = 'stopped'
-    }
-  }
-
-  /** Stops tcpdump; the current iteration ends and later runs yield nothing. */
-  async close(): Promise<void> {
-    this.closed = true
-    await this.stream?.close()
-    await this.runs.returnAll()
-    this.health_.state = 'stopped'
-  }
-
-  health(): SourceHealth {
-    return this.health_.snapshot()
+  protected toLogLine(line: string): LogLine | undefined {
+    const packet = parseTcpdumpLine(line)
+    if (packet === undefined) return undefined
+    return {source: this.name, text: formatNflogLine(this.options.logPrefix, packet), time: Date.now()}
   }
 }

@@ -1,0 +1,80 @@
+/**
+ * The common part of the sources that read the output of one long-running program, line by line:
+ * journalctl (./journal.ts) and tcpdump (./nflog.ts). A subclass names the program and turns its lines
+ * into LogLines; starting, stopping and health are done here.
+ */
+import {type LineStream, spawnLines} from '../../system/stream.js'
+import {HealthTracker, RunSet} from './internal.js'
+import type {LogLine, LogSource, SourceHealth} from './types.js'
+
+/** Starts a program and reads its stdout as lines (spawnLines; tests pass a fake). */
+export type SpawnLinesFn = (program: string, args: readonly string[]) => LineStream
+
+/**
+ * A source over a program's output. Each run starts the program (command() is asked anew, so a run may
+ * resume where the last one stopped) and ends with an error when the program fails; close() stops it.
+ */
+export abstract class ProgramLineSource implements LogSource {
+  private readonly health_: HealthTracker
+  private closed = false
+  private readonly runs = new RunSet<LogLine>()
+  private stream: LineStream | undefined
+
+  constructor(readonly name: string, private readonly spawn: SpawnLinesFn = spawnLines) {
+    this.health_ = new HealthTracker(name)
+  }
+
+  /** PID of the running program, if one runs. */
+  get pid(): number | undefined {
+    return this.stream?.pid
+  }
+
+  /** The program and its arguments for the next run. */
+  protected abstract command(): readonly string[]
+
+  /** One line of the program's output as a LogLine, or undefined to skip it. */
+  protected abstract toLogLine(line: string): LogLine | undefined
+
+  /** Starts a run (see {@link LogSource.start}); it begins when first pulled. */
+  start(): AsyncGenerator<LogLine> {
+    return this.runs.start(() => this.run())
+  }
+
+  private async *run(): AsyncGenerator<LogLine> {
+    if (this.closed) return
+    const health = this.health_
+    health.state = 'starting'
+    const [program, ...args] = this.command()
+    const stream = this.spawn(program!, args)
+    this.stream = stream
+    try {
+      if (stream.pid !== undefined) health.state = 'running'
+      for await (const line of stream) {
+        const logLine = this.toLogLine(line)
+        if (logLine === undefined) continue
+        health.line()
+        yield logLine
+      }
+      health.state = 'stopped'
+    } catch (error) {
+      health.fail(error)
+      throw error
+    } finally {
+      if (this.stream === stream) this.stream = undefined
+      await stream.close()
+      if (this.closed) health.state = 'stopped'
+    }
+  }
+
+  /** Stops the program; the current iteration ends and later runs yield nothing. */
+  async close(): Promise<void> {
+    this.closed = true
+    await this.stream?.close()
+    await this.runs.returnAll()
+    this.health_.state = 'stopped'
+  }
+
+  health(): SourceHealth {
+    return this.health_.snapshot()
+  }
+}
