@@ -348,6 +348,43 @@ export function renderIptables(model: RulesetModel, family: Family, opts: Render
   return buildIptables(model, family, opts).script
 }
 
+/** What {@link walkRuleset} calls, in chain order. */
+export interface RulesetVisitor {
+  /** A comment line of the script (the file a group of rules comes from). */
+  comment(text: string): void
+  /** The fixed start of `diswall-in`: loopback, allow set, whitelist.d, block set, blacklist.d. */
+  incomingHead(): void
+  /** The fixed start of `diswall-out`: loopback. */
+  outgoingHead(): void
+  rule(chain: string, rule: Rule, direction: RuleDirection): void
+}
+
+/**
+ * Walks the model in the order both renderers write it: `diswall-in` (its head, then incoming.d file by
+ * file), `diswall-out` (its head, then outgoing.d), then whitelist.d and blacklist.d into their chains
+ * (a comment only, when disabled).
+ */
+export function walkRuleset(model: RulesetModel, visit: RulesetVisitor): void {
+  const C = RULESET_CHAINS
+  visit.incomingHead()
+  for (const file of model.incoming) {
+    visit.comment(file.origin.file)
+    for (const rule of file.rules) visit.rule(C.in, rule, 'incoming')
+  }
+  visit.outgoingHead()
+  for (const file of model.outgoing) {
+    visit.comment(file.origin.file)
+    for (const rule of file.rules) visit.rule(C.out, rule, 'outgoing')
+  }
+  for (const [chain, list, verdict] of [[C.whitelist, model.whitelist, 'accept'], [C.blacklist, model.blacklist, 'drop']] as const) {
+    if (list.disabled) {
+      visit.comment(`${chain}: disabled`)
+      continue
+    }
+    for (const entry of list.entries) for (const rule of listFileRules(entry, verdict)) visit.rule(chain, rule, 'list')
+  }
+}
+
 function buildIptables(model: RulesetModel, family: Family, opts: RenderOptions): {chains: RenderedChain[]; script: string} {
   checkLogPrefix(opts.logPrefix)
   checkNflogGroup(opts.nflogGroup)
@@ -366,27 +403,18 @@ function buildIptables(model: RulesetModel, family: Family, opts: RenderOptions)
     for (const spec of iptablesSpecs(normal, family, direction, opts)) add(chain, spec)
   }
 
-  add(C.in, '-i lo -j ACCEPT')
-  add(C.in, `-m set --match-set ${opts.names.allow[v]} src -j ACCEPT`)
-  add(C.in, `-j ${C.whitelist}`)
-  add(C.in, `-m set --match-set ${opts.names.block[v]} src -j DROP`)
-  add(C.in, `-j ${C.blacklist}`)
-  for (const file of model.incoming) {
-    body.push(commentLine(file.origin.file))
-    for (const rule of file.rules) addRule(C.in, rule, 'incoming')
-  }
-  add(C.out, '-o lo -j ACCEPT')
-  for (const file of model.outgoing) {
-    body.push(commentLine(file.origin.file))
-    for (const rule of file.rules) addRule(C.out, rule, 'outgoing')
-  }
-  for (const [chain, list, verdict] of [[C.whitelist, model.whitelist, 'accept'], [C.blacklist, model.blacklist, 'drop']] as const) {
-    if (list.disabled) {
-      body.push(commentLine(`${chain}: disabled`))
-      continue
-    }
-    for (const entry of list.entries) for (const rule of listFileRules(entry, verdict)) addRule(chain, rule, 'list')
-  }
+  walkRuleset(model, {
+    comment: (text) => body.push(commentLine(text)),
+    incomingHead() {
+      add(C.in, '-i lo -j ACCEPT')
+      add(C.in, `-m set --match-set ${opts.names.allow[v]} src -j ACCEPT`)
+      add(C.in, `-j ${C.whitelist}`)
+      add(C.in, `-m set --match-set ${opts.names.block[v]} src -j DROP`)
+      add(C.in, `-j ${C.blacklist}`)
+    },
+    outgoingHead: () => add(C.out, '-o lo -j ACCEPT'),
+    rule: addRule,
+  })
 
   const script = [
     commentLine(`diswall ruleset for IPv${family} from ${model.dir}; load with ${family === 4 ? 'iptables' : 'ip6tables'}-restore --noflush`),

@@ -17,11 +17,11 @@ import {
   checkNflogGroup,
   commentLine,
   formatPortRange,
-  listFileRules,
   normaliseRule,
   RULESET_CHAIN_NAMES,
   RULESET_CHAINS,
   ruleFamily,
+  walkRuleset,
 } from './render-iptables.js'
 import type {NormalRule, RateLimit, RenderedChain, RenderOptions, RuleDirection} from './render-iptables.js'
 
@@ -127,29 +127,20 @@ function buildNft(model: RulesetModel, opts: RenderOptions): {chains: RenderedCh
     for (const text of rendered) add(chain, text)
   }
 
-  add(C.in, 'iifname "lo" accept')
-  add(C.in, `ip saddr @${allow.v4} accept`)
-  add(C.in, `ip6 saddr @${allow.v6} accept`)
-  add(C.in, `jump ${C.whitelist}`)
-  add(C.in, `ip saddr @${block.v4} drop`)
-  add(C.in, `ip6 saddr @${block.v6} drop`)
-  add(C.in, `jump ${C.blacklist}`)
-  for (const file of model.incoming) {
-    body.push(commentLine(file.origin.file))
-    for (const rule of file.rules) addRule(C.in, rule, 'incoming')
-  }
-  add(C.out, 'oifname "lo" accept')
-  for (const file of model.outgoing) {
-    body.push(commentLine(file.origin.file))
-    for (const rule of file.rules) addRule(C.out, rule, 'outgoing')
-  }
-  for (const [chain, list, verdict] of [[C.whitelist, model.whitelist, 'accept'], [C.blacklist, model.blacklist, 'drop']] as const) {
-    if (list.disabled) {
-      body.push(commentLine(`${chain}: disabled`))
-      continue
-    }
-    for (const entry of list.entries) for (const rule of listFileRules(entry, verdict)) addRule(chain, rule, 'list')
-  }
+  walkRuleset(model, {
+    comment: (text) => body.push(commentLine(text)),
+    incomingHead() {
+      add(C.in, 'iifname "lo" accept')
+      add(C.in, `ip saddr @${allow.v4} accept`)
+      add(C.in, `ip6 saddr @${allow.v6} accept`)
+      add(C.in, `jump ${C.whitelist}`)
+      add(C.in, `ip saddr @${block.v4} drop`)
+      add(C.in, `ip6 saddr @${block.v6} drop`)
+      add(C.in, `jump ${C.blacklist}`)
+    },
+    outgoingHead: () => add(C.out, 'oifname "lo" accept'),
+    rule: addRule,
+  })
 
   const script = [
     commentLine(`diswall ruleset from ${model.dir}; load with nft -f (one transaction)`),
