@@ -3,9 +3,9 @@
  * the ~8 ms that starting `nft -f -` costs. The daemon's ban path uses it through NftBackend; one-shot
  * commands keep using `nft -f -`.
  */
-import {CommandFailedError, MissingDependencyError} from '../errors.js'
 import {spawnCoprocess} from '../system/index.js'
 import type {Coprocess, SpawnCoprocess} from '../system/index.js'
+import {CoprocessBatchSession} from './batch-session.js'
 import {SessionClosedError} from './ipset-session.js'
 
 /** What NftBackend needs of a session: {@link NftSession}, or a fake in tests. */
@@ -72,16 +72,6 @@ const INDICATOR_LINE = /^[\s^~]*$/
 /** Text nft reads as one line of commands: printable ASCII, see {@link NftSession.run}. */
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/
 
-/** The batch that waits for its marker. */
-interface Running {
-  marker: string
-  /** stderr lines of the batch so far: every one belongs to an error of the batch. */
-  errors: string[]
-  timer: NodeJS.Timeout
-  resolve(): void
-  reject(error: unknown): void
-}
-
 /**
  * Runs nft batches through one long-running `nft -i`, one batch at a time.
  *
@@ -99,41 +89,25 @@ interface Running {
  * process; so does one that has run {@link NFT_SESSION_MAX_BATCHES} batches. The process starts with
  * the first batch, not before.
  */
-export class NftSession implements NftBatchRunner {
-  private readonly spawn: SpawnCoprocess
-  private readonly timeoutMs: number
-  private readonly closeGraceMs: number
+export class NftSession extends CoprocessBatchSession<readonly string[]> implements NftBatchRunner {
   private readonly maxBatches: number
-  private child: Coprocess | undefined
   /** Batches sent to the current process. */
   private batchesOnChild = 0
   /** Whether the current process has answered a marker yet. */
   private answered = false
   /** Processes being ended after maxBatches; close() waits for them. */
   private readonly retiring = new Set<Promise<unknown>>()
-  private running: Running | undefined
-  /** Text after the last newline of stderr: lines are judged whole. */
-  private partial = ''
+  /** The marker of the running batch. */
+  private marker = ''
   /** Whether the next stderr line may be the pointer line under a marker's echo. */
   private afterMarker = false
   private sequence = 0
-  private tail: Promise<void> = Promise.resolve()
-  private closed = false
-  /** Set when nft is missing, or when a process never answered a marker: later batches fail at once. */
-  private unusable: Error | undefined
 
   constructor({closeGraceMs = 1000, maxBatches = NFT_SESSION_MAX_BATCHES, spawn = spawnCoprocess,
     timeoutMs = NFT_SESSION_TIMEOUT_MS}: NftSessionOptions = {}) {
     if (!Number.isInteger(maxBatches) || maxBatches < 1) throw new TypeError(`invalid maxBatches: ${maxBatches}`)
-    this.spawn = spawn
-    this.timeoutMs = timeoutMs
-    this.closeGraceMs = closeGraceMs
+    super({args: SESSION_ARGS, closedError: () => new NftSessionClosedError(), closeGraceMs, env: SESSION_ENV, program: 'nft', spawn, timeoutMs})
     this.maxBatches = maxBatches
-  }
-
-  /** PID of the current process, or undefined when none runs (before the first batch, after a failure). */
-  get pid(): number | undefined {
-    return this.child?.running ? this.child.pid : undefined
   }
 
   /**
@@ -152,129 +126,68 @@ export class NftSession implements NftBatchRunner {
       if (problem) throw new TypeError(`an nft session statement ${problem}: ${JSON.stringify(statement)}`)
     }
 
-    if (this.closed) return Promise.reject(new NftSessionClosedError())
-    const done = this.tail.then(() => this.runNow(statements))
-    this.tail = done.catch(() => {})
-    return done
+    return this.enqueue(statements)
   }
 
-  /**
-   * Ends the session: the batches given before are finished, then stdin is closed so that nft exits
-   * (SIGTERM after the grace). Batches given after are rejected with NftSessionClosedError. Resolves
-   * once the process has exited. Safe to call more than once.
-   */
-  async close(): Promise<void> {
-    this.closed = true
-    await this.tail
-    await this.child?.close(this.closeGraceMs)
+  /** Ends the session like the base close(), and waits for the processes retired after maxBatches too. */
+  override async close(): Promise<void> {
+    await super.close()
     await Promise.all(this.retiring)
   }
 
-  private runNow(statements: readonly string[]): Promise<void> {
-    if (this.unusable) return Promise.reject(this.unusable)
-    if (this.child?.running && this.batchesOnChild >= this.maxBatches) this.retire(this.child)
-    const child = this.child?.running ? this.child : this.start()
-    this.batchesOnChild++
-    const marker = `${MARKER_PREFIX}${++this.sequence}`
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const stderr = this.running?.errors.join('\n') ?? ''
-        // A process that never answered a marker does not speak the way this class expects (another
-        // nft version?): stop using it rather than wait this long for every batch.
-        const neverAnswered = !this.answered
-        const error = new CommandFailedError('nft', SESSION_ARGS, undefined, stderr, {
-          hint: neverAnswered
-            ? 'nft -i never answered; the session is given up and commits use nft -f.'
-            : 'The nft session did not answer; it was killed and the next batch starts a new one.',
-          timedOut: true,
-        })
-        if (neverAnswered) this.unusable = error
-        this.settle(error)
-        this.detach(child)
-        child.kill('SIGKILL')
-      }, this.timeoutMs)
-      this.running = {errors: [], marker, reject, resolve, timer}
-      const line = statements.filter((s) => s.trim() !== '').join('; ')
-      // A failed write means the process is gone: its exit (or the timeout) fails the batch.
-      child.write(`${line === '' ? '' : `${line}\n`}${marker}\n`)
-    })
-  }
-
-  private start(): Coprocess {
-    const child = this.spawn('nft', SESSION_ARGS, {env: SESSION_ENV})
-    this.child = child
+  protected override onStart(): void {
     this.batchesOnChild = 0
     this.answered = false
-    this.partial = ''
     this.afterMarker = false
-    // nft prints nothing on stdout for the commands we send: read, never parsed.
-    child.on('stdout', () => {})
-    child.on('stderr', (text) => {
-      if (this.child === child) this.onStderr(text)
-    })
-    void child.exited.then((exit) => {
-      if (this.child !== child) return
-      this.detach(child)
-      if (exit.error instanceof MissingDependencyError) this.unusable = exit.error
-      const stderr = [...(this.running?.errors ?? []), this.partial].filter(Boolean).join('\n')
-      this.settle(exit.error instanceof MissingDependencyError ? exit.error : new CommandFailedError('nft', SESSION_ARGS, exit.exitCode, stderr, {
-        cause: exit.error,
-        hint: exit.signal ? `The nft session was killed by ${exit.signal}; the next batch starts a new one.` : 'The nft session ended; the next batch starts a new one.',
-      }))
-    })
-    return child
   }
 
-  private onStderr(text: string): void {
-    const lines = (this.partial + text).split('\n')
-    this.partial = lines.pop() ?? ''
-    for (const line of lines) {
-      if (this.afterMarker) {
-        this.afterMarker = false
-        if (INDICATOR_LINE.test(line)) continue
-      }
-
-      const running = this.running
-      if (MARKER_LINE.test(line)) {
-        // The echo of a marker: the line before it is the marker's own "Error: syntax error, …".
-        if (running && /Error: /.test(running.errors.at(-1) ?? '')) running.errors.pop()
-        this.afterMarker = true
-        if (running?.marker !== line) continue
-        this.answered = true
-        if (running.errors.length === 0) this.settle()
-        else {
-          this.settle(new CommandFailedError('nft', SESSION_ARGS, undefined, running.errors.join('\n') + '\n', {
-            hint: 'The batch was not applied; the nft session goes on.',
-          }))
-        }
-
-        continue
-      }
-
-      running?.errors.push(line) // with nothing asked, not ours to judge
-    }
-  }
-
-  /** Resolves the running batch, or rejects it with `error`. */
-  private settle(error?: unknown): void {
-    const running = this.running
-    if (!running) return
-    this.running = undefined
-    clearTimeout(running.timer)
-    if (error === undefined) running.resolve()
-    else running.reject(error)
-  }
-
-  /** Forgets `child`: whatever it still says or does is ignored, and the next batch starts a new one. */
-  private detach(child: Coprocess): void {
-    if (this.child === child) this.child = undefined
-  }
-
-  /** Lets `child` finish and exit (it has nothing left to do), in the background; close() waits for it. */
-  private retire(child: Coprocess): void {
-    this.detach(child)
-    const exited = child.close(this.closeGraceMs).finally(() => this.retiring.delete(exited))
+  /** A process that has run maxBatches batches is let finish and exit in the background; close() waits for it. */
+  protected override reuse(child: Coprocess): boolean {
+    if (this.batchesOnChild < this.maxBatches) return true
+    const exited = this.retire(child).finally(() => this.retiring.delete(exited))
     this.retiring.add(exited)
+    return false
+  }
+
+  /** The statements joined with `; ` into one line (one transaction), then the batch's marker line. */
+  protected override batchText(statements: readonly string[]): string {
+    this.batchesOnChild++
+    this.marker = `${MARKER_PREFIX}${++this.sequence}`
+    const line = statements.filter((s) => s.trim() !== '').join('; ')
+    return `${line === '' ? '' : `${line}\n`}${this.marker}\n`
+  }
+
+  /** The echo of the batch's marker ends it; other lines, but the marker's own error and pointer, are errors of it. */
+  protected override judgeLine(line: string, errors: string[] | undefined): void {
+    if (this.afterMarker) {
+      this.afterMarker = false
+      if (INDICATOR_LINE.test(line)) return
+    }
+
+    if (!MARKER_LINE.test(line)) {
+      errors?.push(line) // with nothing asked, not ours to judge
+      return
+    }
+
+    // The echo of a marker: the line before it is the marker's own "Error: syntax error, …".
+    if (errors && /Error: /.test(errors.at(-1) ?? '')) errors.pop()
+    this.afterMarker = true
+    if (!errors || this.marker !== line) return
+    this.answered = true
+    this.endBatch('The batch was not applied; the nft session goes on.')
+  }
+
+  /**
+   * A process that never answered a marker does not speak the way this class expects (another nft
+   * version?): stop using it rather than wait this long for every batch.
+   */
+  protected override timeoutError(stderr: string): Error {
+    if (this.answered) return super.timeoutError(stderr)
+    this.unusable = this.failed(undefined, stderr, {
+      hint: 'nft -i never answered; the session is given up and commits use nft -f.',
+      timedOut: true,
+    })
+    return this.unusable
   }
 }
 
