@@ -7,103 +7,16 @@ import {test} from 'node:test'
 import {CommandFailedError, MissingDependencyError} from '../../../src/lib/errors.js'
 import {IpsetSession, SessionClosedError} from '../../../src/lib/firewall/index.js'
 import {spawnCoprocess} from '../../../src/lib/system/index.js'
-import type {Coprocess, CoprocessExit, SpawnCoprocess} from '../../../src/lib/system/index.js'
+import type {SpawnCoprocess} from '../../../src/lib/system/index.js'
+import {fakeSpawner as fakeIpsetSpawner} from './fake-coprocess.js'
+import type {FakeProgram, LineAction} from './fake-coprocess.js'
 
 const SENTINEL = 'test diswall-bl 255.255.255.255'
 const NOT_IN_SET = '255.255.255.255 is NOT in set diswall-bl.\n'
 
-/** What the fake ipset does with one line: stderr text to write, stay silent, or exit. */
-type LineAction = string | undefined | {exit: number} | 'hang'
-
-/**
- * An in-process stand-in for `ipset -exist -`: answers each line written to stdin (asynchronously, as
- * a pipe would) with `react(line)`; the sentinel gets ipset 7.17's answer unless `react` says otherwise.
- */
-class FakeIpset implements Coprocess {
-  static nextPid = 90_000
-  readonly pid = FakeIpset.nextPid++
-  readonly written: string[] = []
-  readonly exited: Promise<CoprocessExit>
-  closedStdin = false
-  signals: string[] = []
-  private exitNow!: (exit: CoprocessExit) => void
-  private isRunning = true
-  private hanging = false
-  private readonly listeners = {stderr: [] as Array<(t: string) => void>, stdout: [] as Array<(t: string) => void>}
-
-  constructor(private readonly react: (line: string) => LineAction) {
-    this.exited = new Promise((resolve) => {
-      this.exitNow = (exit) => {
-        if (!this.isRunning) return
-        this.isRunning = false
-        resolve(exit)
-      }
-    })
-  }
-
-  get running(): boolean {
-    return this.isRunning
-  }
-
-  on(stream: 'stderr' | 'stdout', listener: (text: string) => void): void {
-    this.listeners[stream].push(listener)
-  }
-
-  write(text: string): boolean {
-    if (!this.isRunning || this.closedStdin) return false
-    this.written.push(text)
-    setImmediate(() => {
-      for (const line of text.split('\n').slice(0, -1)) {
-        if (!this.isRunning || this.hanging) return
-        const action = this.react(line)
-        if (action === 'hang') {
-          this.hanging = true
-          return
-        }
-
-        if (typeof action === 'object') {
-          this.exitNow({error: new CommandFailedError('ipset', ['-exist', '-'], action.exit, ''), exitCode: action.exit})
-          return
-        }
-
-        const out = action ?? (line === SENTINEL ? NOT_IN_SET : undefined)
-        if (out) this.emit('stderr', out)
-      }
-    })
-    return true
-  }
-
-  emit(stream: 'stderr' | 'stdout', text: string): void {
-    for (const listener of this.listeners[stream]) listener(text)
-  }
-
-  kill(signal: NodeJS.Signals = 'SIGTERM'): void {
-    this.signals.push(signal)
-    setImmediate(() => this.exitNow({signal}))
-  }
-
-  async close(graceMs = 1000): Promise<CoprocessExit> {
-    this.closedStdin = true
-    const timer = setTimeout(() => this.kill('SIGTERM'), graceMs)
-    // Like ipset at EOF: the lines already written are answered, then it exits 0.
-    setImmediate(() => setImmediate(() => this.exitNow({exitCode: 0})))
-    const exit = await this.exited
-    clearTimeout(timer)
-    return exit
-  }
-}
-
-/** A SpawnCoprocess that makes FakeIpsets and records what was started. */
-function fakeSpawner(react: (line: string) => LineAction = () => undefined) {
-  const started: Array<{args: readonly string[]; fake: FakeIpset; program: string}> = []
-  const spawn: SpawnCoprocess = (program, args) => {
-    const fake = new FakeIpset(react)
-    started.push({args, fake, program})
-    return fake
-  }
-
-  return {spawn, started}
-}
+/** ipset 7.17 answers the sentinel line on stderr. */
+const IPSET: FakeProgram = {answer: (line) => (line === SENTINEL ? NOT_IN_SET : undefined), args: ['-exist', '-'], program: 'ipset'}
+const fakeSpawner = (react?: (line: string) => LineAction) => fakeIpsetSpawner(IPSET, react)
 
 test('IpsetSession - a batch resolves once the sentinel is answered; the process starts with the first batch', async () => {
   const {spawn, started} = fakeSpawner()

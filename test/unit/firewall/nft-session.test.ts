@@ -7,7 +7,9 @@ import {test} from 'node:test'
 import {CommandFailedError, MissingDependencyError} from '../../../src/lib/errors.js'
 import {isNftSessionStatement, NftSession, NftSessionClosedError, SessionClosedError} from '../../../src/lib/firewall/index.js'
 import {spawnCoprocess} from '../../../src/lib/system/index.js'
-import type {Coprocess, CoprocessExit, SpawnCoprocess, SpawnCoprocessOptions} from '../../../src/lib/system/index.js'
+import type {SpawnCoprocess} from '../../../src/lib/system/index.js'
+import {fakeSpawner as fakeNftSpawner} from './fake-coprocess.js'
+import type {FakeProgram, LineAction} from './fake-coprocess.js'
 
 const MARKER = /^diswall-batch-end-\d+$/
 const ADD = 'add element inet diswall diswall-bl { 203.0.113.7 timeout 600s }'
@@ -22,98 +24,9 @@ function nftError(message: string, line: string): string {
   return `Error: ${message}\n${line}\n${' '.repeat(10)}^^^^^^\n`
 }
 
-/** What the fake nft does with one line: stderr text to write, stay silent, or exit. */
-type LineAction = string | undefined | {exit: number} | 'hang'
-
-/**
- * An in-process stand-in for `nft -i`: answers each line written to stdin (asynchronously, as a pipe
- * would) with `react(line)`; a marker line gets nft 1.0.6's syntax error unless `react` says otherwise.
- */
-class FakeNft implements Coprocess {
-  static nextPid = 80_000
-  readonly pid = FakeNft.nextPid++
-  readonly written: string[] = []
-  readonly exited: Promise<CoprocessExit>
-  closedStdin = false
-  signals: string[] = []
-  private exitNow!: (exit: CoprocessExit) => void
-  private isRunning = true
-  private hanging = false
-  private readonly listeners = {stderr: [] as Array<(t: string) => void>, stdout: [] as Array<(t: string) => void>}
-
-  constructor(private readonly react: (line: string) => LineAction) {
-    this.exited = new Promise((resolve) => {
-      this.exitNow = (exit) => {
-        if (!this.isRunning) return
-        this.isRunning = false
-        resolve(exit)
-      }
-    })
-  }
-
-  get running(): boolean {
-    return this.isRunning
-  }
-
-  on(stream: 'stderr' | 'stdout', listener: (text: string) => void): void {
-    this.listeners[stream].push(listener)
-  }
-
-  write(text: string): boolean {
-    if (!this.isRunning || this.closedStdin) return false
-    this.written.push(text)
-    setImmediate(() => {
-      for (const line of text.split('\n').slice(0, -1)) {
-        if (!this.isRunning || this.hanging) return
-        const action = this.react(line)
-        if (action === 'hang') {
-          this.hanging = true
-          return
-        }
-
-        if (typeof action === 'object') {
-          this.exitNow({error: new CommandFailedError('nft', ['-i'], action.exit, ''), exitCode: action.exit})
-          return
-        }
-
-        const out = action ?? (MARKER.test(line) ? markerAnswer(line) : undefined)
-        if (out) this.emit('stderr', out)
-      }
-    })
-    return true
-  }
-
-  emit(stream: 'stderr' | 'stdout', text: string): void {
-    for (const listener of this.listeners[stream]) listener(text)
-  }
-
-  kill(signal: NodeJS.Signals = 'SIGTERM'): void {
-    this.signals.push(signal)
-    setImmediate(() => this.exitNow({signal}))
-  }
-
-  async close(graceMs = 1000): Promise<CoprocessExit> {
-    this.closedStdin = true
-    const timer = setTimeout(() => this.kill('SIGTERM'), graceMs)
-    // Like nft at EOF: the lines already written are answered, then it exits 0.
-    setImmediate(() => setImmediate(() => this.exitNow({exitCode: 0})))
-    const exit = await this.exited
-    clearTimeout(timer)
-    return exit
-  }
-}
-
-/** A SpawnCoprocess that makes FakeNfts and records what was started. */
-function fakeSpawner(react: (line: string) => LineAction = () => undefined) {
-  const started: Array<{args: readonly string[]; fake: FakeNft; options?: SpawnCoprocessOptions; program: string}> = []
-  const spawn: SpawnCoprocess = (program, args, options) => {
-    const fake = new FakeNft(react)
-    started.push({args, fake, options, program})
-    return fake
-  }
-
-  return {spawn, started}
-}
+/** nft 1.0.6 answers a marker line with a syntax error on stderr. */
+const NFT: FakeProgram = {answer: (line) => (MARKER.test(line) ? markerAnswer(line) : undefined), args: ['-i'], program: 'nft'}
+const fakeSpawner = (react?: (line: string) => LineAction) => fakeNftSpawner(NFT, react)
 
 test('NftSession - a batch is one line plus a marker and resolves on the marker\'s echo; the process starts with the first batch', async () => {
   const {spawn, started} = fakeSpawner()
