@@ -5,7 +5,7 @@
  * test harness's cleanup registry). Benchmarks run firewall programs only through `host.exec`, so the
  * machine's own firewall is never touched.
  */
-import {cleanupAll, connectNetns, createNetns, type Netns, type VethPair} from '../../test/helpers/index.js'
+import {cleanupAll, connectNetns, createNetns, type Netns, type VethPair} from '../../src/lib/lab/index.js'
 
 /** What to build: host roles and the links between them. */
 export interface FleetSpec {

@@ -6,7 +6,7 @@
  */
 import {spawnSync} from 'node:child_process'
 
-import {nthIpv4} from '../../test/helpers/addresses.js'
+import {nthIpv4} from '../../src/lib/lab/index.js'
 
 const [set, countText, offsetText] = process.argv.slice(2)
 const count = Number(countText)

@@ -34,12 +34,10 @@ import {
   NftBackend,
   NftSession,
   type SetEntry,
-} from '../../src/lib/firewall/index.js'
+} from '../../src/lib/firewall/sets/index.js'
 import {type Address, parseAddress} from '../../src/lib/net/index.js'
 import {netnsCoprocess} from '../../src/lib/system/index.js'
-import {distinctIpv4, nthIpv4} from '../../test/helpers/addresses.js'
-import {waitForKernelSetCount} from '../../test/helpers/kernel-sets.js'
-import type {Netns} from '../../test/helpers/index.js'
+import {distinctIpv4, type Netns, nthIpv4, waitForKernelSetCount} from '../../src/lib/lab/index.js'
 import {withFleet} from '../lib/fleet.js'
 import {type BenchResult, formatInt, result, summarizeLatency, TARGETS} from '../lib/report.js'
 import {attempt, type BenchSuite, scaled, secondsSince, type SuiteContext} from '../lib/suite.js'

@@ -3,7 +3,8 @@ import {createWriteStream} from 'node:fs'
 import {Flags} from '@oclif/core'
 
 import {configFlag, DiswallCommand} from '../base-command.js'
-import {applyDaemonFlags, createLogger, Daemon} from '../lib/daemon/index.js'
+import {applyDaemonFlags, Daemon} from '../lib/daemon/index.js'
+import {createLogger} from '../lib/service/index.js'
 import type {PacketSourceKind} from '../lib/daemon/index.js'
 import {assertRoot} from '../lib/system/index.js'
 

@@ -12,12 +12,11 @@ import {join} from 'node:path'
 import {after, before, beforeEach, describe, it} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
-import {createBackend, DEFAULT_LIMITS, DEFAULT_NAMES} from '../../src/lib/firewall/index.js'
+import {createBackend, DEFAULT_LIMITS, DEFAULT_NAMES} from '../../src/lib/firewall/sets/index.js'
 import {parseAddress} from '../../src/lib/net/index.js'
-import {distinctIpv4} from '../helpers/addresses.js'
+import {cleanupAll, createNetns, distinctIpv4, type Netns, readKernelSet, registerCleanup, waitForKernelSetCount} from '../../src/lib/lab/index.js'
+import {integrationSkip} from '../helpers/root.js'
 import {type CliResult, runCli} from '../helpers/cli.js'
-import {cleanupAll, createNetns, integrationSkip, type Netns, registerCleanup} from '../helpers/index.js'
-import {readKernelSet, waitForKernelSetCount} from '../helpers/kernel-sets.js'
 
 const skip = integrationSkip({programs: ['ip', 'ipset', 'iptables', 'ip6tables', 'nft', 'ss', 'conntrack']})
 

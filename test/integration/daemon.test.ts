@@ -21,21 +21,8 @@ import {after, before, describe, it} from 'node:test'
 import {KmsgSource} from '../../src/lib/detect/index.js'
 import {parseKernelLog} from '../../src/lib/detect/index.js'
 import {CLI, runCli} from '../helpers/cli.js'
-import {
-  cleanupAll,
-  connectNetns,
-  createNetns,
-  enableNetnsLogging,
-  integrationSkip,
-  type Netns,
-  registerCleanup,
-  uniqueLogPrefix,
-  waitFor,
-} from '../helpers/index.js'
-import {readKernelSet, type SetBackendKind} from '../helpers/kernel-sets.js'
-import type {SpawnedProcess} from '../helpers/process.js'
-import {type Probe, type ProbeOutcome, probeMany} from '../helpers/probes.js'
-import {startEchoServer} from '../helpers/tcp.js'
+import {cleanupAll, connectNetns, createNetns, enableNetnsLogging, type Netns, type Probe, probeMany, type ProbeOutcome, readKernelSet, registerCleanup, type SetBackendKind, type SpawnedProcess, startEchoServer, uniqueLogPrefix, waitFor} from '../../src/lib/lab/index.js'
+import {integrationSkip} from '../helpers/root.js'
 
 const skip = integrationSkip({programs: ['ip', 'ipset', 'iptables', 'ip6tables', 'iptables-restore', 'nft', 'ss', 'conntrack', 'mkfifo', 'tcpdump']})
 

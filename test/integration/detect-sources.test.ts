@@ -13,17 +13,8 @@ import {after, before, describe, it} from 'node:test'
 
 import {JournalSource, KmsgSource, type LogLine} from '../../src/lib/detect/sources/index.js'
 import {exec} from '../../src/lib/system/exec.js'
-import {
-  cleanupAll,
-  connectNetns,
-  createNetns,
-  enableNetnsLogging,
-  integrationSkip,
-  type Netns,
-  uniqueLogPrefix,
-  type VethPair,
-  waitFor,
-} from '../helpers/index.js'
+import {cleanupAll, connectNetns, createNetns, enableNetnsLogging, type Netns, uniqueLogPrefix, type VethPair, waitFor} from '../../src/lib/lab/index.js'
+import {integrationSkip} from '../helpers/root.js'
 
 const skip = integrationSkip({programs: ['ip', 'nft']})
 

@@ -14,19 +14,8 @@ import {isDeepStrictEqual} from 'node:util'
 import {after, before, beforeEach, describe, it} from 'node:test'
 
 import {CLI, type CliResult, runCli} from '../helpers/cli.js'
-import {
-  cleanupAll,
-  connectNetns,
-  createNetns,
-  integrationSkip,
-  listNetns,
-  type Netns,
-  registerCleanup,
-  uniqueLogPrefix,
-  waitFor,
-} from '../helpers/index.js'
-import {probeMany, type Probe, startUdpEchoServer} from '../helpers/probes.js'
-import {startEchoServer, waitForTcp} from '../helpers/tcp.js'
+import {cleanupAll, connectNetns, createNetns, listNetns, type Netns, type Probe, probeMany, registerCleanup, startEchoServer, startUdpEchoServer, uniqueLogPrefix, waitFor, waitForTcp} from '../../src/lib/lab/index.js'
+import {integrationSkip} from '../helpers/root.js'
 
 const skip = integrationSkip({
   programs: ['ip', 'ipset', 'iptables', 'ip6tables', 'iptables-save', 'ip6tables-save', 'iptables-restore', 'nft', 'ss'],

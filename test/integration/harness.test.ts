@@ -7,28 +7,9 @@ import {after, before, describe, it} from 'node:test'
 
 import {connect, ErrorCode, Events, type NatsConnection, NatsError, type Status} from 'nats'
 
-import {
-  cleanupAll,
-  connectNetns,
-  createNetns,
-  enableNetnsLogging,
-  integrationSkip,
-  IntegrationUnavailableError,
-  listNetns,
-  type NatsServer,
-  type Netns,
-  quoteNatsString,
-  registeredCleanupCount,
-  renderNatsServerConfig,
-  requireRoot,
-  REQUIRE_INTEGRATION_ENV,
-  spawnIn,
-  startNatsServer,
-  uniqueLogPrefix,
-  type VethPair,
-  waitFor,
-  WaitTimeoutError,
-} from '../helpers/index.js'
+import {cleanupAll, connectNetns, createNetns, enableNetnsLogging, listNetns, type NatsServer, type Netns, quoteNatsString, registeredCleanupCount, renderNatsServerConfig, spawnIn, startNatsServer, uniqueLogPrefix, type VethPair, waitFor, WaitTimeoutError} from '../../src/lib/lab/index.js'
+import {REQUIRE_INTEGRATION_ENV} from '../helpers/root.js'
+import {integrationSkip, IntegrationUnavailableError, requireRoot} from '../helpers/root.js'
 
 const skip = integrationSkip({programs: ['ip', 'ping', 'nats-server']})
 

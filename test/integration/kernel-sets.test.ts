@@ -14,27 +14,11 @@ import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
-import {createBackend, DEFAULT_LIMITS, DEFAULT_NAMES, type SetEntry} from '../../src/lib/firewall/index.js'
+import {createBackend, DEFAULT_LIMITS, DEFAULT_NAMES, type SetEntry} from '../../src/lib/firewall/sets/index.js'
 import {parseAddress} from '../../src/lib/net/index.js'
-import {distinctIpv4} from '../helpers/addresses.js'
+import {cleanupAll, connectNetns, countKernelSet, createNetns, distinctIpv4, type EchoServer, establishedPeers, type Netns, openTcpConnection, probeTcp, readKernelSet, registerCleanup, startEchoServer, waitForKernelSetCount, waitForTcp} from '../../src/lib/lab/index.js'
+import {integrationSkip} from '../helpers/root.js'
 import {type CliResult, runCli} from '../helpers/cli.js'
-import {
-  cleanupAll,
-  connectNetns,
-  createNetns,
-  integrationSkip,
-  type Netns,
-  registerCleanup,
-} from '../helpers/index.js'
-import {countKernelSet, readKernelSet, waitForKernelSetCount} from '../helpers/kernel-sets.js'
-import {
-  type EchoServer,
-  establishedPeers,
-  openTcpConnection,
-  probeTcp,
-  startEchoServer,
-  waitForTcp,
-} from '../helpers/tcp.js'
 
 const skip = integrationSkip({programs: ['ip', 'ipset', 'iptables', 'ip6tables', 'nft', 'ss', 'conntrack']})
 

@@ -1,8 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 
 import {configFlag, DiswallCommand} from '../../base-command.js'
-import {allowAdd, openFirewall} from '../../lib/daemon/index.js'
-import type {ListChangeResult} from '../../lib/daemon/index.js'
+import {allowAdd, openFirewall} from '../../lib/ops/index.js'
+import type {ListChangeResult} from '../../lib/ops/index.js'
 import {parseDurationSec} from '../../lib/net/index.js'
 import {assertRoot} from '../../lib/system/index.js'
 

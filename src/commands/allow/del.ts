@@ -1,8 +1,8 @@
 import {Args} from '@oclif/core'
 
 import {configFlag, DiswallCommand} from '../../base-command.js'
-import {listDel, openFirewall} from '../../lib/daemon/index.js'
-import type {ListChangeResult} from '../../lib/daemon/index.js'
+import {listDel, openFirewall} from '../../lib/ops/index.js'
+import type {ListChangeResult} from '../../lib/ops/index.js'
 import {assertRoot} from '../../lib/system/index.js'
 
 export default class AllowDel extends DiswallCommand<ListChangeResult> {

@@ -1,6 +1,6 @@
 import {configFlag, DiswallCommand} from '../../base-command.js'
-import {listEntries, openFirewall} from '../../lib/daemon/index.js'
-import type {ListItem} from '../../lib/daemon/index.js'
+import {listEntries, openFirewall} from '../../lib/ops/index.js'
+import type {ListItem} from '../../lib/ops/index.js'
 import {formatDuration} from '../../lib/net/index.js'
 import {assertRoot} from '../../lib/system/index.js'
 

@@ -2,8 +2,8 @@ import {Flags} from '@oclif/core'
 import {spawn} from 'node:child_process'
 
 import {configFlag, DiswallCommand, dirFlag} from '../../base-command.js'
-import {applyFromDir, showRuleset} from '../../lib/daemon/index.js'
-import type {PendingConfirm} from '../../lib/daemon/index.js'
+import {applyFromDir, showRuleset} from '../../lib/ops/index.js'
+import type {PendingConfirm} from '../../lib/ops/index.js'
 import type {RulesetDiff} from '../../lib/firewall/ruleset/index.js'
 import {assertRoot} from '../../lib/system/index.js'
 

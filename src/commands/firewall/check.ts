@@ -1,6 +1,6 @@
 import {configFlag, DiswallCommand, dirFlag} from '../../base-command.js'
-import {checkRuleset} from '../../lib/daemon/index.js'
-import type {RulesetSummary} from '../../lib/daemon/index.js'
+import {checkRuleset} from '../../lib/ops/index.js'
+import type {RulesetSummary} from '../../lib/ops/index.js'
 
 export default class FirewallCheck extends DiswallCommand<RulesetSummary> {
   static override description = 'Reads every file of the firewall directory, resolves names and host names, and renders the ruleset, without touching the kernel. Every problem is reported as FILE:LINE: reason; the exit code is 3 when there is one.'

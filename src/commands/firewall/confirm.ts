@@ -1,5 +1,5 @@
 import {configFlag, DiswallCommand} from '../../base-command.js'
-import {confirmApply} from '../../lib/daemon/index.js'
+import {confirmApply} from '../../lib/ops/index.js'
 
 export default class FirewallConfirm extends DiswallCommand<{changed: boolean; confirmed: boolean}> {
   static override description = 'After `firewall apply --confirm SECS`, keeps the new ruleset; without this, the previous one comes back after SECS. Succeeds (unchanged) when nothing is waiting.'

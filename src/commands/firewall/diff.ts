@@ -1,5 +1,5 @@
 import {configFlag, DiswallCommand, dirFlag} from '../../base-command.js'
-import {diffFromDir} from '../../lib/daemon/index.js'
+import {diffFromDir} from '../../lib/ops/index.js'
 import type {RulesetDiff} from '../../lib/firewall/ruleset/index.js'
 import {assertRoot} from '../../lib/system/index.js'
 

@@ -1,5 +1,5 @@
 import {configFlag, DiswallCommand} from '../../base-command.js'
-import {flushFromConfig} from '../../lib/daemon/index.js'
+import {flushFromConfig} from '../../lib/ops/index.js'
 import type {FlushReport} from '../../lib/firewall/ruleset/index.js'
 import {assertRoot} from '../../lib/system/index.js'
 

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {configFlag, DiswallCommand} from '../../base-command.js'
-import {rollbackAfter} from '../../lib/daemon/index.js'
+import {rollbackAfter} from '../../lib/ops/index.js'
 
 export default class FirewallRollback extends DiswallCommand<{rolledBack: boolean}> {
   static override flags = {

@@ -1,5 +1,5 @@
 import {configFlag, DiswallCommand, dirFlag} from '../../base-command.js'
-import {showRuleset} from '../../lib/daemon/index.js'
+import {showRuleset} from '../../lib/ops/index.js'
 import type {RenderedRuleset} from '../../lib/firewall/ruleset/index.js'
 
 export default class FirewallShow extends DiswallCommand<RenderedRuleset> {

@@ -1,5 +1,5 @@
 import {configFlag, DiswallCommand, dirFlag} from '../../base-command.js'
-import {watchRuleset} from '../../lib/daemon/index.js'
+import {watchRuleset} from '../../lib/ops/index.js'
 import {asDiswallError} from '../../lib/errors.js'
 import {assertRoot} from '../../lib/system/index.js'
 

@@ -3,7 +3,7 @@
  * that are open (listening sockets), and the peers of established SSH sessions. Detection reads them on
  * every decision, so they are kept in memory and refreshed by a timer: never a process per packet.
  */
-import {listOwnAddresses} from '../firewall/index.js'
+import {listOwnAddresses} from '../firewall/sets/index.js'
 import {NetworkList, parseAddress} from '../net/index.js'
 import type {Address} from '../net/index.js'
 import {exec as defaultExec} from '../system/index.js'

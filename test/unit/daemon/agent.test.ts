@@ -6,13 +6,14 @@ import {after, before, describe, it} from 'node:test'
 
 import {defaultConfig} from '../../../src/lib/config/index.js'
 import type {Config} from '../../../src/lib/config/index.js'
-import {Daemon, HostFacts, memoryLogger, queryDaemon} from '../../../src/lib/daemon/index.js'
+import {Daemon, HostFacts} from '../../../src/lib/daemon/index.js'
+import {memoryLogger, queryDaemon} from '../../../src/lib/service/index.js'
 import type {DaemonStatus, PlannedSources, SourcePlan} from '../../../src/lib/daemon/index.js'
 import type {LogLine, LogSource, SourceHealth, WtmpLogin} from '../../../src/lib/detect/index.js'
-import {MemoryBackend} from '../../../src/lib/firewall/index.js'
+import {MemoryBackend} from '../../../src/lib/firewall/sets/index.js'
 import {parseAddress, parseTarget} from '../../../src/lib/net/index.js'
 import type {Exec} from '../../../src/lib/system/index.js'
-import {waitFor} from '../../helpers/wait.js'
+import {waitFor} from '../../../src/lib/lab/index.js'
 
 /** A source whose lines the test pushes; `fail()` ends the current run with an error. */
 class PushSource<T = LogLine> implements LogSource<T> {

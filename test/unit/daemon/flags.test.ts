@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
 import {defaultConfig} from '../../../src/lib/config/index.js'
-import {applyDaemonFlags, createLogger, memoryLogger} from '../../../src/lib/daemon/index.js'
+import {applyDaemonFlags} from '../../../src/lib/daemon/index.js'
+import {createLogger, memoryLogger} from '../../../src/lib/service/index.js'
 import {Writable} from 'node:stream'
 
 test('applyDaemonFlags - the original flags override the config, checked like config values', () => {

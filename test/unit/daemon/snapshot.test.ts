@@ -12,8 +12,8 @@ import {
   SNAPSHOT_FILE,
   snapshotPath,
 } from '../../../src/lib/daemon/snapshot.js'
-import {MemoryBackend} from '../../../src/lib/firewall/index.js'
-import type {ListedEntry, ListKind} from '../../../src/lib/firewall/index.js'
+import {MemoryBackend} from '../../../src/lib/firewall/sets/index.js'
+import type {ListedEntry, ListKind} from '../../../src/lib/firewall/sets/index.js'
 import {parseAddress, parseTarget} from '../../../src/lib/net/index.js'
 import {FileWriteError} from '../../../src/lib/system/index.js'
 

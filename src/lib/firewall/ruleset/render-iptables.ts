@@ -8,12 +8,12 @@
  */
 import {InvalidValueError} from '../../errors.js'
 import type {Family, Network} from '../../net/index.js'
-import type {KernelNames} from '../names.js'
+import type {KernelNames} from '../sets/names.js'
 import type {ConnState, ListFile, Origin, Protocol, Rule, RulesetModel, Verdict} from './model.js'
 import {RulesetError} from './resolve.js'
-import {RULESET_CHAINS} from '../names.js'
+import {RULESET_CHAINS} from '../sets/names.js'
 
-export {RULESET_CHAINS} from '../names.js'
+export {RULESET_CHAINS} from '../sets/names.js'
 
 /** The ruleset chains in the order they are declared and listed. */
 export const RULESET_CHAIN_NAMES: readonly string[] = [

@@ -10,7 +10,7 @@
  */
 import {InvalidValueError} from '../../errors.js'
 import type {Family} from '../../net/index.js'
-import {NFT_GUARD_CHAIN_SPEC} from '../nftables.js'
+import {NFT_GUARD_CHAIN_SPEC} from '../sets/nftables.js'
 import type {ConnState, Rule, RulesetModel} from './model.js'
 import {
   checkLogPrefix,

@@ -6,7 +6,7 @@ import {after, before, test} from 'node:test'
 
 import {defaultConfig} from '../../../../src/lib/config/index.js'
 import type {Config} from '../../../../src/lib/config/index.js'
-import {showRuleset} from '../../../../src/lib/daemon/ruleset.js'
+import {showRuleset} from '../../../../src/lib/ops/ruleset.js'
 import type {Exec} from '../../../../src/lib/system/index.js'
 
 let dir: string

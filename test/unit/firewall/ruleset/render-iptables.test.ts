@@ -3,7 +3,7 @@ import {test} from 'node:test'
 
 import {InvalidValueError} from '../../../../src/lib/errors.js'
 import {RulesetError} from '../../../../src/lib/firewall/ruleset/resolve.js'
-import {DEFAULT_NAMES, kernelNames, RULESET_CHAINS as NAMES_RULESET_CHAINS} from '../../../../src/lib/firewall/names.js'
+import {DEFAULT_NAMES, kernelNames, RULESET_CHAINS as NAMES_RULESET_CHAINS} from '../../../../src/lib/firewall/sets/names.js'
 import {
   parseIcmpType,
   quoteIptables,

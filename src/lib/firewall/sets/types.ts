@@ -1,0 +1,78 @@
+import type {Address, Target} from '../../net/index.js'
+
+/** The two kernel lists diswall keeps: bans and allow entries. */
+export type ListKind = 'allow' | 'block'
+
+/** One entry to write. Block entries are single addresses; allow entries may be networks. */
+export interface SetEntry {
+  target: Target
+  /** Seconds until the kernel drops the entry; 0 or undefined = never (allow) / the set default (block). */
+  ttlSec?: number
+  /** Stored with allow entries (ipset `comment`, nft element comment); block sets keep no comments. */
+  comment?: string
+}
+
+/** One entry read back from the kernel. */
+export interface ListedEntry {
+  target: Target
+  /** Remaining seconds; undefined when the entry does not expire. */
+  ttlSec?: number
+  comment?: string
+}
+
+export interface CommitReport {
+  added: number
+  removed: number
+}
+
+/** What init() found and did. */
+export interface InitReport {
+  /** Sets created now (absent before). */
+  created: string[]
+  /** Sets recreated with the right parameters (too small, missing timeout or comment support), entries kept. */
+  migrated: string[]
+  /** Staging sets or tables left by a crashed run, removed. */
+  leftovers: string[]
+}
+
+/**
+ * The kernel sets of diswall behind one interface (ipset + iptables, or nftables).
+ * add() and del() only queue; nothing reaches the kernel before commit(), which sends the whole
+ * batch in one process. Every other method runs at once.
+ */
+export interface FirewallBackend {
+  readonly name: 'ipset' | 'memory' | 'nftables'
+  /** Ensures the sets and the rules that make them effective exist (idempotent); removes leftovers. */
+  init(): Promise<InitReport>
+  add(list: ListKind, entry: SetEntry): void
+  del(list: ListKind, target: Target): void
+  /** Number of queued operations. */
+  readonly pending: number
+  /** Sends the queued operations in one batch. Deleting an absent entry is not an error. */
+  commit(): Promise<CommitReport>
+  has(list: ListKind, target: Target): Promise<boolean>
+  /** Every entry with remaining timeout and comment. Not for the hot path: it reads the whole set. */
+  list(list: ListKind): Promise<ListedEntry[]>
+  /** Number of entries in the list (both families). */
+  count(list: ListKind): Promise<number>
+  /** Replaces the whole list atomically (staging set + swap, or one nft transaction). */
+  replace(list: ListKind, entries: Iterable<SetEntry>): Promise<void>
+  /** Removes the sets and rules of diswall (uninstall, tests). */
+  destroy(): Promise<void>
+  /**
+   * Releases what the backend holds between calls (IpsetBackend's session process) and waits for it;
+   * the kernel sets stay. Commits after close() still work, without that process. Safe to call twice.
+   */
+  close(): Promise<void>
+}
+
+/** The address family's set: `v4` for IPv4, `v6` for IPv6. */
+export interface FamilyNames {
+  v4: string
+  v6: string
+}
+
+/** Picks the set of the target's family. */
+export function setFor(names: FamilyNames, target: Address | Target): string {
+  return target.family === 4 ? names.v4 : names.v6
+}

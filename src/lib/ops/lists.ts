@@ -1,0 +1,271 @@
+import type {Config} from '../config/index.js'
+import {DiswallError, ExitCode, InvalidValueError, UsageError} from '../errors.js'
+import {
+  createBackend,
+  IPSET_MAX_TIMEOUT_SEC,
+  isValidComment,
+  kernelNames,
+  killConnections,
+  listOwnAddresses,
+  MAX_COMMENT_BYTES,
+  resolveBackend,
+} from '../firewall/sets/index.js'
+import type {BackendChoice, FirewallBackend, KillReport, ListedEntry, ListKind} from '../firewall/sets/index.js'
+import {containsAddress, isAddress, neverBanReason, NetworkList, parseTarget, toNetwork} from '../net/index.js'
+import type {Address, Target} from '../net/index.js'
+import {exec as defaultExec} from '../system/index.js'
+import type {Exec} from '../system/index.js'
+
+/** The kernel side of a command: the chosen backend and how it was chosen. */
+export interface Firewall {
+  backend: FirewallBackend
+  choice: BackendChoice
+}
+
+/**
+ * Resolves `[firewall] backend` and creates the backend; nothing changes in the kernel yet. `session`:
+ * keep a long-running ipset process for small commits (the daemon; close() the backend to end it).
+ */
+export async function openFirewall(config: Config, exec: Exec = defaultExec, {session = false}: {session?: boolean} = {}): Promise<Firewall> {
+  const choice = await resolveBackend(config.firewall.backend, config.firewall.nft_table, exec)
+  const backend = createBackend(choice.backend, kernelNames(config), {
+    allowMax: config.firewall.allow_max,
+    blockMax: config.firewall.block_max,
+    blockTimeoutSec: config.firewall.block_timeout,
+  }, exec, {session})
+  return {backend, choice}
+}
+
+/** An address the never-ban list protects was given without --force (exit 2, nothing changed). */
+export class ProtectedAddressError extends DiswallError {
+  constructor(readonly address: string, reason: string) {
+    super(`refusing to block ${address}: ${reason}`, 'E_PROTECTED', ExitCode.USAGE,
+      'Leave it out, or pass --force if you really mean to block it.')
+  }
+}
+
+/** One item of a list command's result. */
+export interface ListChange {
+  target: string
+  /** False when the entry was already there (add) or already absent (del). */
+  changed: boolean
+}
+
+export interface ListChangeResult {
+  backend: 'ipset' | 'memory' | 'nftables'
+  changed: boolean
+  entries: ListChange[]
+  /** Connections cut per address, with --kill. */
+  killed?: Array<KillReport & {target: string}>
+  /** Why the addresses were blocked (block add --reason). */
+  reason?: string
+}
+
+export interface BlockAddOptions {
+  timeoutSec?: number
+  reason?: string
+  kill?: boolean
+  force?: boolean
+}
+
+export interface AllowAddOptions {
+  comment?: string
+  timeoutSec?: number
+}
+
+/** Parses every text before anything changes; the first bad one throws, naming it. */
+export function parseTargets(texts: readonly string[], list: ListKind): Target[] {
+  if (texts.length === 0) throw new UsageError(`no address given`, `Name at least one address, e.g. 203.0.113.7.`)
+  return texts.map((text) => {
+    const target = parseTarget(text)
+    // A host network (/32, /128) is the address itself, on both lists.
+    if (!isAddress(target) && target.prefix === (target.family === 4 ? 32 : 128)) return target.address
+    if (list === 'block' && !isAddress(target)) {
+      throw new InvalidValueError(`"${text}" is a network; the block list holds single addresses`,
+        'Block the addresses one by one, or allow-list what should pass and let the ruleset drop the rest.')
+    }
+
+    if (list === 'allow' && !isAddress(target) && target.prefix === 0) {
+      throw new InvalidValueError(`"${text}" would allow everyone`,
+        'Allow specific networks; to stop filtering altogether, create the "disabled" file in the firewall directory.')
+    }
+
+    return target
+  })
+}
+
+/** Checks a `--timeout` in seconds: an integer from 0 (never expires) to the ipset maximum. */
+export function checkTimeout(sec: number, flag = '--timeout'): number {
+  if (!Number.isInteger(sec) || sec < 0 || sec > IPSET_MAX_TIMEOUT_SEC) {
+    throw new InvalidValueError(`${flag} ${sec} is out of range`,
+      `Give whole seconds from 0 (never expires) to ${IPSET_MAX_TIMEOUT_SEC} (the ipset maximum, ~24.8 days).`)
+  }
+
+  return sec
+}
+
+/** Checks an allow comment: printable text without quotes or backslashes, at most 128 bytes. */
+export function checkComment(text: string): string {
+  if (!isValidComment(text)) {
+    throw new InvalidValueError(`comment ${JSON.stringify(text)} cannot be stored`,
+      `Use at most ${MAX_COMMENT_BYTES} bytes of printable text without quotes (") or backslashes.`)
+  }
+
+  return text
+}
+
+/**
+ * Why each address may not be blocked: loopback and other special ranges, private ranges (with
+ * skip_private), ignore_ips, the host's own addresses, and the allow list in the kernel.
+ */
+async function protectionOf(config: Config, backend: FirewallBackend, addrs: Address[], exec: Exec): Promise<Map<string, string>> {
+  const own = new NetworkList(await listOwnAddresses(exec))
+  const ignore = new NetworkList(config.ignore_ips.map((e) => e.target))
+  const out = new Map<string, string>()
+  for (const addr of addrs) {
+    const reason = neverBanReason(addr, {ignore, own, skipPrivate: config.detect.skip_private}) ??
+      ((await safeHas(backend, 'allow', addr)) ? 'it is in the allow list' : undefined)
+    if (reason) out.set(addr.text, reason)
+  }
+
+  return out
+}
+
+/**
+ * `block add`: validates everything first (a protected address without `force` refuses the whole
+ * call, nothing changes), then adds all entries in one batch; existing entries get their timeout
+ * refreshed and are reported as unchanged. With `kill`, established connections are cut.
+ */
+export async function blockAdd(config: Config, fw: Firewall, texts: readonly string[], options: BlockAddOptions = {},
+  exec: Exec = defaultExec): Promise<ListChangeResult> {
+  const targets = parseTargets(texts, 'block') as Address[]
+  const ttlSec = checkTimeout(options.timeoutSec ?? config.firewall.block_timeout)
+  if (!options.force) {
+    const protectedAddrs = await protectionOf(config, fw.backend, targets, exec)
+    const [first] = protectedAddrs
+    if (first) throw new ProtectedAddressError(first[0], first[1])
+  }
+
+  await fw.backend.init()
+  const entries = await changes(fw.backend, 'block', targets, false)
+  for (const addr of dedupe(targets)) fw.backend.add('block', {target: addr, ttlSec})
+  await fw.backend.commit()
+  const result: ListChangeResult = {backend: fw.backend.name, changed: entries.some((e) => e.changed), entries,
+    ...(options.reason === undefined ? {} : {reason: options.reason})}
+  if (options.kill) {
+    result.killed = []
+    for (const addr of dedupe(targets)) result.killed.push({target: addr.text, ...(await killConnections(addr, exec))})
+  }
+
+  return result
+}
+
+/** `block del` / `allow del`: removes entries; absent ones are reported as unchanged. */
+export async function listDel(fw: Firewall, list: ListKind, texts: readonly string[]): Promise<ListChangeResult> {
+  const targets = parseTargets(texts, list)
+  await fw.backend.init()
+  const entries = await changes(fw.backend, list, targets, true)
+  for (const target of dedupe(targets)) fw.backend.del(list, target)
+  await fw.backend.commit()
+  return {backend: fw.backend.name, changed: entries.some((e) => e.changed), entries}
+}
+
+/**
+ * `allow add`: addresses or networks with an optional comment and timeout. An existing entry is
+ * left as it is (unchanged) unless a different comment or a timeout is given, which updates it.
+ */
+export async function allowAdd(fw: Firewall, texts: readonly string[], options: AllowAddOptions = {}): Promise<ListChangeResult> {
+  const targets = parseTargets(texts, 'allow')
+  const comment = options.comment === undefined ? undefined : checkComment(options.comment)
+  const ttlSec = options.timeoutSec === undefined ? undefined : checkTimeout(options.timeoutSec)
+  await fw.backend.init()
+  const existing = new Map((await fw.backend.list('allow')).map((e) => [e.target.text, e]))
+  const entries: ListChange[] = []
+  if (fw.backend.name === 'nftables') refuseOverlaps(targets, [...existing.values()].map((e) => e.target))
+  for (const target of dedupe(targets)) {
+    const old = existing.get(target.text)
+    const changed = !old || (comment !== undefined && comment !== old.comment) || ttlSec !== undefined
+    // Keep what the entry had unless the caller says otherwise.
+    if (changed) fw.backend.add('allow', {comment: comment ?? old?.comment, target, ttlSec: ttlSec ?? old?.ttlSec})
+    entries.push({changed, target: target.text})
+  }
+
+  await fw.backend.commit()
+  return {backend: fw.backend.name, changed: entries.some((e) => e.changed), entries}
+}
+
+/**
+ * nftables interval sets cannot hold overlapping networks (nft: "interval overlaps with an existing
+ * one"): say which entry is in the way before anything changes.
+ */
+function refuseOverlaps(targets: Target[], existing: Target[]): void {
+  const all = [...existing]
+  for (const target of dedupe(targets)) {
+    const net = toNetwork(target)
+    const other = all.find((e) => e.text !== target.text &&
+      (containsAddress(toNetwork(e), net.address) || containsAddress(net, toNetwork(e).address)))
+    if (other) {
+      throw new InvalidValueError(`${target.text} overlaps the allow entry ${other.text}`,
+        'nftables allow sets cannot hold overlapping networks: remove one of them first (diswall allow del …), or allow the larger network only.')
+    }
+
+    all.push(target)
+  }
+}
+
+/** One listed entry as commands print it. */
+export interface ListItem {
+  target: string
+  family: 4 | 6
+  /** Remaining seconds; null when it never expires. */
+  ttlSec: null | number
+  comment?: string
+}
+
+/** `block list` / `allow list`: every entry in the kernel, sorted by family then text. */
+export async function listEntries(fw: Firewall, list: ListKind): Promise<{backend: string; count: number; entries: ListItem[]}> {
+  await fw.backend.init()
+  const entries = (await fw.backend.list(list)).map(toItem).sort((a, b) => a.family - b.family || compareText(a.target, b.target))
+  return {backend: fw.backend.name, count: entries.length, entries}
+}
+
+function toItem(e: ListedEntry): ListItem {
+  return {
+    ...(e.comment === undefined ? {} : {comment: e.comment}),
+    family: e.target.family,
+    target: e.target.text,
+    ttlSec: e.ttlSec ?? null,
+  }
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+/** Whether each target changes: absent for an add, present for a del. */
+async function changes(backend: FirewallBackend, list: ListKind, targets: Target[], present: boolean): Promise<ListChange[]> {
+  // `ipset test` on a hash:net set answers true for an address inside a listed network, so the
+  // (small, at most allow_max) allow list is compared entry by entry instead.
+  const allowed = list === 'allow' ? new Set((await backend.list('allow')).map((e) => e.target.text)) : undefined
+  const out: ListChange[] = []
+  for (const target of dedupe(targets)) {
+    const has = allowed ? allowed.has(target.text) : await backend.has(list, target)
+    out.push({changed: has === present, target: target.text})
+  }
+
+  return out
+}
+
+/** `has` that treats a missing set as "not there" (before the first init). */
+async function safeHas(backend: FirewallBackend, list: ListKind, target: Target): Promise<boolean> {
+  try {
+    return await backend.has(list, target)
+  } catch {
+    return false
+  }
+}
+
+function dedupe<T extends Target>(targets: T[]): T[] {
+  const seen = new Set<string>()
+  return targets.filter((t) => !seen.has(t.text) && seen.add(t.text))
+}

@@ -1,0 +1,3 @@
+export * from './control.js'
+export * from './log.js'
+export * from './metrics.js'

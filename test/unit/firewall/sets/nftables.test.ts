@@ -1,0 +1,614 @@
+import assert from 'node:assert/strict'
+import {test} from 'node:test'
+
+import {CommandFailedError} from '../../../../src/lib/errors.js'
+import {
+  createBackend,
+  DEFAULT_LIMITS,
+  DEFAULT_NAMES,
+  IpsetBackend,
+  NFT_GUARD_CHAIN_SPEC,
+  NFT_SESSION_MAX_OPS,
+  NftBackend,
+  parseNftElements,
+  parseNftSets,
+  SetTypeMismatchError,
+} from '../../../../src/lib/firewall/sets/index.js'
+import type {NftSessionFactory} from '../../../../src/lib/firewall/sets/index.js'
+import {parseAddress, parseTarget} from '../../../../src/lib/net/index.js'
+import {failure, line, recordingExec} from './fake-exec.js'
+
+const T = 'inet diswall'
+/** `nft -t -j list sets inet` on a host without our table. */
+const NO_SETS = JSON.stringify({nftables: [{metainfo: {json_schema_version: 1, release_name: 'Lester Gooch #5', version: '1.0.6'}}]})
+const METAINFO = {metainfo: {json_schema_version: 1, release_name: 'Lester Gooch #5', version: '1.0.6'}}
+
+/** The init script's lines up to the guard chain's rules (declares the table, sets and the empty guard chain). */
+const INIT_HEAD = [
+  'add table inet diswall',
+  'add set inet diswall diswall-bl { type ipv4_addr; flags timeout; }',
+  'add set inet diswall diswall-bl6 { type ipv6_addr; flags interval, timeout; }',
+  'add set inet diswall diswall-wl { type ipv4_addr; flags interval, timeout; }',
+  'add set inet diswall diswall-wl6 { type ipv6_addr; flags interval, timeout; }',
+  'add chain inet diswall diswall-sets { type filter hook input priority filter - 10; policy accept; }',
+  'flush chain inet diswall diswall-sets',
+]
+
+const INIT_SCRIPT = [
+  ...INIT_HEAD,
+  'add rule inet diswall diswall-sets ip saddr @diswall-wl accept',
+  'add rule inet diswall diswall-sets ip6 saddr @diswall-wl6 accept',
+  'add rule inet diswall diswall-sets ip saddr @diswall-bl drop',
+  'add rule inet diswall diswall-sets ip6 saddr @diswall-bl6 drop',
+  '',
+].join('\n')
+
+/** `nft -t -j list sets inet`: our table's `sets` and a set of another table that must be ignored. */
+function tableJson(sets: Array<{flags?: string | string[]; name: string; timeout?: number; type: string}>): string {
+  return JSON.stringify({nftables: [
+    METAINFO,
+    {table: {family: 'inet', handle: 12, name: 'diswall'}},
+    ...sets.map((s, i) => ({set: {family: 'inet', handle: i + 1, table: 'diswall', ...s}})),
+    // Same name, another table, wrong type: init must not look at it.
+    {set: {family: 'inet', handle: 1, name: 'diswall-bl', table: 'other', type: 'ether_addr'}},
+    {chain: {family: 'inet', handle: 5, hook: 'input', name: 'diswall-sets', policy: 'accept', prio: -10, table: 'diswall', type: 'filter'}},
+    {rule: {chain: 'diswall-sets', expr: [{match: {left: {payload: {field: 'saddr', protocol: 'ip'}}, op: '==', right: '@diswall-wl'}}, {accept: null}],
+      family: 'inet', handle: 6, table: 'diswall'}},
+  ]})
+}
+
+const GOOD_SETS = [
+  {flags: ['timeout'], name: 'diswall-bl', timeout: 86_400, type: 'ipv4_addr'},
+  {flags: ['interval', 'timeout'], name: 'diswall-bl6', timeout: 86_400, type: 'ipv6_addr'},
+  {flags: ['interval', 'timeout'], name: 'diswall-wl', type: 'ipv4_addr'},
+  {flags: ['timeout', 'interval'], name: 'diswall-wl6', type: 'ipv6_addr'},
+]
+
+/** `nft -t -j list chains inet`: the chains of our table (`names`) and of `other` tables. */
+function chainsJson(names: string[], other: Array<{name: string; table: string}> = []): string {
+  return JSON.stringify({nftables: [
+    METAINFO,
+    ...names.map((name, i) => ({chain: {family: 'inet', handle: i + 1, name, table: 'diswall'}})),
+    ...other.map((c, i) => ({chain: {family: 'inet', handle: 100 + i, ...c}})),
+  ]})
+}
+
+/** Only the guard chain: no ruleset loaded. */
+const GUARD_ONLY = chainsJson(['diswall-sets'])
+
+/** A host whose `list sets` prints `json` and whose `list chains` prints `chains`. */
+function listingExec(json: string, chains = GUARD_ONLY) {
+  return recordingExec((call) => {
+    if (line(call) === 'nft -t -j list sets inet') return {stdout: json}
+    if (line(call) === 'nft -t -j list chains inet') return {stdout: chains}
+    return undefined
+  })
+}
+
+test('nftables - init on an empty host creates the table, four sets and the guard chain in one nft -f', async () => {
+  const {calls, exec} = recordingExec((call) => {
+    if (call.args[0] === '-t') return {stdout: NO_SETS}
+    return undefined
+  })
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
+  assert.deepEqual(await fw.init(), {created: ['diswall-bl', 'diswall-bl6', 'diswall-wl', 'diswall-wl6'], leftovers: [], migrated: []})
+  assert.deepEqual(calls.slice(0, 3), [
+    {args: ['-t', '-j', 'list', 'sets', 'inet'], program: 'nft'},
+    {args: ['-t', '-j', 'list', 'chains', 'inet'], program: 'nft'},
+    {args: ['-f', '-'], input: INIT_SCRIPT, program: 'nft'},
+  ])
+  assert.deepEqual(calls.slice(3).map((c) => c.input ?? line(c)), PROBE_CALLS)
+  assert.equal(NFT_GUARD_CHAIN_SPEC, 'type filter hook input priority filter - 10; policy accept;')
+})
+
+test('nftables - init with the ruleset chain diswall-in loaded declares and flushes the guard chain but adds no rule', async () => {
+  const {calls, exec} = listingExec(tableJson(GOOD_SETS), chainsJson(['diswall-sets', 'diswall-in', 'diswall-out']))
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
+  assert.deepEqual(await fw.init(), {created: [], leftovers: [], migrated: []})
+  assert.deepEqual(calls.slice(0, 3).map(line), ['nft -t -j list sets inet', 'nft -t -j list chains inet', 'nft -f -'])
+  assert.equal(calls[2].input, [...INIT_HEAD, ''].join('\n'))
+  assert.deepEqual(calls.slice(3).map((c) => c.input ?? line(c)), PROBE_CALLS)
+})
+
+test('nftables - a diswall-in chain of another table does not empty the guard chain', async () => {
+  const {calls, exec} = listingExec(tableJson(GOOD_SETS), chainsJson(['diswall-sets'], [{name: 'diswall-in', table: 'other'}]))
+  await new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).init()
+  assert.equal(calls[2].input, INIT_SCRIPT)
+})
+
+/** The timeout-refresh probe that follows the init script. */
+const PROBE_CALLS = [
+  'add set inet diswall diswall-sets-probe { type ipv4_addr; flags timeout; }\nflush set inet diswall diswall-sets-probe\n' +
+    'add element inet diswall diswall-sets-probe { 192.0.2.1 timeout 100s }\n',
+  'add element inet diswall diswall-sets-probe { 192.0.2.1 timeout 200s }\n',
+  'nft -j list set inet diswall diswall-sets-probe',
+  'delete set inet diswall diswall-sets-probe\n',
+]
+
+/** `nft -j list set` of the probe set after the second add: timeout 200 where the kernel refreshes. */
+function probeListing(timeout: number): string {
+  return JSON.stringify({nftables: [METAINFO, {set: {elem: [{elem: {expires: timeout - 1, timeout, val: '192.0.2.1'}}],
+    family: 'inet', flags: ['timeout'], name: 'diswall-sets-probe', table: 'diswall', type: 'ipv4_addr'}}]})
+}
+
+test('nftables - timed bans are one add statement where the kernel refreshes timeouts, add/delete/add elsewhere', async () => {
+  for (const [timeout, expected] of [[200, 1], [100, 3]] as const) {
+    const {calls, exec} = recordingExec((call) => {
+      if (call.args[0] === '-t') return {stdout: NO_SETS}
+      if (line(call) === 'nft -j list set inet diswall diswall-sets-probe') return {stdout: probeListing(timeout)}
+      return undefined
+    })
+    const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
+    await fw.init()
+    fw.add('block', {target: parseAddress('203.0.113.7'), ttlSec: 600})
+    await fw.commit()
+    const script = calls.at(-1)?.input?.trim().split('\n') ?? []
+    assert.equal(script.length, expected, `probe timeout ${timeout}`)
+    assert.equal(script.at(-1), `add element ${T} diswall-bl { 203.0.113.7 timeout 600s }`)
+  }
+})
+
+test('nftables - init uses the configured table, names and block timeout', async () => {
+  const {calls, exec} = recordingExec((call) => {
+    if (call.args[0] === '-t') return {stdout: NO_SETS}
+    return undefined
+  })
+  const names = {allow: {v4: 'wl', v6: 'wl6'}, block: {v4: 'bl', v6: 'bl6'}, guardChain: 'guard', table: 'fw'}
+  await new NftBackend(names, {...DEFAULT_LIMITS, blockTimeoutSec: 600}, exec).init()
+  assert.deepEqual(calls[0].args, ['-t', '-j', 'list', 'sets', 'inet'])
+  assert.deepEqual(calls[1].args, ['-t', '-j', 'list', 'chains', 'inet'])
+  assert.deepEqual(calls[2].input?.split('\n'), [
+    'add table inet fw',
+    'add set inet fw bl { type ipv4_addr; flags timeout; }',
+    'add set inet fw bl6 { type ipv6_addr; flags interval, timeout; }',
+    'add set inet fw wl { type ipv4_addr; flags interval, timeout; }',
+    'add set inet fw wl6 { type ipv6_addr; flags interval, timeout; }',
+    'add chain inet fw guard { type filter hook input priority filter - 10; policy accept; }',
+    'flush chain inet fw guard',
+    'add rule inet fw guard ip saddr @wl accept',
+    'add rule inet fw guard ip6 saddr @wl6 accept',
+    'add rule inet fw guard ip saddr @bl drop',
+    'add rule inet fw guard ip6 saddr @bl6 drop',
+    '',
+  ])
+})
+
+test('nftables - init on a host with the right sets creates nothing and re-applies the idempotent script', async () => {
+  const {calls, exec} = listingExec(tableJson(GOOD_SETS))
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
+  assert.deepEqual(await fw.init(), {created: [], leftovers: [], migrated: []})
+  assert.deepEqual(calls.slice(0, 3).map((c) => c.input), [undefined, undefined, INIT_SCRIPT])
+})
+
+test('nftables - init accepts a single flag printed as a plain string (newer nft JSON)', async () => {
+  const sets = GOOD_SETS.map((s) => (s.flags.length === 1 ? {...s, flags: s.flags[0]} : s))
+  const {calls, exec} = listingExec(tableJson(sets))
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
+  assert.deepEqual(await fw.init(), {created: [], leftovers: [], migrated: []})
+  assert.equal(calls.length, 3 + PROBE_CALLS.length)
+})
+
+test('nftables - init refuses a set with the wrong flags and sends no script', async () => {
+  const sets = GOOD_SETS.map((s) => (s.name === 'diswall-wl' ? {...s, flags: ['interval']} : s))
+  const {calls, exec} = listingExec(tableJson(sets))
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
+  await assert.rejects(fw.init(), (error: unknown) => {
+    assert.ok(error instanceof SetTypeMismatchError)
+    assert.equal(error.code, 'E_SET_TYPE')
+    assert.equal(error.message, 'kernel set "inet diswall diswall-wl" exists with type "ipv4_addr flags interval", ' +
+      'but diswall needs "ipv4_addr flags interval,timeout"')
+    return true
+  })
+  assert.deepEqual(calls.map(line), ['nft -t -j list sets inet'])
+})
+
+test('nftables - init refuses a set of the wrong type or without flags', async () => {
+  for (const [name, change, found] of [
+    ['diswall-bl6', {type: 'ipv4_addr'}, 'ipv4_addr flags interval,timeout'],
+    ['diswall-bl', {flags: undefined}, 'ipv4_addr flags none'],
+  ] as const) {
+    const sets = GOOD_SETS.map((s) => (s.name === name ? {...s, ...change} : s))
+    const {calls, exec} = listingExec(tableJson(sets))
+    await assert.rejects(new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).init(), {
+      code: 'E_SET_TYPE',
+      message: new RegExp(`^kernel set "inet diswall ${name}" exists with type "${found}"`),
+    })
+    assert.equal(calls.length, 1)
+  }
+})
+
+test('nftables - init throws a listing failure other than a missing table', async () => {
+  const {calls, exec} = recordingExec((call) => {
+    throw failure(call, 'Error: Could not process rule: Operation not permitted\n')
+  })
+  await assert.rejects(new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).init(), CommandFailedError)
+  assert.equal(calls.length, 1)
+})
+
+test('nftables - commit renders add / delete / add runs per set in one transaction', async () => {
+  const {calls, exec} = recordingExec()
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
+  fw.add('block', {target: parseAddress('203.0.113.7'), ttlSec: 600})
+  fw.add('block', {target: parseAddress('198.51.100.1')})
+  fw.add('block', {target: parseAddress('2001:db8::1'), ttlSec: 60.7})
+  fw.del('block', parseAddress('198.51.100.9'))
+  fw.del('block', parseAddress('198.51.100.10'))
+  fw.add('allow', {comment: 'office LAN', target: parseTarget('10.0.0.0/8')})
+  fw.add('allow', {target: parseTarget('192.0.2.7')})
+  fw.add('allow', {comment: 'auto', target: parseTarget('2001:db8:1::/48'), ttlSec: 3600})
+  fw.add('block', {comment: 'dropped', target: parseAddress('198.51.100.2'), ttlSec: 5})
+  assert.equal(fw.pending, 9)
+
+  assert.deepEqual(await fw.commit(), {added: 7, removed: 2})
+  assert.equal(fw.pending, 0)
+  assert.deepEqual(calls, [{args: ['-f', '-'], input: [
+    `add element ${T} diswall-bl { 203.0.113.7, 198.51.100.1 }`,
+    `delete element ${T} diswall-bl { 203.0.113.7, 198.51.100.1 }`,
+    `add element ${T} diswall-bl { 203.0.113.7 timeout 600s, 198.51.100.1 timeout 86400s }`,
+    `add element ${T} diswall-bl6 { 2001:db8::1 }`,
+    `delete element ${T} diswall-bl6 { 2001:db8::1 }`,
+    `add element ${T} diswall-bl6 { 2001:db8::1 timeout 60s }`,
+    // A deletion is add + delete: deleting an absent element would fail the transaction.
+    `add element ${T} diswall-bl { 198.51.100.9, 198.51.100.10 }`,
+    `delete element ${T} diswall-bl { 198.51.100.9, 198.51.100.10 }`,
+    `add element ${T} diswall-wl { 10.0.0.0/8, 192.0.2.7 }`,
+    `delete element ${T} diswall-wl { 10.0.0.0/8, 192.0.2.7 }`,
+    `add element ${T} diswall-wl { 10.0.0.0/8 comment "office LAN", 192.0.2.7 }`,
+    `add element ${T} diswall-wl6 { 2001:db8:1::/48 }`,
+    `delete element ${T} diswall-wl6 { 2001:db8:1::/48 }`,
+    `add element ${T} diswall-wl6 { 2001:db8:1::/48 timeout 3600s comment "auto" }`,
+    `add element ${T} diswall-bl { 198.51.100.2 }`,
+    `delete element ${T} diswall-bl { 198.51.100.2 }`,
+    `add element ${T} diswall-bl { 198.51.100.2 timeout 5s }`,
+    '',
+  ].join('\n'), program: 'nft'}])
+})
+
+test('nftables - an empty commit runs nothing', async () => {
+  const {calls, exec} = recordingExec()
+  assert.deepEqual(await new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).commit(), {added: 0, removed: 0})
+  assert.deepEqual(calls, [])
+})
+
+test('nftables - add refuses a comment that cannot be quoted', () => {
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, recordingExec().exec)
+  assert.throws(() => fw.add('allow', {comment: 'a"b', target: parseTarget('10.0.0.0/8')}), TypeError)
+  assert.equal(fw.pending, 0)
+})
+
+test('nftables - a failing batch is retried in halves and the good parts still land', async () => {
+  const bad = '198.51.100.66'
+  const {calls, exec} = recordingExec((call) => {
+    if (call.input?.includes(bad)) {
+      throw failure(call, `Error: Could not process rule: Numerical result out of range\nadd element inet diswall diswall-bl { ${bad} }\n`)
+    }
+
+    return undefined
+  })
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
+  for (const n of [1, 2, 66, 4]) fw.add('block', {target: parseAddress(`198.51.100.${n}`), ttlSec: 10})
+  await assert.rejects(fw.commit(), (error: unknown) => error instanceof CommandFailedError && error.stderr.includes(bad))
+
+  const bareRun = (list: string) => [
+    `add element ${T} diswall-bl { ${list} }`,
+    `delete element ${T} diswall-bl { ${list} }`,
+    `add element ${T} diswall-bl { ${list.split(', ').map((a) => `${a} timeout 10s`).join(', ')} }`,
+    '',
+  ].join('\n')
+  assert.deepEqual(calls.map((c) => c.input), [
+    bareRun('198.51.100.1, 198.51.100.2, 198.51.100.66, 198.51.100.4'), // whole batch: fails
+    bareRun('198.51.100.1, 198.51.100.2'), // first half: lands
+    bareRun('198.51.100.66, 198.51.100.4'), // second half: fails
+    bareRun('198.51.100.66'), // fails alone
+    bareRun('198.51.100.4'), // lands
+  ])
+  assert.ok(calls.every((c) => line(c) === 'nft -f -'))
+})
+
+test('nftables - a failure that is not a CommandFailedError is not retried', async () => {
+  let count = 0
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, async () => {
+    count++
+    throw new Error('spawn failed')
+  })
+  fw.add('block', {target: parseAddress('198.51.100.1')})
+  fw.add('block', {target: parseAddress('198.51.100.2')})
+  await assert.rejects(fw.commit(), {message: 'spawn failed'})
+  assert.equal(count, 1)
+})
+
+test('nftables - replace flushes and refills the sets in one nft -f, in chunks of 10000', async () => {
+  const {calls, exec} = recordingExec()
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
+  const v4 = Array.from({length: 10_001}, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`)
+  await fw.replace('block', [
+    ...v4.map((a) => ({target: parseAddress(a), ttlSec: 300})),
+    {target: parseAddress('2001:db8::1')},
+  ])
+  assert.equal(calls.length, 1)
+  assert.deepEqual(calls[0].args, ['-f', '-'])
+  const lines = calls[0].input!.split('\n')
+  assert.equal(lines.length, 6)
+  assert.equal(lines[0], `flush set ${T} diswall-bl`)
+  assert.equal(lines[1], `add element ${T} diswall-bl { ${v4.slice(0, 10_000).map((a) => `${a} timeout 300s`).join(', ')} }`)
+  assert.equal(lines[2], `add element ${T} diswall-bl { 10.0.39.16 timeout 300s }`)
+  assert.equal(lines[3], `flush set ${T} diswall-bl6`)
+  assert.equal(lines[4], `add element ${T} diswall-bl6 { 2001:db8::1 timeout 86400s }`)
+  assert.equal(lines[5], '')
+})
+
+test('nftables - replace with no entries empties both sets of the list', async () => {
+  const {calls, exec} = recordingExec()
+  await new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).replace('allow', [])
+  assert.deepEqual(calls, [{args: ['-f', '-'], input: `flush set ${T} diswall-wl\nflush set ${T} diswall-wl6\n`, program: 'nft'}])
+})
+
+test('nftables - has() tests a ban with create + delete in one transaction, an allow entry with get element', async () => {
+  const {calls, exec} = recordingExec((call) => {
+    if (call.input?.includes('198.51.100.1 }')) throw failure(call, 'Error: Could not process rule: File exists\n')
+    if (call.args.at(-1) === '{ 198.51.100.0/24 }') throw failure(call, 'Error: Could not process rule: No such file or directory\n')
+    return undefined
+  })
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
+  assert.equal(await fw.has('block', parseAddress('198.51.100.1')), true)
+  assert.equal(await fw.has('block', parseAddress('198.51.100.9')), false)
+  assert.equal(calls[1].input, `create element ${T} diswall-bl { 198.51.100.9 }\ndelete element ${T} diswall-bl { 198.51.100.9 }\n`)
+  assert.equal(await fw.has('allow', parseTarget('198.51.100.0/24')), false)
+  assert.equal(await fw.has('allow', parseTarget('203.0.113.0/24')), true)
+  assert.deepEqual(calls[2].args, ['get', 'element', 'inet', 'diswall', 'diswall-wl', '{ 198.51.100.0/24 }'])
+})
+
+test('nftables - list() drops repeated elements of a listing taken while the set resizes', async () => {
+  const json = JSON.stringify({nftables: [METAINFO, {set: {elem: ['203.0.113.7', '203.0.113.7', '203.0.113.8'],
+    family: 'inet', name: 'diswall-bl', table: 'diswall', type: 'ipv4_addr'}}]})
+  const {exec} = recordingExec((call) => (call.args.at(-1) === 'diswall-bl' ? {stdout: json} : {stdout: NO_SETS}))
+  const entries = await new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).list('block')
+  assert.deepEqual(entries.map((e) => e.target.text), ['203.0.113.7', '203.0.113.8'])
+})
+
+test('nftables - list() reads both sets of the list', async () => {
+  const {calls, exec} = recordingExec((call) => {
+    const name = call.args.at(-1)!
+    const elem = name === 'diswall-bl' ? ['203.0.113.7'] : [{elem: {expires: 50, timeout: 60, val: '2001:db8::1'}}]
+    return {stdout: JSON.stringify({nftables: [METAINFO, {set: {elem, family: 'inet', flags: ['timeout'], name, table: 'diswall', type: 'x'}}]})}
+  })
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
+  assert.deepEqual(await fw.list('block'), [
+    {comment: undefined, target: parseAddress('203.0.113.7'), ttlSec: undefined},
+    {comment: undefined, target: parseAddress('2001:db8::1'), ttlSec: 50},
+  ])
+  assert.deepEqual(calls.map(line), ['nft -j list set inet diswall diswall-bl', 'nft -j list set inet diswall diswall-bl6'])
+  assert.equal(await fw.count('block'), 2)
+})
+
+test('nftables - destroy deletes our table and ignores a missing one', async () => {
+  const {calls, exec} = recordingExec((call) => {
+    throw failure(call, 'Error: No such file or directory\ndelete table inet diswall\n')
+  })
+  await new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).destroy()
+  assert.deepEqual(calls.map(line), ['nft delete table inet diswall'])
+})
+
+test('parseNftElements - reads plain strings, elem objects with timeout/expires/comment, and prefixes', () => {
+  const json = JSON.stringify({nftables: [
+    METAINFO,
+    {set: {
+      elem: [
+        '192.0.2.7',
+        {prefix: {addr: '10.0.0.0', len: 8}},
+        {elem: {comment: 'vpn users', expires: 3542, timeout: 3600, val: {prefix: {addr: '172.16.0.0', len: 12}}}},
+        {elem: {comment: 'office', val: '198.51.100.7'}},
+        {range: ['192.0.2.10', '192.0.2.20']}, // not something diswall writes: skipped
+        'not-an-address',
+      ],
+      family: 'inet', flags: ['interval', 'timeout'], handle: 3, name: 'diswall-wl', table: 'diswall', type: 'ipv4_addr',
+    }},
+  ]})
+  assert.deepEqual(parseNftElements(json), [
+    {comment: undefined, target: parseAddress('192.0.2.7'), ttlSec: undefined},
+    {comment: undefined, target: parseTarget('10.0.0.0/8'), ttlSec: undefined},
+    {comment: 'vpn users', target: parseTarget('172.16.0.0/12'), ttlSec: 3542},
+    {comment: 'office', target: parseAddress('198.51.100.7'), ttlSec: undefined},
+  ])
+})
+
+test('parseNftElements - reads IPv6 elements and an empty or element-less set', () => {
+  const json = JSON.stringify({nftables: [
+    METAINFO,
+    {set: {
+      elem: [
+        {elem: {expires: 86311, timeout: 86400, val: '2001:db8::1'}},
+        {elem: {val: {prefix: {addr: '2001:db8:1::', len: 48}}, comment: 'lab'}},
+        '2001:DB8::2',
+      ],
+      family: 'inet', flags: ['timeout'], handle: 2, name: 'diswall-bl6', table: 'diswall', timeout: 86_400, type: 'ipv6_addr',
+    }},
+  ]})
+  const entries = parseNftElements(json)
+  assert.deepEqual(entries, [
+    {comment: undefined, target: parseAddress('2001:db8::1'), ttlSec: 86_311},
+    {comment: 'lab', target: parseTarget('2001:db8:1::/48'), ttlSec: undefined},
+    {comment: undefined, target: parseAddress('2001:db8::2'), ttlSec: undefined},
+  ])
+  assert.equal(entries[2].target.text, '2001:db8::2')
+  const empty = JSON.stringify({nftables: [METAINFO, {set: {family: 'inet', flags: 'timeout', handle: 2, name: 'diswall-bl', table: 'diswall', type: 'ipv4_addr'}}]})
+  assert.deepEqual(parseNftElements(empty), [])
+  assert.deepEqual(parseNftElements('{"nftables": []}'), [])
+})
+
+test('parseNftSets - returns only the set objects of a listing', () => {
+  const sets = parseNftSets(tableJson(GOOD_SETS))
+  assert.deepEqual(sets.map((s) => `${s.table} ${s.name}`), ['diswall diswall-bl', 'diswall diswall-bl6', 'diswall diswall-wl', 'diswall diswall-wl6', 'other diswall-bl'])
+  assert.deepEqual(sets[2].flags, ['interval', 'timeout'])
+})
+
+/** A session that records its batches and fails those `fail` picks (by index, 0-based). */
+function fakeSession(fail: (statements: readonly string[], index: number) => Error | undefined = () => undefined) {
+  const batches: string[][] = []
+  let made = 0
+  let closed = 0
+  const factory: NftSessionFactory = () => {
+    made++
+    return {
+      async close() {
+        closed++
+      },
+      async run(statements) {
+        batches.push([...statements])
+        const error = fail(statements, batches.length - 1)
+        if (error) throw error
+      },
+    }
+  }
+
+  return {batches, closedCount: () => closed, factory, madeCount: () => made}
+}
+
+const SESSION_FAILURE = new CommandFailedError('nft', ['-i'], undefined, 'Error: Could not process rule: No such file or directory\n')
+
+test('nftables - with a session, a small commit goes through it as the same statements and starts no process', async () => {
+  const {calls, exec} = recordingExec()
+  const session = fakeSession()
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec, {session: session.factory})
+  assert.equal(session.madeCount(), 0, 'made by the first commit, not before')
+  fw.add('block', {target: parseAddress('203.0.113.7'), ttlSec: 600})
+  fw.del('allow', parseTarget('2001:db8:1::/48'))
+  assert.deepEqual(await fw.commit(), {added: 1, removed: 1})
+  fw.add('allow', {comment: 'office # 2; east', target: parseTarget('10.0.0.0/8')})
+  await fw.commit()
+
+  assert.deepEqual(calls, [])
+  assert.equal(session.madeCount(), 1)
+  assert.deepEqual(session.batches, [
+    [
+      `add element ${T} diswall-bl { 203.0.113.7 }`,
+      `delete element ${T} diswall-bl { 203.0.113.7 }`,
+      `add element ${T} diswall-bl { 203.0.113.7 timeout 600s }`,
+      `add element ${T} diswall-wl6 { 2001:db8:1::/48 }`,
+      `delete element ${T} diswall-wl6 { 2001:db8:1::/48 }`,
+    ],
+    [
+      `add element ${T} diswall-wl { 10.0.0.0/8 }`,
+      `delete element ${T} diswall-wl { 10.0.0.0/8 }`,
+      `add element ${T} diswall-wl { 10.0.0.0/8 comment "office # 2; east" }`,
+    ],
+  ])
+  assert.deepEqual(fw.sessionStats, {batches: 2, fallbacks: 0})
+})
+
+test('nftables - when the session fails, the same statements go through nft -f, halved as usual; the session is kept', async () => {
+  const bad = '198.51.100.66'
+  const {calls, exec} = recordingExec((call) => {
+    if (call.input?.includes(bad)) throw failure(call, `Error: Could not process rule: Numerical result out of range\n`)
+    return undefined
+  })
+  const session = fakeSession((statements) => (statements.some((s) => s.includes(bad)) ? SESSION_FAILURE : undefined))
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec, {session: session.factory})
+  fw.add('block', {target: parseAddress('198.51.100.1'), ttlSec: 10})
+  fw.add('block', {target: parseAddress(bad), ttlSec: 10})
+  await assert.rejects(fw.commit(), (error: unknown) => error instanceof CommandFailedError && error.args[0] === '-f' &&
+    /Numerical result out of range/.test(error.stderr))
+  const bareRun = (list: string) => [
+    `add element ${T} diswall-bl { ${list} }`,
+    `delete element ${T} diswall-bl { ${list} }`,
+    `add element ${T} diswall-bl { ${list.split(', ').map((a) => `${a} timeout 10s`).join(', ')} }`,
+    '',
+  ].join('\n')
+  assert.deepEqual(session.batches.map((b) => [...b, ''].join('\n')), [bareRun(`198.51.100.1, ${bad}`)])
+  assert.deepEqual(calls.map((c) => c.input), [bareRun(`198.51.100.1, ${bad}`), bareRun('198.51.100.1'), bareRun(bad)])
+  assert.ok(calls.every((c) => line(c) === 'nft -f -'))
+
+  fw.add('block', {target: parseAddress('198.51.100.2'), ttlSec: 10})
+  await fw.commit()
+  assert.equal(calls.length, 3)
+  assert.equal(session.batches.length, 2)
+  assert.equal(session.madeCount(), 1)
+  assert.deepEqual(fw.sessionStats, {batches: 1, fallbacks: 1})
+})
+
+test('nftables - a session failure of any kind falls back to nft -f, which lands the batch', async () => {
+  const {calls, exec} = recordingExec()
+  const session = fakeSession(() => new Error('session died'))
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec, {session: session.factory})
+  fw.del('block', parseAddress('198.51.100.9'))
+  assert.deepEqual(await fw.commit(), {added: 0, removed: 1})
+  assert.deepEqual(calls, [{args: ['-f', '-'], program: 'nft',
+    input: `add element ${T} diswall-bl { 198.51.100.9 }\ndelete element ${T} diswall-bl { 198.51.100.9 }\n`}])
+  assert.deepEqual(fw.sessionStats, {batches: 0, fallbacks: 1})
+})
+
+test('nftables - commits larger than NFT_SESSION_MAX_OPS, or with a non-ASCII comment, go straight to nft -f', async () => {
+  const {calls, exec} = recordingExec()
+  const session = fakeSession()
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec, {session: session.factory})
+  for (let n = 0; n <= NFT_SESSION_MAX_OPS; n++) fw.add('block', {target: parseAddress(`10.0.${n >> 8}.${n & 255}`)})
+  await fw.commit()
+  // nft 1.0.6 -i would drop the bytes of "é" in the C locale.
+  fw.add('allow', {comment: 'café', target: parseTarget('10.0.0.0/8')})
+  await fw.commit()
+  assert.equal(session.batches.length, 0)
+  assert.equal(calls.length, 2)
+  assert.match(calls[1]!.input!, /comment "café"/)
+  assert.equal(NFT_SESSION_MAX_OPS, 64)
+  assert.deepEqual(fw.sessionStats, {batches: 0, fallbacks: 0})
+})
+
+test('nftables - close() ends the session; later commits use nft -f; without a session close() does nothing', async () => {
+  const {calls, exec} = recordingExec()
+  const session = fakeSession()
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec, {session: session.factory})
+  fw.add('block', {target: parseAddress('203.0.113.7'), ttlSec: 600})
+  await fw.commit()
+  await fw.close()
+  await fw.close()
+  assert.equal(session.closedCount(), 2)
+  fw.add('block', {target: parseAddress('203.0.113.8'), ttlSec: 600})
+  await fw.commit()
+  assert.equal(session.batches.length, 1)
+  assert.deepEqual(calls.map(line), ['nft -f -'])
+  assert.equal(session.madeCount(), 1, 'no new session after close()')
+
+  const unused = fakeSession()
+  await new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec, {session: unused.factory}).close()
+  assert.equal(unused.madeCount(), 0)
+  await new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).close()
+})
+
+test('nftables - session: true refuses a custom exec, which would run the session somewhere else', () => {
+  const {exec} = recordingExec()
+  assert.throws(() => new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec, {session: true}), TypeError)
+  assert.throws(() => createBackend('nftables', DEFAULT_NAMES, DEFAULT_LIMITS, exec, {session: true}), TypeError)
+  // The default exec is fine; nothing starts before the first commit.
+  new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, undefined, {session: true})
+})
+
+test('createBackend - hands each backend its own session factory', async () => {
+  const {calls, exec} = recordingExec()
+  const nftSession = fakeSession()
+  let ipsetMade = 0
+  const session = {
+    ipset: () => {
+      ipsetMade++
+      return {close: async () => {}, run: async () => {}}
+    },
+    nftables: nftSession.factory,
+  }
+  const nft = createBackend('nftables', DEFAULT_NAMES, DEFAULT_LIMITS, exec, {session})
+  assert.ok(nft instanceof NftBackend)
+  nft.add('block', {target: parseAddress('203.0.113.7'), ttlSec: 600})
+  await nft.commit()
+  assert.equal(nftSession.batches.length, 1)
+
+  const ipset = createBackend('ipset', DEFAULT_NAMES, DEFAULT_LIMITS, exec, {session})
+  assert.ok(ipset instanceof IpsetBackend)
+  ipset.add('block', {target: parseAddress('203.0.113.7'), ttlSec: 600})
+  await ipset.commit()
+  assert.equal(ipsetMade, 1)
+  assert.deepEqual(calls, [])
+
+  // Only the other backend's factory: no session.
+  const plain = createBackend('nftables', DEFAULT_NAMES, DEFAULT_LIMITS, exec, {session: {ipset: session.ipset}})
+  plain.add('block', {target: parseAddress('203.0.113.7'), ttlSec: 600})
+  await plain.commit()
+  assert.deepEqual(calls.map(line), ['nft -f -'])
+})

@@ -1,0 +1,366 @@
+import assert from 'node:assert/strict'
+import {test} from 'node:test'
+
+import {defaultConfig} from '../../../src/lib/config/index.js'
+import type {Config} from '../../../src/lib/config/index.js'
+import {
+  allowAdd,
+  blockAdd,
+  checkComment,
+  checkTimeout,
+  listDel,
+  listEntries,
+  parseTargets,
+  ProtectedAddressError,
+} from '../../../src/lib/ops/index.js'
+import type {Firewall} from '../../../src/lib/ops/index.js'
+import {DiswallError, InvalidValueError, UsageError} from '../../../src/lib/errors.js'
+import {MemoryBackend} from '../../../src/lib/firewall/sets/index.js'
+import {parseAddress, parseTarget} from '../../../src/lib/net/index.js'
+import {line, recordingExec} from '../firewall/sets/fake-exec.js'
+
+/** `ip -j addr show` of the host: loopback, 192.0.2.10 and 2001:db8:0:1::10 on eth0. */
+const IP_ADDR = JSON.stringify([
+  {addr_info: [{family: 'inet', local: '127.0.0.1', prefixlen: 8}, {family: 'inet6', local: '::1', prefixlen: 128}], ifindex: 1, ifname: 'lo'},
+  {addr_info: [{family: 'inet', local: '192.0.2.10', prefixlen: 24}, {family: 'inet6', local: '2001:db8:0:1::10', prefixlen: 64}],
+    ifindex: 2, ifname: 'eth0'},
+])
+
+const NOW = 1_700_000_000_000
+
+function setup(config: Config = defaultConfig()) {
+  const backend = new MemoryBackend(() => NOW)
+  const fw: Firewall = {backend, choice: {backend: 'ipset', reason: 'test'}}
+  const host = recordingExec((call) => {
+    if (line(call) === 'ip -j addr show') return {stdout: IP_ADDR}
+    if (call.program === 'ss') return {stdout: 'ESTAB 0 0 192.0.2.10:22 203.0.113.7:50000\n'}
+    if (call.program === 'conntrack') return {stderr: 'conntrack v1.4.7 (conntrack-tools): 2 flow entries have been deleted.\n'}
+    return undefined
+  })
+  return {backend, calls: host.calls, config, exec: host.exec, fw}
+}
+
+const withIgnore = (texts: string[]): Config => ({...defaultConfig(), ignore_ips: texts.map((text) => ({target: parseTarget(text), text}))})
+
+/** Asserts that `promise` rejects with ProtectedAddressError for `address` and `reason`. */
+async function assertProtected(promise: Promise<unknown>, address: string, reason: string): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof ProtectedAddressError, `expected ProtectedAddressError, got ${String(error)}`)
+    assert.ok(error instanceof DiswallError)
+    assert.equal(error.code, 'E_PROTECTED')
+    assert.equal(error.exitCode, 2)
+    assert.equal(error.address, address)
+    assert.equal(error.message, `refusing to block ${address}: ${reason}`)
+    return true
+  })
+}
+
+test('lists blockAdd - adds with the configured timeout, then reports an existing entry as unchanged', async () => {
+  const {backend, calls, config, exec, fw} = setup()
+  assert.deepEqual(await blockAdd(config, fw, ['203.0.113.7'], {}, exec), {
+    backend: 'memory', changed: true, entries: [{changed: true, target: '203.0.113.7'}],
+  })
+  assert.deepEqual(backend.commits, [{adds: [{target: parseAddress('203.0.113.7'), ttlSec: 86_400}], dels: []}])
+  assert.deepEqual(calls.map(line), ['ip -j addr show'])
+
+  assert.deepEqual(await blockAdd(config, fw, ['203.0.113.7'], {timeoutSec: 600}, exec), {
+    backend: 'memory', changed: false, entries: [{changed: false, target: '203.0.113.7'}],
+  })
+  // Re-added all the same: the timeout is refreshed.
+  assert.equal(backend.commits.length, 2)
+  assert.deepEqual(backend.commits[1].adds, [{target: parseAddress('203.0.113.7'), ttlSec: 600}])
+  assert.deepEqual(await backend.list('block'), [{comment: undefined, target: parseAddress('203.0.113.7'), ttlSec: 600}])
+})
+
+test('lists blockAdd - several targets in one batch, duplicates once, IPv6 canonical', async () => {
+  const {backend, config, exec, fw} = setup()
+  await blockAdd(config, fw, ['198.51.100.1'], {}, exec)
+  const result = await blockAdd(config, fw, ['198.51.100.1', '2001:DB8::7', '203.0.113.9', '2001:db8:0::7'], {timeoutSec: 60}, exec)
+  assert.deepEqual(result, {
+    backend: 'memory',
+    changed: true,
+    entries: [
+      {changed: false, target: '198.51.100.1'},
+      {changed: true, target: '2001:db8::7'},
+      {changed: true, target: '203.0.113.9'},
+    ],
+  })
+  assert.equal(backend.commits.length, 2)
+  assert.deepEqual(backend.commits[1].adds.map((e) => [e.target.text, e.ttlSec]), [
+    ['198.51.100.1', 60], ['2001:db8::7', 60], ['203.0.113.9', 60],
+  ])
+})
+
+test('lists blockAdd - refuses loopback addresses and commits nothing', async () => {
+  for (const [address, reason] of [
+    ['127.0.0.1', 'loopback address (127.0.0.0/8)'],
+    ['127.8.9.10', 'loopback address (127.0.0.0/8)'],
+    ['::1', 'loopback address (::1/128)'],
+    ['fe80::1', 'link-local address (fe80::/10)'],
+  ]) {
+    const {backend, config, exec, fw} = setup()
+    await assertProtected(blockAdd(config, fw, [address], {}, exec), address, reason)
+    assert.deepEqual([...backend.commits], [])
+    assert.equal(backend.pending, 0)
+  }
+})
+
+test('lists blockAdd - refuses the host\'s own addresses', async () => {
+  const {backend, config, exec, fw} = setup()
+  await assertProtected(blockAdd(config, fw, ['192.0.2.10'], {}, exec), '192.0.2.10', 'an address of this host')
+  await assertProtected(blockAdd(config, fw, ['2001:db8:0:1:0:0:0:10'], {}, exec), '2001:db8:0:1::10', 'an address of this host')
+  assert.deepEqual([...backend.commits], [])
+})
+
+test('lists blockAdd - refuses addresses covered by ignore_ips', async () => {
+  const {backend, config, exec, fw} = setup(withIgnore(['198.51.100.0/24', '2001:db8:ff::/48']))
+  await assertProtected(blockAdd(config, fw, ['198.51.100.50'], {}, exec), '198.51.100.50', 'listed in ignore_ips (198.51.100.0/24)')
+  await assertProtected(blockAdd(config, fw, ['2001:db8:ff::1'], {}, exec), '2001:db8:ff::1', 'listed in ignore_ips (2001:db8:ff::/48)')
+  assert.deepEqual([...backend.commits], [])
+  // Just outside the network is fine.
+  assert.equal((await blockAdd(config, fw, ['198.51.101.1'], {}, exec)).changed, true)
+})
+
+test('lists blockAdd - refuses an allow-listed address', async () => {
+  const {backend, config, exec, fw} = setup()
+  await allowAdd(fw, ['203.0.113.80'], {comment: 'partner'})
+  const before = backend.commits.length
+  await assertProtected(blockAdd(config, fw, ['203.0.113.80'], {}, exec), '203.0.113.80', 'it is in the allow list')
+  assert.equal(backend.commits.length, before)
+  assert.equal(await backend.has('block', parseAddress('203.0.113.80')), false)
+})
+
+test('lists blockAdd - refuses private ranges with skip_private, accepts them without', async () => {
+  const {backend, config, exec, fw} = setup()
+  await assertProtected(blockAdd(config, fw, ['10.1.2.3'], {}, exec), '10.1.2.3', 'private address (10.0.0.0/8; skip_private is on)')
+  await assertProtected(blockAdd(config, fw, ['100.64.0.1'], {}, exec), '100.64.0.1', 'cgnat address (100.64.0.0/10; skip_private is on)')
+  await assertProtected(blockAdd(config, fw, ['fd00::1'], {}, exec), 'fd00::1', 'ula address (fc00::/7; skip_private is on)')
+  assert.deepEqual([...backend.commits], [])
+
+  const open = {...config, detect: {...config.detect, skip_private: false}}
+  assert.deepEqual(await blockAdd(open, fw, ['10.1.2.3'], {}, exec), {
+    backend: 'memory', changed: true, entries: [{changed: true, target: '10.1.2.3'}],
+  })
+  // Loopback stays protected either way.
+  await assertProtected(blockAdd(open, fw, ['127.0.0.1'], {}, exec), '127.0.0.1', 'loopback address (127.0.0.0/8)')
+})
+
+test('lists blockAdd - one protected address refuses the whole call', async () => {
+  const {backend, config, exec, fw} = setup()
+  await assertProtected(blockAdd(config, fw, ['203.0.113.7', '127.0.0.1', '203.0.113.8'], {}, exec), '127.0.0.1',
+    'loopback address (127.0.0.0/8)')
+  assert.deepEqual([...backend.commits], [])
+  assert.equal(await backend.count('block'), 0)
+})
+
+test('lists blockAdd - --force overrides the protection and skips the host lookup', async () => {
+  const {backend, calls, config, exec, fw} = setup()
+  assert.deepEqual(await blockAdd(config, fw, ['127.0.0.1', '192.0.2.10'], {force: true, timeoutSec: 30}, exec), {
+    backend: 'memory',
+    changed: true,
+    entries: [{changed: true, target: '127.0.0.1'}, {changed: true, target: '192.0.2.10'}],
+  })
+  assert.deepEqual(calls, [])
+  assert.deepEqual(backend.commits[0].adds.map((e) => e.target.text), ['127.0.0.1', '192.0.2.10'])
+})
+
+test('lists blockAdd - networks are refused, a host network (/32, /128) is the address', async () => {
+  const {backend, config, exec, fw} = setup()
+  await assert.rejects(blockAdd(config, fw, ['203.0.113.0/24'], {}, exec), (error: unknown) => {
+    assert.ok(error instanceof InvalidValueError)
+    assert.equal(error.message, '"203.0.113.0/24" is a network; the block list holds single addresses')
+    assert.equal(error.exitCode, 2)
+    return true
+  })
+  await assert.rejects(blockAdd(config, fw, ['2001:db8::/64'], {}, exec), {message: '"2001:db8::/64" is a network; the block list holds single addresses'})
+  assert.deepEqual([...backend.commits], [])
+
+  const result = await blockAdd(config, fw, ['203.0.113.7/32', '2001:db8::7/128'], {}, exec)
+  assert.deepEqual(result.entries, [{changed: true, target: '203.0.113.7'}, {changed: true, target: '2001:db8::7'}])
+  assert.deepEqual(backend.commits[0].adds.map((e) => e.target), [parseAddress('203.0.113.7'), parseAddress('2001:db8::7')])
+})
+
+test('lists blockAdd - bad text throws InvalidValueError naming it, before anything changes', async () => {
+  const {backend, calls, config, exec, fw} = setup()
+  await assert.rejects(blockAdd(config, fw, ['203.0.113.7', '203.0.113.300'], {}, exec), (error: unknown) => {
+    assert.ok(error instanceof InvalidValueError)
+    assert.equal(error.code, 'E_INVALID_VALUE')
+    assert.match(error.message, /^"203\.0\.113\.300" is not a valid IP address: /)
+    return true
+  })
+  await assert.rejects(blockAdd(config, fw, ['example.com'], {}, exec), {message: /^"example\.com" is not a valid IP address/})
+  assert.deepEqual([...backend.commits], [])
+  assert.deepEqual(calls, [])
+})
+
+test('lists blockAdd - a timeout out of range is refused', async () => {
+  const {backend, config, exec, fw} = setup()
+  for (const timeoutSec of [2_147_484, -1, 1.5]) {
+    await assert.rejects(blockAdd(config, fw, ['203.0.113.7'], {timeoutSec}, exec), (error: unknown) => {
+      assert.ok(error instanceof InvalidValueError)
+      assert.equal(error.message, `--timeout ${timeoutSec} is out of range`)
+      return true
+    })
+  }
+
+  assert.deepEqual([...backend.commits], [])
+  // The largest ipset timeout is accepted.
+  await blockAdd(config, fw, ['203.0.113.7'], {timeoutSec: 2_147_483}, exec)
+  assert.equal(backend.commits[0].adds[0].ttlSec, 2_147_483)
+})
+
+test('lists blockAdd - --kill cuts the connections of each address after the commit', async () => {
+  const {calls, config, exec, fw} = setup()
+  const result = await blockAdd(config, fw, ['203.0.113.7', '203.0.113.7'], {kill: true}, exec)
+  assert.deepEqual(result.killed, [{conntrack: 4, sockets: 1, target: '203.0.113.7'}])
+  assert.deepEqual(calls.map(line), [
+    'ip -j addr show',
+    'ss --no-header --numeric --tcp --kill dst 203.0.113.7',
+    'conntrack -D -f ipv4 --orig-src 203.0.113.7',
+    'conntrack -D -f ipv4 --orig-dst 203.0.113.7',
+  ])
+  assert.equal((await blockAdd(config, fw, ['203.0.113.8'], {}, exec)).killed, undefined)
+})
+
+test('lists listDel - removes present entries and is idempotent', async () => {
+  const {backend, config, exec, fw} = setup()
+  await blockAdd(config, fw, ['203.0.113.7', '2001:db8::7'], {}, exec)
+  assert.deepEqual(await listDel(fw, 'block', ['203.0.113.7', '203.0.113.8']), {
+    backend: 'memory', changed: true, entries: [{changed: true, target: '203.0.113.7'}, {changed: false, target: '203.0.113.8'}],
+  })
+  assert.deepEqual(await listDel(fw, 'block', ['203.0.113.7']), {
+    backend: 'memory', changed: false, entries: [{changed: false, target: '203.0.113.7'}],
+  })
+  assert.deepEqual((await backend.list('block')).map((e) => e.target.text), ['2001:db8::7'])
+  assert.deepEqual(backend.commits[1].dels.map((t) => t.text), ['203.0.113.7', '203.0.113.8'])
+})
+
+test('lists listDel - allow entries are matched exactly, networks included', async () => {
+  const {fw} = setup()
+  await allowAdd(fw, ['10.0.0.0/8', '192.0.2.7'])
+  assert.deepEqual((await listDel(fw, 'allow', ['10.0.0.0/8', '10.1.0.0/16', '192.0.2.7/32'])).entries, [
+    {changed: true, target: '10.0.0.0/8'},
+    {changed: false, target: '10.1.0.0/16'},
+    {changed: true, target: '192.0.2.7'},
+  ])
+  assert.deepEqual((await fw.backend.list('allow')).length, 0)
+  await assert.rejects(listDel(fw, 'block', ['10.0.0.0/8']), InvalidValueError)
+})
+
+test('lists allowAdd - adds with a comment; a re-add without one keeps it and changes nothing', async () => {
+  const {backend, fw} = setup()
+  assert.deepEqual(await allowAdd(fw, ['10.0.0.0/8'], {comment: 'office LAN'}), {
+    backend: 'memory', changed: true, entries: [{changed: true, target: '10.0.0.0/8'}],
+  })
+  assert.deepEqual(await allowAdd(fw, ['10.0.0.0/8']), {
+    backend: 'memory', changed: false, entries: [{changed: false, target: '10.0.0.0/8'}],
+  })
+  assert.deepEqual(await allowAdd(fw, ['10.0.0.0/8'], {comment: 'office LAN'}), {
+    backend: 'memory', changed: false, entries: [{changed: false, target: '10.0.0.0/8'}],
+  })
+  assert.equal(backend.commits.length, 1) // the unchanged re-adds sent nothing
+  assert.deepEqual(await backend.list('allow'), [{comment: 'office LAN', target: parseTarget('10.0.0.0/8'), ttlSec: undefined}])
+})
+
+test('lists allowAdd - a new comment or a timeout updates the entry, keeping what was not given', async () => {
+  const {backend, fw} = setup()
+  await allowAdd(fw, ['10.0.0.0/8'], {comment: 'office LAN'})
+  assert.equal((await allowAdd(fw, ['10.0.0.0/8'], {comment: 'new office'})).changed, true)
+  assert.deepEqual(backend.commits[1].adds, [{comment: 'new office', target: parseTarget('10.0.0.0/8'), ttlSec: undefined}])
+
+  assert.equal((await allowAdd(fw, ['10.0.0.0/8'], {timeoutSec: 3600})).changed, true)
+  assert.deepEqual(backend.commits[2].adds, [{comment: 'new office', target: parseTarget('10.0.0.0/8'), ttlSec: 3600}])
+  assert.deepEqual(await backend.list('allow'), [{comment: 'new office', target: parseTarget('10.0.0.0/8'), ttlSec: 3600}])
+})
+
+test('lists allowAdd - refuses /0, a bad comment and a bad timeout, committing nothing', async () => {
+  const {backend, fw} = setup()
+  await assert.rejects(allowAdd(fw, ['0.0.0.0/0']), {code: 'E_INVALID_VALUE', message: '"0.0.0.0/0" would allow everyone'})
+  await assert.rejects(allowAdd(fw, ['192.0.2.0/24', '::/0']), {message: '"::/0" would allow everyone'})
+  await assert.rejects(allowAdd(fw, ['192.0.2.0/24'], {comment: 'say "hi"'}), {
+    code: 'E_INVALID_VALUE', message: 'comment "say \\"hi\\"" cannot be stored',
+  })
+  await assert.rejects(allowAdd(fw, ['192.0.2.0/24'], {timeoutSec: -5}), {message: '--timeout -5 is out of range'})
+  assert.deepEqual([...backend.commits], [])
+})
+
+test('lists allowAdd - a host network is stored as the address, other networks as networks', async () => {
+  const {backend, fw} = setup()
+  const result = await allowAdd(fw, ['198.51.100.7/32', '2001:db8::/32', '2001:db8::1/128', '203.0.113.77/24'])
+  assert.deepEqual(result.entries.map((e) => e.target), ['198.51.100.7', '2001:db8::/32', '2001:db8::1', '203.0.113.0/24'])
+  assert.deepEqual(backend.commits[0].adds.map((e) => e.target.kind), ['address', 'network', 'address', 'network'])
+})
+
+test('lists parseTargets - edge cases', () => {
+  assert.throws(() => parseTargets([], 'block'), (error: unknown) => {
+    assert.ok(error instanceof UsageError)
+    assert.equal(error.code, 'E_USAGE')
+    assert.equal(error.message, 'no address given')
+    return true
+  })
+  assert.deepEqual(parseTargets([' 203.0.113.7 ', '::ffff:198.51.100.1', '2001:0DB8::0001'], 'block').map((t) => t.text),
+    ['203.0.113.7', '198.51.100.1', '2001:db8::1'])
+  assert.deepEqual(parseTargets(['10.0.0.0/32'], 'block'), [parseAddress('10.0.0.0')])
+  assert.deepEqual(parseTargets(['192.0.2.77/24', '10.0.0.1/32'], 'allow').map((t) => [t.kind, t.text]), [
+    ['network', '192.0.2.0/24'], ['address', '10.0.0.1'],
+  ])
+  assert.throws(() => parseTargets(['0.0.0.0/0'], 'block'), {message: '"0.0.0.0/0" is a network; the block list holds single addresses'})
+  assert.throws(() => parseTargets(['::/0'], 'allow'), {message: '"::/0" would allow everyone'})
+  assert.throws(() => parseTargets(['192.0.2.0/33'], 'allow'), {message: /^"192\.0\.2\.0\/33" is not a valid network: /})
+  assert.throws(() => parseTargets([''], 'allow'), InvalidValueError)
+})
+
+test('lists checkTimeout - whole seconds from 0 to 2147483', () => {
+  assert.equal(checkTimeout(0), 0)
+  assert.equal(checkTimeout(2_147_483), 2_147_483)
+  for (const bad of [2_147_484, -1, 0.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+    assert.throws(() => checkTimeout(bad), {code: 'E_INVALID_VALUE', message: `--timeout ${bad} is out of range`})
+  }
+
+  assert.throws(() => checkTimeout(-2, '--ttl'), {message: '--ttl -2 is out of range'})
+})
+
+test('lists checkComment - printable text without quotes or backslashes, at most 128 bytes', () => {
+  assert.equal(checkComment(''), '')
+  assert.equal(checkComment('office LAN (Berlin) #2'), 'office LAN (Berlin) #2')
+  assert.equal(checkComment('x'.repeat(128)), 'x'.repeat(128))
+  assert.equal(checkComment('é'.repeat(64)), 'é'.repeat(64)) // 128 bytes
+  for (const bad of ['x'.repeat(129), 'é'.repeat(65), 'a"b', 'a\\b', 'tab\there', 'line\nbreak', 'nul\u0000', 'del\u007f']) {
+    assert.throws(() => checkComment(bad), (error: unknown) => {
+      assert.ok(error instanceof InvalidValueError)
+      assert.equal(error.message, `comment ${JSON.stringify(bad)} cannot be stored`)
+      return true
+    }, bad)
+  }
+})
+
+test('lists listEntries - sorted by family, then text, with ttl null for permanent entries', async () => {
+  const {config, exec, fw} = setup()
+  await allowAdd(fw, ['2001:db8::/32', '192.0.2.0/24', '10.0.0.0/8'], {comment: 'nets'})
+  await allowAdd(fw, ['198.51.100.7'], {timeoutSec: 600})
+  assert.deepEqual(await listEntries(fw, 'allow'), {
+    backend: 'memory',
+    count: 4,
+    entries: [
+      {comment: 'nets', family: 4, target: '10.0.0.0/8', ttlSec: null},
+      {comment: 'nets', family: 4, target: '192.0.2.0/24', ttlSec: null},
+      {family: 4, target: '198.51.100.7', ttlSec: 600},
+      {comment: 'nets', family: 6, target: '2001:db8::/32', ttlSec: null},
+    ],
+  })
+
+  await blockAdd(config, fw, ['2001:db8::9', '203.0.113.9', '198.51.100.9'], {timeoutSec: 90}, exec)
+  assert.deepEqual(await listEntries(fw, 'block'), {
+    backend: 'memory',
+    count: 3,
+    entries: [
+      {family: 4, target: '198.51.100.9', ttlSec: 90},
+      {family: 4, target: '203.0.113.9', ttlSec: 90},
+      {family: 6, target: '2001:db8::9', ttlSec: 90},
+    ],
+  })
+})
+
+test('lists listEntries - an empty list', async () => {
+  assert.deepEqual(await listEntries(setup().fw, 'block'), {backend: 'memory', count: 0, entries: []})
+})
