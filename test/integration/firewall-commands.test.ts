@@ -322,6 +322,40 @@ for (const backend of ['ipset', 'nftables'] as const) {
       assert.deepEqual(late.json.result, {changed: false, confirmed: false})
     })
 
+    it(`firewall apply --confirm (${backend}) - the rollback puts back diswall's chains only: a fail2ban chain added meanwhile stays`, {timeout: 60_000}, async () => {
+      await applyBase()
+      const previous = await snapshot()
+      put(join(dir, 'incoming.d', '30-9000'))
+      await succeed('firewall', 'apply', '--confirm', '2')
+      // What fail2ban does when it bans over SSH, during the confirm window: its chain, and a jump at the top of INPUT.
+      const foreign: Array<[string, string[]]> = [
+        ['iptables', ['-N', 'f2b-sshd']], ['iptables', ['-A', 'f2b-sshd', '-s', '192.0.2.77', '-j', 'REJECT']],
+        ['iptables', ['-A', 'f2b-sshd', '-j', 'RETURN']], ['iptables', ['-I', 'INPUT', '1', '-p', 'tcp', '--dport', '22', '-j', 'f2b-sshd']],
+        ['ip6tables', ['-N', 'f2b-sshd']], ['ip6tables', ['-A', 'f2b-sshd', '-j', 'RETURN']],
+        ['ip6tables', ['-I', 'INPUT', '1', '-p', 'tcp', '--dport', '22', '-j', 'f2b-sshd']],
+      ]
+      for (const [tool, args] of foreign) await server.run(tool, args)
+      const withFail2ban = await snapshot()
+      await waitFor(async () => (await rollbackHelpers()).length === 0, {timeoutMs: 10_000, what: 'the rollback helper to roll back and exit'})
+      assert.equal(await tcp('A', 9000), REFUSED, 'the previous ruleset is back')
+
+      const after = await snapshot()
+      for (const tool of ['iptables', 'ip6tables'] as const) {
+        assert.match(after[tool], /^-A INPUT -p tcp -m tcp --dport 22 -j f2b-sshd$/m, `${tool}: the fail2ban jump stays`)
+        assert.match(after[tool], /^-A f2b-sshd -j RETURN$/m, `${tool}: the fail2ban chain stays`)
+      }
+      assert.match(after.iptables, /^-A f2b-sshd -s 192\.0\.2\.77\/32 -j REJECT/m)
+      assert.notDeepEqual(withFail2ban, after)
+      // Without fail2ban's part, the firewall is exactly the one before the apply.
+      const undo = ([op, chain, ...rest]: string[]): string[] =>
+        op === '-N' ? ['-X', chain!] : ['-D', chain!, ...(op === '-I' ? rest.slice(1) : rest)]
+      for (const [tool, args] of [...foreign].reverse()) await server.run(tool, undo(args))
+      const restored = await snapshot()
+      // With nftables, iptables-nft leaves an empty filter table behind once fail2ban's rules were added.
+      if (backend === 'nftables') assert.equal(restored.nft, previous.nft)
+      else assert.deepEqual(restored, previous)
+    })
+
     it(`firewall confirm (${backend}) - confirmed in time, the new ruleset stays after the deadline`, {timeout: 60_000}, async () => {
       await applyBase()
       put(join(dir, 'incoming.d', '30-9000'))

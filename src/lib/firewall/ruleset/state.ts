@@ -1,8 +1,9 @@
 /**
  * Capturing and restoring the firewall as it was before an apply: with the ipset backend, full
- * `iptables-save` / `ip6tables-save` dumps (restored exactly, every table in the dump: foreign rules and
- * nat included); with nftables, the ruleset chains of diswall's own table (never the sets). Parsing and
- * script building are pure functions; captureState and restoreState run the programs through `exec`.
+ * `iptables-save` / `ip6tables-save` dumps, of which a restore puts back only diswall's chains and the
+ * jumps to them (rules other software added meanwhile stay); with nftables, the ruleset chains of
+ * diswall's own table (never the sets). Parsing and script building are pure functions; captureState and
+ * restoreState run the programs through `exec`.
  */
 import {CommandFailedError, DiswallError, ExitCode} from '../../errors.js'
 import {exec as defaultExec} from '../../system/index.js'
@@ -20,6 +21,11 @@ export interface SavedIptablesState {
   v4: string
   /** `ip6tables-save` output. */
   v6: string
+  /**
+   * diswall's chains in the filter table (ruleset chains and the guard chain): what a restore puts back.
+   * Absent in rollback files written before it was recorded; the default names are used then.
+   */
+  chains?: string[]
 }
 
 /** One chain of diswall's nft table as it was. */
@@ -71,7 +77,7 @@ export async function captureState(backend: RulesetBackend, names: Pick<KernelNa
           'Use the nftables backend ([firewall] backend = "nftables"), or remove the nft-only rules from that table.')
       }
     }
-    return {backend, v4, v6}
+    return {backend, chains: [...RULESET_CHAIN_NAMES, names.guardChain], v4, v6}
   }
 
   const chains: SavedNftChain[] = []
@@ -85,17 +91,29 @@ export async function captureState(backend: RulesetBackend, names: Pick<KernelNa
   return {backend, chains, table: names.table}
 }
 
+/** The guard chain's name when a saved state does not record its chains (the default of firewall/sets). */
+const DEFAULT_GUARD_CHAIN = 'diswall-sets'
+
 /**
- * Puts the saved state back. ipset backend: `iptables-restore` and `ip6tables-restore` of the dumps, which
- * replace every table in them (a dump without a filter table first gets an empty one, so chains added since
- * go away). nftables: one `nft -f` transaction that re-creates the saved chains with their rules and deletes
- * the ruleset chains that did not exist; sets are never touched.
- * @throws CommandFailedError when a restore program fails.
+ * Puts the saved state back. ipset backend, per family: the current filter table is read again and one
+ * `iptables-restore --noflush` transaction puts diswall's chains back as saved, removes the ones that did
+ * not exist, and puts the jumps to them back where they were relative to the other rules; chains, rules and
+ * tables of other software (fail2ban, Docker, …), including those added since the save, stay as they are.
+ * nftables: one `nft -f` transaction that re-creates the saved chains with their rules and deletes the
+ * ruleset chains that did not exist; sets are never touched.
+ * @throws CommandFailedError when a save or restore program fails.
  */
 export async function restoreState(state: SavedState, exec: Exec = defaultExec): Promise<void> {
   if (state.backend === 'ipset') {
-    await exec('iptables-restore', [], {input: withFilterTable(state.v4), timeoutMs: STATE_TIMEOUT_MS})
-    await exec('ip6tables-restore', [], {input: withFilterTable(state.v6), timeoutMs: STATE_TIMEOUT_MS})
+    const ours = state.chains ?? [...RULESET_CHAIN_NAMES, DEFAULT_GUARD_CHAIN]
+    for (const family of [4, 6] as const) {
+      const tool = family === 4 ? 'iptables' : 'ip6tables'
+      const current = (await exec(`${tool}-save`, [], {timeoutMs: STATE_TIMEOUT_MS})).stdout
+      const saved = parseIptablesSave(family === 4 ? state.v4 : state.v6).get('filter')
+      const lines = planIptablesRestore(saved, parseIptablesSave(current).get('filter'), ours)
+      if (lines.length === 0) continue
+      await exec(`${tool}-restore`, ['--noflush'], {input: ['*filter', ...lines, 'COMMIT', ''].join('\n'), timeoutMs: STATE_TIMEOUT_MS})
+    }
     return
   }
   await exec('nft', ['-f', '-'], {input: renderNftRestore(state), timeoutMs: STATE_TIMEOUT_MS})
@@ -155,11 +173,54 @@ export function incompatibleTable(dump: string): string | undefined {
   return dump.match(/^# Table `([^']+)' is incompatible/m)?.[1]
 }
 
-/** The dump, with an empty filter table appended when it has none (then a restore removes its chains too). */
-export function withFilterTable(dump: string): string {
-  if (/^\*filter$/m.test(dump)) return dump
-  const base = dump === '' || dump.endsWith('\n') ? dump : `${dump}\n`
-  return `${base}*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n`
+/** Whether an iptables rule specification jumps (`-j`) or goes (`-g`) to one of `chains`. */
+export function isJumpTo(spec: string, chains: ReadonlySet<string>): boolean {
+  const match = /(?:^| )-[jg] (\S+)(?: |$)/.exec(spec)
+  return match !== null && chains.has(match[1])
+}
+
+/**
+ * The `iptables-restore --noflush` lines (table filter) that turn the `current` filter table back into
+ * `saved` for diswall's chains (`ours`) only. Pure. In order:
+ * 1. every rule of another chain that jumps to one of ours is deleted (`-D`);
+ * 2. each of ours that was saved is declared, which in --noflush mode creates or flushes it;
+ * 3. each of ours that exists now but was not saved is flushed and deleted (nothing jumps to it any more);
+ * 4. the saved rules of ours are appended;
+ * 5. the saved jumps from other chains are inserted back at their place among the rules that were around
+ *    them then and still exist (a rule added since, such as a fail2ban jump, keeps its place too).
+ * Rules of other chains that do not jump to ours are never touched.
+ */
+export function planIptablesRestore(saved: IptablesTable | undefined, current: IptablesTable | undefined,
+  ours: readonly string[]): string[] {
+  const mine = new Set(ours)
+  const lines: string[] = []
+  const foreign = (table: IptablesTable | undefined) => (table?.rules ?? []).filter((r) => !mine.has(r.chain))
+  for (const {chain, spec} of foreign(current)) if (isJumpTo(spec, mine)) lines.push(`-D ${chain} ${spec}`)
+  const savedChains = ours.filter((name) => saved?.chains.has(name))
+  for (const name of savedChains) lines.push(`:${name} - [0:0]`)
+  for (const name of ours) {
+    if (current?.chains.has(name) && !saved?.chains.has(name)) lines.push(`-F ${name}`, `-X ${name}`)
+  }
+  for (const {chain, spec} of saved?.rules ?? []) if (mine.has(chain)) lines.push(`-A ${chain} ${spec}`)
+
+  // Per chain: walk the saved rules; `kept` is the chain as it is after step 1 (other software's rules).
+  const hooks = new Set(foreign(saved).filter((r) => isJumpTo(r.spec, mine)).map((r) => r.chain))
+  for (const hook of hooks) {
+    const kept = foreign(current).filter((r) => r.chain === hook && !isJumpTo(r.spec, mine)).map((r) => r.spec)
+    let cursor = 0
+    for (const {chain, spec} of foreign(saved)) {
+      if (chain !== hook) continue
+      if (isJumpTo(spec, mine)) {
+        kept.splice(cursor, 0, spec)
+        cursor++
+        lines.push(`-I ${hook} ${cursor} ${spec}`)
+        continue
+      }
+      const at = kept.indexOf(spec, cursor)
+      if (at !== -1) cursor = at + 1
+    }
+  }
+  return lines
 }
 
 /**

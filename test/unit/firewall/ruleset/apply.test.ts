@@ -32,8 +32,9 @@ import {
   parseIptablesSave,
   parseNftChainListing,
   renderNftRestore,
+  planIptablesRestore,
+  restoreState,
   StateCaptureError,
-  withFilterTable,
 } from '../../../../src/lib/firewall/ruleset/state.js'
 import type {SavedNftState} from '../../../../src/lib/firewall/ruleset/state.js'
 import {parseNetwork} from '../../../../src/lib/net/index.js'
@@ -88,6 +89,14 @@ COMMIT
 -A POSTROUTING -o eth0 -j MASQUERADE
 COMMIT
 `
+}
+
+/** The --noflush transaction that puts guardDump(family) back over itself: our jump and chain, nothing else. */
+function restoreScript(family: 4 | 6): string {
+  const v = family === 4 ? '' : '6'
+  return ['*filter', '-D INPUT -j diswall-sets', ':diswall-sets - [0:0]',
+    `-A diswall-sets -m set --match-set diswall-wl${v} src -j ACCEPT`, `-A diswall-sets -m set --match-set diswall-bl${v} src -j DROP`,
+    '-I INPUT 1 -j diswall-sets', 'COMMIT', ''].join('\n')
 }
 
 /** A fake kernel: answers the save programs with the dumps, and fails the calls `fail` picks. */
@@ -146,7 +155,7 @@ test('apply - ipset: init, save both families, one restore per family with the m
   assert.equal(report.applied, true)
   assert.equal(report.disabled, false)
   assert.equal(report.changed, true)
-  assert.deepEqual(report.previous, {backend: 'ipset', v4: guardDump(4), v6: guardDump(6)})
+  assert.deepEqual(report.previous, {backend: 'ipset', chains: ['diswall-in', 'diswall-out', 'diswall-whitelist', 'diswall-blacklist', 'diswall-sets'], v4: guardDump(4), v6: guardDump(6)})
   assert.deepEqual(report.local, [
     {name: '10-a', path: '/fw/local.d/10-a', stderr: '/fw/local.d/10-a warned\n', stdout: '/fw/local.d/10-a ran\n'},
     {name: '20-b', path: '/fw/local.d/20-b', stderr: '/fw/local.d/20-b warned\n', stdout: '/fw/local.d/20-b ran\n'},
@@ -229,7 +238,7 @@ test('apply - ipset: a guard jump in front of an applied ruleset (two copies) is
 
 test('apply - a failing ip6tables-restore restores both saved dumps and throws E_APPLY_FAILED with its stderr', async () => {
   const k = fakeKernel({
-    fail: (c) => (line(c) === 'ip6tables-restore --noflush' ? 'ip6tables-restore v1.8.9 (nf_tables): line 12 failed: No chain/target/match by that name.' : undefined),
+    fail: (c) => (line(c) === 'ip6tables-restore --noflush' && c.input?.includes(':diswall-in') ? 'ip6tables-restore v1.8.9 (nf_tables): line 12 failed: No chain/target/match by that name.' : undefined),
   })
   await assert.rejects(applyRuleset(model(), ipsetOpts(k)), (error: unknown) => {
     assert.ok(error instanceof ApplyFailedError)
@@ -244,10 +253,10 @@ test('apply - a failing ip6tables-restore restores both saved dumps and throws E
   })
   assert.deepEqual(k.calls.map((c) => line(c)), [
     'fwBackend.init', 'iptables-save', 'ip6tables-save', 'iptables-restore --noflush', 'ip6tables-restore --noflush',
-    'iptables-restore', 'ip6tables-restore',
+    'iptables-save', 'iptables-restore --noflush', 'ip6tables-save', 'ip6tables-restore --noflush',
   ])
-  assert.equal(k.calls[5].input, guardDump(4))
-  assert.equal(k.calls[6].input, guardDump(6))
+  assert.equal(k.calls[6].input, restoreScript(4))
+  assert.equal(k.calls[8].input, restoreScript(6))
 })
 
 test('apply - a failing local.d script restores the previous state, and the scripts after it do not run', async () => {
@@ -261,14 +270,14 @@ test('apply - a failing local.d script restores the previous state, and the scri
     assert.match(error.hint!, /local\.d\/10-a/)
     return true
   })
-  assert.deepEqual(k.calls.slice(5).map((c) => line(c)), ['/fw/local.d/10-a', 'iptables-restore', 'ip6tables-restore'])
+  assert.deepEqual(k.calls.slice(5).map((c) => line(c)), ['/fw/local.d/10-a', 'iptables-save', 'iptables-restore --noflush', 'ip6tables-save', 'ip6tables-restore --noflush'])
 })
 
 test('apply - when restoring fails too, E_ROLLBACK_FAILED says so', async () => {
   const k = fakeKernel({
     fail: (c) => {
       if (c.program === '/fw/local.d/20-b') return 'boom'
-      if (line(c) === 'ip6tables-restore') return 'ip6tables-restore: line 3 failed'
+      if (line(c) === 'ip6tables-restore --noflush' && c.input?.includes('-I INPUT 1 -j diswall-sets')) return 'ip6tables-restore: line 3 failed'
       return undefined
     },
   })
@@ -587,10 +596,64 @@ delete chain inet fw b
 `)
 })
 
-test('state - withFilterTable adds an empty filter table to a dump without one', () => {
-  assert.equal(withFilterTable(guardDump(4)), guardDump(4))
-  assert.equal(withFilterTable(''), '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n')
-  assert.match(withFilterTable('*nat\nCOMMIT'), /^\*nat\nCOMMIT\n\*filter\n/)
+test('state - planIptablesRestore puts back only diswall chains and jumps; other software keeps its rules', () => {
+  const ours = ['diswall-in', 'diswall-out', 'diswall-whitelist', 'diswall-blacklist', 'diswall-sets']
+  // Before the apply: the guard first, a foreign DROP after it.
+  const saved = parseIptablesSave(guardDump(4)).get('filter')
+  // During the confirm window: the ruleset is loaded (guard jump replaced by diswall-in), and fail2ban
+  // added its chain with a jump at the top of INPUT, and Docker a rule at the end.
+  const current = parseIptablesSave(`*filter
+:INPUT ACCEPT [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:diswall-in - [0:0]
+:diswall-out - [0:0]
+:diswall-sets - [0:0]
+:f2b-sshd - [0:0]
+-A INPUT -p tcp -m multiport --dports 22 -j f2b-sshd
+-A INPUT -j diswall-in
+-A INPUT -p tcp -m tcp --dport 9999 -j DROP
+-A INPUT -i docker0 -j ACCEPT
+-A OUTPUT -j diswall-out
+-A diswall-in -i lo -j ACCEPT
+-A diswall-out -o lo -j ACCEPT
+-A diswall-sets -m set --match-set diswall-wl src -j ACCEPT
+-A diswall-sets -m set --match-set diswall-bl src -j DROP
+-A f2b-sshd -s 192.0.2.9/32 -j REJECT --reject-with icmp-port-unreachable
+-A f2b-sshd -j RETURN
+COMMIT
+`).get('filter')
+  assert.deepEqual(planIptablesRestore(saved, current, ours), [
+    '-D INPUT -j diswall-in',
+    '-D OUTPUT -j diswall-out',
+    ':diswall-sets - [0:0]',
+    '-F diswall-in',
+    '-X diswall-in',
+    '-F diswall-out',
+    '-X diswall-out',
+    '-A diswall-sets -m set --match-set diswall-wl src -j ACCEPT',
+    '-A diswall-sets -m set --match-set diswall-bl src -j DROP',
+    // First, as it was (and as init keeps it); fail2ban's jump and chain, added since, stay.
+    '-I INPUT 1 -j diswall-sets',
+  ])
+  // Nothing of ours existed before: everything of ours goes, nothing else is touched.
+  assert.deepEqual(planIptablesRestore(undefined, current, ours), [
+    '-D INPUT -j diswall-in', '-D OUTPUT -j diswall-out', '-F diswall-in', '-X diswall-in', '-F diswall-out', '-X diswall-out',
+    '-F diswall-sets', '-X diswall-sets',
+  ])
+  // A foreign rule that was before our jump and is gone now does not shift it.
+  const gone = parseIptablesSave('*filter\n:INPUT ACCEPT [0:0]\n:diswall-sets - [0:0]\n-A INPUT -s 10.0.0.1/32 -j ACCEPT\n-A INPUT -j diswall-sets\nCOMMIT\n').get('filter')
+  const now = parseIptablesSave('*filter\n:INPUT ACCEPT [0:0]\n:diswall-sets - [0:0]\n-A INPUT -p udp -j ACCEPT\nCOMMIT\n').get('filter')
+  assert.deepEqual(planIptablesRestore(gone, now, ours), [':diswall-sets - [0:0]', '-I INPUT 1 -j diswall-sets'])
+})
+
+test('state - restoreState with iptables reads each family again and restores with --noflush only', async () => {
+  const k = fakeKernel()
+  await restoreState({backend: 'ipset', chains: ['diswall-in', 'diswall-sets'], v4: guardDump(4), v6: guardDump(6)}, k.exec)
+  assert.deepEqual(k.calls.map((c) => [line(c), c.input]), [
+    ['iptables-save', undefined], ['iptables-restore --noflush', restoreScript(4)],
+    ['ip6tables-save', undefined], ['ip6tables-restore --noflush', restoreScript(6)],
+  ])
 })
 
 test('state - captureState refuses a dump with a table iptables cannot express', async () => {
@@ -631,11 +694,14 @@ test('confirm - rollbackIfPending restores the saved state once; a confirm after
     assert.match(token, /^[0-9a-f]{16}$/)
     const k = fakeKernel()
     assert.equal(await rollbackIfPending(dir, token, k.exec), true)
-    assert.deepEqual(k.calls.map((c) => [line(c), c.input]), [['iptables-restore', guardDump(4)], ['ip6tables-restore', guardDump(6)]])
+    assert.deepEqual(k.calls.map((c) => [line(c), c.input]), [
+      ['iptables-save', undefined], ['iptables-restore --noflush', restoreScript(4)],
+      ['ip6tables-save', undefined], ['ip6tables-restore --noflush', restoreScript(6)],
+    ])
     assert.deepEqual(readdirSync(dir), [])
     assert.equal(await rollbackIfPending(dir, token, k.exec), false)
     assert.equal(await confirmPending(dir), false)
-    assert.equal(k.calls.length, 2)
+    assert.equal(k.calls.length, 4)
 
     // Confirmed first: the helper finds nothing to do.
     const second = await writePendingRollback(dir, state, Date.now() + 30_000)
