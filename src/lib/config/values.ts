@@ -3,7 +3,7 @@
  * program uses, and turns that value back into TOML text. Pure; no I/O.
  */
 import {InvalidValueError} from '../errors.js'
-import {formatDuration, parseAddress, parseDurationSec, parseTarget} from '../net/index.js'
+import {broadNetworkReason, formatDuration, parseAddress, parseDurationSec, parseTarget} from '../net/index.js'
 import type {Target} from '../net/index.js'
 
 /** A value as written in the config file (what TOML gives us for the keys we accept). */
@@ -244,11 +244,18 @@ export function targetList(def: readonly string[], doc: string): KeySpec<TargetE
   const what = 'IP addresses or CIDR networks'
   return list(def, doc, 'list of addresses/networks', what, (raw) => {
     if (typeof raw !== 'string') throw expected('an IP address or CIDR network in quotes', raw)
+    let target: Target
     try {
-      return {target: parseTarget(raw.trim()), text: raw}
+      target = parseTarget(raw.trim())
     } catch (error) {
       throw fromInvalidValue(error, 'an IP address or CIDR network', raw, 'Write e.g. "203.0.113.7" or "10.0.0.0/8".')
     }
+    const broad = broadNetworkReason(target)
+    if (broad !== undefined) {
+      throw new BadValueError(`${broad}: that would exempt a large part of the internet`,
+        'List the networks you mean; the broadest entry accepted is a /8 (IPv4) or a /16 (IPv6).')
+    }
+    return {target, text: raw}
   }, (entry) => entry.text)
 }
 

@@ -479,3 +479,20 @@ function parseIPv6Groups(s: string): number[] | Problem {
   }
   return groups
 }
+
+/**
+ * Shortest prefix diswall takes for an allow or never-ban entry without being forced: a /8 is a whole
+ * RIR allocation, a /16 of IPv6 more than any single organisation holds. Shorter ones (`0.0.0.0/1` and
+ * `128.0.0.0/1` together are everyone) turn filtering off by accident.
+ */
+export const MIN_BROAD_PREFIX = {4: 8, 6: 16} as const
+
+/**
+ * Why `target` is too broad to allow or exempt from bans without `--force`, or undefined (pure). E.g.
+ * `"0.0.0.0/1" covers 1/2 of all IPv4 addresses`.
+ */
+export function broadNetworkReason(target: Target): string | undefined {
+  if (isAddress(target) || target.prefix >= MIN_BROAD_PREFIX[target.family]) return undefined
+  const share = target.prefix === 0 ? 'all' : `1/${2 ** target.prefix} of all`
+  return `"${target.text}" covers ${share} IPv${target.family} addresses (shorter than /${MIN_BROAD_PREFIX[target.family]})`
+}

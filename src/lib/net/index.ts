@@ -4,10 +4,12 @@
  */
 export type {Address, Family, Network, Target} from './address.js'
 export {
+  broadNetworkReason,
   containsAddress,
   groupPrefix,
   isAddress,
   MAX_PREFIX,
+  MIN_BROAD_PREFIX,
   parseAddress,
   parseNetwork,
   parseTarget,

@@ -344,6 +344,16 @@ test('config parse - ignore_ips holds parsed addresses and networks with their t
   assert.deepEqual(config.ignore_ips.map((e) => e.target.text), ['192.0.2.7', '10.0.0.0/8', '2001:db8::/32'])
 })
 
+test('config parse - ignore_ips refuses networks broader than a /8 (IPv4) or a /16 (IPv6), naming the element', () => {
+  for (const [entry, share] of [['0.0.0.0/0', 'all'], ['0.0.0.0/1', '1/2 of all'], ['128.0.0.0/7', '1/128 of all'], ['::/0', 'all'], ['2000::/3', '1/8 of all']]) {
+    const error = errorOf(`ignore_ips = ["192.0.2.7", "${entry}"]\n`)
+    assert.match(error.message, new RegExp(`:1: ignore_ips: element 2: "${entry.replace(/\./g, '\\.')}" covers ${share} IPv`), entry)
+    assert.match(error.hint ?? '', /\/8 \(IPv4\) or a \/16 \(IPv6\)/)
+  }
+  const {config} = parseConfig('ignore_ips = ["10.0.0.0/8", "2001:db8::/16"]\n', FILE)
+  assert.deepEqual(config.ignore_ips.map((e) => e.target.text), ['10.0.0.0/8', '2001::/16'])
+})
+
 test('config parse - tls_cert and tls_key go together', () => {
   const {config} = parseConfig('[nats]\ntls = true\ntls_cert = "/etc/diswall/c.pem"\ntls_key = "/etc/diswall/k.pem"\n', FILE)
   assert.equal(config.nats.tls_key, '/etc/diswall/k.pem')

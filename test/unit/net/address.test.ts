@@ -6,6 +6,7 @@ import ipaddr from 'ipaddr.js'
 import {InvalidValueError} from '../../../src/lib/errors.js'
 import type {Target} from '../../../src/lib/net/index.js'
 import {
+  broadNetworkReason,
   containsAddress,
   groupPrefix,
   isAddress,
@@ -330,4 +331,13 @@ test('address functions - accept hand-built objects of the public shape', () => 
   const addr = {kind: 'address', family: 6, text: '2001:db8::5'} as const
   assert.ok(containsAddress(parseNetwork('2001:db8::/64'), addr))
   assert.equal(groupPrefix(addr, 64).text, '2001:db8::/64')
+})
+
+test('broadNetworkReason - networks shorter than /8 (IPv4) or /16 (IPv6) are too broad; addresses never', () => {
+  assert.equal(broadNetworkReason(parseTarget('0.0.0.0/1')), '"0.0.0.0/1" covers 1/2 of all IPv4 addresses (shorter than /8)')
+  assert.equal(broadNetworkReason(parseTarget('::/0')), '"::/0" covers all IPv6 addresses (shorter than /16)')
+  assert.match(broadNetworkReason(parseTarget('2000::/15')) ?? '', /covers 1\/32768 of all IPv6/)
+  for (const ok of ['10.0.0.0/8', '203.0.113.0/24', '2001:db8::/16', '2001:db8::/64', '203.0.113.7', '::1']) {
+    assert.equal(broadNetworkReason(parseTarget(ok)), undefined, ok)
+  }
 })

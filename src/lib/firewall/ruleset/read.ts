@@ -179,6 +179,20 @@ async function checkFirewallDir(dir: string): Promise<void> {
     throw new RulesetError({file: dir}, 'not a directory',
       'Point the config at the firewall directory (the one that holds incoming.d/), e.g. /etc/diswall/firewall.')
   }
+  // Any directory would read as an empty ruleset (a typo in --dir, /usr/share/doc, …), and applying it would
+  // drop every DROP and LOG rule of the host: the incoming.d/ sub-directory marks a firewall directory.
+  if (!(await isDirectory(join(dir, TOP_DIRS.incoming)))) {
+    throw new RulesetError({file: dir}, 'no incoming.d/ in this directory: it is not a firewall directory',
+      'Point the config or --dir at the directory that holds incoming.d/ (e.g. /etc/diswall/firewall); an empty incoming.d/ is valid.')
+  }
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory()
+  } catch {
+    return false
+  }
 }
 
 /** The same problem can come from several files (e.g. a missing /etc/services): report it once. */

@@ -55,10 +55,11 @@ after(async () => {
 
 type Entry = string | {content?: string; mode?: number; dir?: true; link?: string}
 
-/** Creates a fresh firewall directory with the given files (paths relative to it). */
-async function makeFirewallDir(files: Record<string, Entry>): Promise<string> {
+/** Creates a fresh firewall directory (with an empty incoming.d/ unless told not to) with the given files. */
+async function makeFirewallDir(files: Record<string, Entry>, {incoming = true} = {}): Promise<string> {
   const dir = join(root, `fw-${++count}`)
   await mkdir(dir)
+  if (incoming) await mkdir(join(dir, 'incoming.d'))
   for (const [path, entry] of Object.entries(files)) {
     const full = join(dir, path)
     await mkdir(dirname(full), {recursive: true})
@@ -400,6 +401,18 @@ test('ruleset read - a file instead of the directory is an error', async () => {
   const dir = join(root, 'plain-file')
   await writeFile(dir, '')
   await assertRejects(read(dir), dir, [`${dir}: not a directory`], 'Point the config at the firewall directory')
+})
+
+test('ruleset read - a directory without incoming.d/ is refused: it is not a firewall directory', async () => {
+  for (const files of [{}, {'outgoing.d/10-dns': '', 'whitelist.d/192.0.2.7': ''}, {'incoming.d': 'a file, not a directory'}]) {
+    const dir = await makeFirewallDir(files, {incoming: false})
+    await assert.rejects(read(dir), (error: unknown) => {
+      assert.ok(error instanceof RulesetError)
+      assert.equal(error.message, `${dir}: no incoming.d/ in this directory: it is not a firewall directory`)
+      assert.match(error.hint ?? '', /holds incoming\.d\//)
+      return true
+    })
+  }
 })
 
 test('ruleset read - an empty directory is an empty model', async () => {
