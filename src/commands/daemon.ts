@@ -4,7 +4,7 @@ import {Flags} from '@oclif/core'
 
 import {configFlag, DiswallCommand} from '../base-command.js'
 import {applyDaemonFlags, Daemon} from '../lib/daemon/index.js'
-import {createLogger} from '../lib/service/index.js'
+import {createLogger, runService} from '../lib/service/index.js'
 import type {PacketSourceKind} from '../lib/daemon/index.js'
 import {assertRoot} from '../lib/system/index.js'
 
@@ -52,28 +52,20 @@ export default class DaemonCommand extends DiswallCommand<{stopped: boolean}> {
       version: this.config.version,
     })
 
-    // Signals are watched before the start: a SIGTERM during the start stops the daemon once it is up.
-    let stop!: () => void
-    const stopped = new Promise<void>((resolve) => (stop = resolve))
-    const onStop = (signal: NodeJS.Signals): void => {
-      logger.log('notice', `${signal}: stopping`)
-      stop()
-    }
-    const onHup = (): void => void daemon.reload()
-    // `on`, not `once`, and removed only at the end: execa's exit hook (for the ipset coprocess)
-    // re-raises a signal that no other listener handles, which would kill the daemon mid-stop.
-    process.on('SIGTERM', onStop)
-    process.on('SIGINT', onStop)
-    process.on('SIGHUP', onHup)
     try {
-      await daemon.start()
-      await stopped
-      await daemon.stop()
-      logger.log('notice', 'stopped')
+      // runService watches the signals from before the start: a SIGTERM during the start stops the daemon once it is up.
+      await runService({
+        onSignal(signal, action) {
+          if (action === 'stop') logger.log('notice', `${signal}: stopping`)
+        },
+        reload: () => daemon.reload(),
+        start: () => daemon.start(),
+        async stop() {
+          await daemon.stop()
+          logger.log('notice', 'stopped')
+        },
+      })
     } finally {
-      process.off('SIGTERM', onStop)
-      process.off('SIGINT', onStop)
-      process.off('SIGHUP', onHup)
       if (stream !== process.stdout) stream.end()
     }
     return {stopped: true}

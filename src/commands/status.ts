@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {configFlag, DiswallCommand} from '../base-command.js'
-import {queryDaemon} from '../lib/service/index.js'
+import {queryDaemon} from '../lib/daemon/index.js'
 import type {DaemonStatus} from '../lib/daemon/index.js'
 import {formatDuration} from '../lib/net/index.js'
 

@@ -5,6 +5,7 @@ import {join} from 'node:path'
 import {after, before, test} from 'node:test'
 
 import {openControlServer} from '../../src/lib/service/index.js'
+import {DAEMON_SERVICE} from '../../src/lib/daemon/index.js'
 import type {DaemonStatus} from '../../src/lib/daemon/index.js'
 import type {ControlServer} from '../../src/lib/service/index.js'
 import {runCli} from '../helpers/cli.js'
@@ -47,7 +48,7 @@ before(async () => {
   socket = join(dir, 'diswall.sock')
   config = join(dir, 'diswall.conf')
   await writeFile(config, `[daemon]\nsocket = ${JSON.stringify(socket)}\n`)
-  server = await openControlServer(socket, {status: () => STATUS})
+  server = await openControlServer(socket, {status: () => STATUS}, DAEMON_SERVICE)
 })
 after(async () => {
   await server?.close()
@@ -90,7 +91,8 @@ test('status - no daemon: exit 4 with E_DAEMON_NOT_RUNNING and a hint', async ()
   assert.equal(json.code, 4)
   assert.equal(json.json.ok, false)
   assert.equal(json.json.error.code, 'E_DAEMON_NOT_RUNNING')
-  assert.match(json.json.error.hint, /systemctl start diswall/)
+  assert.equal(json.json.error.message, `the diswall daemon is not running: its control socket does not exist (${join(dir, 'missing.sock')})`)
+  assert.equal(json.json.error.hint, 'Start it: systemctl start diswall (or run "diswall daemon").')
 
   const human = await runCli(['status', '--socket', join(dir, 'missing.sock')])
   assert.equal(human.code, 4)

@@ -1,6 +1,7 @@
 import {configFlag, DiswallCommand, dirFlag} from '../../base-command.js'
 import {watchRuleset} from '../../lib/ops/index.js'
 import {asDiswallError} from '../../lib/errors.js'
+import {runService} from '../../lib/service/index.js'
 import {assertRoot} from '../../lib/system/index.js'
 
 export default class FirewallWatch extends DiswallCommand<{stopped: boolean}> {
@@ -14,17 +15,21 @@ export default class FirewallWatch extends DiswallCommand<{stopped: boolean}> {
     const config = await this.readConfig(flags.config)
     assertRoot('firewall watch')
     const dir = flags.dir ?? config.firewall.dir
-    const watcher = await watchRuleset({config, dir, onWarning: (w) => this.warnUser(w)}, (event) => {
-      const files = event.files.filter(Boolean).join(', ')
-      if (event.type === 'applied') this.log(`applied${files ? ` after changes to ${files}` : ''}${event.changed ? '' : ' (no changes)'}`)
-      else this.logToStderr(`rejected${files ? ` changes to ${files}` : ''}; the last good ruleset stays: ${asDiswallError(event.error).message}`)
+    let watcher: Awaited<ReturnType<typeof watchRuleset>> | undefined
+    await runService({
+      start: async () => {
+        watcher = await watchRuleset({config, dir, onWarning: (w) => this.warnUser(w)}, (event) => {
+          const files = event.files.filter(Boolean).join(', ')
+          if (event.type === 'applied') this.log(`applied${files ? ` after changes to ${files}` : ''}${event.changed ? '' : ' (no changes)'}`)
+          else this.logToStderr(`rejected${files ? ` changes to ${files}` : ''}; the last good ruleset stays: ${asDiswallError(event.error).message}`)
+        })
+        this.log(`watching ${dir}`)
+      },
+      async stop() {
+        watcher?.close()
+        await watcher?.idle()
+      },
     })
-    this.log(`watching ${dir}`)
-    await new Promise<void>((resolve) => {
-      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve())
-    })
-    watcher.close()
-    await watcher.idle()
     return {stopped: true}
   }
 }

@@ -30,10 +30,12 @@ import type {Exec} from '../system/index.js'
 import {openControlServer} from '../service/control.js'
 import {HostFacts} from './host-facts.js'
 import {openFirewall} from '../ops/lists.js'
-import type {DaemonLogger} from '../service/log.js'
+import type {Logger} from '../service/log.js'
 import {openMetricsServer} from '../service/metrics.js'
+import {daemonMetricFamilies} from './metrics.js'
 import {loadPatternDir} from './patterns.js'
 import {restoreSnapshotFile, saveSnapshot, snapshotPath} from './snapshot.js'
+import {DAEMON_SERVICE} from './status.js'
 import type {DaemonStatus, RecentBan, SnapshotStatus} from './status.js'
 
 /** Where logged packets come from (`[detect] source`). */
@@ -58,7 +60,7 @@ export interface DaemonOptions {
   config: Config
   /** The config file, read again on reload(). */
   configPath: string
-  logger: DaemonLogger
+  logger: Logger
   /** diswall version, for the status. */
   version: string
   /** Overrides `[detect] source`. */
@@ -123,7 +125,7 @@ export function makeSources(plan: SourcePlan): PlannedSources {
 /** The agent. start() once, then stop(); reload() in between as often as needed. */
 export class Daemon {
   private config: Config
-  private readonly log: DaemonLogger['log']
+  private readonly log: Logger['log']
   private readonly exec: Exec
   private backend!: FirewallBackend
   private choice!: BackendChoice
@@ -185,7 +187,7 @@ export class Daemon {
       const control = await openControlServer(config.daemon.socket, {
         reload: () => this.whenReady(() => this.reload()),
         status: () => this.whenReady(() => this.status()),
-      })
+      }, DAEMON_SERVICE)
       this.closers.push(() => control.close())
     }
     const fw = this.options.firewall ?? await openFirewall(config, this.exec, {session: true})
@@ -217,7 +219,7 @@ export class Daemon {
     this.scheduleSnapshots()
 
     if (config.metrics.listen !== '') {
-      const metrics = await openMetricsServer(config.metrics.listen, () => this.status())
+      const metrics = await openMetricsServer(config.metrics.listen, async () => daemonMetricFamilies(await this.status()), DAEMON_SERVICE)
       this.closers.push(() => metrics.close())
       this.log('info', `metrics on http://${config.metrics.listen}/metrics`)
     }

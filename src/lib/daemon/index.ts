@@ -1,4 +1,6 @@
 export type * from './status.js'
+export {DAEMON_SERVICE, queryDaemon} from './status.js'
+export {daemonMetricFamilies, renderDaemonMetrics} from './metrics.js'
 export * from './agent.js'
 export * from './flags.js'
 export * from './host-facts.js'

@@ -1,8 +1,11 @@
 /**
  * What the running daemon reports about itself: the one shape behind `diswall status`, `status --json`
  * and the Prometheus metrics. Plain data (JSON-serialisable); fields may be added, never renamed.
+ * Also how the daemon names itself on its control socket, and the client that asks it.
  */
 import type {DetectStats, DetectTracked, SourceHealth} from '../detect/index.js'
+import {queryControl} from '../service/index.js'
+import type {QueryControlOptions, ServiceIdentity} from '../service/index.js'
 
 /** One ban in the recent-bans list of the status. */
 export interface RecentBan {
@@ -65,4 +68,20 @@ export interface DaemonStatus {
   patterns: string[]
   /** When the config was last (re)loaded, ISO 8601, and the last reload error if the last reload failed. */
   config: {path: string; loadedAt: string; lastReloadError?: string}
+}
+
+/** How the daemon names itself in the errors of its control socket and metrics endpoint. */
+export const DAEMON_SERVICE: ServiceIdentity = {
+  client: 'diswall status',
+  name: 'daemon',
+  socketSetting: '[daemon] socket',
+  unit: 'diswall',
+}
+
+/**
+ * Sends `command` to the daemon on its control socket `path` and returns the result (`status`:
+ * DaemonStatus). queryControl() with the daemon's identity; throws what it throws (E_DAEMON_NOT_RUNNING, …).
+ */
+export function queryDaemon<T = unknown>(path: string, command: string, options: Omit<QueryControlOptions, 'service'> = {}): Promise<T> {
+  return queryControl<T>(path, command, {...options, service: DAEMON_SERVICE})
 }

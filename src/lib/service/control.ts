@@ -1,8 +1,9 @@
 /**
- * The daemon's local control socket: newline-delimited JSON over a root-only unix socket
- * (`[daemon] socket`, /run/diswall/diswall.sock). A request is one line `{"command":"status"}`; the answer
- * is one line `{"ok":true,"result":…}` or `{"ok":false,"error":{"code","message","hint"?,"exitCode"?}}`.
- * `diswall status` is the client (queryDaemon()).
+ * The local control socket of a long-running command (the daemon's is `[daemon] socket`,
+ * /run/diswall/diswall.sock): newline-delimited JSON over a root-only unix socket. A request is one line
+ * `{"command":"status"}`; the answer is one line `{"ok":true,"result":…}` or
+ * `{"ok":false,"error":{"code","message","hint"?,"exitCode"?}}`. queryControl() is the client (`diswall status`).
+ * Errors name the service from its ServiceIdentity; their codes are the same for every service.
  */
 import {Buffer} from 'node:buffer'
 import {chmod, link, lstat, mkdir, mkdtemp, rm, unlink} from 'node:fs/promises'
@@ -11,7 +12,7 @@ import type {Server, Socket} from 'node:net'
 import {dirname, join} from 'node:path'
 
 import {asDiswallError, DiswallError, ExitCode} from '../errors.js'
-import type {DaemonStatus} from '../daemon/status.js'
+import type {ServiceIdentity} from './identity.js'
 
 /** Longest request or response line, bytes; a peer that sends a longer one is disconnected. */
 export const MAX_CONTROL_LINE_BYTES = 64 * 1024
@@ -36,14 +37,14 @@ export interface ControlRequest {
 /** Answers one command; what it returns (or resolves to) must be JSON-serialisable. */
 export type ControlHandler = (request: ControlRequest) => unknown
 
-/** The commands the control socket answers: `status` always, others as the daemon provides them. */
-export interface ControlHandlers {
-  status(request: ControlRequest): DaemonStatus | Promise<DaemonStatus>
+/** The commands the control socket answers: `status` (a status of type S) always, others as the service provides them. */
+export interface ControlHandlers<S> {
+  status(request: ControlRequest): S | Promise<S>
   reload?(request: ControlRequest): Promise<unknown>
   [command: string]: ControlHandler | undefined
 }
 
-/** One answer line. `exitCode` and `hint` travel so that the client can report the daemon's error as its own. */
+/** One answer line. `exitCode` and `hint` travel so that the client can report the service's error as its own. */
 export type ControlResponse =
   | {ok: false; error: {code: string; exitCode?: number; hint?: string; message: string}}
   | {ok: true; result: unknown}
@@ -56,27 +57,30 @@ export interface ControlServer {
   close(): Promise<void>
 }
 
-/** No daemon answers on the control socket (exit 4). */
-export class DaemonNotRunningError extends DiswallError {
-  constructor(path: string, why: string, options?: ErrorOptions) {
-    super(`the diswall daemon is not running: ${why} (${path})`, 'E_DAEMON_NOT_RUNNING', ExitCode.ENVIRONMENT,
-      'Start it: systemctl start diswall (or run "diswall daemon").', options)
+// The codes say DAEMON for every service: scripts match E_DAEMON_NOT_RUNNING and friends since the daemon
+// was the only service, so they stay as they are.
+
+/** Nothing answers on the service's control socket: E_DAEMON_NOT_RUNNING (exit 4). */
+export class ServiceNotRunningError extends DiswallError {
+  constructor(service: ServiceIdentity, path: string, why: string, options?: ErrorOptions) {
+    super(`the diswall ${service.name} is not running: ${why} (${path})`, 'E_DAEMON_NOT_RUNNING', ExitCode.ENVIRONMENT,
+      `Start it: systemctl start ${service.unit} (or run "diswall ${service.name}").`, options)
   }
 }
 
-/** Another daemon already answers on the control socket (exit 4). */
-export class DaemonRunningError extends DiswallError {
-  constructor(path: string) {
-    super(`another diswall daemon is already listening on ${path}`, 'E_DAEMON_RUNNING', ExitCode.ENVIRONMENT,
-      'Stop it first (systemctl stop diswall), or give this one another [daemon] socket.')
+/** Another instance of the service already answers on the control socket: E_DAEMON_RUNNING (exit 4). */
+export class ServiceRunningError extends DiswallError {
+  constructor(service: ServiceIdentity, path: string) {
+    super(`another diswall ${service.name} is already listening on ${path}`, 'E_DAEMON_RUNNING', ExitCode.ENVIRONMENT,
+      `Stop it first (systemctl stop ${service.unit}), or give this one another ${service.socketSetting}.`)
   }
 }
 
-/** The daemon did not answer in time (exit 4). */
-export class DaemonTimeoutError extends DiswallError {
-  constructor(path: string, command: string, timeoutMs: number) {
-    super(`the diswall daemon did not answer "${command}" within ${timeoutMs} ms on ${path}`, 'E_DAEMON_TIMEOUT',
-      ExitCode.ENVIRONMENT, 'It may be busy or hung; check its log: journalctl -u diswall.')
+/** The service did not answer in time: E_DAEMON_TIMEOUT (exit 4). */
+export class ServiceTimeoutError extends DiswallError {
+  constructor(service: ServiceIdentity, path: string, command: string, timeoutMs: number) {
+    super(`the diswall ${service.name} did not answer "${command}" within ${timeoutMs} ms on ${path}`, 'E_DAEMON_TIMEOUT',
+      ExitCode.ENVIRONMENT, `It may be busy or hung; check its log: journalctl -u ${service.unit}.`)
   }
 }
 
@@ -87,12 +91,22 @@ export class ControlSocketError extends DiswallError {
   }
 }
 
-/** The daemon's answer was not a valid response line (exit 1: a bug on one side). */
-export class DaemonProtocolError extends DiswallError {
-  constructor(path: string, why: string) {
-    super(`invalid answer from the diswall daemon on ${path}: ${why}`, 'E_DAEMON_PROTOCOL', ExitCode.INTERNAL,
-      'Check that "diswall status" and the daemon are the same version (restart the daemon after an upgrade).')
+/** The service's answer was not a valid response line: E_DAEMON_PROTOCOL (exit 1: a bug on one side). */
+export class ControlProtocolError extends DiswallError {
+  constructor(service: ServiceIdentity, path: string, why: string) {
+    super(`invalid answer from the diswall ${service.name} on ${path}: ${why}`, 'E_DAEMON_PROTOCOL', ExitCode.INTERNAL,
+      `Check that "${service.client}" and the ${service.name} are the same version (restart the ${service.name} after an upgrade).`)
   }
+}
+
+/** Options of {@link queryControl}. */
+export interface QueryControlOptions {
+  /** Fields sent beside `command` (the command's arguments). */
+  args?: Record<string, unknown>
+  /** Who answers on the socket, for the messages of the errors. */
+  service: ServiceIdentity
+  /** How long to wait for the answer, milliseconds; 5000 by default. */
+  timeoutMs?: number
 }
 
 /**
@@ -100,21 +114,26 @@ export class DaemonProtocolError extends DiswallError {
  * created (0755) when missing. The socket is bound inside a fresh 0700 directory, made 0600 and then
  * hard-linked into place, so it is never connectable by other users, and a live socket is never replaced.
  * An existing socket nobody listens on (ECONNREFUSED) is removed.
- * Throws DaemonRunningError when a daemon answers on `path`, ControlSocketError when `path` exists
- * and is not a socket (it is left alone) or is too long for a unix socket.
+ * `service` names the service in errors. Throws ServiceRunningError when another instance answers on
+ * `path`, ControlSocketError when `path` exists and is not a socket (it is left alone) or is too long for
+ * a unix socket.
  */
-export async function openControlServer(path: string, handlers: ControlHandlers): Promise<ControlServer> {
+export async function openControlServer<S>(
+  path: string,
+  handlers: ControlHandlers<S>,
+  service: ServiceIdentity,
+): Promise<ControlServer> {
   const dir = dirname(path)
   if (Buffer.byteLength(path) > MAX_SOCKET_PATH_BYTES || Buffer.byteLength(dir) + PRIVATE_SOCKET_SUFFIX_BYTES > MAX_SOCKET_PATH_BYTES) {
     throw new ControlSocketError(`control socket path ${path} is too long for a unix socket (at most `
-      + `${MAX_SOCKET_PATH_BYTES - PRIVATE_SOCKET_SUFFIX_BYTES} bytes for its directory)`, 'Set a shorter [daemon] socket in the config.')
+      + `${MAX_SOCKET_PATH_BYTES - PRIVATE_SOCKET_SUFFIX_BYTES} bytes for its directory)`, `Set a shorter ${service.socketSetting} in the config.`)
   }
   let privateDir: string
   try {
     await mkdir(dir, {mode: 0o755, recursive: true})
     privateDir = await mkdtemp(join(dir, PRIVATE_DIR_PREFIX)) // mode 0700: nobody else can reach what is bound here
   } catch (error) {
-    throw setupError(path, error)
+    throw setupError(service, path, error)
   }
   const bound = join(privateDir, 's')
   const connections = new Set<Socket>()
@@ -123,10 +142,10 @@ export async function openControlServer(path: string, handlers: ControlHandlers)
   try {
     await listen(server, bound)
     await chmod(bound, 0o600)
-    await linkIntoPlace(bound, path)
+    await linkIntoPlace(service, bound, path)
   } catch (error) {
     await closeServer(server, connections)
-    throw setupError(path, error)
+    throw setupError(service, path, error)
   } finally {
     await rm(privateDir, {force: true, recursive: true})
   }
@@ -148,15 +167,15 @@ export async function openControlServer(path: string, handlers: ControlHandlers)
 }
 
 /**
- * Sends `command` to the daemon on the unix socket `path` and returns its result.
- * Throws DaemonNotRunningError (no socket, or nobody listening), a DiswallError with code E_NOT_ROOT
- * (permission denied), DaemonTimeoutError (no answer within `timeoutMs`), DaemonProtocolError (a
- * malformed answer), and the daemon's own error (its code, message and hint) when it answers `ok: false`.
+ * Sends `command` to the service on the unix socket `path` and returns its result (of type T, unchecked).
+ * Throws ServiceNotRunningError (no socket, or nobody listening), a DiswallError with code E_NOT_ROOT
+ * (permission denied), ServiceTimeoutError (no answer within `timeoutMs`), ControlProtocolError (a
+ * malformed answer), and the service's own error (its code, message and hint) when it answers `ok: false`.
  */
-export async function queryDaemon<T = unknown>(
+export async function queryControl<T = unknown>(
   path: string,
   command: string,
-  {args = {}, timeoutMs = 5000}: {args?: Record<string, unknown>; timeoutMs?: number} = {},
+  {args = {}, service, timeoutMs = 5000}: QueryControlOptions,
 ): Promise<T> {
   const line = await new Promise<string>((resolve, reject) => {
     const socket = createConnection({path})
@@ -172,24 +191,24 @@ export async function queryDaemon<T = unknown>(
       else resolve(value!)
     }
 
-    const timer = setTimeout(() => finish(new DaemonTimeoutError(path, command, timeoutMs)), timeoutMs)
+    const timer = setTimeout(() => finish(new ServiceTimeoutError(service, path, command, timeoutMs)), timeoutMs)
     socket.on('connect', () => socket.write(JSON.stringify({...args, command}) + '\n'))
     socket.on('data', (chunk: Buffer) => {
       const newline = chunk.indexOf(0x0a)
       if (newline === -1) {
         chunks.push(chunk)
         size += chunk.length
-        if (size > MAX_RESPONSE_BYTES) finish(new DaemonProtocolError(path, `answer longer than ${MAX_RESPONSE_BYTES} bytes`))
+        if (size > MAX_RESPONSE_BYTES) finish(new ControlProtocolError(service, path, `answer longer than ${MAX_RESPONSE_BYTES} bytes`))
         return
       }
       chunks.push(chunk.subarray(0, newline))
       finish(undefined, Buffer.concat(chunks).toString('utf8'))
     })
-    socket.on('end', () => finish(new DaemonProtocolError(path, 'the connection closed before an answer')))
-    socket.on('close', () => finish(new DaemonProtocolError(path, 'the connection closed before an answer')))
-    socket.on('error', (error: NodeJS.ErrnoException) => finish(connectError(path, error)))
+    socket.on('end', () => finish(new ControlProtocolError(service, path, 'the connection closed before an answer')))
+    socket.on('close', () => finish(new ControlProtocolError(service, path, 'the connection closed before an answer')))
+    socket.on('error', (error: NodeJS.ErrnoException) => finish(connectError(service, path, error)))
   })
-  const response = parseResponse(path, line)
+  const response = parseResponse(service, path, line)
   if (!response.ok) {
     const {code, exitCode, hint, message} = response.error
     const exit = typeof exitCode === 'number' && Number.isInteger(exitCode) && exitCode >= 1 && exitCode <= 7
@@ -200,49 +219,50 @@ export async function queryDaemon<T = unknown>(
   return response.result as T
 }
 
-function setupError(path: string, error: unknown): DiswallError {
+function setupError(service: ServiceIdentity, path: string, error: unknown): DiswallError {
   if (error instanceof DiswallError) return error
   const {code, message} = error as NodeJS.ErrnoException
   return new ControlSocketError(`cannot create the control socket ${path}: ${message}`,
-    code === 'EACCES' || code === 'EPERM' ? 'Run the daemon as root.' : 'Check [daemon] socket in the config.', {cause: error})
+    code === 'EACCES' || code === 'EPERM' ? `Run the ${service.name} as root.` : `Check ${service.socketSetting} in the config.`,
+    {cause: error})
 }
 
-function connectError(path: string, error: NodeJS.ErrnoException): DiswallError {
+function connectError(service: ServiceIdentity, path: string, error: NodeJS.ErrnoException): DiswallError {
   switch (error.code) {
     case 'ENOENT':
     case 'ENOTDIR': {
-      return new DaemonNotRunningError(path, 'its control socket does not exist', {cause: error})
+      return new ServiceNotRunningError(service, path, 'its control socket does not exist', {cause: error})
     }
     case 'ECONNREFUSED': {
-      return new DaemonNotRunningError(path, 'nothing listens on its control socket', {cause: error})
+      return new ServiceNotRunningError(service, path, 'nothing listens on its control socket', {cause: error})
     }
     case 'EACCES':
     case 'EPERM': {
-      return new DiswallError(`permission denied on the daemon's control socket ${path} (it is root only)`, 'E_NOT_ROOT',
+      return new DiswallError(`permission denied on the ${service.name}'s control socket ${path} (it is root only)`, 'E_NOT_ROOT',
         ExitCode.ENVIRONMENT, 'Run it as root, e.g. with sudo.', {cause: error})
     }
     default: {
-      return new ControlSocketError(`cannot connect to the daemon's control socket ${path}: ${error.message}`,
-        'Check [daemon] socket in the config, or pass --socket PATH.', {cause: error})
+      return new ControlSocketError(`cannot connect to the ${service.name}'s control socket ${path}: ${error.message}`,
+        `Check ${service.socketSetting} in the config, or pass --socket PATH.`, {cause: error})
     }
   }
 }
 
-function parseResponse(path: string, line: string): ControlResponse {
+function parseResponse(service: ServiceIdentity, path: string, line: string): ControlResponse {
   let value: unknown
   try {
     value = JSON.parse(line)
   } catch {
-    throw new DaemonProtocolError(path, 'not JSON')
+    throw new ControlProtocolError(service, path, 'not JSON')
   }
-  if (typeof value !== 'object' || value === null) throw new DaemonProtocolError(path, 'not a JSON object')
+  if (typeof value !== 'object' || value === null) throw new ControlProtocolError(service, path, 'not a JSON object')
   const response = value as Record<string, unknown>
   if (response.ok === true && 'result' in response) return response as ControlResponse
   const error = response.error as Record<string, unknown> | undefined
   if (response.ok === false && typeof error?.code === 'string' && typeof error.message === 'string') {
     return response as ControlResponse
   }
-  throw new DaemonProtocolError(path, 'neither {"ok":true,"result":…} nor {"ok":false,"error":…}')
+  throw new ControlProtocolError(service, path, 'neither {"ok":true,"result":…} nor {"ok":false,"error":…}')
 }
 
 function listen(server: Server, path: string): Promise<void> {
@@ -264,9 +284,9 @@ async function closeServer(server: Server, connections: Set<Socket>): Promise<vo
 
 /**
  * Hard-links the bound socket to `path`. link() never replaces an existing file, so a socket that a
- * live daemon holds, or a file that is not ours, survives; a stale socket is removed and the link retried.
+ * live service holds, or a file that is not ours, survives; a stale socket is removed and the link retried.
  */
-async function linkIntoPlace(bound: string, path: string): Promise<void> {
+async function linkIntoPlace(service: ServiceIdentity, bound: string, path: string): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
       await link(bound, path)
@@ -274,11 +294,11 @@ async function linkIntoPlace(bound: string, path: string): Promise<void> {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 3) throw error
     }
-    await removeIfStale(path)
+    await removeIfStale(service, path)
   }
 }
 
-async function removeIfStale(path: string): Promise<void> {
+async function removeIfStale(service: ServiceIdentity, path: string): Promise<void> {
   let isSocket: boolean
   try {
     isSocket = (await lstat(path)).isSocket()
@@ -287,12 +307,12 @@ async function removeIfStale(path: string): Promise<void> {
     throw error
   }
   if (!isSocket) {
-    throw new ControlSocketError(`${path} exists and is not a socket; the daemon will not replace it`,
-      'Move the file away, or set another [daemon] socket in the config.')
+    throw new ControlSocketError(`${path} exists and is not a socket; the ${service.name} will not replace it`,
+      `Move the file away, or set another ${service.socketSetting} in the config.`)
   }
-  switch (await probe(path)) {
+  switch (await probe(service, path)) {
     case 'live': {
-      throw new DaemonRunningError(path)
+      throw new ServiceRunningError(service, path)
     }
     case 'refused': {
       await unlink(path).catch((error: NodeJS.ErrnoException) => {
@@ -307,10 +327,10 @@ async function removeIfStale(path: string): Promise<void> {
 }
 
 /** Connects to an existing socket: `live` when something accepts, `refused` when nobody listens. */
-function probe(path: string): Promise<'live' | 'missing' | 'refused'> {
+function probe(service: ServiceIdentity, path: string): Promise<'live' | 'missing' | 'refused'> {
   return new Promise((resolve, reject) => {
     const socket = createConnection({path})
-    // A daemon that accepts but is hung still counts as live: replacing its socket would hide it.
+    // A service that accepts but is hung still counts as live: replacing its socket would hide it.
     const timer = setTimeout(() => done(() => resolve('live')), PROBE_TIMEOUT_MS)
     const done = (fn: () => void) => {
       clearTimeout(timer)
@@ -323,16 +343,19 @@ function probe(path: string): Promise<'live' | 'missing' | 'refused'> {
       if (error.code === 'ECONNREFUSED') done(() => resolve('refused'))
       else if (error.code === 'EAGAIN') done(() => resolve('live')) // backlog full: someone listens
       else if (error.code === 'ENOENT') done(() => resolve('missing'))
-      else done(() => reject(connectError(path, error)))
+      else done(() => reject(connectError(service, path, error)))
     })
   })
 }
 
+/** The handlers as the server calls them: whatever their status type, results are only serialised. */
+type AnyHandlers = ControlHandlers<unknown>
+
 /** Reads request lines of one connection and answers them in order. Never throws. */
-function serveConnection(socket: Socket, handlers: ControlHandlers, connections: Set<Socket>): void {
+function serveConnection(socket: Socket, handlers: AnyHandlers, connections: Set<Socket>): void {
   connections.add(socket)
   socket.on('close', () => connections.delete(socket))
-  socket.on('error', () => {}) // a client that went away (EPIPE, ECONNRESET) is no concern of the daemon
+  socket.on('error', () => {}) // a client that went away (EPIPE, ECONNRESET) is no concern of the service
   let pending: Buffer = Buffer.alloc(0)
   let queue = Promise.resolve()
   socket.on('data', (chunk: Buffer) => {
@@ -358,7 +381,7 @@ function serveConnection(socket: Socket, handlers: ControlHandlers, connections:
 }
 
 /** The response line for one request line: the handler's result, or an error; never throws. */
-async function answerLine(text: string, handlers: ControlHandlers): Promise<string> {
+async function answerLine(text: string, handlers: AnyHandlers): Promise<string> {
   let response: ControlResponse
   try {
     response = {ok: true, result: (await handle(text, handlers)) ?? null} // undefined would drop the key
@@ -370,7 +393,7 @@ async function answerLine(text: string, handlers: ControlHandlers): Promise<stri
   }
 }
 
-async function handle(text: string, handlers: ControlHandlers): Promise<unknown> {
+async function handle(text: string, handlers: AnyHandlers): Promise<unknown> {
   let request: unknown
   try {
     request = JSON.parse(text)

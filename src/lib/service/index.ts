@@ -1,3 +1,25 @@
-export * from './control.js'
-export * from './log.js'
-export * from './metrics.js'
+export {
+  ControlProtocolError,
+  ControlSocketError,
+  MAX_CONTROL_LINE_BYTES,
+  openControlServer,
+  queryControl,
+  ServiceNotRunningError,
+  ServiceRunningError,
+  ServiceTimeoutError,
+} from './control.js'
+export type {
+  ControlHandler,
+  ControlHandlers,
+  ControlRequest,
+  ControlResponse,
+  ControlServer,
+  QueryControlOptions,
+} from './control.js'
+export type {ServiceIdentity} from './identity.js'
+export {runService} from './lifecycle.js'
+export type {ServiceLifecycle, SignalAction, SignalSource} from './lifecycle.js'
+export {createLogger, LOG_LEVELS, memoryLogger} from './log.js'
+export type {Logger, LoggerOptions, LogLevel} from './log.js'
+export {escapeLabelValue, METRICS_CONTENT_TYPE, openMetricsServer, parseListen, renderMetricFamilies} from './metrics.js'
+export type {MetricFamily, MetricLabels, MetricSample, MetricsCollector, MetricsServer} from './metrics.js'

@@ -1,7 +1,8 @@
 /**
- * The daemon's log: one line per event on stdout. Under systemd (JOURNAL_STREAM set) each line starts
- * with its syslog priority (`<4>`), which journald turns into the entry's priority and strips, and has
- * no time stamp (journald adds one); elsewhere lines carry an ISO time stamp and the level in words.
+ * The log of a long-running command (`diswall daemon`, `diswall server`): one line per event on stdout.
+ * Under systemd (JOURNAL_STREAM set) each line starts with its syslog priority (`<4>`), which journald
+ * turns into the entry's priority and strips, and has no time stamp (journald adds one); elsewhere lines
+ * carry an ISO time stamp and the level in words.
  */
 import type {Writable} from 'node:stream'
 
@@ -9,8 +10,8 @@ import type {Writable} from 'node:stream'
 export const LOG_LEVELS = {error: 3, warning: 4, notice: 5, info: 6, debug: 7} as const
 export type LogLevel = keyof typeof LOG_LEVELS
 
-/** Where the daemon's messages go. */
-export interface DaemonLogger {
+/** Where a long-running command's messages go. */
+export interface Logger {
   log(level: LogLevel, message: string): void
 }
 
@@ -26,8 +27,8 @@ export interface LoggerOptions {
   now?: () => Date
 }
 
-/** A logger for the daemon (see the module comment). Messages are one line: line breaks become spaces. */
-export function createLogger(options: LoggerOptions = {}): DaemonLogger {
+/** A logger that writes to a stream (see the module comment). Messages are one line: line breaks become spaces. */
+export function createLogger(options: LoggerOptions = {}): Logger {
   const stream = options.stream ?? process.stdout
   const format = options.format ?? (process.env.JOURNAL_STREAM ? 'journal' : 'plain')
   const now = options.now ?? (() => new Date())
@@ -41,7 +42,7 @@ export function createLogger(options: LoggerOptions = {}): DaemonLogger {
 }
 
 /** A logger that keeps lines in memory (tests). */
-export function memoryLogger(): DaemonLogger & {lines: Array<{level: LogLevel; message: string}>} {
+export function memoryLogger(): Logger & {lines: Array<{level: LogLevel; message: string}>} {
   const lines: Array<{level: LogLevel; message: string}> = []
   return {lines, log: (level, message) => void lines.push({level, message})}
 }

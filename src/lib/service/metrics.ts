@@ -1,119 +1,48 @@
 /**
- * Prometheus metrics of the daemon (`[metrics] listen`): the status rendered in the text exposition
- * format 0.0.4, served over HTTP at /metrics.
+ * Prometheus metrics of a long-running command (`[metrics] listen`): metric families written in the
+ * text exposition format 0.0.4 and served over HTTP at /metrics. What the families are is the
+ * command's business (the daemon's are in src/lib/daemon/metrics.ts).
  */
 import {createServer} from 'node:http'
 import type {IncomingMessage, ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 
 import {DiswallError, ExitCode, InvalidValueError} from '../errors.js'
-import type {DetectStats, DetectTracked, SourceHealth, SourceState} from '../detect/index.js'
-import type {DaemonStatus} from '../daemon/status.js'
+import type {ServiceIdentity} from './identity.js'
 
 /** The Content-Type of the text exposition format. */
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
-/** Longest `reason` label value; reasons are tags from pattern files and the network, so bound them. */
-const MAX_REASON_LABEL_LENGTH = 64
-const SOURCE_STATES: readonly SourceState[] = ['starting', 'running', 'restarting', 'failed', 'stopped']
 
-/** The detection counters, by DetectStats field; a Record so that a new field fails to compile until it is listed. */
-const DETECT_COUNTERS: Record<keyof DetectStats, [name: string, help: string]> = {
-  allows: ['diswall_detect_allows_total', 'Allow requests yielded by the detection engine.'],
-  badAddresses: ['diswall_detect_bad_addresses_total', 'Pattern matches whose address text was not an address.'],
-  bans: ['diswall_detect_bans_total', 'Ban requests yielded by the detection engine.'],
-  duplicates: ['diswall_detect_duplicates_total', 'Evidence dropped because its target was reported within dedup_ttl.'],
-  lines: ['diswall_detect_lines_total', 'Log lines handled by the detection engine.'],
-  longLines: ['diswall_detect_long_lines_total', 'Lines longer than the maximum line length, not seen by patterns.'],
-  matches: ['diswall_detect_matches_total', 'Pattern lines that matched.'],
-  openPorts: ['diswall_detect_open_ports_total', 'Packets to open ports, dropped.'],
-  packets: ['diswall_detect_packets_total', 'Kernel packet log lines parsed.'],
-  pending: ['diswall_detect_pending_total', 'Evidence counted towards a threshold not reached yet.'],
-  portless: ['diswall_detect_portless_total', 'Packets without a port (ICMP, GRE, ...), dropped.'],
-  protected: ['diswall_detect_protected_total', 'Evidence about protected addresses, dropped.'],
+/** Label names and values of one sample. */
+export type MetricLabels = Record<string, string>
+
+/** One sample of a family: its labels (`{}` for none) and its value. */
+export type MetricSample = readonly [labels: MetricLabels, value: number]
+
+/** One metric family: written as `# HELP`, `# TYPE`, then its samples in order. */
+export interface MetricFamily {
+  name: string
+  type: 'counter' | 'gauge'
+  /** One line of text; backslashes and line feeds are escaped when written. */
+  help: string
+  samples: readonly MetricSample[]
 }
 
-/** Keys of DetectTracked that are gauges, with their `kind` label. */
-const TRACKED_KEYS: Record<Exclude<keyof DetectTracked, 'evicted'>, string> = {counterKeys: 'counter', dedupKeys: 'dedup'}
-
-type Labels = Record<string, string>
-type Sample = [labels: Labels, value: number]
+/** What a metrics endpoint serves: the current families, read at every scrape. */
+export type MetricsCollector = () => Promise<readonly MetricFamily[]> | readonly MetricFamily[]
 
 /**
- * Renders the status as Prometheus text exposition format 0.0.4: `# HELP` and `# TYPE` per family,
- * names `diswall_…`, counters ending in `_total`, label values escaped. Ban reasons are reduced to
- * their first word (`port-scan 23/tcp` → `port-scan`) to bound the number of series. Pure.
+ * Writes the families in the Prometheus text exposition format 0.0.4: `# HELP` and `# TYPE` per family,
+ * then one line per sample with its label values escaped; every line ends in a line feed. Pure.
  */
-export function renderMetrics(status: DaemonStatus): string {
+export function renderMetricFamilies(families: readonly MetricFamily[]): string {
   const out: string[] = []
-  const family = (name: string, type: 'counter' | 'gauge', help: string, samples: readonly Sample[]) => {
+  for (const {help, name, samples, type} of families) {
     out.push(`# HELP ${name} ${escapeHelp(help)}`, `# TYPE ${name} ${type}`)
-    // A field the daemon does not fill (yet) is left out rather than written as an invalid sample.
+    // A field its producer does not fill (yet) is left out rather than written as an invalid sample.
     for (const [labels, value] of samples) if (typeof value === 'number') out.push(`${name}${formatLabels(labels)} ${formatValue(value)}`)
   }
-  const one = (value: number): Sample[] => [[{}, value]]
-  const timestamp = (iso: string | undefined): Sample[] => {
-    const ms = iso === undefined ? Number.NaN : Date.parse(iso)
-    return Number.isFinite(ms) ? one(ms / 1000) : []
-  }
-
-  family('diswall_info', 'gauge', 'Version, mode and firewall backend of the daemon; always 1.',
-    [[{backend: status.backend.name, mode: status.mode, version: status.version}, 1]])
-  family('diswall_start_time_seconds', 'gauge', 'When the daemon started, seconds since the epoch.', timestamp(status.startedAt))
-  family('diswall_uptime_seconds', 'gauge', 'Seconds since the daemon started.', one(status.uptimeSec))
-
-  family('diswall_bans_total', 'counter', 'Bans applied since start.', one(status.bans.total))
-  family('diswall_bans_by_reason_total', 'counter', 'Bans applied since start, by the first word of their reason.',
-    [...reasonCounts(status.bans.byReason)].map(([reason, n]): Sample => [{reason}, n]))
-  family('diswall_ban_failures_total', 'counter', 'Bans that could not be applied.', one(status.bans.failed))
-  family('diswall_allows_total', 'counter', 'Automatic allow entries applied since start.', one(status.allows.total))
-  family('diswall_allow_failures_total', 'counter', 'Automatic allow entries that could not be applied.', one(status.allows.failed))
-  // -1 means the set could not be read: leave the sample out rather than report a false size.
-  family('diswall_set_entries', 'gauge', 'Entries in the kernel sets (both families), by list.',
-    (['block', 'allow'] as const).filter((list) => status.sets[list] >= 0).map((list): Sample => [{list}, status.sets[list]]))
-
-  const sources = (fn: (s: SourceHealth) => number): Sample[] => status.sources.map((s) => [{source: s.name}, fn(s)])
-  family('diswall_source_up', 'gauge', '1 when the detection source is running.', sources((s) => (s.state === 'running' ? 1 : 0)))
-  family('diswall_source_state', 'gauge', 'State of the detection source: 1 for the current state.',
-    status.sources.flatMap((s) => SOURCE_STATES.map((state): Sample => [{source: s.name, state}, s.state === state ? 1 : 0])))
-  family('diswall_source_lines_total', 'counter', 'Items read by the detection source.', sources((s) => s.lines))
-  family('diswall_source_restarts_total', 'counter', 'Restarts of the detection source after it failed or ended.',
-    sources((s) => s.restarts))
-  family('diswall_source_lost_total', 'counter', 'Items the detection source lost (ring buffer overruns, over-long lines).',
-    sources((s) => s.lost ?? 0))
-  family('diswall_source_last_line_timestamp_seconds', 'gauge', 'When the detection source last read an item, seconds since the epoch.',
-    status.sources.filter((s) => s.lastLineAt !== undefined).map((s): Sample => [{source: s.name}, s.lastLineAt! / 1000]))
-
-  for (const key of Object.keys(DETECT_COUNTERS).sort() as Array<keyof DetectStats>) {
-    const [name, help] = DETECT_COUNTERS[key]
-    family(name, 'counter', help, one(status.detect[key]))
-  }
-  family('diswall_detect_tracked_keys', 'gauge', 'Keys held by the detection engine, by structure.',
-    Object.entries(TRACKED_KEYS).map(([key, kind]): Sample => [{kind}, status.detect[key as keyof typeof TRACKED_KEYS]]))
-  family('diswall_detect_evicted_total', 'counter', 'Keys dropped because a counter or the de-duplication cache was full.',
-    one(status.detect.evicted))
-
-  family('diswall_writer_added_total', 'counter', 'Entries added to the kernel sets by the writer.', one(status.writer.added))
-  family('diswall_writer_removed_total', 'counter', 'Entries removed from the kernel sets by the writer.', one(status.writer.removed))
-  family('diswall_writer_batches_total', 'counter', 'Batches committed to the kernel.', one(status.writer.batches))
-  family('diswall_writer_failed_batches_total', 'counter', 'Batches the kernel refused.', one(status.writer.failedBatches))
-  family('diswall_writer_pending', 'gauge', 'Entries waiting for the next batch.', one(status.writer.pending))
-  family('diswall_killed_sockets_total', 'counter', 'Sockets closed after bans.', one(status.killed.sockets))
-  family('diswall_killed_conntrack_total', 'counter', 'Conntrack entries deleted after bans.', one(status.killed.conntrack))
-
-  family('diswall_snapshot_loaded_entries', 'gauge', 'Entries loaded from the snapshot at start.', one(status.snapshot.loaded))
-  family('diswall_snapshot_saved_entries', 'gauge', 'Entries in the last saved snapshot.',
-    status.snapshot.saved === undefined ? [] : one(status.snapshot.saved))
-  family('diswall_snapshot_last_save_timestamp_seconds', 'gauge', 'When the snapshot was last saved, seconds since the epoch.',
-    timestamp(status.snapshot.savedAt))
-  family('diswall_snapshot_last_save_failed', 'gauge', '1 when the last snapshot save failed.',
-    one(status.snapshot.lastError === undefined ? 0 : 1))
-
-  family('diswall_pattern_files', 'gauge', 'Pattern files in use.', one(status.patterns.length))
-  family('diswall_config_loaded_timestamp_seconds', 'gauge', 'When the config was last loaded, seconds since the epoch.',
-    timestamp(status.config.loadedAt))
-  family('diswall_config_last_reload_failed', 'gauge', '1 when the last config reload failed.',
-    one(status.config.lastReloadError === undefined ? 0 : 1))
-  return out.join('\n') + '\n'
+  return out.length === 0 ? '' : out.join('\n') + '\n'
 }
 
 /** A listening metrics endpoint. */
@@ -127,15 +56,15 @@ export interface MetricsServer {
 }
 
 /**
- * Serves renderMetrics(await getStatus()) at `GET /metrics` on `listen` ("HOST:PORT", "[IPv6]:PORT";
- * port 0 picks a free port). Other paths answer 404, other methods 405, a failing getStatus 500;
- * no request can stop the server. Throws InvalidValueError for a malformed `listen`, and a DiswallError
- * E_METRICS_LISTEN (exit 4) when the address cannot be bound.
+ * Serves renderMetricFamilies(await collect()) at `GET /metrics` on `listen` ("HOST:PORT", "[IPv6]:PORT";
+ * port 0 picks a free port). Other paths answer 404, other methods 405, a failing collect 500 (naming
+ * `service`); no request can stop the server. Throws InvalidValueError for a malformed `listen`, and a
+ * DiswallError E_METRICS_LISTEN (exit 4) when the address cannot be bound.
  */
-export async function openMetricsServer(listen: string, getStatus: () => Promise<DaemonStatus>): Promise<MetricsServer> {
+export async function openMetricsServer(listen: string, collect: MetricsCollector, service: ServiceIdentity): Promise<MetricsServer> {
   const {host, port} = parseListen(listen)
   const server = createServer((request, response) => {
-    serveRequest(request, response, getStatus).catch(() => {
+    serveRequest(request, response, collect, service).catch(() => {
       if (!response.headersSent) response.writeHead(500)
       response.end()
     })
@@ -184,7 +113,12 @@ export function parseListen(listen: string): {host: string; port: number} {
   return {host: match[1] ?? match[2], port}
 }
 
-async function serveRequest(request: IncomingMessage, response: ServerResponse, getStatus: () => Promise<DaemonStatus>): Promise<void> {
+async function serveRequest(
+  request: IncomingMessage,
+  response: ServerResponse,
+  collect: MetricsCollector,
+  service: ServiceIdentity,
+): Promise<void> {
   const path = (request.url ?? '/').split('?')[0]
   if (path !== '/metrics') {
     sendText(response, 404, 'Not found: metrics are at /metrics\n')
@@ -197,10 +131,10 @@ async function serveRequest(request: IncomingMessage, response: ServerResponse, 
   }
   let body: string
   try {
-    body = renderMetrics(await getStatus())
+    body = renderMetricFamilies(await collect())
   } catch {
-    // Details stay in the daemon; a scraper only needs to know this scrape failed.
-    sendText(response, 500, 'The daemon could not read its status\n')
+    // Details stay in the service; a scraper only needs to know this scrape failed.
+    sendText(response, 500, `The ${service.name} could not read its status\n`)
     return
   }
   response.writeHead(200, {'Content-Type': METRICS_CONTENT_TYPE})
@@ -212,17 +146,7 @@ function sendText(response: ServerResponse, statusCode: number, text: string): v
   response.end(text)
 }
 
-/** Sums the ban counts by the first word of the reason, bounded in length; empty reasons count as `unknown`. */
-function reasonCounts(byReason: Record<string, number>): Map<string, number> {
-  const counts = new Map<string, number>()
-  for (const [reason, n] of Object.entries(byReason)) {
-    const word = reason.trim().split(/\s+/)[0].slice(0, MAX_REASON_LABEL_LENGTH) || 'unknown'
-    counts.set(word, (counts.get(word) ?? 0) + n)
-  }
-  return new Map([...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-}
-
-function formatLabels(labels: Labels): string {
+function formatLabels(labels: MetricLabels): string {
   const entries = Object.entries(labels)
   if (entries.length === 0) return ''
   return `{${entries.map(([k, v]) => `${k}="${escapeLabelValue(v)}"`).join(',')}}`

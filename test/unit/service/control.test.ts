@@ -8,13 +8,19 @@ import {join} from 'node:path'
 import {after, before, test} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
-import {openControlServer, queryDaemon} from '../../../src/lib/service/index.js'
-import type {DaemonStatus} from '../../../src/lib/daemon/index.js'
-import type {ControlHandlers} from '../../../src/lib/service/index.js'
+import {openControlServer, queryControl} from '../../../src/lib/service/index.js'
+import type {ControlHandlers, QueryControlOptions, ServiceIdentity} from '../../../src/lib/service/index.js'
 import {DiswallError} from '../../../src/lib/errors.js'
 
-const STATUS = {mode: 'local-only', pid: 4242, uptimeSec: 7, version: '0.1.0'} as unknown as DaemonStatus
-const HANDLERS: ControlHandlers = {status: () => STATUS}
+/** A service that is not the daemon, so that every message below shows it is named from here. */
+const SERVICE: ServiceIdentity = {client: 'diswall server status', name: 'server', socketSetting: '[server] socket', unit: 'diswall-server'}
+const STATUS = {mode: 'central', pid: 4242, uptimeSec: 7, version: '0.1.0'}
+const HANDLERS: ControlHandlers<typeof STATUS> = {status: () => STATUS}
+
+/** queryControl() for SERVICE. */
+function query<T = unknown>(path: string, command: string, options: Omit<QueryControlOptions, 'service'> = {}): Promise<T> {
+  return queryControl<T>(path, command, {...options, service: SERVICE})
+}
 
 let root: string
 let counter = 0
@@ -84,10 +90,10 @@ async function staleSocket(path: string): Promise<void> {
 
 test('control - status round trip over the socket', async () => {
   const path = join(await freshDir(), 'diswall.sock')
-  const server = await openControlServer(path, HANDLERS)
+  const server = await openControlServer(path, HANDLERS, SERVICE)
   try {
     assert.equal(server.path, path)
-    assert.deepEqual(await queryDaemon(path, 'status'), STATUS)
+    assert.deepEqual(await query(path, 'status'), STATUS)
   } finally {
     await server.close()
   }
@@ -96,7 +102,7 @@ test('control - status round trip over the socket', async () => {
 test('control - the socket is 0600 from the start, and nothing else is left in its directory', async () => {
   const dir = await freshDir()
   const path = join(dir, 'diswall.sock')
-  const server = await openControlServer(path, HANDLERS)
+  const server = await openControlServer(path, HANDLERS, SERVICE)
   try {
     const st = await lstat(path)
     assert.ok(st.isSocket())
@@ -109,7 +115,7 @@ test('control - the socket is 0600 from the start, and nothing else is left in i
 
 test('control - a missing parent directory is created 0755', async () => {
   const dir = join(await freshDir(), 'run', 'diswall')
-  const server = await openControlServer(join(dir, 'diswall.sock'), HANDLERS)
+  const server = await openControlServer(join(dir, 'diswall.sock'), HANDLERS, SERVICE)
   try {
     assert.equal((await stat(dir)).mode & 0o777, 0o755)
   } finally {
@@ -120,7 +126,7 @@ test('control - a missing parent directory is created 0755', async () => {
 test('control - close() removes the socket file and may be called twice', async () => {
   const dir = await freshDir()
   const path = join(dir, 'diswall.sock')
-  const server = await openControlServer(path, HANDLERS)
+  const server = await openControlServer(path, HANDLERS, SERVICE)
   await server.close()
   await server.close()
   assert.deepEqual(await readdir(dir), [])
@@ -128,7 +134,7 @@ test('control - close() removes the socket file and may be called twice', async 
 
 test('control - close() does not wait for idle clients', async () => {
   const path = join(await freshDir(), 'diswall.sock')
-  const server = await openControlServer(path, HANDLERS)
+  const server = await openControlServer(path, HANDLERS, SERVICE)
   const client = rawClient(path)
   await new Promise((resolve) => client.socket.once('connect', resolve))
   await server.close()
@@ -137,10 +143,10 @@ test('control - close() does not wait for idle clients', async () => {
 
 test('control - an unknown command answers E_UNKNOWN_COMMAND, also for names of Object.prototype', async () => {
   const path = join(await freshDir(), 'diswall.sock')
-  const server = await openControlServer(path, HANDLERS)
+  const server = await openControlServer(path, HANDLERS, SERVICE)
   try {
     for (const command of ['frobnicate', 'constructor', 'toString', '__proto__', 'hasOwnProperty']) {
-      const error = await rejection(queryDaemon(path, command))
+      const error = await rejection(query(path, command))
       assert.equal(error.code, 'E_UNKNOWN_COMMAND', command)
       assert.equal(error.exitCode, 2)
       assert.match(error.hint ?? '', /Known commands: status\./)
@@ -152,7 +158,7 @@ test('control - an unknown command answers E_UNKNOWN_COMMAND, also for names of 
 
 test('control - bad JSON and bad requests answer E_BAD_REQUEST and the connection stays usable', async () => {
   const path = join(await freshDir(), 'diswall.sock')
-  const server = await openControlServer(path, HANDLERS)
+  const server = await openControlServer(path, HANDLERS, SERVICE)
   try {
     const client = rawClient(path)
     client.socket.write('not json\n[]\n{"command":1}\n\n{"command":"status"}\n')
@@ -177,7 +183,7 @@ test('control - pipelined requests are answered in order, even when an earlier o
       return 'slow'
     },
     status: () => STATUS,
-  })
+  }, SERVICE)
   try {
     const client = rawClient(path)
     client.socket.write('{"command":"slow"}\n{"command":"fast"}\n')
@@ -191,7 +197,7 @@ test('control - pipelined requests are answered in order, even when an earlier o
 
 test('control - a request line over 64 KiB closes the connection; the server goes on', async () => {
   const path = join(await freshDir(), 'diswall.sock')
-  const server = await openControlServer(path, HANDLERS)
+  const server = await openControlServer(path, HANDLERS, SERVICE)
   try {
     const client = rawClient(path)
     client.socket.write('{"command":"' + 'x'.repeat(70 * 1024)) // no newline: the server must not buffer forever
@@ -203,7 +209,7 @@ test('control - a request line over 64 KiB closes the connection; the server goe
     await withNewline.closed
     assert.deepEqual(withNewline.lines, [])
 
-    assert.deepEqual(await queryDaemon(path, 'status'), STATUS)
+    assert.deepEqual(await query(path, 'status'), STATUS)
   } finally {
     await server.close()
   }
@@ -220,15 +226,15 @@ test('control - handler errors reach the client with code, message, hint and exi
     },
     status: () => STATUS,
     weird: () => ({big: 1n}), // not JSON-serialisable
-  })
+  }, SERVICE)
   try {
-    const reload = await rejection(queryDaemon(path, 'reload'))
+    const reload = await rejection(query(path, 'reload'))
     assert.deepEqual([reload.code, reload.message, reload.hint, reload.exitCode], ['E_CONFIG', 'config is bad', 'Fix it.', 3])
-    const broken = await rejection(queryDaemon(path, 'broken'))
+    const broken = await rejection(query(path, 'broken'))
     assert.deepEqual([broken.code, broken.message, broken.exitCode], ['E_INTERNAL', 'boom', 1])
-    const weird = await rejection(queryDaemon(path, 'weird'))
+    const weird = await rejection(query(path, 'weird'))
     assert.equal(weird.code, 'E_INTERNAL')
-    assert.deepEqual(await queryDaemon(path, 'status'), STATUS) // still serving
+    assert.deepEqual(await query(path, 'status'), STATUS) // still serving
   } finally {
     await server.close()
   }
@@ -236,9 +242,9 @@ test('control - handler errors reach the client with code, message, hint and exi
 
 test('control - a request may carry arguments for its handler', async () => {
   const path = join(await freshDir(), 'diswall.sock')
-  const server = await openControlServer(path, {echo: (request) => request, status: () => STATUS})
+  const server = await openControlServer(path, {echo: (request) => request, status: () => STATUS}, SERVICE)
   try {
-    assert.deepEqual(await queryDaemon(path, 'echo', {args: {target: '203.0.113.7'}}), {command: 'echo', target: '203.0.113.7'})
+    assert.deepEqual(await query(path, 'echo', {args: {target: '203.0.113.7'}}), {command: 'echo', target: '203.0.113.7'})
   } finally {
     await server.close()
   }
@@ -248,9 +254,9 @@ test('control - a stale socket (nobody listening) is removed and replaced', asyn
   const path = join(await freshDir(), 'diswall.sock')
   await staleSocket(path)
   assert.ok((await lstat(path)).isSocket())
-  const server = await openControlServer(path, HANDLERS)
+  const server = await openControlServer(path, HANDLERS, SERVICE)
   try {
-    assert.deepEqual(await queryDaemon(path, 'status'), STATUS)
+    assert.deepEqual(await query(path, 'status'), STATUS)
   } finally {
     await server.close()
   }
@@ -258,13 +264,14 @@ test('control - a stale socket (nobody listening) is removed and replaced', asyn
 
 test('control - a second server on a live socket throws E_DAEMON_RUNNING and leaves the first one working', async () => {
   const path = join(await freshDir(), 'diswall.sock')
-  const first = await openControlServer(path, HANDLERS)
+  const first = await openControlServer(path, HANDLERS, SERVICE)
   try {
-    const error = await rejection(openControlServer(path, {status: () => ({...STATUS, pid: 1})}))
+    const error = await rejection(openControlServer(path, {status: () => ({...STATUS, pid: 1})}, SERVICE))
     assert.equal(error.code, 'E_DAEMON_RUNNING')
     assert.equal(error.exitCode, 4)
-    assert.ok(error.hint)
-    assert.deepEqual(await queryDaemon(path, 'status'), STATUS)
+    assert.equal(error.message, `another diswall server is already listening on ${path}`)
+    assert.equal(error.hint, 'Stop it first (systemctl stop diswall-server), or give this one another [server] socket.')
+    assert.deepEqual(await query(path, 'status'), STATUS)
   } finally {
     await first.close()
   }
@@ -274,32 +281,34 @@ test('control - a regular file at the socket path is refused and left untouched'
   const dir = await freshDir()
   const path = join(dir, 'diswall.sock')
   await writeFile(path, 'precious\n')
-  const error = await rejection(openControlServer(path, HANDLERS))
+  const error = await rejection(openControlServer(path, HANDLERS, SERVICE))
   assert.equal(error.code, 'E_CONTROL_SOCKET')
   assert.equal(error.exitCode, 4)
-  assert.match(error.message, /is not a socket/)
+  assert.equal(error.message, `${path} exists and is not a socket; the server will not replace it`)
+  assert.equal(error.hint, 'Move the file away, or set another [server] socket in the config.')
   assert.equal(await readFile(path, 'utf8'), 'precious\n')
   assert.deepEqual(await readdir(dir), ['diswall.sock']) // no private directory left behind
 })
 
 test('control - a path too long for a unix socket is refused with a clear error', async () => {
-  const error = await rejection(openControlServer(join(root, 'x'.repeat(120), 'diswall.sock'), HANDLERS))
+  const error = await rejection(openControlServer(join(root, 'x'.repeat(120), 'diswall.sock'), HANDLERS, SERVICE))
   assert.equal(error.code, 'E_CONTROL_SOCKET')
   assert.match(error.message, /too long/)
+  assert.equal(error.hint, 'Set a shorter [server] socket in the config.')
 })
 
 test('control - client: no socket file means E_DAEMON_NOT_RUNNING (exit 4) with a hint to start it', async () => {
-  const error = await rejection(queryDaemon(join(await freshDir(), 'missing.sock'), 'status'))
+  const error = await rejection(query(join(await freshDir(), 'missing.sock'), 'status'))
   assert.equal(error.code, 'E_DAEMON_NOT_RUNNING')
   assert.equal(error.exitCode, 4)
-  assert.match(error.hint ?? '', /systemctl start diswall/)
-  assert.match(error.message, /does not exist/)
+  assert.equal(error.hint, 'Start it: systemctl start diswall-server (or run "diswall server").')
+  assert.match(error.message, /^the diswall server is not running: its control socket does not exist \(/)
 })
 
 test('control - client: a refused connection (stale socket) means E_DAEMON_NOT_RUNNING', async () => {
   const path = join(await freshDir(), 'diswall.sock')
   await staleSocket(path)
-  const error = await rejection(queryDaemon(path, 'status'))
+  const error = await rejection(query(path, 'status'))
   assert.equal(error.code, 'E_DAEMON_NOT_RUNNING')
   assert.equal(error.exitCode, 4)
   assert.match(error.message, /nothing listens/)
@@ -312,9 +321,11 @@ test('control - client: no answer within timeoutMs means E_DAEMON_TIMEOUT', asyn
   await new Promise<void>((resolve) => mute.listen(path, resolve))
   try {
     const started = Date.now()
-    const error = await rejection(queryDaemon(path, 'status', {timeoutMs: 100}))
+    const error = await rejection(query(path, 'status', {timeoutMs: 100}))
     assert.equal(error.code, 'E_DAEMON_TIMEOUT')
     assert.equal(error.exitCode, 4)
+    assert.equal(error.message, `the diswall server did not answer "status" within 100 ms on ${path}`)
+    assert.equal(error.hint, 'It may be busy or hung; check its log: journalctl -u diswall-server.')
     assert.ok(Date.now() - started < 2000)
   } finally {
     for (const socket of connections) socket.destroy()
@@ -327,7 +338,10 @@ test('control - client: a malformed answer is E_DAEMON_PROTOCOL', async () => {
   const liar = createServer((socket) => socket.resume().end('hello\n')) // resume: read to the end, so it can close
   await new Promise<void>((resolve) => liar.listen(path, resolve))
   try {
-    assert.equal((await rejection(queryDaemon(path, 'status'))).code, 'E_DAEMON_PROTOCOL')
+    const error = await rejection(query(path, 'status'))
+    assert.equal(error.code, 'E_DAEMON_PROTOCOL')
+    assert.equal(error.message, `invalid answer from the diswall server on ${path}: not JSON`)
+    assert.equal(error.hint, 'Check that "diswall server status" and the server are the same version (restart the server after an upgrade).')
   } finally {
     await new Promise((resolve) => liar.close(resolve))
   }
@@ -338,11 +352,11 @@ test('control - other users cannot connect: E_NOT_ROOT for them', {skip: process
   await chmod(root, 0o755) // let nobody reach the socket itself, so only its own mode stops them
   await chmod(dir, 0o755)
   const path = join(dir, 'diswall.sock')
-  const server = await openControlServer(path, HANDLERS)
+  const server = await openControlServer(path, HANDLERS, SERVICE)
   try {
     const control = fileURLToPath(new URL('../../../src/lib/service/control.ts', import.meta.url))
-    const script = `import {queryDaemon} from ${JSON.stringify(control)}
-      queryDaemon(${JSON.stringify(path)}, 'status').then(() => console.log('connected'), (e) => console.log(e.code, e.exitCode))`
+    const script = `import {queryControl} from ${JSON.stringify(control)}
+      queryControl(${JSON.stringify(path)}, 'status', {service: ${JSON.stringify(SERVICE)}}).then(() => console.log('connected'), (e) => console.log(e.code, e.exitCode))`
     const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script],
       {cwd: fileURLToPath(new URL('../../..', import.meta.url)), env: {...process.env, TSX_DISABLE_CACHE: '1'}, gid: 65_534, uid: 65_534})
     let out = ''
