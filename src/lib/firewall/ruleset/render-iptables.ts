@@ -322,6 +322,23 @@ function ruleError(origin: Origin, reason: string, hint?: string): RulesetError 
 /** iptables-save spelling of a limit unit. */
 const IPTABLES_LIMIT_UNITS: Record<RateLimit['unit'], string> = {day: 'day', hour: 'hour', minute: 'min', second: 'sec'}
 
+/**
+ * Fastest rate the iptables `limit` match takes, per second: iptables 1.8.9 (libxt_limit) stores the
+ * interval between packets in 1/10,000 s and refuses a rate whose interval rounds to 0 ("Rate too fast").
+ */
+export const IPTABLES_LIMIT_MAX_PER_SEC = 10_000
+
+/** Seconds in each limit unit. */
+const LIMIT_UNIT_SEC: Record<RateLimit['unit'], number> = {day: 86_400, hour: 3600, minute: 60, second: 1}
+
+/** @throws RulesetError at the rule's origin when iptables would refuse the rate (nft takes it). */
+function checkIptablesLimit(rule: NormalRule, limit: RateLimit): void {
+  const max = IPTABLES_LIMIT_MAX_PER_SEC * LIMIT_UNIT_SEC[limit.unit]
+  if (limit.count <= max) return
+  throw ruleError(rule.origin, `rate limit ${limit.count}/${limit.unit} is faster than iptables can limit (at most ${max}/${limit.unit})`,
+    `Use at most ${IPTABLES_LIMIT_MAX_PER_SEC}/second with the ipset backend, or the nftables backend ([firewall] backend = "nftables").`)
+}
+
 /** iptables-save order of connection states. */
 const IPTABLES_STATE_ORDER: readonly ConnState[] = ['invalid', 'new', 'related', 'established']
 
@@ -444,7 +461,10 @@ function iptablesSpecs(rule: NormalRule, family: Family, direction: RuleDirectio
     parts.push(`-m conntrack --ctstate ${states.join(',')}`)
   }
   if (rule.uidOwner !== undefined) parts.push(`-m owner --uid-owner ${rule.uidOwner}`)
-  if (rule.limit !== undefined) parts.push(`-m limit --limit ${rule.limit.count}/${IPTABLES_LIMIT_UNITS[rule.limit.unit]}`)
+  if (rule.limit !== undefined) {
+    checkIptablesLimit(rule, rule.limit)
+    parts.push(`-m limit --limit ${rule.limit.count}/${IPTABLES_LIMIT_UNITS[rule.limit.unit]}`)
+  }
   parts.push(iptablesTarget(rule, family, log))
   const rest = parts.join(' ')
   if (rule.peers.length === 0) return [rest]

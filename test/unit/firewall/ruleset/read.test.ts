@@ -404,7 +404,7 @@ test('ruleset read - a file instead of the directory is an error', async () => {
 })
 
 test('ruleset read - a directory without incoming.d/ is refused: it is not a firewall directory', async () => {
-  for (const files of [{}, {'outgoing.d/10-dns': '', 'whitelist.d/192.0.2.7': ''}, {'incoming.d': 'a file, not a directory'}]) {
+  for (const files of [{}, {'outgoing.d/10-dns': '', 'whitelist.d/192.0.2.7': ''}, {'incoming.d': 'a file, not a directory'}] as Array<Record<string, Entry>>) {
     const dir = await makeFirewallDir(files, {incoming: false})
     await assert.rejects(read(dir), (error: unknown) => {
       assert.ok(error instanceof RulesetError)

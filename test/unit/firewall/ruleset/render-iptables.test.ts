@@ -13,6 +13,7 @@ import {
   RULESET_CHAINS,
 } from '../../../../src/lib/firewall/ruleset/render-iptables.js'
 import type {ListFile, Rule, RuleFile, RulesetModel} from '../../../../src/lib/firewall/ruleset/model.js'
+import {renderNft} from '../../../../src/lib/firewall/ruleset/render-nft.js'
 import {parseNetwork} from '../../../../src/lib/net/index.js'
 
 const OPTS = {logPrefix: 'diswall-log: ', names: DEFAULT_NAMES}
@@ -408,4 +409,20 @@ test('render-iptables - RULESET_CHAINS is the one from names.ts, and RULESET_CHA
   assert.equal(RULESET_CHAINS, NAMES_RULESET_CHAINS)
   assert.deepEqual(RULESET_CHAINS, {blacklist: 'diswall-blacklist', in: 'diswall-in', out: 'diswall-out', whitelist: 'diswall-whitelist'})
   assert.deepEqual(RULESET_CHAIN_NAMES, ['diswall-in', 'diswall-out', 'diswall-whitelist', 'diswall-blacklist'])
+})
+
+test('render-iptables - a rate limit faster than iptables takes is a RulesetError at its file (nft renders it)', () => {
+  const limited = (limit: string): RulesetModel => model({incoming: [file('90-log', [{limit, verdict: 'log'}])]})
+  for (const [limit, max] of [['10001/second', '10000/second'], ['100000/s', '10000/second'], ['600001/minute', '600000/minute']]) {
+    assert.throws(() => renderIptablesChains(limited(limit), 4, OPTS), (error: unknown) => {
+      assert.ok(error instanceof RulesetError)
+      assert.match(error.message, new RegExp(`^/fw/incoming\\.d/90-log:1: rate limit \\d+/\\w+ is faster than iptables can limit \\(at most ${max}\\)$`))
+      assert.match(error.hint ?? '', /nftables backend/)
+      return true
+    }, limit)
+  }
+  for (const limit of ['10000/second', '600000/minute', '864000000/day']) {
+    assert.equal(renderIptablesChains(limited(limit), 4, OPTS).find((c) => c.name === 'diswall-in')!.rules.length, 6, limit)
+  }
+  assert.match(renderNft(limited('100000/second'), OPTS), /limit rate 100000\/second/)
 })
