@@ -113,6 +113,19 @@ function icmpRules(family: Family, types: readonly string[]): TemplateRule[] {
   return types.map((icmpType) => ({family, icmpType, proto: family === 4 ? 'icmp' : 'icmpv6', verdict: 'accept'}))
 }
 
+/** Destination ports of DNS replies: the resolver's unprivileged source ports (as the reference template). */
+const DNS_REPLY_PORTS = '1024:65535'
+
+/** A template that accepts one TCP port, in both directions, for the file's peers. */
+function fixedPort(summary: string, port: string): TemplateDef {
+  return {
+    directions: BOTH,
+    expand: ({origin, peers}) => withPeers([{dport: port, proto: 'tcp', verdict: 'accept'}], peers, origin),
+    summary,
+    takesPort: false,
+  }
+}
+
 const ACCEPT = simple('accept (the port, or everything)', {verdict: 'accept'})
 const DROP = simple('drop silently (the port, or everything)', {verdict: 'drop'})
 
@@ -127,13 +140,14 @@ const TEMPLATES: Readonly<Record<string, TemplateDef>> = {
       // Incoming: only replies to our own queries (conntrack ESTABLISHED); a source port of 53 alone proves
       // nothing, so it never opens a port by itself.
       const base: TemplateRule[] = direction === 'incoming'
-        ? protos.map((proto) => ({proto, sport: '53', state: ['established'], verdict: 'accept'}))
+        ? protos.map((proto) => ({dport: DNS_REPLY_PORTS, proto, sport: '53', state: ['established'], verdict: 'accept'}))
         : protos.map((proto) => ({dport: '53', proto, verdict: 'accept'}))
       return withPeers(base, peers, origin)
     },
-    summary: 'incoming: DNS replies (tcp/udp from port 53, established only); outgoing: DNS queries to port 53',
+    summary: `incoming: DNS replies (tcp/udp from port 53 to ${DNS_REPLY_PORTS}, established only); outgoing: DNS queries to port 53`,
     takesPort: false,
   },
+  collector: fixedPort('accept the Bytemark monitoring collector (tcp 1919)', '1919'),
   drop: DROP,
   'essential-icmpv6': {
     directions: BOTH,
@@ -142,6 +156,8 @@ const TEMPLATES: Readonly<Record<string, TemplateDef>> = {
     takesPort: false,
   },
   established: stateTemplate('established', 'accept'),
+  // The reference wrote IPv4 INPUT rules whatever the file and its addresses; here it is a plain port template.
+  imager: fixedPort('accept the Bytemark imager (tcp 5000)', '5000'),
   ftp: {
     directions: BOTH,
     expand: ({origin, peers}) => withPeers([{dport: `21,${FTP_PASSIVE_PORTS}`, proto: 'tcp', verdict: 'accept'}], peers, origin),
@@ -232,7 +248,9 @@ export function describeBuiltinTemplate(name: string): string | undefined {
  * - log: rate-limited ({@link LOG_RATE_LIMIT}) verdict `log`;
  * - ping: echo-request, echo-reply, time-exceeded over ICMP (IPv4) and ICMPv6 (IPv6); icmp / icmpv6: one
  *   family, every type or `input.icmpType`; essential-icmpv6: {@link ESSENTIAL_ICMPV6_TYPES};
- * - dns: incoming = replies (tcp and udp from port 53, state established only), outgoing = queries to 53;
+ * - dns: incoming = replies (tcp and udp from port 53 to 1024–65535, state established only), outgoing =
+ *   queries to 53;
+ * - collector, imager: tcp 1919, tcp 5000 (Bytemark services of the reference), both directions and families;
  * - ftp: tcp 21 and {@link FTP_PASSIVE_PORTS};
  * - reject-www-data (outgoing only): www-data may reach the file's addresses and DNS, the rest is rejected,
  *   in both families.

@@ -191,7 +191,7 @@ test('ruleset resolve - unknown names, bad ports and suffixed templates are erro
     })
   }
   await check('10-foo', '"foo" is not a template, a service or a port',
-    'Use a built-in template (accept, allow, blacklist, dns, drop, essential-icmpv6, established, ftp, icmp, icmpv6, invalid, log, new, ping, reject, reject-www-data, related, syn-ack-flood-protection, whitelist), a service name from /etc/services, a port (5000) or range (5000:5010) with an optional .tcp/.udp suffix, or write a user template rule.d/foo.incoming.')
+    'Use a built-in template (accept, allow, blacklist, collector, dns, drop, essential-icmpv6, established, ftp, icmp, icmpv6, imager, invalid, log, new, ping, reject, reject-www-data, related, syn-ack-flood-protection, whitelist), a service name from /etc/services, a port (5000) or range (5000:5010) with an optional .tcp/.udp suffix, or write a user template rule.d/foo.incoming.')
   await check('10-Accept', '"Accept" is not a template, a service or a port', 'rule.d/Accept.incoming')
   await check('10-foo.sctp', '"foo.sctp" is not a template, a service or a port', 'Use a built-in template')
   await check('ssh', '"ssh" is not named NN-NAME', 'Name rule files NN-NAME, e.g. 10-ssh')

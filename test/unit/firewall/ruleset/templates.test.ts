@@ -28,7 +28,7 @@ function expand(name: string, input: Partial<TemplateInput> = {}): Rule[] {
 
 test('templates - the built-in names', () => {
   assert.deepEqual(BUILTIN_TEMPLATE_NAMES, [
-    'accept', 'allow', 'blacklist', 'dns', 'drop', 'essential-icmpv6', 'established', 'ftp', 'icmp', 'icmpv6', 'invalid',
+    'accept', 'allow', 'blacklist', 'collector', 'dns', 'drop', 'essential-icmpv6', 'established', 'ftp', 'icmp', 'icmpv6', 'imager', 'invalid',
     'log', 'new', 'ping', 'reject', 'reject-www-data', 'related', 'syn-ack-flood-protection', 'whitelist',
   ])
   assert.equal(isBuiltinTemplate('accept'), true)
@@ -133,15 +133,23 @@ test('templates - essential-icmpv6 accepts the seven types IPv6 needs', () => {
   ].map((icmpType) => ({family: 6, icmpType, origin, proto: 'icmpv6', verdict: 'accept'})))
 })
 
-test('templates - dns incoming accepts established replies from port 53 only', () => {
-  assert.deepEqual(expand('dns'), [
-    {origin, proto: 'tcp', sport: '53', state: ['established'], verdict: 'accept'},
-    {origin, proto: 'udp', sport: '53', state: ['established'], verdict: 'accept'},
-  ])
+test('templates - dns incoming accepts established replies from port 53 to unprivileged ports only', () => {
+  const reply = {dport: '1024:65535', sport: '53', state: ['established'], verdict: 'accept'}
+  assert.deepEqual(expand('dns'), [{origin, proto: 'tcp', ...reply}, {origin, proto: 'udp', ...reply}])
   assert.deepEqual(expand('dns', {peers: [V4]}), [
-    {family: 4, origin, peers: [V4], proto: 'tcp', sport: '53', state: ['established'], verdict: 'accept'},
-    {family: 4, origin, peers: [V4], proto: 'udp', sport: '53', state: ['established'], verdict: 'accept'},
+    {family: 4, origin, peers: [V4], proto: 'tcp', ...reply},
+    {family: 4, origin, peers: [V4], proto: 'udp', ...reply},
   ])
+})
+
+test('templates - collector and imager accept their tcp port in both directions and both families of the peers', () => {
+  for (const [name, port] of [['collector', '1919'], ['imager', '5000']] as const) {
+    assert.deepEqual(expand(name), [{dport: port, origin, proto: 'tcp', verdict: 'accept'}])
+    assert.deepEqual(expand(name, {direction: 'outgoing', peers: [V4, V6]}), [
+      {dport: port, family: 4, origin, peers: [V4], proto: 'tcp', verdict: 'accept'},
+      {dport: port, family: 6, origin, peers: [V6], proto: 'tcp', verdict: 'accept'},
+    ])
+  }
 })
 
 test('templates - dns outgoing accepts queries to port 53', () => {
