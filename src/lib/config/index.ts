@@ -6,7 +6,7 @@
 /** Default location of the config file (`-c/--config FILE` overrides it). */
 export const DEFAULT_CONFIG_PATH = '/etc/diswall/diswall.conf'
 
-export {loadConfig, natsHostname} from './load.js'
+export {loadConfig, MAX_CONFIG_BYTES, natsHostname} from './load.js'
 export {defaultConfig, formatTomlValue, InvalidConfigError, parseConfig} from './parse.js'
 export type {ConfigProblem, ParsedConfig} from './parse.js'
 export {HIDDEN_SECRET, renderConfig, renderConfigReference, toFileValues} from './render.js'

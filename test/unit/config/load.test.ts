@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict'
+import {execFileSync} from 'node:child_process'
 import {chmod, mkdtemp, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {Readable} from 'node:stream'
 import {after, before, test} from 'node:test'
 
-import {defaultConfig, InvalidConfigError, loadConfig, natsHostname} from '../../../src/lib/config/index.js'
+import {defaultConfig, InvalidConfigError, loadConfig, MAX_CONFIG_BYTES, natsHostname} from '../../../src/lib/config/index.js'
 import {ConfigError} from '../../../src/lib/errors.js'
 
 let dir: string
@@ -81,4 +82,30 @@ test('config load - "-" and /dev/stdin read standard input', async () => {
   }
   await assert.rejects(loadConfig('-', {stdin: Readable.from(['[nats]\nport = 0\n'])}),
     (error: unknown) => error instanceof ConfigError && error.message.startsWith('-:2: [nats] port:'))
+})
+
+test('config load - a FIFO, a device or a file over 1 MiB is refused before it is read', async () => {
+  const refused = async (path: string, message: string, options?: {stdin?: NodeJS.ReadableStream}): Promise<void> => {
+    await assert.rejects(loadConfig(path, options), (error: unknown) => {
+      assert.ok(error instanceof ConfigError, String(error))
+      assert.equal(error.message, `${path}: ${message}`)
+      assert.equal(error.exitCode, 3)
+      assert.ok(error.hint)
+      return true
+    })
+  }
+  // A FIFO without a writer: reading it would block forever.
+  const fifo = join(dir, 'fifo.conf')
+  execFileSync('mkfifo', [fifo])
+  await refused(fifo, 'is a FIFO (named pipe), not a regular file')
+  await refused('/dev/zero', 'is a character device, not a regular file')
+
+  const big = join(dir, 'big.conf')
+  await writeFile(big, `# ${'x'.repeat(MAX_CONFIG_BYTES)}\n`)
+  await refused(big, 'is larger than 1 MiB: not a diswall config')
+  await refused('-', 'is larger than 1 MiB: not a diswall config', {stdin: Readable.from([Buffer.alloc(MAX_CONFIG_BYTES + 1, 0x23)])})
+
+  const justFits = join(dir, 'fits.conf')
+  await writeFile(justFits, `${'#'.repeat(MAX_CONFIG_BYTES - 1)}\n`)
+  assert.equal((await loadConfig(justFits)).config.nats.port, 4222)
 })
