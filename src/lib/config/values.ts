@@ -424,7 +424,10 @@ export function closest(word: string, candidates: Iterable<string>): string | un
     }
   }
   const limit = word.length <= 4 ? 1 : Math.max(2, Math.floor(word.length / 3))
-  if (bestDistance <= limit) return best
+  // Two edits turn many short words into a key ("bogus" → "logs"); a typo of that size keeps its first
+  // letter ("sauce" → "source"). A far-fetched suggestion misleads more than none.
+  const plausible = bestDistance < 2 || best?.[0]?.toLowerCase() === word[0]?.toLowerCase()
+  if (bestDistance <= limit && plausible) return best
   const prefixed = list.filter((c) => word.length >= 2 && c.toLowerCase().startsWith(word.toLowerCase()))
   return prefixed.length === 1 ? prefixed[0] : undefined
 }

@@ -165,6 +165,9 @@ test('config parse - an unknown key suggests the section it belongs to', () => {
   assert.equal(misplaced.hint, 'Did you mean local_only? Top-level keys go before the first [section] header.')
   const unlike = errorOf('[daemon]\ncolour = "red"\n')
   assert.equal(unlike.hint, 'Known keys in [daemon]: state_dir, socket, snapshot_interval.')
+  // Two edits from [nginx] logs, but nothing like it: no far-fetched suggestion.
+  const bogus = errorOf('[daemon]\nbogus = 1\n')
+  assert.equal(bogus.hint, 'Known keys in [daemon]: state_dir, socket, snapshot_interval.')
 })
 
 test('config parse - an unknown section names its line and suggests the closest section', () => {
