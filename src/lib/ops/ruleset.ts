@@ -7,6 +7,7 @@ import {
   confirmPending,
   diffRuleset,
   flushRuleset,
+  neighbourDiscoveryWarning,
   newRollbackToken,
   renderRuleset,
   rollbackIfPending,
@@ -71,6 +72,7 @@ function target(ctx: RulesetContext, backend: 'ipset' | 'nftables') {
 export async function checkRuleset(ctx: RulesetContext): Promise<RulesetSummary> {
   const {backend, model} = await load(ctx)
   const rendered = renderRuleset(model, target(ctx, backend))
+  warnAboutModel(ctx, model)
   const rules: Record<string, number> = {}
   for (const tx of rendered.transactions) {
     rules[tx.family === undefined ? 'nft' : `ipv${tx.family}`] = tx.chains.reduce((n, c) => n + c.rules.length, 0)
@@ -93,6 +95,12 @@ export async function checkRuleset(ctx: RulesetContext): Promise<RulesetSummary>
 export async function showRuleset(ctx: RulesetContext): Promise<RenderedRuleset> {
   const {backend, model} = await load(ctx)
   return renderRuleset(model, target(ctx, backend))
+}
+
+/** Reports what is valid but probably unintended (IPv6 neighbour discovery dropped). Call after rendering. */
+function warnAboutModel(ctx: RulesetContext, model: RulesetModel): void {
+  const nd = neighbourDiscoveryWarning(model)
+  if (nd !== undefined) ctx.onWarning?.(nd)
 }
 
 /** What an apply would change in the kernel (`firewall diff`). */
@@ -120,6 +128,7 @@ export async function applyFromDir(ctx: RulesetContext, options: {
   // One apply at a time (firewall watch and an operator's apply): each saves the state the other changes.
   const report = await withLock(join(ctx.config.daemon.state_dir, 'firewall.lock'),
     () => applyRuleset(model, {...target(ctx, backend), fwBackend: fw.backend}))
+  if (report.applied) warnAboutModel(ctx, model)
   if (options.confirmSec === undefined || !report.applied || !report.previous) return report
   const token = newRollbackToken()
   const deadlineMs = Date.now() + options.confirmSec * 1000
