@@ -160,10 +160,10 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
     proc = spawnProcess('nats-server', ['-c', configFile], {netns: typeof netns === 'string' ? netns : netns?.name})
     const started = proc
     const ac = new AbortController()
-    // Not `started.exited`: that would keep the test process alive for as long as the server runs.
-    // 'close': after the exit and the last of its stderr.
-    started.child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
-      ac.abort(new Error(`nats-server exited during startup (${describeExit({code, signal})}): ${tail(started.output().stderr)}`))
+    // Not `started.exited`: that would keep this process alive for as long as the server runs.
+    // onExit: after the exit and the last of its stderr.
+    started.onExit((exit) => {
+      ac.abort(new Error(`nats-server exited during startup (${describeExit(exit)}): ${tail(started.output().stderr)}`))
     })
     let urls: string[]
     try {
