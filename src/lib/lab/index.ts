@@ -7,6 +7,7 @@
 export {distinctIpv4, nthIpv4} from './addresses.js'
 export {cleanupAll, cleanupAllSync, registerCleanup, registeredCleanupCount} from './cleanup.js'
 export type {CleanupEntry} from './cleanup.js'
+export {LabError, WaitTimeoutError} from './errors.js'
 export {
   countKernelSet,
   DEFAULT_NFT_TABLE,
@@ -46,5 +47,5 @@ export {findProgram, labRequirementsProblem} from './requirements.js'
 export type {LabRequirements} from './requirements.js'
 export {establishedPeers, openTcpConnection, probeTcp, startEchoServer, waitForTcp} from './tcp.js'
 export type {EchoServer, ProbeResult, TcpConnection, TcpPeer} from './tcp.js'
-export {waitFor, WaitTimeoutError} from './wait.js'
+export {waitFor} from './wait.js'
 export type {NotYet, WaitOptions} from './wait.js'

@@ -1,5 +1,5 @@
 /**
- * Throwaway network namespaces for integration tests, joined by veth pairs. Firewall programs run
+ * Throwaway network namespaces for the demo, integration tests and benchmarks, joined by veth pairs. Firewall programs run
  * only inside these namespaces, never in the machine's own one. Everything created here is in the
  * process-wide cleanup registry (./cleanup.ts), so an interrupted run removes it too.
  */
@@ -9,6 +9,7 @@ import {readFile, writeFile} from 'node:fs/promises'
 import {CommandFailedError} from '../errors.js'
 import {exec, type Exec, type ExecOptions, execSync, netnsExec} from '../system/index.js'
 import {registerCleanup} from './cleanup.js'
+import {LabError} from './errors.js'
 import {type SpawnedProcess, type SpawnProcessOptions, spawnProcess} from './process.js'
 import {waitFor} from './wait.js'
 
@@ -94,7 +95,7 @@ export async function createNetns({loopback = true}: CreateNetnsOptions = {}): P
       return (await netns.exec(program, args, options)).stdout
     },
     spawn(program, args = [], options = {}) {
-      if (removing) throw new Error(`network namespace ${name} is removed`)
+      if (removing) throw new LabError(`network namespace ${name} is removed`)
       const child = spawnProcess(program, args, {...options, netns: name})
       spawned.add(child)
       child.onExit(() => spawned.delete(child))
@@ -236,7 +237,7 @@ export function uniqueLogPrefix(tag = 't'): string {
 function addUniqueNetns(): string {
   for (let attempt = 1; ; attempt++) {
     const name = `${NETNS_PREFIX}${process.pid.toString(36)}-${(++netnsCounter).toString(36)}${randomBytes(1).toString('hex')}`
-    if (name.length > MAX_IFNAME_LENGTH) throw new Error(`generated namespace name too long: ${name}`)
+    if (name.length > MAX_IFNAME_LENGTH) throw new LabError(`generated namespace name too long: ${name}`)
     try {
       execSync('ip', ['netns', 'add', name], {timeoutMs: 10_000})
       return name
