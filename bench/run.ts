@@ -16,7 +16,7 @@ import {cpus, loadavg, release, totalmem} from 'node:os'
 import {fileURLToPath} from 'node:url'
 import {parseArgs} from 'node:util'
 
-import {integrationSkipReason} from '../test/helpers/root.js'
+import {labRequirementsProblem} from '../src/lib/lab/index.js'
 import {removeLeftovers, withFleet} from './lib/fleet.js'
 import {type BenchResult, renderTable, writeResults} from './lib/report.js'
 import type {BenchSuite, SuiteContext} from './lib/suite.js'
@@ -50,7 +50,7 @@ async function main(): Promise<number> {
   const only = values.only?.split(',').map((s) => s.trim()).filter(Boolean) ?? []
   const out = values.out ?? DEFAULT_OUT
 
-  const missing = integrationSkipReason({programs: ['ip', 'ipset', 'iptables', 'ip6tables', 'nft']})
+  const missing = labRequirementsProblem({programs: ['ip', 'ipset', 'iptables', 'ip6tables', 'nft']})
   if (missing) {
     process.stderr.write(`bench: cannot run: ${missing}\n`)
     return 4

@@ -1,17 +1,13 @@
-import {accessSync, constants, statSync} from 'node:fs'
-import {delimiter, join} from 'node:path'
 import type {TestContext} from 'node:test'
+
+import {labRequirementsProblem} from '../../src/lib/lab/index.js'
+import type {LabRequirements} from '../../src/lib/lab/index.js'
 
 /** Environment variable with which CI turns every integration skip into a failure. */
 export const REQUIRE_INTEGRATION_ENV = 'DISWALL_REQUIRE_INTEGRATION'
 
-/** What an integration test needs from the machine. */
-export interface IntegrationRequirements {
-  /** Needs root (namespaces, netfilter); true by default. */
-  root?: boolean
-  /** Programs that must be found in PATH, e.g. `['ip', 'ipset', 'nats-server']`. */
-  programs?: readonly string[]
-}
+/** What an integration test needs from the machine: the lab's requirements. */
+export type IntegrationRequirements = LabRequirements
 
 /** Thrown instead of skipping when `DISWALL_REQUIRE_INTEGRATION=1` is set. */
 export class IntegrationUnavailableError extends Error {
@@ -26,29 +22,6 @@ export function isIntegrationRequired(): boolean {
   return process.env[REQUIRE_INTEGRATION_ENV] === '1'
 }
 
-/** The full path of an executable `program` found in PATH, or undefined. */
-export function findProgram(program: string, path: string = process.env.PATH ?? ''): string | undefined {
-  if (program.includes('/')) return isExecutable(program) ? program : undefined
-  for (const dir of path.split(delimiter)) {
-    if (dir === '') continue
-    const candidate = join(dir, program)
-    if (isExecutable(candidate)) return candidate
-  }
-  return undefined
-}
-
-/**
- * Why an integration test cannot run here ("not running as root", "missing programs: ping"),
- * or undefined when it can. Pure check, never throws.
- */
-export function integrationSkipReason({programs = [], root = true}: IntegrationRequirements = {}): string | undefined {
-  const reasons: string[] = []
-  if (root && process.getuid?.() !== 0) reasons.push('not running as root')
-  const missing = programs.filter((p) => findProgram(p) === undefined)
-  if (missing.length > 0) reasons.push(`missing programs: ${missing.join(', ')} (not in PATH)`)
-  return reasons.length === 0 ? undefined : reasons.join('; ')
-}
-
 /**
  * The value for the `skip` option of `describe`/`test`: false when the requirements hold, else the
  * reason. Throws IntegrationUnavailableError instead of returning a reason when
@@ -59,7 +32,7 @@ export function integrationSkipReason({programs = [], root = true}: IntegrationR
  * ```
  */
 export function integrationSkip(requirements?: IntegrationRequirements): string | false {
-  const reason = integrationSkipReason(requirements)
+  const reason = labRequirementsProblem(requirements)
   if (reason === undefined) return false
   if (isIntegrationRequired()) throw new IntegrationUnavailableError(reason)
   return reason
@@ -82,13 +55,4 @@ export function requireRoot(t: Pick<TestContext, 'skip'>, requirements?: Integra
   if (reason === false) return true
   t.skip(reason)
   return false
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK)
-    return statSync(path).isFile()
-  } catch {
-    return false
-  }
 }

@@ -10,8 +10,8 @@ import {after, before, describe, it} from 'node:test'
 
 import {parseKernelLog} from '../../src/lib/detect/kernel-log.js'
 import {type LogLine, NflogSource} from '../../src/lib/detect/sources/index.js'
-import {cleanupAll, connectNetns, createNetns, type Netns, uniqueLogPrefix, type VethPair, waitFor} from '../../src/lib/lab/index.js'
-import {findProgram, integrationSkip} from '../helpers/root.js'
+import {cleanupAll, connectNetns, createNetns, findProgram, type Netns, uniqueLogPrefix, type VethPair, waitFor} from '../../src/lib/lab/index.js'
+import {integrationSkip} from '../helpers/root.js'
 
 const skip = integrationSkip({programs: ['ip', 'nft', 'tcpdump']})
 

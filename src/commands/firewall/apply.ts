@@ -1,11 +1,10 @@
 import {Flags} from '@oclif/core'
-import {spawn} from 'node:child_process'
 
 import {configFlag, DiswallCommand, dirFlag} from '../../base-command.js'
 import {applyFromDir, showRuleset} from '../../lib/ops/index.js'
 import type {PendingConfirm} from '../../lib/ops/index.js'
 import type {RulesetDiff} from '../../lib/firewall/ruleset/index.js'
-import {assertRoot} from '../../lib/system/index.js'
+import {assertRoot, spawnDetached} from '../../lib/system/index.js'
 
 interface FirewallApplyResult {
   applied: boolean
@@ -52,9 +51,8 @@ export default class FirewallApply extends DiswallCommand<FirewallApplyResult> {
       confirmSec: flags.confirm,
       startRollbackTimer: (token, afterSec) => {
         // A detached diswall process outlives this command and the SSH session that ran it.
-        const child = spawn(process.execPath, [process.argv[1], 'firewall', 'rollback', '--token', token,
-          '--after', String(afterSec), '--config', flags.config], {detached: true, stdio: 'ignore'})
-        child.unref()
+        spawnDetached(process.execPath, [process.argv[1], 'firewall', 'rollback', '--token', token,
+          '--after', String(afterSec), '--config', flags.config])
       },
     })
     if (report.disabled) this.log(`${ctx.dir}/disabled exists: nothing applied`)

@@ -3,8 +3,12 @@
  * and validation with `file:line` errors; loading from disk; and the generated, commented default file.
  */
 
+// system/paths.js, not system/index.js: the index loads execa, ~0.15 s of start-up on 2 vCPU, which
+// loading a config (generate-config, every command) does not need.
+import {DEFAULT_PATHS} from '../system/paths.js'
+
 /** Default location of the config file (`-c/--config FILE` overrides it). */
-export const DEFAULT_CONFIG_PATH = '/etc/diswall/diswall.conf'
+export const DEFAULT_CONFIG_PATH = DEFAULT_PATHS.configFile
 
 export {loadConfig, MAX_CONFIG_BYTES, natsHostname} from './load.js'
 export {defaultConfig, formatTomlValue, InvalidConfigError, parseConfig} from './parse.js'

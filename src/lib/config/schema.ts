@@ -1,7 +1,11 @@
 /**
  * The one description of the config file: every section and key, its type, its default and a one-line
- * doc. Defaults are defined here only; parseConfig(), renderConfig() and the README table derive from it.
+ * doc. Defaults are defined here only (default paths come from system/paths.ts); parseConfig(),
+ * renderConfig() and the README table derive from it.
  */
+// system/paths.js, not system/index.js: the index loads execa, ~0.15 s of start-up on 2 vCPU, which
+// loading a config (generate-config, every command) does not need.
+import {DEFAULT_PATHS} from '../system/paths.js'
 import {
   bool,
   checkHost,
@@ -104,7 +108,7 @@ export const CONFIG_SCHEMA = {
   firewall: section('The host firewall and the kernel sets.', {
     backend: oneOf(['auto', 'ipset', 'nftables'], 'auto',
       'Kernel backend: "ipset" (ipset + iptables), "nftables", or "auto" (nftables on nftables-native hosts).'),
-    dir: path('/etc/diswall/firewall', 'Ruleset directory (incoming.d, outgoing.d, whitelist.d, blacklist.d, ...).'),
+    dir: path(DEFAULT_PATHS.firewallDir, 'Ruleset directory (incoming.d, outgoing.d, whitelist.d, blacklist.d, ...).'),
     block_timeout: duration('1d', 'How long a ban lasts unless the server says otherwise.',
       {maxSec: MAX_SET_TIMEOUT_SEC, maxWhy: 'the ipset timeout limit'}),
     block_max: int(1_000_000, 'Capacity of the block set (entries).', {max: MAX_INT32, min: 1}),
@@ -119,7 +123,7 @@ export const CONFIG_SCHEMA = {
       '(NFLOG group read with tcpdump: lowest latency; needs the tcpdump package).'),
     log_prefix: str('diswall-log: ', 'Prefix of the firewall LOG lines (at most 29 characters).',
       {type: 'log prefix', validate: checkLogPrefix}),
-    pipe_path: path('/var/log/diswall/diswall.pipe', 'Named pipe read when source = "pipe".'),
+    pipe_path: path(DEFAULT_PATHS.pipe, 'Named pipe read when source = "pipe".'),
     nflog_group: int(5, 'NFLOG group of the `log` rules and of tcpdump when source = "nflog"; no other program may use it.',
       {max: 65_535, min: 1}),
     ephemeral_port_min: port(49_152, 'Ports from here up are ephemeral: they need ephemeral_hits hits to ban.'),
@@ -135,13 +139,13 @@ export const CONFIG_SCHEMA = {
     dedup_max: int(100_000, 'Capacity of the de-duplication cache (addresses).', {max: 100_000_000, min: 1}),
   }),
   daemon: section('The per-host daemon.', {
-    state_dir: path('/var/lib/diswall', 'State and snapshots of the kernel sets.'),
-    socket: path('/run/diswall/diswall.sock', 'Local control socket (root only), used by `diswall status`.'),
+    state_dir: path(DEFAULT_PATHS.stateDir, 'State and snapshots of the kernel sets.'),
+    socket: path(DEFAULT_PATHS.controlSocket, 'Local control socket (root only), used by `diswall status`.'),
     snapshot_interval: duration('10m', 'How often the snapshot of the kernel sets is saved (also on stop); "0s" = only on stop.',
       {minSec: 0}),
   }),
   server: section('The central server (`diswall server`).', {
-    db: path('/var/lib/diswall/diswall.db', 'SQLite database of the server.'),
+    db: path(DEFAULT_PATHS.serverDb, 'SQLite database of the server.'),
     escalation: durationList(['15m', '30m', '1h', '6h', '1d', '1w'],
       'Ban time for the 1st, 2nd, ... report of an address; the last step repeats.'),
     global_min_accounts: int(2, 'Distinct accounts that must report an address before it is banned everywhere.',

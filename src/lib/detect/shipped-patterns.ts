@@ -9,6 +9,7 @@
  * `x from 198.51.100.9 port 22 ssh2` cannot make another address the offender, and no failed login
  * can look like the `Accepted …` line of the auto-allow file.
  */
+import {DEFAULT_PATHS} from '../system/paths.js'
 import type {PatternFile, PatternParseOptions} from './patterns.js'
 import {parsePatternFiles} from './patterns.js'
 
@@ -19,7 +20,7 @@ export interface ShippedPatternFile {
 }
 
 /** Where the shipped files go: `patterns.d/` of the default firewall directory. */
-export const DEFAULT_PATTERNS_DIR = '/etc/diswall/firewall/patterns.d'
+export const DEFAULT_PATTERNS_DIR = DEFAULT_PATHS.patternsDir
 
 /** A syslog time stamp: traditional (`May  1 12:00:00`) or RFC 3339 (`2024-05-01T12:00:00.123456+00:00`). */
 const TIME = String.raw`(?:[A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2}|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(?:Z|[+-][0-9]{2}:?[0-9]{2})?)`

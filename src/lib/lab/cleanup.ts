@@ -1,10 +1,10 @@
 /**
- * The process-wide registry of everything the test helpers create (network namespaces, processes,
- * temporary directories). Tests remove their resources in `after` hooks; this registry is the
- * safety net that also removes them when the test process exits early, is interrupted (SIGINT,
- * e.g. Ctrl-C), terminated (SIGTERM, SIGHUP) or orphaned (EPIPE on stdout: `node --test` forwards
- * its own SIGINT to the test files as SIGTERM and exits at once), so an aborted run leaves nothing
- * behind. Only SIGKILL defeats it.
+ * The process-wide registry of everything the lab creates (network namespaces, processes, temporary
+ * directories). The demo, tests and benchmarks remove their resources when done (tests in `after`
+ * hooks); this registry is the safety net that also removes them when the process exits early, is
+ * interrupted (SIGINT, e.g. Ctrl-C), terminated (SIGTERM, SIGHUP) or orphaned (EPIPE on stdout:
+ * `node --test` forwards its own SIGINT to the test files as SIGTERM and exits at once), so an aborted
+ * run leaves nothing behind. Only SIGKILL defeats it.
  */
 
 /** A resource the registry knows how to remove. */
@@ -35,7 +35,7 @@ export function registerCleanup(entry: CleanupEntry): () => void {
   }
 }
 
-/** How many resources are registered and not removed yet (for tests of the harness itself). */
+/** How many resources are registered and not removed yet (for tests of the lab itself). */
 export function registeredCleanupCount(): number {
   return registry.size
 }
@@ -86,7 +86,7 @@ function takeAll(): CleanupEntry[] {
 
 function reportFailure(entry: CleanupEntry, error: unknown): void {
   const message = error instanceof Error ? error.message : String(error)
-  process.stderr.write(`test cleanup: removing ${entry.description} failed: ${message}\n`)
+  process.stderr.write(`lab cleanup: removing ${entry.description} failed: ${message}\n`)
 }
 
 /** How long an interrupted process spends removing resources gracefully before it gives up. */
@@ -115,7 +115,7 @@ function interrupt(reason: string, code: number, force = false): void {
   process.exitCode = code
   setTimeout(exit, INTERRUPT_CLEANUP_DEADLINE_MS)
   cleanupAll()
-    .catch((error: unknown) => process.stderr.write(`test cleanup after ${reason}: ${String(error)}\n`))
+    .catch((error: unknown) => process.stderr.write(`lab cleanup after ${reason}: ${String(error)}\n`))
     .finally(exit)
 }
 

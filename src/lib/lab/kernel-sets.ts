@@ -1,8 +1,9 @@
 /**
- * Reads diswall's kernel sets inside a test namespace with the tools themselves (`ipset save`,
+ * Reads diswall's kernel sets inside a lab namespace with the tools themselves (`ipset save`,
  * `ipset list -t`, `nft -j list set`), independently of the parsers under test, so integration tests
  * assert on what the kernel really holds.
  */
+import {LabError} from './errors.js'
 import type {Netns} from './netns.js'
 import {waitFor} from './wait.js'
 
@@ -42,7 +43,7 @@ export async function countKernelSet(netns: Netns, backend: SetBackendKind, set:
   if (backend === 'nftables') return (await readKernelSet(netns, backend, set, table)).size
   const header = await netns.run('ipset', ['list', '-t', set])
   const m = header.match(/^Number of entries: (\d+)$/m)
-  if (!m) throw new Error(`no "Number of entries" in ipset list -t ${set}:\n${header}`)
+  if (!m) throw new LabError(`no "Number of entries" in ipset list -t ${set}:\n${header}`)
   return Number(m[1])
 }
 
@@ -51,7 +52,7 @@ export async function countKernelSet(netns: Netns, backend: SetBackendKind, set:
  * in milliseconds. Needed for nftables after a bulk insert: while the kernel still resizes the set's
  * hash table (deferred, up to a few seconds after 100k+ inserts), a listing repeats some elements and
  * leaves out others (seen on 6.18 with nft 1.0.6: 150,000 listed, ~146,000 distinct). Throws
- * WaitTimeoutError naming the last count.
+ * LabError naming the last count (its cause is the WaitTimeoutError).
  */
 export async function waitForKernelSetCount(netns: Netns, backend: SetBackendKind, set: string, expected: number,
   {table = DEFAULT_NFT_TABLE, timeoutMs = 30_000}: {table?: string; timeoutMs?: number} = {}): Promise<number> {
@@ -62,7 +63,7 @@ export async function waitForKernelSetCount(netns: Netns, backend: SetBackendKin
     timeoutMs,
     what: `${expected} elements in ${set} (${backend})`,
   }).catch((error: unknown) => {
-    throw new Error(`${(error as Error).message}; last count: ${last}`, {cause: error})
+    throw new LabError(`${(error as Error).message}; last count: ${last}`, {cause: error})
   })
   return performance.now() - started
 }

@@ -1,5 +1,5 @@
 /**
- * A real nats-server per test file: generated config (users, passwords, permissions), a free port
+ * A real nats-server per demo, benchmark or test file: generated config (users, passwords, permissions), a free port
  * (`listen: "…:-1"`), the URL read back from the ports file, and removal at exit.
  */
 import {mkdtempSync, rmSync} from 'node:fs'
@@ -8,6 +8,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {registerCleanup} from './cleanup.js'
+import {LabError} from './errors.js'
 import type {Netns} from './netns.js'
 import {type SpawnedProcess, spawnProcess} from './process.js'
 import {waitFor} from './wait.js'
@@ -160,10 +161,10 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
     proc = spawnProcess('nats-server', ['-c', configFile], {netns: typeof netns === 'string' ? netns : netns?.name})
     const started = proc
     const ac = new AbortController()
-    // Not `started.exited`: that would keep the test process alive for as long as the server runs.
-    // 'close': after the exit and the last of its stderr.
-    started.child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
-      ac.abort(new Error(`nats-server exited during startup (${describeExit({code, signal})}): ${tail(started.output().stderr)}`))
+    // Not `started.exited`: that would keep this process alive for as long as the server runs.
+    // onExit: after the exit and the last of its stderr.
+    started.onExit((exit) => {
+      ac.abort(new LabError(`nats-server exited during startup (${describeExit(exit)}): ${tail(started.output().stderr)}`))
     })
     let urls: string[]
     try {
@@ -175,7 +176,7 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
       })
     } catch (error) {
       if (ac.signal.aborted) throw ac.signal.reason
-      throw new Error(`${(error as Error).message}; nats-server stderr: ${tail(started.output().stderr)}`, {cause: error})
+      throw new LabError(`${(error as Error).message}; nats-server stderr: ${tail(started.output().stderr)}`, {cause: error})
     }
     const url = urls[0]!
     return {

@@ -1,15 +1,15 @@
 /**
- * Throwaway network namespaces for integration tests, joined by veth pairs. Firewall programs run
+ * Throwaway network namespaces for the demo, integration tests and benchmarks, joined by veth pairs. Firewall programs run
  * only inside these namespaces, never in the machine's own one. Everything created here is in the
  * process-wide cleanup registry (./cleanup.ts), so an interrupted run removes it too.
  */
-import {execFileSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import {readFile, writeFile} from 'node:fs/promises'
 
 import {CommandFailedError} from '../errors.js'
-import {exec, type Exec, type ExecOptions, netnsExec} from '../system/exec.js'
+import {exec, type Exec, type ExecOptions, execSync, netnsExec} from '../system/index.js'
 import {registerCleanup} from './cleanup.js'
+import {LabError} from './errors.js'
 import {type SpawnedProcess, type SpawnProcessOptions, spawnProcess} from './process.js'
 import {waitFor} from './wait.js'
 
@@ -53,7 +53,7 @@ let logPrefixCounter = 0
 /**
  * Creates a network namespace with a unique name (`dw-<pid>-<counter><random>`, base 36) and brings
  * its `lo` up. It is registered for removal at exit; tests still call `remove()` in `after`.
- * Throws when `ip netns add` fails (not root, `ip` missing).
+ * Throws CommandFailedError when `ip netns add` fails (not root), MissingDependencyError without `ip`.
  */
 export async function createNetns({loopback = true}: CreateNetnsOptions = {}): Promise<Netns> {
   // Synchronous on purpose: a signal cannot arrive between creating the namespace and registering
@@ -95,10 +95,10 @@ export async function createNetns({loopback = true}: CreateNetnsOptions = {}): P
       return (await netns.exec(program, args, options)).stdout
     },
     spawn(program, args = [], options = {}) {
-      if (removing) throw new Error(`network namespace ${name} is removed`)
+      if (removing) throw new LabError(`network namespace ${name} is removed`)
       const child = spawnProcess(program, args, {...options, netns: name})
       spawned.add(child)
-      child.child.once('exit', () => spawned.delete(child))
+      child.onExit(() => spawned.delete(child))
       return child
     },
   }
@@ -237,15 +237,14 @@ export function uniqueLogPrefix(tag = 't'): string {
 function addUniqueNetns(): string {
   for (let attempt = 1; ; attempt++) {
     const name = `${NETNS_PREFIX}${process.pid.toString(36)}-${(++netnsCounter).toString(36)}${randomBytes(1).toString('hex')}`
-    if (name.length > MAX_IFNAME_LENGTH) throw new Error(`generated namespace name too long: ${name}`)
+    if (name.length > MAX_IFNAME_LENGTH) throw new LabError(`generated namespace name too long: ${name}`)
     try {
-      execFileSync('ip', ['netns', 'add', name], {stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000})
+      execSync('ip', ['netns', 'add', name], {timeoutMs: 10_000})
       return name
     } catch (error) {
-      const stderr = String((error as {stderr?: unknown}).stderr ?? '')
       // A leftover of a killed run with the same PID: try another name.
-      if (/File exists/.test(stderr) && attempt < 5) continue
-      throw new Error(`ip netns add ${name} failed: ${stderr.trim() || (error as Error).message}`, {cause: error})
+      if (error instanceof CommandFailedError && /File exists/.test(error.stderr) && attempt < 5) continue
+      throw error
     }
   }
 }
@@ -273,10 +272,9 @@ async function stopNetnsProcesses(netns: Netns): Promise<void> {
 }
 
 function removeNetnsSync(name: string): void {
-  const options = {stdio: ['ignore', 'pipe', 'pipe'] as ['ignore', 'pipe', 'pipe'], timeout: 5000}
   let pids: number[] = []
   try {
-    pids = parsePids(execFileSync('ip', ['netns', 'pids', name], {...options, encoding: 'utf8'}))
+    pids = parsePids(execSync('ip', ['netns', 'pids', name], {timeoutMs: 5000}).stdout)
   } catch {
     // The namespace is gone already, or ip failed: still try to delete it below.
   }
@@ -288,9 +286,9 @@ function removeNetnsSync(name: string): void {
     }
   }
   try {
-    execFileSync('ip', ['netns', 'del', name], options)
+    execSync('ip', ['netns', 'del', name], {timeoutMs: 5000})
   } catch (error) {
-    if (!/No such file/.test(String((error as {stderr?: unknown}).stderr ?? ''))) throw error
+    if (!(error instanceof CommandFailedError && /No such file/.test(error.stderr))) throw error
   }
 }
 

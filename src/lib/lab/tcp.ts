@@ -3,6 +3,7 @@
  * long-lived client connections, each a small `node -e` program run inside a namespace (no nc,
  * no shell). Traffic only ever goes to addresses inside the test's own namespaces.
  */
+import {LabError} from './errors.js'
 import type {Netns} from './netns.js'
 import type {SpawnedProcess} from './process.js'
 import {waitFor} from './wait.js'
@@ -82,7 +83,7 @@ export async function startScriptServer(netns: Netns, script: string, port: numb
   const proc = netns.spawn(process.execPath, ['-e', script, String(port)])
   try {
     await waitFor(() => {
-      if (proc.exitStatus) throw new Error(`${what} exited: ${proc.output().stderr}`)
+      if (proc.exitStatus) throw new LabError(`${what} exited: ${proc.output().stderr}`)
       return proc.output().stdout.includes('listening ')
     }, {timeoutMs: 10_000, what: `${what} on port ${port} in ${netns.name}`})
   } catch (error) {
@@ -113,7 +114,7 @@ export async function probeTcp(netns: Netns, host: string, port: number, timeout
   return JSON.parse(stdout.trim()) as ProbeResult
 }
 
-/** Polls {@link probeTcp} until the echo comes back; throws WaitTimeoutError with the last result. */
+/** Polls {@link probeTcp} until the echo comes back; throws LabError with the last result (cause: the WaitTimeoutError). */
 export async function waitForTcp(netns: Netns, host: string, port: number, timeoutMs = 5000): Promise<void> {
   let last: ProbeResult | undefined
   try {
@@ -123,7 +124,7 @@ export async function waitForTcp(netns: Netns, host: string, port: number, timeo
       what: `a TCP connection from ${netns.name} to ${host}:${port}`,
     })
   } catch (error) {
-    throw new Error(`${(error as Error).message}; last probe: ${JSON.stringify(last)}`, {cause: error})
+    throw new LabError(`${(error as Error).message}; last probe: ${JSON.stringify(last)}`, {cause: error})
   }
 }
 
@@ -153,7 +154,7 @@ export async function openTcpConnection(netns: Netns, host: string, port: number
   let localPort: number
   try {
     localPort = await waitFor(() => {
-      if (closed()) throw new Error(`connection to ${host}:${port} ended at once: ${JSON.stringify(closed())}`)
+      if (closed()) throw new LabError(`connection to ${host}:${port} ended at once: ${JSON.stringify(closed())}`)
       const m = proc.output().stdout.match(/^connected (\d+)$/m)
       return m ? Number(m[1]) : undefined
     }, {timeoutMs: 5000, what: `a connection from ${netns.name} to ${host}:${port}`})

@@ -1,5 +1,7 @@
 import {setTimeout as sleep} from 'node:timers/promises'
 
+import {WaitTimeoutError} from './errors.js'
+
 /** Values a `waitFor` predicate returns while the awaited condition does not hold yet. */
 export type NotYet = false | null | undefined | 0 | ''
 
@@ -13,15 +15,6 @@ export interface WaitOptions {
   intervalMs?: number
   /** Stops waiting at once, rejecting with the signal's reason (e.g. the awaited process died). */
   signal?: AbortSignal
-}
-
-/** Thrown by {@link waitFor} when the deadline passes; `cause` is the predicate's last error, if any. */
-export class WaitTimeoutError extends Error {
-  constructor(readonly what: string, readonly timeoutMs: number, options?: ErrorOptions) {
-    const last = options?.cause === undefined ? '' : `; last error: ${describeError(options.cause)}`
-    super(`timed out after ${timeoutMs} ms waiting for ${what}${last}`, options)
-    this.name = 'WaitTimeoutError'
-  }
 }
 
 /**
@@ -59,8 +52,4 @@ export async function waitFor<T>(
       throw error
     }
   }
-}
-
-function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
 }

@@ -6,6 +6,7 @@
 import {execa, ExecaError} from 'execa'
 
 import {CommandFailedError, DiswallError, MissingDependencyError} from '../errors.js'
+import {netnsPrefix} from './exec.js'
 
 /** How a coprocess ended. */
 export interface CoprocessExit {
@@ -167,15 +168,12 @@ export const spawnCoprocess: SpawnCoprocess = (program, args, {env, killGraceMs 
   }
 }
 
-/** Name of a network namespace as `ip netns` accepts it. */
-const NETNS_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/
-
 /**
  * A {@link SpawnCoprocess} that starts every program inside the network namespace `name`
  * (`ip netns exec NAME program args…`), like netnsExec(). For tests and benchmarks, which must never
  * touch the host's own firewall.
  */
 export function netnsCoprocess(name: string, base: SpawnCoprocess = spawnCoprocess): SpawnCoprocess {
-  if (!NETNS_NAME.test(name)) throw new TypeError(`invalid network namespace name: ${JSON.stringify(name)}`)
-  return (program, args, options = {}) => base(program, args, {...options, wrap: ['ip', 'netns', 'exec', name, ...(options.wrap ?? [])]})
+  const prefix = netnsPrefix(name)
+  return (program, args, options = {}) => base(program, args, {...options, wrap: [...prefix, ...(options.wrap ?? [])]})
 }

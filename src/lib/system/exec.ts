@@ -1,4 +1,4 @@
-import {execa, ExecaError} from 'execa'
+import {execa, ExecaError, execaSync, ExecaSyncError} from 'execa'
 
 import {CommandFailedError, MissingDependencyError} from '../errors.js'
 
@@ -47,8 +47,52 @@ export const exec: Exec = async (program, args, {env, input, timeoutMs = DEFAULT
   }
 }
 
+/** Options of {@link execSync}. */
+export interface ExecSyncOptions {
+  /** Killed after this many milliseconds; 15 s by default. */
+  timeoutMs?: number
+}
+
+/**
+ * Runs one program with an argument array, never a shell, and blocks until it has exited: only for
+ * code that cannot wait on the event loop (inside `process.on('exit')`) or must not be interrupted by a
+ * signal between two steps. Everything else uses {@link exec}.
+ * Throws MissingDependencyError when the program is not installed, CommandFailedError (with stderr)
+ * when it exits non-zero, is killed or times out.
+ */
+export function execSync(program: string, args: readonly string[], {timeoutMs = DEFAULT_EXEC_TIMEOUT_MS}: ExecSyncOptions = {}): ExecResult {
+  try {
+    // LC_ALL=C: callers match the program's messages ("File exists"), so keep them untranslated.
+    const {stderr, stdout} = execaSync(program, args, {
+      env: {LC_ALL: 'C'},
+      input: '',
+      stripFinalNewline: false,
+      timeout: timeoutMs,
+    })
+    return {stderr, stdout}
+  } catch (error) {
+    if (!(error instanceof ExecaSyncError)) throw error
+    if (error.code === 'ENOENT') throw new MissingDependencyError(program, undefined, {cause: error})
+    throw new CommandFailedError(program, args, error.exitCode, String(error.stderr ?? ''), {
+      cause: error,
+      timedOut: error.timedOut,
+    })
+  }
+}
+
 /** Name of a network namespace as `ip netns` accepts it. */
 const NETNS_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/
+
+/**
+ * The prefix that runs a program inside the network namespace `name`: `['ip', 'netns', 'exec', NAME]`
+ * (ip execs the program, so it keeps ip's PID). The one place that builds it, for {@link netnsExec},
+ * netnsCoprocess() and the `wrap` option of spawnProcess().
+ * Throws TypeError for a name `ip netns` would refuse.
+ */
+export function netnsPrefix(name: string): readonly string[] {
+  if (!NETNS_NAME.test(name)) throw new TypeError(`invalid network namespace name: ${JSON.stringify(name)}`)
+  return ['ip', 'netns', 'exec', name]
+}
 
 /**
  * Wraps an Exec so that every program runs inside the network namespace `name`
@@ -56,10 +100,10 @@ const NETNS_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/
  * touch the host's own firewall.
  */
 export function netnsExec(name: string, base: Exec = exec): Exec {
-  if (!NETNS_NAME.test(name)) throw new TypeError(`invalid network namespace name: ${JSON.stringify(name)}`)
+  const [ip, ...prefix] = netnsPrefix(name)
   return async (program, args, options) => {
     try {
-      return await base('ip', ['netns', 'exec', name, program, ...args], options)
+      return await base(ip!, [...prefix, program, ...args], options)
     } catch (error) {
       // Report the program that failed, not the `ip netns exec` wrapper around it.
       if (error instanceof CommandFailedError && error.args.length >= 3 && error.program === 'ip') {

@@ -14,12 +14,13 @@ import {dirname} from 'node:path'
 
 import {MissingDependencyError} from '../../errors.js'
 import {exec as defaultExec, type Exec} from '../../system/exec.js'
+import {DEFAULT_PATHS} from '../../system/paths.js'
 import {DEFAULT_MAX_LINE_BYTES} from './file.js'
 import {HealthTracker, LineSplitter, RunSet} from './internal.js'
 import {type LogLine, type LogSource, LogSourceError, type SourceHealth} from './types.js'
 
 /** The original DisWall's FIFO (`[detect] pipe_path`). */
-export const DEFAULT_PIPE_PATH = '/var/log/diswall/diswall.pipe'
+export const DEFAULT_PIPE_PATH = DEFAULT_PATHS.pipe
 
 /** Options of {@link PipeSource}. */
 export interface PipeSourceOptions {
