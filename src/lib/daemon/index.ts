@@ -1,6 +1,5 @@
 export type * from './status.js'
 export * from './agent.js'
 export * from './flags.js'
-export * from './host-facts.js'
 export * from './patterns.js'
 export * from './snapshot.js'
