@@ -58,17 +58,17 @@ export class FakeTransport implements Transport {
   }
 
   /** Another host added an entry: resolves once the daemon has handled it. */
-  deliverAdd(list: WireList, entry: WireEntry): Promise<void> {
+  async deliverAdd(list: WireList, entry: WireEntry): Promise<void> {
     return this.started().add(list, entry)
   }
 
   /** Another host deleted an entry: resolves once the daemon has handled it. */
-  deliverDel(list: WireList, entry: WireEntry): Promise<void> {
+  async deliverDel(list: WireList, entry: WireEntry): Promise<void> {
     return this.started().del(list, entry)
   }
 
   /** A full copy of a list (init, re-sync), streamed one entry at a time. */
-  deliverCopy(list: WireList, entries: Iterable<WireEntry>): Promise<void> {
+  async deliverCopy(list: WireList, entries: Iterable<WireEntry>): Promise<void> {
     async function* stream(): AsyncGenerator<WireEntry> {
       for (const entry of entries) yield entry
     }
