@@ -170,19 +170,22 @@ export class Daemon {
     for (const name of init.created) this.log('info', `created kernel set ${name}`)
     for (const name of init.migrated) this.log('notice', `migrated kernel set ${name} (entries kept)`)
 
-    await this.restoreSnapshot()
     this.patterns = (await this.readPatterns()).files
     this.facts = this.options.hostFacts ?? new HostFacts({
       exec: this.exec,
       onError: (what, error) => this.log('warning', `reading ${what} failed, keeping the previous: ${asDiswallError(error).message}`),
       sshPorts: sshPorts(this.patterns),
     })
-    // Every ban and allow entry passes the enforcer, whatever its origin; the engine's own cheap
-    // never-ban check reads the enforcer's lists, so there is one definition of "protected".
+    // Every ban and allow entry passes the enforcer, whatever its origin (the snapshot too); the
+    // engine's own cheap never-ban check reads the enforcer's lists: one definition of "protected".
     this.enforcer = new Enforcer({backend: this.backend, config, exec: this.exec, facts: this.facts, log: this.log})
-    await this.enforcer.refreshAllowList()
+    // Host facts and the allow list first (one `ip`, two `ss`, one list: milliseconds), so that
+    // restored bans are checked against them; then the snapshot, before anything else is started.
     await this.facts.start()
     this.closers.push(() => this.facts.stop())
+    await this.enforcer.refreshAllowList()
+    await this.restoreSnapshot()
+    await this.enforcer.refreshAllowList()
     this.engine = new DetectEngine(this.engineOptions())
 
     const allowTimer = setInterval(() => void this.enforcer.refreshAllowList().catch((error: unknown) =>
@@ -482,7 +485,9 @@ export class Daemon {
     const path = snapshotPath(this.config.daemon.state_dir)
     this.snapshot = {loaded: 0, path}
     // Entries go to the kernel while the file is read: memory stays at one batch for 1M bans.
-    const {added, problems} = await restoreSnapshotFile(this.backend, path)
+    const screens = {allow: this.enforcer.screen('allow', path), block: this.enforcer.screen('block', path)}
+    const {added, problems} = await restoreSnapshotFile(this.backend, path, {admit: (list, entry) => screens[list].admit(entry)})
+    screens.block.done()
     for (const problem of problems) this.log('warning', `snapshot: ${problem}`)
     if (added === 0) return
     this.snapshot.loaded = added

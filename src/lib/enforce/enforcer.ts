@@ -278,17 +278,9 @@ export class Enforcer {
    */
   async replace(list: ListKind, entries: AsyncIterable<SetEntry> | Iterable<SetEntry>): Promise<{loaded: number; refused: number}> {
     const kept: SetEntry[] = []
-    const refused: string[] = []
-    for await (const entry of entries) {
-      const why = list === 'block' ? this.refusal(entry.target) : undefined
-      if (why === undefined) kept.push(entry)
-      else refused.push(`${entry.target.text} (${why})`)
-    }
-    if (refused.length > 0) {
-      this.stats.refused += refused.length
-      const more = refused.length > REFUSED_NAMED ? ` and ${refused.length - REFUSED_NAMED} more` : ''
-      this.log('warning', `left ${refused.length} protected entries out of the ${list} list copy: ${refused.slice(0, REFUSED_NAMED).join(', ')}${more}`)
-    }
+    const screen = this.screen(list, `the ${list} list copy`)
+    for await (const entry of entries) if (screen.admit(entry)) kept.push(entry)
+    const refused = screen.done()
     await this.writer.flush()
     await this.options.backend.replace(list, kept)
     if (list === 'allow') {
@@ -296,7 +288,35 @@ export class Enforcer {
       await this.refreshAllowList()
     }
     this.log('notice', `loaded ${kept.length} entries into the ${list} list`)
-    return {loaded: kept.length, refused: refused.length}
+    return {loaded: kept.length, refused}
+  }
+
+  /**
+   * A filter for entries that bypass single orders (a list copy, the snapshot at start): admit()
+   * says whether an entry may go in (allow entries always may; block entries pass the never-ban
+   * check); done() counts the refused ones, logs them in one line naming the first few, and
+   * returns their number.
+   */
+  screen(list: ListKind, what: string): {admit: (entry: SetEntry) => boolean; done: () => number} {
+    const refused: string[] = []
+    let count = 0
+    return {
+      admit: (entry) => {
+        const why = list === 'block' ? this.refusal(entry.target) : undefined
+        if (why === undefined) return true
+        count++
+        if (refused.length < REFUSED_NAMED) refused.push(`${entry.target.text} (${why})`)
+        return false
+      },
+      done: () => {
+        if (count > 0) {
+          this.stats.refused += count
+          const more = count > refused.length ? ` and ${count - refused.length} more` : ''
+          this.log('warning', `left ${count} protected entries out of ${what}: ${refused.join(', ')}${more}`)
+        }
+        return count
+      },
+    }
   }
 
   /** Reads the allow list back from the kernel (entries added by `allow add` or by hand). Throws what list() throws. */

@@ -6,7 +6,7 @@ import {after, before, describe, it} from 'node:test'
 
 import {defaultConfig} from '../../../src/lib/config/index.js'
 import type {Config} from '../../../src/lib/config/index.js'
-import {Daemon} from '../../../src/lib/daemon/index.js'
+import {Daemon, saveSnapshot, snapshotPath} from '../../../src/lib/daemon/index.js'
 import {HostFacts} from '../../../src/lib/enforce/index.js'
 import {memoryLogger, queryDaemon} from '../../../src/lib/service/index.js'
 import type {DaemonStatus, PlannedSources, SourcePlan} from '../../../src/lib/daemon/index.js'
@@ -452,6 +452,35 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
       await waitFor(() => h.log.lines.some((l) => l.level === 'error' && l.message.startsWith('transport closed: no servers left')), {what: 'the close'})
       h.packets.push(packet('203.0.113.43', 23))
       await waitFor(async () => (await blocked(h)).length === 1, {what: 'a ban after the transport closed'})
+    } finally {
+      await h.daemon.stop()
+    }
+  })
+
+  it('Daemon - the snapshot restore leaves protected bans out with one warning; the rest and the allow entries come back', async () => {
+    const saved = new MemoryBackend()
+    for (const text of ['127.0.0.1', '10.1.2.3', '224.0.0.5', '192.0.2.1', '203.0.113.60', '2001:db8:9::/64']) {
+      saved.add('block', {target: parseTarget(text), ttlSec: 3600})
+    }
+    saved.add('allow', {comment: 'office', target: parseTarget('198.51.100.0/24')})
+    await saved.commit()
+    await saveSnapshot(snapshotPath(join(dir, 'snapshot-screen', 'state')), saved)
+
+    const h = await start('snapshot-screen')
+    try {
+      assert.deepEqual(await blocked(h), ['2001:db8:9::/64', '203.0.113.60'])
+      assert.deepEqual((await h.backend.list('allow')).map((e) => e.target.text), ['198.51.100.0/24'])
+      const warnings = h.log.lines.filter((l) => l.message.startsWith('left '))
+      assert.equal(warnings.length, 1, JSON.stringify(h.log.lines))
+      assert.match(warnings[0]!.message, /^left 4 protected entries out of .*snapshot.*: 127\.0\.0\.1 \(loopback address/)
+      const status = await h.daemon.status()
+      assert.equal(status.snapshot.loaded, 3)
+      assert.equal(status.bans.refused, 4)
+      // The restored allow entry protects at once.
+      h.packets.push(packet('198.51.100.9', 23))
+      h.packets.push(packet('203.0.113.61', 23))
+      await waitFor(async () => (await blocked(h)).includes('203.0.113.61'), {what: 'the ban of the real probe'})
+      assert.ok(!(await blocked(h)).includes('198.51.100.9'))
     } finally {
       await h.daemon.stop()
     }
