@@ -1,8 +1,9 @@
 /**
  * The per-host agent behind `diswall daemon`: detection sources → detection engine → kernel sets
- * (coalescing writer) → connections cut; plus the snapshot of the sets, the control socket, metrics and
- * reloads. A transport (NATS) plugs in through {@link DaemonTransport}: it receives what this host
- * bans and allows, and hands in what other hosts report; without one the daemon is local-only.
+ * (enforcer: never-ban check, coalescing writer, connections cut, counters); plus the snapshot of the
+ * sets, the control socket, metrics and reloads. A transport (NATS) plugs in through its port
+ * ({@link Transport}): it receives what this host bans and allows, and hands in what other hosts report
+ * and full list copies, all of which pass the same enforcer; without one the daemon is local-only.
  */
 import {join} from 'node:path'
 
@@ -21,39 +22,23 @@ import type {
   WtmpLogin,
 } from '../detect/index.js'
 import {asDiswallError, DiswallError, ExitCode} from '../errors.js'
-import {CoalescingWriter, killConnectionsBatch} from '../firewall/sets/index.js'
-import type {BackendChoice, FirewallBackend} from '../firewall/sets/index.js'
-import {formatDuration, NetworkList, toNetwork} from '../net/index.js'
-import type {Address} from '../net/index.js'
+import {Enforcer, HostFacts} from '../enforce/index.js'
+import type {BackendChoice, FirewallBackend, SetEntry} from '../firewall/sets/index.js'
 import {exec as defaultExec} from '../system/index.js'
 import type {Exec} from '../system/index.js'
 import {openControlServer} from '../service/control.js'
-import {HostFacts} from './host-facts.js'
 import {openFirewall} from '../ops/lists.js'
 import type {Logger} from '../service/log.js'
 import {openMetricsServer} from '../service/metrics.js'
+import type {Transport, TransportSink, WireEntry} from '../transport/index.js'
 import {daemonMetricFamilies} from './metrics.js'
 import {loadPatternDir} from './patterns.js'
 import {restoreSnapshotFile, saveSnapshot, snapshotPath} from './snapshot.js'
 import {DAEMON_SERVICE} from './status.js'
-import type {DaemonStatus, RecentBan, SnapshotStatus} from './status.js'
+import type {DaemonStatus, SnapshotStatus} from './status.js'
 
 /** Where logged packets come from (`[detect] source`). */
 export type PacketSourceKind = DetectConfig['source']
-
-/** What a transport hands the daemon: reports of other hosts, validated by the transport. */
-export interface RemoteSink {
-  ban(target: Address, reason: string, ttlSec: number): Promise<void>
-  allow(target: Address, comment: string, ttlSec?: number): Promise<void>
-}
-
-/** A transport (NATS): publishes this host's bans and allow entries, and delivers other hosts' reports. */
-export interface DaemonTransport {
-  start(sink: RemoteSink): Promise<void>
-  publishBan(ban: BanRequest, ttlSec: number): void
-  publishAllow(allow: AllowRequest): void
-  close(): Promise<void>
-}
 
 /** Options of {@link Daemon}. */
 export interface DaemonOptions {
@@ -78,7 +63,8 @@ export interface DaemonOptions {
   loadConfig?: (path: string) => Promise<{config: Config; warnings: string[]}>
   /** Where pattern files are read from; `[firewall] dir`/patterns.d by default. */
   patternsDir?: string
-  transport?: DaemonTransport
+  /** The cluster transport (NATS); local-only without one. */
+  transport?: Transport
   /** Start the control socket (`[daemon] socket`); true by default. */
   controlSocket?: boolean
 }
@@ -98,10 +84,6 @@ export interface PlannedSources {
   logins?: LogSource<WtmpLogin>
 }
 
-/** How many recent bans the status keeps. */
-const RECENT_BANS = 20
-/** At most this many addresses per kill batch get their conntrack flows deleted (one process each). */
-const CONNTRACK_PER_BATCH = 16
 /** The allow list is read back from the kernel this often (entries added by `allow add`), ms. */
 const ALLOW_REFRESH_MS = 60_000
 
@@ -129,23 +111,15 @@ export class Daemon {
   private readonly exec: Exec
   private backend!: FirewallBackend
   private choice!: BackendChoice
-  private writer!: CoalescingWriter
+  private enforcer!: Enforcer
   private engine!: DetectEngine
   private facts!: HostFacts
   private patterns: PatternFile[] = []
-  private readonly allowList = new NetworkList()
-  /** Allow entries with an expiry (auto-allow), as network texts (`203.0.113.7/32`). */
-  private expiringAllows = new Set<string>()
-  /** Allow entries this daemon added lately, kept across a refresh of allowList that raced them. */
-  private readonly recentAllows = new Map<string, {address: Address; at: number}>()
   private readonly sources = new Map<string, {source: SupervisedSource<LogLine> | SupervisedSource<WtmpLogin>; loop: Promise<void>}>()
   private plan: SourcePlan | undefined
-  private readonly counts = {allowFailed: 0, allows: 0, banFailed: 0, bans: 0, byReason: {} as Record<string, number>}
-  private readonly killed = {conntrack: 0, sockets: 0}
-  private killQueue: Address[] = []
-  private killing: Promise<void> | undefined
-  private readonly inFlight = new Set<Promise<void>>()
-  private recent: RecentBan[] = []
+  private readonly inFlight = new Set<Promise<unknown>>()
+  /** Reads the transport's connection events until it closes. */
+  private transportEvents: Promise<void> | undefined
   private snapshot: SnapshotStatus = {loaded: 0, path: ''}
   private readonly closers: Array<() => Promise<void> | void> = []
   private startedAt = new Date()
@@ -198,21 +172,25 @@ export class Daemon {
     for (const name of init.created) this.log('info', `created kernel set ${name}`)
     for (const name of init.migrated) this.log('notice', `migrated kernel set ${name} (entries kept)`)
 
-    await this.restoreSnapshot()
-    this.writer = new CoalescingWriter(this.backend, {windowMs: 0})
-    await this.refreshAllowList()
-
     this.patterns = (await this.readPatterns()).files
     this.facts = this.options.hostFacts ?? new HostFacts({
       exec: this.exec,
       onError: (what, error) => this.log('warning', `reading ${what} failed, keeping the previous: ${asDiswallError(error).message}`),
       sshPorts: sshPorts(this.patterns),
     })
+    // Every ban and allow entry passes the enforcer, whatever its origin (the snapshot too); the
+    // engine's own cheap never-ban check reads the enforcer's lists: one definition of "protected".
+    this.enforcer = new Enforcer({backend: this.backend, config, exec: this.exec, facts: this.facts, log: this.log})
+    // Host facts and the allow list first (one `ip`, two `ss`, one list: milliseconds), so that
+    // restored bans are checked against them; then the snapshot, before anything else is started.
     await this.facts.start()
     this.closers.push(() => this.facts.stop())
+    await this.enforcer.refreshAllowList()
+    await this.restoreSnapshot()
+    await this.enforcer.refreshAllowList()
     this.engine = new DetectEngine(this.engineOptions())
 
-    const allowTimer = setInterval(() => void this.refreshAllowList().catch((error: unknown) =>
+    const allowTimer = setInterval(() => void this.enforcer.refreshAllowList().catch((error: unknown) =>
       this.log('warning', `reading the allow list failed: ${asDiswallError(error).message}`)), ALLOW_REFRESH_MS)
     allowTimer.unref()
     this.closers.push(() => clearInterval(allowTimer))
@@ -224,7 +202,7 @@ export class Daemon {
       this.log('info', `metrics on http://${config.metrics.listen}/metrics`)
     }
 
-    if (this.options.transport) await this.options.transport.start(this.remoteSink())
+    if (this.options.transport) await this.startTransport(this.options.transport)
     this.startSources(this.sourcePlan())
     this.ready = true
     this.log('notice', `ready: backend ${this.choice.backend} (${this.choice.reason}), ` +
@@ -245,9 +223,9 @@ export class Daemon {
     }))
     this.sources.clear()
     await this.options.transport?.close()
+    await this.transportEvents
     await Promise.allSettled([...this.inFlight])
-    if (this.writer) await this.writer.flush().catch(() => {})
-    await this.killing
+    if (this.enforcer) await this.enforcer.settle()
     if (save && this.backend) await this.saveSnapshot()
     for (const close of this.closers.reverse()) {
       try {
@@ -285,6 +263,7 @@ export class Daemon {
       if (config.daemon.socket !== previous.daemon.socket) this.log('warning', '[daemon] socket changes at the next restart')
       this.patterns = patterns
       this.facts.setSshPorts(sshPorts(patterns))
+      this.enforcer.configure(config)
       this.engine.reload(this.engineOptions())
       this.restartChangedSources(this.sourcePlan())
       this.loadedAt = new Date()
@@ -321,15 +300,16 @@ export class Daemon {
       }
     }
     const now = Date.now()
+    const {stats} = this.enforcer
     return {
-      allows: {failed: this.counts.allowFailed, total: this.counts.allows},
+      allows: {failed: stats.allowFailed, total: stats.allows},
       backend: {name: this.backend.name, reason: this.choice.reason},
-      bans: {byReason: {...this.counts.byReason}, failed: this.counts.banFailed, total: this.counts.bans},
+      bans: {byReason: {...stats.byReason}, failed: stats.banFailed, refused: stats.refused, total: stats.bans},
       config: {loadedAt: this.loadedAt.toISOString(), path: this.options.configPath,
         ...(this.lastReloadError === undefined ? {} : {lastReloadError: this.lastReloadError})},
       detect: {...this.engine.stats, ...this.engine.tracked()},
-      killed: {...this.killed},
-      lastBans: [...this.recent],
+      killed: {...stats.killed},
+      lastBans: this.enforcer.recent(),
       mode: this.options.transport ? 'nats' : 'local-only',
       patterns: this.patterns.map((p) => p.path),
       pid: process.pid,
@@ -339,7 +319,7 @@ export class Daemon {
       startedAt: this.startedAt.toISOString(),
       uptimeSec: Math.round((now - this.startedAt.getTime()) / 1000),
       version: this.options.version,
-      writer: {...this.writer.stats, pending: this.backend.pending},
+      writer: {...this.enforcer.writer.stats, pending: this.backend.pending},
     }
   }
 
@@ -350,100 +330,76 @@ export class Daemon {
   }
 
   private act(event: DetectEvent): void {
-    const work = event.kind === 'ban' ? this.ban(event) : this.allow(event)
+    this.track(event.kind === 'ban' ? this.ban(event) : this.allow(event))
+  }
+
+  private track(work: Promise<unknown>): void {
     this.inFlight.add(work)
     void work.finally(() => this.inFlight.delete(work))
   }
 
+  /** A ban this host detected: applied by the enforcer, published when it went in. */
   private async ban(ban: BanRequest): Promise<void> {
-    const ttlSec = ban.ttlSec ?? this.config.firewall.block_timeout
-    const where = `${ban.source}${ban.target.text === ban.address.text ? '' : `, offender ${ban.address.text}`}`
-    try {
-      await this.writer.add('block', {target: ban.target, ttlSec})
-    } catch (error) {
-      this.counts.banFailed++
-      this.log('error', `ban ${ban.target.text} (${ban.reason}) failed: ${asDiswallError(error).message}`)
-      return
-    }
-    this.counts.bans++
-    const kind = ban.reason.split(' ')[0] || 'other'
-    this.counts.byReason[kind] = (this.counts.byReason[kind] ?? 0) + 1
-    this.recent.unshift({at: new Date().toISOString(), reason: ban.reason, source: ban.source, target: ban.target.text, ttlSec})
-    if (this.recent.length > RECENT_BANS) this.recent.length = RECENT_BANS
-    this.log('notice', `ban ${ban.target.text}: ${ban.reason} (${where}), ${formatDuration(ttlSec)}`)
-    this.options.transport?.publishBan(ban, ttlSec)
-    if (this.config.firewall.kill_connections) this.kill(ban.address)
+    const outcome = await this.enforcer.ban({address: ban.address, reason: ban.reason, source: ban.source, target: ban.target,
+      ...(ban.ttlSec === undefined ? {} : {ttlSec: ban.ttlSec})})
+    if (outcome.result === 'banned') this.options.transport?.publishAdd('block', banToWire(ban, outcome.ttlSec))
   }
 
+  /** An allow entry this host detected (a login): applied by the enforcer, published when it went in. */
   private async allow(request: AllowRequest): Promise<void> {
-    const {address} = request
-    // Covered by a network or by a permanent entry: leave that as it is (never give it an expiry).
-    // An expiring entry of the address itself gets its expiry renewed.
-    const host = toNetwork(address).text
-    const covering = this.allowList.find(address)
-    if (covering !== undefined && (covering.text !== host || !this.expiringAllows.has(host))) return
-    this.allowList.add(address)
-    this.expiringAllows.add(host)
-    this.recentAllows.set(address.text, {address, at: Date.now()})
-    try {
-      await this.writer.add('allow', {comment: request.comment, target: address, ttlSec: request.ttlSec})
-    } catch (error) {
-      this.counts.allowFailed++
-      this.log('error', `allow ${address.text} (${request.comment}) failed: ${asDiswallError(error).message}`)
-      return
-    }
-    this.counts.allows++
-    this.log('notice', `allow ${address.text}: ${request.comment} (${request.source}), ${formatDuration(request.ttlSec)}`)
-    this.options.transport?.publishAllow(request)
+    const outcome = await this.enforcer.allow({comment: request.comment, source: request.source, target: request.address, ttlSec: request.ttlSec})
+    if (outcome === 'allowed') this.options.transport?.publishAdd('allow', allowToWire(request))
   }
 
-  /** Queues an address whose connections are cut; one batch of kills runs at a time. */
-  private kill(address: Address): void {
-    this.killQueue.push(address)
-    if (this.killing !== undefined) return
-    this.killing = (async () => {
-      while (this.killQueue.length > 0) {
-        const batch = this.killQueue
-        this.killQueue = []
-        try {
-          const report = await killConnectionsBatch(batch, {conntrackMax: CONNTRACK_PER_BATCH, exec: this.exec})
-          this.killed.sockets += report.sockets
-          this.killed.conntrack += report.conntrack
-          if (report.sockets + report.conntrack > 0) {
-            this.log('info', `cut ${report.sockets} sockets and ${report.conntrack} conntrack flows of ${batch.map((a) => a.text).join(', ')}`)
-          }
-        } catch (error) {
-          this.log('warning', `cutting the connections of ${batch.length} banned addresses failed: ${asDiswallError(error).message}`)
+  /** Connects the transport with a sink that hands every remote change to the enforcer. */
+  private async startTransport(transport: Transport): Promise<void> {
+    const sink: TransportSink = {
+      add: async (list, entry) => {
+        const source = remoteSource(entry)
+        if (list === 'block') {
+          await this.enforcer.ban({reason: entry.tag ?? 'remote', source, target: entry.target,
+            ...(entry.ttlSec === undefined ? {} : {ttlSec: entry.ttlSec})})
+        } else {
+          await this.enforcer.allow({comment: entry.comment ?? `from ${source}`, source, target: entry.target,
+            ...(entry.ttlSec === undefined ? {} : {ttlSec: entry.ttlSec})})
         }
-      }
-      this.killing = undefined
-    })()
-  }
-
-  private remoteSink(): RemoteSink {
-    return {
-      allow: async (target, comment, ttlSec) => {
-        this.allowList.add(target)
-        await this.writer.add('allow', {comment, target, ...(ttlSec === undefined ? {} : {ttlSec})})
       },
-      ban: async (target, reason, ttlSec) => {
-        await this.writer.add('block', {target, ttlSec})
-        this.log('info', `ban ${target.text}: ${reason} (remote), ${formatDuration(ttlSec)}`)
+      del: async (list, entry) => {
+        try {
+          await (list === 'block' ? this.enforcer.unban(entry.target) : this.enforcer.disallow(entry.target))
+        } catch (error) {
+          this.log('error', `removing ${entry.target.text} from the ${list} list (${remoteSource(entry)}) failed: ${asDiswallError(error).message}`)
+        }
+      },
+      replace: async (list, entries) => {
+        try {
+          await this.enforcer.replace(list, wireToSetEntries(entries))
+        } catch (error) {
+          this.log('error', `loading the copy of the ${list} list failed, keeping the current one: ${asDiswallError(error).message}`)
+        }
       },
     }
+    await transport.start(sink)
+    this.transportEvents = (async () => {
+      try {
+        for await (const event of transport.status()) {
+          if (event.type === 'error') this.log('warning', `transport: ${asDiswallError(event.error).message}`)
+          else this.log(event.type === 'connected' ? 'info' : 'warning', `transport ${event.type}${event.server ? ` (${event.server})` : ''}`)
+        }
+      } catch (error) {
+        this.log('warning', `transport events ended: ${asDiswallError(error).message}`)
+      }
+    })()
+    void transport.closed().then((result) => {
+      if (result instanceof Error) this.log('error', `transport closed: ${asDiswallError(result).message}; this host is local-only now`)
+    })
   }
 
   private engineOptions() {
     return {
       config: this.config,
       isOpenPort: (proto: string, port: number) => this.facts.isOpenPort(proto, port),
-      neverBan: {
-        lists: [
-          {label: 'it is in the allow list', list: this.allowList},
-          {label: 'an established SSH peer', list: this.facts.sshPeers},
-        ],
-        own: this.facts.own,
-      },
+      neverBan: this.enforcer.engineNeverBan(),
       patterns: this.patterns,
     }
   }
@@ -522,35 +478,18 @@ export class Daemon {
   private onLogin(login: WtmpLogin): void {
     if (!this.config.detect.auto_allow) return
     const user = login.user.slice(0, 32).replace(/[^A-Za-z0-9._@+-]/g, '_')
-    if (this.allowList.contains(login.address)) return
+    if (this.enforcer.allowList.contains(login.address)) return
     this.act({address: login.address, comment: `login ${user}`.trim(), kind: 'allow', source: login.source,
       ttlSec: this.config.detect.auto_allow_ttl})
-  }
-
-  /** Reads the allow list back from the kernel (entries added by `allow add` or by hand). */
-  private async refreshAllowList(): Promise<void> {
-    const entries = await this.backend.list('allow')
-    this.allowList.clear()
-    this.expiringAllows = new Set()
-    for (const e of entries) {
-      this.allowList.add(e.target)
-      if (e.ttlSec !== undefined) this.expiringAllows.add(toNetwork(e.target).text)
-    }
-    const cutoff = Date.now() - 2 * ALLOW_REFRESH_MS
-    for (const [key, {address, at}] of this.recentAllows) {
-      if (at < cutoff) this.recentAllows.delete(key)
-      else {
-        this.allowList.add(address)
-        this.expiringAllows.add(toNetwork(address).text)
-      }
-    }
   }
 
   private async restoreSnapshot(): Promise<void> {
     const path = snapshotPath(this.config.daemon.state_dir)
     this.snapshot = {loaded: 0, path}
     // Entries go to the kernel while the file is read: memory stays at one batch for 1M bans.
-    const {added, problems} = await restoreSnapshotFile(this.backend, path)
+    const screens = {allow: this.enforcer.screen('allow', path), block: this.enforcer.screen('block', path)}
+    const {added, problems} = await restoreSnapshotFile(this.backend, path, {admit: (list, entry) => screens[list].admit(entry)})
+    screens.block.done()
     for (const problem of problems) this.log('warning', `snapshot: ${problem}`)
     if (added === 0) return
     this.snapshot.loaded = added
@@ -559,7 +498,7 @@ export class Daemon {
 
   private async saveSnapshot(): Promise<void> {
     try {
-      if (this.writer) await this.writer.flush()
+      if (this.enforcer) await this.enforcer.writer.flush()
       const saved = await saveSnapshot(snapshotPath(this.config.daemon.state_dir), this.backend)
       this.snapshot = {...this.snapshot, saved: saved.entries, savedAt: new Date(saved.savedAt).toISOString()}
       delete this.snapshot.lastError
@@ -591,4 +530,27 @@ function sshPorts(patterns: readonly PatternFile[]): number[] {
     if (p.tag === 'ssh' && p.ports !== 'all') for (const port of p.ports) ports.add(port)
   }
   return ports.size === 0 ? [22] : [...ports]
+}
+
+/** A ban this host detected, as the wire carries it. */
+export function banToWire(ban: BanRequest, ttlSec: number): WireEntry {
+  return {tag: ban.reason, target: ban.target, ttlSec}
+}
+
+/** An allow entry this host detected, as the wire carries it. */
+export function allowToWire(allow: AllowRequest): WireEntry {
+  return {comment: allow.comment, target: allow.address, ttlSec: allow.ttlSec}
+}
+
+/** The `source` of a remote change in logs and recent bans: `remote` or `remote HOST`. */
+function remoteSource(entry: WireEntry): string {
+  return entry.origin === undefined ? 'remote' : `remote ${entry.origin}`
+}
+
+/** Wire entries of a list copy as kernel set entries, converted while the copy streams in. */
+async function* wireToSetEntries(entries: AsyncIterable<WireEntry>): AsyncGenerator<SetEntry> {
+  for await (const entry of entries) {
+    yield {target: entry.target, ...(entry.comment === undefined ? {} : {comment: entry.comment}),
+      ...(entry.ttlSec === undefined ? {} : {ttlSec: entry.ttlSec})}
+  }
 }

@@ -112,6 +112,8 @@ export interface LoadedSnapshot extends SnapshotReadReport {
 export interface SnapshotRestoreReport extends SnapshotReadReport {
   /** Entries handed to the backend (the sum of its commit reports). */
   added: number
+  /** Live entries `admit` kept out (only when an `admit` filter was given). */
+  refused?: number
 }
 
 /** Options of saveSnapshot(), loadSnapshot() and restoreSnapshotFile(). */
@@ -198,6 +200,8 @@ export async function restoreSnapshot(backend: FirewallBackend, loaded: Pick<Loa
 export interface RestoreSnapshotFileOptions extends SnapshotClock {
   /** Commit once this many operations are queued; 100,000 by default (Infinity: one commit at the end). */
   commitEvery?: number
+  /** Whether a live entry may go back into the kernel (the daemon's never-ban check); all by default. */
+  admit?: (list: ListKind, entry: SetEntry) => boolean
 }
 
 /**
@@ -209,17 +213,21 @@ export interface RestoreSnapshotFileOptions extends SnapshotClock {
  * @throws whatever backend.commit() throws (CommandFailedError); batches committed before stay.
  */
 export async function restoreSnapshotFile(backend: FirewallBackend, path: string,
-  {commitEvery = 100_000, now = Date.now}: RestoreSnapshotFileOptions = {}): Promise<SnapshotRestoreReport> {
+  {admit, commitEvery = 100_000, now = Date.now}: RestoreSnapshotFileOptions = {}): Promise<SnapshotRestoreReport> {
   let added = 0
+  let refused = 0
   const commit = async (): Promise<void> => {
     added += (await backend.commit()).added
   }
 
-  const report = await readSnapshot(path, now, (list, entry) => backend.add(list, entry), async () => {
+  const report = await readSnapshot(path, now, (list, entry) => {
+    if (admit === undefined || admit(list, entry)) backend.add(list, entry)
+    else refused++
+  }, async () => {
     if (backend.pending >= commitEvery) await commit()
   })
   if (backend.pending > 0) await commit()
-  return {added, ...report}
+  return {added, ...report, ...(admit === undefined ? {} : {refused})}
 }
 
 type EntrySink = (list: ListKind, entry: SetEntry) => void

@@ -49,8 +49,11 @@ export interface DaemonStatus {
   backend: {name: 'ipset' | 'memory' | 'nftables'; reason: string}
   /** Every detection source, supervised (a failed one shows `restarting` or `failed`, never vanishes). */
   sources: SourceHealth[]
-  /** Bans applied since start, in total and per reason (`port-scan 23/tcp` counts as `port-scan`). */
-  bans: {total: number; byReason: Record<string, number>; failed: number}
+  /**
+   * Bans applied since start, in total and per reason (`port-scan 23/tcp` counts as `port-scan`);
+   * `refused`: ban orders and list-copy entries the never-ban check kept out (local, remote, init).
+   */
+  bans: {total: number; byReason: Record<string, number>; failed: number; refused?: number}
   /** Automatic allow entries (successful logins) applied since start. */
   allows: {total: number; failed: number}
   /** Entries in the kernel sets (both families), read when the status is asked for; -1 when unreadable. */

@@ -1,4 +1,5 @@
 import type {Config} from '../config/index.js'
+import {Enforcer, HostFacts} from '../enforce/index.js'
 import {DiswallError, ExitCode, InvalidValueError, UsageError} from '../errors.js'
 import {
   createBackend,
@@ -6,12 +7,11 @@ import {
   isValidComment,
   kernelNames,
   killConnections,
-  listOwnAddresses,
   MAX_COMMENT_BYTES,
   resolveBackend,
 } from '../firewall/sets/index.js'
 import type {BackendChoice, FirewallBackend, KillReport, ListedEntry, ListKind} from '../firewall/sets/index.js'
-import {containsAddress, isAddress, neverBanReason, NetworkList, parseTarget, toNetwork} from '../net/index.js'
+import {containsAddress, isAddress, parseTarget, toNetwork} from '../net/index.js'
 import type {Address, Target} from '../net/index.js'
 import {exec as defaultExec} from '../system/index.js'
 import type {Exec} from '../system/index.js'
@@ -115,16 +115,23 @@ export function checkComment(text: string): string {
 }
 
 /**
- * Why each address may not be blocked: loopback and other special ranges, private ranges (with
- * skip_private), ignore_ips, the host's own addresses, and the allow list in the kernel.
+ * Why each address may not be blocked, by the enforcer's never-ban check (the daemon's): special
+ * ranges, private ranges (with skip_private), ignore_ips, the host's own addresses, established SSH
+ * peers (port 22), and the allow list in the kernel. Host facts are read once: `ip -j addr`, one `ss`.
  */
 async function protectionOf(config: Config, backend: FirewallBackend, addrs: Address[], exec: Exec): Promise<Map<string, string>> {
-  const own = new NetworkList(await listOwnAddresses(exec))
-  const ignore = new NetworkList(config.ignore_ips.map((e) => e.target))
+  const facts = new HostFacts({exec})
+  await facts.refreshAddresses()
+  await facts.refreshSshPeers()
+  const enforcer = new Enforcer({backend, config, exec, facts})
+  try {
+    await enforcer.refreshAllowList()
+  } catch {
+    // The sets do not exist yet (before the first init): nothing is allow-listed.
+  }
   const out = new Map<string, string>()
   for (const addr of addrs) {
-    const reason = neverBanReason(addr, {ignore, own, skipPrivate: config.detect.skip_private}) ??
-      ((await safeHas(backend, 'allow', addr)) ? 'it is in the allow list' : undefined)
+    const reason = enforcer.refusal(addr)
     if (reason) out.set(addr.text, reason)
   }
 
@@ -254,15 +261,6 @@ async function changes(backend: FirewallBackend, list: ListKind, targets: Target
   }
 
   return out
-}
-
-/** `has` that treats a missing set as "not there" (before the first init). */
-async function safeHas(backend: FirewallBackend, list: ListKind, target: Target): Promise<boolean> {
-  try {
-    return await backend.has(list, target)
-  } catch {
-    return false
-  }
 }
 
 function dedupe<T extends Target>(targets: T[]): T[] {

@@ -6,7 +6,8 @@ import {after, before, describe, it} from 'node:test'
 
 import {defaultConfig} from '../../../src/lib/config/index.js'
 import type {Config} from '../../../src/lib/config/index.js'
-import {Daemon, HostFacts, queryDaemon} from '../../../src/lib/daemon/index.js'
+import {Daemon, queryDaemon, saveSnapshot, snapshotPath} from '../../../src/lib/daemon/index.js'
+import {HostFacts} from '../../../src/lib/enforce/index.js'
 import {memoryLogger} from '../../../src/lib/service/index.js'
 import type {DaemonStatus, PlannedSources, SourcePlan} from '../../../src/lib/daemon/index.js'
 import type {LogLine, LogSource, SourceHealth, WtmpLogin} from '../../../src/lib/detect/index.js'
@@ -14,6 +15,9 @@ import {MemoryBackend} from '../../../src/lib/firewall/sets/index.js'
 import {parseAddress, parseTarget} from '../../../src/lib/net/index.js'
 import type {Exec} from '../../../src/lib/system/index.js'
 import {waitFor} from '../../../src/lib/lab/index.js'
+import {FakeTransport} from '../../../src/lib/transport/index.js'
+import type {WireEntry} from '../../../src/lib/transport/index.js'
+import {line, recordingExec} from '../firewall/sets/fake-exec.js'
 
 /** A source whose lines the test pushes; `fail()` ends the current run with an error. */
 class PushSource<T = LogLine> implements LogSource<T> {
@@ -85,11 +89,12 @@ action = allow
 ^Accepted publickey for (?<user>\\S+) from __IP__ port \\d+ ssh2$
 `
 
-/** `ip` and `ss` as a host with address 192.0.2.1 and tcp/8080 open. */
-const hostExec: Exec = async (program) => {
+/** `ip` and `ss` as a host with address 192.0.2.1, tcp/8080 open, and an SSH session from 203.0.113.22. */
+const hostExec: Exec = async (program, args) => {
   if (program === 'ip') {
     return {stderr: '', stdout: JSON.stringify([{addr_info: [{family: 'inet', local: '192.0.2.1', prefixlen: 24}], ifname: 'eth0'}])}
   }
+  if (program === 'ss' && args.includes('established')) return {stderr: '', stdout: '0 0 192.0.2.1:22 203.0.113.22:50000\n'}
   if (program === 'ss') return {stderr: '', stdout: 'tcp LISTEN 0 128 0.0.0.0:8080 0.0.0.0:*\n'}
   return {stderr: '', stdout: ''}
 }
@@ -113,7 +118,8 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
     await rm(dir, {force: true, recursive: true})
   })
 
-  async function start(name: string, {backend = new MemoryBackend(), configure}: {backend?: MemoryBackend; configure?: (c: Config) => void} = {}): Promise<Harness> {
+  async function start(name: string, {backend = new MemoryBackend(), configure, exec, transport}:
+    {backend?: MemoryBackend; configure?: (c: Config) => void; exec?: Exec; transport?: FakeTransport} = {}): Promise<Harness> {
     const base = join(dir, name)
     const patternsDir = join(base, 'patterns.d')
     await mkdir(patternsDir, {recursive: true})
@@ -143,6 +149,8 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
     const daemon = new Daemon({
       config,
       configPath,
+      ...(exec === undefined ? {} : {exec}),
+      ...(transport === undefined ? {} : {transport}),
       firewall: {backend, choice: {backend: 'ipset', reason: 'test'}},
       hostFacts: new HostFacts({exec: hostExec}),
       loadConfig: async () => ({config, warnings: []}),
@@ -327,6 +335,152 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
       assert.equal(failed.ok, false)
       assert.match(failed.error!, /broken\.patterns:2/)
       assert.match((await h.daemon.status()).config.lastReloadError!, /broken\.patterns:2/)
+    } finally {
+      await h.daemon.stop()
+    }
+  })
+
+  /** Protected on this host: loopback, own, allow-listed, ignore_ips, SSH peer, private (skip_private). */
+  const PROTECTED = ['127.0.0.1', '192.0.2.1', '203.0.113.200', '198.51.100.9', '203.0.113.22', '10.1.2.3']
+  const withIgnore = (c: Config): void => {
+    c.ignore_ips = [{target: parseTarget('198.51.100.0/24'), text: '198.51.100.0/24'}]
+  }
+  const allowListed = async (): Promise<MemoryBackend> => {
+    const backend = new MemoryBackend()
+    backend.add('allow', {comment: 'partner', target: parseTarget('203.0.113.200')})
+    await backend.commit()
+    return backend
+  }
+  const remote = (target: string, extra: Partial<WireEntry> = {}): WireEntry => ({origin: 'host-b', tag: 'ssh', target: parseTarget(target), ...extra})
+
+  it('Daemon - a protected address is refused on every path: local detection, remote add, list copy', async () => {
+    const transport = new FakeTransport()
+    const h = await start('protected', {backend: await allowListed(), configure: withIgnore, transport})
+    try {
+      assert.equal((await h.daemon.status()).mode, 'nats')
+      for (const text of PROTECTED) h.packets.push(packet(text, 23))
+      h.packets.push(packet('203.0.113.9', 23))
+      await waitFor(async () => (await blocked(h)).length > 0, {what: 'the ban of the real probe'})
+      assert.deepEqual(await blocked(h), ['203.0.113.9'])
+      assert.equal((await h.daemon.status()).detect.protected, PROTECTED.length)
+
+      for (const text of PROTECTED) await transport.deliverAdd('block', remote(text))
+      await transport.deliverAdd('block', remote('203.0.113.10'))
+      assert.deepEqual(await blocked(h), ['203.0.113.10', '203.0.113.9'])
+      assert.equal((await h.daemon.status()).bans.refused, PROTECTED.length)
+      for (const text of PROTECTED) {
+        assert.ok(h.log.lines.some((l) => l.message.startsWith(`refused to ban ${text} (ssh, remote host-b): `)), text)
+      }
+
+      await transport.deliverCopy('block', [...PROTECTED, '203.0.113.11', '203.0.113.12'].map((t) => remote(t, {ttlSec: 3600})))
+      assert.deepEqual(await blocked(h), ['203.0.113.11', '203.0.113.12'])
+      assert.equal((await h.daemon.status()).bans.refused, 2 * PROTECTED.length)
+
+      // Only this host's own detection is published, in wire terms; remote reports are not echoed.
+      assert.deepEqual(transport.published, [{entry: {tag: 'port-scan 23/tcp', target: parseAddress('203.0.113.9'), ttlSec: 86_400}, list: 'block', op: 'add'}])
+    } finally {
+      await h.daemon.stop()
+    }
+  })
+
+  it('Daemon - a remote ban is counted, listed in the last bans, and its connections are cut', async () => {
+    const transport = new FakeTransport()
+    const kills = recordingExec((call) => (call.program === 'ss' ? {stdout: 'ESTAB 0 0 192.0.2.1:443 203.0.113.40:5000\n'} : undefined))
+    const h = await start('remote-ban', {configure: (c) => (c.firewall.kill_connections = true), exec: kills.exec, transport})
+    try {
+      await transport.deliverAdd('block', remote('203.0.113.40', {ttlSec: 600}))
+      const [entry] = await h.backend.list('block')
+      assert.equal(entry!.target.text, '203.0.113.40')
+      assert.ok(entry!.ttlSec! <= 600 && entry!.ttlSec! > 590, `ttl ${entry!.ttlSec}`)
+      await waitFor(() => kills.calls.some((c) => line(c) === 'ss --no-header --numeric --tcp --kill dst 203.0.113.40'), {what: 'the kill'})
+      await waitFor(() => h.daemon.status().then((s) => s.killed.sockets === 1), {what: 'the kill count'})
+      const status = await h.daemon.status()
+      assert.equal(status.bans.total, 1)
+      assert.deepEqual(status.bans.byReason, {ssh: 1})
+      assert.deepEqual(status.lastBans.map((b) => [b.target, b.reason, b.source, b.ttlSec]), [['203.0.113.40', 'ssh', 'remote host-b', 600]])
+      assert.ok(h.log.lines.some((l) => l.message === 'ban 203.0.113.40: ssh (remote host-b), 10m'), JSON.stringify(h.log.lines))
+      assert.deepEqual(transport.published, [])
+    } finally {
+      await h.daemon.stop()
+    }
+  })
+
+  it('Daemon - remote deletes remove entries; a remote allow protects; a list copy loads N entries in one replace()', async () => {
+    const transport = new FakeTransport()
+    const backend = new MemoryBackend()
+    const replaced: Array<{list: string; n: number}> = []
+    const replace = backend.replace.bind(backend)
+    backend.replace = async (list, entries) => {
+      const all = [...entries]
+      replaced.push({list, n: all.length})
+      return replace(list, all)
+    }
+    const h = await start('remote-del', {backend, transport})
+    try {
+      await transport.deliverAdd('block', remote('203.0.113.41'))
+      assert.deepEqual(await blocked(h), ['203.0.113.41'])
+      await transport.deliverDel('block', remote('203.0.113.41'))
+      assert.deepEqual(await blocked(h), [])
+
+      await transport.deliverAdd('allow', remote('198.18.0.0/15', {comment: 'lab'}))
+      assert.deepEqual((await h.backend.list('allow')).map((e) => [e.target.text, e.comment]), [['198.18.0.0/15', 'lab']])
+      h.packets.push(packet('198.18.0.5', 23))
+      h.packets.push(packet('203.0.113.42', 23))
+      await waitFor(async () => (await blocked(h)).length > 0, {what: 'the ban of the real probe'})
+      assert.deepEqual(await blocked(h), ['203.0.113.42'])
+      await transport.deliverDel('allow', remote('198.18.0.0/15'))
+      assert.deepEqual(await h.backend.list('allow'), [])
+
+      await transport.deliverCopy('block', Array.from({length: 1000}, (_, i) => remote(`45.${i >> 8}.${i & 255}.1`, {ttlSec: 3600})))
+      assert.deepEqual(replaced, [{list: 'block', n: 1000}])
+      assert.equal(await h.backend.count('block'), 1000)
+      assert.equal((await h.daemon.status()).bans.total, 2, 'a list copy is no stream of single bans (2: .41 remote, .42 local)')
+    } finally {
+      await h.daemon.stop()
+    }
+  })
+
+  it('Daemon - transport events are logged; a transport that gives up leaves the daemon running', async () => {
+    const transport = new FakeTransport()
+    const h = await start('transport-events', {transport})
+    try {
+      transport.emit({type: 'disconnected', server: 'nats://127.0.0.1:4222'})
+      transport.emit({type: 'reconnecting'})
+      await waitFor(() => h.log.lines.some((l) => l.message === 'transport reconnecting'), {what: 'the events'})
+      assert.ok(h.log.lines.some((l) => l.level === 'warning' && l.message === 'transport disconnected (nats://127.0.0.1:4222)'))
+      transport.fail(new Error('no servers left'))
+      await waitFor(() => h.log.lines.some((l) => l.level === 'error' && l.message.startsWith('transport closed: no servers left')), {what: 'the close'})
+      h.packets.push(packet('203.0.113.43', 23))
+      await waitFor(async () => (await blocked(h)).length === 1, {what: 'a ban after the transport closed'})
+    } finally {
+      await h.daemon.stop()
+    }
+  })
+
+  it('Daemon - the snapshot restore leaves protected bans out with one warning; the rest and the allow entries come back', async () => {
+    const saved = new MemoryBackend()
+    for (const text of ['127.0.0.1', '10.1.2.3', '224.0.0.5', '192.0.2.1', '203.0.113.60', '2001:db8:9::/64']) {
+      saved.add('block', {target: parseTarget(text), ttlSec: 3600})
+    }
+    saved.add('allow', {comment: 'office', target: parseTarget('198.51.100.0/24')})
+    await saved.commit()
+    await saveSnapshot(snapshotPath(join(dir, 'snapshot-screen', 'state')), saved)
+
+    const h = await start('snapshot-screen')
+    try {
+      assert.deepEqual(await blocked(h), ['2001:db8:9::/64', '203.0.113.60'])
+      assert.deepEqual((await h.backend.list('allow')).map((e) => e.target.text), ['198.51.100.0/24'])
+      const warnings = h.log.lines.filter((l) => l.message.startsWith('left '))
+      assert.equal(warnings.length, 1, JSON.stringify(h.log.lines))
+      assert.match(warnings[0]!.message, /^left 4 protected entries out of .*snapshot.*: 127\.0\.0\.1 \(loopback address/)
+      const status = await h.daemon.status()
+      assert.equal(status.snapshot.loaded, 3)
+      assert.equal(status.bans.refused, 4)
+      // The restored allow entry protects at once.
+      h.packets.push(packet('198.51.100.9', 23))
+      h.packets.push(packet('203.0.113.61', 23))
+      await waitFor(async () => (await blocked(h)).includes('203.0.113.61'), {what: 'the ban of the real probe'})
+      assert.ok(!(await blocked(h)).includes('198.51.100.9'))
     } finally {
       await h.daemon.stop()
     }

@@ -33,6 +33,8 @@ function setup(config: Config = defaultConfig()) {
   const fw: Firewall = {backend, choice: {backend: 'ipset', reason: 'test'}}
   const host = recordingExec((call) => {
     if (line(call) === 'ip -j addr show') return {stdout: IP_ADDR}
+    // An SSH session from 198.51.100.200 (to port 22) and a web client 203.0.113.99 (port 443).
+    if (line(call) === 'ss -H -n -t state established') return {stdout: '0 0 192.0.2.10:22 198.51.100.200:50000\n0 0 192.0.2.10:443 203.0.113.99:40000\n'}
     if (call.program === 'ss') return {stdout: 'ESTAB 0 0 192.0.2.10:22 203.0.113.7:50000\n'}
     if (call.program === 'conntrack') return {stderr: 'conntrack v1.4.7 (conntrack-tools): 2 flow entries have been deleted.\n'}
     return undefined
@@ -61,7 +63,7 @@ test('lists blockAdd - adds with the configured timeout, then reports an existin
     backend: 'memory', changed: true, entries: [{changed: true, target: '203.0.113.7'}],
   })
   assert.deepEqual(backend.commits, [{adds: [{target: parseAddress('203.0.113.7'), ttlSec: 86_400}], dels: []}])
-  assert.deepEqual(calls.map(line), ['ip -j addr show'])
+  assert.deepEqual(calls.map(line), ['ip -j addr show', 'ss -H -n -t state established'])
 
   assert.deepEqual(await blockAdd(config, fw, ['203.0.113.7'], {timeoutSec: 600}, exec), {
     backend: 'memory', changed: false, entries: [{changed: false, target: '203.0.113.7'}],
@@ -125,9 +127,17 @@ test('lists blockAdd - refuses an allow-listed address', async () => {
   const {backend, config, exec, fw} = setup()
   await allowAdd(fw, ['203.0.113.80'], {comment: 'partner'})
   const before = backend.commits.length
-  await assertProtected(blockAdd(config, fw, ['203.0.113.80'], {}, exec), '203.0.113.80', 'it is in the allow list')
+  await assertProtected(blockAdd(config, fw, ['203.0.113.80'], {}, exec), '203.0.113.80', 'it is in the allow list (203.0.113.80/32)')
   assert.equal(backend.commits.length, before)
   assert.equal(await backend.has('block', parseAddress('203.0.113.80')), false)
+})
+
+test('lists blockAdd - refuses the peer of an established SSH session, not other peers', async () => {
+  const {backend, config, exec, fw} = setup()
+  await assertProtected(blockAdd(config, fw, ['198.51.100.200'], {}, exec), '198.51.100.200', 'an established SSH peer (198.51.100.200/32)')
+  assert.deepEqual(backend.commits, [])
+  assert.equal((await blockAdd(config, fw, ['203.0.113.99'], {}, exec)).changed, true)
+  assert.deepEqual(await backend.list('block').then((l) => l.map((e) => e.target.text)), ['203.0.113.99'])
 })
 
 test('lists blockAdd - refuses private ranges with skip_private, accepts them without', async () => {
@@ -215,6 +225,7 @@ test('lists blockAdd - --kill cuts the connections of each address after the com
   assert.deepEqual(result.killed, [{conntrack: 4, sockets: 1, target: '203.0.113.7'}])
   assert.deepEqual(calls.map(line), [
     'ip -j addr show',
+    'ss -H -n -t state established',
     'ss --no-header --numeric --tcp --kill dst 203.0.113.7',
     'conntrack -D -f ipv4 --orig-src 203.0.113.7',
     'conntrack -D -f ipv4 --orig-dst 203.0.113.7',
@@ -336,7 +347,7 @@ test('lists checkComment - printable text without quotes or backslashes, at most
 
 test('lists listEntries - sorted by family, then text, with ttl null for permanent entries', async () => {
   const {config, exec, fw} = setup()
-  await allowAdd(fw, ['2001:db8::/32', '192.0.2.0/24', '10.0.0.0/8'], {comment: 'nets'})
+  await allowAdd(fw, ['2001:db8:ff::/48', '192.0.2.0/24', '10.0.0.0/8'], {comment: 'nets'})
   await allowAdd(fw, ['198.51.100.7'], {timeoutSec: 600})
   assert.deepEqual(await listEntries(fw, 'allow'), {
     backend: 'memory',
@@ -345,7 +356,7 @@ test('lists listEntries - sorted by family, then text, with ttl null for permane
       {comment: 'nets', family: 4, target: '10.0.0.0/8', ttlSec: null},
       {comment: 'nets', family: 4, target: '192.0.2.0/24', ttlSec: null},
       {family: 4, target: '198.51.100.7', ttlSec: 600},
-      {comment: 'nets', family: 6, target: '2001:db8::/32', ttlSec: null},
+      {comment: 'nets', family: 6, target: '2001:db8:ff::/48', ttlSec: null},
     ],
   })
 

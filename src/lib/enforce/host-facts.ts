@@ -155,8 +155,13 @@ export class HostFacts {
   /** Reads the listening sockets and the established SSH sessions again (two `ss` runs). */
   async refreshSockets(): Promise<void> {
     const listening = (await this.exec('ss', ['-H', '-l', '-n', '-t', '-u'])).stdout
-    const established = (await this.exec('ss', ['-H', '-n', '-t', 'state', 'established'])).stdout
     this.open = parseListeningPorts(listening)
+    await this.refreshSshPeers()
+  }
+
+  /** Reads the established SSH sessions again (one `ss` run); `block add` needs only these and the addresses. */
+  async refreshSshPeers(): Promise<void> {
+    const established = (await this.exec('ss', ['-H', '-n', '-t', 'state', 'established'])).stdout
     replaceAll(this.sshPeers, parseSshPeers(established, this.sshPorts))
   }
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
-import {HostFacts, parseListeningPorts, parseSshPeers, parseSsEndpoint} from '../../../src/lib/daemon/index.js'
+import {HostFacts, parseListeningPorts, parseSshPeers, parseSsEndpoint} from '../../../src/lib/enforce/index.js'
 import type {Exec} from '../../../src/lib/system/index.js'
 
 test('parseSsEndpoint - wildcards, brackets, interface suffixes and loopback', () => {

@@ -1,0 +1,101 @@
+import type {Transport, TransportEvent, TransportSink, WireEntry, WireList} from './port.js'
+
+/** One publication recorded by {@link FakeTransport}. */
+export interface Published {
+  op: 'add' | 'del'
+  list: WireList
+  entry: WireEntry
+}
+
+/**
+ * An in-memory transport for tests of the daemon: it records what is published, and the test hands
+ * in other hosts' changes (deliverAdd, deliverDel), list copies (deliverCopy) and connection events
+ * (emit, fail) as a real transport would.
+ */
+export class FakeTransport implements Transport {
+  /** Everything published, in order. */
+  readonly published: Published[] = []
+  private sink: TransportSink | undefined
+  private readonly events: TransportEvent[] = []
+  private wake: (() => void) | undefined
+  private ended = false
+  private settle!: (result: Error | void) => void
+  private readonly whenClosed = new Promise<Error | void>((resolve) => (this.settle = resolve))
+
+  async start(sink: TransportSink): Promise<void> {
+    if (this.ended) throw new Error('the fake transport is closed')
+    this.sink = sink
+    this.emit({type: 'connected', server: 'fake'})
+  }
+
+  publishAdd(list: WireList, entry: WireEntry): void {
+    this.published.push({entry, list, op: 'add'})
+  }
+
+  publishDel(list: WireList, entry: WireEntry): void {
+    this.published.push({entry, list, op: 'del'})
+  }
+
+  async *status(): AsyncGenerator<TransportEvent> {
+    for (;;) {
+      const event = this.events.shift()
+      if (event !== undefined) {
+        yield event
+        continue
+      }
+      if (this.ended) return
+      await new Promise<void>((resolve) => (this.wake = resolve))
+      this.wake = undefined
+    }
+  }
+
+  closed(): Promise<Error | void> {
+    return this.whenClosed
+  }
+
+  async close(): Promise<void> {
+    this.end(undefined)
+  }
+
+  /** Another host added an entry: resolves once the daemon has handled it. */
+  async deliverAdd(list: WireList, entry: WireEntry): Promise<void> {
+    return this.started().add(list, entry)
+  }
+
+  /** Another host deleted an entry: resolves once the daemon has handled it. */
+  async deliverDel(list: WireList, entry: WireEntry): Promise<void> {
+    return this.started().del(list, entry)
+  }
+
+  /** A full copy of a list (init, re-sync), streamed one entry at a time. */
+  async deliverCopy(list: WireList, entries: Iterable<WireEntry>): Promise<void> {
+    async function* stream(): AsyncGenerator<WireEntry> {
+      for (const entry of entries) yield entry
+    }
+    return this.started().replace(list, stream())
+  }
+
+  /** Queues a connection event for status() readers. */
+  emit(event: TransportEvent): void {
+    this.events.push(event)
+    this.wake?.()
+  }
+
+  /** The transport gives up: an `error` event, then closed() settles with the error. */
+  fail(error: Error): void {
+    this.emit({error, type: 'error'})
+    this.end(error)
+  }
+
+  private end(result: Error | void): void {
+    if (this.ended) return
+    this.ended = true
+    this.settle(result)
+    this.wake?.()
+  }
+
+  private started(): TransportSink {
+    if (this.sink === undefined) throw new Error('the fake transport was not started')
+    return this.sink
+  }
+}

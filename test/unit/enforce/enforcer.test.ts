@@ -1,0 +1,188 @@
+import assert from 'node:assert/strict'
+import {test} from 'node:test'
+
+import {defaultConfig} from '../../../src/lib/config/index.js'
+import type {Config} from '../../../src/lib/config/index.js'
+import {Enforcer} from '../../../src/lib/enforce/index.js'
+import type {EnforcerLogLevel} from '../../../src/lib/enforce/index.js'
+import {CommandFailedError} from '../../../src/lib/errors.js'
+import {MemoryBackend} from '../../../src/lib/firewall/sets/index.js'
+import type {SetEntry} from '../../../src/lib/firewall/sets/index.js'
+import {NetworkList, parseAddress, parseNetwork, parseTarget} from '../../../src/lib/net/index.js'
+import {line, recordingExec} from '../firewall/sets/fake-exec.js'
+
+const a = parseAddress
+const NOW = 1_700_000_000_000
+
+function setup(configure?: (c: Config) => void) {
+  const config = defaultConfig()
+  config.firewall.kill_connections = false
+  config.ignore_ips = [{target: parseTarget('198.51.100.0/24'), text: '198.51.100.0/24'}]
+  configure?.(config)
+  const backend = new MemoryBackend(() => NOW)
+  const facts = {own: new NetworkList([a('192.0.2.1'), a('2001:db8:1::1')]), sshPeers: new NetworkList([a('203.0.113.22')])}
+  const host = recordingExec((call) => (call.program === 'ss' ? {stdout: 'ESTAB 0 0 192.0.2.1:22 203.0.113.7:1\n'} : undefined))
+  const logs: Array<{level: EnforcerLogLevel; message: string}> = []
+  const enforcer = new Enforcer({backend, config, exec: host.exec, facts, log: (level, message) => logs.push({level, message}), now: () => NOW})
+  return {backend, calls: host.calls, config, enforcer, facts, logs}
+}
+
+const blocked = async (backend: MemoryBackend) => (await backend.list('block')).map((e) => e.target.text).sort()
+
+test('Enforcer refusal - every never-ban reason, and nothing for an ordinary address', async () => {
+  const {enforcer} = setup()
+  await enforcer.allow({source: 'test', target: parseTarget('203.0.113.128/25')})
+  const cases: Array<[string, RegExp]> = [
+    ['127.0.0.1', /^loopback address/],
+    ['::1', /^loopback address/],
+    ['fe80::1', /^link-local address/],
+    ['224.0.0.5', /^multicast address/],
+    ['10.1.2.3', /^private address .*skip_private is on/],
+    ['fd00::1', /^ula address/],
+    ['192.0.2.1', /^an address of this host$/],
+    ['198.51.100.9', /^listed in ignore_ips \(198\.51\.100\.0\/24\)$/],
+    ['203.0.113.200', /^it is in the allow list \(203\.0\.113\.128\/25\)$/],
+    ['203.0.113.22', /^an established SSH peer \(203\.0\.113\.22\/32\)$/],
+  ]
+  for (const [text, reason] of cases) assert.match(enforcer.refusal(a(text)) ?? '', reason, text)
+  assert.equal(enforcer.refusal(a('203.0.113.9')), undefined)
+  assert.equal(enforcer.refusal(a('2001:db8:2::9')), undefined)
+})
+
+test('Enforcer refusal - private ranges only with skip_private; a network holding a protected entry is refused', () => {
+  const {enforcer} = setup((c) => {
+    c.detect.skip_private = false
+  })
+  assert.equal(enforcer.refusal(a('10.1.2.3')), undefined)
+  assert.match(enforcer.refusal(a('127.0.0.2')) ?? '', /^loopback/)
+  assert.equal(enforcer.refusal(parseNetwork('2001:db8:1::/64')), 'it holds 2001:db8:1::1/128: an address of this host')
+  assert.equal(enforcer.refusal(parseNetwork('2001:db8:2::/64')), undefined)
+})
+
+test('Enforcer ban - a protected target is refused, counted and logged once; nothing is written', async () => {
+  const {backend, enforcer, logs} = setup()
+  assert.deepEqual(await enforcer.ban({reason: 'ssh', source: 'remote host-b', target: a('203.0.113.22')}),
+    {result: 'refused', why: 'an established SSH peer (203.0.113.22/32)'})
+  assert.equal(enforcer.stats.refused, 1)
+  assert.equal(enforcer.stats.bans, 0)
+  assert.deepEqual(backend.commits, [])
+  assert.deepEqual(logs, [{level: 'notice', message: 'refused to ban 203.0.113.22 (ssh, remote host-b): an established SSH peer (203.0.113.22/32)'}])
+})
+
+test('Enforcer ban - written with the default timeout, counted per reason, newest first in the recent bans', async () => {
+  const {backend, enforcer, logs} = setup()
+  assert.deepEqual(await enforcer.ban({reason: 'port-scan 23/tcp', source: 'kmsg', target: a('203.0.113.7')}), {result: 'banned', ttlSec: 86_400})
+  assert.deepEqual(await enforcer.ban({address: a('2001:db8:5::9'), reason: 'ssh', source: 'file:/var/log/auth.log',
+    target: parseNetwork('2001:db8:5::/64'), ttlSec: 600}), {result: 'banned', ttlSec: 600})
+  assert.deepEqual(await blocked(backend), ['2001:db8:5::/64', '203.0.113.7'])
+  assert.equal(enforcer.stats.bans, 2)
+  assert.deepEqual(enforcer.stats.byReason, {'port-scan': 1, ssh: 1})
+  assert.deepEqual(enforcer.recent().map((r) => [r.target, r.reason, r.ttlSec]), [['2001:db8:5::/64', 'ssh', 600], ['203.0.113.7', 'port-scan 23/tcp', 86_400]])
+  assert.deepEqual(logs.map((l) => l.message), [
+    'ban 203.0.113.7: port-scan 23/tcp (kmsg), 1d',
+    'ban 2001:db8:5::/64: ssh (file:/var/log/auth.log, offender 2001:db8:5::9), 10m',
+  ])
+})
+
+test('Enforcer ban - a failed write is counted as failed, not as a ban', async () => {
+  const {backend, enforcer} = setup()
+  backend.commit = async () => {
+    throw new CommandFailedError('ipset', ['restore'], 1, 'ipset v7.17: Set cannot be created')
+  }
+  const outcome = await enforcer.ban({reason: 'ssh', source: 'kmsg', target: a('203.0.113.7')})
+  assert.equal(outcome.result, 'failed')
+  assert.equal(enforcer.stats.banFailed, 1)
+  assert.equal(enforcer.stats.bans, 0)
+  assert.deepEqual(enforcer.recent(), [])
+})
+
+test('Enforcer ban - with kill_connections the offenders\' connections are cut, in batches', async () => {
+  const {calls, enforcer} = setup((c) => {
+    c.firewall.kill_connections = true
+  })
+  await Promise.all([
+    enforcer.ban({reason: 'ssh', source: 'remote', target: a('203.0.113.7')}),
+    enforcer.ban({address: a('2001:db8:5::9'), reason: 'ssh', source: 'kmsg', target: parseNetwork('2001:db8:5::/64')}),
+    // A network from another host names no offender: nothing to cut for it.
+    enforcer.ban({reason: 'ssh', source: 'remote', target: parseNetwork('2001:db8:6::/64')}),
+  ])
+  await enforcer.settle()
+  const kills = calls.map(line).filter((l) => l.startsWith('ss '))
+  assert.ok(kills.length >= 1 && kills.length <= 2, kills.join('\n'))
+  assert.ok(kills.join(' ').includes('dst 203.0.113.7'), kills.join('\n'))
+  assert.ok(kills.join(' ').includes('dst [2001:db8:5::9]'), kills.join('\n'))
+  assert.ok(!kills.join(' ').includes('2001:db8:6::'), kills.join('\n'))
+  assert.ok(enforcer.stats.killed.sockets >= 1)
+})
+
+test('Enforcer allow - an expiring entry covered by a network or a permanent entry is left alone; its own expiring entry is renewed', async () => {
+  const {backend, enforcer} = setup()
+  assert.equal(await enforcer.allow({comment: 'office', source: 'cli', target: parseTarget('198.18.0.0/15')}), 'allowed')
+  assert.equal(await enforcer.allow({comment: 'vpn', source: 'cli', target: a('203.0.113.50')}), 'allowed')
+  assert.equal(await enforcer.allow({comment: 'login bob', source: 'wtmp', target: a('198.18.0.9'), ttlSec: 600}), 'covered')
+  assert.equal(await enforcer.allow({comment: 'login bob', source: 'wtmp', target: a('203.0.113.50'), ttlSec: 600}), 'covered')
+  assert.equal(await enforcer.allow({comment: 'login eve', source: 'wtmp', target: a('203.0.113.60'), ttlSec: 600}), 'allowed')
+  assert.equal(await enforcer.allow({comment: 'login eve', source: 'wtmp', target: a('203.0.113.60'), ttlSec: 900}), 'allowed')
+  const byTarget = new Map((await backend.list('allow')).map((e) => [e.target.text, e]))
+  assert.deepEqual([...byTarget.keys()].sort(), ['198.18.0.0/15', '203.0.113.50', '203.0.113.60'])
+  assert.equal(byTarget.get('203.0.113.50')!.ttlSec, undefined)
+  assert.equal(byTarget.get('203.0.113.60')!.ttlSec, 900)
+  assert.equal(enforcer.stats.allows, 4)
+})
+
+test('Enforcer - the engine\'s never-ban lists are the enforcer\'s, by reference', async () => {
+  const {enforcer, facts} = setup()
+  const ctx = enforcer.engineNeverBan()
+  assert.equal(ctx.own, facts.own)
+  assert.ok(!ctx.lists!.some(({list}) => list.contains(a('203.0.113.70'))))
+  await enforcer.allow({source: 'test', target: a('203.0.113.70')})
+  assert.ok(ctx.lists!.some(({list}) => list.contains(a('203.0.113.70'))))
+  facts.sshPeers.add(a('203.0.113.71'))
+  assert.ok(ctx.lists!.some(({list}) => list.contains(a('203.0.113.71'))))
+})
+
+test('Enforcer replace - a list copy lands in one replace(); protected block entries are left out and counted', async () => {
+  const {backend, enforcer, logs} = setup()
+  backend.add('block', {target: a('203.0.113.99'), ttlSec: 60})
+  await backend.commit()
+  const calls: SetEntry[][] = []
+  const replace = backend.replace.bind(backend)
+  backend.replace = async (list, entries) => {
+    calls.push([...entries])
+    return replace(list, calls.at(-1)!)
+  }
+  async function* copy(): AsyncGenerator<SetEntry> {
+    for (let i = 101; i <= 150; i++) yield {target: a(`203.0.113.${i}`), ttlSec: 3600}
+    yield {target: a('127.0.0.1'), ttlSec: 3600}
+    yield {target: a('192.0.2.1'), ttlSec: 3600}
+    yield {target: a('10.0.0.1'), ttlSec: 3600}
+  }
+  assert.deepEqual(await enforcer.replace('block', copy()), {loaded: 50, refused: 3})
+  assert.equal(calls.length, 1)
+  assert.equal(await backend.count('block'), 50)
+  assert.equal(await backend.has('block', a('203.0.113.99')), false)
+  assert.equal(enforcer.stats.refused, 3)
+  assert.equal(enforcer.stats.bans, 0)
+  const warnings = logs.filter((l) => l.level === 'warning')
+  assert.equal(warnings.length, 1)
+  assert.match(warnings[0]!.message, /^left 3 protected entries out of the block list copy: 127\.0\.0\.1 \(loopback/)
+})
+
+test('Enforcer replace - an allow list copy replaces the in-memory allow list too', async () => {
+  const {enforcer} = setup()
+  await enforcer.allow({source: 'test', target: a('203.0.113.80')})
+  await enforcer.replace('allow', [{comment: 'partner', target: parseTarget('203.0.113.0/28')}])
+  assert.equal(enforcer.refusal(a('203.0.113.80')), undefined)
+  assert.match(enforcer.refusal(a('203.0.113.5')) ?? '', /allow list \(203\.0\.113\.0\/28\)/)
+})
+
+test('Enforcer unban and disallow - remove entries and the allow list forgets them', async () => {
+  const {backend, enforcer} = setup()
+  await enforcer.ban({reason: 'ssh', source: 'kmsg', target: a('203.0.113.7')})
+  await enforcer.allow({source: 'test', target: a('203.0.113.80')})
+  await enforcer.unban(a('203.0.113.7'))
+  await enforcer.disallow(a('203.0.113.80'))
+  assert.equal(await backend.count('block'), 0)
+  assert.equal(await backend.count('allow'), 0)
+  assert.equal(enforcer.refusal(a('203.0.113.80')), undefined)
+})
