@@ -16,6 +16,7 @@ export default class AllowAdd extends DiswallCommand<ListChangeResult> {
   static override flags = {
     comment: Flags.string({char: 'm', description: 'Note stored with the entries (at most 128 bytes, no quotes).'}),
     config: configFlag,
+    force: Flags.boolean({description: 'Allow networks broader than a /8 (IPv4) or /16 (IPv6) too.'}),
     timeout: Flags.string({char: 't', description: 'Remove the entries after this time (seconds or 15m, 1h, 8d); default: never.', helpValue: 'DURATION'}),
   }
 
@@ -28,6 +29,7 @@ export default class AllowAdd extends DiswallCommand<ListChangeResult> {
     assertRoot('allow add')
     const result = await allowAdd(await openFirewall(config), argv as string[], {
       comment: flags.comment,
+      force: flags.force,
       timeoutSec: flags.timeout === undefined ? undefined : parseDurationSec(flags.timeout),
     })
     for (const e of result.entries) this.log(`${e.changed ? 'allowed' : 'exists '} ${e.target}`)

@@ -11,7 +11,7 @@ import {
   resolveBackend,
 } from '../firewall/sets/index.js'
 import type {BackendChoice, FirewallBackend, KillReport, ListedEntry, ListKind} from '../firewall/sets/index.js'
-import {containsAddress, isAddress, parseTarget, toNetwork} from '../net/index.js'
+import {broadNetworkReason, containsAddress, isAddress, parseTarget, toNetwork} from '../net/index.js'
 import type {Address, Target} from '../net/index.js'
 import {exec as defaultExec} from '../system/index.js'
 import type {Exec} from '../system/index.js'
@@ -71,10 +71,15 @@ export interface BlockAddOptions {
 export interface AllowAddOptions {
   comment?: string
   timeoutSec?: number
+  /** Take networks broader than a /8 (IPv4) or /16 (IPv6) too. */
+  force?: boolean
 }
 
-/** Parses every text before anything changes; the first bad one throws, naming it. */
-export function parseTargets(texts: readonly string[], list: ListKind): Target[] {
+/**
+ * Parses every text before anything changes; the first bad one throws, naming it. An allow entry
+ * broader than a /8 (IPv4) or /16 (IPv6) needs `force` (two /1 networks are everyone).
+ */
+export function parseTargets(texts: readonly string[], list: ListKind, {force = false}: {force?: boolean} = {}): Target[] {
   if (texts.length === 0) throw new UsageError(`no address given`, `Name at least one address, e.g. 203.0.113.7.`)
   return texts.map((text) => {
     const target = parseTarget(text)
@@ -88,6 +93,12 @@ export function parseTargets(texts: readonly string[], list: ListKind): Target[]
     if (list === 'allow' && !isAddress(target) && target.prefix === 0) {
       throw new InvalidValueError(`"${text}" would allow everyone`,
         'Allow specific networks; to stop filtering altogether, create the "disabled" file in the firewall directory.')
+    }
+
+    const broad = list === 'allow' && !force ? broadNetworkReason(target) : undefined
+    if (broad !== undefined) {
+      throw new InvalidValueError(`${broad}: allowing it would let a large part of the internet past every ban`,
+        'Allow the networks you mean, or pass --force if you really mean this one.')
     }
 
     return target
@@ -182,7 +193,7 @@ export async function listDel(fw: Firewall, list: ListKind, texts: readonly stri
  * left as it is (unchanged) unless a different comment or a timeout is given, which updates it.
  */
 export async function allowAdd(fw: Firewall, texts: readonly string[], options: AllowAddOptions = {}): Promise<ListChangeResult> {
-  const targets = parseTargets(texts, 'allow')
+  const targets = parseTargets(texts, 'allow', {force: options.force})
   const comment = options.comment === undefined ? undefined : checkComment(options.comment)
   const ttlSec = options.timeoutSec === undefined ? undefined : checkTimeout(options.timeoutSec)
   await fw.backend.init()

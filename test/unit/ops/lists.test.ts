@@ -295,6 +295,23 @@ test('lists allowAdd - refuses /0, a bad comment and a bad timeout, committing n
   assert.deepEqual([...backend.commits], [])
 })
 
+test('lists allowAdd - networks broader than /8 (IPv4) or /16 (IPv6) need force: two /1 are everyone', async () => {
+  const {backend, fw} = setup()
+  for (const [text, share] of [['0.0.0.0/1', '1/2 of all IPv4'], ['128.0.0.0/1', '1/2 of all IPv4'], ['::/1', '1/2 of all IPv6'], ['2000::/12', '1/4096 of all IPv6']]) {
+    await assert.rejects(allowAdd(fw, ['192.0.2.0/24', text]), (error: unknown) => {
+      assert.ok(error instanceof InvalidValueError)
+      assert.equal(error.message, `"${text}" covers ${share} addresses (shorter than /${text.includes(':') ? 16 : 8}): allowing it would let a large part of the internet past every ban`)
+      assert.match(error.hint ?? '', /--force/)
+      return true
+    })
+  }
+  assert.deepEqual([...backend.commits], [], 'nothing changes')
+  const forced = await allowAdd(fw, ['0.0.0.0/1', '10.0.0.0/8', '2001:db8::/16'], {force: true})
+  assert.deepEqual(forced.entries.map((e) => e.target), ['0.0.0.0/1', '10.0.0.0/8', '2001::/16'])
+  // Never everyone, even with force.
+  await assert.rejects(allowAdd(fw, ['0.0.0.0/0'], {force: true}), {message: '"0.0.0.0/0" would allow everyone'})
+})
+
 test('lists allowAdd - a host network is stored as the address, other networks as networks', async () => {
   const {backend, fw} = setup()
   const result = await allowAdd(fw, ['198.51.100.7/32', '2001:db8::/32', '2001:db8::1/128', '203.0.113.77/24'])
