@@ -75,6 +75,21 @@ for (const backend of ['ipset', 'nftables'] as const) {
       removeConfigDir()
     })
 
+    it(`block list, allow list (${backend}) - on a fresh host only read: 0 entries, and no set, chain or table appears`, async () => {
+      await createBackend(backend, DEFAULT_NAMES, DEFAULT_LIMITS, ns.exec).destroy()
+      const kernel = async (): Promise<string> => [
+        await ns.run('ipset', ['list', '-n']), await ns.run('iptables-save'), await ns.run('ip6tables-save'), await ns.run('nft', ['list', 'ruleset']),
+      ].join('\n').replace(/^#.*\n/gm, '')
+      const before = await kernel()
+      assert.doesNotMatch(before, /diswall/)
+      for (const list of ['block', 'allow']) {
+        const result = await diswall(list, 'list')
+        assert.equal(result.code, 0, result.stdout + result.stderr)
+        assert.deepEqual(result.json.result, {backend: backend === 'ipset' ? 'ipset' : 'nftables', count: 0, entries: []})
+      }
+      assert.equal(await kernel(), before)
+    })
+
     it(`block add (${backend}) - adds several addresses in one call, once each, and reports each`, async () => {
       const first = await diswall('block', 'add', '203.0.113.7', '2001:db8::7', '203.0.113.7')
       assertSuccess(first)

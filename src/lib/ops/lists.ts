@@ -240,9 +240,8 @@ export interface ListItem {
   comment?: string
 }
 
-/** `block list` / `allow list`: every entry in the kernel, sorted by family then text. */
+/** `block list` / `allow list`: every entry in the kernel, sorted by family then text. Only reads. */
 export async function listEntries(fw: Firewall, list: ListKind): Promise<{backend: string; count: number; entries: ListItem[]}> {
-  await fw.backend.init()
   const entries = (await fw.backend.list(list)).map(toItem).sort((a, b) => a.family - b.family || compareText(a.target, b.target))
   return {backend: fw.backend.name, count: entries.length, entries}
 }

@@ -242,20 +242,33 @@ export class IpsetBackend implements FirewallBackend {
     }
   }
 
+  /** The entries of both families' sets; a set that does not exist (nothing was ever set up) has none. */
   async list(list: ListKind): Promise<ListedEntry[]> {
     const out: ListedEntry[] = []
     for (const name of [this.names[list].v4, this.names[list].v6]) {
+      const saved = await this.readMissingAsEmpty(['save', name], {timeoutMs: 120_000})
       // A loop, not push(...): spreading more than ~125k elements overflows V8's stack (RangeError).
-      for (const entry of parseIpsetSave((await this.exec('ipset', ['save', name], {timeoutMs: 120_000})).stdout, name)) out.push(entry)
+      for (const entry of parseIpsetSave(saved, name)) out.push(entry)
     }
 
     return out
   }
 
+  /** stdout of an ipset read, or '' when the set does not exist: listing must never create anything. */
+  private async readMissingAsEmpty(args: string[], options: {timeoutMs?: number} = {}): Promise<string> {
+    try {
+      return (await this.exec('ipset', args, options)).stdout
+    } catch (error) {
+      if (error instanceof CommandFailedError && /set with the given name does not exist/.test(error.stderr)) return ''
+      throw error
+    }
+  }
+
   async count(list: ListKind): Promise<number> {
     let total = 0
     for (const name of [this.names[list].v4, this.names[list].v6]) {
-      total += parseIpsetHeader((await this.exec('ipset', ['list', '-t', name])).stdout).entries
+      const header = await this.readMissingAsEmpty(['list', '-t', name])
+      if (header !== '') total += parseIpsetHeader(header).entries
     }
 
     return total

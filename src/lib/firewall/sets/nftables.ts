@@ -230,11 +230,19 @@ export class NftBackend implements FirewallBackend {
     }
   }
 
+  /** The entries of both families' sets; a set (or table) that does not exist has none. */
   async list(list: ListKind): Promise<ListedEntry[]> {
     const out: ListedEntry[] = []
     for (const name of [this.names[list].v4, this.names[list].v6]) {
-      // nft 1.0.6: listing a large set is slow (~70 s for 1M elements); never list on the hot path.
-      const {stdout} = await this.exec('nft', ['-j', 'list', 'set', 'inet', this.names.table, name], {timeoutMs: 300_000})
+      let stdout: string
+      try {
+        // nft 1.0.6: listing a large set is slow (~70 s for 1M elements); never list on the hot path.
+        stdout = (await this.exec('nft', ['-j', 'list', 'set', 'inet', this.names.table, name], {timeoutMs: 300_000})).stdout
+      } catch (error) {
+        // Listing must never create anything: before the first set-up there is simply nothing.
+        if (error instanceof CommandFailedError && /No such file or directory/.test(error.stderr)) continue
+        throw error
+      }
       // A loop, not push(...): spreading more than ~125k elements overflows V8's stack (RangeError).
       for (const entry of parseNftElements(stdout)) out.push(entry)
     }

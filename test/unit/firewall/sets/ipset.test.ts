@@ -805,3 +805,17 @@ test('ipset - session: true refuses a custom exec, which would run the session s
   // The default exec is fine; nothing starts before the first commit.
   new IpsetBackend(DEFAULT_NAMES, DEFAULT_LIMITS, undefined, {session: true})
 })
+
+test('ipset - list() and count() of sets that do not exist yet are empty; other failures are thrown', async () => {
+  const missing = recordingExec((call) => {
+    throw failure(call, 'ipset v7.17: The set with the given name does not exist\n')
+  })
+  const fw = new IpsetBackend(DEFAULT_NAMES, DEFAULT_LIMITS, missing.exec)
+  assert.deepEqual(await fw.list('block'), [])
+  assert.equal(await fw.count('allow'), 0)
+  assert.deepEqual(missing.calls.map(line), ['ipset save diswall-bl', 'ipset save diswall-bl6', 'ipset list -t diswall-wl', 'ipset list -t diswall-wl6'])
+  const denied = recordingExec((call) => {
+    throw failure(call, 'ipset v7.17: Kernel error received: Operation not permitted\n')
+  })
+  await assert.rejects(new IpsetBackend(DEFAULT_NAMES, DEFAULT_LIMITS, denied.exec).list('block'), /Operation not permitted/)
+})

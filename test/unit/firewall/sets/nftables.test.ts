@@ -612,3 +612,15 @@ test('createBackend - hands each backend its own session factory', async () => {
   await plain.commit()
   assert.deepEqual(calls.map(line), ['nft -f -'])
 })
+
+test('nftables - list() of a table or set that does not exist yet is empty; other failures are thrown', async () => {
+  const missing = recordingExec((call) => {
+    throw failure(call, 'Error: No such file or directory\nlist set inet diswall diswall-bl\n')
+  })
+  assert.deepEqual(await new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, missing.exec).list('block'), [])
+  assert.deepEqual(missing.calls.map(line), ['nft -j list set inet diswall diswall-bl', 'nft -j list set inet diswall diswall-bl6'])
+  const denied = recordingExec((call) => {
+    throw failure(call, 'Error: Operation not permitted\n')
+  })
+  await assert.rejects(new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, denied.exec).list('allow'), /Operation not permitted/)
+})
