@@ -11,7 +11,7 @@ import {
   resolveBackend,
 } from '../firewall/sets/index.js'
 import type {BackendChoice, FirewallBackend, KillReport, ListedEntry, ListKind} from '../firewall/sets/index.js'
-import {broadNetworkReason, containsAddress, isAddress, parseTarget, toNetwork} from '../net/index.js'
+import {broadNetworkReason, containsAddress, formatDuration, isAddress, parseTarget, toNetwork} from '../net/index.js'
 import type {Address, Target} from '../net/index.js'
 import {exec as defaultExec} from '../system/index.js'
 import type {Exec} from '../system/index.js'
@@ -108,8 +108,10 @@ export function parseTargets(texts: readonly string[], list: ListKind, {force = 
 /** Checks a `--timeout` in seconds: an integer from 0 (never expires) to the ipset maximum. */
 export function checkTimeout(sec: number, flag = '--timeout'): number {
   if (!Number.isInteger(sec) || sec < 0 || sec > IPSET_MAX_TIMEOUT_SEC) {
-    throw new InvalidValueError(`${flag} ${sec} is out of range`,
-      `Give whole seconds from 0 (never expires) to ${IPSET_MAX_TIMEOUT_SEC} (the ipset maximum, ~24.8 days).`)
+    // Say it as the operator wrote it (30d, not 2592000); odd values (NaN, fractions) as they are.
+    const shown = Number.isInteger(sec) && sec > 0 ? formatDuration(sec) : String(sec)
+    throw new InvalidValueError(`${flag} ${shown} is out of range`,
+      `Give a duration from 0 (never expires) to ${formatDuration(IPSET_MAX_TIMEOUT_SEC)} (${IPSET_MAX_TIMEOUT_SEC} s, the ipset maximum).`)
   }
 
   return sec

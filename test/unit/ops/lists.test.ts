@@ -205,10 +205,10 @@ test('lists blockAdd - bad text throws InvalidValueError naming it, before anyth
 
 test('lists blockAdd - a timeout out of range is refused', async () => {
   const {backend, config, exec, fw} = setup()
-  for (const timeoutSec of [2_147_484, -1, 1.5]) {
+  for (const [timeoutSec, shown] of [[2_147_484, '3w3d20h31m24s'], [-1, '-1'], [1.5, '1.5']] as const) {
     await assert.rejects(blockAdd(config, fw, ['203.0.113.7'], {timeoutSec}, exec), (error: unknown) => {
       assert.ok(error instanceof InvalidValueError)
-      assert.equal(error.message, `--timeout ${timeoutSec} is out of range`)
+      assert.equal(error.message, `--timeout ${shown} is out of range`)
       return true
     })
   }
@@ -341,9 +341,12 @@ test('lists parseTargets - edge cases', () => {
 test('lists checkTimeout - whole seconds from 0 to 2147483', () => {
   assert.equal(checkTimeout(0), 0)
   assert.equal(checkTimeout(2_147_483), 2_147_483)
-  for (const bad of [2_147_484, -1, 0.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+  for (const bad of [-1, 0.5, Number.NaN, Number.POSITIVE_INFINITY]) {
     assert.throws(() => checkTimeout(bad), {code: 'E_INVALID_VALUE', message: `--timeout ${bad} is out of range`})
   }
+  // Durations read as durations, as the operator wrote them.
+  assert.throws(() => checkTimeout(2_592_000), {message: '--timeout 4w2d is out of range', hint: 'Give a duration from 0 (never expires) to 3w3d20h31m23s (2147483 s, the ipset maximum).'})
+  assert.throws(() => checkTimeout(2_147_484), {message: '--timeout 3w3d20h31m24s is out of range'})
 
   assert.throws(() => checkTimeout(-2, '--ttl'), {message: '--ttl -2 is out of range'})
 })
