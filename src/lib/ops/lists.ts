@@ -128,6 +128,19 @@ export function checkComment(text: string): string {
 }
 
 /**
+ * Checks a `block add --reason`: the same rules as a comment, since it travels in logs, the status and,
+ * across the fleet, in message headers, where a line break would forge a second line.
+ */
+export function checkReason(text: string): string {
+  if (!isValidComment(text)) {
+    throw new InvalidValueError(`reason ${JSON.stringify(text)} cannot be used`,
+      `Use at most ${MAX_COMMENT_BYTES} bytes of printable text on one line, without quotes (") or backslashes.`)
+  }
+
+  return text
+}
+
+/**
  * Why each address may not be blocked, by the enforcer's never-ban check (the daemon's): special
  * ranges, private ranges (with skip_private), ignore_ips, the host's own addresses, established SSH
  * peers (port 22), and the allow list in the kernel. Host facts are read once: `ip -j addr`, one `ss`.
@@ -160,6 +173,7 @@ export async function blockAdd(config: Config, fw: Firewall, texts: readonly str
   exec: Exec = defaultExec): Promise<ListChangeResult> {
   const targets = parseTargets(texts, 'block') as Address[]
   const ttlSec = checkTimeout(options.timeoutSec ?? config.firewall.block_timeout)
+  if (options.reason !== undefined) checkReason(options.reason)
   if (!options.force) {
     const protectedAddrs = await protectionOf(config, fw.backend, targets, exec)
     const [first] = protectedAddrs

@@ -203,6 +203,20 @@ test('lists blockAdd - bad text throws InvalidValueError naming it, before anyth
   assert.deepEqual(calls, [])
 })
 
+test('lists blockAdd - a reason with a line break, a quote or over 128 bytes is refused before anything changes', async () => {
+  const {backend, config, exec, fw} = setup()
+  for (const reason of ['scan\nban 198.51.100.1: forged', 'say "hi"', 'x'.repeat(129), 'tab\there']) {
+    await assert.rejects(blockAdd(config, fw, ['203.0.113.7'], {reason}, exec), (error: unknown) => {
+      assert.ok(error instanceof InvalidValueError)
+      assert.equal(error.message, `reason ${JSON.stringify(reason)} cannot be used`)
+      assert.match(error.hint ?? '', /one line/)
+      return true
+    })
+  }
+  assert.deepEqual([...backend.commits], [])
+  assert.equal((await blockAdd(config, fw, ['203.0.113.7'], {reason: 'port scan from the VPN, ticket #42'}, exec)).reason, 'port scan from the VPN, ticket #42')
+})
+
 test('lists blockAdd - a timeout out of range is refused', async () => {
   const {backend, config, exec, fw} = setup()
   for (const [timeoutSec, shown] of [[2_147_484, '3w3d20h31m24s'], [-1, '-1'], [1.5, '1.5']] as const) {
