@@ -71,6 +71,9 @@ function renderStatus(s: DaemonStatus): string[] {
     lines.push(`killed:   ${s.killed.sockets} sockets, ${s.killed.conntrack} conntrack entries`)
   }
 
+  const builtIn = s.patternFiles.some((f) => f.builtIn)
+  lines.push(`patterns: ${s.patternFiles.length === 0 ? 'none' : s.patternFiles.map((f) => f.name).join(', ')}`
+    + (builtIn ? ' (built-in: no patterns.d)' : ''))
   const snap = s.snapshot
   lines.push(`snapshot: ${snap.path}, ${snap.loaded} loaded at start, `
     + (snap.savedAt ? `last saved ${snap.savedAt} (${snap.saved ?? 0} entries)` : 'not saved yet'))

@@ -25,6 +25,7 @@ const STATUS: DaemonStatus = {
     {at: '2024-05-01T10:04:00.000Z', reason: 'ssh', source: '/var/log/auth.log', target: '2001:db8:1:2::/64', ttlSec: 900},
   ],
   mode: 'local-only',
+  patternFiles: [{action: 'ban', builtIn: false, name: 'sshd.patterns', path: '/etc/diswall/firewall/patterns.d/sshd.patterns', patterns: 12, reads: '/var/log/auth.log', tag: 'ssh'}],
   patterns: ['/etc/diswall/firewall/patterns.d/sshd.patterns'],
   pid: 4242,
   sets: {allow: -1, block: 45},
@@ -71,6 +72,7 @@ test('status - prints a summary of the running daemon', async () => {
     /snapshot: \/var\/lib\/diswall\/sets\.snapshot, 10 loaded at start, last saved 2024-05-01T10:10:00\.000Z \(45 entries\)/,
     /2024-05-01T10:05:00\.000Z +203\.0\.113\.7 +port-scan 23\/tcp \(kmsg, 1d\)/,
     /2001:db8:1:2::\/64 +ssh \(\/var\/log\/auth\.log, 15m\)/,
+    /^patterns: sshd\.patterns$/m,
   ]) assert.match(out.stdout, fact)
 })
 

@@ -115,6 +115,8 @@ export class Daemon {
   private engine!: DetectEngine
   private facts!: HostFacts
   private patterns: PatternFile[] = []
+  /** Whether the pattern files came from patterns.d or are the shipped ones. */
+  private patternOrigin: 'dir' | 'shipped' = 'dir'
   private readonly sources = new Map<string, {source: SupervisedSource<LogLine> | SupervisedSource<WtmpLogin>; loop: Promise<void>}>()
   private plan: SourcePlan | undefined
   private readonly inFlight = new Set<Promise<unknown>>()
@@ -172,7 +174,9 @@ export class Daemon {
     for (const name of init.created) this.log('info', `created kernel set ${name}`)
     for (const name of init.migrated) this.log('notice', `migrated kernel set ${name} (entries kept)`)
 
-    this.patterns = (await this.readPatterns()).files
+    const loadedPatterns = await this.readPatterns()
+    this.patterns = loadedPatterns.files
+    this.patternOrigin = loadedPatterns.origin
     this.facts = this.options.hostFacts ?? new HostFacts({
       exec: this.exec,
       onError: (what, error) => this.log('warning', `reading ${what} failed, keeping the previous: ${asDiswallError(error).message}`),
@@ -251,8 +255,9 @@ export class Daemon {
       const previous = this.config
       this.config = config
       let patterns: PatternFile[]
+      let origin: 'dir' | 'shipped'
       try {
-        patterns = (await this.readPatterns()).files
+        ({files: patterns, origin} = await this.readPatterns())
       } catch (error) {
         this.config = previous
         throw error
@@ -262,6 +267,7 @@ export class Daemon {
       }
       if (config.daemon.socket !== previous.daemon.socket) this.log('warning', '[daemon] socket changes at the next restart')
       this.patterns = patterns
+      this.patternOrigin = origin
       this.facts.setSshPorts(sshPorts(patterns))
       this.enforcer.configure(config)
       this.engine.reload(this.engineOptions())
@@ -311,7 +317,11 @@ export class Daemon {
       killed: {...stats.killed},
       lastBans: this.enforcer.recent(),
       mode: this.options.transport ? 'nats' : 'local-only',
-      patterns: this.patterns.map((p) => p.path),
+      patternFiles: this.patterns.map((p) => ({
+        action: p.action, builtIn: this.patternOrigin === 'shipped', name: p.name,
+        path: this.patternOrigin === 'shipped' ? null : p.path, patterns: p.patterns.length, reads: p.file, tag: p.tag,
+      })),
+      patterns: this.patterns.map((p) => (this.patternOrigin === 'shipped' ? `built-in:${p.name}` : p.path)),
       pid: process.pid,
       sets: {allow: await count('allow'), block: await count('block')},
       snapshot: {...this.snapshot},

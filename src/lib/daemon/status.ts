@@ -67,10 +67,26 @@ export interface DaemonStatus {
   /** Connections cut after bans (kill_connections). */
   killed: {sockets: number; conntrack: number}
   snapshot: SnapshotStatus
-  /** Pattern files in use (their paths). */
+  /** Pattern files in use: their paths, or `built-in:NAME` for the shipped ones (no patterns.d). */
   patterns: string[]
+  /** The same files in detail: what each reads and does, and whether it is a shipped (built-in) one. */
+  patternFiles: PatternFileStatus[]
   /** When the config was last (re)loaded, ISO 8601, and the last reload error if the last reload failed. */
   config: {path: string; loadedAt: string; lastReloadError?: string}
+}
+
+/** One pattern file in use. */
+export interface PatternFileStatus {
+  name: string
+  /** Where it was read; null for a built-in file. */
+  path: null | string
+  builtIn: boolean
+  /** The log it reads (`file =`). */
+  reads: string
+  action: 'allow' | 'ban'
+  tag: string
+  /** Regex lines. */
+  patterns: number
 }
 
 /** How the daemon names itself in the errors of its control socket and metrics endpoint. */

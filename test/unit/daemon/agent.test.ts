@@ -118,13 +118,16 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
     await rm(dir, {force: true, recursive: true})
   })
 
-  async function start(name: string, {backend = new MemoryBackend(), configure, exec, transport}:
-    {backend?: MemoryBackend; configure?: (c: Config) => void; exec?: Exec; transport?: FakeTransport} = {}): Promise<Harness> {
+  async function start(name: string, {backend = new MemoryBackend(), configure, exec, shippedPatterns = false, transport}:
+    {backend?: MemoryBackend; configure?: (c: Config) => void; exec?: Exec; shippedPatterns?: boolean; transport?: FakeTransport} = {}): Promise<Harness> {
     const base = join(dir, name)
     const patternsDir = join(base, 'patterns.d')
-    await mkdir(patternsDir, {recursive: true})
-    await writeFile(join(patternsDir, 'ssh.patterns'), SSH_PATTERNS)
-    await writeFile(join(patternsDir, 'ssh-accepted.patterns'), ACCEPTED_PATTERNS)
+    if (shippedPatterns) await mkdir(base, {recursive: true})
+    else {
+      await mkdir(patternsDir, {recursive: true})
+      await writeFile(join(patternsDir, 'ssh.patterns'), SSH_PATTERNS)
+      await writeFile(join(patternsDir, 'ssh-accepted.patterns'), ACCEPTED_PATTERNS)
+    }
     const config = defaultConfig()
     config.daemon.state_dir = join(base, 'state')
     config.daemon.socket = join(base, 'run', 'diswall.sock')
@@ -323,6 +326,12 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
       const status = await queryDaemon<DaemonStatus>(config.daemon.socket, 'status')
       assert.equal(status.version, '0.0.0-test')
       assert.equal(status.backend.name, 'memory')
+      const patternsDir = join(dir, 'control', 'patterns.d')
+      assert.deepEqual(status.patterns, [join(patternsDir, 'ssh-accepted.patterns'), join(patternsDir, 'ssh.patterns')])
+      assert.deepEqual(status.patternFiles.map((f) => [f.name, f.path, f.builtIn, f.action]), [
+        ['ssh-accepted.patterns', join(patternsDir, 'ssh-accepted.patterns'), false, 'allow'],
+        ['ssh.patterns', join(patternsDir, 'ssh.patterns'), false, 'ban'],
+      ])
 
       await writeFile(join(dir, 'control', 'patterns.d', 'ssh.patterns'), SSH_PATTERNS.replace('threshold = 3', 'threshold = 1'))
       assert.deepEqual(await queryDaemon(config.daemon.socket, 'reload'), {ok: true})
@@ -335,6 +344,22 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
       assert.equal(failed.ok, false)
       assert.match(failed.error!, /broken\.patterns:2/)
       assert.match((await h.daemon.status()).config.lastReloadError!, /broken\.patterns:2/)
+    } finally {
+      await h.daemon.stop()
+    }
+  })
+
+  it('Daemon - without patterns.d the shipped pattern files are used, and the status marks them built-in', async () => {
+    const h = await start('shipped', {shippedPatterns: true})
+    try {
+      const status = await h.daemon.status()
+      assert.ok(status.patternFiles.length > 0)
+      for (const f of status.patternFiles) {
+        assert.equal(f.builtIn, true, f.name)
+        assert.equal(f.path, null, f.name)
+      }
+      assert.deepEqual(status.patterns, status.patternFiles.map((f) => `built-in:${f.name}`))
+      assert.ok(h.log.lines.some((l) => /patterns\.d does not exist: using the shipped pattern files/.test(l.message)))
     } finally {
       await h.daemon.stop()
     }

@@ -18,6 +18,7 @@ const STATUS: DaemonStatus = {
   killed: {conntrack: 2, sockets: 1},
   lastBans: [{at: '2024-05-01T10:05:00.000Z', reason: 'port-scan 23/tcp', source: 'kmsg', target: '203.0.113.7', ttlSec: 86_400}],
   mode: 'local-only',
+  patternFiles: [{action: 'ban', builtIn: false, name: 'sshd.patterns', path: '/etc/diswall/firewall/patterns.d/sshd.patterns', patterns: 12, reads: '/var/log/auth.log', tag: 'ssh'}],
   patterns: ['/etc/diswall/firewall/patterns.d/sshd.patterns'],
   pid: 4242,
   sets: {allow: -1, block: 48},
