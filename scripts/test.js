@@ -22,15 +22,17 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const TIERS = ['unit', 'commands', 'integration', 'e2e']
 
 /**
- * How each tier runs. timeoutMs is the default per test (a test may set its own): a hang fails the
- * test instead of blocking CI. The integration and e2e default is above their longest explicit
- * timeout (180 s for a full ipset).
+ * How each tier runs. timeoutMs bounds each process of the runner: node 20 reads `--test-timeout` in
+ * the runner only, which applies it to each test file's process as a whole (the tests inside get no
+ * default), so a hang fails the run instead of blocking CI. For unit and commands that process is a shard (a few minutes of
+ * tests under load at most); an integration or e2e file runs tests with their own timeouts of up to
+ * 180 s (a full ipset), several per file.
  */
 const PLANS = {
-  unit: {shardsPerCore: 3, timeoutMs: 30_000},
-  commands: {shardsPerCore: 3, timeoutMs: 60_000},
-  integration: {shardsPerCore: 0, timeoutMs: 600_000},
-  e2e: {shardsPerCore: 0, timeoutMs: 600_000},
+  unit: {shardsPerCore: 3, timeoutMs: 120_000},
+  commands: {shardsPerCore: 3, timeoutMs: 300_000},
+  integration: {shardsPerCore: 0, timeoutMs: 1_800_000},
+  e2e: {shardsPerCore: 0, timeoutMs: 1_800_000},
 }
 
 function findTests(dir) {
