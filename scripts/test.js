@@ -6,7 +6,10 @@
 // unit and commands run in a few processes side by side: their files are split into shards, and one
 // node process imports all files of a shard. A tsx start costs ~0.7 s of CPU, so one process per
 // file spent ~40 of the ~50 s the unit tier took on 2 cores; the tests themselves need ~10 s of CPU
-// and mostly wait (timers, child processes), so several shards per core keep both cores busy.
+// and partly wait (timers, child processes), so two shards per core keep both cores busy. More
+// shards made timing-sensitive tests (a coprocess's 1 s grace, a 5 s restart wait) fail on a busy
+// machine. The commands tier starts a CLI process per call and runs tests of a file side by side,
+// so one shard per core is enough there.
 // Files of one shard share a process: a test that changes process-wide state (umask, env, cwd)
 // restores it in t.after(), as the tests that do so already do.
 //
@@ -29,8 +32,8 @@ const TIERS = ['unit', 'commands', 'integration', 'e2e']
  * 180 s (a full ipset), several per file.
  */
 const PLANS = {
-  unit: {shardsPerCore: 3, timeoutMs: 120_000},
-  commands: {shardsPerCore: 3, timeoutMs: 300_000},
+  unit: {shardsPerCore: 2, timeoutMs: 120_000},
+  commands: {shardsPerCore: 1, timeoutMs: 300_000},
   integration: {shardsPerCore: 0, timeoutMs: 1_800_000},
   e2e: {shardsPerCore: 0, timeoutMs: 1_800_000},
 }
