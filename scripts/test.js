@@ -1,13 +1,42 @@
 #!/usr/bin/env node
-// Runs the whole test suite with node's test runner (TypeScript through tsx) and closes with one
-// line "tests: N passed, N failed, N skipped". Arguments pick folders under test/ (default: all).
+// Runs the test suite with node's test runner (TypeScript through tsx) and closes with one line
+// "tests: N passed, N failed, N skipped" (CI parses it). Arguments pick folders under test/
+// (default: all), in this order: unit, commands, integration, e2e.
+//
+// unit and commands run in a few processes side by side: their files are split into shards, and one
+// node process imports all files of a shard. A tsx start costs ~0.7 s of CPU, so one process per
+// file spent ~40 of the ~50 s the unit tier took on 2 cores; the tests themselves need ~10 s of CPU
+// and partly wait (timers, child processes), so two shards per core keep both cores busy. More
+// shards made timing-sensitive tests (a coprocess's 1 s grace, a 5 s restart wait) fail on a busy
+// machine. The commands tier starts a CLI process per call and runs tests of a file side by side,
+// so one shard per core is enough there.
+// Files of one shard share a process: a test that changes process-wide state (umask, env, cwd)
+// restores it in t.after(), as the tests that do so already do.
+//
+// integration and e2e run one file at a time, one process per file: they share /dev/kmsg and
+// sysctls (nf_log_all_netns) and measure latencies that a busy CPU would distort.
 import {spawn} from 'node:child_process'
-import {readdirSync, statSync} from 'node:fs'
+import {mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {availableParallelism, tmpdir} from 'node:os'
 import {join, relative} from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {fileURLToPath, pathToFileURL} from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const folders = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['unit', 'commands', 'integration', 'e2e']
+const TIERS = ['unit', 'commands', 'integration', 'e2e']
+
+/**
+ * How each tier runs. timeoutMs bounds each process of the runner: node 20 reads `--test-timeout` in
+ * the runner only, which applies it to each test file's process as a whole (the tests inside get no
+ * default), so a hang fails the run instead of blocking CI. For unit and commands that process is a shard (a few minutes of
+ * tests under load at most); an integration or e2e file runs tests with their own timeouts of up to
+ * 180 s (a full ipset), several per file.
+ */
+const PLANS = {
+  unit: {shardsPerCore: 2, timeoutMs: 120_000},
+  commands: {shardsPerCore: 1, timeoutMs: 300_000},
+  integration: {shardsPerCore: 0, timeoutMs: 1_800_000},
+  e2e: {shardsPerCore: 0, timeoutMs: 1_800_000},
+}
 
 function findTests(dir) {
   let out = []
@@ -25,21 +54,95 @@ function findTests(dir) {
   return out
 }
 
-const files = folders.flatMap((f) => findTests(join(root, 'test', f)))
-if (files.length === 0) {
+/**
+ * Writes shard modules that import the given test files; a file that fails to load becomes one
+ * failing test naming it, and the other files of the shard still run.
+ */
+function writeShards(dir, tier, files, count) {
+  const shards = Array.from({length: Math.min(count, files.length)}, () => [])
+  // Round robin over the sorted list spreads the slow folders (detect/sources, system) over shards.
+  files.forEach((file, i) => shards[i % shards.length].push(file))
+  return shards.map((shardFiles, i) => {
+    const path = join(dir, `${tier}-${i + 1}.mjs`)
+    const lines = [
+      "import {test} from 'node:test'",
+      ...shardFiles.map((file) => {
+        const url = pathToFileURL(join(root, file)).href
+        return `try { await import(${JSON.stringify(url)}) } catch (error) { test(${JSON.stringify(`load ${file}`)}, () => { throw error }) }`
+      }),
+    ]
+    writeFileSync(path, lines.join('\n') + '\n')
+    return path
+  })
+}
+
+/** Runs node's test runner once; resolves to its exit code and the counts of its summary line. */
+function runNodeTests(entries, {concurrency, timeoutMs}, summaryFile) {
+  const args = [
+    '--import', 'tsx',
+    '--test',
+    `--test-concurrency=${concurrency}`,
+    `--test-timeout=${timeoutMs}`,
+    '--test-reporter=spec', '--test-reporter-destination=stdout',
+    '--test-reporter=./scripts/summary-reporter.js', `--test-reporter-destination=${summaryFile}`,
+    ...entries,
+  ]
+  const child = spawn(process.execPath, args, {cwd: root, stdio: 'inherit'})
+  current = child
+  return new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      current = undefined
+      let counts = {failed: 0, passed: 0, skipped: 0}
+      try {
+        const m = /tests: (\d+) passed, (\d+) failed, (\d+) skipped/.exec(readFileSync(summaryFile, 'utf8'))
+        if (m) counts = {failed: Number(m[2]), passed: Number(m[1]), skipped: Number(m[3])}
+      } catch {
+        // No summary: the runner died before its reporter finished; the exit code says so.
+      }
+      resolve({code: code ?? (signal ? 1 : 0), counts})
+    })
+  })
+}
+
+const folders = process.argv.slice(2).length > 0 ? process.argv.slice(2) : TIERS
+const unknown = folders.filter((f) => !TIERS.includes(f))
+if (unknown.length > 0) {
+  console.error(`unknown test folder: ${unknown.join(', ')} (known: ${TIERS.join(', ')})`)
+  process.exit(1)
+}
+
+const tiers = TIERS.filter((t) => folders.includes(t)).map((tier) => ({files: findTests(join(root, 'test', tier)), tier}))
+if (tiers.every((t) => t.files.length === 0)) {
   console.error(`no test files found under test/{${folders.join(',')}}`)
   process.exit(1)
 }
 
-const args = [
-  '--import', 'tsx',
-  '--test',
-  '--test-concurrency=1',
-  '--test-reporter=spec', '--test-reporter-destination=stdout',
-  '--test-reporter=./scripts/summary-reporter.js', '--test-reporter-destination=stdout',
-  ...files,
-]
-const child = spawn(process.execPath, args, {cwd: root, stdio: 'inherit'})
+let current
 // Forward interrupts so the tests' cleanup hooks (namespaces, nats-server) still run.
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal))
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)))
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => current?.kill(signal))
+
+const work = mkdtempSync(join(tmpdir(), 'diswall-test-'))
+const total = {failed: 0, passed: 0, skipped: 0}
+let exitCode = 0
+try {
+  for (const {files, tier} of tiers) {
+    if (files.length === 0) continue
+    const plan = PLANS[tier]
+    const shardCount = plan.shardsPerCore * availableParallelism()
+    const run = shardCount > 0
+      ? {concurrency: Math.min(shardCount, files.length), entries: writeShards(work, tier, files, shardCount)}
+      : {concurrency: 1, entries: files}
+    const {code, counts} = await runNodeTests(run.entries, {concurrency: run.concurrency, timeoutMs: plan.timeoutMs},
+      join(work, `${tier}.summary`))
+    total.passed += counts.passed
+    total.failed += counts.failed
+    total.skipped += counts.skipped
+    if (code !== 0 && counts.failed === 0) console.error(`${tier}: the test runner exited with ${code} without a failed test`)
+    if (code !== 0 && exitCode === 0) exitCode = code
+  }
+} finally {
+  rmSync(work, {force: true, recursive: true})
+}
+
+console.log(`\ntests: ${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`)
+process.exit(exitCode)
