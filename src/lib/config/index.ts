@@ -11,7 +11,7 @@ export {defaultConfig, formatTomlValue, InvalidConfigError, parseConfig} from '.
 export type {ConfigProblem, ParsedConfig} from './parse.js'
 export {HIDDEN_SECRET, renderConfig, renderConfigReference, toFileValues} from './render.js'
 export type {ConfigFileValues} from './render.js'
-export {CONFIG_SCHEMA, keyName, MAX_SET_TIMEOUT_SEC, schemaRows} from './schema.js'
+export {CONFIG_SCHEMA, keyName, schemaRows} from './schema.js'
 export type {
   Config,
   DaemonConfig,

@@ -2,6 +2,7 @@
  * The one description of the config file: every section and key, its type, its default and a one-line
  * doc. Defaults are defined here only; parseConfig(), renderConfig() and the README table derive from it.
  */
+import {IPSET_MAX_TIMEOUT_SEC} from '../net/index.js'
 import {
   bool,
   checkHost,
@@ -24,9 +25,6 @@ import {
   targetList,
 } from './values.js'
 import type {IgnoredKeySpec, KeySpec, ParsedValue} from './values.js'
-
-/** ipset and the kernel refuse timeouts above this (ipset 7.17: 2147483 s, ~24.8 days). */
-export const MAX_SET_TIMEOUT_SEC = 2_147_483
 
 const MAX_INT32 = 2_147_483_647
 
@@ -106,7 +104,7 @@ export const CONFIG_SCHEMA = {
       'Kernel backend: "ipset" (ipset + iptables), "nftables", or "auto" (nftables on nftables-native hosts).'),
     dir: path('/etc/diswall/firewall', 'Ruleset directory (incoming.d, outgoing.d, whitelist.d, blacklist.d, ...).'),
     block_timeout: duration('1d', 'How long a ban lasts unless the server says otherwise.',
-      {maxSec: MAX_SET_TIMEOUT_SEC, maxWhy: 'the ipset timeout limit'}),
+      {maxSec: IPSET_MAX_TIMEOUT_SEC, maxWhy: 'the ipset timeout limit'}),
     block_max: int(1_000_000, 'Capacity of the block set (entries).', {max: MAX_INT32, min: 1}),
     allow_max: int(65_536, 'Capacity of the allow set (entries).', {max: MAX_INT32, min: 1}),
     kill_connections: bool(true, 'Kill the open connections of an address when it is blocked.'),

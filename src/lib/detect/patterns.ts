@@ -38,8 +38,7 @@
  * /etc/services), otherwise they are an error. diswall bans on all ports, so `ports` is informational.
  */
 import {ConfigError, type SourceLocation} from '../errors.js'
-import {MAX_SET_TIMEOUT_SEC} from '../config/index.js'
-import {parseDurationSec} from '../net/index.js'
+import {IPSET_MAX_TIMEOUT_SEC, parseDurationSec} from '../net/index.js'
 import {isValidTag, MAX_TAG_LENGTH} from './kernel-log.js'
 
 /** File name suffix of pattern files in `patterns.d/`. */
@@ -179,7 +178,7 @@ export function parsePatternFile(text: string, path: string, opts: PatternParseO
     threshold: values.has('threshold') ? parseThreshold(values.get('threshold')!, at('threshold')) : (action === 'allow' ? 1 : DEFAULT_THRESHOLD),
     windowSec: values.has('window') ? parseDuration(values.get('window')!, at('window'), 'window', MAX_WINDOW_SEC) : DEFAULT_WINDOW_SEC,
   }
-  if (values.has('ban')) out.banSec = parseDuration(values.get('ban')!, at('ban'), 'ban', MAX_SET_TIMEOUT_SEC)
+  if (values.has('ban')) out.banSec = parseDuration(values.get('ban')!, at('ban'), 'ban', IPSET_MAX_TIMEOUT_SEC)
   return out
 }
 

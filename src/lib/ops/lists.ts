@@ -2,7 +2,6 @@ import type {Config} from '../config/index.js'
 import {DiswallError, ExitCode, InvalidValueError, UsageError} from '../errors.js'
 import {
   createBackend,
-  IPSET_MAX_TIMEOUT_SEC,
   isValidComment,
   kernelNames,
   killConnections,
@@ -11,7 +10,7 @@ import {
   resolveBackend,
 } from '../firewall/sets/index.js'
 import type {BackendChoice, FirewallBackend, KillReport, ListedEntry, ListKind} from '../firewall/sets/index.js'
-import {containsAddress, isAddress, neverBanReason, NetworkList, parseTarget, toNetwork} from '../net/index.js'
+import {containsAddress, IPSET_MAX_TIMEOUT_SEC, isAddress, neverBanReason, NetworkList, parseTarget, toNetwork} from '../net/index.js'
 import type {Address, Target} from '../net/index.js'
 import {exec as defaultExec} from '../system/index.js'
 import type {Exec} from '../system/index.js'
