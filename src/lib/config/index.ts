@@ -22,4 +22,5 @@ export type {
   SectionSpec,
   ServerConfig,
 } from './schema.js'
-export type {FileValue, KeySpec, TargetEntry} from './values.js'
+export {checkLogPrefix, LOG_PREFIX_MAX} from './values.js'
+export type {FileValue, KeySpec, LogPrefixProgram, TargetEntry} from './values.js'

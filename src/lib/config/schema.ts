@@ -116,7 +116,7 @@ export const CONFIG_SCHEMA = {
       'Where logged packets come from: "kmsg" (/dev/kmsg), "journal" (journald), "pipe" (rsyslog FIFO) or "nflog" ' +
       '(NFLOG group read with tcpdump: lowest latency; needs the tcpdump package).'),
     log_prefix: str('diswall-log: ', 'Prefix of the firewall LOG lines (at most 29 characters).',
-      {type: 'log prefix', validate: checkLogPrefix}),
+      {type: 'log prefix', validate: (v) => checkLogPrefix(v, 'any')}),
     pipe_path: path('/var/log/diswall/diswall.pipe', 'Named pipe read when source = "pipe".'),
     nflog_group: int(5, 'NFLOG group of the `log` rules and of tcpdump when source = "nflog"; no other program may use it.',
       {max: 65_535, min: 1}),
