@@ -1,8 +1,9 @@
 import {Command, Errors, Flags} from '@oclif/core'
 
-import {asDiswallError, DiswallError, ExitCode} from './lib/errors.js'
+import {asDiswallError, DiswallError, ExitCode, NotRootError} from './lib/errors.js'
 import {DEFAULT_CONFIG_PATH, loadConfig} from './lib/config/index.js'
 import type {Config} from './lib/config/index.js'
+import {isRoot} from './lib/system/index.js'
 
 /** What every command prints on stdout with --json (or DISWALL_CONTENT_TYPE=json). */
 export type JsonEnvelope<T> =
@@ -24,13 +25,50 @@ export const dirFlag = Flags.string({
   helpValue: 'DIR',
 })
 
+/** Parsed flags as the root check sees them (any command's). */
+export type ParsedFlags = Record<string, unknown>
+
 /**
- * The base of every diswall command: the --json envelope, warnings, and one way of rendering errors
- * (message, "Try this:" hint, stable code, exit code from src/lib/errors.ts).
+ * The base of every diswall command: the --json envelope, warnings, the root check, and one way of
+ * rendering errors (message, "Try this:" hint, stable code, exit code from src/lib/errors.ts).
  */
 export abstract class DiswallCommand<T extends object> extends Command {
   static override enableJsonFlag = true
+  /**
+   * Whether the command needs root (kernel sets and rules need CAP_NET_ADMIN): `true`, or a test on the
+   * parsed flags for commands that need root only sometimes (`firewall apply` without `--dry-run`).
+   * Checked by init() before run(), after the flags parse and the config loads (see checkBeforeRoot).
+   */
+  static requiresRoot: boolean | ((flags: ParsedFlags) => boolean) = false
   private readonly warnings: string[] = []
+
+  /** Refuses to run a command that needs root without it: NotRootError (E_NOT_ROOT, exit 4) naming the command. */
+  protected override async init(): Promise<void> {
+    await super.init()
+    const {requiresRoot} = this.ctor as typeof DiswallCommand
+    // Root costs nothing here: no second parse of the flags on the path of a `block add`.
+    if (requiresRoot === false || isRoot()) return
+    // The same order of errors as for root: a usage error first, then a config error, then "needs root".
+    const {flags} = await this.parse(this.ctor)
+    if (requiresRoot !== true && !requiresRoot(flags)) return
+    await this.checkBeforeRoot(flags)
+    throw new NotRootError(this.commandName())
+  }
+
+  /**
+   * What a command that needs root checks before the root check, so that a user without root sees the
+   * same usage and config errors as root: by default, the config file of `--config`. Its warnings are
+   * shown, as run() would show them.
+   */
+  protected async checkBeforeRoot(flags: ParsedFlags): Promise<void> {
+    if (typeof flags.config === 'string') await this.readConfig(flags.config)
+  }
+
+  /** The command as people type it: `block add`, `firewall watch`; a top-level one with the program, `diswall daemon`. */
+  protected commandName(): string {
+    const id = (this.id ?? this.ctor.id ?? '').replaceAll(':', ' ')
+    return id.includes(' ') ? id : `${this.config.bin} ${id}`.trim()
+  }
 
   /** Records a warning: printed on stderr for people, carried in the envelope for scripts. */
   protected warnUser(message: string): void {

@@ -4,7 +4,6 @@ import {configFlag, DiswallCommand} from '../../base-command.js'
 import {allowAdd, openFirewall} from '../../lib/ops/index.js'
 import type {ListChangeResult} from '../../lib/ops/index.js'
 import {parseDurationSec} from '../../lib/net/index.js'
-import {assertRoot} from '../../lib/system/index.js'
 
 export default class AllowAdd extends DiswallCommand<ListChangeResult> {
   static override args = {target: Args.string({description: 'IP address or CIDR network (several may follow).', required: true})}
@@ -19,13 +18,13 @@ export default class AllowAdd extends DiswallCommand<ListChangeResult> {
     timeout: Flags.string({char: 't', description: 'Remove the entries after this time (seconds or 15m, 1h, 8d); default: never.', helpValue: 'DURATION'}),
   }
 
+  static override requiresRoot = true
   static override strict = false
   static override summary = 'Allow addresses or networks on this host: they pass even when they are in the block set.'
 
   async run(): Promise<ListChangeResult> {
     const {argv, flags} = await this.parse(AllowAdd)
     const config = await this.readConfig(flags.config)
-    assertRoot('allow add')
     const result = await allowAdd(await openFirewall(config), argv as string[], {
       comment: flags.comment,
       timeoutSec: flags.timeout === undefined ? undefined : parseDurationSec(flags.timeout),

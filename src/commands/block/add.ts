@@ -4,7 +4,6 @@ import {configFlag, DiswallCommand} from '../../base-command.js'
 import {blockAdd, openFirewall} from '../../lib/ops/index.js'
 import type {ListChangeResult} from '../../lib/ops/index.js'
 import {parseDurationSec} from '../../lib/net/index.js'
-import {assertRoot} from '../../lib/system/index.js'
 
 export default class BlockAdd extends DiswallCommand<ListChangeResult> {
   static override args = {address: Args.string({description: 'IP address to block (several may follow).', required: true})}
@@ -22,13 +21,13 @@ export default class BlockAdd extends DiswallCommand<ListChangeResult> {
     timeout: Flags.string({char: 't', description: 'How long the ban lasts: seconds or a duration like 15m, 1h, 1d; 0 = until removed. Default: [firewall] block_timeout.', helpValue: 'DURATION'}),
   }
 
+  static override requiresRoot = true
   static override strict = false
   static override summary = 'Block addresses on this host.'
 
   async run(): Promise<ListChangeResult> {
     const {argv, flags} = await this.parse(BlockAdd)
     const config = await this.readConfig(flags.config)
-    assertRoot('block add')
     const fw = await openFirewall(config)
     const result = await blockAdd(config, fw, argv as string[], {
       force: flags.force,

@@ -2,10 +2,10 @@ import {Flags} from '@oclif/core'
 import {spawn} from 'node:child_process'
 
 import {configFlag, DiswallCommand, dirFlag} from '../../base-command.js'
+import type {ParsedFlags} from '../../base-command.js'
 import {applyFromDir, showRuleset} from '../../lib/ops/index.js'
 import type {PendingConfirm} from '../../lib/ops/index.js'
 import type {RulesetDiff} from '../../lib/firewall/ruleset/index.js'
-import {assertRoot} from '../../lib/system/index.js'
 
 interface FirewallApplyResult {
   applied: boolean
@@ -34,6 +34,7 @@ export default class FirewallApply extends DiswallCommand<FirewallApplyResult> {
     'dry-run': Flags.boolean({description: 'Print what would be loaded; change nothing.', exclusive: ['confirm']}),
   }
 
+  static override requiresRoot = (flags: ParsedFlags): boolean => flags['dry-run'] !== true // --dry-run only prints
   static override summary = 'Apply the firewall directory atomically, with rollback.'
 
   async run(): Promise<FirewallApplyResult> {
@@ -47,7 +48,6 @@ export default class FirewallApply extends DiswallCommand<FirewallApplyResult> {
         transactions: rendered.transactions.map(({args, input, program}) => ({args, input, program}))}
     }
 
-    assertRoot('firewall apply')
     const report = await applyFromDir(ctx, {
       confirmSec: flags.confirm,
       startRollbackTimer: (token, afterSec) => {
