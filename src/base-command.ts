@@ -1,8 +1,9 @@
 import {Command, Errors, Flags} from '@oclif/core'
 
-import {asDiswallError, DiswallError, ExitCode, NotRootError} from './lib/errors.js'
+import {asDiswallError, DiswallError, ExitCode, InvalidValueError, NotRootError} from './lib/errors.js'
 import {DEFAULT_CONFIG_PATH, loadConfig} from './lib/config/index.js'
 import type {Config} from './lib/config/index.js'
+import {formatDuration, parseDurationSec} from './lib/net/index.js'
 import {isRoot} from './lib/system/index.js'
 
 /** What every command prints on stdout with --json (or DISWALL_CONTENT_TYPE=json). */
@@ -27,6 +28,30 @@ export const dirFlag = Flags.string({
 
 /** Parsed flags as the root check sees them (any command's). */
 export type ParsedFlags = Record<string, unknown>
+
+/** Bounds of a {@link durationFlag}, in seconds. */
+export type DurationBounds = {
+  maxSec?: number
+  minSec?: number
+}
+
+/**
+ * A duration flag (`--timeout 1h`), parsed to whole seconds by parseDurationSec: plain seconds (`900`) or
+ * amounts with units, largest first (`90s`, `15m`, `1h30m`, `1d`, `2w`), within `minSec`/`maxSec` if given.
+ * A bad value is E_INVALID_VALUE (exit 2) naming the flag and the value, with a hint, before run().
+ */
+export const durationFlag = Flags.custom<number, DurationBounds>({
+  helpValue: 'DURATION',
+  async parse(input, _context, {maxSec, minSec}) {
+    const sec = parseDurationSec(input)
+    if ((minSec !== undefined && sec < minSec) || (maxSec !== undefined && sec > maxSec)) {
+      const range = `from ${formatDuration(minSec ?? 0)}${maxSec === undefined ? '' : ` to ${formatDuration(maxSec)}`}`
+      throw new InvalidValueError(`${JSON.stringify(input)} is out of range: the duration must be ${range}`,
+        `Give a duration ${range}, in seconds or with units (e.g. 90s, 15m, 1h).`)
+    }
+    return sec
+  },
+})
 
 /**
  * The base of every diswall command: the --json envelope, warnings, the root check, and one way of
@@ -103,9 +128,19 @@ export abstract class DiswallCommand<T extends object> extends Command {
   }
 }
 
-/** oclif's own parse errors (unknown flag, missing argument) keep exit 2 and become E_USAGE. */
+/** How oclif 4 rewrites the message of an error thrown by a flag's parse function. */
+const OCLIF_FLAG_PARSE_MESSAGE = /^Parsing --(\S+) \n\t([\s\S]*)\nSee more help with --help$/
+
+/**
+ * oclif's own parse errors (unknown flag, missing argument) keep exit 2 and become E_USAGE. A DiswallError
+ * from a flag's parse function (durationFlag) keeps its code and hint, with the flag in front of its message.
+ */
 function fromOclif(err: unknown): DiswallError {
-  if (err instanceof DiswallError) return err
+  if (err instanceof DiswallError) {
+    const wrapped = OCLIF_FLAG_PARSE_MESSAGE.exec(err.message)
+    if (wrapped) err.message = `--${wrapped[1]}: ${wrapped[2]}`
+    return err
+  }
   const oclif = (err as {oclif?: {exit?: number}} | undefined)?.oclif
   if (err instanceof Error && oclif?.exit === ExitCode.USAGE) {
     return new DiswallError(err.message, 'E_USAGE', ExitCode.USAGE, 'See --help for the flags and arguments.')

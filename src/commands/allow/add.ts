@@ -1,9 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 
-import {configFlag, DiswallCommand} from '../../base-command.js'
+import {configFlag, DiswallCommand, durationFlag} from '../../base-command.js'
 import {allowAdd, openFirewall} from '../../lib/ops/index.js'
 import type {ListChangeResult} from '../../lib/ops/index.js'
-import {parseDurationSec} from '../../lib/net/index.js'
 
 export default class AllowAdd extends DiswallCommand<ListChangeResult> {
   static override args = {target: Args.string({description: 'IP address or CIDR network (several may follow).', required: true})}
@@ -15,7 +14,7 @@ export default class AllowAdd extends DiswallCommand<ListChangeResult> {
   static override flags = {
     comment: Flags.string({char: 'm', description: 'Note stored with the entries (at most 128 bytes, no quotes).'}),
     config: configFlag,
-    timeout: Flags.string({char: 't', description: 'Remove the entries after this time (seconds or 15m, 1h, 8d); default: never.', helpValue: 'DURATION'}),
+    timeout: durationFlag({char: 't', description: 'Remove the entries after this time (seconds or 15m, 1h, 8d); default: never.'}),
   }
 
   static override requiresRoot = true
@@ -27,7 +26,7 @@ export default class AllowAdd extends DiswallCommand<ListChangeResult> {
     const config = await this.readConfig(flags.config)
     const result = await allowAdd(await openFirewall(config), argv as string[], {
       comment: flags.comment,
-      timeoutSec: flags.timeout === undefined ? undefined : parseDurationSec(flags.timeout),
+      timeoutSec: flags.timeout,
     })
     for (const e of result.entries) this.log(`${e.changed ? 'allowed' : 'exists '} ${e.target}`)
     return result
