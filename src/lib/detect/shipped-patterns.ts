@@ -9,8 +9,8 @@
  * `x from 198.51.100.9 port 22 ssh2` cannot make another address the offender, and no failed login
  * can look like the `Accepted …` line of the auto-allow file.
  */
-import type {PatternFile, PatternParseOptions} from './patterns.js'
-import {parsePatternFiles} from './patterns.js'
+import type {PatternFile, PatternParseOptions} from './pattern-file.js'
+import {parsePatternFiles} from './pattern-file.js'
 
 /** One shipped pattern file: its name in `patterns.d/` and its content. */
 export interface ShippedPatternFile {
