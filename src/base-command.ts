@@ -1,8 +1,10 @@
 import {Command, Errors, Flags} from '@oclif/core'
 
-import {asDiswallError, DiswallError, ExitCode} from './lib/errors.js'
+import {asDiswallError, DiswallError, ExitCode, InvalidValueError, NotRootError} from './lib/errors.js'
 import {DEFAULT_CONFIG_PATH, loadConfig} from './lib/config/index.js'
 import type {Config} from './lib/config/index.js'
+import {formatDuration, parseDurationSec} from './lib/net/index.js'
+import {isRoot} from './lib/system/index.js'
 
 /** What every command prints on stdout with --json (or DISWALL_CONTENT_TYPE=json). */
 export type JsonEnvelope<T> =
@@ -24,13 +26,74 @@ export const dirFlag = Flags.string({
   helpValue: 'DIR',
 })
 
+/** Parsed flags as the root check sees them (any command's). */
+export type ParsedFlags = Record<string, unknown>
+
+/** Bounds of a {@link durationFlag}, in seconds. */
+export type DurationBounds = {
+  maxSec?: number
+  minSec?: number
+}
+
 /**
- * The base of every diswall command: the --json envelope, warnings, and one way of rendering errors
- * (message, "Try this:" hint, stable code, exit code from src/lib/errors.ts).
+ * A duration flag (`--timeout 1h`), parsed to whole seconds by parseDurationSec: plain seconds (`900`) or
+ * amounts with units, largest first (`90s`, `15m`, `1h30m`, `1d`, `2w`), within `minSec`/`maxSec` if given.
+ * A bad value is E_INVALID_VALUE (exit 2) naming the flag and the value, with a hint, before run().
+ */
+export const durationFlag = Flags.custom<number, DurationBounds>({
+  helpValue: 'DURATION',
+  async parse(input, _context, {maxSec, minSec}) {
+    const sec = parseDurationSec(input)
+    if ((minSec !== undefined && sec < minSec) || (maxSec !== undefined && sec > maxSec)) {
+      const range = `from ${formatDuration(minSec ?? 0)}${maxSec === undefined ? '' : ` to ${formatDuration(maxSec)}`}`
+      throw new InvalidValueError(`${JSON.stringify(input)} is out of range: the duration must be ${range}`,
+        `Give a duration ${range}, in seconds or with units (e.g. 90s, 15m, 1h).`)
+    }
+    return sec
+  },
+})
+
+/**
+ * The base of every diswall command: the --json envelope, warnings, the root check, and one way of
+ * rendering errors (message, "Try this:" hint, stable code, exit code from src/lib/errors.ts).
  */
 export abstract class DiswallCommand<T extends object> extends Command {
   static override enableJsonFlag = true
+  /**
+   * Whether the command needs root (kernel sets and rules need CAP_NET_ADMIN): `true`, or a test on the
+   * parsed flags for commands that need root only sometimes (`firewall apply` without `--dry-run`).
+   * Checked by init() before run(), after the flags parse and the config loads (see checkBeforeRoot).
+   */
+  static requiresRoot: boolean | ((flags: ParsedFlags) => boolean) = false
   private readonly warnings: string[] = []
+
+  /** Refuses to run a command that needs root without it: NotRootError (E_NOT_ROOT, exit 4) naming the command. */
+  protected override async init(): Promise<void> {
+    await super.init()
+    const {requiresRoot} = this.ctor as typeof DiswallCommand
+    // Root costs nothing here: no second parse of the flags on the path of a `block add`.
+    if (requiresRoot === false || isRoot()) return
+    // The same order of errors as for root: a usage error first, then a config error, then "needs root".
+    const {flags} = await this.parse(this.ctor)
+    if (requiresRoot !== true && !requiresRoot(flags)) return
+    await this.checkBeforeRoot(flags)
+    throw new NotRootError(this.commandName())
+  }
+
+  /**
+   * What a command that needs root checks before the root check, so that a user without root sees the
+   * same usage and config errors as root: by default, the config file of `--config`. Its warnings are
+   * shown, as run() would show them.
+   */
+  protected async checkBeforeRoot(flags: ParsedFlags): Promise<void> {
+    if (typeof flags.config === 'string') await this.readConfig(flags.config)
+  }
+
+  /** The command as people type it: `block add`, `firewall watch`; a top-level one with the program, `diswall daemon`. */
+  protected commandName(): string {
+    const id = (this.id ?? this.ctor.id ?? '').replaceAll(':', ' ')
+    return id.includes(' ') ? id : `${this.config.bin} ${id}`.trim()
+  }
 
   /** Records a warning: printed on stderr for people, carried in the envelope for scripts. */
   protected warnUser(message: string): void {
@@ -65,9 +128,19 @@ export abstract class DiswallCommand<T extends object> extends Command {
   }
 }
 
-/** oclif's own parse errors (unknown flag, missing argument) keep exit 2 and become E_USAGE. */
+/** How oclif 4 rewrites the message of an error thrown by a flag's parse function. */
+const OCLIF_FLAG_PARSE_MESSAGE = /^Parsing --(\S+) \n\t([\s\S]*)\nSee more help with --help$/
+
+/**
+ * oclif's own parse errors (unknown flag, missing argument) keep exit 2 and become E_USAGE. A DiswallError
+ * from a flag's parse function (durationFlag) keeps its code and hint, with the flag in front of its message.
+ */
 function fromOclif(err: unknown): DiswallError {
-  if (err instanceof DiswallError) return err
+  if (err instanceof DiswallError) {
+    const wrapped = OCLIF_FLAG_PARSE_MESSAGE.exec(err.message)
+    if (wrapped) err.message = `--${wrapped[1]}: ${wrapped[2]}`
+    return err
+  }
   const oclif = (err as {oclif?: {exit?: number}} | undefined)?.oclif
   if (err instanceof Error && oclif?.exit === ExitCode.USAGE) {
     return new DiswallError(err.message, 'E_USAGE', ExitCode.USAGE, 'See --help for the flags and arguments.')

@@ -3,10 +3,10 @@ import {createWriteStream} from 'node:fs'
 import {Flags} from '@oclif/core'
 
 import {configFlag, DiswallCommand} from '../base-command.js'
+import type {ParsedFlags} from '../base-command.js'
 import {applyDaemonFlags, Daemon} from '../lib/daemon/index.js'
 import {createLogger, runService} from '../lib/service/index.js'
 import type {PacketSourceKind} from '../lib/daemon/index.js'
-import {assertRoot} from '../lib/system/index.js'
 
 export default class DaemonCommand extends DiswallCommand<{stopped: boolean}> {
   static override description = [
@@ -35,12 +35,18 @@ export default class DaemonCommand extends DiswallCommand<{stopped: boolean}> {
     'pipe-file': Flags.string({char: 'f', description: 'Read logged packets from this named pipe (implies --source pipe).', helpValue: 'PATH'}),
     source: Flags.string({description: 'Where logged packets come from (overrides [detect] source).', options: ['kmsg', 'journal', 'pipe', 'nflog']}),
   }
+  static override requiresRoot = true
   static override summary = 'Run the per-host agent: detect probes and log patterns, ban in the kernel sets.'
+
+  /** The flags that override the config are checked before root is, as run() checks them. */
+  protected override async checkBeforeRoot(_flags: ParsedFlags): Promise<void> {
+    const {flags} = await this.parse(DaemonCommand)
+    applyDaemonFlags(await this.readConfig(flags.config), flags)
+  }
 
   async run(): Promise<{stopped: boolean}> {
     const {flags} = await this.parse(DaemonCommand)
     const config = applyDaemonFlags(await this.readConfig(flags.config), flags)
-    assertRoot('diswall daemon')
     const stream = flags['log-file'] === undefined ? process.stdout : createWriteStream(flags['log-file'], {flags: 'a', mode: 0o640})
     const logger = createLogger({debug: flags.debug, stream})
     const daemon = new Daemon({

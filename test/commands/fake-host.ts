@@ -7,7 +7,7 @@ import {fileURLToPath} from 'node:url'
 
 import {runCli} from '../helpers/cli.js'
 import type {CliResult} from '../helpers/cli.js'
-import {findProgram} from '../helpers/root.js'
+import {findProgram} from '../../src/lib/lab/index.js'
 
 /** test/fixtures/bin: fake ipset, iptables*, nft, ss, ip and conntrack (see lib/fake-tools.mjs there). */
 export const FAKE_BIN = fileURLToPath(new URL('../fixtures/bin', import.meta.url))

@@ -1,10 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 
-import {configFlag, DiswallCommand} from '../../base-command.js'
+import {configFlag, DiswallCommand, durationFlag} from '../../base-command.js'
 import {allowAdd, openFirewall} from '../../lib/ops/index.js'
 import type {ListChangeResult} from '../../lib/ops/index.js'
-import {parseDurationSec} from '../../lib/net/index.js'
-import {assertRoot} from '../../lib/system/index.js'
 
 export default class AllowAdd extends DiswallCommand<ListChangeResult> {
   static override args = {target: Args.string({description: 'IP address or CIDR network (several may follow).', required: true})}
@@ -17,20 +15,20 @@ export default class AllowAdd extends DiswallCommand<ListChangeResult> {
     comment: Flags.string({char: 'm', description: 'Note stored with the entries (at most 128 bytes, no quotes).'}),
     config: configFlag,
     force: Flags.boolean({description: 'Allow networks broader than a /8 (IPv4) or /16 (IPv6) too.'}),
-    timeout: Flags.string({char: 't', description: 'Remove the entries after this time (seconds or 15m, 1h, 8d); default: never.', helpValue: 'DURATION'}),
+    timeout: durationFlag({char: 't', description: 'Remove the entries after this time (seconds or 15m, 1h, 8d); default: never.'}),
   }
 
+  static override requiresRoot = true
   static override strict = false
   static override summary = 'Allow addresses or networks on this host: they pass even when they are in the block set.'
 
   async run(): Promise<ListChangeResult> {
     const {argv, flags} = await this.parse(AllowAdd)
     const config = await this.readConfig(flags.config)
-    assertRoot('allow add')
     const result = await allowAdd(await openFirewall(config), argv as string[], {
       comment: flags.comment,
       force: flags.force,
-      timeoutSec: flags.timeout === undefined ? undefined : parseDurationSec(flags.timeout),
+      timeoutSec: flags.timeout,
     })
     for (const e of result.entries) this.log(`${e.changed ? 'allowed' : 'exists '} ${e.target}`)
     return result

@@ -3,20 +3,19 @@ import {Args} from '@oclif/core'
 import {configFlag, DiswallCommand} from '../../base-command.js'
 import {listDel, openFirewall} from '../../lib/ops/index.js'
 import type {ListChangeResult} from '../../lib/ops/index.js'
-import {assertRoot} from '../../lib/system/index.js'
 
 export default class AllowDel extends DiswallCommand<ListChangeResult> {
   static override aliases = ['allow:rm']
   static override args = {address: Args.string({description: 'IP address or network to remove from the allow list (several may follow).', required: true})}
   static override examples = ['<%= config.bin %> <%= command.id %> 203.0.113.7']
   static override flags = {config: configFlag}
+  static override requiresRoot = true
   static override strict = false
   static override summary = 'Remove addresses from the allow set of this host (absent ones are reported as unchanged).'
 
   async run(): Promise<ListChangeResult> {
     const {argv, flags} = await this.parse(AllowDel)
     const config = await this.readConfig(flags.config)
-    assertRoot('allow del')
     const result = await listDel(await openFirewall(config), 'allow', argv as string[])
     for (const e of result.entries) this.log(`${e.changed ? 'removed' : 'absent '} ${e.target}`)
     return result

@@ -1,10 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 
-import {configFlag, DiswallCommand} from '../../base-command.js'
+import {configFlag, DiswallCommand, durationFlag} from '../../base-command.js'
 import {blockAdd, openFirewall} from '../../lib/ops/index.js'
 import type {ListChangeResult} from '../../lib/ops/index.js'
-import {parseDurationSec} from '../../lib/net/index.js'
-import {assertRoot} from '../../lib/system/index.js'
 
 export default class BlockAdd extends DiswallCommand<ListChangeResult> {
   static override args = {address: Args.string({description: 'IP address to block (several may follow).', required: true})}
@@ -19,22 +17,22 @@ export default class BlockAdd extends DiswallCommand<ListChangeResult> {
     force: Flags.boolean({description: 'Block even addresses that the never-ban list protects.'}),
     kill: Flags.boolean({char: 'k', description: 'Also cut the established connections of the addresses.'}),
     reason: Flags.string({description: 'Why the addresses are blocked (shown in the output and its --json).'}),
-    timeout: Flags.string({char: 't', description: 'How long the ban lasts: seconds or a duration like 15m, 1h, 1d; 0 = until removed. Default: [firewall] block_timeout.', helpValue: 'DURATION'}),
+    timeout: durationFlag({char: 't', description: 'How long the ban lasts: seconds or a duration like 15m, 1h, 1d; 0 = until removed. Default: [firewall] block_timeout.'}),
   }
 
+  static override requiresRoot = true
   static override strict = false
   static override summary = 'Block addresses on this host.'
 
   async run(): Promise<ListChangeResult> {
     const {argv, flags} = await this.parse(BlockAdd)
     const config = await this.readConfig(flags.config)
-    assertRoot('block add')
     const fw = await openFirewall(config)
     const result = await blockAdd(config, fw, argv as string[], {
       force: flags.force,
       kill: flags.kill,
       reason: flags.reason,
-      timeoutSec: flags.timeout === undefined ? undefined : parseDurationSec(flags.timeout),
+      timeoutSec: flags.timeout,
     })
     const why = flags.reason === undefined ? '' : ` (${flags.reason})`
     for (const e of result.entries) this.log(`${e.changed ? 'blocked' : 'exists '} ${e.target}${why}`)

@@ -1,10 +1,11 @@
 import {Flags} from '@oclif/core'
 
-import {configFlag, DiswallCommand, dirFlag} from '../../base-command.js'
+import {configFlag, DiswallCommand, dirFlag, durationFlag} from '../../base-command.js'
+import type {ParsedFlags} from '../../base-command.js'
 import {applyFromDir, showRuleset} from '../../lib/ops/index.js'
 import type {PendingConfirm} from '../../lib/ops/index.js'
 import type {RulesetDiff} from '../../lib/firewall/ruleset/index.js'
-import {assertRoot, spawnDetached} from '../../lib/system/index.js'
+import {spawnDetached} from '../../lib/system/index.js'
 
 interface FirewallApplyResult {
   applied: boolean
@@ -19,20 +20,21 @@ interface FirewallApplyResult {
 }
 
 export default class FirewallApply extends DiswallCommand<FirewallApplyResult> {
-  static override description = 'Compiles the firewall directory and loads it in one transaction per family (iptables-restore) or one nft transaction, into diswall\'s own chains; then runs local.d. If anything fails, the firewall as it was before is restored and the exit code is 5. With --confirm SECS the previous firewall also comes back after SECS seconds unless `diswall firewall confirm` runs first: protection against locking yourself out over SSH.'
+  static override description = 'Compiles the firewall directory and loads it in one transaction per family (iptables-restore) or one nft transaction, into diswall\'s own chains; then runs local.d. If anything fails, the firewall as it was before is restored and the exit code is 5. With --confirm DURATION the previous firewall also comes back after that time unless `diswall firewall confirm` runs first: protection against locking yourself out over SSH.'
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
-    '<%= config.bin %> <%= command.id %> --confirm 60   # then, from a new SSH session: diswall firewall confirm',
+    '<%= config.bin %> <%= command.id %> --confirm 2m   # then, from a new SSH session: diswall firewall confirm',
     '<%= config.bin %> <%= command.id %> --dry-run',
   ]
 
   static override flags = {
     config: configFlag,
-    confirm: Flags.integer({description: 'Roll back after this many seconds unless `firewall confirm` runs.', helpValue: 'SECS', max: 86_400, min: 1}),
+    confirm: durationFlag({description: 'Roll back after this time (seconds or 30s, 5m, 1h; at most 1d) unless `firewall confirm` runs.', maxSec: 86_400, minSec: 1}),
     dir: dirFlag,
     'dry-run': Flags.boolean({description: 'Print what would be loaded; change nothing.', exclusive: ['confirm']}),
   }
 
+  static override requiresRoot = (flags: ParsedFlags): boolean => flags['dry-run'] !== true // --dry-run only prints
   static override summary = 'Apply the firewall directory atomically, with rollback.'
 
   async run(): Promise<FirewallApplyResult> {
@@ -46,7 +48,6 @@ export default class FirewallApply extends DiswallCommand<FirewallApplyResult> {
         transactions: rendered.transactions.map(({args, input, program}) => ({args, input, program}))}
     }
 
-    assertRoot('firewall apply')
     const report = await applyFromDir(ctx, {
       confirmSec: flags.confirm,
       startRollbackTimer: (token, afterSec) => {

@@ -15,7 +15,7 @@ export {defaultConfig, formatTomlValue, InvalidConfigError, parseConfig} from '.
 export type {ConfigProblem, ParsedConfig} from './parse.js'
 export {HIDDEN_SECRET, renderConfig, renderConfigReference, toFileValues} from './render.js'
 export type {ConfigFileValues} from './render.js'
-export {CONFIG_SCHEMA, keyName, MAX_SET_TIMEOUT_SEC, schemaRows} from './schema.js'
+export {CONFIG_SCHEMA, keyName, schemaRows} from './schema.js'
 export type {
   Config,
   DaemonConfig,
@@ -26,4 +26,5 @@ export type {
   SectionSpec,
   ServerConfig,
 } from './schema.js'
-export type {FileValue, KeySpec, TargetEntry} from './values.js'
+export {checkLogPrefix, LOG_PREFIX_MAX} from './values.js'
+export type {FileValue, KeySpec, LogPrefixProgram, TargetEntry} from './values.js'

@@ -3,6 +3,7 @@
  * doc. Defaults are defined here only (default paths come from system/paths.ts); parseConfig(),
  * renderConfig() and the README table derive from it.
  */
+import {IPSET_MAX_TIMEOUT_SEC} from '../net/index.js'
 // system/paths.js, not system/index.js: the index loads execa, ~0.15 s of start-up on 2 vCPU, which
 // loading a config (generate-config, every command) does not need.
 import {DEFAULT_PATHS} from '../system/paths.js'
@@ -28,9 +29,6 @@ import {
   targetList,
 } from './values.js'
 import type {IgnoredKeySpec, KeySpec, ParsedValue} from './values.js'
-
-/** ipset and the kernel refuse timeouts above this (ipset 7.17: 2147483 s, ~24.8 days). */
-export const MAX_SET_TIMEOUT_SEC = 2_147_483
 
 const MAX_INT32 = 2_147_483_647
 
@@ -110,7 +108,7 @@ export const CONFIG_SCHEMA = {
       'Kernel backend: "ipset" (ipset + iptables), "nftables", or "auto" (nftables on nftables-native hosts).'),
     dir: path(DEFAULT_PATHS.firewallDir, 'Ruleset directory (incoming.d, outgoing.d, whitelist.d, blacklist.d, ...).'),
     block_timeout: duration('1d', 'How long a ban lasts unless the server says otherwise.',
-      {maxSec: MAX_SET_TIMEOUT_SEC, maxWhy: 'the ipset timeout limit'}),
+      {maxSec: IPSET_MAX_TIMEOUT_SEC, maxWhy: 'the ipset timeout limit'}),
     block_max: int(1_000_000, 'Capacity of the block set (entries).', {max: MAX_INT32, min: 1}),
     allow_max: int(65_536, 'Capacity of the allow set (entries).', {max: MAX_INT32, min: 1}),
     kill_connections: bool(true, 'Kill the open connections of an address when it is blocked.'),
@@ -122,7 +120,7 @@ export const CONFIG_SCHEMA = {
       'Where logged packets come from: "kmsg" (/dev/kmsg), "journal" (journald), "pipe" (rsyslog FIFO) or "nflog" ' +
       '(NFLOG group read with tcpdump: lowest latency; needs the tcpdump package).'),
     log_prefix: str('diswall-log: ', 'Prefix of the firewall LOG lines (at most 29 characters).',
-      {type: 'log prefix', validate: checkLogPrefix}),
+      {type: 'log prefix', validate: (v) => checkLogPrefix(v, 'any')}),
     pipe_path: path(DEFAULT_PATHS.pipe, 'Named pipe read when source = "pipe".'),
     nflog_group: int(5, 'NFLOG group of the `log` rules and of tcpdump when source = "nflog"; no other program may use it.',
       {max: 65_535, min: 1}),

@@ -378,12 +378,29 @@ export function checkListen(value: string): BadValueError | undefined {
     'Write e.g. "127.0.0.1:9100", or "[::1]:9100" for IPv6.')
 }
 
-/** iptables LOG --log-prefix takes at most 29 characters; the prefix also goes into a quoted nft string. */
-export function checkLogPrefix(value: string): BadValueError | undefined {
-  if (/^[\x20-\x7e]{1,29}$/.test(value) && !/["\\]/.test(value)) return undefined
-  return new BadValueError(
-    `expected 1 to 29 printable ASCII characters without " or \\, got ${showValue(value, false)} (${value.length} characters)`,
-    'iptables limits the LOG prefix to 29 characters; the default is "diswall-log: ".')
+/** iptables 1.8.9: `--log-prefix` takes at most 29 characters (the kernel's 30 bytes with the NUL); nft 1.0.6 takes 127. */
+export const LOG_PREFIX_MAX = 29
+
+/** The program a log prefix goes to; `any` (the config, whose backend may be either) must suit both. */
+export type LogPrefixProgram = 'any' | 'iptables' | 'nft'
+
+/**
+ * The one check of a firewall log prefix (`[detect] log_prefix`, and the renderers' `logPrefix`): 1 to
+ * {@link LOG_PREFIX_MAX} printable ASCII characters, as iptables' LOG target takes them; for nft (and `any`)
+ * also none of `"`, `\` and `$`, because nft 1.0.6 strings know no escapes, keep `\` as it is and expand
+ * `$NAME` even inside quotes. Pure. Returns the problem, or undefined for a usable prefix.
+ */
+export function checkLogPrefix(value: string, program: LogPrefixProgram = 'any'): BadValueError | undefined {
+  const text = typeof value === 'string' ? value : ''
+  const printable = typeof value === 'string' && text.length <= LOG_PREFIX_MAX && /^[\x20-\x7e]+$/.test(text)
+  if (printable && (program === 'iptables' || !/["\\$]/.test(text))) return undefined
+  if (program === 'iptables' || !printable) {
+    const chars = program === 'iptables' ? 'printable ASCII characters' : 'printable ASCII characters without ", \\ or $'
+    return new BadValueError(`expected 1 to ${LOG_PREFIX_MAX} ${chars}, got ${showValue(value, false)} (${text.length} characters)`,
+      `iptables limits the LOG prefix to ${LOG_PREFIX_MAX} printable ASCII characters; the default is "diswall-log: ".`)
+  }
+  return new BadValueError(`expected a prefix without ", \\ or $ (nft cannot carry them), got ${showValue(value, false)}`,
+    'Use letters, digits, spaces and "-_:." as in the default "diswall-log: ".')
 }
 
 /** nftables table name: an identifier diswall can write unquoted into `nft -f` scripts. */

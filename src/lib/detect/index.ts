@@ -6,21 +6,19 @@
 export type {AllowRequest, BanRequest, DetectEvent, LogLine} from './types.js'
 export type {PacketLog, PipeReport} from './kernel-log.js'
 export {isValidTag, MAX_TAG_LENGTH, parseKernelLog, parsePipeLine, parsePipeReport} from './kernel-log.js'
-export type {CompiledPattern, PatternAction, PatternFile, PatternParseOptions} from './patterns.js'
+export type {CompiledPattern} from './pattern-regex.js'
+export {compilePattern, IP_GROUP, IP_PLACEHOLDER, MAX_REGEX_LENGTH} from './pattern-regex.js'
+export type {PatternAction, PatternFile, PatternParseOptions} from './pattern-file.js'
 export {
-  compilePattern,
   DEFAULT_THRESHOLD,
   DEFAULT_WINDOW_SEC,
-  IP_GROUP,
-  IP_PLACEHOLDER,
-  MAX_REGEX_LENGTH,
   MAX_THRESHOLD,
   MAX_WINDOW_SEC,
   parsePatternFile,
   parsePatternFiles,
   PATTERN_FILE_SUFFIX,
   readsSource,
-} from './patterns.js'
+} from './pattern-file.js'
 export type {ShippedPatternFile} from './shipped-patterns.js'
 export {DEFAULT_PATTERNS_DIR, SHIPPED_PATTERNS, shippedPatternFiles} from './shipped-patterns.js'
 export type {PortClass, SlidingWindowOptions} from './policy.js'

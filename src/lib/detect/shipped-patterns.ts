@@ -10,8 +10,8 @@
  * can look like the `Accepted …` line of the auto-allow file.
  */
 import {DEFAULT_PATHS} from '../system/paths.js'
-import type {PatternFile, PatternParseOptions} from './patterns.js'
-import {parsePatternFiles} from './patterns.js'
+import type {PatternFile, PatternParseOptions} from './pattern-file.js'
+import {parsePatternFiles} from './pattern-file.js'
 
 /** One shipped pattern file: its name in `patterns.d/` and its content. */
 export interface ShippedPatternFile {

@@ -1,6 +1,13 @@
 import {InvalidValueError} from '../errors.js'
 import {quote} from './address.js'
 
+/**
+ * The longest timeout of a kernel set entry, in seconds (~24.8 days): ipset 7.17 refuses more. The
+ * limit of every set timeout diswall writes or accepts (config, pattern files, CLI); longer bans are
+ * re-added later.
+ */
+export const IPSET_MAX_TIMEOUT_SEC = 2_147_483
+
 /** Seconds per duration unit, largest first. */
 export const DURATION_UNITS = {w: 604_800, d: 86_400, h: 3_600, m: 60, s: 1} as const
 

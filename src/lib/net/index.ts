@@ -18,7 +18,7 @@ export {
 export type {SpecialRange, SpecialRangeName} from './special-ranges.js'
 export {classify, isGlobalUnicast, SPECIAL_RANGES} from './special-ranges.js'
 export {NetworkList} from './network-list.js'
-export {DURATION_UNITS, formatDuration, parseDurationSec} from './duration.js'
+export {DURATION_UNITS, formatDuration, IPSET_MAX_TIMEOUT_SEC, parseDurationSec} from './duration.js'
 export {parsePort} from './port.js'
 export {neverBanReason} from './never-ban.js'
 export type {NeverBanContext} from './never-ban.js'

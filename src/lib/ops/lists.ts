@@ -3,7 +3,6 @@ import {Enforcer, HostFacts} from '../enforce/index.js'
 import {DiswallError, ExitCode, InvalidValueError, UsageError} from '../errors.js'
 import {
   createBackend,
-  IPSET_MAX_TIMEOUT_SEC,
   isValidComment,
   kernelNames,
   killConnections,
@@ -11,7 +10,7 @@ import {
   resolveBackend,
 } from '../firewall/sets/index.js'
 import type {BackendChoice, FirewallBackend, KillReport, ListedEntry, ListKind} from '../firewall/sets/index.js'
-import {broadNetworkReason, containsAddress, formatDuration, isAddress, parseTarget, toNetwork} from '../net/index.js'
+import {broadNetworkReason, containsAddress, formatDuration, IPSET_MAX_TIMEOUT_SEC, isAddress, parseTarget, toNetwork} from '../net/index.js'
 import type {Address, Target} from '../net/index.js'
 import {exec as defaultExec} from '../system/index.js'
 import type {Exec} from '../system/index.js'

@@ -286,7 +286,7 @@ const KEY_CASES: KeyCase[] = [
   {bad: [['"syslog"', /one of "kmsg", "journal", "pipe", "nflog"/]],
     good: [['"journal"', 'journal'], ['"pipe"', 'pipe'], ['"nflog"', 'nflog']], key: 'source', section: 'detect'},
   {bad: [['"this prefix is far too long!!!"', /1 to 29 printable ASCII characters/], ['""', /1 to 29/], ['"a\\"b"', /without "/],
-    ['"tab\\there"', /printable/]],
+    ['"tab\\there"', /printable/], ['"cost $5"', /without ", \\ or \$/]],
   good: [['"dw-test-1: "', 'dw-test-1: '], ['"abcdefghijklmnopqrstuvwxyz012"', 'abcdefghijklmnopqrstuvwxyz012']],
   key: 'log_prefix', section: 'detect'},
   {bad: [['"diswall.pipe"', /absolute path/]], good: [['"/run/dw.pipe"', '/run/dw.pipe']], key: 'pipe_path', section: 'detect'},

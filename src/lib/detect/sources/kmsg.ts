@@ -3,9 +3,9 @@
  * `diswall-log: `) without journald, rsyslog or a child process in the way.
  *
  * Design:
- * - A worker thread does blocking `read(2)`s, one record per read, and posts each record to the main
- *   thread (~0.2 ms). Node has no poll(2) for character devices (libuv treats them as files, so
- *   `net.Socket` refuses the fd); a blocked thread costs no CPU while the machine is quiet.
+ * - A worker thread (kmsg-worker.ts) does blocking `read(2)`s, one record per read, and posts each
+ *   record to the main thread (~0.2 ms). Node has no poll(2) for character devices (libuv treats them
+ *   as files, so `net.Socket` refuses the fd); a blocked thread costs no CPU while the machine is quiet.
  * - Latency floor: printk wakes /dev/kmsg readers through a lazy irq_work (wake_up_klogd), which runs
  *   at the next timer tick of the CPU that logged, or at once when that CPU's tick is stopped (NOHZ
  *   idle). So it depends on where the packet was received: on a CPU that was idle (a NIC interrupt on a
@@ -42,6 +42,8 @@ import {Worker} from 'node:worker_threads'
 
 import {NotRootError} from '../../errors.js'
 import {AsyncQueue, HealthTracker, RunSet} from './internal.js'
+import {BLOCKED, SHARED_SLOTS, STOP, TAKEN} from './kmsg-shared.js'
+import type {KmsgWorkerData, KmsgWorkerMessage} from './kmsg-shared.js'
 import {type LogLine, type LogSource, LogSourceError, type SourceHealth} from './types.js'
 
 /** The device the kernel log is read from. */
@@ -160,118 +162,8 @@ export interface KmsgSourceOptions {
   burstWindowMs?: number
 }
 
-// Indexes into the shared Int32Array between the main thread and the worker.
-const POSTED = 0
-const TAKEN = 1
-const STOP = 2
-const BLOCKED = 3 // 1 while the worker is in (or about to enter) a blocking read
-
-/**
- * The worker's code, plain CommonJS so that it runs the same from the TypeScript sources (tsx) and
- * from the build. Messages to the main thread: a record as a string, or `{t: 'ready'|'lost'|'error'}`.
- */
-const WORKER_SOURCE = `
-'use strict'
-const fs = require('node:fs')
-const {parentPort, workerData} = require('node:worker_threads')
-const {afterSeq, burstPollMs, burstWindowMs, device, maxInFlight, needles, pollIntervalMs, state} = workerData
-const shared = new Int32Array(state)
-// Polling meets EAGAIN thousands of times a second, and each is thrown as an Error: without a stack
-// trace that costs ~10 % less CPU. Errors reach the main thread as code and message only.
-Error.stackTraceLimit = 0
-// The kernel refuses (EINVAL) reads into buffers smaller than one record: at most 8 KiB on Linux 6.x.
-const buf = Buffer.allocUnsafe(16384)
-const seqOf = (rec) => {
-  const a = rec.indexOf(',')
-  return Number(rec.slice(a + 1, rec.indexOf(',', a + 1)))
-}
-const readRecord = (fd) => {
-  for (;;) {
-    try {
-      return buf.latin1Slice(0, fs.readSync(fd, buf, 0, buf.length, null))
-    } catch (error) {
-      // EPIPE: the reader was overtaken and records were overwritten; the next read continues with
-      // the oldest record left, and the gap in sequence numbers is counted as lost below.
-      if (error.code !== 'EPIPE') throw error
-    }
-  }
-}
-try {
-  const poll = pollIntervalMs > 0
-  const burst = !poll && burstPollMs > 0
-  const nonBlocking = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK
-  let last = afterSeq
-  let fd
-  // Adaptive mode: a second, non-blocking descriptor for the bursts. Each descriptor has its own
-  // position; the one that falls behind re-reads records it skips by sequence number (seq <= last).
-  let peek
-  if (last === null) {
-    last = -1
-    const probe = fs.openSync(device, nonBlocking)
-    for (;;) {
-      let rec
-      try {
-        rec = readRecord(probe)
-      } catch (error) {
-        if (error.code === 'EAGAIN') break
-        fs.closeSync(probe)
-        throw error
-      }
-      if (rec.length === 0) break
-      last = seqOf(rec)
-    }
-    if (poll) {
-      fd = probe
-    } else {
-      if (burst) peek = probe
-      else fs.closeSync(probe)
-      fd = fs.openSync(device, fs.constants.O_RDONLY)
-    }
-  } else {
-    fd = fs.openSync(device, poll ? nonBlocking : fs.constants.O_RDONLY)
-    if (burst) peek = fs.openSync(device, nonBlocking)
-  }
-  parentPort.postMessage({t: 'ready', seq: last})
-  let expected = last + 1
-  let burstUntil = 0
-  for (;;) {
-    const bursting = burst && performance.now() < burstUntil
-    // BLOCKED before STOP is checked, and the main thread sets STOP before it reads BLOCKED: either
-    // this thread sees STOP, or the main thread sees BLOCKED and wakes the read (sequentially
-    // consistent atomics).
-    if (!poll && !bursting) Atomics.store(shared, ${BLOCKED}, 1)
-    if (Atomics.load(shared, ${STOP}) !== 0) break
-    let rec
-    try {
-      rec = readRecord(bursting ? peek : fd)
-      Atomics.store(shared, ${BLOCKED}, 0)
-    } catch (error) {
-      if (error.code !== 'EAGAIN') throw error
-      Atomics.wait(shared, ${STOP}, 0, bursting ? burstPollMs : pollIntervalMs)
-      continue
-    }
-    if (rec.length === 0 || Atomics.load(shared, ${STOP}) !== 0) continue
-    const seq = seqOf(rec)
-    if (seq <= last) continue
-    if (seq > expected) parentPort.postMessage({t: 'lost', n: seq - expected})
-    expected = seq + 1
-    last = seq
-    if (needles.length > 0 && !needles.some((n) => rec.includes(n))) continue
-    if (burst) burstUntil = performance.now() + burstWindowMs
-    for (;;) {
-      const taken = Atomics.load(shared, ${TAKEN})
-      if (Atomics.load(shared, ${POSTED}) - taken < maxInFlight || Atomics.load(shared, ${STOP}) !== 0) break
-      Atomics.wait(shared, ${TAKEN}, taken, 1000)
-    }
-    Atomics.add(shared, ${POSTED}, 1)
-    parentPort.postMessage(rec)
-  }
-} catch (error) {
-  parentPort.postMessage({t: 'error', code: error.code, message: error.message})
-}
-`
-
-type WorkerControl = {t: 'ready'; seq: number} | {t: 'lost'; n: number} | {t: 'error'; code?: string; message: string}
+/** The reader thread's module, compiled next to this one (dist/); see {@link startReaderThread}. */
+const WORKER_URL = new URL('./kmsg-worker.js', import.meta.url)
 
 /**
  * The kernel log from /dev/kmsg as LogLines (`text` is the unescaped message, `time` the kernel
@@ -301,24 +193,20 @@ export class KmsgSource implements LogSource {
     const device = this.options.device ?? KMSG_DEVICE
     const health = this.health_
     health.state = 'starting'
-    const shared = new Int32Array(new SharedArrayBuffer(4 * Int32Array.BYTES_PER_ELEMENT))
+    const shared = new Int32Array(new SharedArrayBuffer(SHARED_SLOTS * Int32Array.BYTES_PER_ELEMENT))
     const queue = new AsyncQueue<string>(() => {
       Atomics.add(shared, TAKEN, 1)
       Atomics.notify(shared, TAKEN)
     })
-    const worker = new Worker(WORKER_SOURCE, {
-      eval: true,
-      execArgv: [], // no TypeScript loader or inspector in the reader thread
-      workerData: {
-        afterSeq: this.lastSeq ?? null,
-        burstPollMs: this.options.burstPollMs ?? 0,
-        burstWindowMs: this.options.burstWindowMs ?? 1000,
-        device,
-        maxInFlight: this.options.maxInFlight ?? 4096,
-        needles: (this.options.match ?? []).map((m) => escapeKmsgText(m)),
-        pollIntervalMs: this.options.pollIntervalMs ?? 0,
-        state: shared.buffer,
-      },
+    const worker = startReaderThread({
+      afterSeq: this.lastSeq ?? null,
+      burstPollMs: this.options.burstPollMs ?? 0,
+      burstWindowMs: this.options.burstWindowMs ?? 1000,
+      device,
+      maxInFlight: this.options.maxInFlight ?? 4096,
+      needles: (this.options.match ?? []).map((m) => escapeKmsgText(m)),
+      pollIntervalMs: this.options.pollIntervalMs ?? 0,
+      state: shared.buffer as SharedArrayBuffer,
     })
     let stopping = false
     const stop = (): void => {
@@ -341,7 +229,7 @@ export class KmsgSource implements LogSource {
     // Also on the way out of a process that did not close the source (an uncaught exception).
     process.once('exit', stop)
 
-    worker.on('message', (message: string | WorkerControl) => {
+    worker.on('message', (message: KmsgWorkerMessage) => {
       if (typeof message === 'string') return queue.push(message)
       if (message.t === 'ready') health.state = 'running'
       else if (message.t === 'lost') health.lost += message.n
@@ -384,6 +272,20 @@ export class KmsgSource implements LogSource {
   health(): SourceHealth {
     return this.health_.snapshot()
   }
+}
+
+/**
+ * Starts the reader thread (kmsg-worker) with `data`, without the parent's node options: no inspector
+ * or TypeScript loader in it. From the TypeScript sources (tsx: tests, bench) there is no
+ * kmsg-worker.js, and Node 20 applies no `--import` hooks to a worker's entry module (tsx issue #354),
+ * so there the thread loads kmsg-worker.ts through tsx's API instead.
+ */
+function startReaderThread(data: KmsgWorkerData): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(WORKER_URL, {execArgv: [], workerData: data})
+  const source = new URL('./kmsg-worker.ts', import.meta.url).href
+  const tsx = import.meta.resolve('tsx/esm/api')
+  const bootstrap = `import(${JSON.stringify(tsx)}).then((api) => api.tsImport(${JSON.stringify(source)}, ${JSON.stringify(import.meta.url)}))`
+  return new Worker(bootstrap, {eval: true, execArgv: [], workerData: data})
 }
 
 /**

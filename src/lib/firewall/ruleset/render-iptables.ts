@@ -6,6 +6,7 @@
  * Rules are written in the exact form `iptables-save` (1.8.9, nf_tables) prints them, so a rendered chain
  * compares line by line with the kernel's (see diffRuleset in apply.ts).
  */
+import {checkLogPrefix} from '../../config/index.js'
 import {InvalidValueError} from '../../errors.js'
 import type {Family, Network} from '../../net/index.js'
 import type {KernelNames} from '../sets/names.js'
@@ -24,7 +25,7 @@ export const RULESET_CHAIN_NAMES: readonly string[] = [
 export interface RenderOptions {
   /** Set names (allow and block sets per family) and the nft table. */
   names: KernelNames
-  /** Prefix of LOG lines (the `log` verdict), from the config; at most {@link LOG_PREFIX_MAX} characters. */
+  /** Prefix of LOG lines (the `log` verdict), from the config; checked by checkLogPrefix (config). */
   logPrefix: string
   /**
    * NFLOG group (1–65535) when the packets are read from NFLOG (`[detect] source = "nflog"`): the `log`
@@ -42,9 +43,6 @@ export interface RenderedChain {
    */
   rules: string[]
 }
-
-/** iptables 1.8.9: `--log-prefix` takes at most 29 characters (the kernel's 30 bytes with the NUL). */
-export const LOG_PREFIX_MAX = 29
 
 /** Largest NFLOG group; group 0 exists but the config starts at 1. */
 export const NFLOG_GROUP_MAX = 65_535
@@ -275,14 +273,12 @@ export function parseIcmpType(text: string, family: Family, origin: Origin): Icm
 }
 
 /**
- * Checks the LOG prefix: 1 to {@link LOG_PREFIX_MAX} printable ASCII characters.
+ * Refuses a log prefix that `program` cannot carry, by the one rule of checkLogPrefix (config).
  * @throws InvalidValueError naming the prefix.
  */
-export function checkLogPrefix(prefix: string): void {
-  if (typeof prefix !== 'string' || prefix.length === 0 || prefix.length > LOG_PREFIX_MAX || !/^[\x20-\x7e]+$/.test(prefix)) {
-    throw new InvalidValueError(`log prefix ${JSON.stringify(prefix)} is not usable: it must be 1 to ${LOG_PREFIX_MAX} printable ASCII characters`,
-      'Set a shorter prefix of letters, digits, spaces and "-_:." in the config (log_prefix).')
-  }
+export function assertLogPrefix(prefix: string, program: 'iptables' | 'nft'): void {
+  const problem = checkLogPrefix(prefix, program)
+  if (problem) throw new InvalidValueError(`log prefix for ${program}: ${problem.reason}`, problem.hint)
 }
 
 /**
@@ -403,7 +399,7 @@ export function walkRuleset(model: RulesetModel, visit: RulesetVisitor): void {
 }
 
 function buildIptables(model: RulesetModel, family: Family, opts: RenderOptions): {chains: RenderedChain[]; script: string} {
-  checkLogPrefix(opts.logPrefix)
+  assertLogPrefix(opts.logPrefix, 'iptables')
   checkNflogGroup(opts.nflogGroup)
   const v = family === 4 ? 'v4' : 'v6'
   const C = RULESET_CHAINS

@@ -8,12 +8,11 @@
  * match (listed as the uid), and a TCP reset bound to one family without peers (nft 1.0.6 does not list
  * the `meta nfproto`).
  */
-import {InvalidValueError} from '../../errors.js'
 import type {Family} from '../../net/index.js'
 import {NFT_GUARD_CHAIN_SPEC} from '../sets/nftables.js'
 import type {ConnState, Rule, RulesetModel} from './model.js'
 import {
-  checkLogPrefix,
+  assertLogPrefix,
   checkNflogGroup,
   commentLine,
   formatPortRange,
@@ -57,22 +56,6 @@ const NFT_ICMPV6_CODES: Record<number, string> = {
 /** nft's order of connection states (by bit value). */
 const NFT_STATE_ORDER: readonly ConnState[] = ['invalid', 'established', 'related', 'new']
 
-/** nft 1.0.6 takes at most 127 characters of a log prefix; iptables' 29 is the stricter limit, checked first. */
-const NFT_LOG_PREFIX_MAX = 127
-
-/**
- * Checks that nft can carry the log prefix: nft 1.0.6 strings know no escapes (no `"`), keep `\` as it is,
- * and expand `$NAME` even inside quotes.
- * @throws InvalidValueError naming the prefix.
- */
-export function checkNftLogPrefix(prefix: string): void {
-  checkLogPrefix(prefix)
-  if (/["\\$]/.test(prefix) || prefix.length > NFT_LOG_PREFIX_MAX) {
-    throw new InvalidValueError(`log prefix ${JSON.stringify(prefix)} cannot be used with nftables: it contains ", \\ or $`,
-      'Set a prefix of letters, digits, spaces and "-_:." in the config (log_prefix).')
-  }
-}
-
 /**
  * The ruleset chains with their rules as `nft list chain` prints them.
  * @throws ConfigError for a rule no firewall can express; InvalidValueError for a bad log prefix.
@@ -109,7 +92,7 @@ export const NFT_BASE_CHAIN_SPECS: Readonly<Record<string, string>> = {
 }
 
 function buildNft(model: RulesetModel, opts: RenderOptions): {chains: RenderedChain[]; script: string} {
-  checkNftLogPrefix(opts.logPrefix)
+  assertLogPrefix(opts.logPrefix, 'nft')
   checkNflogGroup(opts.nflogGroup)
   const t = nftTable(opts)
   const C = RULESET_CHAINS

@@ -1,5 +1,5 @@
 import {CommandFailedError, DiswallError, ExitCode} from '../../errors.js'
-import {parseTarget} from '../../net/index.js'
+import {IPSET_MAX_TIMEOUT_SEC, parseTarget} from '../../net/index.js'
 import type {Target} from '../../net/index.js'
 import {exec as defaultExec} from '../../system/index.js'
 import type {Exec} from '../../system/index.js'
@@ -11,9 +11,6 @@ import type {Op} from './op-queue.js'
 import type {KernelNames} from './names.js'
 import {setFor} from './types.js'
 import type {CommitReport, FirewallBackend, InitReport, ListedEntry, ListKind, SetEntry} from './types.js'
-
-/** ipset 7.17 refuses timeouts above this (seconds, ~24.8 days); longer bans are re-added later. */
-export const IPSET_MAX_TIMEOUT_SEC = 2_147_483
 
 /** Sizes and defaults of the sets. */
 export interface SetLimits {

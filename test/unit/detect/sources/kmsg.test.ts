@@ -1,4 +1,9 @@
 import assert from 'node:assert/strict'
+import {execFileSync} from 'node:child_process'
+import {mkdtemp, open, rm} from 'node:fs/promises'
+import type {FileHandle} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {test} from 'node:test'
 
 import {escapeKmsgText, KmsgSource, LogSourceError, parseKmsgRecord, unescapeKmsgText} from '../../../../src/lib/detect/sources/index.js'
@@ -73,3 +78,40 @@ test('kmsg source - a missing device fails with a hint to use another source', a
   )
   assert.equal(source.health().state, 'failed')
 })
+
+test('kmsg source - the reader thread delivers matching records from the device, unescaped, and counts gaps as lost', {timeout: 20_000}, async () => {
+  // A FIFO stands in for /dev/kmsg: each write read on its own is one record. Polling reads, so that the
+  // thread starts at the end without waiting for a writer.
+  const dir = await mkdtemp(join(tmpdir(), 'dw-kmsg-fifo-'))
+  const device = join(dir, 'kmsg')
+  execFileSync('mkfifo', [device])
+  const source = new KmsgSource({device, match: ['dw-unit: '], pollIntervalMs: 1})
+  const lines = source.start()
+  const first = lines.next()
+  let writer: FileHandle | undefined
+  try {
+    await until(() => source.health().state === 'running')
+    writer = await open(device, 'w')
+    // Not matched, so never delivered; only the gap before it shows that the thread read it.
+    await writer.write('4,3,2000000,-;other text\n')
+    await until(() => source.health().lost === 3)
+    await writer.write('4,4,3000000,-;dw-unit: caf\\xc3\\xa9 SRC=203.0.113.7\n')
+    const line = await first
+    assert.equal(line.done, false)
+    assert.equal(line.value?.text, 'dw-unit: café SRC=203.0.113.7')
+    assert.equal(line.value?.source, 'kmsg')
+    await writer.write('4,7,4000000,-;dw-unit: second\n')
+    assert.equal((await lines.next()).value?.text, 'dw-unit: second')
+    assert.equal(source.health().lost, 5) // 0, 1, 2, then 5 and 6 never came
+  } finally {
+    await source.close()
+    await writer?.close()
+    await rm(dir, {force: true, recursive: true})
+  }
+  assert.equal(source.health().state, 'stopped')
+})
+
+/** Resolves once `check()` holds; polls every 5 ms. */
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((resolve) => setTimeout(resolve, 5))
+}

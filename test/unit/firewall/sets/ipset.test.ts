@@ -5,7 +5,6 @@ import {CommandFailedError, DiswallError} from '../../../../src/lib/errors.js'
 import {
   DEFAULT_LIMITS,
   DEFAULT_NAMES,
-  IPSET_MAX_TIMEOUT_SEC,
   IpsetBackend,
   parseIpsetHeader,
   parseIpsetSave,
@@ -13,7 +12,7 @@ import {
   SetTypeMismatchError,
 } from '../../../../src/lib/firewall/sets/index.js'
 import type {IpsetSessionFactory} from '../../../../src/lib/firewall/sets/index.js'
-import {parseAddress, parseTarget} from '../../../../src/lib/net/index.js'
+import {IPSET_MAX_TIMEOUT_SEC, parseAddress, parseTarget} from '../../../../src/lib/net/index.js'
 import type {Exec} from '../../../../src/lib/system/index.js'
 import {failure, line, recordingExec as recordingExecRaw} from './fake-exec.js'
 import type {Call} from './fake-exec.js'

@@ -1,23 +1,9 @@
 /**
- * `patterns.d/*.patterns` files (Symbiosis-compatible): which log a file reads, the regexes that find an
- * offender's address in it, and how many matches within which window lead to a ban. Pure: files come
- * in as text, and every mistake is a ConfigError naming `file:line` with a hint.
+ * The regex lines of `patterns.d/*.patterns` files (the file format is in pattern-file.ts): `__IP__`
+ * becomes the named group `ip`, the regex is anchored, and what JavaScript regexes cannot do or do
+ * differently is refused. Pure: every mistake is a ConfigError naming `file:line` with a hint.
  *
- * Format, line by line (lines are trimmed; blank lines and `#` lines are ignored):
- *
- * ```
- * file = /var/log/auth.log          # the log this file reads (required, absolute)
- * ports = 22                        # informational: the ports of the service ("all" when missing)
- * ident = sshd, sshd-session        # diswall: journald SYSLOG_IDENTIFIERs this file reads (default: any)
- * threshold = 5                     # diswall: matches within the window that lead to a ban (default 5)
- * window = 10m                      # diswall: the sliding window (default 10m)
- * ban = 1h                          # diswall: ban time (default [firewall] block_timeout)
- * tag = ssh                         # diswall: the reason sent with the ban (default: the file name)
- * action = ban                      # diswall: "ban", or "allow" for successful logins (auto-allow)
- * Failed password for .* from __IP__ port \d+ ssh2$
- * ```
- *
- * Every other line is a regular expression in which `__IP__` stands for the offender's address (IPv4
+ * A regex line is a regular expression in which `__IP__` stands for the offender's address (IPv4
  * or IPv6, optionally after `::ffff:`). Differences from Symbiosis, on purpose:
  * - the address is the named group `ip`, so earlier groups in a regex do not shift it; `(?<user>…)`
  *   names the account of an `action = allow` line (the comment of the allow entry);
@@ -30,28 +16,10 @@
  *   silently meaning something else; escaped punctuation (`\-`, `\@`) and literal braces keep working;
  * - refused as well: a regex without `__IP__` or with more than one, alternatives at the top level
  *   (`a|b`: the anchor would cover only one of them; write one regex per line), nested unbounded
- *   quantifiers such as `(\S+)+` (catastrophic backtracking), and regexes longer than 2,000 characters;
- * - a repeated key is an error (Symbiosis turned a second `file =` into a regex); so is a file without
- *   `file =` (Symbiosis ignored it silently).
- *
- * `ports` lists numbers; service names (`ssh, smtp`) need the `lookupService` option (the daemon passes
- * /etc/services), otherwise they are an error. diswall bans on all ports, so `ports` is informational.
+ *   quantifiers such as `(\S+)+` (catastrophic backtracking), and regexes longer than 2,000 characters.
  */
 import {ConfigError, type SourceLocation} from '../errors.js'
-import {MAX_SET_TIMEOUT_SEC} from '../config/index.js'
-import {parseDurationSec} from '../net/index.js'
-import {isValidTag, MAX_TAG_LENGTH} from './kernel-log.js'
 
-/** File name suffix of pattern files in `patterns.d/`. */
-export const PATTERN_FILE_SUFFIX = '.patterns'
-/** Matches within the window that lead to a ban when a file has no `threshold =`. */
-export const DEFAULT_THRESHOLD = 5
-/** Window when a file has no `window =`: 10 minutes, as fail2ban's `findtime`. */
-export const DEFAULT_WINDOW_SEC = 600
-/** Longest `window =`: one week (counters keep their hits that long). */
-export const MAX_WINDOW_SEC = 604_800
-/** Largest `threshold =`. */
-export const MAX_THRESHOLD = 1_000_000
 /** Longest regex line, in characters. */
 export const MAX_REGEX_LENGTH = 2000
 
@@ -73,141 +41,6 @@ export interface CompiledPattern {
    * `includes()` before the regex runs; '' when the regex has none of 3 characters or more.
    */
   readonly literal: string
-}
-
-/** What a pattern file does with a match: count towards a ban, or allow the address (a login). */
-export type PatternAction = 'allow' | 'ban'
-
-/** A parsed and compiled pattern file. */
-export interface PatternFile {
-  /** Where the file was read from (for messages). */
-  readonly path: string
-  /** Its base name, e.g. `openssh.patterns`. */
-  readonly name: string
-  /** `file =`: the log this file reads. */
-  readonly file: string
-  /** `ident =`: journald SYSLOG_IDENTIFIERs it reads; empty = any. */
-  readonly idents: readonly string[]
-  /** `ports =`: the service's ports, or 'all'. */
-  readonly ports: readonly number[] | 'all'
-  /** `action =`. */
-  readonly action: PatternAction
-  /** `threshold =`: matches within `windowSec` that lead to a ban (default 5; 1 for `action = allow`). */
-  readonly threshold: number
-  /** `window =`, in seconds. */
-  readonly windowSec: number
-  /** `ban =`, in seconds, if given. */
-  readonly banSec?: number
-  /** `tag =`: the ban reason (default: the file name without `.patterns`). */
-  readonly tag: string
-  /** The regex lines, in file order. */
-  readonly patterns: readonly CompiledPattern[]
-}
-
-/** Options of parsePatternFile(). */
-export interface PatternParseOptions {
-  /** Turns a service name of `ports =` into a port number (e.g. from /etc/services); numbers only without it. */
-  lookupService?: (name: string) => number | undefined
-}
-
-const KEYS = ['action', 'ban', 'file', 'ident', 'ports', 'tag', 'threshold', 'window'] as const
-type Key = (typeof KEYS)[number]
-const KEY_LINE = /^([A-Za-z_]+)[ \t]*=[ \t]*(.*)$/
-const IDENT = /^[A-Za-z0-9_.\/@-]{1,64}$/
-const KEYS_HINT = `Settings are ${KEYS.map((k) => `"${k} ="`).join(', ')}; every other line is a regex containing __IP__.`
-
-/**
- * Parses and compiles one pattern file.
- * @param text the file's content
- * @param path where it was read from; named in errors and used for the default tag
- * @throws ConfigError naming `path:line`, the reason and a hint, for the first problem found.
- */
-export function parsePatternFile(text: string, path: string, opts: PatternParseOptions = {}): PatternFile {
-  const name = path.slice(path.lastIndexOf('/') + 1)
-  const seen = new Map<Key, number>()
-  const values = new Map<Key, string>()
-  const patterns: CompiledPattern[] = []
-  const lines = text.split('\n')
-  for (let n = 0; n < lines.length; n++) {
-    const line = lines[n].trim()
-    if (line === '' || line.startsWith('#')) continue
-    const loc: SourceLocation = {file: path, line: n + 1}
-    const kv = KEY_LINE.exec(line)
-    const key = kv?.[1].toLowerCase()
-    if (kv && (KEYS as readonly string[]).includes(key!)) {
-      const k = key as Key
-      const first = seen.get(k)
-      if (first !== undefined) {
-        throw new ConfigError(loc, `"${k} =" appears a second time (first on line ${first})`,
-          `Keep one "${k} =" line per file; put a second log in a pattern file of its own.`)
-      }
-      seen.set(k, n + 1)
-      values.set(k, kv[2].trim())
-      continue
-    }
-    if (kv && !line.includes(IP_PLACEHOLDER)) {
-      throw new ConfigError(loc, `unknown setting "${kv[1]}"`, KEYS_HINT)
-    }
-    patterns.push(compilePattern(line, loc))
-  }
-
-  const at = (k: Key): SourceLocation => ({file: path, line: seen.get(k)})
-  const file = values.get('file')
-  if (file === undefined) {
-    throw new ConfigError({file: path}, 'no "file = PATH" line', 'Name the log this file reads, e.g. "file = /var/log/auth.log".')
-  }
-  if (!file.startsWith('/')) {
-    throw new ConfigError(at('file'), `log file "${file}" is not an absolute path`, 'Write the full path, e.g. "file = /var/log/auth.log".')
-  }
-  const action = parseAction(values.get('action'), at('action'))
-  const defaultTag = name.endsWith(PATTERN_FILE_SUFFIX) ? name.slice(0, -PATTERN_FILE_SUFFIX.length) : name
-  const tag = values.get('tag') ?? defaultTag.slice(0, MAX_TAG_LENGTH)
-  if (!isValidTag(tag)) {
-    const where = values.has('tag') ? at('tag') : {file: path}
-    throw new ConfigError(where, `tag ${JSON.stringify(tag)} is not 1 to ${MAX_TAG_LENGTH} printable ASCII characters without "|"`,
-      'Write a short tag such as "tag = ssh"; it travels with the ban as its reason.')
-  }
-  const out: {-readonly [K in keyof PatternFile]: PatternFile[K]} = {
-    action,
-    file,
-    idents: parseIdents(values.get('ident'), at('ident')),
-    name,
-    path,
-    patterns,
-    ports: parsePorts(values.get('ports'), at('ports'), opts.lookupService),
-    tag,
-    threshold: values.has('threshold') ? parseThreshold(values.get('threshold')!, at('threshold')) : (action === 'allow' ? 1 : DEFAULT_THRESHOLD),
-    windowSec: values.has('window') ? parseDuration(values.get('window')!, at('window'), 'window', MAX_WINDOW_SEC) : DEFAULT_WINDOW_SEC,
-  }
-  if (values.has('ban')) out.banSec = parseDuration(values.get('ban')!, at('ban'), 'ban', MAX_SET_TIMEOUT_SEC)
-  return out
-}
-
-/**
- * Parses several pattern files and returns them sorted by name (byte order), so the order does not
- * depend on how the directory was listed. Only names ending in `.patterns` should be passed.
- * @throws ConfigError for the first file with a problem, naming `path:line`.
- */
-export function parsePatternFiles(files: ReadonlyArray<{path: string; text: string}>, opts: PatternParseOptions = {}): PatternFile[] {
-  const parsed = files.map((f) => parsePatternFile(f.text, f.path, opts))
-  return parsed.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)))
-}
-
-/**
- * Whether a pattern file reads lines of this source: lines of its own `file` (as the path or as
- * `file:PATH`), and journald lines:
- * `journal:IDENT` when the file has no `ident =` or lists IDENT (an ident also covers its
- * sub-identifiers, so `postfix` reads `journal:postfix/smtpd`), and `journal` (identifier unknown),
- * except for `action = allow` files with `ident =`: any local user can put an "Accepted …" line into
- * the journal (`logger`), and an allow entry must not come from that.
- */
-export function readsSource(file: PatternFile, source: string): boolean {
-  if (source === file.file || (source.startsWith('file:') && source.slice(5) === file.file)) return true
-  if (source === 'journal') return file.action === 'ban' || file.idents.length === 0
-  if (!source.startsWith('journal:')) return false
-  if (file.idents.length === 0) return true
-  const ident = source.slice(8)
-  return file.idents.some((i) => ident === i || (ident.startsWith(i) && ident.charCodeAt(i.length) === 47))
 }
 
 /**
@@ -633,75 +466,4 @@ function isDigit(c: string): boolean {
 
 function capitalise(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1)
-}
-
-// ---- settings ----
-
-function parseAction(value: string | undefined, loc: SourceLocation): PatternAction {
-  if (value === undefined || value === 'ban') return 'ban'
-  if (value === 'allow') return 'allow'
-  throw new ConfigError(loc, `action "${value}" is neither "ban" nor "allow"`,
-    'Write "action = ban" (the default) or "action = allow" for successful logins.')
-}
-
-function parseIdents(value: string | undefined, loc: SourceLocation): string[] {
-  if (value === undefined) return []
-  const idents = value.split(/[\s,]+/).filter((s) => s !== '')
-  for (const ident of idents) {
-    if (!IDENT.test(ident)) {
-      throw new ConfigError(loc, `ident "${ident}" is not a syslog identifier`,
-        'List journald SYSLOG_IDENTIFIERs separated by commas, e.g. "ident = sshd, sshd-session".')
-    }
-  }
-  if (idents.length === 0) throw new ConfigError(loc, 'ident is empty', 'List at least one identifier, or remove the line.')
-  return idents
-}
-
-function parsePorts(value: string | undefined, loc: SourceLocation, lookup: PatternParseOptions['lookupService']): number[] | 'all' {
-  if (value === undefined) return 'all'
-  const tokens = value.split(/[^A-Za-z0-9]+/).filter((t) => t !== '')
-  if (tokens.length === 0 || tokens.some((t) => t.toLowerCase() === 'all')) return 'all'
-  const ports: number[] = []
-  for (const t of tokens) {
-    let port: number | undefined
-    if (/^[0-9]+$/.test(t)) {
-      port = t.length <= 5 ? Number(t) : Infinity
-      if (port < 1 || port > 65_535 || (t.length > 1 && t.startsWith('0'))) {
-        throw new ConfigError(loc, `port ${t} is not a number from 1 to 65535`, 'Write ports as numbers, e.g. "ports = 25, 465, 587".')
-      }
-    } else {
-      port = lookup?.(t)
-      if (port === undefined) {
-        throw new ConfigError(loc, `unknown service name "${t}"`, lookup === undefined
-          ? 'Write the port number instead, e.g. "ports = 22".'
-          : 'Use a name from /etc/services or the port number, e.g. "ports = 22".')
-      }
-    }
-    if (!ports.includes(port)) ports.push(port)
-  }
-  return ports
-}
-
-function parseThreshold(value: string, loc: SourceLocation): number {
-  const n = /^[0-9]{1,7}$/.test(value) ? Number(value) : NaN
-  if (!(n >= 1 && n <= MAX_THRESHOLD)) {
-    throw new ConfigError(loc, `threshold "${value}" is not a whole number from 1 to ${MAX_THRESHOLD}`,
-      'Write how many matches within the window lead to a ban, e.g. "threshold = 5".')
-  }
-  return n
-}
-
-function parseDuration(value: string, loc: SourceLocation, key: 'ban' | 'window', maxSec: number): number {
-  let sec: number
-  try {
-    sec = parseDurationSec(value)
-  } catch (error) {
-    const e = error as {hint?: string; message: string}
-    throw new ConfigError(loc, `${key}: ${e.message}`, e.hint, {cause: error})
-  }
-  if (sec < 1 || sec > maxSec) {
-    throw new ConfigError(loc, `${key} ${JSON.stringify(value)} is out of range (1s to ${maxSec} seconds)`,
-      key === 'ban' ? 'Write a ban time such as "ban = 1h"; ipset cannot hold longer timeouts.' : 'Write a window such as "window = 10m".')
-  }
-  return sec
 }
