@@ -86,9 +86,12 @@ describe('firewall apply/flush (fake iptables and ipset)', {concurrency: CONCURR
     assert.equal(out.json.ok, false)
     assert.equal(out.json.error.code, 'E_APPLY_FAILED')
     const calls = await host.calls()
-    // The rollback: both families restored from their dumps, without --noflush.
-    const restores = calls.filter((c) => c.program.endsWith('tables-restore') && !c.args.includes('--noflush'))
-    assert.deepEqual(restores.map((c) => c.program), ['iptables-restore', 'ip6tables-restore'])
+    // The rollback: per family, the filter table read again and diswall's part put back with --noflush
+    // (IPv4 had loaded the ruleset, so its jump and chain go).
+    const failed = calls.findIndex((c) => c.program === 'ip6tables-restore' && c.stdin.includes(':diswall-in '))
+    const rollback = calls.slice(failed + 1).map((c) => [c.program, ...c.args].join(' '))
+    assert.deepEqual(rollback, ['iptables-save', 'iptables-restore --noflush', 'ip6tables-save', 'ip6tables-restore --noflush'])
+    assert.match(calls[failed + 2]!.stdin, /^-D INPUT -j diswall-in$/m)
     assert.doesNotMatch((await host.state()).iptables['4'], /diswall-in/)
   }, {firewall: FIREWALL}))
 

@@ -5,7 +5,7 @@
  * the check could not touch a firewall.
  */
 import assert from 'node:assert/strict'
-import {chmodSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, describe, test} from 'node:test'
@@ -34,6 +34,8 @@ describe('requiresRoot', {skip}, () => {
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'dw-requires-root-'))
     chmodSync(dir, 0o755)
+    // The firewall directory: an empty incoming.d/ marks it as one.
+    mkdirSync(join(dir, 'incoming.d'), {mode: 0o755})
     config = join(dir, 'diswall.conf')
     broken = join(dir, 'broken.conf')
     writeFileSync(config, '[firewall]\nbackend = "ipset"\n', {mode: 0o644})
