@@ -1,7 +1,28 @@
-export type * from './status.js'
+export type {DaemonStatus, PatternFileStatus, RecentBan, SnapshotStatus} from './status.js'
 export {DAEMON_SERVICE, queryDaemon} from './status.js'
 export {daemonMetricFamilies, renderDaemonMetrics} from './metrics.js'
-export * from './agent.js'
-export * from './flags.js'
-export * from './patterns.js'
-export * from './snapshot.js'
+export {allowToWire, banToWire, Daemon, makeSources} from './agent.js'
+export type {DaemonOptions, PacketSourceKind, PlannedSources, SourcePlan} from './agent.js'
+export {applyDaemonFlags} from './flags.js'
+export type {DaemonFlags} from './flags.js'
+export {loadPatternDir} from './patterns.js'
+export type {LoadedPatterns} from './patterns.js'
+export {
+  loadSnapshot,
+  MAX_SNAPSHOT_TTL_SEC,
+  restoreSnapshot,
+  restoreSnapshotFile,
+  saveSnapshot,
+  SNAPSHOT_FILE,
+  SNAPSHOT_VERSION,
+  snapshotPath,
+} from './snapshot.js'
+export type {
+  LoadedSnapshot,
+  RestoreSnapshotFileOptions,
+  SavedSnapshot,
+  SnapshotClock,
+  SnapshotEntry,
+  SnapshotReadReport,
+  SnapshotRestoreReport,
+} from './snapshot.js'

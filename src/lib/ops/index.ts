@@ -1,2 +1,24 @@
-export * from './lists.js'
-export * from './ruleset.js'
+export {
+  allowAdd,
+  blockAdd,
+  checkComment,
+  checkReason,
+  checkTimeout,
+  listDel,
+  listEntries,
+  openFirewall,
+  parseTargets,
+  ProtectedAddressError,
+} from './lists.js'
+export type {AllowAddOptions, BlockAddOptions, Firewall, ListChange, ListChangeResult, ListItem} from './lists.js'
+export {
+  applyFromDir,
+  checkRuleset,
+  confirmApply,
+  diffFromDir,
+  flushFromConfig,
+  rollbackAfter,
+  showRuleset,
+  watchRuleset,
+} from './ruleset.js'
+export type {PendingConfirm, RulesetContext, RulesetSummary, WatchEvent} from './ruleset.js'

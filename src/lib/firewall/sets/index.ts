@@ -1,12 +1,34 @@
-export * from './comment.js'
-export * from './connections.js'
-export * from './ipset.js'
-export * from './ipset-session.js'
-export * from './memory.js'
-export * from './names.js'
-export * from './nft-session.js'
-export * from './nftables.js'
-export * from './select.js'
-export * from './types.js'
-export * from './writer.js'
-export * from './host.js'
+export {isValidComment, MAX_COMMENT_BYTES} from './comment.js'
+export {KILL_BATCH_MAX, killConnections, killConnectionsBatch, parseDeleted} from './connections.js'
+export type {KillReport} from './connections.js'
+export {
+  DEFAULT_LIMITS,
+  IpsetBackend,
+  parseIpsetHeader,
+  parseIpsetSave,
+  SESSION_MAX_LINES,
+  SetTypeMismatchError,
+} from './ipset.js'
+export type {IpsetBackendOptions, IpsetHeader, SetLimits} from './ipset.js'
+export {IPSET_SESSION_TIMEOUT_MS, IpsetSession, SessionClosedError} from './ipset-session.js'
+export type {IpsetBatchRunner, IpsetSessionFactory, IpsetSessionOptions} from './ipset-session.js'
+export {MemoryBackend} from './memory.js'
+export {DEFAULT_NAMES, IPSET_MAX_NAME, kernelNames, RULESET_CHAINS, STAGING_SUFFIX} from './names.js'
+export type {KernelNames} from './names.js'
+export {
+  isNftSessionStatement,
+  NFT_SESSION_MAX_BATCHES,
+  NFT_SESSION_TIMEOUT_MS,
+  NftSession,
+  NftSessionClosedError,
+} from './nft-session.js'
+export type {NftBatchRunner, NftSessionFactory, NftSessionOptions} from './nft-session.js'
+export {NFT_GUARD_CHAIN_SPEC, NFT_SESSION_MAX_OPS, NftBackend, parseNftElements, parseNftSets} from './nftables.js'
+export type {NftBackendOptions} from './nftables.js'
+export {chooseBackend, createBackend, resolveBackend, tablesOfChains} from './select.js'
+export type {BackendChoice, BackendOptions, BackendSetting, SessionFactories} from './select.js'
+export {setFor} from './types.js'
+export type {CommitReport, FamilyNames, FirewallBackend, InitReport, ListedEntry, ListKind, SetEntry} from './types.js'
+export {CoalescingWriter} from './writer.js'
+export type {WriterOptions} from './writer.js'
+export {listOwnAddresses, parseIpAddrJson} from './host.js'
