@@ -1,8 +1,8 @@
 import {Command, Errors, Flags} from '@oclif/core'
 
-import {asDiswallError, DiswallError, ExitCode, InvalidValueError, NotRootError} from './lib/errors.js'
 import {DEFAULT_CONFIG_PATH, loadConfig} from './lib/config/index.js'
 import type {Config} from './lib/config/index.js'
+import {asDiswallError, DiswallError, ExitCode, InvalidValueError, NotRootError} from './lib/errors.js'
 import {formatDuration, parseDurationSec} from './lib/net/index.js'
 import {isRoot} from './lib/system/index.js'
 

@@ -63,7 +63,9 @@ export function summarizeLatency(samples: readonly number[]): LatencySummary {
 }
 
 /** Builds a row and judges it against its target (`baseline: true` compares without a verdict). */
-export function result(fields: {id: string; what: string; count: number; seconds: number; target?: Target; baseline?: boolean; notes?: string[]; latencyMs?: LatencySummary}): BenchResult {
+export function result(fields: {
+  id: string; what: string; count: number; seconds: number; target?: Target; baseline?: boolean; notes?: string[]; latencyMs?: LatencySummary
+}): BenchResult {
   const perSecond = fields.count / fields.seconds
   let verdict: BenchResult['verdict'] = 'info'
   if (fields.target && fields.baseline) verdict = 'baseline'

@@ -22,8 +22,8 @@ import {fileURLToPath} from 'node:url'
 
 import {enableNetnsLogging, registerCleanup, startUdpEchoServer, uniqueLogPrefix, waitFor} from '../../src/lib/lab/index.js'
 import {withFleet} from '../lib/fleet.js'
-import {attempt, type BenchSuite, scaled, secondsSince, type SuiteContext} from '../lib/suite.js'
 import {type BenchResult, result, summarizeLatency, TARGETS} from '../lib/report.js'
+import {attempt, type BenchSuite, scaled, secondsSince, type SuiteContext} from '../lib/suite.js'
 
 const DEV_CLI = fileURLToPath(new URL('../../bin/dev.js', import.meta.url))
 const PROBES = 250

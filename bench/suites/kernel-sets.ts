@@ -35,9 +35,9 @@ import {
   NftSession,
   type SetEntry,
 } from '../../src/lib/firewall/sets/index.js'
+import {distinctIpv4, type Netns, nthIpv4, waitForKernelSetCount} from '../../src/lib/lab/index.js'
 import {type Address, parseAddress} from '../../src/lib/net/index.js'
 import {netnsCoprocess} from '../../src/lib/system/index.js'
-import {distinctIpv4, type Netns, nthIpv4, waitForKernelSetCount} from '../../src/lib/lab/index.js'
 import {withFleet} from '../lib/fleet.js'
 import {type BenchResult, formatInt, result, summarizeLatency, TARGETS} from '../lib/report.js'
 import {attempt, type BenchSuite, scaled, secondsSince, type SuiteContext} from '../lib/suite.js'

@@ -13,13 +13,13 @@
  * - `p5.kernel`: 1,000,000 netfilter LOG records from /dev/kmsg (closed-port probes from 100,000
  *   addresses) through the port policy.
  */
+import {defaultConfig} from '../../src/lib/config/index.js'
 import {
   DetectEngine,
   type DetectEngineOptions,
   type LogLine,
   shippedPatternFiles,
 } from '../../src/lib/detect/index.js'
-import {defaultConfig} from '../../src/lib/config/index.js'
 import {type BenchResult, formatInt, result, type Target} from '../lib/report.js'
 import {type BenchSuite, scaled, secondsSince, type SuiteContext} from '../lib/suite.js'
 

@@ -1,12 +1,12 @@
+import {Flags} from '@oclif/core'
 import {createWriteStream} from 'node:fs'
 
-import {Flags} from '@oclif/core'
 
 import {configFlag, DiswallCommand} from '../base-command.js'
 import type {ParsedFlags} from '../base-command.js'
 import {applyDaemonFlags, Daemon} from '../lib/daemon/index.js'
-import {createLogger, runService} from '../lib/service/index.js'
 import type {PacketSourceKind} from '../lib/daemon/index.js'
+import {createLogger, runService} from '../lib/service/index.js'
 
 export default class DaemonCommand extends DiswallCommand<{stopped: boolean}> {
   static override description = [

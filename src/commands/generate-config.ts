@@ -1,5 +1,5 @@
-import {renderConfig} from '../lib/config/index.js'
 import {DiswallCommand} from '../base-command.js'
+import {renderConfig} from '../lib/config/index.js'
 
 /** What `diswall generate-config --json` returns. */
 export interface GenerateConfigResult {

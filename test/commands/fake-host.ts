@@ -5,9 +5,9 @@ import {tmpdir} from 'node:os'
 import {delimiter, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
+import {findProgram} from '../../src/lib/lab/index.js'
 import {runCli} from '../helpers/cli.js'
 import type {CliResult} from '../helpers/cli.js'
-import {findProgram} from '../../src/lib/lab/index.js'
 
 /** test/fixtures/bin: fake ipset, iptables*, nft, ss, ip and conntrack (see lib/fake-tools.mjs there). */
 export const FAKE_BIN = fileURLToPath(new URL('../fixtures/bin', import.meta.url))

@@ -10,8 +10,8 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, describe, test} from 'node:test'
 
-import {type CliResult, runCli} from '../helpers/cli.js'
 import {findProgram} from '../../src/lib/lab/index.js'
+import {type CliResult, runCli} from '../helpers/cli.js'
 
 const NOBODY = 65_534
 const isRoot = process.getuid?.() === 0

@@ -4,9 +4,9 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, test} from 'node:test'
 
-import {openControlServer} from '../../src/lib/service/index.js'
 import {DAEMON_SERVICE} from '../../src/lib/daemon/index.js'
 import type {DaemonStatus} from '../../src/lib/daemon/index.js'
+import {openControlServer} from '../../src/lib/service/index.js'
 import type {ControlServer} from '../../src/lib/service/index.js'
 import {runCli} from '../helpers/cli.js'
 

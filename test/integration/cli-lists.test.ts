@@ -13,10 +13,10 @@ import {after, before, beforeEach, describe, it} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
 import {createBackend, DEFAULT_LIMITS, DEFAULT_NAMES} from '../../src/lib/firewall/sets/index.js'
-import {parseAddress} from '../../src/lib/net/index.js'
 import {cleanupAll, createNetns, distinctIpv4, type Netns, readKernelSet, registerCleanup, waitForKernelSetCount} from '../../src/lib/lab/index.js'
-import {integrationSkip} from '../helpers/root.js'
+import {parseAddress} from '../../src/lib/net/index.js'
 import {type CliResult, runCli} from '../helpers/cli.js'
+import {integrationSkip} from '../helpers/root.js'
 
 const skip = integrationSkip({programs: ['ip', 'ipset', 'iptables', 'ip6tables', 'nft', 'ss', 'conntrack']})
 

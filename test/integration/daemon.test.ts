@@ -11,17 +11,15 @@
  * not the link's own.
  */
 import assert from 'node:assert/strict'
-import {appendFileSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, writeFileSync, writeSync, closeSync} from 'node:fs'
-import {constants} from 'node:fs'
+import {appendFileSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, writeFileSync, writeSync, closeSync,constants} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {setTimeout as sleep} from 'node:timers/promises'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
+import {setTimeout as sleep} from 'node:timers/promises'
 
-import {KmsgSource} from '../../src/lib/detect/index.js'
-import {parseKernelLog} from '../../src/lib/detect/index.js'
-import {CLI, runCli} from '../helpers/cli.js'
+import {KmsgSource,parseKernelLog} from '../../src/lib/detect/index.js'
 import {cleanupAll, connectNetns, createNetns, enableNetnsLogging, type Netns, type Probe, probeMany, type ProbeOutcome, readKernelSet, registerCleanup, type SetBackendKind, type SpawnedProcess, startEchoServer, uniqueLogPrefix, waitFor} from '../../src/lib/lab/index.js'
+import {CLI, runCli} from '../helpers/cli.js'
 import {integrationSkip} from '../helpers/root.js'
 
 const skip = integrationSkip({programs: ['ip', 'ipset', 'iptables', 'ip6tables', 'iptables-restore', 'nft', 'ss', 'conntrack', 'mkfifo', 'tcpdump']})

@@ -12,8 +12,8 @@ import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
 import {JournalSource, KmsgSource, type LogLine} from '../../src/lib/detect/sources/index.js'
-import {exec} from '../../src/lib/system/exec.js'
 import {cleanupAll, connectNetns, createNetns, enableNetnsLogging, type Netns, uniqueLogPrefix, type VethPair, waitFor} from '../../src/lib/lab/index.js'
+import {exec} from '../../src/lib/system/exec.js'
 import {integrationSkip} from '../helpers/root.js'
 
 const skip = integrationSkip({programs: ['ip', 'nft']})

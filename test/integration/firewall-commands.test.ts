@@ -10,11 +10,11 @@ import assert from 'node:assert/strict'
 import {chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {isDeepStrictEqual} from 'node:util'
 import {after, before, beforeEach, describe, it} from 'node:test'
+import {isDeepStrictEqual} from 'node:util'
 
-import {CLI, type CliResult, runCli} from '../helpers/cli.js'
 import {cleanupAll, connectNetns, createNetns, listNetns, type Netns, type Probe, probeMany, registerCleanup, startEchoServer, startUdpEchoServer, uniqueLogPrefix, waitFor, waitForTcp} from '../../src/lib/lab/index.js'
+import {CLI, type CliResult, runCli} from '../helpers/cli.js'
 import {integrationSkip} from '../helpers/root.js'
 
 const skip = integrationSkip({

@@ -1,3 +1,4 @@
+import {connect, ErrorCode, Events, type NatsConnection, NatsError, type Status} from 'nats'
 import assert from 'node:assert/strict'
 import {randomBytes} from 'node:crypto'
 import {existsSync} from 'node:fs'
@@ -5,11 +6,9 @@ import {readFile} from 'node:fs/promises'
 import {createRequire} from 'node:module'
 import {after, before, describe, it} from 'node:test'
 
-import {connect, ErrorCode, Events, type NatsConnection, NatsError, type Status} from 'nats'
 
 import {cleanupAll, connectNetns, createNetns, enableNetnsLogging, listNetns, type NatsServer, type Netns, quoteNatsString, registeredCleanupCount, renderNatsServerConfig, spawnIn, startNatsServer, uniqueLogPrefix, type VethPair, waitFor, WaitTimeoutError} from '../../src/lib/lab/index.js'
-import {REQUIRE_INTEGRATION_ENV} from '../helpers/root.js'
-import {integrationSkip, IntegrationUnavailableError, requireRoot} from '../helpers/root.js'
+import {REQUIRE_INTEGRATION_ENV,integrationSkip, IntegrationUnavailableError, requireRoot} from '../helpers/root.js'
 
 const skip = integrationSkip({programs: ['ip', 'ping', 'nats-server']})
 

@@ -9,9 +9,9 @@ import {after, before, describe, it} from 'node:test'
 
 import {CommandFailedError} from '../../src/lib/errors.js'
 import {DEFAULT_LIMITS, DEFAULT_NAMES, IpsetBackend, IpsetSession} from '../../src/lib/firewall/sets/index.js'
+import {cleanupAll, countKernelSet, createNetns, type Netns, readKernelSet, waitFor} from '../../src/lib/lab/index.js'
 import {parseAddress, parseTarget} from '../../src/lib/net/index.js'
 import {netnsCoprocess} from '../../src/lib/system/index.js'
-import {cleanupAll, countKernelSet, createNetns, type Netns, readKernelSet, waitFor} from '../../src/lib/lab/index.js'
 import {integrationSkip} from '../helpers/root.js'
 
 const skip = integrationSkip({programs: ['ip', 'ipset', 'iptables', 'ip6tables']})

@@ -15,10 +15,10 @@ import {after, before, describe, it} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
 import {createBackend, DEFAULT_LIMITS, DEFAULT_NAMES, type SetEntry} from '../../src/lib/firewall/sets/index.js'
-import {parseAddress} from '../../src/lib/net/index.js'
 import {cleanupAll, connectNetns, countKernelSet, createNetns, distinctIpv4, type EchoServer, establishedPeers, type Netns, openTcpConnection, probeTcp, readKernelSet, registerCleanup, startEchoServer, waitForKernelSetCount, waitForTcp} from '../../src/lib/lab/index.js'
-import {integrationSkip} from '../helpers/root.js'
+import {parseAddress} from '../../src/lib/net/index.js'
 import {type CliResult, runCli} from '../helpers/cli.js'
+import {integrationSkip} from '../helpers/root.js'
 
 const skip = integrationSkip({programs: ['ip', 'ipset', 'iptables', 'ip6tables', 'nft', 'ss', 'conntrack']})
 

@@ -9,9 +9,9 @@ import {after, before, describe, it} from 'node:test'
 
 import {parseKernelLog} from '../../src/lib/detect/kernel-log.js'
 import {NflogSource} from '../../src/lib/detect/sources/index.js'
+import {applyRuleset, diffRuleset, renderRuleset, type Rule, type RuleFile, type RulesetModel} from '../../src/lib/firewall/ruleset/index.js'
 import {createBackend, DEFAULT_LIMITS, DEFAULT_NAMES} from '../../src/lib/firewall/sets/index.js'
 import type {FirewallBackend} from '../../src/lib/firewall/sets/index.js'
-import {applyRuleset, diffRuleset, renderRuleset, type Rule, type RuleFile, type RulesetModel} from '../../src/lib/firewall/ruleset/index.js'
 import {cleanupAll, connectNetns, createNetns, type Netns, probeTcp, uniqueLogPrefix, type VethPair, waitFor} from '../../src/lib/lab/index.js'
 import {integrationSkip} from '../helpers/root.js'
 

@@ -13,9 +13,9 @@ import {after, before, describe, it} from 'node:test'
 
 import {CommandFailedError} from '../../src/lib/errors.js'
 import {DEFAULT_LIMITS, DEFAULT_NAMES, NftBackend, NftSession} from '../../src/lib/firewall/sets/index.js'
+import {cleanupAll, createNetns, type Netns, readKernelSet, waitFor} from '../../src/lib/lab/index.js'
 import {parseAddress, parseTarget} from '../../src/lib/net/index.js'
 import {netnsCoprocess} from '../../src/lib/system/index.js'
-import {cleanupAll, createNetns, type Netns, readKernelSet, waitFor} from '../../src/lib/lab/index.js'
 import {integrationSkip} from '../helpers/root.js'
 
 const skip = integrationSkip({programs: ['ip', 'nft']})

@@ -9,8 +9,6 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
-import {createBackend, DEFAULT_LIMITS, DEFAULT_NAMES} from '../../src/lib/firewall/sets/index.js'
-import type {FirewallBackend} from '../../src/lib/firewall/sets/index.js'
 import {
   applyRuleset,
   ApplyFailedError,
@@ -21,8 +19,10 @@ import {
   type RuleFile,
   type RulesetModel,
 } from '../../src/lib/firewall/ruleset/index.js'
-import {parseAddress, parseNetwork} from '../../src/lib/net/index.js'
+import {createBackend, DEFAULT_LIMITS, DEFAULT_NAMES} from '../../src/lib/firewall/sets/index.js'
+import type {FirewallBackend} from '../../src/lib/firewall/sets/index.js'
 import {cleanupAll, connectNetns, createNetns, type EchoServer, type Netns, type ProbeResult, probeTcp, readKernelSet, registerCleanup, startEchoServer, uniqueLogPrefix, waitForTcp} from '../../src/lib/lab/index.js'
+import {parseAddress, parseNetwork} from '../../src/lib/net/index.js'
 import {integrationSkip} from '../helpers/root.js'
 
 const skip = integrationSkip({programs: ['ip', 'ipset', 'iptables', 'ip6tables', 'iptables-save', 'iptables-restore', 'nft']})

@@ -1,7 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 
 import {configFlag, DiswallCommand, durationFlag} from '../../base-command.js'
-import {allowAdd, openFirewall} from '../../lib/ops/index.js'
+import {openFirewall} from '../../lib/firewall/sets/index.js'
+import {allowAdd} from '../../lib/ops/index.js'
 import type {ListChangeResult} from '../../lib/ops/index.js'
 
 export default class AllowAdd extends DiswallCommand<ListChangeResult> {

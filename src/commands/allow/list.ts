@@ -1,7 +1,8 @@
 import {configFlag, DiswallCommand} from '../../base-command.js'
-import {listEntries, openFirewall} from '../../lib/ops/index.js'
-import type {ListItem} from '../../lib/ops/index.js'
+import {openFirewall} from '../../lib/firewall/sets/index.js'
 import {formatDuration} from '../../lib/net/index.js'
+import {listEntries} from '../../lib/ops/index.js'
+import type {ListItem} from '../../lib/ops/index.js'
 
 export default class AllowList extends DiswallCommand<{backend: string; count: number; entries: ListItem[]}> {
   static override aliases = ['allow:ls']

@@ -1,7 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 
 import {configFlag, DiswallCommand, durationFlag} from '../../base-command.js'
-import {blockAdd, openFirewall} from '../../lib/ops/index.js'
+import {openFirewall} from '../../lib/firewall/sets/index.js'
+import {blockAdd} from '../../lib/ops/index.js'
 import type {ListChangeResult} from '../../lib/ops/index.js'
 
 export default class BlockAdd extends DiswallCommand<ListChangeResult> {

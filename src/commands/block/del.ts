@@ -1,7 +1,8 @@
 import {Args} from '@oclif/core'
 
 import {configFlag, DiswallCommand} from '../../base-command.js'
-import {listDel, openFirewall} from '../../lib/ops/index.js'
+import {openFirewall} from '../../lib/firewall/sets/index.js'
+import {listDel} from '../../lib/ops/index.js'
 import type {ListChangeResult} from '../../lib/ops/index.js'
 
 export default class BlockDel extends DiswallCommand<ListChangeResult> {

@@ -2,9 +2,9 @@ import {Flags} from '@oclif/core'
 
 import {configFlag, DiswallCommand, dirFlag, durationFlag} from '../../base-command.js'
 import type {ParsedFlags} from '../../base-command.js'
+import type {RulesetDiff} from '../../lib/firewall/ruleset/index.js'
 import {applyFromDir, showRuleset} from '../../lib/ops/index.js'
 import type {PendingConfirm} from '../../lib/ops/index.js'
-import type {RulesetDiff} from '../../lib/firewall/ruleset/index.js'
 import {spawnDetached} from '../../lib/system/index.js'
 
 interface FirewallApplyResult {

@@ -1,6 +1,6 @@
 import {configFlag, DiswallCommand, dirFlag} from '../../base-command.js'
-import {diffFromDir} from '../../lib/ops/index.js'
 import type {RulesetDiff} from '../../lib/firewall/ruleset/index.js'
+import {diffFromDir} from '../../lib/ops/index.js'
 
 export default class FirewallDiff extends DiswallCommand<RulesetDiff> {
   static override description = 'Compares the rendered ruleset with diswall\'s chains in the kernel and prints the rules an apply would add (+) and remove (-). Nothing changes.'

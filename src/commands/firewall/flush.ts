@@ -1,6 +1,6 @@
 import {configFlag, DiswallCommand} from '../../base-command.js'
-import {flushFromConfig} from '../../lib/ops/index.js'
 import type {FlushReport} from '../../lib/firewall/ruleset/index.js'
+import {flushFromConfig} from '../../lib/ops/index.js'
 
 export default class FirewallFlush extends DiswallCommand<FlushReport> {
   static override description = 'Removes the chains of the ruleset and the jumps to them. Rules of other software (Docker, libvirt, fail2ban, nat) are left alone, and the ban and allow sets keep their entries and keep working.'

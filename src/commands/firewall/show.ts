@@ -1,6 +1,6 @@
 import {configFlag, DiswallCommand, dirFlag} from '../../base-command.js'
-import {showRuleset} from '../../lib/ops/index.js'
 import type {RenderedRuleset} from '../../lib/firewall/ruleset/index.js'
+import {showRuleset} from '../../lib/ops/index.js'
 
 export default class FirewallShow extends DiswallCommand<RenderedRuleset> {
   static override description = 'Prints what `firewall apply` would feed to iptables-restore / ip6tables-restore (one transaction per family) or to nft -f (one transaction), without touching the kernel.'

@@ -1,6 +1,6 @@
 import {configFlag, DiswallCommand, dirFlag} from '../../base-command.js'
-import {watchRuleset} from '../../lib/ops/index.js'
 import {asDiswallError} from '../../lib/errors.js'
+import {watchRuleset} from '../../lib/ops/index.js'
 import {runService} from '../../lib/service/index.js'
 
 export default class FirewallWatch extends DiswallCommand<{stopped: boolean}> {

@@ -3,7 +3,7 @@
  * bin/run.js translates: -a, -b, -l, -s, -P, -n, -p), checked like the config file's values.
  */
 import type {Config} from '../config/index.js'
-import {checkHost, checkSetName, checkSubjectToken} from '../config/values.js'
+import {checkHost, checkSetName, checkSubjectToken} from '../config/index.js'
 import {InvalidValueError, NotAvailableError} from '../errors.js'
 
 /** The flags of `diswall daemon` that change the config. */

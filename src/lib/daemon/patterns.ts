@@ -8,8 +8,8 @@ import {join} from 'node:path'
 
 import {parsePatternFiles, PATTERN_FILE_SUFFIX, shippedPatternFiles} from '../detect/index.js'
 import type {PatternFile} from '../detect/index.js'
-import {loadServices} from '../firewall/ruleset/services.js'
-import type {ServiceMap} from '../firewall/ruleset/services.js'
+import {loadServices} from '../firewall/ruleset/index.js'
+import type {ServiceMap} from '../firewall/ruleset/index.js'
 
 /** What {@link loadPatternDir} found. */
 export interface LoadedPatterns {

@@ -81,7 +81,7 @@ export interface PatternParseOptions {
 const KEYS = ['action', 'ban', 'file', 'ident', 'ports', 'tag', 'threshold', 'window'] as const
 type Key = (typeof KEYS)[number]
 const KEY_LINE = /^([A-Za-z_]+)[ \t]*=[ \t]*(.*)$/
-const IDENT = /^[A-Za-z0-9_.\/@-]{1,64}$/
+const IDENT = /^[A-Za-z0-9_./@-]{1,64}$/
 const KEYS_HINT = `Settings are ${KEYS.map((k) => `"${k} ="`).join(', ')}; every other line is a regex containing __IP__.`
 
 /**

@@ -6,11 +6,10 @@ export {
   checkTimeout,
   listDel,
   listEntries,
-  openFirewall,
   parseTargets,
   ProtectedAddressError,
 } from './lists.js'
-export type {AllowAddOptions, BlockAddOptions, Firewall, ListChange, ListChangeResult, ListItem} from './lists.js'
+export type {AllowAddOptions, BlockAddOptions, ListChange, ListChangeResult, ListItem} from './lists.js'
 export {
   applyFromDir,
   checkRuleset,

@@ -1,39 +1,12 @@
 import type {Config} from '../config/index.js'
 import {Enforcer, HostFacts} from '../enforce/index.js'
 import {DiswallError, ExitCode, InvalidValueError, UsageError} from '../errors.js'
-import {
-  createBackend,
-  isValidComment,
-  kernelNames,
-  killConnections,
-  MAX_COMMENT_BYTES,
-  resolveBackend,
-} from '../firewall/sets/index.js'
-import type {BackendChoice, FirewallBackend, KillReport, ListedEntry, ListKind} from '../firewall/sets/index.js'
+import {isValidComment, killConnections, MAX_COMMENT_BYTES} from '../firewall/sets/index.js'
+import type {Firewall, FirewallBackend, KillReport, ListedEntry, ListKind} from '../firewall/sets/index.js'
 import {broadNetworkReason, containsAddress, formatDuration, IPSET_MAX_TIMEOUT_SEC, isAddress, parseTarget, toNetwork} from '../net/index.js'
 import type {Address, Target} from '../net/index.js'
 import {exec as defaultExec} from '../system/index.js'
 import type {Exec} from '../system/index.js'
-
-/** The kernel side of a command: the chosen backend and how it was chosen. */
-export interface Firewall {
-  backend: FirewallBackend
-  choice: BackendChoice
-}
-
-/**
- * Resolves `[firewall] backend` and creates the backend; nothing changes in the kernel yet. `session`:
- * keep a long-running ipset process for small commits (the daemon; close() the backend to end it).
- */
-export async function openFirewall(config: Config, exec: Exec = defaultExec, {session = false}: {session?: boolean} = {}): Promise<Firewall> {
-  const choice = await resolveBackend(config.firewall.backend, config.firewall.nft_table, exec)
-  const backend = createBackend(choice.backend, kernelNames(config), {
-    allowMax: config.firewall.allow_max,
-    blockMax: config.firewall.block_max,
-    blockTimeoutSec: config.firewall.block_timeout,
-  }, exec, {session})
-  return {backend, choice}
-}
 
 /** An address the never-ban list protects was given without --force (exit 2, nothing changed). */
 export class ProtectedAddressError extends DiswallError {

@@ -1,7 +1,6 @@
 import {join} from 'node:path'
 
 import type {Config} from '../config/index.js'
-import {kernelNames} from '../firewall/sets/index.js'
 import {
   applyRuleset,
   confirmPending,
@@ -11,17 +10,13 @@ import {
   newRollbackToken,
   renderRuleset,
   rollbackIfPending,
-  writePendingRollback,
+  writePendingRollback,readRuleset,watchDirectory,
 } from '../firewall/ruleset/index.js'
-import type {ApplyReport, FlushReport, RenderedRuleset, RulesetDiff, RulesetModel} from '../firewall/ruleset/index.js'
-import {readRuleset} from '../firewall/ruleset/read.js'
-import type {RulesetProblem} from '../firewall/ruleset/read.js'
-import {watchDirectory} from '../firewall/ruleset/watch.js'
-import type {DirectoryWatch} from '../firewall/ruleset/watch.js'
+import type {ApplyReport, FlushReport, RenderedRuleset, RulesetDiff, RulesetModel,RulesetProblem,DirectoryWatch} from '../firewall/ruleset/index.js'
+import {kernelNames, openFirewall} from '../firewall/sets/index.js'
+import type {Firewall} from '../firewall/sets/index.js'
 import {exec as defaultExec, withLock} from '../system/index.js'
 import type {Exec} from '../system/index.js'
-import {openFirewall} from './lists.js'
-import type {Firewall} from './lists.js'
 
 /** Where the ruleset comes from and where it goes. */
 export interface RulesetContext {

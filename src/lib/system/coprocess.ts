@@ -5,7 +5,8 @@
  */
 import {execa, ExecaError} from 'execa'
 
-import {CommandFailedError, DiswallError, MissingDependencyError} from '../errors.js'
+import type { DiswallError} from '../errors.js'
+import {CommandFailedError, MissingDependencyError} from '../errors.js'
 import {netnsPrefix} from './exec.js'
 
 /** How a coprocess ended. */

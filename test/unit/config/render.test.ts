@@ -1,7 +1,7 @@
+import TOML from '@iarna/toml'
 import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
-import TOML from '@iarna/toml'
 
 import {
   CONFIG_SCHEMA,

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
+import {Writable} from 'node:stream'
 import {test} from 'node:test'
 
 import {defaultConfig} from '../../../src/lib/config/index.js'
 import {applyDaemonFlags} from '../../../src/lib/daemon/index.js'
 import {createLogger, memoryLogger} from '../../../src/lib/service/index.js'
-import {Writable} from 'node:stream'
 
 test('applyDaemonFlags - the original flags override the config, checked like config values', () => {
   const config = applyDaemonFlags(defaultConfig(), {'allow-set': 'wl', 'block-set': 'bl', 'local-only': true, 'nats-name': 'acme', 'nats-port': 4223})

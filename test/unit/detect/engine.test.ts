@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
+import type {Config} from '../../../src/lib/config/index.js'
 import {DetectEngine, parsePatternFile, shippedPatternFiles} from '../../../src/lib/detect/index.js'
 import type {DetectEngineOptions, DetectEvent, LogLine} from '../../../src/lib/detect/index.js'
-import type {Config} from '../../../src/lib/config/index.js'
 import {NetworkList, parseAddress, parseNetwork, parseTarget} from '../../../src/lib/net/index.js'
 import {configWith, fixtureLines} from './helpers.js'
 

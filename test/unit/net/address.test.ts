@@ -1,7 +1,7 @@
+import ipaddr from 'ipaddr.js'
 import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
-import ipaddr from 'ipaddr.js'
 
 import {InvalidValueError} from '../../../src/lib/errors.js'
 import type {Target} from '../../../src/lib/net/index.js'

@@ -3,6 +3,10 @@ import {test} from 'node:test'
 
 import {defaultConfig} from '../../../src/lib/config/index.js'
 import type {Config} from '../../../src/lib/config/index.js'
+import {DiswallError, InvalidValueError, UsageError} from '../../../src/lib/errors.js'
+import {MemoryBackend} from '../../../src/lib/firewall/sets/index.js'
+import type {Firewall} from '../../../src/lib/firewall/sets/index.js'
+import {parseAddress, parseTarget} from '../../../src/lib/net/index.js'
 import {
   allowAdd,
   blockAdd,
@@ -13,10 +17,6 @@ import {
   parseTargets,
   ProtectedAddressError,
 } from '../../../src/lib/ops/index.js'
-import type {Firewall} from '../../../src/lib/ops/index.js'
-import {DiswallError, InvalidValueError, UsageError} from '../../../src/lib/errors.js'
-import {MemoryBackend} from '../../../src/lib/firewall/sets/index.js'
-import {parseAddress, parseTarget} from '../../../src/lib/net/index.js'
 import {line, recordingExec} from '../firewall/sets/fake-exec.js'
 
 /** `ip -j addr show` of the host: loopback, 192.0.2.10 and 2001:db8:0:1::10 on eth0. */

@@ -8,9 +8,9 @@ import {join} from 'node:path'
 import {after, before, test} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
+import {DiswallError} from '../../../src/lib/errors.js'
 import {openControlServer, queryControl} from '../../../src/lib/service/index.js'
 import type {ControlHandlers, QueryControlOptions, ServiceIdentity} from '../../../src/lib/service/index.js'
-import {DiswallError} from '../../../src/lib/errors.js'
 
 /** A service that is not the daemon, so that every message below shows it is named from here. */
 const SERVICE: ServiceIdentity = {client: 'diswall server status', name: 'server', socketSetting: '[server] socket', unit: 'diswall-server'}

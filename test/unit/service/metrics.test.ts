@@ -2,9 +2,9 @@ import assert from 'node:assert/strict'
 import {request} from 'node:http'
 import {test} from 'node:test'
 
+import type {DiswallError} from '../../../src/lib/errors.js'
 import {escapeLabelValue, openMetricsServer, parseListen, renderMetricFamilies} from '../../../src/lib/service/index.js'
 import type {MetricFamily, ServiceIdentity} from '../../../src/lib/service/index.js'
-import {DiswallError} from '../../../src/lib/errors.js'
 
 const SERVICE: ServiceIdentity = {client: 'diswall server status', name: 'server', socketSetting: '[server] socket', unit: 'diswall-server'}
 

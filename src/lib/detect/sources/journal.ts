@@ -5,7 +5,7 @@
  * A journalctl that dies ends the run with an error; the supervisor restarts it, after the last entry
  * seen (`--after-cursor`), so nothing is skipped or repeated.
  */
-import {spawnLines} from '../../system/stream.js'
+import {spawnLines} from '../../system/index.js'
 import {ProgramLineSource} from './program.js'
 import type {SpawnLinesFn} from './program.js'
 import type {LogLine} from './types.js'

@@ -12,7 +12,7 @@
  */
 import type {Address} from '../../net/index.js'
 import {parseAddress} from '../../net/index.js'
-import {spawnLines} from '../../system/stream.js'
+import {spawnLines} from '../../system/index.js'
 import {ProgramLineSource} from './program.js'
 import type {SpawnLinesFn} from './program.js'
 import {LogSourceError} from './types.js'

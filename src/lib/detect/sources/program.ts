@@ -3,7 +3,7 @@
  * journalctl (./journal.ts) and tcpdump (./nflog.ts). A subclass names the program and turns its lines
  * into LogLines; starting, stopping and health are done here.
  */
-import {type LineStream, spawnLines} from '../../system/stream.js'
+import {type LineStream, spawnLines} from '../../system/index.js'
 import {HealthTracker, RunSet} from './internal.js'
 import type {LogLine, LogSource, SourceHealth} from './types.js'
 

@@ -145,3 +145,5 @@ export {
 export type {UserTemplate, UserTemplateLine, UserTemplateScan, UserTemplateSet} from './user-template.js'
 export {DEFAULT_FIREWALL_DIRS, DEFAULT_FIREWALL_FILES, writeDefaultFirewallDir} from './defaults.js'
 export {neighbourDiscoveryWarning} from './checks.js'
+export {watchDirectory} from './watch.js'
+export type {DirectoryWatch, WatchOptions} from './watch.js'

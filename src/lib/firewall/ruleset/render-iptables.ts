@@ -9,12 +9,12 @@
 import {checkLogPrefix} from '../../config/index.js'
 import {InvalidValueError} from '../../errors.js'
 import type {Family, Network} from '../../net/index.js'
-import type {KernelNames} from '../sets/names.js'
+import type {KernelNames} from '../sets/index.js'
+import {RULESET_CHAINS} from '../sets/index.js'
 import type {ConnState, ListFile, Origin, Protocol, Rule, RulesetModel, Verdict} from './model.js'
 import {RulesetError} from './resolve.js'
-import {RULESET_CHAINS} from '../sets/names.js'
 
-export {RULESET_CHAINS} from '../sets/names.js'
+export {RULESET_CHAINS} from '../sets/index.js'
 
 /** The ruleset chains in the order they are declared and listed. */
 export const RULESET_CHAIN_NAMES: readonly string[] = [

@@ -9,7 +9,7 @@
  * the `meta nfproto`).
  */
 import type {Family} from '../../net/index.js'
-import {NFT_GUARD_CHAIN_SPEC} from '../sets/nftables.js'
+import {NFT_GUARD_CHAIN_SPEC} from '../sets/index.js'
 import type {ConnState, Rule, RulesetModel} from './model.js'
 import {
   assertLogPrefix,

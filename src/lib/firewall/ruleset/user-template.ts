@@ -9,13 +9,14 @@
  * | word | meaning |
  * |---|---|
  * | `proto=tcp\|udp\|icmp\|icmpv6` | protocol (icmp is IPv4, icmpv6 is IPv6) |
- * | `dport=PORTS`, `sport=PORTS` | destination / source ports: a comma list of ports (`22`), ranges (`5000:5010`) and `$PORT`, at most 15 ports (a range counts 2); needs `proto=tcp` or `proto=udp` |
+ * | `dport=PORTS`, `sport=PORTS` | destination / source ports: a comma list of ports (`22`), ranges (`5000:5010`) and `$PORT`, |
+ * |  | at most 15 ports (a range counts 2); needs `proto=tcp` or `proto=udp` |
  * | `state=STATES` | conntrack states, a comma list of `new`, `established`, `related`, `invalid` |
- * | `icmp-type=TYPE` | an ICMP type name (`echo-request`, `packet-too-big`, …) or number; needs `proto=icmp` or `proto=icmpv6` |
+ * | `icmp-type=TYPE` | an ICMP type name (`echo-request`, `packet-too-big`, …) or number; needs `proto=icmp`/`icmpv6` |
  * | `family=4\|6` | IPv4 or IPv6 only (default both, or the family of `proto=icmp`/`icmpv6`) |
  * | `limit=N/second\|minute\|hour` | rate limit, e.g. for `log` |
  * | `owner=USER` | the local user owning the socket (user name or uid); `.outgoing` templates only |
- * | `accept`, `drop`, `reject`, `log` | the verdict: exactly one per line. `reject` with `proto=tcp` answers with a TCP reset, otherwise ICMP port-unreachable |
+ * | `accept`, `drop`, `reject`, `log` | the verdict, one per line; `reject` answers TCP with a reset, the rest with ICMP port-unreachable |
  *
  * `$PORT` is the port of the file using the template: for `incoming.d/10-mysql`, the port of `mysql` in
  * /etc/services (or NAME itself when it is a number). A template using `$PORT` from a file whose name gives

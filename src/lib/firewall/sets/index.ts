@@ -32,3 +32,5 @@ export type {CommitReport, FamilyNames, FirewallBackend, InitReport, ListedEntry
 export {CoalescingWriter} from './writer.js'
 export type {WriterOptions} from './writer.js'
 export {listOwnAddresses, parseIpAddrJson} from './host.js'
+export {openFirewall} from './open.js'
+export type {Firewall} from './open.js'

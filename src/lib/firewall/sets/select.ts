@@ -1,12 +1,12 @@
 import {CommandFailedError, MissingDependencyError} from '../../errors.js'
 import {exec as defaultExec} from '../../system/index.js'
 import type {Exec} from '../../system/index.js'
+import type {IpsetSessionFactory} from './ipset-session.js'
 import {IpsetBackend} from './ipset.js'
 import type {SetLimits} from './ipset.js'
-import type {IpsetSessionFactory} from './ipset-session.js'
 import type {KernelNames} from './names.js'
-import {NftBackend} from './nftables.js'
 import type {NftSessionFactory} from './nft-session.js'
+import {NftBackend} from './nftables.js'
 import type {FirewallBackend} from './types.js'
 
 export type BackendSetting = 'auto' | 'ipset' | 'nftables'
@@ -25,7 +25,9 @@ const IPTABLES_NFT_TABLES = new Set(['filter', 'nat', 'mangle', 'raw', 'security
  * own (not iptables-nft's, not ours), or when ipset/iptables are missing; ipset + iptables otherwise,
  * as the original DisWall did.
  */
-export function chooseBackend(facts: {hasIpset: boolean; hasIptables: boolean; hasNft: boolean; nftTables: Array<{family: string; name: string}>; ownTable: string}): BackendChoice {
+export function chooseBackend(facts: {
+  hasIpset: boolean; hasIptables: boolean; hasNft: boolean; nftTables: Array<{family: string; name: string}>; ownTable: string
+}): BackendChoice {
   if (!facts.hasNft) return {backend: 'ipset', reason: 'nft is not installed'}
   if (!facts.hasIpset || !facts.hasIptables) return {backend: 'nftables', reason: 'ipset or iptables is not installed'}
   const native = facts.nftTables.filter((t) =>

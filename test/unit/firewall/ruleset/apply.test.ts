@@ -5,8 +5,6 @@ import {join} from 'node:path'
 import {test} from 'node:test'
 
 import {CommandFailedError, InvalidValueError} from '../../../../src/lib/errors.js'
-import {MemoryBackend} from '../../../../src/lib/firewall/sets/memory.js'
-import {DEFAULT_NAMES} from '../../../../src/lib/firewall/sets/names.js'
 import {
   applyRuleset,
   ApplyFailedError,
@@ -37,6 +35,8 @@ import {
   StateCaptureError,
 } from '../../../../src/lib/firewall/ruleset/state.js'
 import type {SavedNftState} from '../../../../src/lib/firewall/ruleset/state.js'
+import {MemoryBackend} from '../../../../src/lib/firewall/sets/memory.js'
+import {DEFAULT_NAMES} from '../../../../src/lib/firewall/sets/names.js'
 import {parseNetwork} from '../../../../src/lib/net/index.js'
 import {type Call, failure, line, recordingExec} from '../sets/fake-exec.js'
 

@@ -2,8 +2,7 @@ import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
 import {InvalidValueError} from '../../../../src/lib/errors.js'
-import {RulesetError} from '../../../../src/lib/firewall/ruleset/resolve.js'
-import {DEFAULT_NAMES, kernelNames, RULESET_CHAINS as NAMES_RULESET_CHAINS} from '../../../../src/lib/firewall/sets/names.js'
+import type {ListFile, Rule, RuleFile, RulesetModel} from '../../../../src/lib/firewall/ruleset/model.js'
 import {
   parseIcmpType,
   quoteIptables,
@@ -12,8 +11,9 @@ import {
   RULESET_CHAIN_NAMES,
   RULESET_CHAINS,
 } from '../../../../src/lib/firewall/ruleset/render-iptables.js'
-import type {ListFile, Rule, RuleFile, RulesetModel} from '../../../../src/lib/firewall/ruleset/model.js'
 import {renderNft} from '../../../../src/lib/firewall/ruleset/render-nft.js'
+import {RulesetError} from '../../../../src/lib/firewall/ruleset/resolve.js'
+import {DEFAULT_NAMES, kernelNames, RULESET_CHAINS as NAMES_RULESET_CHAINS} from '../../../../src/lib/firewall/sets/names.js'
 import {parseNetwork} from '../../../../src/lib/net/index.js'
 
 const OPTS = {logPrefix: 'diswall-log: ', names: DEFAULT_NAMES}

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
 import {InvalidValueError} from '../../../../src/lib/errors.js'
+import type {ListFile, Rule, RuleFile, RulesetModel} from '../../../../src/lib/firewall/ruleset/model.js'
+import type {RenderOptions} from '../../../../src/lib/firewall/ruleset/render-iptables.js'
+import {renderNft, renderNftChains} from '../../../../src/lib/firewall/ruleset/render-nft.js'
 import {RulesetError} from '../../../../src/lib/firewall/ruleset/resolve.js'
 import {DEFAULT_NAMES, kernelNames} from '../../../../src/lib/firewall/sets/names.js'
 import {NFT_GUARD_CHAIN_SPEC} from '../../../../src/lib/firewall/sets/nftables.js'
-import type {ListFile, Rule, RuleFile, RulesetModel} from '../../../../src/lib/firewall/ruleset/model.js'
-import {renderNft, renderNftChains} from '../../../../src/lib/firewall/ruleset/render-nft.js'
-import type {RenderOptions} from '../../../../src/lib/firewall/ruleset/render-iptables.js'
 import {parseNetwork} from '../../../../src/lib/net/index.js'
 
 const OPTS = {logPrefix: 'diswall-log: ', names: DEFAULT_NAMES}

@@ -5,6 +5,7 @@ import {join} from 'node:path'
 import {after, before, test} from 'node:test'
 
 import {RulesetError} from '../../../../src/lib/firewall/ruleset/read.js'
+import type {Direction} from '../../../../src/lib/firewall/ruleset/templates.js'
 import {
   expandUserTemplate,
   findUserTemplate,
@@ -13,7 +14,6 @@ import {
   scanUserTemplates,
   USER_TEMPLATE_TOKENS_HINT,
 } from '../../../../src/lib/firewall/ruleset/user-template.js'
-import type {Direction} from '../../../../src/lib/firewall/ruleset/templates.js'
 import {parseNetwork} from '../../../../src/lib/net/index.js'
 
 const file = '/fw/rule.d/app.incoming'

@@ -565,7 +565,7 @@ test('ipset - list() reads both families with ipset save and count() reads the h
 test('ipset - destroy removes the guard rule, the chain and the sets that exist', async () => {
   const {calls, exec} = recordingExec((call) => {
     if (line(call) === 'ipset list -n') return {stdout: 'diswall-bl\ndiswall-wl\ndiswall-bl6-new\n'}
-    if (call.program === 'ip6tables') throw failure(call, "ip6tables: No chain/target/match by that name.\n")
+    if (call.program === 'ip6tables') throw failure(call, 'ip6tables: No chain/target/match by that name.\n')
     return undefined
   })
   await new IpsetBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).destroy()

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
-import {setTimeout as sleep} from 'node:timers/promises'
 import {test} from 'node:test'
+import {setTimeout as sleep} from 'node:timers/promises'
 
 import {CoalescingWriter, MemoryBackend} from '../../../../src/lib/firewall/sets/index.js'
 import type {CommitReport} from '../../../../src/lib/firewall/sets/index.js'
