@@ -2,7 +2,7 @@ import {connect, ErrorCode, Events, type NatsConnection, NatsError, type Status}
 import assert from 'node:assert/strict'
 import {randomBytes} from 'node:crypto'
 import {existsSync} from 'node:fs'
-import {readFile} from 'node:fs/promises'
+import {readFile, writeFile} from 'node:fs/promises'
 import {createRequire} from 'node:module'
 import {after, before, describe, it} from 'node:test'
 
@@ -223,10 +223,27 @@ describe('netns', {skip, timeout: 60_000}, () => {
     assert.equal((await listNetns()).includes(c.name), false)
     await c.remove() // a second call is harmless
   })
+})
 
-  it('netns - enableNetnsLogging turns on nf_log_all_netns', async () => {
-    await enableNetnsLogging()
-    assert.equal((await readFile('/proc/sys/net/netfilter/nf_log_all_netns', 'utf8')).trim(), '1')
+// On its own: cleanupAll() removes every lab resource of the process, so nothing else may be alive.
+describe('netns logging', {skip}, () => {
+  it('netns - enableNetnsLogging turns on nf_log_all_netns, and the cleanup puts the previous value back', async () => {
+    const sysctl = '/proc/sys/net/netfilter/nf_log_all_netns'
+    const original = (await readFile(sysctl, 'utf8')).trim()
+    try {
+      await writeFile(sysctl, '0\n')
+      await enableNetnsLogging()
+      assert.equal((await readFile(sysctl, 'utf8')).trim(), '1')
+      await cleanupAll()
+      assert.equal((await readFile(sysctl, 'utf8')).trim(), '0')
+      // Already on: nothing to put back later.
+      await writeFile(sysctl, '1\n')
+      const before = registeredCleanupCount()
+      await enableNetnsLogging()
+      assert.equal(registeredCleanupCount(), before)
+    } finally {
+      await writeFile(sysctl, `${original}\n`)
+    }
   })
 })
 

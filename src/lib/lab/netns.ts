@@ -4,6 +4,7 @@
  * process-wide cleanup registry (./cleanup.ts), so an interrupted run removes it too.
  */
 import {randomBytes} from 'node:crypto'
+import {writeFileSync} from 'node:fs'
 import {readFile, writeFile} from 'node:fs/promises'
 
 import {CommandFailedError} from '../errors.js'
@@ -214,12 +215,18 @@ const NF_LOG_ALL_NETNS = '/proc/sys/net/netfilter/nf_log_all_netns'
 
 /**
  * Sets the host sysctl `net.netfilter.nf_log_all_netns=1`, without which the kernel drops LOG and
- * nft `log` lines from non-initial namespaces. It is left set: other test files may rely on it.
+ * nft `log` lines from non-initial namespaces, and registers putting the previous value back (with the
+ * other lab resources: cleanupAll(), or at exit), so the host keeps the setting it had.
  * Throws when the sysctl is missing or not writable (not root).
  */
 export async function enableNetnsLogging(): Promise<void> {
-  if ((await readFile(NF_LOG_ALL_NETNS, 'utf8')).trim() === '1') return
+  const previous = (await readFile(NF_LOG_ALL_NETNS, 'utf8')).trim()
+  if (previous === '1') return
   await writeFile(NF_LOG_ALL_NETNS, '1\n')
+  registerCleanup({
+    description: `sysctl net.netfilter.nf_log_all_netns (back to ${previous})`,
+    removeSync: () => writeFileSync(NF_LOG_ALL_NETNS, `${previous}\n`),
+  })
 }
 
 /**
