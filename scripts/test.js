@@ -93,13 +93,16 @@ function runNodeTests(entries, {concurrency, timeoutMs}, summaryFile) {
     child.on('exit', (code, signal) => {
       current = undefined
       let counts = {failed: 0, passed: 0, skipped: 0}
+      const skips = []
       try {
-        const m = /tests: (\d+) passed, (\d+) failed, (\d+) skipped/.exec(readFileSync(summaryFile, 'utf8'))
+        const text = readFileSync(summaryFile, 'utf8')
+        const m = /tests: (\d+) passed, (\d+) failed, (\d+) skipped/.exec(text)
         if (m) counts = {failed: Number(m[2]), passed: Number(m[1]), skipped: Number(m[3])}
+        for (const [, name, reason] of text.matchAll(/^skipped: ([^\t\n]*)\t(.*)$/gm)) skips.push({name, reason})
       } catch {
         // No summary: the runner died before its reporter finished; the exit code says so.
       }
-      resolve({code: code ?? (signal ? 1 : 0), counts})
+      resolve({code: code ?? (signal ? 1 : 0), counts, skips})
     })
   })
 }
@@ -123,6 +126,7 @@ for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => current?.ki
 
 const work = mkdtempSync(join(tmpdir(), 'diswall-test-'))
 const total = {failed: 0, passed: 0, skipped: 0}
+const allSkips = []
 let exitCode = 0
 try {
   for (const {files, tier} of tiers) {
@@ -132,8 +136,9 @@ try {
     const run = shardCount > 0
       ? {concurrency: Math.min(shardCount, files.length), entries: writeShards(work, tier, files, shardCount)}
       : {concurrency: 1, entries: files}
-    const {code, counts} = await runNodeTests(run.entries, {concurrency: run.concurrency, timeoutMs: plan.timeoutMs},
+    const {code, counts, skips} = await runNodeTests(run.entries, {concurrency: run.concurrency, timeoutMs: plan.timeoutMs},
       join(work, `${tier}.summary`))
+    allSkips.push(...skips)
     total.passed += counts.passed
     total.failed += counts.failed
     total.skipped += counts.skipped
@@ -144,5 +149,40 @@ try {
   rmSync(work, {force: true, recursive: true})
 }
 
+if (allSkips.length > 0) {
+  console.log('\nskipped:')
+  for (const {name, reason} of allSkips) console.log(`  ${name}${reason ? ` (${reason})` : ''}`)
+}
+// In CI every skip must be allowed by name, with its reason, in .ci/allowed-skips.
+if (process.env.DISWALL_REQUIRE_INTEGRATION === '1') {
+  const allowed = readAllowedSkips(join(root, '.ci', 'allowed-skips'))
+  const unexpected = allSkips.filter(({name}) => !allowed.has(name))
+  if (unexpected.length > 0) {
+    console.error(`\n${unexpected.length} skipped tests are not allowed in .ci/allowed-skips: ${unexpected.map((s) => JSON.stringify(s.name)).join(', ')}`)
+    if (exitCode === 0) exitCode = 1
+  }
+}
+
 console.log(`\ntests: ${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`)
 process.exit(exitCode)
+
+/** Test names CI may skip: one per line, `NAME<TAB>REASON`; `#` comments. A line without a reason is refused. */
+function readAllowedSkips(path) {
+  let text = ''
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch {
+    return new Map()
+  }
+  const out = new Map()
+  text.split('\n').forEach((line, i) => {
+    if (line.trim() === '' || line.startsWith('#')) return
+    const [name, reason] = line.split('\t')
+    if (!reason?.trim()) {
+      console.error(`${path}:${i + 1}: give the reason after a tab: NAME<TAB>REASON`)
+      process.exit(1)
+    }
+    out.set(name, reason.trim())
+  })
+  return out
+}

@@ -3,7 +3,7 @@
  * `firewall check` and `firewall apply`, never errors (the directory may mean it).
  */
 import type {RulesetModel} from './model.js'
-import {ruleForFamily} from './render-iptables.js'
+import {ruleForFamily} from './normalise.js'
 
 /**
  * ICMPv6 neighbour solicitation and advertisement (RFC 4861): conntrack does not track them, so an

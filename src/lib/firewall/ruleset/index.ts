@@ -14,11 +14,16 @@ export type {
   Verdict,
 } from './model.js'
 export {
+  IPTABLES_LIMIT_MAX_PER_SEC,
+  quoteIptables,
+  renderIptables,
+  renderIptablesChains,
+} from './render-iptables.js'
+export {
   assertLogPrefix,
   checkNflogGroup,
   commentLine,
   formatPortRange,
-  IPTABLES_LIMIT_MAX_PER_SEC,
   listFileRules,
   MULTIPORT_MAX,
   NFLOG_GROUP_MAX,
@@ -26,15 +31,12 @@ export {
   parseIcmpType,
   parseLimit,
   parsePorts,
-  quoteIptables,
-  renderIptables,
-  renderIptablesChains,
   ruleFamily,
   ruleForFamily,
   RULESET_CHAIN_NAMES,
   RULESET_CHAINS,
   walkRuleset,
-} from './render-iptables.js'
+} from './normalise.js'
 export type {
   IcmpMatch,
   NormalRule,
@@ -44,7 +46,7 @@ export type {
   RenderOptions,
   RuleDirection,
   RulesetVisitor,
-} from './render-iptables.js'
+} from './normalise.js'
 export {declareNftChain, NFT_BASE_CHAIN_SPECS, nftTable, renderNft, renderNftChains} from './render-nft.js'
 export {
   captureState,

@@ -21,8 +21,8 @@ import {
   RULESET_CHAINS,
   ruleFamily,
   walkRuleset,
-} from './render-iptables.js'
-import type {NormalRule, RateLimit, RenderedChain, RenderOptions, RuleDirection} from './render-iptables.js'
+} from './normalise.js'
+import type {NormalRule, RateLimit, RenderedChain, RenderOptions, RuleDirection} from './normalise.js'
 
 /** nft spelling of ICMP types (by number); other numbers are written as numbers. */
 const NFT_ICMP_TYPES: Record<number, string> = {

@@ -9,7 +9,7 @@ import {CommandFailedError, DiswallError, ExitCode} from '../../errors.js'
 import {exec as defaultExec} from '../../system/index.js'
 import type {Exec} from '../../system/index.js'
 import type {KernelNames} from '../sets/index.js'
-import {RULESET_CHAIN_NAMES} from './render-iptables.js'
+import {RULESET_CHAIN_NAMES} from './normalise.js'
 
 /** Which kernel backend a ruleset is applied with: ipset sets with iptables rules, or nftables. */
 export type RulesetBackend = 'ipset' | 'nftables'

@@ -3,14 +3,8 @@ import {test} from 'node:test'
 
 import {InvalidValueError} from '../../../../src/lib/errors.js'
 import type {ListFile, Rule, RuleFile, RulesetModel} from '../../../../src/lib/firewall/ruleset/model.js'
-import {
-  parseIcmpType,
-  quoteIptables,
-  renderIptables,
-  renderIptablesChains,
-  RULESET_CHAIN_NAMES,
-  RULESET_CHAINS,
-} from '../../../../src/lib/firewall/ruleset/render-iptables.js'
+import {parseIcmpType, RULESET_CHAIN_NAMES, RULESET_CHAINS} from '../../../../src/lib/firewall/ruleset/normalise.js'
+import {quoteIptables, renderIptables, renderIptablesChains} from '../../../../src/lib/firewall/ruleset/render-iptables.js'
 import {renderNft} from '../../../../src/lib/firewall/ruleset/render-nft.js'
 import {RulesetError} from '../../../../src/lib/firewall/ruleset/resolve.js'
 import {DEFAULT_NAMES, kernelNames, RULESET_CHAINS as NAMES_RULESET_CHAINS} from '../../../../src/lib/firewall/sets/names.js'

@@ -3,7 +3,7 @@ import {test} from 'node:test'
 
 import {InvalidValueError} from '../../../../src/lib/errors.js'
 import type {ListFile, Rule, RuleFile, RulesetModel} from '../../../../src/lib/firewall/ruleset/model.js'
-import type {RenderOptions} from '../../../../src/lib/firewall/ruleset/render-iptables.js'
+import type {RenderOptions} from '../../../../src/lib/firewall/ruleset/normalise.js'
 import {renderNft, renderNftChains} from '../../../../src/lib/firewall/ruleset/render-nft.js'
 import {RulesetError} from '../../../../src/lib/firewall/ruleset/resolve.js'
 import {DEFAULT_NAMES, kernelNames} from '../../../../src/lib/firewall/sets/names.js'
