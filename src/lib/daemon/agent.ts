@@ -177,6 +177,7 @@ export class Daemon {
     this.patterns = loadedPatterns.files
     this.patternOrigin = loadedPatterns.origin
     this.facts = this.options.hostFacts ?? new HostFacts({
+      followAddresses: true,
       exec: this.exec,
       onError: (what, error) => this.log('warning', `reading ${what} failed, keeping the previous: ${asDiswallError(error).message}`),
       sshPorts: sshPorts(this.patterns),

@@ -6,7 +6,7 @@
 import {listOwnAddresses} from '../firewall/sets/index.js'
 import {NetworkList, parseAddress} from '../net/index.js'
 import type {Address} from '../net/index.js'
-import {exec as defaultExec} from '../system/index.js'
+import {exec as defaultExec, spawnLines} from '../system/index.js'
 import type {Exec} from '../system/index.js'
 
 /** One socket endpoint of `ss` output. */
@@ -81,6 +81,26 @@ export function parseSshPeers(text: string, ports: ReadonlySet<number>): Address
   return out
 }
 
+/** One line of `ip -o monitor address`: an address added to or deleted from an interface. */
+export interface AddressEvent {
+  deleted: boolean
+  address: Address
+}
+
+/**
+ * Parses a line of `ip -o monitor address` (iproute2 6.1: `1: lo    inet 192.0.2.44/32 scope global lo\ …`,
+ * `Deleted 1: lo    inet …`); undefined for anything else (pure).
+ */
+export function parseAddressEvent(line: string): AddressEvent | undefined {
+  const m = /^(Deleted )?\d+:\s+\S+\s+inet6?\s+([0-9A-Fa-f.:]+)\/\d+/.exec(line)
+  if (m === null) return undefined
+  try {
+    return {address: parseAddress(m[2]!), deleted: m[1] !== undefined}
+  } catch {
+    return undefined
+  }
+}
+
 /** Options of {@link HostFacts}. */
 export interface HostFactsOptions {
   exec?: Exec
@@ -92,6 +112,12 @@ export interface HostFactsOptions {
   addressesRefreshMs?: number
   /** Told about a failed refresh (the previous facts are kept). */
   onError?: (what: string, error: unknown) => void
+  /**
+   * Follow address changes as the kernel announces them (`ip -o monitor address`), so that an address
+   * added to the host is protected at once rather than at the next refresh; or the lines to read
+   * instead (tests). Off by default.
+   */
+  followAddresses?: boolean | (() => AsyncIterable<string> & {close(): Promise<void>})
 }
 
 /**
@@ -108,6 +134,15 @@ export class HostFacts {
   private sshPorts: ReadonlySet<number>
   private readonly exec: Exec
   private timers: NodeJS.Timeout[] = []
+  private monitor: (AsyncIterable<string> & {close(): Promise<void>}) | undefined
+  private following: Promise<void> | undefined
+  private refreshing: Promise<void> | undefined
+  private refreshAgain = false
+  /** Addresses announced by the monitor with the count of announcements at that time. */
+  private announced: Array<{address: Address; seq: number}> = []
+  private announcements = 0
+  private readsStarted = 0
+  private newestApplied = 0
 
   constructor(private readonly options: HostFactsOptions = {}) {
     this.exec = options.exec ?? defaultExec
@@ -131,6 +166,8 @@ export class HostFacts {
 
   /** Reads everything once (throws what the first read throws), then refreshes in the background. */
   async start(): Promise<void> {
+    // Follow first: an address added while the first read runs is not missed.
+    this.followAddresses()
     await this.refreshAddresses()
     await this.refreshSockets()
     const {addressesRefreshMs = 30_000, refreshMs = 5000} = this.options
@@ -141,15 +178,71 @@ export class HostFacts {
     for (const timer of this.timers) timer.unref()
   }
 
-  /** Stops the background refresh. */
-  stop(): void {
+  /** Stops the background refresh and the address monitor. */
+  async stop(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer)
     this.timers = []
+    const monitor = this.monitor
+    this.monitor = undefined
+    await monitor?.close()
+    await this.following
+  }
+
+  /**
+   * Starts reading address changes: an added address is protected the moment its line arrives; then the
+   * whole list is read again (one `ip -j addr` for a burst of changes), which also drops deleted ones.
+   */
+  private followAddresses(): void {
+    const {followAddresses} = this.options
+    if (!followAddresses) return
+    const monitor = followAddresses === true ? spawnLines('ip', ['-o', 'monitor', 'address']) : followAddresses()
+    this.monitor = monitor
+    this.following = (async () => {
+      try {
+        for await (const line of monitor) {
+          const event = parseAddressEvent(line)
+          if (event === undefined) continue
+          if (!event.deleted) {
+            this.own.add(event.address)
+            this.announced.push({address: event.address, seq: ++this.announcements})
+          }
+          this.scheduleAddressRefresh()
+        }
+      } catch (error) {
+        // The timer keeps refreshing every addressesRefreshMs.
+        if (this.monitor !== undefined) this.options.onError?.('address changes (ip monitor)', error)
+      }
+    })()
+  }
+
+  /** One refresh at a time; changes that arrive during it cause exactly one more. */
+  private scheduleAddressRefresh(): void {
+    if (this.refreshing !== undefined) {
+      this.refreshAgain = true
+      return
+    }
+    this.refreshing = (async () => {
+      do {
+        this.refreshAgain = false
+        await this.refreshAddresses().catch((error: unknown) => this.options.onError?.('own addresses', error))
+      } while (this.refreshAgain)
+      this.refreshing = undefined
+    })()
   }
 
   /** Reads the host's addresses again (`ip -j addr`). */
   async refreshAddresses(): Promise<void> {
-    replaceAll(this.own, await listOwnAddresses(this.exec))
+    const seen = this.announcements
+    const read = ++this.readsStarted
+    const addresses = await listOwnAddresses(this.exec)
+    // A read that answers after a newer one has nothing newer to say.
+    if (read < this.newestApplied) return
+    this.newestApplied = read
+    replaceAll(this.own, addresses)
+    // An address announced while `ip` ran may be missing from its answer: keep it until a read that
+    // started after the announcement has seen the list.
+    this.announced = this.announced.filter((a) => a.seq > seen)
+    for (const {address} of this.announced) this.own.add(address)
   }
 
   /** Reads the listening sockets and the established SSH sessions again (two `ss` runs). */

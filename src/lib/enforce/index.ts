@@ -12,5 +12,5 @@ export type {
   ProtectedHostFacts,
   RecentBanRecord,
 } from './enforcer.js'
-export {HostFacts, parseListeningPorts, parseSsEndpoint, parseSshPeers} from './host-facts.js'
-export type {HostFactsOptions} from './host-facts.js'
+export {HostFacts, parseAddressEvent, parseListeningPorts, parseSsEndpoint, parseSshPeers} from './host-facts.js'
+export type {AddressEvent, HostFactsOptions} from './host-facts.js'

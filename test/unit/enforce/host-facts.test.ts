@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
-import {HostFacts, parseListeningPorts, parseSshPeers, parseSsEndpoint} from '../../../src/lib/enforce/index.js'
+import {HostFacts, parseAddressEvent, parseListeningPorts, parseSshPeers, parseSsEndpoint} from '../../../src/lib/enforce/index.js'
+import {parseAddress} from '../../../src/lib/net/index.js'
 import type {Exec} from '../../../src/lib/system/index.js'
 
 test('parseSsEndpoint - wildcards, brackets, interface suffixes and loopback', () => {
@@ -64,3 +65,87 @@ test('HostFacts - reads addresses, open ports and SSH peers into lists the engin
     facts.stop()
   }
 })
+
+test('parseAddressEvent - added and deleted addresses of ip -o monitor address; other lines are ignored', () => {
+  assert.deepEqual(parseAddressEvent('1: lo    inet 192.0.2.44/32 scope global lo\\       valid_lft forever preferred_lft forever'),
+    {address: parseAddress('192.0.2.44'), deleted: false})
+  assert.deepEqual(parseAddressEvent('3: eth0    inet6 2001:db8::44/64 scope global tentative \\       valid_lft forever'),
+    {address: parseAddress('2001:db8::44'), deleted: false})
+  assert.deepEqual(parseAddressEvent('Deleted 1: lo    inet 192.0.2.44/32 scope global lo\\       valid_lft forever'),
+    {address: parseAddress('192.0.2.44'), deleted: true})
+  for (const line of ['', 'Deleted', '2: eth0    link/ether 02:00:00:00:00:01', '1: lo    inet 999.1.1.1/32 scope host lo']) {
+    assert.equal(parseAddressEvent(line), undefined, line)
+  }
+})
+
+/** Lines pushed by the test, as `ip -o monitor address` would print them. */
+function pushLines(): {lines: AsyncIterable<string> & {close(): Promise<void>}; push(line: string): void} {
+  const queue: string[] = []
+  let wake: (() => void) | undefined
+  let closed = false
+  return {
+    lines: {
+      async close() {
+        closed = true
+        wake?.()
+      },
+      async* [Symbol.asyncIterator]() {
+        while (!closed) {
+          if (queue.length > 0) yield queue.shift()!
+          else await new Promise<void>((resolve) => (wake = resolve))
+        }
+      },
+    },
+    push(line) {
+      queue.push(line)
+      wake?.()
+    },
+  }
+}
+
+test('HostFacts - a new address is protected as soon as the kernel announces it, and a deleted one goes at the next read', async () => {
+  let addresses = ['192.0.2.1']
+  let gate: Promise<void> | undefined
+  const exec: Exec = async (program) => {
+    if (program !== 'ip') return {stderr: '', stdout: ''}
+    const answer = [...addresses] // what the kernel had when ip started
+    const wait = gate
+    gate = undefined // only the next read is held
+    await wait
+    return {stderr: '', stdout: JSON.stringify([{addr_info: answer.map((local) => ({local}))}])}
+  }
+  const monitor = pushLines()
+  const facts = new HostFacts({addressesRefreshMs: 3_600_000, exec, followAddresses: () => monitor.lines})
+  await facts.start()
+  const added = parseAddress('198.51.100.5')
+  try {
+    assert.equal(facts.own.contains(added), false)
+    // A read starts before the address exists and answers after it was announced: the stale answer
+    // must not drop it.
+    let open!: () => void
+    gate = new Promise<void>((resolve) => (open = resolve))
+    const staleRead = facts.refreshAddresses()
+    addresses = [...addresses, added.text]
+    monitor.push('2: eth0    inet 198.51.100.5/24 scope global eth0\\       valid_lft forever preferred_lft forever')
+    await waitUntil(() => facts.own.contains(added))
+    await new Promise((resolve) => setTimeout(resolve, 20)) // the read the announcement started has answered
+    open()
+    await staleRead
+    assert.equal(facts.own.contains(added), true, 'a read that started before the announcement keeps the address')
+    // Deleted: gone after the read that follows the announcement.
+    addresses = ['192.0.2.1']
+    monitor.push('Deleted 2: eth0    inet 198.51.100.5/24 scope global eth0\\       valid_lft forever preferred_lft forever')
+    await waitUntil(() => !facts.own.contains(added))
+    assert.deepEqual([...facts.own].map((n) => n.text), ['192.0.2.1/32'])
+  } finally {
+    await facts.stop()
+  }
+})
+
+async function waitUntil(done: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
