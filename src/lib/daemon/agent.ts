@@ -422,7 +422,8 @@ export class Daemon {
   }
 
   private sourcePlan(): SourcePlan {
-    const files = [...new Set(this.patterns.filter((p) => p.action === 'ban' || this.config.detect.auto_allow).map((p) => p.file))]
+    const {auto_allow: autoAllow, auto_allow_from_logs: fromLogs} = this.config.detect
+    const files = [...new Set(this.patterns.filter((p) => p.action === 'ban' || (autoAllow && fromLogs)).map((p) => p.file))]
     return {
       files: files.sort(),
       packet: {

@@ -14,7 +14,7 @@ import type {AllowRequest, BanRequest, DetectEvent, LogLine} from './types.js'
 
 /** The parts of the config the engine reads; a whole `Config` fits. */
 export interface DetectEngineConfig {
-  readonly detect: Pick<DetectConfig, 'auto_allow' | 'auto_allow_ttl' | 'dedup_max' | 'dedup_ttl' | 'ephemeral_hits'
+  readonly detect: Pick<DetectConfig, 'auto_allow' | 'auto_allow_from_logs' | 'auto_allow_ttl' | 'dedup_max' | 'dedup_ttl' | 'ephemeral_hits'
     | 'ephemeral_port_min' | 'ephemeral_window' | 'ipv6_group_prefix' | 'log_prefix' | 'skip_private'>
   readonly firewall: Pick<FirewallConfig, 'block_timeout'>
   readonly ignore_ips: ReadonlyArray<{readonly target: Target}>
@@ -98,8 +98,8 @@ interface FileState {
  *   ban on the first packet, ephemeral ports after `ephemeral_hits` within `ephemeral_window`; open
  *   ports (`isOpenPort`) and portless packets never ban; reason `port-scan 23/tcp`;
  * - pattern files: `threshold` matches within `window` per (file, address or IPv6 group); reason = tag;
- *   `action = allow` files yield AllowRequests (successful logins) when `auto_allow` is on, and a login
- *   clears the evidence counted against its address;
+ *   `action = allow` files yield AllowRequests (successful logins) when `auto_allow` and
+ *   `auto_allow_from_logs` are on, and a login clears the evidence counted against its address;
  * - original pipe reports `IP|TAG`: ban at once, reason TAG (or `pipe`).
  *
  * On every path protected addresses (neverBanReason(): special ranges, `skip_private`, `ignore_ips`,
@@ -273,7 +273,9 @@ export class DetectEngine {
 
   private onLogin(file: PatternFile, address: Address, user: string | undefined, source: string): AllowRequest | undefined {
     const {detect} = this.config
-    if (!detect.auto_allow) return undefined
+    // A log line can be written by any local user (`logger -t sshd …`): it allows only when the operator
+    // opted in; wtmp (root-only) is the default source of logins.
+    if (!detect.auto_allow || !detect.auto_allow_from_logs) return undefined
     // Only the special ranges that are never banned either (loopback, link-local, …): allowing them means nothing.
     if (neverBanReason(address, {skipPrivate: false}) !== undefined) {
       this.stats.protected++

@@ -47,7 +47,7 @@ test('config parse - an empty file gives every default', () => {
     kill_connections: true, nft_table: 'diswall',
   })
   assert.deepEqual(config.detect, {
-    auto_allow: true, auto_allow_ttl: 8 * 86_400, dedup_max: 100_000, dedup_ttl: 60, ephemeral_hits: 3,
+    auto_allow: true, auto_allow_from_logs: false, auto_allow_ttl: 8 * 86_400, dedup_max: 100_000, dedup_ttl: 60, ephemeral_hits: 3,
     ephemeral_port_min: 49_152, ephemeral_window: 3600, ipv6_group_prefix: 64, log_prefix: 'diswall-log: ',
     nflog_group: 5, pipe_path: '/var/log/diswall/diswall.pipe', skip_private: true, source: 'kmsg',
   })
@@ -299,6 +299,7 @@ const KEY_CASES: KeyCase[] = [
   {bad: [['129', /from 32 to 128/], ['16', /from 32 to 128/]], good: [['128', 128], ['48', 48]], key: 'ipv6_group_prefix',
     section: 'detect'},
   {bad: [['"on"', /true or false/]], good: [['false', false]], key: 'auto_allow', section: 'detect'},
+  {bad: [['1', /true or false/]], good: [['true', true]], key: 'auto_allow_from_logs', section: 'detect'},
   {bad: [['"-1d"', /not a valid duration/]], good: [['"1d"', 86_400]], key: 'auto_allow_ttl', section: 'detect'},
   {bad: [['"fast"', /not a valid duration/]], good: [['"5m"', 300]], key: 'dedup_ttl', section: 'detect'},
   {bad: [['0', /from 1 to 100000000/]], good: [['5000', 5000]], key: 'dedup_max', section: 'detect'},

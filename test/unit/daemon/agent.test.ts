@@ -221,8 +221,21 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
     }
   })
 
+  it('Daemon - by default an "Accepted" log line allows nobody (a local user can forge it); the address is still banned for probes', async () => {
+    const h = await start('forged')
+    try {
+      h.files.get('/var/log/test-auth.log')?.push({source: 'file:/var/log/test-auth.log', text: 'Accepted password for root from 203.0.113.33 port 6000 ssh2'})
+      h.packets.push(packet('203.0.113.33', 23))
+      await waitFor(async () => (await blocked(h)).includes('203.0.113.33'), {what: 'the ban of the forged login\'s address'})
+      assert.deepEqual(await h.backend.list('allow'), [])
+      assert.equal((await h.daemon.status()).allows.total, 0)
+    } finally {
+      await h.daemon.stop()
+    }
+  })
+
   it('Daemon - pattern lines ban at the threshold, not before; a login is allowed with an expiry and a comment', async () => {
-    const h = await start('patterns')
+    const h = await start('patterns', {configure: (c) => void (c.detect.auto_allow_from_logs = true)})
     try {
       const auth = h.files.get('/var/log/test-auth.log')
       assert.ok(auth, `sources: ${JSON.stringify(h.plans[0])}`)

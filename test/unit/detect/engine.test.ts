@@ -155,7 +155,7 @@ test('engine - the first pattern file that fires on a line wins; files count sep
 
 test('engine - successful logins yield allow requests and clear the evidence against the address', () => {
   const patterns = shippedPatternFiles(['openssh.patterns', 'openssh-accepted.patterns'])
-  const {feed, engine} = setup({patterns}, {auto_allow_ttl: 691_200})
+  const {feed, engine} = setup({patterns}, {auto_allow_from_logs: true, auto_allow_ttl: 691_200})
   const accepted = sshd('Accepted publickey for root from 203.0.113.7 port 52000 ssh2: ED25519 SHA256:3q2Lr1x9Y0cQm4c8sQ7rV3l0Yb1ZkFf2mN6pQ8tW4uI')
   assert.deepEqual(feed([failed('203.0.113.7'), failed('203.0.113.7'), failed('203.0.113.7'), failed('203.0.113.7'), accepted]),
     [{address: a('203.0.113.7'), comment: 'ssh login root', kind: 'allow', source: 'journal:sshd', ttlSec: 691_200}])
@@ -165,8 +165,12 @@ test('engine - successful logins yield allow requests and clear the evidence aga
     [{address: a('2001:db8:cafe::10'), comment: 'ssh login d_r_o_p.x', kind: 'allow', source: 'journal:sshd', ttlSec: 691_200}])
   assert.deepEqual(feed([sshd('Accepted password for root from 127.0.0.1 port 1 ssh2')]), [])
   assert.deepEqual([engine.stats.allows, engine.stats.duplicates, engine.stats.protected], [2, 1, 1])
-  const off = setup({patterns}, {auto_allow: false})
+  const off = setup({patterns}, {auto_allow: false, auto_allow_from_logs: true})
   assert.deepEqual(off.feed([accepted]), [])
+  // By default a log line never allows: any local user can write one (`logger -t sshd …`); wtmp is the source.
+  const byDefault = setup({patterns})
+  assert.deepEqual(byDefault.feed([accepted]), [])
+  assert.equal(byDefault.engine.stats.allows, 0)
   // "Accepted" lines of unknown origin (a local user's logger) do not allow anybody
   assert.deepEqual(setup({patterns}).feed([{source: 'journal', text: accepted.text}, {source: 'journal:alice', text: accepted.text}]), [])
 })
@@ -214,7 +218,7 @@ test('engine - the kmsg fixture end to end', () => {
 })
 
 test('engine - the auth.log fixture end to end with the shipped sshd files', () => {
-  const {feed, engine} = setup({patterns: shippedPatternFiles(['openssh.patterns', 'openssh-accepted.patterns'])})
+  const {feed, engine} = setup({patterns: shippedPatternFiles(['openssh.patterns', 'openssh-accepted.patterns'])}, {auto_allow_from_logs: true})
   const events = feed(fixtureLines('auth.log').map((text) => ({source: '/var/log/auth.log', text})))
   const allow = (ip: string, user: string) => ({address: a(ip), comment: `ssh login ${user}`, kind: 'allow', source: '/var/log/auth.log', ttlSec: 691_200})
   assert.deepEqual(events, [
@@ -265,7 +269,7 @@ test('engine - reload keeps de-duplication, stats and unchanged counters', () =>
 })
 
 test('engine - detect() turns a stream of lines into a stream of requests', async () => {
-  const {engine} = setup({patterns: shippedPatternFiles(['openssh-accepted.patterns'])})
+  const {engine} = setup({patterns: shippedPatternFiles(['openssh-accepted.patterns'])}, {auto_allow_from_logs: true})
   async function* lines(): AsyncGenerator<LogLine> {
     yield kmsg('203.0.113.7', 23)
     yield {source: 'kmsg', text: 'noise'}
