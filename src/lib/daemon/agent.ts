@@ -524,7 +524,7 @@ export class Daemon {
     const replay = await replayJournal(this.backend, stateDir, {admit: (list, entry) => screens[list].admit(entry), fromSeq: this.journalFrom})
     screens.block.done()
     for (const problem of replay.problems) this.log('warning', `journal: ${problem}`)
-    if (replay.segments.length > 0) {
+    if (replay.added + replay.removed + replay.skipped > 0) {
       this.log('notice', `replayed the journal (segments ${replay.segments.join(', ')}): ${replay.added} entries added, ` +
         `${replay.removed} removed (${replay.expired} expired), ${replay.skipped} bad lines skipped`)
     }
