@@ -127,6 +127,8 @@ export class Daemon {
   private journal: SetJournal | undefined
   /** The restored snapshot's `# journal N`: it holds the segments before N. */
   private journalFrom = 0
+  /** The snapshot being saved (never rejects). */
+  private saving: Promise<void> = Promise.resolve()
   private readonly closers: Array<() => Promise<void> | void> = []
   private startedAt = new Date()
   private loadedAt = new Date()
@@ -545,7 +547,13 @@ export class Daemon {
     }
   }
 
-  private async saveSnapshot(): Promise<void> {
+  /** One save at a time (the timer's and stop's): each rotates the journal and drops what its snapshot holds. */
+  private saveSnapshot(): Promise<void> {
+    this.saving = this.saving.then(() => this.saveSnapshotNow())
+    return this.saving
+  }
+
+  private async saveSnapshotNow(): Promise<void> {
     try {
       if (this.enforcer) await this.enforcer.writer.flush()
       // A new segment before the sets are read: the snapshot holds everything of the older ones.
