@@ -30,6 +30,7 @@ import {openControlServer,openMetricsServer} from '../service/index.js'
 import {exec as defaultExec} from '../system/index.js'
 import type {Exec} from '../system/index.js'
 import type {Transport, TransportSink, WireEntry} from '../transport/index.js'
+import {listJournalSegments, replayJournal, SetJournal} from './journal.js'
 import {daemonMetricFamilies} from './metrics.js'
 import {loadPatternDir} from './patterns.js'
 import {restoreSnapshotFile, saveSnapshot, snapshotPath} from './snapshot.js'
@@ -122,6 +123,12 @@ export class Daemon {
   /** Reads the transport's connection events until it closes. */
   private transportEvents: Promise<void> | undefined
   private snapshot: SnapshotStatus = {loaded: 0, path: ''}
+  /** Appends every committed batch of writes (journal.ts); opened once the journal was replayed at start. */
+  private journal: SetJournal | undefined
+  /** The restored snapshot's `# journal N`: it holds the segments before N. */
+  private journalFrom = 0
+  /** The snapshot being saved (never rejects). */
+  private saving: Promise<void> = Promise.resolve()
   private readonly closers: Array<() => Promise<void> | void> = []
   private startedAt = new Date()
   private loadedAt = new Date()
@@ -184,13 +191,15 @@ export class Daemon {
     })
     // Every ban and allow entry passes the enforcer, whatever its origin (the snapshot too); the
     // engine's own cheap never-ban check reads the enforcer's lists: one definition of "protected".
-    this.enforcer = new Enforcer({backend: this.backend, config, exec: this.exec, facts: this.facts, log: this.log})
+    this.enforcer = new Enforcer({backend: this.backend, config, exec: this.exec, facts: this.facts, log: this.log,
+      journal: {record: (ops) => this.journal?.record(ops)}})
     // Host facts and the allow list first (one `ip`, two `ss`, one list: milliseconds), so that
     // restored bans are checked against them; then the snapshot, before anything else is started.
     await this.facts.start()
     this.closers.push(() => this.facts.stop())
     await this.enforcer.refreshAllowList()
     await this.restoreSnapshot()
+    await this.replayJournal()
     await this.enforcer.refreshAllowList()
     this.engine = new DetectEngine(this.engineOptions())
 
@@ -499,7 +508,8 @@ export class Daemon {
     this.snapshot = {loaded: 0, path}
     // Entries go to the kernel while the file is read: memory stays at one batch for 1M bans.
     const screens = {allow: this.enforcer.screen('allow', path), block: this.enforcer.screen('block', path)}
-    const {added, problems} = await restoreSnapshotFile(this.backend, path, {admit: (list, entry) => screens[list].admit(entry)})
+    const {added, journalSeq, problems} = await restoreSnapshotFile(this.backend, path, {admit: (list, entry) => screens[list].admit(entry)})
+    this.journalFrom = journalSeq ?? 0
     screens.block.done()
     for (const problem of problems) this.log('warning', `snapshot: ${problem}`)
     if (added === 0) return
@@ -507,10 +517,52 @@ export class Daemon {
     this.log('notice', `restored ${added} entries from ${path}`)
   }
 
-  private async saveSnapshot(): Promise<void> {
+  /**
+   * After the snapshot: the journal segments it does not hold, in order (what was banned or lifted since
+   * it was saved, up to a crash); then a new segment for what comes. A damaged segment is used up to the
+   * damage and reported; a journal that cannot be opened is reported, and the daemon runs without it.
+   */
+  private async replayJournal(): Promise<void> {
+    const stateDir = this.config.daemon.state_dir
+    const screens = {allow: this.enforcer.screen('allow', 'the journal'), block: this.enforcer.screen('block', 'the journal')}
+    const replay = await replayJournal(this.backend, stateDir, {admit: (list, entry) => screens[list].admit(entry), fromSeq: this.journalFrom})
+    screens.block.done()
+    for (const problem of replay.problems) this.log('warning', `journal: ${problem}`)
+    if (replay.added + replay.removed + replay.skipped > 0) {
+      this.log('notice', `replayed the journal (segments ${replay.segments.join(', ')}): ${replay.added} entries added, ` +
+        `${replay.removed} removed (${replay.expired} expired), ${replay.skipped} bad lines skipped`)
+    }
+    try {
+      const segments = await listJournalSegments(stateDir)
+      const next = Math.max(segments.at(-1) ?? -1, this.journalFrom - 1) + 1
+      this.journal = await SetJournal.open(stateDir, next, {
+        defaultBlockTtlSec: this.config.firewall.block_timeout,
+        onError: (message) => this.log('error', `${message}; bans since the last snapshot may be lost in a crash`),
+      })
+      const journal = this.journal
+      this.closers.push(() => journal.close())
+      // Segments the snapshot holds (a crash after it was saved left them).
+      await journal.dropBefore(this.journalFrom)
+    } catch (error) {
+      this.log('error', `cannot open the journal in ${stateDir}, bans since the last snapshot will be lost in a crash: ` +
+        asDiswallError(error).message)
+    }
+  }
+
+  /** One save at a time (the timer's and stop's): each rotates the journal and drops what its snapshot holds. */
+  private saveSnapshot(): Promise<void> {
+    this.saving = this.saving.then(() => this.saveSnapshotNow())
+    return this.saving
+  }
+
+  private async saveSnapshotNow(): Promise<void> {
     try {
       if (this.enforcer) await this.enforcer.writer.flush()
-      const saved = await saveSnapshot(snapshotPath(this.config.daemon.state_dir), this.backend)
+      // A new segment before the sets are read: the snapshot holds everything of the older ones.
+      const journalSeq = await this.journal?.rotate()
+      const saved = await saveSnapshot(snapshotPath(this.config.daemon.state_dir), this.backend,
+        journalSeq === undefined ? {} : {journalSeq})
+      if (journalSeq !== undefined) await this.journal?.dropBefore(journalSeq)
       this.snapshot = {...this.snapshot, saved: saved.entries, savedAt: new Date(saved.savedAt).toISOString()}
       delete this.snapshot.lastError
       this.log('info', `saved ${saved.entries} entries to ${snapshotPath(this.config.daemon.state_dir)}`)

@@ -7,9 +7,14 @@ export {applyDaemonFlags} from './flags.js'
 export type {DaemonFlags} from './flags.js'
 export {loadPatternDir} from './patterns.js'
 export type {LoadedPatterns} from './patterns.js'
+export {JOURNAL_PREFIX, JOURNAL_SYNC_MS, journalPath, listJournalSegments, replayJournal, SetJournal} from './journal.js'
+export type {JournalReplayReport, ReplayJournalOptions, SetJournalOptions} from './journal.js'
 export {
+  formatEntryLine,
+  JOURNAL_VERSION,
   loadSnapshot,
   MAX_SNAPSHOT_TTL_SEC,
+  readJournalFile,
   restoreSnapshot,
   restoreSnapshotFile,
   saveSnapshot,
@@ -18,8 +23,10 @@ export {
   snapshotPath,
 } from './snapshot.js'
 export type {
+  JournalSink,
   LoadedSnapshot,
   RestoreSnapshotFileOptions,
+  SaveSnapshotOptions,
   SavedSnapshot,
   SnapshotClock,
   SnapshotEntry,

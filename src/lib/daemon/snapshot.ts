@@ -23,7 +23,8 @@
  * - `comment` belongs to allow entries only. Its text passes isValidComment() (no quotes, backslashes or
  *   control characters; at most 128 bytes), so it needs no escaping: the closing quote ends the line.
  * - Other lines starting with `#`, and empty lines, are ignored. The last line, `# end N entries`,
- *   lets the loader notice a file that was cut short.
+ *   lets the loader notice a file that was cut short. `# journal N` (second line, when the daemon keeps a
+ *   journal) says that the snapshot holds every change of the journal segments before N (journal.ts).
  *
  * The loader trusts nothing: every line is validated, and a bad one is skipped and reported as
  * `path:LINE: reason` (a line without its newline, the usual damage after a crash, is one of them).
@@ -62,6 +63,7 @@ const LINES_PER_CHUNK = 4096
 const HEADER = /^# diswall snapshot v(\d+) saved (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,3})?Z)$/
 const ANY_HEADER = /^# diswall snapshot v(\d+)\b/
 const TRAILER = /^# end (\d{1,9}) entries$/
+const JOURNAL_MARK = /^# journal (\d{1,15})$/
 const FORMAT = 'expected "block|allow TARGET expires UNIX_SECONDS|never [comment "TEXT"]"'
 
 /** The path of the snapshot in the state directory. */
@@ -101,6 +103,8 @@ export interface SnapshotReadReport {
   problems: string[]
   /** The header's save time (ISO 8601), when the header was read. */
   savedAt?: string
+  /** From its `# journal N` line: the snapshot holds every change of the journal segments before N. */
+  journalSeq?: number
 }
 
 /** What loadSnapshot() found. */
@@ -122,6 +126,21 @@ export interface SnapshotClock {
   now?: () => number
 }
 
+/** Options of saveSnapshot(). */
+export interface SaveSnapshotOptions extends SnapshotClock {
+  /** Written as `# journal N`: the journal segment opened before the sets were read (journal.ts). */
+  journalSeq?: number
+}
+
+/**
+ * One entry as a snapshot or journal line, "\n" included: `expiresSec` is absolute (unix seconds),
+ * undefined for `never`; the comment is written for allow entries only, when isValidComment() takes it.
+ */
+export function formatEntryLine(list: ListKind, target: Target, expiresSec: number | undefined, comment?: string): string {
+  const note = list === 'allow' && comment && isValidComment(comment) ? ` comment "${comment}"` : ''
+  return `${list} ${target.text} expires ${expiresSec === undefined ? 'never' : expiresSec}${note}\n`
+}
+
 /**
  * Reads both lists from the backend (every entry, with remaining TTL and comment: not for the hot path)
  * and writes them to `path` atomically, mode 0600; creates the parent directory (0700) when missing.
@@ -130,7 +149,8 @@ export interface SnapshotClock {
  * @throws FileWriteError when the file cannot be written (the old snapshot then stays as it was), and
  *   whatever backend.list() throws.
  */
-export async function saveSnapshot(path: string, backend: FirewallBackend, {now = Date.now}: SnapshotClock = {}): Promise<SavedSnapshot> {
+export async function saveSnapshot(path: string, backend: FirewallBackend,
+  {journalSeq, now = Date.now}: SaveSnapshotOptions = {}): Promise<SavedSnapshot> {
   // The clock is read first: listing a big set takes a while (seconds with ipset, ~70 s for 1M elements
   // with nft 1.0.6), and counting the remaining TTLs from its start ends entries early, never late.
   const nowMs = now()
@@ -139,23 +159,20 @@ export async function saveSnapshot(path: string, backend: FirewallBackend, {now 
   const savedAt = new Date(Math.floor(nowMs / 1000) * 1000).toISOString().replace('.000Z', 'Z')
   const counts = {allow: 0, block: 0}
   await mkdir(dirname(path), {mode: 0o700, recursive: true})
-  await writeFileAtomic(path, snapshotLines(savedAt, Math.floor(nowMs / 1000), {allow, block}, counts), {mode: 0o600})
+  await writeFileAtomic(path, snapshotLines(savedAt, Math.floor(nowMs / 1000), {allow, block}, counts, journalSeq), {mode: 0o600})
   return {allow: counts.allow, block: counts.block, entries: counts.allow + counts.block, path, savedAt}
 }
 
 function* snapshotLines(savedAt: string, nowSec: number, lists: Record<ListKind, ListedEntry[]>,
-  counts: Record<ListKind, number>): Generator<string> {
-  yield `# diswall snapshot v${SNAPSHOT_VERSION} saved ${savedAt}\n# LIST TARGET expires UNIX_SECONDS|never [comment "TEXT"]\n`
+  counts: Record<ListKind, number>, journalSeq?: number): Generator<string> {
+  yield `# diswall snapshot v${SNAPSHOT_VERSION} saved ${savedAt}\n${journalSeq === undefined ? '' : `# journal ${journalSeq}\n`}` +
+    '# LIST TARGET expires UNIX_SECONDS|never [comment "TEXT"]\n'
   let chunk = ''
   let lines = 0
   for (const list of ['block', 'allow'] as const) {
     for (const {comment, target, ttlSec} of lists[list]) {
-      let expires: string
-      if (ttlSec === undefined) expires = 'never'
-      else if (ttlSec > 0) expires = String(nowSec + Math.ceil(ttlSec))
-      else continue // expiring right now
-      const note = list === 'allow' && comment && isValidComment(comment) ? ` comment "${comment}"` : ''
-      chunk += `${list} ${target.text} expires ${expires}${note}\n`
+      if (ttlSec !== undefined && ttlSec <= 0) continue // expiring right now
+      chunk += formatEntryLine(list, target, ttlSec === undefined ? undefined : nowSec + Math.ceil(ttlSec), comment)
       counts[list]++
       if (++lines % LINES_PER_CHUNK === 0) {
         yield chunk
@@ -232,24 +249,44 @@ export async function restoreSnapshotFile(backend: FirewallBackend, path: string
 
 type EntrySink = (list: ListKind, entry: SetEntry) => void
 
+/** What a journal line asks for, in file order: an entry to add, or one to remove. */
+export interface JournalSink {
+  add: EntrySink
+  del: (list: ListKind, target: Target) => void
+}
+
+/**
+ * Reads a journal segment (journal.ts) with the snapshot's parser, handing each operation to `sink` in
+ * file order: live entries to `add` with their remaining TTL, deletions and entries that have expired
+ * since to `del` (so a later, shorter TTL wins over an earlier entry). Never throws for the file: read
+ * and format problems go into the report as `path:LINE: reason` (a cut-off last line after a crash is one
+ * of them), and what was read before stays. Errors thrown by `sink` or `afterChunk` propagate.
+ */
+export function readJournalFile(path: string, sink: JournalSink, {afterChunk, now = Date.now}: SnapshotClock &
+  {afterChunk?: () => Promise<void>} = {}): Promise<SnapshotReadReport> {
+  return readSnapshot(path, now, sink.add, afterChunk, sink.del)
+}
+
 /**
  * Parses the file at `path`, handing each live entry to `sink` and calling `afterChunk` after every
- * chunk read (at most READ_CHUNK_BYTES). Read and format problems go into the report; errors thrown by
+ * chunk read (at most READ_CHUNK_BYTES). With `del`, the file is a journal (journal.ts): other header,
+ * deletions, `# at` times, no end marker. Read and format problems go into the report; errors thrown by
  * `sink` or `afterChunk` propagate.
  */
 async function readSnapshot(path: string, now: () => number, sink: EntrySink,
-  afterChunk?: () => Promise<void>): Promise<SnapshotReadReport> {
+  afterChunk?: () => Promise<void>, del?: JournalSink['del']): Promise<SnapshotReadReport> {
   const report: SnapshotReadReport = {expired: 0, problems: [], skipped: 0}
+  const what = del === undefined ? 'snapshot' : 'journal'
   let handle: FileHandle
   try {
     handle = await open(path, 'r')
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return report
-    report.problems.push(`${path}: cannot read the snapshot: ${messageOf(error)}; the whole file is ignored`)
+    report.problems.push(`${path}: cannot read the ${what}: ${messageOf(error)}; the whole file is ignored`)
     return report
   }
 
-  const parser = new SnapshotParser(path, Math.floor(now() / 1000), report, sink)
+  const parser = new SnapshotParser(path, Math.floor(now() / 1000), report, sink, del)
   try {
     await readLines(handle, parser, afterChunk)
   } finally {
@@ -271,7 +308,7 @@ async function readLines(handle: FileHandle, parser: SnapshotParser, afterChunk?
       ({bytesRead} = await handle.read(buf, filled, buf.length - filled, null))
     } catch (error) {
       // What was read stays; the rest of the file is lost (e.g. EIO on a damaged disk).
-      parser.readFailed(`cannot read the rest of the snapshot: ${messageOf(error)}`)
+      parser.readFailed(`cannot read the rest of the file: ${messageOf(error)}`)
       return
     }
 
@@ -312,6 +349,12 @@ const ALLOW = Buffer.from('allow')
 const EXPIRES = Buffer.from('expires')
 const NEVER = Buffer.from('never')
 const COMMENT = Buffer.from('comment "')
+const DELETE = Buffer.from('delete')
+const JOURNAL_HEADER = /^# diswall journal v(\d+) opened (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,3})?Z)$/
+/** A journal's time line: the entries after it were written at this unix second. */
+const JOURNAL_AT = /^# at (\d{1,15})$/
+/** The journal format version this code writes and reads (journal.ts). */
+export const JOURNAL_VERSION = 1
 const utf8 = new TextDecoder('utf-8', {fatal: true})
 
 class SnapshotParser {
@@ -325,7 +368,7 @@ class SnapshotParser {
   private failed = false
 
   constructor(private readonly path: string, private readonly nowSec: number, private readonly out: SnapshotReadReport,
-    private readonly sink: EntrySink) {}
+    private readonly sink: EntrySink, private readonly del?: JournalSink['del']) {}
 
   line(buf: Buffer, start: number, end: number): void {
     this.lineNo++
@@ -336,26 +379,37 @@ class SnapshotParser {
 
     if (start === end) return
     if (buf[start] === 0x23) { // "#"
-      const m = TRAILER.exec(buf.toString('utf8', start, end))
+      const text = buf.toString('utf8', start, end)
+      if (this.del !== undefined) {
+        const at = JOURNAL_AT.exec(text)
+        // The clamp of entries below (never longer than the TTL they had when written) counts from here.
+        if (at) this.savedSec = Number(at[1])
+        return
+      }
+
+      const m = TRAILER.exec(text)
       if (m) this.endCount = Number(m[1])
+      const mark = JOURNAL_MARK.exec(text)
+      if (mark) this.out.journalSeq = Number(mark[1])
       return
     }
 
     this.entryLines++
-    const reason = this.entry(buf, start, end)
+    const reason = this.del !== undefined && end - start > DELETE.length && isWord(buf, start, start + DELETE.length, DELETE) &&
+      buf[start + DELETE.length] === 0x20 ? this.deletion(buf, start + DELETE.length + 1, end) : this.entry(buf, start, end)
     if (reason !== undefined) this.skip(reason)
   }
 
   tooLong(): void {
     this.lineNo++
-    if (!this.headerSeen) return this.reject('not a diswall snapshot (the first line is not a snapshot header)')
+    if (!this.headerSeen) return this.reject(`not a diswall ${this.what} (the first line is not a ${this.what} header)`)
     this.entryLines++
     this.skip(`the line is longer than ${MAX_LINE_BYTES} bytes`)
   }
 
   incomplete(): void {
     this.lineNo++
-    if (!this.headerSeen) return this.reject('the snapshot header is incomplete (no newline); the file is damaged')
+    if (!this.headerSeen) return this.reject(`the ${this.what} header is incomplete (no newline); the file is damaged`)
     this.entryLines++
     this.skip('the line is incomplete (no newline at the end); the file was cut short')
   }
@@ -368,12 +422,14 @@ class SnapshotParser {
 
   finish(): void {
     if (this.rejected) return
-    if (!this.failed && !this.headerSeen) return this.reject('the file is empty; expected a snapshot header')
-    // After a read error the end marker is unread; its absence says nothing new.
-    if (!this.failed && this.endCount === undefined) {
-      this.problem(undefined, 'the end marker ("# end N entries") is missing; the file may have been cut short')
-    } else if (!this.failed && this.endCount !== this.entryLines) {
-      this.problem(undefined, `the end marker counts ${this.endCount} entries, but the file holds ${this.entryLines}`)
+    if (!this.failed && !this.headerSeen) return this.reject(`the file is empty; expected a ${this.what} header`)
+    // A journal is appended to and has no end marker; after a read error the marker is unread.
+    if (this.del === undefined && !this.failed) {
+      if (this.endCount === undefined) {
+        this.problem(undefined, 'the end marker ("# end N entries") is missing; the file may have been cut short')
+      } else if (this.endCount !== this.entryLines) {
+        this.problem(undefined, `the end marker counts ${this.endCount} entries, but the file holds ${this.entryLines}`)
+      }
     }
 
     if (this.unlisted > 0) this.out.problems.push(`${this.path}: ${this.unlisted} more problems not listed`)
@@ -398,7 +454,12 @@ class SnapshotParser {
     this.problem(Math.max(this.lineNo, 1), `${reason}; the whole file is ignored`) // an empty file: line 1
   }
 
+  private get what(): string {
+    return this.del === undefined ? 'snapshot' : 'journal'
+  }
+
   private header(text: string): void {
+    if (this.del !== undefined) return this.journalHeader(text)
     const m = HEADER.exec(text)
     if (!m) {
       const other = ANY_HEADER.exec(text)
@@ -417,6 +478,41 @@ class SnapshotParser {
     this.savedSec = Math.floor(savedMs / 1000)
     this.out.savedAt = m[2]
     this.headerSeen = true
+  }
+
+  private journalHeader(text: string): void {
+    const m = JOURNAL_HEADER.exec(text)
+    if (!m) return this.reject(`not a diswall journal: expected "# diswall journal v${JOURNAL_VERSION} opened TIME", found ${show(text)}`)
+    if (m[1] !== String(JOURNAL_VERSION)) {
+      return this.reject(`journal format v${m[1]} is not supported (this diswall reads v${JOURNAL_VERSION})`)
+    }
+
+    const openedMs = Date.parse(m[2])
+    if (Number.isNaN(openedMs)) return this.reject(`the time ${show(m[2])} in the header is not a valid time`)
+    this.savedSec = Math.floor(openedMs / 1000)
+    this.headerSeen = true
+  }
+
+  /** A journal's `delete LIST TARGET` (from `start`, past "delete "); returns why it is bad otherwise. */
+  private deletion(buf: Buffer, start: number, end: number): string | undefined {
+    const sp = spaceIn(buf, start, end)
+    const bad = 'expected "delete block|allow TARGET"'
+    if (sp < 0) return bad
+    let list: ListKind
+    if (isWord(buf, start, sp, BLOCK)) list = 'block'
+    else if (isWord(buf, start, sp, ALLOW)) list = 'allow'
+    else return bad
+    if (spaceIn(buf, sp + 1, end) >= 0) return bad
+    let target: Target
+    try {
+      target = parseTarget(buf.toString('latin1', sp + 1, end))
+    } catch (error) {
+      return messageOf(error)
+    }
+
+    if (target.kind === 'network' && target.prefix === MAX_PREFIX[target.family]) target = target.address
+    this.del!(list, target)
+    return undefined
   }
 
   /** Parses one entry line and keeps it (or counts it as expired); returns why it is bad otherwise. */
@@ -480,6 +576,8 @@ class SnapshotParser {
       ttlSec = Math.min(expires - this.nowSec, expires - this.savedSec)
       if (ttlSec < 1) {
         this.out.expired++
+        // In a journal the line may have renewed an entry with a shorter TTL: it is over now, whatever came before.
+        this.del?.(list, target)
         return undefined
       }
     }

@@ -8,7 +8,7 @@
 import type {DetectConfig, FirewallConfig} from '../config/index.js'
 import {asDiswallError} from '../errors.js'
 import {CoalescingWriter, killConnectionsBatch} from '../firewall/sets/index.js'
-import type {FirewallBackend, ListKind, SetEntry} from '../firewall/sets/index.js'
+import type {FirewallBackend, ListKind, SetEntry, WriteJournal} from '../firewall/sets/index.js'
 import {containsAddress, formatDuration, isAddress, neverBanReason, NetworkList, toNetwork} from '../net/index.js'
 import type {Address, Network, NeverBanContext, Target} from '../net/index.js'
 import {exec as defaultExec} from '../system/index.js'
@@ -45,6 +45,8 @@ export interface EnforcerOptions {
   windowMs?: number
   /** The clock, ms (Date.now by default). */
   now?: () => number
+  /** Told every batch of writes the kernel took (the daemon's journal); none by default. */
+  journal?: WriteJournal
 }
 
 /** One ban to apply. */
@@ -148,7 +150,7 @@ export class Enforcer {
     this.exec = options.exec ?? defaultExec
     this.log = options.log ?? (() => {})
     this.now = options.now ?? Date.now
-    this.writer = new CoalescingWriter(options.backend, {windowMs: options.windowMs ?? 0})
+    this.writer = new CoalescingWriter(options.backend, {windowMs: options.windowMs ?? 0, ...(options.journal ? {journal: options.journal} : {})})
     this.configure(options.config)
   }
 

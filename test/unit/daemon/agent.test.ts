@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import {mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
@@ -301,6 +301,43 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
     } finally {
       await second.daemon.stop()
     }
+  })
+
+  it('Daemon - a crash (no stop, no snapshot): the bans are back from the journal before it is ready', async () => {
+    const first = await start('crash')
+    const offenders = ['203.0.113.61', '203.0.113.62', '203.0.113.63']
+    let crashed: string
+    try {
+      for (const address of offenders) first.packets.push(packet(address, 23))
+      await waitFor(async () => (await blocked(first)).length === 3, {what: 'the bans'})
+      const state = join(dir, 'crash', 'state')
+      // What a kill -9 leaves on disk: the state directory as it is, without the snapshot of a stop.
+      await waitFor(async () => {
+        const names = await readdir(state)
+        const text = (await Promise.all(names.map((n) => readFile(join(state, n), 'utf8')))).join('')
+        return offenders.every((a) => text.includes(a))
+      }, {what: 'the bans in the journal'})
+      crashed = join(dir, 'crashed')
+      await cp(state, join(crashed, 'state'), {recursive: true})
+    } finally {
+      await first.daemon.stop()
+    }
+    assert.ok(!(await readdir(join(crashed, 'state'))).includes('sets.snapshot'))
+
+    const second = await start('crashed', {backend: new MemoryBackend()}) // a reboot: the kernel sets are gone
+    try {
+      assert.deepEqual(await blocked(second), offenders)
+      const messages = second.log.lines.map((l) => l.message)
+      const replayed = messages.findIndex((m) => m.startsWith('replayed the journal'))
+      const ready = messages.findIndex((m) => m.startsWith('ready:'))
+      assert.ok(replayed >= 0 && replayed < ready, JSON.stringify(messages))
+    } finally {
+      await second.daemon.stop()
+    }
+    // The stop compacted the journal into the snapshot: one (new, empty) segment is left, the one it names.
+    const names = (await readdir(join(crashed, 'state'))).sort()
+    assert.deepEqual(names, ['sets.journal.2', 'sets.snapshot']) // 0: the crashed run's, 1: this run's, 2: opened by the stop
+    assert.match(await readFile(join(crashed, 'state', 'sets.snapshot'), 'utf8'), /^# journal 2$/m)
   })
 
   it('Daemon - a source that fails is restarted and reported in the status', async () => {

@@ -30,7 +30,7 @@ export type {BackendChoice, BackendOptions, BackendSetting, SessionFactories} fr
 export {setFor} from './types.js'
 export type {CommitReport, FamilyNames, FirewallBackend, InitReport, ListedEntry, ListKind, SetEntry} from './types.js'
 export {CoalescingWriter} from './writer.js'
-export type {WriterOptions} from './writer.js'
+export type {SetOp, WriteJournal, WriterOptions} from './writer.js'
 export {listOwnAddresses, parseIpAddrJson} from './host.js'
 export {openFirewall} from './open.js'
 export type {Firewall} from './open.js'

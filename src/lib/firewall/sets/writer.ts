@@ -1,5 +1,18 @@
 import type {Target} from '../../net/index.js'
+import type {Op} from './op-queue.js'
 import type {CommitReport, FirewallBackend, ListKind, SetEntry} from './types.js'
+
+/** One change the writer committed: an entry added, or a target removed. */
+export type SetOp = Op
+
+/**
+ * Where the writer reports what reached the kernel (the daemon's journal): record() gets the operations
+ * of each committed batch, in order, once the commit succeeded. It runs on the ban path: it must only
+ * queue (never block or throw).
+ */
+export interface WriteJournal {
+  record(ops: readonly SetOp[]): void
+}
 
 export interface WriterOptions {
   /**
@@ -11,10 +24,14 @@ export interface WriterOptions {
   windowMs?: number
   /** A batch this large goes out at once, without waiting for the window. */
   maxBatch?: number
+  /** Told the operations of every committed batch. */
+  journal?: WriteJournal
 }
 
 /** The promise of one batch, shared by every entry in it. */
 interface Batch {
+  /** The operations, kept only when there is a journal. */
+  ops: SetOp[]
   done: Promise<void>
   resolve: () => void
   reject: (error: unknown) => void
@@ -29,7 +46,7 @@ function newBatch(): Batch {
   })
   // Callers may fire and forget; a failed batch is counted in stats, not an unhandled rejection.
   done.catch(() => {})
-  return {done, reject, resolve}
+  return {done, ops: [], reject, resolve}
 }
 
 /**
@@ -45,23 +62,29 @@ export class CoalescingWriter {
   /** Cancels the pending window timer; set while one is pending. */
   private timer: (() => void) | undefined
   private running: Promise<void> | undefined
+  private readonly journal: WriteJournal | undefined
   /** Totals since start. */
   readonly stats = {added: 0, batches: 0, failedBatches: 0, removed: 0}
 
-  constructor(private readonly backend: FirewallBackend, {maxBatch = 50_000, windowMs = 2}: WriterOptions = {}) {
+  constructor(private readonly backend: FirewallBackend, {journal, maxBatch = 50_000, windowMs = 2}: WriterOptions = {}) {
     this.windowMs = windowMs
     this.maxBatch = maxBatch
+    this.journal = journal
   }
 
-  /** Queues an entry; resolves once it is in the kernel. */
+  /** Queues an entry; resolves once it is in the kernel (and handed to the journal). */
   add(list: ListKind, entry: SetEntry): Promise<void> {
     this.backend.add(list, entry)
+    this.batch ??= newBatch()
+    if (this.journal) this.batch.ops.push({entry, kind: 'add', list})
     return this.enqueue()
   }
 
-  /** Queues a deletion; resolves once it is applied. */
+  /** Queues a deletion; resolves once it is applied (and handed to the journal). */
   del(list: ListKind, target: Target): Promise<void> {
     this.backend.del(list, target)
+    this.batch ??= newBatch()
+    if (this.journal) this.batch.ops.push({kind: 'del', list, target})
     return this.enqueue()
   }
 
@@ -110,6 +133,9 @@ export class CoalescingWriter {
         this.stats.batches++
         this.stats.added += report.added
         this.stats.removed += report.removed
+        // Before the batch resolves: whoever waits on it (a snapshot's rotation, stop) finds it journaled.
+        // A failed batch is not journaled (parts of it may be in the kernel; the next snapshot has them).
+        this.journal?.record(batch.ops)
         batch.resolve()
       },
       (error: unknown) => {

@@ -1,0 +1,353 @@
+/**
+ * The journal of the kernel sets in `[daemon] state_dir`: every batch of bans, allow entries and their
+ * removals that the coalescing writer committed is appended to it, so that a crash (`kill -9`, power
+ * loss) loses at most the last second of them instead of everything since the last snapshot.
+ *
+ * Segments `sets.journal.N` (N counts up), each in the snapshot's line format (snapshot.ts) with its own
+ * header and two more kinds of line:
+ *
+ * ```
+ * # diswall journal v1 opened 2026-11-21T10:00:00Z
+ * # at 1763719200
+ * block 203.0.113.7 expires 1763805600
+ * allow 198.51.100.0/24 expires never comment "office VPN"
+ * delete block 203.0.113.7
+ * ```
+ *
+ * - `# at SECONDS` is the unix time the following lines were written (one per second at most); a
+ *   replayed entry never gets more time than it had then, as in a snapshot.
+ * - Lines are appended after each committed batch (the kernel has them: nothing is journaled that the
+ *   kernel refused), written at once and fsynced at most `syncMs` (1 s) later: a crashed process loses
+ *   nothing written, a crashed machine at most that second. The ban path never waits for the disk.
+ * - Compaction: before a snapshot reads the sets, rotate() opens segment N+1; the snapshot records
+ *   `# journal N+1`, and once it is in place the segments before N+1 are removed. At start the daemon
+ *   restores the snapshot, then replays the segments from its mark on, in order (adds and deletes as
+ *   they came, so a delete after an add wins; entries expired since act as deletes), then opens a new
+ *   segment. A crash anywhere in between replays a segment at most into a snapshot that already holds
+ *   it, which changes nothing: adds are idempotent and the order within the segments is kept.
+ * - A damaged segment (a line cut off by the crash, garbage) is read up to the damage; every bad line is
+ *   reported as `path:LINE: reason` and skipped.
+ */
+import {mkdir, open, readdir, unlink} from 'node:fs/promises'
+import type {FileHandle} from 'node:fs/promises'
+import {join} from 'node:path'
+
+import type {FirewallBackend, ListKind, SetEntry, SetOp, WriteJournal} from '../firewall/sets/index.js'
+import {formatEntryLine, JOURNAL_VERSION, readJournalFile} from './snapshot.js'
+import type {SnapshotReadReport} from './snapshot.js'
+
+/** Segment files are `sets.journal.N` in the state directory. */
+export const JOURNAL_PREFIX = 'sets.journal.'
+/** Longest time between an append and its fsync, ms. */
+export const JOURNAL_SYNC_MS = 1000
+const SEGMENT_NAME = /^sets\.journal\.(\d{1,15})$/
+
+/** The path of segment `seq`. */
+export function journalPath(stateDir: string, seq: number): string {
+  return join(stateDir, `${JOURNAL_PREFIX}${seq}`)
+}
+
+/** The segment numbers present in `stateDir`, ascending; none when the directory does not exist. */
+export async function listJournalSegments(stateDir: string): Promise<number[]> {
+  let names: string[]
+  try {
+    names = await readdir(stateDir)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw error
+  }
+
+  const seqs: number[] = []
+  for (const name of names) {
+    const m = SEGMENT_NAME.exec(name)
+    if (m) seqs.push(Number(m[1]))
+  }
+
+  return seqs.sort((a, b) => a - b)
+}
+
+/** Options of {@link SetJournal}. */
+export interface SetJournalOptions {
+  /** Longest time between an append and its fsync, ms; {@link JOURNAL_SYNC_MS} by default. */
+  syncMs?: number
+  /** TTL of a ban queued without one (the kernel set's default), seconds. */
+  defaultBlockTtlSec: number
+  /** Told once per failure kind (a full disk must not flood the log); the journal goes on. */
+  onError?: (message: string) => void
+  /** The clock, ms (tests inject one). */
+  now?: () => number
+}
+
+/**
+ * The appending side of the journal: {@link WriteJournal} for the coalescing writer. record() only
+ * formats and queues; the writes run in the background, one at a time, in order.
+ */
+export class SetJournal implements WriteJournal {
+  private segment: Segment
+  private readonly syncMs: number
+  private readonly now: () => number
+  private readonly onError: (message: string) => void
+  private failed = false
+
+  private constructor(private readonly stateDir: string, seq: number, private readonly options: SetJournalOptions) {
+    this.syncMs = options.syncMs ?? JOURNAL_SYNC_MS
+    this.now = options.now ?? Date.now
+    this.onError = options.onError ?? (() => {})
+    this.segment = this.openSegment(seq)
+  }
+
+  /**
+   * Opens segment `seq` in `stateDir` (created 0700 when missing) for appending. Nothing is thrown
+   * later: write and fsync errors go to `onError`, and the journal keeps trying.
+   * @throws when the directory or the file cannot be created.
+   */
+  static async open(stateDir: string, seq: number, options: SetJournalOptions): Promise<SetJournal> {
+    await mkdir(stateDir, {mode: 0o700, recursive: true})
+    const journal = new SetJournal(stateDir, seq, options)
+    await journal.segment.opened
+    return journal
+  }
+
+  /** The segment appended to now. */
+  get seq(): number {
+    return this.segment.seq
+  }
+
+  /** Appends the lines of one committed batch. */
+  record(ops: readonly SetOp[]): void {
+    if (ops.length === 0) return
+    const nowSec = Math.floor(this.now() / 1000)
+    let text = ''
+    if (nowSec !== this.segment.atSec) {
+      this.segment.atSec = nowSec
+      text = `# at ${nowSec}\n`
+    }
+
+    for (const op of ops) {
+      if (op.kind === 'del') {
+        text += `delete ${op.list} ${op.target.text}\n`
+        continue
+      }
+
+      text += formatEntryLine(op.list, op.entry.target, this.expiresSec(op.list, op.entry, nowSec), op.entry.comment)
+    }
+
+    this.segment.append(text)
+  }
+
+  /**
+   * Starts segment seq+1 for what is recorded from now on, and waits until the previous one is written,
+   * fsynced and closed. Returns the new number: a snapshot of the sets read after this holds everything
+   * of the segments before it.
+   */
+  async rotate(): Promise<number> {
+    const old = this.segment
+    this.segment = this.openSegment(old.seq + 1)
+    await old.close()
+    await this.segment.opened
+    return this.segment.seq
+  }
+
+  /** Removes the segments before `seq` (a snapshot holds them now). */
+  async dropBefore(seq: number): Promise<void> {
+    for (const n of await listJournalSegments(this.stateDir)) {
+      if (n < seq) await unlink(journalPath(this.stateDir, n)).catch((error: unknown) => this.fail('removing', error))
+    }
+  }
+
+  /** Writes and fsyncs what is queued now (tests, stop). */
+  async sync(): Promise<void> {
+    await this.segment.sync()
+  }
+
+  /** Writes, fsyncs and closes the current segment. */
+  async close(): Promise<void> {
+    await this.segment.close()
+  }
+
+  /** The absolute expiry of an entry (undefined: never), as the kernel stores it. */
+  private expiresSec(list: ListKind, entry: SetEntry, nowSec: number): number | undefined {
+    // Bans: 0 is no timeout, undefined the set's default; allow entries: 0 or undefined is never.
+    const ttlSec = list === 'block' && entry.ttlSec === undefined ? this.options.defaultBlockTtlSec : entry.ttlSec
+    return ttlSec === undefined || ttlSec <= 0 ? undefined : nowSec + Math.ceil(ttlSec)
+  }
+
+  private openSegment(seq: number): Segment {
+    return new Segment(journalPath(this.stateDir, seq), seq, this.syncMs, new Date(this.now()), (what, error) => this.fail(what, error))
+  }
+
+  private fail(what: string, error: unknown): void {
+    if (this.failed) return
+    this.failed = true
+    this.onError(`${what} the journal failed, later failures are not logged: ${error instanceof Error ? error.message : String(error)}`)
+  }
+}
+
+/** One segment file: appends in order, an fsync at most `syncMs` after the first unsynced write. */
+class Segment {
+  /** The unix second of the last `# at` line. */
+  atSec = -1
+  readonly opened: Promise<void>
+  private handle: FileHandle | undefined
+  private pending = ''
+  private writing: Promise<void> | undefined
+  private unsynced = false
+  private syncTimer: NodeJS.Timeout | undefined
+  private closed = false
+
+  constructor(readonly path: string, readonly seq: number, private readonly syncMs: number, openedAt: Date,
+    private readonly fail: (what: string, error: unknown) => void) {
+    const header = `# diswall journal v${JOURNAL_VERSION} opened ${openedAt.toISOString().replace(/\.\d{3}Z$/, 'Z')}\n` +
+      '# LIST TARGET expires UNIX_SECONDS|never [comment "TEXT"], or delete LIST TARGET\n'
+    this.pending = header
+    this.opened = (async () => {
+      // O_APPEND: a segment found again after a crash is never overwritten (start always opens a new one).
+      this.handle = await open(path, 'a', 0o600)
+      this.kick()
+    })()
+    this.opened.catch((error: unknown) => {
+      // Nothing can be written: queued lines would only pile up.
+      this.closed = true
+      this.pending = ''
+      fail('opening', error)
+    })
+  }
+
+  append(text: string): void {
+    if (this.closed) return
+    this.pending += text
+    this.kick()
+  }
+
+  async sync(): Promise<void> {
+    await this.opened.catch(() => {})
+    while (this.writing) await this.writing
+    await this.fsync()
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    await this.sync()
+    this.closed = true
+    clearTimeout(this.syncTimer)
+    await this.handle?.close().catch((error: unknown) => this.fail('closing', error))
+  }
+
+  private kick(): void {
+    if (this.handle === undefined || this.writing !== undefined || this.pending === '') return
+    this.writing = this.drain()
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending !== '' && this.handle !== undefined) {
+      const text = this.pending
+      this.pending = ''
+      try {
+        await this.handle.appendFile(text)
+      } catch (error) {
+        this.fail('writing', error)
+      }
+
+      this.unsynced = true
+      // The timer runs from the first write after an fsync: every line is durable within syncMs.
+      if (this.syncTimer === undefined && !this.closed) {
+        this.syncTimer = setTimeout(() => void this.fsync(), this.syncMs)
+        this.syncTimer.unref()
+      }
+    }
+
+    this.writing = undefined
+  }
+
+  private async fsync(): Promise<void> {
+    clearTimeout(this.syncTimer)
+    this.syncTimer = undefined
+    if (!this.unsynced || this.handle === undefined || this.closed) return
+    this.unsynced = false
+    try {
+      // fdatasync: the length changes with every append, and that is metadata the data needs anyway.
+      await this.handle.datasync()
+    } catch (error) {
+      this.fail('syncing', error)
+    }
+  }
+}
+
+/** What replaying the journal found. */
+export interface JournalReplayReport {
+  /** Segments read, in order. */
+  segments: number[]
+  /** Entries added and removed (operations handed to the backend, deletes of absent entries included). */
+  added: number
+  removed: number
+  /** Bad lines skipped. */
+  skipped: number
+  /** Entries whose time ran out (replayed as deletes). */
+  expired: number
+  /** Entries `admit` kept out. */
+  refused: number
+  /** `path:LINE: reason` for bad lines, `path: reason` for whole files and failed commits. */
+  problems: string[]
+}
+
+/** Options of replayJournal(). */
+export interface ReplayJournalOptions {
+  /** Replay the segments from this one on (the snapshot's `# journal N`); all of them by default. */
+  fromSeq?: number
+  /** Whether a live entry may go back into the kernel (the never-ban check); all by default. */
+  admit?: (list: ListKind, entry: SetEntry) => boolean
+  /** Commit once this many operations are queued; 100,000 by default. */
+  commitEvery?: number
+  now?: () => number
+}
+
+/**
+ * Replays the journal segments of `stateDir` from `fromSeq` on into the backend, in file order, after
+ * the snapshot was restored: each operation goes to backend.add()/del() as it is read, committed every
+ * `commitEvery` operations. Never throws for a file or a commit the kernel refuses: those are reported
+ * in `problems`, and the rest is still replayed (a host must never stay unprotected over its journal).
+ */
+export async function replayJournal(backend: FirewallBackend, stateDir: string,
+  {admit, commitEvery = 100_000, fromSeq = 0, now = Date.now}: ReplayJournalOptions = {}): Promise<JournalReplayReport> {
+  const report: JournalReplayReport = {added: 0, expired: 0, problems: [], refused: 0, removed: 0, segments: [], skipped: 0}
+  let segments: number[]
+  try {
+    segments = (await listJournalSegments(stateDir)).filter((n) => n >= fromSeq)
+  } catch (error) {
+    report.problems.push(`${stateDir}: cannot list the journal: ${error instanceof Error ? error.message : String(error)}`)
+    return report
+  }
+
+  for (const seq of segments) {
+    const path = journalPath(stateDir, seq)
+    const commit = async (): Promise<void> => {
+      try {
+        const done = await backend.commit()
+        report.added += done.added
+        report.removed += done.removed
+      } catch (error) {
+        report.problems.push(`${path}: the kernel refused part of a replayed batch: ${error instanceof Error ? error.message : String(error)}`)
+      }
+    }
+
+    const read: SnapshotReadReport = await readJournalFile(path, {
+      add: (list, entry) => {
+        if (admit === undefined || admit(list, entry)) backend.add(list, entry)
+        else report.refused++
+      },
+      del: (list, target) => backend.del(list, target),
+    }, {
+      afterChunk: async () => {
+        if (backend.pending >= commitEvery) await commit()
+      },
+      now,
+    })
+    if (backend.pending > 0) await commit()
+    report.segments.push(seq)
+    report.skipped += read.skipped
+    report.expired += read.expired
+    report.problems.push(...read.problems)
+  }
+
+  return report
+}
