@@ -83,7 +83,7 @@ export function compilePattern(source: string, location: SourceLocation): Compil
   } catch (error) {
     throw new ConfigError(location, 'the regex cannot run in linear time: a counted repetition copies its body more than 16 times ' +
       '(like "(.*a){25}"; nested counts multiply)',
-      'Lower the count, or use "*" or "+" instead of a large "{n}" or "{n,m}" around a group.', {cause: error})
+      'Lower the count (16 copies at most, nested counts multiplied), or use "*" or "+", e.g. "[0-9]+" for "[0-9]{1,20}".', {cause: error})
   }
   // The flag is set before this RegExp is built: V8 decides about the fallback when it compiles the regex.
   return {line: location.line ?? 0, literal, regex: new RegExp(anchoredJs, ''), source}
