@@ -326,6 +326,10 @@ function translate(source: string, location: SourceLocation): Translation {
           continue
         }
         if (atom === 'none') throw fail(`"${q.text}" has nothing to repeat`, `Escape it as "\\${c}" if you mean the character.`)
+        if (atom === 'literal' && isLowSurrogate(source.charCodeAt(i - 1))) {
+          throw fail(`"${q.text}" after a character beyond U+FFFF`,
+            'Group the character, e.g. "(?:😀)+": pattern regexes run without the u flag, so a quantifier takes one UTF-16 unit.')
+        }
         let next = i + q.text.length
         let text = q.text
         if (source[next] === '+') {
@@ -445,7 +449,7 @@ function translateClass(source: string, start: number, fail: (reason: string, hi
       }
       return {js: `${js}]`, next: i + 1}
     }
-    if (c.charCodeAt(0) >= 0xd800 && c.charCodeAt(0) <= 0xdfff) {
+    if (isHighSurrogate(c.charCodeAt(0)) || isLowSurrogate(c.charCodeAt(0))) {
       throw fail('a character beyond U+FFFF inside a character class "[…]"',
         'Write it outside the class (as an alternative "(?:…|…)"): pattern regexes run without the u flag, so a class holds UTF-16 units.')
     }
@@ -547,6 +551,14 @@ function escapeLiteral(d: string, inClass: boolean): string {
 
 function isAsciiLetter(c: string): boolean {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff
+}
+
+function isLowSurrogate(code: number): boolean {
+  return code >= 0xdc00 && code <= 0xdfff
 }
 
 function isDigit(c: string): boolean {

@@ -151,6 +151,7 @@ test('pattern-regex - what the linear-time engine cannot run is refused with fil
     ['[\\p{L}] from __IP__', 'Unicode property escapes ("\\p{…}") are not supported: pattern regexes run in a linear-time engine without the u flag', '[A-Za-z]'],
     ['\\u{1F600} from __IP__', '"\\u{…}" is not supported: pattern regexes run in a linear-time engine without the u flag', '\\uHHHH'],
     ['[\u{1F600}x] from __IP__', 'a character beyond U+FFFF inside a character class "[…]"', 'UTF-16'],
+    ['x\u{1F600}+ from __IP__', '"+" after a character beyond U+FFFF', '(?:😀)+'],
   ]
   for (const [line, reason, hint] of cases) {
     const e = configErrorOf(() => compilePattern(line, at))
