@@ -17,6 +17,7 @@ import type {
   LogLine,
   LogSource,
   PatternFile,
+  SlowPatternReport,
   SupervisedSource,
   SupervisorEvent,
   WtmpLogin,
@@ -419,6 +420,8 @@ export class Daemon {
       config: this.config,
       isOpenPort: (proto: string, port: number) => this.facts.isOpenPort(proto, port),
       neverBan: this.enforcer.engineNeverBan(),
+      onSlowPattern: (r: SlowPatternReport) => this.log('warning',
+        `${r.file}:${r.line}: the regex took ${Math.round(r.ms)} ms on a line; such lines are dropped (counted in detect.slowLines)`),
       patterns: this.patterns,
     }
   }

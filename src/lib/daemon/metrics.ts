@@ -25,6 +25,7 @@ const DETECT_COUNTERS: Record<keyof DetectStats, [name: string, help: string]> =
   pending: ['diswall_detect_pending_total', 'Evidence counted towards a threshold not reached yet.'],
   portless: ['diswall_detect_portless_total', 'Packets without a port (ICMP, GRE, ...), dropped.'],
   protected: ['diswall_detect_protected_total', 'Evidence about protected addresses, dropped.'],
+  slowLines: ['diswall_detect_slow_lines_total', 'Lines dropped because a pattern regex took longer than the time budget on them.'],
 }
 
 /** Keys of DetectTracked that are gauges, with their `kind` label. */

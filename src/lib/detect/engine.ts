@@ -8,7 +8,6 @@ import {classify, containsAddress, groupPrefix, NetworkList, neverBanReason, par
 import {DedupCache} from './dedup.js'
 import {parseKernelLog, parsePipeLine, parsePipeReport, type PacketLog} from './kernel-log.js'
 import {type PatternFile, readsSource} from './pattern-file.js'
-import type {CompiledPattern} from './pattern-regex.js'
 import {classifyPort, portScanReason, SlidingWindowCounter} from './policy.js'
 import type {AllowRequest, BanRequest, DetectEvent, LogLine} from './types.js'
 
@@ -41,6 +40,27 @@ export interface DetectEngineOptions {
   maxTracked?: number
   /** Longer lines are not matched against patterns (default 8192 characters). */
   maxLineLength?: number
+  /**
+   * A line whose pattern matching took longer than this (ms, default SLOW_MATCH_MS) is dropped and
+   * counted in `slowLines`, and the regex is reported once through `onSlowPattern`.
+   */
+  slowMatchMs?: number
+  /** The clock that times pattern matching, in ms (performance.now by default). */
+  matchClock?: () => number
+  /** Called once per regex (file and line) the first time a line took longer than `slowMatchMs` on it. */
+  onSlowPattern?: (report: SlowPatternReport) => void
+}
+
+/** A regex of a pattern file that took longer than `slowMatchMs` on a line. */
+export interface SlowPatternReport {
+  /** The pattern file's path. */
+  readonly file: string
+  /** The regex's line number in it. */
+  readonly line: number
+  /** The regex as written. */
+  readonly source: string
+  /** How long the line took, in ms. */
+  readonly ms: number
 }
 
 /** Counters of the engine, for metrics and `diswall status`. All only grow. */
@@ -69,6 +89,8 @@ export interface DetectStats {
   badAddresses: number
   /** Lines longer than `maxLineLength` that patterns did not see. */
   longLines: number
+  /** Lines dropped because a regex took longer than `slowMatchMs` on them. */
+  slowLines: number
 }
 
 /** Memory gauges of the engine. */
@@ -84,6 +106,13 @@ export interface DetectTracked {
 const DEFAULT_KERNEL_SOURCES = ['kmsg', 'journal', 'journal:kernel', 'nflog', 'pipe']
 const DEFAULT_MAX_TRACKED = 100_000
 const DEFAULT_MAX_LINE_LENGTH = 8192
+/**
+ * Default `slowMatchMs`. Pattern regexes run in linear time (pattern-regex.ts), but linear in the line
+ * times the regex: `^x(.*a){16}b __IP__$` takes 97-135 ms on an 8 KiB line of "a", a 400-character
+ * regex of sixteen-fold `.*a` groups ~18 s (Node 20.20 on 2 vCPU under load). Measured on the wall
+ * clock, so on a host far busier than its cores a normal line may exceed it; the report says which regex.
+ */
+export const SLOW_MATCH_MS = 250
 /** Longest user name kept in an auto-allow comment. */
 const MAX_USER_LENGTH = 32
 
@@ -123,6 +152,7 @@ export class DetectEngine {
     pending: 0,
     portless: 0,
     protected: 0,
+    slowLines: 0,
   }
 
   private config!: DetectEngineConfig
@@ -132,6 +162,11 @@ export class DetectEngine {
   private kernelSources!: ReadonlySet<string>
   private maxTracked!: number
   private maxLineLength!: number
+  private slowMatchMs!: number
+  private matchClock!: () => number
+  private onSlowPattern: DetectEngineOptions['onSlowPattern']
+  /** Regexes reported slow already, as `path:line`; kept across reload(). */
+  private readonly slow = new Set<string>()
   private prefix!: string
   private files: FileState[] = []
   private ephemeral!: SlidingWindowCounter
@@ -190,13 +225,19 @@ export class DetectEngine {
       return undefined
     }
     for (const state of files) {
-      const match = matchFile(state.file.patterns, text)
+      const match = this.matchFile(state.file, text)
+      if (match === 'slow') return undefined
       if (match === null) continue
       this.stats.matches++
       const event = this.onMatch(state, match, source)
       if (event !== undefined) return event
     }
     return undefined
+  }
+
+  /** Regexes that took longer than `slowMatchMs` on a line, as `path:line`, in the order found. */
+  slowPatterns(): string[] {
+    return [...this.slow]
   }
 
   /** Runs handleLine() over a stream of lines and yields the requests, in order. */
@@ -220,6 +261,9 @@ export class DetectEngine {
     this.kernelSources = new Set(options.kernelSources ?? DEFAULT_KERNEL_SOURCES)
     this.maxTracked = options.maxTracked ?? DEFAULT_MAX_TRACKED
     this.maxLineLength = options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH
+    this.slowMatchMs = options.slowMatchMs ?? SLOW_MATCH_MS
+    this.matchClock = options.matchClock ?? (() => performance.now())
+    this.onSlowPattern = options.onSlowPattern
     this.prefix = detect.log_prefix
 
     const ephemeral = {maxKeys: this.maxTracked, threshold: detect.ephemeral_hits, windowMs: detect.ephemeral_window * 1000}
@@ -242,6 +286,31 @@ export class DetectEngine {
       this.filesBySource.set(source, files)
     }
     return files
+  }
+
+  /**
+   * The first regex of the file that matches the line (two regexes matching one line count once), or
+   * 'slow' when one took longer than `slowMatchMs`: the line is dropped, counted and the regex
+   * reported once. Only regexes that pass their literal prefilter are run and timed.
+   */
+  private matchFile(file: PatternFile, text: string): RegExpExecArray | 'slow' | null {
+    for (const p of file.patterns) {
+      if (p.literal !== '' && !text.includes(p.literal)) continue
+      const started = this.matchClock()
+      const m = p.regex.exec(text)
+      const ms = this.matchClock() - started
+      if (ms > this.slowMatchMs) {
+        this.stats.slowLines++
+        const key = `${file.path}:${p.line}`
+        if (!this.slow.has(key)) {
+          this.slow.add(key)
+          this.onSlowPattern?.({file: file.path, line: p.line, ms, source: p.source})
+        }
+        return 'slow'
+      }
+      if (m !== null) return m
+    }
+    return null
   }
 
   private onPacket(packet: PacketLog, source: string): BanRequest | undefined {
@@ -351,15 +420,6 @@ export class DetectEngine {
     }
     return false
   }
-}
-
-function matchFile(patterns: readonly CompiledPattern[], text: string): RegExpExecArray | null {
-  for (const p of patterns) {
-    if (p.literal !== '' && !text.includes(p.literal)) continue
-    const m = p.regex.exec(text)
-    if (m !== null) return m // one match per file and line: two regexes matching one line count once
-  }
-  return null
 }
 
 function sameCounter(counter: SlidingWindowCounter | undefined, wanted: {maxKeys: number; threshold: number; windowMs: number}): boolean {

@@ -7,7 +7,14 @@ export type {AllowRequest, BanRequest, DetectEvent, LogLine} from './types.js'
 export type {PacketLog, PipeReport} from './kernel-log.js'
 export {isValidTag, MAX_TAG_LENGTH, parseKernelLog, parsePipeLine, parsePipeReport} from './kernel-log.js'
 export type {CompiledPattern} from './pattern-regex.js'
-export {compilePattern, IP_GROUP, IP_PLACEHOLDER, MAX_REGEX_LENGTH} from './pattern-regex.js'
+export {
+  BACKTRACKS_BEFORE_LINEAR,
+  compilePattern,
+  enableLinearRegexEngine,
+  IP_GROUP,
+  IP_PLACEHOLDER,
+  MAX_REGEX_LENGTH,
+} from './pattern-regex.js'
 export type {PatternAction, PatternFile, PatternParseOptions} from './pattern-file.js'
 export {
   DEFAULT_THRESHOLD,
@@ -25,8 +32,8 @@ export type {PortClass, SlidingWindowOptions} from './policy.js'
 export {classifyPort, portScanReason, SlidingWindowCounter, WELL_KNOWN_PORTS} from './policy.js'
 export type {DedupOptions} from './dedup.js'
 export {DedupCache} from './dedup.js'
-export type {DetectEngineConfig, DetectEngineOptions, DetectStats, DetectTracked} from './engine.js'
-export {DetectEngine} from './engine.js'
+export type {DetectEngineConfig, DetectEngineOptions, DetectStats, DetectTracked, SlowPatternReport} from './engine.js'
+export {DetectEngine, SLOW_MATCH_MS} from './engine.js'
 export {
   DEFAULT_MAX_LINE_BYTES,
   DEFAULT_PIPE_PATH,

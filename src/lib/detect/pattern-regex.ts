@@ -11,13 +11,20 @@
  *   CVE-2014-3979 fix, as in Symbiosis, but an escaped `\$` does not count as an anchor), so text
  *   that an attacker controls cannot follow the address; `$` is the end of the line, never the end of
  *   an earlier line inside it;
- * - regexes run as JavaScript regexes with the `u` flag: Onigmo-only syntax (`\A`, `\z`, `\h`, atomic
- *   groups, possessive quantifiers, inline options, POSIX brackets) is refused with a hint instead of
- *   silently meaning something else; escaped punctuation (`\-`, `\@`) and literal braces keep working;
+ * - regexes are JavaScript regexes, checked with the `u` flag's strict syntax: Onigmo-only syntax (`\A`,
+ *   `\z`, `\h`, atomic groups, possessive quantifiers, inline options, POSIX brackets) is refused with a
+ *   hint instead of silently meaning something else; escaped punctuation (`\-`, `\@`) and literal
+ *   braces keep working;
+ * - matching time is bounded whatever the regex: every regex must be one that V8's linear-time engine
+ *   can run (see enableLinearRegexEngine()), so back-references, lookarounds, Unicode property escapes
+ *   (`\p{…}`), `\u{…}` and counted repetitions that copy their body more than 16 times (`(.*a){25}`)
+ *   are refused; `.` and classes count UTF-16 units (no `u` flag at run time);
  * - refused as well: a regex without `__IP__` or with more than one, alternatives at the top level
  *   (`a|b`: the anchor would cover only one of them; write one regex per line), nested unbounded
  *   quantifiers such as `(\S+)+` (catastrophic backtracking), and regexes longer than 2,000 characters.
  */
+import {setFlagsFromString} from 'node:v8'
+
 import {ConfigError, type SourceLocation} from '../errors.js'
 
 /** Longest regex line, in characters. */
@@ -34,7 +41,10 @@ export interface CompiledPattern {
   readonly source: string
   /** Its 1-based line number. */
   readonly line: number
-  /** The JavaScript regex (flag `u`) with the named group `ip` and, optionally, `user`. */
+  /**
+   * The JavaScript regex with the named group `ip` and, optionally, `user`; V8 runs it in its
+   * linear-time engine when it backtracks too much (no flags: the linear engine has no `u` mode).
+   */
   readonly regex: RegExp
   /**
    * A substring that every match contains (the longest literal outside groups), tested with
@@ -55,9 +65,8 @@ export function compilePattern(source: string, location: SourceLocation): Compil
   }
   const {js, literal, anchored} = translate(source, location)
   const anchoredJs = anchored ? js : `${js}$`
-  let regex: RegExp
   try {
-    regex = new RegExp(anchoredJs, 'u')
+    new RegExp(anchoredJs, 'u') // the strict syntax of the u flag only; this one never runs
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error)
     const reason = message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, '')
@@ -65,7 +74,63 @@ export function compilePattern(source: string, location: SourceLocation): Compil
       'Check the regex with a JavaScript regex tester (flag u); escape literal ( ) [ ] { } . * + ? | ^ $ with "\\".',
       {cause: error})
   }
-  return {line: location.line ?? 0, literal, regex, source}
+  if (!enableLinearRegexEngine()) {
+    throw new ConfigError(location, `this Node.js (V8 ${process.versions.v8}) has no linear-time regex engine, so matching time cannot be bounded`,
+      'Run diswall on the Node.js of package.json "engines" (20: V8 11.3 has it, flag --enable-experimental-regexp-engine).')
+  }
+  try {
+    new RegExp(anchoredJs, LINEAR_FLAG) // V8 refuses here what its linear-time engine cannot run
+  } catch (error) {
+    throw new ConfigError(location, 'the regex cannot run in linear time: a counted repetition copies its body more than 16 times ' +
+      '(like "(.*a){25}"; nested counts multiply)',
+      'Lower the count (16 copies at most, nested counts multiplied), or use "*" or "+", e.g. "[0-9]+" for "[0-9]{1,20}".', {cause: error})
+  }
+  // The flag is set before this RegExp is built: V8 decides about the fallback when it compiles the regex.
+  return {line: location.line ?? 0, literal, regex: new RegExp(anchoredJs, ''), source}
+}
+
+/**
+ * Backtracks after which V8 stops a pattern regex and runs it again in its linear-time engine
+ * (V8's default, set explicitly): ~0.3 ms of backtracking on the normal engine, which needs at most a
+ * few hundred backtracks for a log line matched by the shipped patterns.
+ */
+export const BACKTRACKS_BEFORE_LINEAR = 50_000
+
+/** V8's flag for its linear-time engine; valid once enableLinearRegexEngine() has run. */
+const LINEAR_FLAG = 'l'
+let linearEngine: boolean | undefined
+
+/**
+ * Turns on V8's linear-time regex engine for this process (idempotent) and says whether it runs:
+ * the `l` flag (for the check in compilePattern()) and the fallback of every regex built afterwards
+ * that the engine can run, after BACKTRACKS_BEFORE_LINEAR backtracks. Touches only V8 flags; changes
+ * no result of any regex, only how long a catastrophic one takes.
+ */
+export function enableLinearRegexEngine(): boolean {
+  if (linearEngine !== undefined) return linearEngine
+  // Why the fallback and not the `l` flag or a worker (Node 20.20, V8 11.3, measured on 2 vCPU under load):
+  // - `^x(.*a){16}b __IP__$` on 'x' + 40 × 'a': never ends on the normal engine (2^40 paths); 7 ms
+  //   with the fallback (0.1 ms in the linear engine itself); setFlagsFromString() at run time works
+  //   for regexes built afterwards;
+  // - the linear engine alone (flag `l` on every regex) runs a matching sshd line in ~15 µs against
+  //   ~0.2-0.5 µs on the normal engine: 145k lines/s against 417k on the P5 sshd mix; the fallback keeps the fast
+  //   engine for every line that does not backtrack catastrophically;
+  // - the linear engine refuses the `u` flag, back-references, lookarounds and counted repetitions
+  //   that copy their body more than 16 times, and V8 falls back only for regexes it could run:
+  //   compilePattern() refuses the others, so every pattern regex has the fallback;
+  // - a worker with a time budget would cost a round trip per batch of lines and make the engine
+  //   asynchronous; the linear engine bounds each line in the thread that reads it, so SIGTERM and
+  //   the packet path wait at most one bounded match.
+  setFlagsFromString('--enable-experimental-regexp-engine')
+  setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks')
+  setFlagsFromString(`--regexp-backtracks-before-fallback=${BACKTRACKS_BEFORE_LINEAR}`)
+  try {
+    new RegExp('a', LINEAR_FLAG)
+    linearEngine = true
+  } catch {
+    linearEngine = false // an unknown V8 flag is ignored silently; the `l` flag then is invalid
+  }
+  return linearEngine
 }
 
 // ---- regex translation ----
@@ -75,7 +140,7 @@ const ONIGMO_ESCAPES: Readonly<Record<string, string>> = {
   A: 'use "^" (each log line is matched on its own)',
   G: 'remove it; JavaScript has no "\\G"',
   H: 'use "[^0-9a-fA-F]"',
-  K: 'use a lookbehind "(?<=…)" instead',
+  K: 'remove it: only the text of __IP__ counts, not where the match starts',
   R: 'use "\\n" or "\\r?\\n"',
   X: 'use "." or an explicit class',
   Z: 'use "$"',
@@ -181,6 +246,7 @@ function translate(source: string, location: SourceLocation): Translation {
               ? `Remove the backslash or use an explicit class; diswall compiles patterns as JavaScript regexes (flag u).`
               : `${capitalise(hint)}.`)
           }
+          refuseNonLinearEscape(source, i + 1, fail)
           const end = escapeEnd(source, i + 1)
           const text = source.slice(i, end)
           out += text
@@ -190,12 +256,11 @@ function translate(source: string, location: SourceLocation): Translation {
           continue
         }
         if (isDigit(d)) {
-          let end = i + 1
-          while (end < n && isDigit(source[end])) end++
-          out += source.slice(i, end)
-          i = end
+          if (d !== '0' || isDigit(source[i + 2] ?? '')) throw fail(`back-references ("\\${d}") cannot run in linear time`, BACKREF_HINT)
+          out += '\\0'
+          i += 2
           endRun()
-          addAtom('other', '[^]') // a back-reference may match anything
+          addAtom('other', '\\0')
           continue
         }
         const text = escapeLiteral(d, false)
@@ -261,6 +326,10 @@ function translate(source: string, location: SourceLocation): Translation {
           continue
         }
         if (atom === 'none') throw fail(`"${q.text}" has nothing to repeat`, `Escape it as "\\${c}" if you mean the character.`)
+        if (atom === 'literal' && isLowSurrogate(source.charCodeAt(i - 1))) {
+          throw fail(`"${q.text}" after a character beyond U+FFFF`,
+            'Group the character, e.g. "(?:😀)+": pattern regexes run without the u flag, so a quantifier takes one UTF-16 unit.')
+        }
         let next = i + q.text.length
         let text = q.text
         if (source[next] === '+') {
@@ -352,6 +421,7 @@ function translateClass(source: string, start: number, fail: (reason: string, hi
           throw fail(`"\\${d}" is not supported in JavaScript regular expressions`,
             hint === undefined ? 'Remove the backslash or list the characters.' : `${capitalise(hint)}.`)
         }
+        refuseNonLinearEscape(source, i + 1, fail)
         const end = escapeEnd(source, i + 1)
         js += source.slice(i, end)
         i = end
@@ -379,20 +449,27 @@ function translateClass(source: string, start: number, fail: (reason: string, hi
       }
       return {js: `${js}]`, next: i + 1}
     }
+    if (isHighSurrogate(c.charCodeAt(0)) || isLowSurrogate(c.charCodeAt(0))) {
+      throw fail('a character beyond U+FFFF inside a character class "[…]"',
+        'Write it outside the class (as an alternative "(?:…|…)"): pattern regexes run without the u flag, so a class holds UTF-16 units.')
+    }
     js += c === '[' ? '\\[' : c
     i++
   }
   throw fail('unclosed "["', 'Close the character class with "]", or escape a literal bracket as "\\[".')
 }
 
-/** The text of a group opener at `start` ("(", "(?:", "(?<name>", lookarounds), or an error for Onigmo-only groups. */
+/** The text of a group opener at `start` ("(", "(?:", "(?<name>"), or an error for lookarounds and Onigmo-only groups. */
 function groupOpener(source: string, start: number, fail: (reason: string, hint: string) => ConfigError): string {
   if (source[start + 1] !== '?') return '('
   const kind = source[start + 2]
-  if (kind === ':' || kind === '=' || kind === '!') return source.slice(start, start + 3)
+  const lookaround = kind === '=' || kind === '!' || (kind === '<' && (source[start + 3] === '=' || source[start + 3] === '!'))
+  if (lookaround) {
+    throw fail('lookarounds ("(?=…)", "(?!…)", "(?<=…)", "(?<!…)") cannot run in linear time',
+      'Match the text instead, e.g. "[^\\s-]\\S*" for "(?!-)\\S+"; the anchor already keeps attacker text from following __IP__.')
+  }
+  if (kind === ':') return source.slice(start, start + 3)
   if (kind === '<') {
-    const after = source[start + 3]
-    if (after === '=' || after === '!') return source.slice(start, start + 4)
     const close = source.indexOf('>', start + 3)
     const name = close === -1 ? '' : source.slice(start + 3, close)
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
@@ -414,6 +491,22 @@ function groupOpener(source: string, start: number, fail: (reason: string, hint:
   }
   throw fail(`inline options "(?${kind ?? ''}…)" are not supported in JavaScript regular expressions`,
     'Remove them and spell out the cases, e.g. "[Ff]ailed" instead of "(?i)failed".')
+}
+
+const BACKREF_HINT = 'Repeat the pattern of the group instead of referring back to it; diswall runs pattern regexes in a linear-time engine.'
+
+/** Refuses the escapes V8's linear-time engine cannot run or that mean something else without the u flag. */
+function refuseNonLinearEscape(source: string, at: number, fail: (reason: string, hint: string) => ConfigError): void {
+  const d = source[at]
+  if (d === 'k') throw fail('named back-references ("\\k<name>") cannot run in linear time', BACKREF_HINT)
+  if (d === 'p' || d === 'P') {
+    throw fail(`Unicode property escapes ("\\${d}{…}") are not supported: pattern regexes run in a linear-time engine without the u flag`,
+      'List the characters instead, e.g. "[A-Za-z]" for letters in ASCII logs.')
+  }
+  if (d === 'u' && source[at + 1] === '{') {
+    throw fail('"\\u{…}" is not supported: pattern regexes run in a linear-time engine without the u flag',
+      'Write "\\uHHHH" or the character itself.')
+  }
 }
 
 /** Index after the escape whose letter is at `at` (\xHH, \uHHHH, \u{…}, \cX, \p{…}, \k<name>, or one letter). */
@@ -458,6 +551,14 @@ function escapeLiteral(d: string, inClass: boolean): string {
 
 function isAsciiLetter(c: string): boolean {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff
+}
+
+function isLowSurrogate(code: number): boolean {
+  return code >= 0xdc00 && code <= 0xdfff
 }
 
 function isDigit(c: string): boolean {

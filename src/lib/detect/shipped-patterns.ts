@@ -123,7 +123,7 @@ window = 10m
 # 203.0.113.7 - - [01/May/2024:12:00:00 +0000] "GET /.env HTTP/1.1" 404 153 "-" "Mozilla/5.0"
 ^__IP__ - \S+ \[[^\]]+\] "(?:GET|POST|HEAD) /(?:\.env|\.git/|\.aws/|\.ssh/|\.DS_Store|wp-login\.php|xmlrpc\.php|phpmyadmin|pma/|cgi-bin/|vendor/phpunit/|boaform/|HNAP1|server-status)[^"]* HTTP/[0-9.]+" (?:40[0-9]|444) [0-9]+ "
 # 203.0.113.7 - admin [01/May/2024:12:00:00 +0000] "GET /private/ HTTP/1.1" 401 179 "-" "curl/7.88.1"
-^__IP__ - (?!-)\S+ \[[^\]]+\] "[^"]*" 401 [0-9]+ "
+^__IP__ - [^\s-]\S* \[[^\]]+\] "[^"]*" 401 [0-9]+ "
 `
 
 /** The shipped pattern files, in name order. */

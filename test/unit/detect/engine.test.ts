@@ -39,7 +39,7 @@ test('engine - a probe of a closed port below ephemeral_port_min bans on the fir
     ban('203.0.113.9', '203.0.113.9', 'port-scan 49151/tcp', 'kmsg', {port: 49_151, proto: 'tcp'}),
   ])
   assert.deepEqual({...engine.stats}, {allows: 0, badAddresses: 0, bans: 3, duplicates: 0, lines: 3, longLines: 0, matches: 0,
-    openPorts: 0, packets: 3, pending: 0, portless: 0, protected: 0})
+    openPorts: 0, packets: 3, pending: 0, portless: 0, protected: 0, slowLines: 0})
 })
 
 test('engine - ephemeral ports need ephemeral_hits packets within ephemeral_window', () => {
@@ -214,7 +214,7 @@ test('engine - the kmsg fixture end to end', () => {
     ban('203.0.113.90', '203.0.113.90', 'port-scan 161/udp', 'kmsg', {port: 161, proto: 'udp'}),
   ])
   assert.deepEqual({...engine.stats}, {allows: 0, badAddresses: 0, bans: 4, duplicates: 2, lines: 14, longLines: 0, matches: 0,
-    openPorts: 1, packets: 12, pending: 2, portless: 2, protected: 1})
+    openPorts: 1, packets: 12, pending: 2, portless: 2, protected: 1, slowLines: 0})
 })
 
 test('engine - the auth.log fixture end to end with the shipped sshd files', () => {
