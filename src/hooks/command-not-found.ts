@@ -17,8 +17,7 @@ import {LEGACY_COMMANDS, translateLegacyArgv} from '../lib/legacy-argv.js'
  * the text on stderr otherwise, exit 2.
  */
 const hook: Hook.CommandNotFound = async function (opts) {
-  const argv = opts.argv ?? []
-  const words = typedWords(opts.id, argv)
+  const {argv, words} = typed(opts.id, opts.argv ?? [])
   for (let n = words.length - 1; n > 0; n--) {
     const id = words.slice(0, n).join(':')
     if (opts.config.findCommand(id)) return opts.config.runCommand(id, [...words.slice(n), ...argv])
@@ -29,14 +28,16 @@ const hook: Hook.CommandNotFound = async function (opts) {
 export default hook
 
 /**
- * The words oclif took as the command id, as typed. oclif joins them with ":", which an argument such as
- * `::1` contains too, so they are taken from the command line when it matches, else split from the id.
+ * The words oclif took as the command id, and the arguments after them, as typed. oclif joins the words
+ * with ":", which an argument such as `2001:db8::7` contains too (and then cuts the wrong number of
+ * arguments off), so both come from the command line when it matches the id, else from what oclif gave.
  */
-function typedWords(id: string, argv: readonly string[]): string[] {
-  const typed = translateLegacyArgv(process.argv.slice(2)).args
-  const n = typed.length - argv.length
-  const matches = n > 0 && typed.slice(0, n).join(':') === id && typed.slice(n).every((a, i) => a === argv[i])
-  return matches ? typed.slice(0, n) : id.split(':')
+function typed(id: string, argv: readonly string[]): {argv: string[]; words: string[]} {
+  const args = translateLegacyArgv(process.argv.slice(2)).args
+  for (let n = 1; n <= args.length; n++) {
+    if (args.slice(0, n).join(':') === id) return {argv: args.slice(n), words: args.slice(0, n)}
+  }
+  return {argv: [...argv], words: id.split(':')}
 }
 
 /** The error for words that name no command, nor a command with arguments too many. */
