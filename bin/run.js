@@ -1,23 +1,19 @@
 #!/usr/bin/env node
-import {Config, Errors, execute, handle} from '@oclif/core'
+import {execute} from '@oclif/core'
 
 import {legacyHint, translateLegacyArgv} from '../dist/lib/legacy-argv.js'
 
-const {args, commandId, unavailable} = translateLegacyArgv(process.argv.slice(2))
-if (unavailable.length > 0 || commandId !== undefined) {
-  // A legacy flag whose command this version does not have gets a clear error, not a crash.
-  const config = unavailable.length > 0 ? undefined : await Config.load(import.meta.url)
-  if (unavailable.length > 0 || !config?.findCommand(commandId.replaceAll(' ', ':'))) {
-    const flag = unavailable[0]
-    const message = flag
-      ? `the original DisWall flag ${flag} is not supported by diswall`
-      : `"diswall ${commandId}" (from the original DisWall flags) is not available yet in this version of diswall`
-    await handle(new Errors.CLIError(message, {
-      code: 'E_NOT_AVAILABLE',
-      exit: 2,
-      suggestions: [(flag && legacyHint(flag)) || 'Run "diswall --help" to see the commands this version has.'],
-    }))
-  }
+const argv = process.argv.slice(2)
+const {args, unavailable} = translateLegacyArgv(argv)
+if (unavailable.length > 0) {
+  // A flag only the original DisWall had gets a clear error, not a crash. A translated command this
+  // version lacks (`--server`) reaches the command_not_found hook, which reports E_NOT_AVAILABLE.
+  const flag = unavailable[0]
+  const {jsonRequested, reportError} = await import('../dist/base-command.js')
+  const {DiswallError, ExitCode} = await import('../dist/lib/errors.js')
+  const error = new DiswallError(`the original DisWall flag ${flag} is not supported by diswall`, 'E_NOT_AVAILABLE',
+    ExitCode.USAGE, legacyHint(flag) ?? 'Run "diswall --help" to see the commands this version has.')
+  process.exitCode = reportError(error, jsonRequested(argv))
+} else {
+  await execute({args, dir: import.meta.url})
 }
-
-await execute({args, dir: import.meta.url})

@@ -1,4 +1,4 @@
-import {Command, Errors, Flags} from '@oclif/core'
+import {Command, Errors, Flags, ux} from '@oclif/core'
 
 import {DEFAULT_CONFIG_PATH, loadConfig} from './lib/config/index.js'
 import type {Config} from './lib/config/index.js'
@@ -113,19 +113,60 @@ export abstract class DiswallCommand<T extends object> extends Command {
   }
 
   protected override toErrorJson(err: unknown): JsonEnvelope<T> {
-    const {code, hint, message} = fromOclif(err)
-    return {error: {code, hint, message}, ok: false, warnings: this.warnings}
+    return errorEnvelope(fromOclif(err), this.warnings)
   }
 
   protected override async catch(err: Error & {exitCode?: number}): Promise<unknown> {
+    if (err instanceof Errors.ExitError) throw err // this.exit(): no message, its own exit code
     const e = fromOclif(err)
     process.exitCode = e.exitCode
     if (this.jsonEnabled()) {
       this.logJson(this.toErrorJson(err))
       return undefined
     }
-    throw new Errors.CLIError(e.message, {code: e.code, exit: e.exitCode, suggestions: e.hint ? [e.hint] : undefined})
+    process.stderr.write(renderErrorText(e))
+    throw new Errors.ExitError(e.exitCode)
   }
+}
+
+/** The --json envelope of an error. */
+export function errorEnvelope(e: DiswallError, warnings: string[] = []): JsonEnvelope<never> {
+  const {code, hint, message} = e
+  return {error: {code, hint, message}, ok: false, warnings}
+}
+
+/**
+ * An error as people read it on stderr: the message, its code, and the hint as "Try this:". Lines are
+ * never wrapped (oclif wraps at the terminal width, or 80 columns in a pipe), so a `file:line` in the
+ * message stays whole for grep and for a terminal that opens it on click.
+ */
+export function renderErrorText(e: DiswallError): string {
+  const bang = ux.colorize('red', '›')
+  const lines = [`Error: ${e.message}`, `Code: ${e.code}`, ...(e.hint ? [`Try this: ${e.hint}`] : [])]
+  return lines.flatMap((l) => l.split('\n')).map((l) => ` ${bang}   ${l}`.trimEnd()).join('\n') + '\n'
+}
+
+/**
+ * Whether a run wants the --json envelope: `--json` among its arguments (before a `--`), or
+ * DISWALL_CONTENT_TYPE=json, as oclif decides it for a command.
+ */
+export function jsonRequested(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.DISWALL_CONTENT_TYPE?.toLowerCase() === 'json') return true
+  const end = argv.indexOf('--')
+  const json = argv.indexOf('--json')
+  return json !== -1 && (end === -1 || json < end)
+}
+
+/**
+ * Reports an error that no command's catch() saw (an unknown command, a legacy flag this version
+ * lacks) as a command would: the envelope on stdout with `json`, the text on stderr otherwise. Returns
+ * the exit code.
+ */
+export function reportError(err: unknown, json: boolean): number {
+  const e = fromOclif(err)
+  if (json) ux.stdout(ux.colorizeJson(errorEnvelope(e), {pretty: true}))
+  else process.stderr.write(renderErrorText(e))
+  return e.exitCode
 }
 
 /** How oclif 4 rewrites the message of an error thrown by a flag's parse function. */

@@ -50,6 +50,13 @@ export class NotAvailableError extends DiswallError {
   }
 }
 
+/** A command this version of diswall does not know, e.g. a typo (exit 2). The hint suggests the closest one. */
+export class UnknownCommandError extends DiswallError {
+  constructor(readonly command: string, hint?: string) {
+    super(`unknown command "${command}"`, 'E_UNKNOWN_COMMAND', ExitCode.USAGE, hint)
+  }
+}
+
 /** Where in a file a problem is; line is 1-based. */
 export interface SourceLocation {
   file: string

@@ -51,6 +51,15 @@ const UNAVAILABLE: Record<string, string> = {
   '--update': 'update diswall with the package manager it was installed with',
 }
 
+/**
+ * The commands the original DisWall had, as the translation names them. One that this version lacks
+ * (`server`, `install`, …) is reported as E_NOT_AVAILABLE, whether reached by its legacy flag or typed.
+ */
+export const LEGACY_COMMANDS: readonly string[] = [
+  'allow add', 'allow del', 'block add', 'block del', 'daemon', 'generate-config', 'install', 'server', 'status',
+  'uninstall',
+]
+
 /** True when argv is in the legacy form: it starts with a flag of the original program. */
 export function isLegacyArgv(argv: readonly string[]): boolean {
   const first = argv[0]

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
-import {isLegacyArgv, translateLegacyArgv} from '../../src/lib/legacy-argv.js'
+import {isLegacyArgv, LEGACY_COMMANDS, translateLegacyArgv} from '../../src/lib/legacy-argv.js'
 
 const cases: Array<[string, string[], string[], string | undefined]> = [
   ['new-style argv is unchanged', ['block', 'add', '1.2.3.4', '-c', 'x'], ['block', 'add', '1.2.3.4', '-c', 'x'], undefined],
@@ -53,4 +53,11 @@ test('legacy-argv - only a leading legacy flag selects the legacy form', () => {
   assert.equal(isLegacyArgv(['block', '--bl-add-ip', '1.2.3.4']), false)
   assert.equal(isLegacyArgv(['--json']), false)
   assert.equal(isLegacyArgv(['--version']), false)
+})
+
+test('legacy-argv - LEGACY_COMMANDS names every command a legacy argv translates to', () => {
+  const argvs = [['-g'], ['--wl-add-ip', '192.0.2.1'], ['--wl-del-ip', '192.0.2.1'], ['--bl-add-ip', '192.0.2.1'],
+    ['--bl-del-ip', '192.0.2.1'], ['-k', '192.0.2.1'], ['--install'], ['--uninstall'], ['-i'], ['--server'], ['-l']]
+  const ids = argvs.map((argv) => translateLegacyArgv(argv).commandId)
+  assert.deepEqual([...new Set(ids)].sort(), [...LEGACY_COMMANDS].sort())
 })

@@ -26,5 +26,5 @@ export type {
   SectionSpec,
   ServerConfig,
 } from './schema.js'
-export {checkHost, checkLogPrefix, checkSetName, checkSubjectToken, LOG_PREFIX_MAX} from './values.js'
+export {checkHost, checkLogPrefix, checkSetName, checkSubjectToken, closest, LOG_PREFIX_MAX} from './values.js'
 export type {FileValue, KeySpec, LogPrefixProgram, TargetEntry} from './values.js'
