@@ -95,13 +95,23 @@ export class CommandFailedError extends DiswallError {
     readonly args: readonly string[],
     readonly programExitCode: number | undefined,
     readonly stderr: string,
-    options?: ErrorOptions & {timedOut?: boolean; hint?: string},
+    options?: ErrorOptions & {timedOut?: boolean; timeoutMs?: number; hint?: string},
   ) {
-    const how = options?.timedOut ? 'timed out' : `exited with code ${programExitCode ?? 'unknown'}`
+    const after = options?.timeoutMs === undefined ? '' : ` after ${formatMs(options.timeoutMs)}`
+    const how = options?.timedOut ? `timed out${after}` : `exited with code ${programExitCode ?? 'unknown'}`
     const detail = firstLines(stderr, 5)
     super(`${[program, ...args].join(' ')} ${how}${detail ? `: ${detail}` : ''}`, 'E_COMMAND_FAILED',
       ExitCode.COMMAND_FAILED, options?.hint, options)
+    this.timedOut = options?.timedOut === true
   }
+
+  /** Whether the program was killed because it ran out of time. */
+  readonly timedOut: boolean
+}
+
+/** `1500 ms`, `60 s`: a timeout as people read it. */
+function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`
 }
 
 /** NATS unreachable, a timeout or no responders (exit 6). */

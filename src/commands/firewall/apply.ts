@@ -32,6 +32,7 @@ export default class FirewallApply extends DiswallCommand<FirewallApplyResult> {
     confirm: durationFlag({description: 'Roll back after this time (seconds or 30s, 5m, 1h; at most 1d) unless `firewall confirm` runs.', maxSec: 86_400, minSec: 1}),
     dir: dirFlag,
     'dry-run': Flags.boolean({description: 'Print what would be loaded; change nothing.', exclusive: ['confirm']}),
+    'local-timeout': durationFlag({default: 60, description: 'Kill a local.d script (with everything it started) and roll back when it runs longer than this (seconds or 30s, 5m; at most 1h).', maxSec: 3600, minSec: 1}),
   }
 
   static override requiresRoot = (flags: ParsedFlags): boolean => flags['dry-run'] !== true // --dry-run only prints
@@ -50,6 +51,7 @@ export default class FirewallApply extends DiswallCommand<FirewallApplyResult> {
 
     const report = await applyFromDir(ctx, {
       confirmSec: flags.confirm,
+      localTimeoutMs: flags['local-timeout'] * 1000,
       startRollbackTimer: (token, afterSec) => {
         // A detached diswall process outlives this command and the SSH session that ran it.
         spawnDetached(process.execPath, [process.argv[1], 'firewall', 'rollback', '--token', token,

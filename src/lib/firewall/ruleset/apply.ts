@@ -41,8 +41,9 @@ export interface ApplyOptions extends RulesetTarget {
   /** The kernel sets; init() runs first so the sets the rules reference exist (their entries are kept). */
   fwBackend: FirewallBackend
   /**
-   * Runs one local.d script; by default `exec(script.path)` with {@link LOCAL_SCRIPT_TIMEOUT_MS} and the
-   * environment DISWALL_BACKEND, DISWALL_NFT_TABLE, DISWALL_CHAIN_IN, DISWALL_CHAIN_OUT. Throwing fails the apply.
+   * Runs one local.d script; by default `exec(script.path)` in its own process group (`processGroup`),
+   * with {@link LOCAL_SCRIPT_TIMEOUT_MS} and the environment DISWALL_BACKEND, DISWALL_NFT_TABLE,
+   * DISWALL_CHAIN_IN, DISWALL_CHAIN_OUT. Throwing fails the apply.
    */
   runLocal?: (script: LocalScript) => Promise<Partial<ExecResult> | void>
   /** Timeout of each local.d script with the default runner, in milliseconds. */
@@ -92,6 +93,8 @@ export interface LocalScriptRun {
   path: string
   stdout: string
   stderr: string
+  /** PIDs the script left running in the background when it exited; the apply did not wait for them. */
+  background: number[]
 }
 
 /** Result of {@link applyRuleset}. */
@@ -206,6 +209,9 @@ export async function applyRuleset(model: RulesetModel, opts: ApplyOptions): Pro
     await attempt(transactionStep(tx), () => exec(tx.program, tx.args, {input: tx.input, timeoutMs: TRANSACTION_TIMEOUT_MS}))
   }
 
+  // A script runs in its own process group: the apply ends when the script exits, even if something it
+  // started in the background keeps its stdout open, and a timeout kills the script with all it started.
+  // A background process of a script that succeeded is left running, as a shell leaves `cmd &` running.
   const runLocal = opts.runLocal ?? ((script: LocalScript) => exec(script.path, [], {
     env: {
       DISWALL_BACKEND: backend,
@@ -213,12 +219,13 @@ export async function applyRuleset(model: RulesetModel, opts: ApplyOptions): Pro
       DISWALL_CHAIN_OUT: RULESET_CHAINS.out,
       DISWALL_NFT_TABLE: names.table,
     },
+    processGroup: true,
     timeoutMs: opts.localTimeoutMs ?? LOCAL_SCRIPT_TIMEOUT_MS,
   }))
   const local: LocalScriptRun[] = []
   for (const script of model.local) {
     const out = await attempt(`local.d/${script.name}`, () => runLocal(script))
-    local.push({name: script.name, path: script.path, stderr: out?.stderr ?? '', stdout: out?.stdout ?? ''})
+    local.push({background: out?.background ?? [], name: script.name, path: script.path, stderr: out?.stderr ?? '', stdout: out?.stdout ?? ''})
   }
 
   return {applied: true, backend, changed: diff.changed, diff, disabled: false, init, local, previous}
@@ -434,9 +441,12 @@ async function failAndRestore(step: string, error: unknown, previous: SavedState
       'The firewall may be half-applied: inspect it (iptables-save, or nft list table inet <table>), then apply again or run `diswall firewall flush`.',
       {cause: error})
   }
-  const hint = step.startsWith('local.d/')
-    ? `Fix ${step} (or remove it), then apply again; the firewall is as it was before.`
-    : 'Fix the rule the error names, then apply again; the firewall is as it was before.'
+  const timedOut = error instanceof CommandFailedError && error.timedOut
+  const hint = timedOut && step.startsWith('local.d/')
+    ? `${step} and everything it started were killed; make it finish sooner (start long-running programs as services, e.g. systemd-run) or raise --local-timeout, then apply again; the firewall is as it was before.`
+    : step.startsWith('local.d/')
+      ? `Fix ${step} (or remove it), then apply again; the firewall is as it was before.`
+      : 'Fix the rule the error names, then apply again; the firewall is as it was before.'
   return new ApplyFailedError(step, stderr, true, `firewall apply failed at ${step}: ${what}; the previous firewall was restored`, hint,
     {cause: error})
 }
