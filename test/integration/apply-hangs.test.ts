@@ -1,7 +1,8 @@
 /**
  * `diswall firewall apply` never hangs and never leaves a half-applied ruleset, whatever its local.d
  * scripts do: the built CLI runs inside a network namespace (both backends) with a firewall directory
- * whose local.d scripts keep pipes open, outlive the timeout or are interrupted. Every firewall program
+ * whose local.d scripts keep pipes open or outlive the timeout, and is stopped by SIGTERM or SIGINT
+ * while a script runs. Every firewall program
  * runs inside that namespace only; every process the scripts start lives in it and goes with it.
  */
 import assert from 'node:assert/strict'
@@ -187,6 +188,38 @@ for (const backend of ['ipset', 'nftables'] as const) {
         }
       }
     })
+
+    for (const [signal, exitCode] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+      it(`firewall apply (${backend}) - ${signal} while a local.d script runs kills the script's group, restores the previous firewall and exits ${exitCode}`, {timeout: 120_000}, async () => {
+        const before = await snapshot()
+        put(join(dir, 'incoming.d', '30-9000'))
+        for (const name of ['script.pid', 'child.pid', 'during']) rmSync(join(base, name), {force: true})
+        put(join(dir, 'local.d', '50-slow'), [
+          '#!/bin/sh',
+          `echo $$ > ${base}/script.pid`,
+          `${listInput} > ${base}/during`,
+          `sleep 1000 & echo $! > ${base}/child.pid`,
+          'sleep 1000',
+          '',
+        ].join('\n'), 0o755)
+
+        const cli = start(['firewall', 'apply'])
+        const script = await pidIn(join(base, 'script.pid'))
+        const child = await pidIn(join(base, 'child.pid')) // written after the new ruleset was listed
+        assert.match(readFileSync(join(base, 'during'), 'utf8'), /9000/, 'the new ruleset is loaded while the script runs')
+        process.kill(cli.pid, signal) // the CLI only, as systemd's KillMode=mixed or kill(1) would
+
+        const result = await finish(cli, `firewall apply after ${signal}`)
+        assert.equal(result.code, exitCode, result.text)
+        assert.equal(result.json?.ok, false, result.text)
+        assert.equal(result.json.error.code, 'E_INTERRUPTED')
+        assert.equal(result.json.error.message, `firewall apply was interrupted by ${signal} at local.d/50-slow; the previous firewall was restored`)
+        assert.deepEqual(await snapshot(), before, 'the previous firewall is back')
+        assert.deepEqual(processGroupMembers(script), [], 'no process of the script\'s group is left')
+        assert.equal(isAlive(child), false)
+        assert.equal(existsSync(join(stateDir, 'firewall.lock')), false, 'the apply lock is free')
+      })
+    }
   })
 }
 

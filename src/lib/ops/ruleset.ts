@@ -116,6 +116,8 @@ export interface ApplyFromDirOptions {
   startRollbackTimer?: (token: string, afterSec: number) => void
   /** How long each local.d script may run, in milliseconds; 60 s by default (LOCAL_SCRIPT_TIMEOUT_MS). */
   localTimeoutMs?: number
+  /** Stops the apply and rolls it back (SIGINT/SIGTERM; see applyRuleset()). */
+  signal?: AbortSignal
 }
 
 /**
@@ -128,7 +130,7 @@ export async function applyFromDir(ctx: RulesetContext, options: ApplyFromDirOpt
   const {backend, fw, model} = await load(ctx)
   // One apply at a time (firewall watch and an operator's apply): each saves the state the other changes.
   const report = await withLock(join(ctx.config.daemon.state_dir, 'firewall.lock'),
-    () => applyRuleset(model, {...target(ctx, backend), fwBackend: fw.backend, localTimeoutMs: options.localTimeoutMs}))
+    () => applyRuleset(model, {...target(ctx, backend), fwBackend: fw.backend, localTimeoutMs: options.localTimeoutMs, signal: options.signal}))
   for (const run of report.local) {
     if (run.background.length === 0) continue
     ctx.onWarning?.(`local.d/${run.name} left ${run.background.length === 1 ? 'a process' : `${run.background.length} processes`} running in the background (PID ${run.background.join(', ')}); diswall did not wait for ${run.background.length === 1 ? 'it' : 'them'} and no longer reads ${run.background.length === 1 ? 'its' : 'their'} output`)

@@ -5,7 +5,7 @@
  * run local.d, and on any failure put the saved state back and throw. Also the read-only diff against
  * the kernel and the flush of the ruleset chains.
  */
-import {CommandFailedError, DiswallError, ExitCode} from '../../errors.js'
+import {CommandFailedError, DiswallError, ExitCode, InterruptedError} from '../../errors.js'
 import type {Family} from '../../net/index.js'
 import {exec as defaultExec} from '../../system/index.js'
 import type {Exec, ExecResult} from '../../system/index.js'
@@ -48,6 +48,12 @@ export interface ApplyOptions extends RulesetTarget {
   runLocal?: (script: LocalScript) => Promise<Partial<ExecResult> | void>
   /** Timeout of each local.d script with the default runner, in milliseconds. */
   localTimeoutMs?: number
+  /**
+   * Stops the apply (SIGINT/SIGTERM): the running transaction or local.d script (with its process group)
+   * is stopped, the saved state restored, and the apply throws ApplyFailedError with the abort reason's
+   * exit code when it is an InterruptedError (E_INTERRUPTED, 130 or 143).
+   */
+  signal?: AbortSignal
 }
 
 /** One transaction of a rendered ruleset: the program, its arguments and its stdin. */
@@ -126,7 +132,9 @@ export interface FlushReport {
 
 /**
  * An apply failed. `restored` tells whether the previous firewall was put back (code E_APPLY_FAILED) or
- * restoring failed too (E_ROLLBACK_FAILED). Exit code 5.
+ * restoring failed too (E_ROLLBACK_FAILED). Exit code 5. An apply stopped by a signal (`interrupted`)
+ * and rolled back is E_INTERRUPTED with exit 130 (SIGINT) or 143 (SIGTERM), as a shell reports it;
+ * when its rollback failed, E_ROLLBACK_FAILED and 5 still win: the firewall needs a look.
  */
 export class ApplyFailedError extends DiswallError {
   constructor(
@@ -137,10 +145,16 @@ export class ApplyFailedError extends DiswallError {
     readonly restored: boolean,
     message: string,
     hint: string,
-    options?: ErrorOptions,
+    options?: ErrorOptions & {interrupted?: InterruptedError},
   ) {
-    super(message, restored ? 'E_APPLY_FAILED' : 'E_ROLLBACK_FAILED', ExitCode.COMMAND_FAILED, hint, options)
+    const interrupted = restored ? options?.interrupted : undefined
+    super(message, interrupted?.code ?? (restored ? 'E_APPLY_FAILED' : 'E_ROLLBACK_FAILED'),
+      interrupted?.exitCode ?? ExitCode.COMMAND_FAILED, hint, options)
+    this.interrupted = options?.interrupted
   }
+
+  /** Set when a signal stopped the apply (then the error's cause too). */
+  readonly interrupted?: InterruptedError
 }
 
 /**
@@ -185,8 +199,9 @@ export function renderRuleset(model: RulesetModel,
  * InvalidValueError from rendering; errors of init() and of saving the state, before any change.
  */
 export async function applyRuleset(model: RulesetModel, opts: ApplyOptions): Promise<ApplyReport> {
-  const {backend, names} = opts
+  const {backend, names, signal} = opts
   const exec = opts.exec ?? defaultExec
+  signal?.throwIfAborted()
   if (model.disabled) {
     return {applied: false, backend, changed: false, diff: {backend, changed: false, chains: []}, disabled: true, local: []}
   }
@@ -199,14 +214,18 @@ export async function applyRuleset(model: RulesetModel, opts: ApplyOptions): Pro
 
   const attempt = async <T>(step: string, run: () => Promise<T>): Promise<T> => {
     try {
+      signal?.throwIfAborted()
       return await run()
     } catch (error) {
-      throw await failAndRestore(step, error, previous, exec)
+      // A step that failed because the apply was stopped reports the stop, not its own error.
+      throw await failAndRestore(step, signal?.aborted ? signal.reason : error, previous, exec)
     }
   }
 
+  // Stopping a transaction is safe: each one is a single atomic commit in the kernel (iptables-restore
+  // COMMIT, one nft batch), so it lands whole or not at all, and the restore below follows either way.
   for (const tx of transactions) {
-    await attempt(transactionStep(tx), () => exec(tx.program, tx.args, {input: tx.input, timeoutMs: TRANSACTION_TIMEOUT_MS}))
+    await attempt(transactionStep(tx), () => exec(tx.program, tx.args, {input: tx.input, signal, timeoutMs: TRANSACTION_TIMEOUT_MS}))
   }
 
   // A script runs in its own process group: the apply ends when the script exits, even if something it
@@ -220,6 +239,7 @@ export async function applyRuleset(model: RulesetModel, opts: ApplyOptions): Pro
       DISWALL_NFT_TABLE: names.table,
     },
     processGroup: true,
+    signal,
     timeoutMs: opts.localTimeoutMs ?? LOCAL_SCRIPT_TIMEOUT_MS,
   }))
   const local: LocalScriptRun[] = []
@@ -432,14 +452,21 @@ function transactionStep(tx: RulesetTransaction): string {
 async function failAndRestore(step: string, error: unknown, previous: SavedState, exec: Exec): Promise<ApplyFailedError> {
   const stderr = error instanceof CommandFailedError ? error.stderr.trim() : ''
   const what = error instanceof Error ? error.message : String(error)
+  const interrupted = error instanceof InterruptedError ? error : undefined
   try {
+    // Never with the apply's AbortSignal: the restore must run to its end, also when a signal stopped the apply.
     await restoreState(previous, exec)
   } catch (restoreError) {
     const why = restoreError instanceof Error ? restoreError.message : String(restoreError)
     return new ApplyFailedError(step, stderr, false,
-      `firewall apply failed at ${step}: ${what}; restoring the previous firewall failed too: ${why}`,
+      `firewall apply ${interrupted ? 'was interrupted' : 'failed'} at ${step}: ${what}; restoring the previous firewall failed too: ${why}`,
       'The firewall may be half-applied: inspect it (iptables-save, or nft list table inet <table>), then apply again or run `diswall firewall flush`.',
-      {cause: error})
+      {cause: error, interrupted})
+  }
+  if (interrupted) {
+    return new ApplyFailedError(step, '', true,
+      `firewall apply was ${what} at ${step}; the previous firewall was restored`,
+      'Nothing was changed; run the apply again to load the ruleset.', {cause: error, interrupted})
   }
   const timedOut = error instanceof CommandFailedError && error.timedOut
   const hint = timedOut && step.startsWith('local.d/')
