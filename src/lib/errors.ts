@@ -13,6 +13,10 @@ export const ExitCode = {
   COMMAND_FAILED: 5,
   TRANSPORT: 6,
   STORE: 7,
+  /** Stopped by SIGINT (Ctrl-C): 128 + 2, as shells report it. */
+  INTERRUPTED: 130,
+  /** Stopped by SIGTERM (systemd, kill): 128 + 15, as shells report it. */
+  TERMINATED: 143,
 } as const
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode]
 
@@ -102,12 +106,37 @@ export class CommandFailedError extends DiswallError {
     readonly args: readonly string[],
     readonly programExitCode: number | undefined,
     readonly stderr: string,
-    options?: ErrorOptions & {timedOut?: boolean; hint?: string},
+    options?: ErrorOptions & {timedOut?: boolean; timeoutMs?: number; hint?: string},
   ) {
-    const how = options?.timedOut ? 'timed out' : `exited with code ${programExitCode ?? 'unknown'}`
+    const after = options?.timeoutMs === undefined ? '' : ` after ${formatMs(options.timeoutMs)}`
+    const how = options?.timedOut ? `timed out${after}` : `exited with code ${programExitCode ?? 'unknown'}`
     const detail = firstLines(stderr, 5)
     super(`${[program, ...args].join(' ')} ${how}${detail ? `: ${detail}` : ''}`, 'E_COMMAND_FAILED',
       ExitCode.COMMAND_FAILED, options?.hint, options)
+    this.timedOut = options?.timedOut === true
+  }
+
+  /** Whether the program was killed because it ran out of time. */
+  readonly timedOut: boolean
+}
+
+/** `1500 ms`, `60 s`: a timeout as people read it. */
+function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`
+}
+
+/** The signals that stop a command cleanly, and the exit code of each. */
+export const STOP_SIGNAL_EXIT_CODES = {SIGINT: ExitCode.INTERRUPTED, SIGTERM: ExitCode.TERMINATED} as const
+export type StopSignal = keyof typeof STOP_SIGNAL_EXIT_CODES
+
+/**
+ * The command was stopped by SIGINT or SIGTERM before it finished (exit 130 or 143). Used as the reason
+ * of the AbortSignal that stops the work, so whatever was interrupted rejects with it.
+ */
+export class InterruptedError extends DiswallError {
+  constructor(readonly signal: StopSignal, options?: ErrorOptions) {
+    super(`interrupted by ${signal}`, 'E_INTERRUPTED', STOP_SIGNAL_EXIT_CODES[signal],
+      'The command was stopped before it finished; run it again to complete it.', options)
   }
 }
 

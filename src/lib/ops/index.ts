@@ -20,4 +20,4 @@ export {
   showRuleset,
   watchRuleset,
 } from './ruleset.js'
-export type {PendingConfirm, RulesetContext, RulesetSummary, WatchEvent} from './ruleset.js'
+export type {ApplyFromDirOptions, PendingConfirm, RulesetContext, RulesetSummary, WatchEvent} from './ruleset.js'

@@ -110,19 +110,31 @@ export interface PendingConfirm {
   deadlineMs: number
 }
 
+/** Options of {@link applyFromDir}. */
+export interface ApplyFromDirOptions {
+  confirmSec?: number
+  startRollbackTimer?: (token: string, afterSec: number) => void
+  /** How long each local.d script may run, in milliseconds; 60 s by default (LOCAL_SCRIPT_TIMEOUT_MS). */
+  localTimeoutMs?: number
+  /** Stops the apply and rolls it back (SIGINT/SIGTERM; see applyRuleset()). */
+  signal?: AbortSignal
+}
+
 /**
  * Applies the directory atomically with rollback (`firewall apply`). With `confirmSec`, the previous
  * state is saved as a pending rollback in `[daemon] state_dir`, and `startRollbackTimer` is called to
- * start the process that restores it unless `firewall confirm` runs in time.
+ * start the process that restores it unless `firewall confirm` runs in time. A local.d script that left
+ * processes running in the background is reported through `ctx.onWarning`.
  */
-export async function applyFromDir(ctx: RulesetContext, options: {
-  confirmSec?: number
-  startRollbackTimer?: (token: string, afterSec: number) => void
-} = {}): Promise<ApplyReport & {pending?: PendingConfirm}> {
+export async function applyFromDir(ctx: RulesetContext, options: ApplyFromDirOptions = {}): Promise<ApplyReport & {pending?: PendingConfirm}> {
   const {backend, fw, model} = await load(ctx)
   // One apply at a time (firewall watch and an operator's apply): each saves the state the other changes.
   const report = await withLock(join(ctx.config.daemon.state_dir, 'firewall.lock'),
-    () => applyRuleset(model, {...target(ctx, backend), fwBackend: fw.backend}))
+    () => applyRuleset(model, {...target(ctx, backend), fwBackend: fw.backend, localTimeoutMs: options.localTimeoutMs, signal: options.signal}))
+  for (const run of report.local) {
+    if (run.background.length === 0) continue
+    ctx.onWarning?.(`local.d/${run.name} left ${run.background.length === 1 ? 'a process' : `${run.background.length} processes`} running in the background (PID ${run.background.join(', ')}); diswall did not wait for ${run.background.length === 1 ? 'it' : 'them'} and no longer reads ${run.background.length === 1 ? 'its' : 'their'} output`)
+  }
   if (report.applied) warnAboutModel(ctx, model)
   if (options.confirmSec === undefined || !report.applied || !report.previous) return report
   const token = newRollbackToken()

@@ -17,7 +17,7 @@ export type {
   QueryControlOptions,
 } from './control.js'
 export type {ServiceIdentity} from './identity.js'
-export {runService} from './lifecycle.js'
+export {abortOnStopSignals, runService} from './lifecycle.js'
 export type {ServiceLifecycle, SignalAction, SignalSource} from './lifecycle.js'
 export {createLogger, LOG_LEVELS, memoryLogger} from './log.js'
 export type {Logger, LoggerOptions, LogLevel} from './log.js'

@@ -1,7 +1,10 @@
 /**
  * The life cycle of a long-running command under systemd: start, run until SIGTERM or SIGINT (Ctrl-C),
  * stop; SIGHUP reloads when the service can reload. `diswall daemon` and `firewall watch` run through it.
+ * One-shot commands that must undo their work when stopped use abortOnStopSignals().
  */
+import {InterruptedError} from '../errors.js'
+
 
 /** The signals runService() handles, and what each one does. */
 export type SignalAction = 'reload' | 'stop'
@@ -29,6 +32,27 @@ export interface ServiceLifecycle {
 }
 
 const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const
+
+/**
+ * Runs `work` with an AbortSignal that aborts, with an InterruptedError as its reason, on the first
+ * SIGTERM or SIGINT: for one-shot commands that must undo what they started (`firewall apply` rolls
+ * back) instead of dying half-way. Further stop signals are ignored until `work` settles: the undo is
+ * the one thing that must finish. The listeners are removed when `work` settles; resolves or rejects
+ * as `work` does.
+ */
+export async function abortOnStopSignals<T>(work: (signal: AbortSignal) => Promise<T>, signals: SignalSource = process): Promise<T> {
+  const controller = new AbortController()
+  const onStop = (signal: NodeJS.Signals): void => {
+    if (!controller.signal.aborted) controller.abort(new InterruptedError(signal === 'SIGINT' ? 'SIGINT' : 'SIGTERM'))
+  }
+  // `on`, not `once`: execa's exit hook re-raises a signal that no other listener handles (see runService).
+  for (const signal of STOP_SIGNALS) signals.on(signal, onStop)
+  try {
+    return await work(controller.signal)
+  } finally {
+    for (const signal of STOP_SIGNALS) signals.off(signal, onStop)
+  }
+}
 
 /**
  * Runs `service`: starts it, waits for SIGTERM or SIGINT, stops it; SIGHUP calls reload(). The listeners

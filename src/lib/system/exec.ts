@@ -1,6 +1,7 @@
 import {execa, ExecaError, execaSync, ExecaSyncError} from 'execa'
 
 import {CommandFailedError, MissingDependencyError} from '../errors.js'
+import {runInProcessGroup} from './process.js'
 
 export interface ExecOptions {
   /** Written to the program's stdin (bulk input: restore scripts, nft batches). */
@@ -9,11 +10,22 @@ export interface ExecOptions {
   timeoutMs?: number
   /** Extra environment variables (LC_ALL=C is always set). */
   env?: Record<string, string>
+  /** Aborting it stops the program (SIGTERM); the call then rejects with `signal.reason`. */
+  signal?: AbortSignal
+  /**
+   * Runs the program in its own process group with stdin closed (no `input`), for programs diswall does
+   * not control (local.d scripts): the call settles when the program exits, not when its pipes close, so
+   * a process it left in the background cannot hold the caller; on timeout or abort the whole group is
+   * killed, also what the program started. See runInProcessGroup().
+   */
+  processGroup?: boolean
 }
 
 export interface ExecResult {
   stdout: string
   stderr: string
+  /** With `processGroup`: PIDs of the group still running when the program exited (not waited for). */
+  background?: number[]
 }
 
 /** The one signature through which every external program runs. Adapters take it as a parameter. */
@@ -24,12 +36,17 @@ export const DEFAULT_EXEC_TIMEOUT_MS = 15_000
 /**
  * Runs one program with an argument array, never a shell.
  * Throws MissingDependencyError when the program is not installed, CommandFailedError (with stderr)
- * when it exits non-zero, is killed or times out.
+ * when it exits non-zero, is killed or times out, and `signal.reason` when `signal` aborted it.
  */
-export const exec: Exec = async (program, args, {env, input, timeoutMs = DEFAULT_EXEC_TIMEOUT_MS} = {}) => {
+export const exec: Exec = async (program, args, {env, input, processGroup, signal, timeoutMs = DEFAULT_EXEC_TIMEOUT_MS} = {}) => {
+  if (processGroup) {
+    if (input !== undefined) throw new TypeError('exec: processGroup runs the program with stdin closed; input is not supported')
+    return runInProcessGroup(program, args, {env: {...env, LC_ALL: 'C'}, signal, timeoutMs})
+  }
   try {
     // LC_ALL=C: we parse the output of ss, ipset and nft, so keep it untranslated.
     const {stderr, stdout} = await execa(program, args, {
+      cancelSignal: signal,
       env: {...env, LC_ALL: 'C'},
       input: input ?? '',
       maxBuffer: 512 * 1024 * 1024,
@@ -38,11 +55,13 @@ export const exec: Exec = async (program, args, {env, input, timeoutMs = DEFAULT
     })
     return {stderr, stdout}
   } catch (error) {
+    if (signal?.aborted) throw signal.reason
     if (!(error instanceof ExecaError)) throw error
     if (error.code === 'ENOENT') throw new MissingDependencyError(program, undefined, {cause: error})
     throw new CommandFailedError(program, args, error.exitCode, String(error.stderr ?? ''), {
       cause: error,
       timedOut: error.timedOut,
+      timeoutMs: error.timedOut ? timeoutMs : undefined,
     })
   }
 }

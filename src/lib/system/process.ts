@@ -9,9 +9,10 @@
  * children); the callers keep their own registry of what to stop (src/lib/lab/cleanup.ts).
  */
 import {type ChildProcess, spawn} from 'node:child_process'
+import {readdirSync, readFileSync} from 'node:fs'
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import {MissingDependencyError} from '../errors.js'
+import {CommandFailedError, MissingDependencyError} from '../errors.js'
 
 /** How a process ended: exit code, or the signal that killed it. */
 export interface ProcessExit {
@@ -188,4 +189,135 @@ export function spawnDetached(program: string, args: readonly string[]): number 
 function unrefAll(child: ChildProcess): void {
   child.unref()
   for (const stream of [child.stdout, child.stderr]) (stream as unknown as {unref?: () => void} | null)?.unref?.()
+}
+
+/**
+ * PIDs of the live processes of process group `pgid`, read from /proc (Linux). Zombies are left out:
+ * they have exited and only wait to be reaped, and where PID 1 does not reap orphans (some container
+ * inits) they would otherwise make a group look alive forever.
+ */
+export function processGroupMembers(pgid: number): number[] {
+  const members: number[] = []
+  let entries: string[]
+  try {
+    entries = readdirSync('/proc')
+  } catch {
+    return members
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      // comm (field 2) is in parentheses and may hold spaces or parentheses; the fields after it are fixed.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      if (Number(pgrp) === pgid && state !== 'Z' && state !== 'X') members.push(Number(entry))
+    } catch {
+      // Exited while we listed /proc.
+    }
+  }
+  return members
+}
+
+/** How often {@link killProcessGroup} looks whether the group is empty, in milliseconds. */
+const GROUP_POLL_MS = 25
+
+/** How long {@link killProcessGroup} waits for the group to vanish after SIGKILL, in milliseconds. */
+const GROUP_SIGKILL_WAIT_MS = 2000
+
+/**
+ * Ends every process of process group `pgid`, whether or not its leader still runs: SIGTERM to the
+ * group, SIGKILL to what is left after `graceMs`. Resolves with the PIDs still alive after that
+ * (empty unless a process is stuck in the kernel), at most ~2 s after the SIGKILL.
+ */
+export async function killProcessGroup(pgid: number, graceMs = 2000): Promise<number[]> {
+  const send = (signal: NodeJS.Signals): void => {
+    try {
+      process.kill(-pgid, signal)
+    } catch {
+      // ESRCH: the group is gone.
+    }
+  }
+  const waitEmpty = async (ms: number): Promise<boolean> => {
+    const deadline = Date.now() + ms
+    for (;;) {
+      if (processGroupMembers(pgid).length === 0) return true
+      if (Date.now() >= deadline) return false
+      await sleep(GROUP_POLL_MS)
+    }
+  }
+  if (processGroupMembers(pgid).length === 0) return []
+  send('SIGTERM')
+  if (await waitEmpty(graceMs)) return []
+  send('SIGKILL')
+  await waitEmpty(GROUP_SIGKILL_WAIT_MS)
+  return processGroupMembers(pgid)
+}
+
+/** Options of {@link runInProcessGroup}. */
+export interface RunInProcessGroupOptions {
+  /** Extra environment variables, added to this process's environment. */
+  env?: Record<string, string>
+  /** The group is killed after this many milliseconds and the run fails as timed out. */
+  timeoutMs: number
+  /** Aborting it kills the group; the run then rejects with `signal.reason`. */
+  signal?: AbortSignal
+  /** Between SIGTERM and SIGKILL when the group is killed, in milliseconds; 2000 by default. */
+  graceMs?: number
+  /** A prefix that execs the program, as in {@link SpawnProcessOptions.wrap}. */
+  wrap?: readonly string[]
+}
+
+/** Result of {@link runInProcessGroup}. */
+export interface GroupRunResult {
+  stdout: string
+  stderr: string
+  /** PIDs of the group still running when the program exited (started in the background, not waited for). */
+  background: number[]
+}
+
+/**
+ * Runs a program to its end in its own process group (and session), stdin closed, with an argument array,
+ * never a shell. It settles when the program itself exits (plus at most {@link STDIO_DRAIN_MS} for its
+ * last output), not when its pipes close: a process it left in the background that keeps stdout open
+ * does not hold the caller. Such processes are left running and reported in `background`, as a shell
+ * leaves `cmd &` running; their later output is not collected. On timeout or abort the whole group is
+ * killed ({@link killProcessGroup}), also what the program started.
+ * @throws MissingDependencyError when the program cannot be started; CommandFailedError when it exits
+ * non-zero, is killed by a signal, or times out (`timedOut`); `signal.reason` when aborted.
+ */
+export async function runInProcessGroup(program: string, args: readonly string[],
+  {env, graceMs, signal, timeoutMs, wrap = []}: RunInProcessGroupOptions): Promise<GroupRunResult> {
+  signal?.throwIfAborted()
+  const proc = spawnProcess(program, args, {env, wrap})
+  let ending: Promise<number[]> | undefined
+  let timedOut = false
+  const endGroup = (): void => {
+    ending ??= killProcessGroup(proc.pid, graceMs)
+  }
+  const timer = setTimeout(() => {
+    timedOut = true
+    endGroup()
+  }, timeoutMs)
+  const onAbort = (): void => endGroup()
+  signal?.addEventListener('abort', onAbort, {once: true})
+  let exit: ProcessExit
+  try {
+    exit = await proc.exited
+  } finally {
+    clearTimeout(timer)
+    signal?.removeEventListener('abort', onAbort)
+  }
+  // The program ended on its own before the kill found it, or the kill is still reaching its group.
+  if (ending) await ending
+  const {stderr, stdout} = proc.output()
+  const argv = [...wrap, program, ...args]
+  if (signal?.aborted) throw signal.reason
+  if (timedOut) {
+    throw new CommandFailedError(argv[0]!, argv.slice(1), undefined, stderr, {timedOut: true, timeoutMs})
+  }
+  if (exit.code !== 0) {
+    const stderrWithSignal = exit.signal === null ? stderr : `${stderr}${stderr.endsWith('\n') || stderr === '' ? '' : '\n'}killed by ${exit.signal}`
+    throw new CommandFailedError(argv[0]!, argv.slice(1), exit.code ?? undefined, stderrWithSignal)
+  }
+  return {background: processGroupMembers(proc.pid), stderr, stdout}
 }

@@ -5,7 +5,7 @@
  * run local.d, and on any failure put the saved state back and throw. Also the read-only diff against
  * the kernel and the flush of the ruleset chains.
  */
-import {CommandFailedError, DiswallError, ExitCode} from '../../errors.js'
+import {CommandFailedError, DiswallError, ExitCode, InterruptedError} from '../../errors.js'
 import type {Family} from '../../net/index.js'
 import {exec as defaultExec} from '../../system/index.js'
 import type {Exec, ExecResult} from '../../system/index.js'
@@ -41,12 +41,19 @@ export interface ApplyOptions extends RulesetTarget {
   /** The kernel sets; init() runs first so the sets the rules reference exist (their entries are kept). */
   fwBackend: FirewallBackend
   /**
-   * Runs one local.d script; by default `exec(script.path)` with {@link LOCAL_SCRIPT_TIMEOUT_MS} and the
-   * environment DISWALL_BACKEND, DISWALL_NFT_TABLE, DISWALL_CHAIN_IN, DISWALL_CHAIN_OUT. Throwing fails the apply.
+   * Runs one local.d script; by default `exec(script.path)` in its own process group (`processGroup`),
+   * with {@link LOCAL_SCRIPT_TIMEOUT_MS} and the environment DISWALL_BACKEND, DISWALL_NFT_TABLE,
+   * DISWALL_CHAIN_IN, DISWALL_CHAIN_OUT. Throwing fails the apply.
    */
   runLocal?: (script: LocalScript) => Promise<Partial<ExecResult> | void>
   /** Timeout of each local.d script with the default runner, in milliseconds. */
   localTimeoutMs?: number
+  /**
+   * Stops the apply (SIGINT/SIGTERM): the running transaction or local.d script (with its process group)
+   * is stopped, the saved state restored, and the apply throws ApplyFailedError with the abort reason's
+   * exit code when it is an InterruptedError (E_INTERRUPTED, 130 or 143).
+   */
+  signal?: AbortSignal
 }
 
 /** One transaction of a rendered ruleset: the program, its arguments and its stdin. */
@@ -92,6 +99,8 @@ export interface LocalScriptRun {
   path: string
   stdout: string
   stderr: string
+  /** PIDs the script left running in the background when it exited; the apply did not wait for them. */
+  background: number[]
 }
 
 /** Result of {@link applyRuleset}. */
@@ -123,7 +132,9 @@ export interface FlushReport {
 
 /**
  * An apply failed. `restored` tells whether the previous firewall was put back (code E_APPLY_FAILED) or
- * restoring failed too (E_ROLLBACK_FAILED). Exit code 5.
+ * restoring failed too (E_ROLLBACK_FAILED). Exit code 5. An apply stopped by a signal (`interrupted`)
+ * and rolled back is E_INTERRUPTED with exit 130 (SIGINT) or 143 (SIGTERM), as a shell reports it;
+ * when its rollback failed, E_ROLLBACK_FAILED and 5 still win: the firewall needs a look.
  */
 export class ApplyFailedError extends DiswallError {
   constructor(
@@ -134,10 +145,16 @@ export class ApplyFailedError extends DiswallError {
     readonly restored: boolean,
     message: string,
     hint: string,
-    options?: ErrorOptions,
+    options?: ErrorOptions & {interrupted?: InterruptedError},
   ) {
-    super(message, restored ? 'E_APPLY_FAILED' : 'E_ROLLBACK_FAILED', ExitCode.COMMAND_FAILED, hint, options)
+    const interrupted = restored ? options?.interrupted : undefined
+    super(message, interrupted?.code ?? (restored ? 'E_APPLY_FAILED' : 'E_ROLLBACK_FAILED'),
+      interrupted?.exitCode ?? ExitCode.COMMAND_FAILED, hint, options)
+    this.interrupted = options?.interrupted
   }
+
+  /** Set when a signal stopped the apply (then the error's cause too). */
+  readonly interrupted?: InterruptedError
 }
 
 /**
@@ -182,8 +199,9 @@ export function renderRuleset(model: RulesetModel,
  * InvalidValueError from rendering; errors of init() and of saving the state, before any change.
  */
 export async function applyRuleset(model: RulesetModel, opts: ApplyOptions): Promise<ApplyReport> {
-  const {backend, names} = opts
+  const {backend, names, signal} = opts
   const exec = opts.exec ?? defaultExec
+  signal?.throwIfAborted()
   if (model.disabled) {
     return {applied: false, backend, changed: false, diff: {backend, changed: false, chains: []}, disabled: true, local: []}
   }
@@ -196,16 +214,23 @@ export async function applyRuleset(model: RulesetModel, opts: ApplyOptions): Pro
 
   const attempt = async <T>(step: string, run: () => Promise<T>): Promise<T> => {
     try {
+      signal?.throwIfAborted()
       return await run()
     } catch (error) {
-      throw await failAndRestore(step, error, previous, exec)
+      // A step that failed because the apply was stopped reports the stop, not its own error.
+      throw await failAndRestore(step, signal?.aborted ? signal.reason : error, previous, exec)
     }
   }
 
+  // Stopping a transaction is safe: each one is a single atomic commit in the kernel (iptables-restore
+  // COMMIT, one nft batch), so it lands whole or not at all, and the restore below follows either way.
   for (const tx of transactions) {
-    await attempt(transactionStep(tx), () => exec(tx.program, tx.args, {input: tx.input, timeoutMs: TRANSACTION_TIMEOUT_MS}))
+    await attempt(transactionStep(tx), () => exec(tx.program, tx.args, {input: tx.input, signal, timeoutMs: TRANSACTION_TIMEOUT_MS}))
   }
 
+  // A script runs in its own process group: the apply ends when the script exits, even if something it
+  // started in the background keeps its stdout open, and a timeout kills the script with all it started.
+  // A background process of a script that succeeded is left running, as a shell leaves `cmd &` running.
   const runLocal = opts.runLocal ?? ((script: LocalScript) => exec(script.path, [], {
     env: {
       DISWALL_BACKEND: backend,
@@ -213,12 +238,14 @@ export async function applyRuleset(model: RulesetModel, opts: ApplyOptions): Pro
       DISWALL_CHAIN_OUT: RULESET_CHAINS.out,
       DISWALL_NFT_TABLE: names.table,
     },
+    processGroup: true,
+    signal,
     timeoutMs: opts.localTimeoutMs ?? LOCAL_SCRIPT_TIMEOUT_MS,
   }))
   const local: LocalScriptRun[] = []
   for (const script of model.local) {
     const out = await attempt(`local.d/${script.name}`, () => runLocal(script))
-    local.push({name: script.name, path: script.path, stderr: out?.stderr ?? '', stdout: out?.stdout ?? ''})
+    local.push({background: out?.background ?? [], name: script.name, path: script.path, stderr: out?.stderr ?? '', stdout: out?.stdout ?? ''})
   }
 
   return {applied: true, backend, changed: diff.changed, diff, disabled: false, init, local, previous}
@@ -425,18 +452,28 @@ function transactionStep(tx: RulesetTransaction): string {
 async function failAndRestore(step: string, error: unknown, previous: SavedState, exec: Exec): Promise<ApplyFailedError> {
   const stderr = error instanceof CommandFailedError ? error.stderr.trim() : ''
   const what = error instanceof Error ? error.message : String(error)
+  const interrupted = error instanceof InterruptedError ? error : undefined
   try {
+    // Never with the apply's AbortSignal: the restore must run to its end, also when a signal stopped the apply.
     await restoreState(previous, exec)
   } catch (restoreError) {
     const why = restoreError instanceof Error ? restoreError.message : String(restoreError)
     return new ApplyFailedError(step, stderr, false,
-      `firewall apply failed at ${step}: ${what}; restoring the previous firewall failed too: ${why}`,
+      `firewall apply ${interrupted ? 'was interrupted' : 'failed'} at ${step}: ${what}; restoring the previous firewall failed too: ${why}`,
       'The firewall may be half-applied: inspect it (iptables-save, or nft list table inet <table>), then apply again or run `diswall firewall flush`.',
-      {cause: error})
+      {cause: error, interrupted})
   }
-  const hint = step.startsWith('local.d/')
-    ? `Fix ${step} (or remove it), then apply again; the firewall is as it was before.`
-    : 'Fix the rule the error names, then apply again; the firewall is as it was before.'
+  if (interrupted) {
+    return new ApplyFailedError(step, '', true,
+      `firewall apply was ${what} at ${step}; the previous firewall was restored`,
+      'Nothing was changed; run the apply again to load the ruleset.', {cause: error, interrupted})
+  }
+  const timedOut = error instanceof CommandFailedError && error.timedOut
+  const hint = timedOut && step.startsWith('local.d/')
+    ? `${step} and everything it started were killed; make it finish sooner (start long-running programs as services, e.g. systemd-run) or raise --local-timeout, then apply again; the firewall is as it was before.`
+    : step.startsWith('local.d/')
+      ? `Fix ${step} (or remove it), then apply again; the firewall is as it was before.`
+      : 'Fix the rule the error names, then apply again; the firewall is as it was before.'
   return new ApplyFailedError(step, stderr, true, `firewall apply failed at ${step}: ${what}; the previous firewall was restored`, hint,
     {cause: error})
 }

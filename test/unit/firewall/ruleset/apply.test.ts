@@ -157,8 +157,8 @@ test('apply - ipset: init, save both families, one restore per family with the m
   assert.equal(report.changed, true)
   assert.deepEqual(report.previous, {backend: 'ipset', chains: ['diswall-in', 'diswall-out', 'diswall-whitelist', 'diswall-blacklist', 'diswall-sets'], v4: guardDump(4), v6: guardDump(6)})
   assert.deepEqual(report.local, [
-    {name: '10-a', path: '/fw/local.d/10-a', stderr: '/fw/local.d/10-a warned\n', stdout: '/fw/local.d/10-a ran\n'},
-    {name: '20-b', path: '/fw/local.d/20-b', stderr: '/fw/local.d/20-b warned\n', stdout: '/fw/local.d/20-b ran\n'},
+    {background: [], name: '10-a', path: '/fw/local.d/10-a', stderr: '/fw/local.d/10-a warned\n', stdout: '/fw/local.d/10-a ran\n'},
+    {background: [], name: '20-b', path: '/fw/local.d/20-b', stderr: '/fw/local.d/20-b warned\n', stdout: '/fw/local.d/20-b ran\n'},
   ])
   assert.deepEqual(report.diff.chains.map((c) => `${c.family} ${c.chain} ${c.exists} +${c.added.length} -${c.removed.length}`), [
     '4 diswall-in false +9 -0',
