@@ -1,7 +1,8 @@
 /**
  * `diswall daemon` at start, as systemd runs it (the built CLI in the foreground), inside a throwaway
  * network namespace with the real kernel sets: a snapshot with entries that can never go into the
- * kernel is restored around them. Every firewall program runs inside the namespace only.
+ * kernel is restored around them, and a second daemon of the same sets is refused before it touches
+ * them, whatever its control socket and state dir. Every firewall program runs inside the namespace only.
  */
 import assert from 'node:assert/strict'
 import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
@@ -64,6 +65,7 @@ for (const backend of ['ipset', 'nftables'] as const) {
       }, {timeoutMs: 30_000, what: 'the daemon to be ready'})
     }
 
+    const runIn = (ns: Netns, program: string, args: string[]): Promise<string> => ns.run(program, args)
     const entries = async (set: string): Promise<string[]> => [...(await readKernelSet(netns, backend, set)).keys()].sort()
 
     before(async () => {
@@ -104,6 +106,43 @@ for (const backend of ['ipset', 'nftables'] as const) {
       assert.match(stdout, /ready: .* 5 entries restored/)
       const exit = await daemon.stop()
       assert.equal(exit.code, 0, JSON.stringify(exit))
+    })
+
+    it('daemon - a second daemon with another control socket and state dir is refused before it touches a set, also after the state dir is removed', async () => {
+      const firstConfig = writeConfig(base, 'first', backend)
+      const secondConfig = writeConfig(base, 'second', backend)
+      const secondState = join(base, 'second-state')
+      mkdirSync(secondState, {recursive: true})
+      writeFileSync(join(secondState, 'sets.snapshot'),
+        '# diswall snapshot v1 saved 2026-01-01T00:00:00Z\nblock 203.0.113.99 expires never\n# end 1 entries\n')
+      const first = spawnDaemon(firstConfig)
+      await ready(first)
+
+      const refused = async (configFile: string): Promise<string> => {
+        const second = spawnDaemon(configFile)
+        await waitFor(() => second.exitStatus !== undefined, {timeoutMs: 30_000, what: 'the second daemon to refuse to start'})
+        const exit = await second.exited
+        const {stderr, stdout} = second.output()
+        assert.equal(exit.code, 4, stdout + stderr)
+        // The error text is wrapped to the terminal width: compare without the wrapping.
+        const flat = (text: string): string => text.replaceAll(/[\s›]+/g, '')
+        assert.ok(flat(stdout + stderr).includes(flat(`another diswall daemon (pid ${first.pid}, control socket ${join(base, 'first.sock')})`)), stdout + stderr)
+        assert.doesNotMatch(stdout, /created kernel set|restored/)
+        return stdout + stderr
+      }
+
+      await refused(secondConfig)
+      assert.equal((await entries('diswall-bl')).includes('203.0.113.99'), false, 'the refused daemon restored nothing')
+      assert.deepEqual(await runIn(netns, 'ls', [join(base, 'second.sock')]).catch(() => 'none'), 'none')
+
+      rmSync(join(base, 'first-state'), {force: true, recursive: true})
+      await refused(firstConfig)
+
+      assert.equal((await first.stop()).code, 0)
+      const second = spawnDaemon(secondConfig)
+      await ready(second)
+      assert.ok((await entries('diswall-bl')).includes('203.0.113.99'))
+      assert.equal((await second.stop()).code, 0)
     })
   })
 }
