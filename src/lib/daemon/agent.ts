@@ -25,12 +25,13 @@ import type {
 import {Enforcer, HostFacts} from '../enforce/index.js'
 import {asDiswallError, DiswallError, ExitCode} from '../errors.js'
 import type {BackendChoice, FirewallBackend, SetEntry} from '../firewall/sets/index.js'
-import {openFirewall} from '../firewall/sets/index.js'
+import {kernelNames, openFirewall} from '../firewall/sets/index.js'
 import type {Logger} from '../service/index.js'
 import {openControlServer,openMetricsServer} from '../service/index.js'
 import {exec as defaultExec} from '../system/index.js'
 import type {Exec} from '../system/index.js'
 import type {Transport, TransportSink, WireEntry} from '../transport/index.js'
+import {openInstanceLock} from './instance.js'
 import {listJournalSegments, replayJournal, SetJournal} from './journal.js'
 import {daemonMetricFamilies} from './metrics.js'
 import {loadPatternDir} from './patterns.js'
@@ -68,6 +69,11 @@ export interface DaemonOptions {
   transport?: Transport
   /** Start the control socket (`[daemon] socket`); true by default. */
   controlSocket?: boolean
+  /**
+   * Refuse to start while another daemon holds the same kernel sets or state dir (see instance.ts);
+   * true by default, unless `firewall` is given (a MemoryBackend is no kernel set to protect).
+   */
+  singleInstance?: boolean
 }
 
 /** What the sources should be, derived from config and pattern files (pure data). */
@@ -165,7 +171,14 @@ export class Daemon {
 
   private async startUnsafe(): Promise<void> {
     const {config} = this
-    // The control socket first: it is also the lock that keeps a second daemon from touching the sets.
+    // The single-instance locks first, before the control socket and any set: a second daemon with
+    // another socket or state dir must not restore its snapshot over the live sets.
+    if (this.options.singleInstance ?? this.options.firewall === undefined) {
+      const lock = await openInstanceLock({controlSocket: config.daemon.socket, names: kernelNames(config),
+        stateDir: config.daemon.state_dir, warn: (message) => this.log('warning', message)})
+      this.closers.push(() => lock.close())
+    }
+    // The control socket next: a second daemon on the same socket is refused here too.
     if (this.options.controlSocket !== false) {
       const control = await openControlServer(config.daemon.socket, {
         reload: () => this.whenReady(() => this.reload()),

@@ -28,6 +28,8 @@
  *
  * The loader trusts nothing: every line is validated, and a bad one is skipped and reported as
  * `path:LINE: reason` (a line without its newline, the usual damage after a crash, is one of them).
+ * Entries that can never be valid (the unspecified address as a ban, a /0) are refused by the parser;
+ * an entry the kernel still refuses is skipped by the restore with its line, and the rest goes in.
  *
  * TTLs on restore: a timed entry gets its remaining time, at least 1 s; with less it counts as expired
  * and is dropped. So it never reaches a backend as `ttlSec: 0`, which the kernel backends, like
@@ -64,6 +66,8 @@ const HEADER = /^# diswall snapshot v(\d+) saved (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d
 const ANY_HEADER = /^# diswall snapshot v(\d+)\b/
 const TRAILER = /^# end (\d{1,9}) entries$/
 const JOURNAL_MARK = /^# journal (\d{1,15})$/
+/** The unspecified address of each family, in canonical form. */
+const UNSPECIFIED = {4: '0.0.0.0', 6: '::'} as const
 const FORMAT = 'expected "block|allow TARGET expires UNIX_SECONDS|never [comment "TEXT"]"'
 
 /** The path of the snapshot in the state directory. */
@@ -222,32 +226,91 @@ export interface RestoreSnapshotFileOptions extends SnapshotClock {
 }
 
 /**
+ * Failed commits spent on finding the entries the kernel refuses in one restore. Each costs one process
+ * (ipset restore or nft -f); a kernel that refuses everything (a set removed by hand) must not turn a
+ * 1M-entry restore into a million processes, so past this the rest of a failing batch is skipped whole.
+ */
+const MAX_ISOLATING_COMMITS = 256
+
+/** An entry queued during a restore, with the snapshot line it came from. */
+interface QueuedEntry {
+  list: ListKind
+  entry: SetEntry
+  line: number
+}
+
+/**
  * loadSnapshot() and restoreSnapshot() in one pass, for the daemon's start with a large snapshot:
  * entries go to backend.add() as they are read, and the backend commits whenever `commitEvery`
  * operations are queued, so memory stays bounded by one batch instead of the whole file (the entries
  * are independent and added with -exist semantics, so several commits restore the same as one).
  * Reads, validates and reports like loadSnapshot(); a file rejected as a whole adds nothing.
- * @throws whatever backend.commit() throws (CommandFailedError); batches committed before stay.
+ * An entry the kernel refuses is skipped and reported as `path:LINE: the kernel refused …` (counted in
+ * `skipped`); the rest of the snapshot is restored. Never throws for a refused entry: a restart must
+ * never leave the host unprotected because of one line.
+ * @throws only what `admit` throws; the backend must not hold operations queued before the call.
  */
 export async function restoreSnapshotFile(backend: FirewallBackend, path: string,
   {admit, commitEvery = 100_000, now = Date.now}: RestoreSnapshotFileOptions = {}): Promise<SnapshotRestoreReport> {
   let added = 0
   let refused = 0
-  const commit = async (): Promise<void> => {
-    added += (await backend.commit()).added
+  let batch: QueuedEntry[] = []
+  let budget = MAX_ISOLATING_COMMITS
+  let kernelRefused = 0
+  const problems: string[] = []
+  const refuse = (entries: QueuedEntry[], error: unknown): void => {
+    kernelRefused += entries.length
+    const where = formatLocation({file: path, line: entries[0].line})
+    problems.push(entries.length === 1
+      ? `${where}: the kernel refused ${entries[0].list} ${entries[0].entry.target.text}, skipped: ${messageOf(error)}`
+      : `${where}: the kernel refused some of the ${entries.length} entries of lines ${entries[0].line} to ` +
+        `${entries.at(-1)!.line} (not all of them are restored): ${messageOf(error)}`)
   }
 
-  const report = await readSnapshot(path, now, (list, entry) => {
-    if (admit === undefined || admit(list, entry)) backend.add(list, entry)
-    else refused++
+  /** Commits `entries` (queued already); on failure finds the refused ones by halving, re-adding the rest. */
+  const commitOrIsolate = async (entries: QueuedEntry[]): Promise<void> => {
+    try {
+      added += (await backend.commit()).added
+      return
+    } catch (error) {
+      // ipset restore and nft -f apply what they can and report the first bad line, in their own line
+      // numbers; the entries are re-added in halves (-exist: a second add of a good entry changes
+      // nothing) until every refused one is known by its snapshot line.
+      if (entries.length === 1 || budget <= 0) return refuse(entries, error)
+      budget--
+    }
+
+    const half = Math.ceil(entries.length / 2)
+    for (const part of [entries.slice(0, half), entries.slice(half)]) {
+      for (const {entry, list} of part) backend.add(list, entry)
+      await commitOrIsolate(part)
+    }
+  }
+
+  const commit = async (): Promise<void> => {
+    const entries = batch
+    batch = []
+    await commitOrIsolate(entries)
+  }
+
+  const report = await readSnapshot(path, now, (list, entry, line) => {
+    if (admit !== undefined && !admit(list, entry)) {
+      refused++
+      return
+    }
+    backend.add(list, entry)
+    batch.push({entry, line, list})
   }, async () => {
-    if (backend.pending >= commitEvery) await commit()
+    if (batch.length >= commitEvery) await commit()
   })
-  if (backend.pending > 0) await commit()
+  if (batch.length > 0) await commit()
+  report.skipped += kernelRefused
+  report.problems.push(...problems)
   return {added, ...report, ...(admit === undefined ? {} : {refused})}
 }
 
-type EntrySink = (list: ListKind, entry: SetEntry) => void
+/** Receives each live entry with its line number in the file. */
+type EntrySink = (list: ListKind, entry: SetEntry, line: number) => void
 
 /** What a journal line asks for, in file order: an entry to add, or one to remove. */
 export interface JournalSink {
@@ -545,6 +608,16 @@ class SnapshotParser {
       else if (target.family === 4) return `IPv4 block entries must be single addresses, not networks (${target.text})`
     }
 
+    // Entries that can never be valid stop here rather than in the kernel: ipset 7.17 refuses the
+    // null address in hash:ip ("Null-valued element") and a /0 in hash:net; and they would ban or
+    // allow everyone, which a snapshot diswall wrote never holds.
+    if (target.kind === 'network' && target.prefix === 0) {
+      return `${list} ${target.text} covers every address and is never valid`
+    }
+    if (list === 'block' && (target.kind === 'address' ? target : target.address).text === UNSPECIFIED[target.family]) {
+      return `${target.text} is the unspecified address and can never be banned`
+    }
+
     let expires = -1 // -1: never
     if (!isWord(buf, sp3 + 1, sp4, NEVER)) {
       expires = parseSeconds(buf, sp3 + 1, sp4)
@@ -584,14 +657,14 @@ class SnapshotParser {
 
     if (list === 'block') {
       // 0 = no timeout, a permanent ban; a timed one is at least 1 s here, so it never becomes permanent.
-      this.sink(list, {target, ttlSec: ttlSec ?? 0})
+      this.sink(list, {target, ttlSec: ttlSec ?? 0}, this.lineNo)
       return undefined
     }
 
     const entry: SetEntry = {target}
     if (ttlSec !== undefined) entry.ttlSec = ttlSec
     if (comment) entry.comment = comment
-    this.sink(list, entry)
+    this.sink(list, entry, this.lineNo)
     return undefined
   }
 }

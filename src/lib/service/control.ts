@@ -23,8 +23,15 @@ const MAX_SOCKET_PATH_BYTES = 107
 /** Name of the private directory the socket is bound in before it is linked into place, plus `/s`. */
 const PRIVATE_DIR_PREFIX = '.dw'
 const PRIVATE_SOCKET_SUFFIX_BYTES = `/${PRIVATE_DIR_PREFIX}XXXXXX/s`.length
-/** Connections served at once; the socket is root-only, this only bounds a runaway local script. */
-const MAX_CONNECTIONS = 128
+/**
+ * Connections served at once; the socket is root-only, this only bounds a runaway local script. When
+ * all are open, a new client takes the slot of the connection idle the longest, so that idle or
+ * forgotten clients can never lock `diswall status` out (with net.Server's maxConnections they did:
+ * the 129th connection was closed at once).
+ */
+export const MAX_CONTROL_CONNECTIONS = 128
+/** A connection with no request for this long is closed, milliseconds. */
+export const CONTROL_IDLE_TIMEOUT_MS = 30_000
 /** How long openControlServer() waits for an existing socket to accept a probe connection. */
 const PROBE_TIMEOUT_MS = 1000
 
@@ -48,6 +55,14 @@ export interface ControlHandlers<S> {
 export type ControlResponse =
   | {ok: false; error: {code: string; exitCode?: number; hint?: string; message: string}}
   | {ok: true; result: unknown}
+
+/** Limits of {@link openControlServer}; the defaults suit every service (tests make them small). */
+export interface ControlServerOptions {
+  /** A connection with no request in progress for this long is closed; {@link CONTROL_IDLE_TIMEOUT_MS} by default. */
+  idleTimeoutMs?: number
+  /** Connections served at once; {@link MAX_CONTROL_CONNECTIONS} by default. */
+  maxConnections?: number
+}
 
 /** A listening control socket. */
 export interface ControlServer {
@@ -122,6 +137,7 @@ export async function openControlServer<S>(
   path: string,
   handlers: ControlHandlers<S>,
   service: ServiceIdentity,
+  {idleTimeoutMs = CONTROL_IDLE_TIMEOUT_MS, maxConnections = MAX_CONTROL_CONNECTIONS}: ControlServerOptions = {},
 ): Promise<ControlServer> {
   const dir = dirname(path)
   if (Buffer.byteLength(path) > MAX_SOCKET_PATH_BYTES || Buffer.byteLength(dir) + PRIVATE_SOCKET_SUFFIX_BYTES > MAX_SOCKET_PATH_BYTES) {
@@ -136,9 +152,14 @@ export async function openControlServer<S>(
     throw setupError(service, path, error)
   }
   const bound = join(privateDir, 's')
-  const connections = new Set<Socket>()
-  const server = createServer((socket) => serveConnection(socket, handlers, connections))
-  server.maxConnections = MAX_CONNECTIONS
+  const connections = new Map<Socket, Connection>()
+  const server = createServer((socket) => {
+    if (connections.size >= maxConnections && !evictIdlest(connections)) {
+      socket.destroy() // every slot is busy answering a request: this client fails at once, as before
+      return
+    }
+    serveConnection(socket, handlers, connections, idleTimeoutMs)
+  })
   try {
     await listen(server, bound)
     await chmod(bound, 0o600)
@@ -275,10 +296,10 @@ function listen(server: Server, path: string): Promise<void> {
   })
 }
 
-async function closeServer(server: Server, connections: Set<Socket>): Promise<void> {
+async function closeServer(server: Server, connections: Map<Socket, Connection>): Promise<void> {
   if (!server.listening) return
   const closed = new Promise<void>((resolve) => server.close(() => resolve()))
-  for (const socket of connections) socket.destroy() // server.close() waits for open connections
+  for (const socket of connections.keys()) socket.destroy() // server.close() waits for open connections
   await closed
 }
 
@@ -351,17 +372,59 @@ function probe(service: ServiceIdentity, path: string): Promise<'live' | 'missin
 /** The handlers as the server calls them: whatever their status type, results are only serialised. */
 type AnyHandlers = ControlHandlers<unknown>
 
-/** Reads request lines of one connection and answers them in order. Never throws. */
-function serveConnection(socket: Socket, handlers: AnyHandlers, connections: Set<Socket>): void {
-  connections.add(socket)
-  socket.on('close', () => connections.delete(socket))
+/** What the server knows of one open connection. */
+interface Connection {
+  /** A request is being answered (or its answer is waiting to be written). */
+  busy: boolean
+  /** When the last request was answered, or the connection opened (ms, monotonic). */
+  idleSince: number
+}
+
+/** Closes the connection idle the longest, to free its slot; false when every connection is busy. */
+function evictIdlest(connections: Map<Socket, Connection>): boolean {
+  let oldest: Socket | undefined
+  let since = Infinity
+  for (const [socket, {busy, idleSince}] of connections) {
+    if (!busy && idleSince < since) {
+      oldest = socket
+      since = idleSince
+    }
+  }
+  if (oldest === undefined) return false
+  connections.delete(oldest)
+  oldest.destroy()
+  return true
+}
+
+/**
+ * Reads request lines of one connection and answers them one at a time, in order. Never throws.
+ * Back-pressure: reading pauses from the moment a chunk arrives until every request in it is answered
+ * and the answers are written out, so a client that pipelines without reading its answers is held
+ * by the kernel's socket buffers instead of the service's memory (200,000 pipelined requests grew the
+ * daemon from 67 to 336 MB when every line was queued at once). At most one chunk plus one
+ * unfinished line (MAX_CONTROL_LINE_BYTES) is buffered per connection.
+ */
+function serveConnection(socket: Socket, handlers: AnyHandlers, connections: Map<Socket, Connection>, idleTimeoutMs: number): void {
+  const state: Connection = {busy: false, idleSince: performance.now()}
+  connections.set(socket, state)
+  let idleTimer: NodeJS.Timeout | undefined
+  const armIdle = (): void => {
+    clearTimeout(idleTimer)
+    state.idleSince = performance.now()
+    idleTimer = setTimeout(() => socket.destroy(), idleTimeoutMs)
+    idleTimer.unref()
+  }
+  armIdle()
+  socket.on('close', () => {
+    clearTimeout(idleTimer)
+    connections.delete(socket)
+  })
   socket.on('error', () => {}) // a client that went away (EPIPE, ECONNRESET) is no concern of the service
   let pending: Buffer = Buffer.alloc(0)
-  let queue = Promise.resolve()
-  socket.on('data', (chunk: Buffer) => {
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
+
+  const drain = async (): Promise<void> => {
     let newline: number
-    while ((newline = pending.indexOf(0x0a)) !== -1) {
+    while ((newline = pending.indexOf(0x0a)) !== -1 && !socket.destroyed) {
       const line = pending.subarray(0, newline)
       pending = pending.subarray(newline + 1)
       if (line.length > MAX_CONTROL_LINE_BYTES) {
@@ -370,13 +433,42 @@ function serveConnection(socket: Socket, handlers: AnyHandlers, connections: Set
       }
       const text = line.toString('utf8').trim()
       if (text === '') continue
-      // One answer per request, in request order, even when a later handler is faster.
-      queue = queue.then(async () => {
-        const answer = await answerLine(text, handlers)
-        if (!socket.destroyed && socket.writable) socket.write(answer + '\n')
-      })
+      const answer = await answerLine(text, handlers)
+      if (socket.destroyed || !socket.writable) return
+      if (!socket.write(answer + '\n')) {
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            socket.off('drain', done)
+            socket.off('close', done)
+            resolve()
+          }
+          socket.on('drain', done)
+          socket.on('close', done)
+        })
+      }
     }
-    if (pending.length > MAX_CONTROL_LINE_BYTES) socket.destroy()
+  }
+
+  const pump = (): void => {
+    state.busy = true
+    clearTimeout(idleTimer)
+    socket.pause()
+    void drain().then(() => {
+      state.busy = false
+      if (socket.destroyed) return
+      if (pending.length > MAX_CONTROL_LINE_BYTES) {
+        socket.destroy()
+        return
+      }
+      if (pending.includes(0x0a)) return pump() // a chunk that came in after the last look
+      armIdle()
+      socket.resume()
+    })
+  }
+
+  socket.on('data', (chunk: Buffer) => {
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
+    if (!state.busy) pump() // while busy, drain() reads `pending` again before it ends
   })
 }
 

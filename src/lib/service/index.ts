@@ -1,6 +1,8 @@
 export {
   ControlProtocolError,
+  CONTROL_IDLE_TIMEOUT_MS,
   ControlSocketError,
+  MAX_CONTROL_CONNECTIONS,
   MAX_CONTROL_LINE_BYTES,
   openControlServer,
   queryControl,
@@ -14,6 +16,7 @@ export type {
   ControlRequest,
   ControlResponse,
   ControlServer,
+  ControlServerOptions,
   QueryControlOptions,
 } from './control.js'
 export type {ServiceIdentity} from './identity.js'

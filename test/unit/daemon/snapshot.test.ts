@@ -323,3 +323,99 @@ test('snapshot - an IPv6 network ban (a grouped offender) survives the round tri
   assert.equal(bad.entries.length, 0)
   assert.match(bad.problems[0]!, /IPv4 block entries must be single addresses/)
 })
+
+test('snapshot - entries that can never be valid (the null address as a ban, a /0) are refused with file:line', async (t) => {
+  const path = join(tempDir(t), SNAPSHOT_FILE)
+  writeFileSync(path, HEADER +
+    'block 203.0.113.1 expires never\n' + // 2 good
+    'block 0.0.0.0 expires never\n' + // 3
+    'block :: expires never\n' + // 4
+    'allow 0.0.0.0/0 expires never\n' + // 5
+    'allow ::/0 expires never comment "all"\n' + // 6
+    'block ::/0 expires never\n' + // 7
+    'allow 0.0.0.0/1 expires never\n' + // 8 broad, but a valid kernel entry: kept here
+    'allow 192.0.2.0/24 expires never\n' + // 9 good
+    '# end 8 entries\n')
+  const loaded = await loadSnapshot(path, clock(NOW))
+  assert.deepEqual(loaded.entries.map(({entry, list}) => `${list} ${entry.target.text}`),
+    ['block 203.0.113.1', 'allow 0.0.0.0/1', 'allow 192.0.2.0/24'])
+  assert.equal(loaded.skipped, 5)
+  assert.deepEqual(loaded.problems, [
+    `${path}:3: 0.0.0.0 is the unspecified address and can never be banned`,
+    `${path}:4: :: is the unspecified address and can never be banned`,
+    `${path}:5: allow 0.0.0.0/0 covers every address and is never valid`,
+    `${path}:6: allow ::/0 covers every address and is never valid`,
+    `${path}:7: block ::/0 covers every address and is never valid`,
+  ])
+})
+
+/**
+ * A backend that refuses some entries as ipset restore does: the lines before and after a bad one are
+ * applied, and the commit throws naming the first bad one.
+ */
+class RefusingBackend extends MemoryBackend {
+  failedCommits = 0
+  private queued: string[] = []
+  override get pending(): number {
+    return this.queued.length
+  }
+
+  constructor(private readonly refuses: (text: string) => boolean, now: () => number) {
+    super(now)
+  }
+
+  override add(list: ListKind, entry: Parameters<MemoryBackend['add']>[1]): void {
+    this.queued.push(entry.target.text)
+    if (!this.refuses(entry.target.text)) super.add(list, entry)
+  }
+
+  override async commit(): Promise<{added: number; removed: number}> {
+    const bad = this.queued.find((text) => this.refuses(text))
+    const good = this.queued.filter((text) => !this.refuses(text)).length
+    this.queued = []
+    await super.commit()
+    if (bad === undefined) return {added: good, removed: 0}
+    this.failedCommits++
+    throw new Error(`ipset restore: Error in line 2: cannot add ${bad}`)
+  }
+}
+
+test('snapshot - restoreSnapshotFile skips an entry the kernel refuses, reports its line and restores the rest', async (t) => {
+  const path = join(tempDir(t), SNAPSHOT_FILE)
+  const lines = []
+  for (let i = 1; i <= 200; i++) lines.push(`block 203.0.113.${i} expires never`)
+  lines.splice(99, 0, 'block 192.0.2.66 expires never') // line 101: the 100th entry
+  lines.push('allow 198.51.100.0/24 expires never comment "office"')
+  writeFileSync(path, HEADER + lines.join('\n') + `\n# end ${lines.length} entries\n`)
+
+  const fw = new RefusingBackend((text) => text === '192.0.2.66', () => NOW)
+  const report = await restoreSnapshotFile(fw, path, clock(NOW))
+  assert.equal(report.added, 201)
+  assert.equal(report.skipped, 1)
+  assert.deepEqual(report.problems, [
+    `${path}:101: the kernel refused block 192.0.2.66, skipped: ipset restore: Error in line 2: cannot add 192.0.2.66`,
+  ])
+  assert.equal(await fw.count('block'), 200)
+  assert.equal(await fw.count('allow'), 1)
+  assert.equal(await fw.has('block', parseAddress('192.0.2.66')), false)
+
+  // Batches: the refused entry is found in its own batch; the others are committed once.
+  const batched = new RefusingBackend((text) => text === '192.0.2.66' || text === '203.0.113.200', () => NOW)
+  const again = await restoreSnapshotFile(batched, path, {commitEvery: 50, now: () => NOW})
+  assert.equal(again.added, 200)
+  assert.deepEqual(again.problems.map((p) => p.slice(path.length + 1).split(':')[0]), ['101', '202'])
+})
+
+test('snapshot - a kernel that refuses everything costs a bounded number of commits and never throws', async (t) => {
+  const path = join(tempDir(t), SNAPSHOT_FILE)
+  const lines = []
+  for (let i = 0; i < 5000; i++) lines.push(`block 10.0.${i >> 8}.${i & 255} expires never`)
+  writeFileSync(path, HEADER + lines.join('\n') + `\n# end ${lines.length} entries\n`)
+  const fw = new RefusingBackend(() => true, () => NOW)
+  const report = await restoreSnapshotFile(fw, path, clock(NOW))
+  assert.equal(report.added, 0)
+  assert.equal(report.skipped, 5000)
+  assert.ok(fw.failedCommits <= 1 + 2 * 256, `failed commits: ${fw.failedCommits}`)
+  assert.ok(report.problems.length > 0 && report.problems.length <= 2 * 256 + 1, `problems: ${report.problems.length}`)
+  assert.match(report.problems.at(-1) ?? '', /the kernel refused some of the \d+ entries of lines \d+ to \d+/)
+})

@@ -371,3 +371,106 @@ test('control - other users cannot connect: E_NOT_ROOT for them', {skip: process
     await chmod(root, 0o700)
   }
 })
+
+/** Polls `value` until it stays the same for `quietMs` (a bounded number of rounds), then returns it. */
+async function settled(value: () => number, quietMs = 300): Promise<number> {
+  let last = value()
+  for (let round = 0; round < 100; round++) {
+    await new Promise((resolve) => setTimeout(resolve, quietMs))
+    if (value() === last) return last
+    last = value()
+  }
+  return last
+}
+
+test('control - 200 idle connections do not lock out a new status: the idlest one gives up its slot', async () => {
+  const path = join(await freshDir(), 'diswall.sock')
+  const server = await openControlServer(path, HANDLERS, SERVICE)
+  const idle: Array<ReturnType<typeof rawClient>> = []
+  try {
+    for (let i = 0; i < 200; i++) {
+      const client = rawClient(path)
+      await new Promise((resolve) => client.socket.once('connect', resolve))
+      idle.push(client)
+    }
+    assert.deepEqual(await query(path, 'status'), STATUS)
+    assert.deepEqual(await query(path, 'status'), STATUS)
+    // The first connections were the idlest: they made room; the last one is still served.
+    await idle[0].closed
+    const last = idle.at(-1)!
+    last.socket.write('{"command":"status"}\n')
+    assert.deepEqual(JSON.parse(await last.nextLine()), {ok: true, result: STATUS})
+  } finally {
+    for (const client of idle) client.socket.destroy()
+    await server.close()
+  }
+})
+
+test('control - a connection without a request for idleTimeoutMs is closed; one waiting for its answer is not', async () => {
+  const path = join(await freshDir(), 'diswall.sock')
+  const server = await openControlServer(path, {
+    slow: async () => {
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      return 'slow'
+    },
+    status: () => STATUS,
+  }, SERVICE, {idleTimeoutMs: 100})
+  try {
+    const quiet = rawClient(path)
+    await quiet.closed // closed by the server: the test would time out otherwise
+    const busy = rawClient(path)
+    busy.socket.write('{"command":"slow"}\n')
+    assert.deepEqual(JSON.parse(await busy.nextLine()), {ok: true, result: 'slow'})
+    await busy.closed // and idle again afterwards
+  } finally {
+    await server.close()
+  }
+})
+
+test('control - pipelined requests are answered one at a time and in order, and reading stops while answers are not read', async () => {
+  const path = join(await freshDir(), 'diswall.sock')
+  const REQUESTS = 20_000
+  let calls = 0
+  let running = 0
+  let maxRunning = 0
+  const padding = 'x'.repeat(1000) // 20 MB of answers in all: far more than the socket buffers hold
+  const server = await openControlServer(path, {
+    status: async () => {
+      running++
+      maxRunning = Math.max(maxRunning, running)
+      await Promise.resolve()
+      running--
+      return {n: ++calls, padding}
+    },
+  }, SERVICE)
+  try {
+    const socket = createConnection({path})
+    await new Promise((resolve) => socket.once('connect', resolve))
+    socket.pause() // the client reads no answers yet
+    socket.write('{"command":"status"}\n'.repeat(REQUESTS))
+    const answeredUnread = await settled(() => calls)
+    assert.ok(answeredUnread < REQUESTS / 4, `the service answered ${answeredUnread} of ${REQUESTS} requests nobody read`)
+
+    let buffer = ''
+    let expected = 1
+    await new Promise<void>((resolve, reject) => {
+      socket.setEncoding('utf8')
+      socket.on('data', (d: string) => {
+        buffer += d
+        let i: number
+        while ((i = buffer.indexOf('\n')) !== -1) {
+          const answer = JSON.parse(buffer.slice(0, i)) as {result: {n: number}}
+          buffer = buffer.slice(i + 1)
+          if (answer.result.n !== expected) reject(new Error(`answer ${answer.result.n} came where ${expected} was due`))
+          if (++expected > REQUESTS) resolve()
+        }
+      })
+      socket.resume()
+    })
+    assert.equal(calls, REQUESTS)
+    assert.equal(maxRunning, 1)
+    socket.destroy()
+  } finally {
+    await server.close()
+  }
+})
