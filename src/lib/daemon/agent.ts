@@ -66,7 +66,19 @@ export interface DaemonOptions {
   transport?: Transport
   /** Start the control socket (`[daemon] socket`); true by default. */
   controlSocket?: boolean
+  /**
+   * How long start() waits for every source to read before it says `ready` without the late ones
+   * (which are named in the log), in milliseconds; {@link SOURCES_READING_TIMEOUT_MS} by default.
+   */
+  sourcesTimeoutMs?: number
 }
+
+/**
+ * How long the daemon waits for its sources to read before it is ready anyway, ms. Each reads within
+ * ~0.1 s on an idle 2-vCPU VM (the kmsg thread and tcpdump start in 20–80 ms); 10 s leaves room for a
+ * loaded machine, and a source that cannot start (a taken NFLOG group) is reported, not waited on.
+ */
+export const SOURCES_READING_TIMEOUT_MS = 10_000
 
 /** What the sources should be, derived from config and pattern files (pure data). */
 export interface SourcePlan {
@@ -207,6 +219,7 @@ export class Daemon {
 
     if (this.options.transport) await this.startTransport(this.options.transport)
     this.startSources(this.sourcePlan())
+    await this.sourcesReading()
     this.ready = true
     this.log('notice', `ready: backend ${this.choice.backend} (${this.choice.reason}), ` +
       `sources ${this.sourceNames()}, ${this.patterns.length} pattern files, ` +
@@ -280,6 +293,27 @@ export class Daemon {
       this.lastReloadError = message
       this.log('error', `reload failed, keeping the running configuration: ${message}`)
       return {error: message, ok: false}
+    }
+  }
+
+  /**
+   * Waits until every source reads (so that a packet logged after `ready` is always seen), at most
+   * `sourcesTimeoutMs`; the ones that do not are named in the log, and start-up goes on without them.
+   */
+  private async sourcesReading(): Promise<void> {
+    const timeoutMs = this.options.sourcesTimeoutMs ?? SOURCES_READING_TIMEOUT_MS
+    const pending = new Set([...this.sources.values()].map(({source}) => source))
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))
+    await Promise.race([timeout, Promise.allSettled([...pending].map(async (source) => {
+      await source.reading()
+      pending.delete(source)
+    }))])
+    clearTimeout(timer)
+    for (const source of pending) {
+      const {lastError, state} = source.health()
+      this.log('error', `source ${source.name} is not reading after ${(timeoutMs / 1000).toFixed(1)} s (${state}` +
+        `${lastError === undefined ? '' : `: ${lastError}`}); ready without it`)
     }
   }
 
@@ -473,7 +507,9 @@ export class Daemon {
 
   private onSourceEvent(event: SupervisorEvent): void {
     if (event.type === 'started') {
-      this.log(event.run === 1 ? 'info' : 'notice', `source ${event.source} started${event.run === 1 ? '' : ` (run ${event.run})`}`)
+      this.log(event.run === 1 ? 'debug' : 'notice', `source ${event.source} started${event.run === 1 ? '' : ` (run ${event.run})`}`)
+    } else if (event.type === 'reading') {
+      this.log('info', `source ${event.source} reads${event.run === 1 ? '' : ` (run ${event.run})`}`)
     } else if (event.type === 'restarting') {
       this.log('warning', `source ${event.source} stopped: ${asDiswallError(event.error).message}; restarting in ` +
         `${(event.delayMs / 1000).toFixed(1)} s (restart ${event.restarts})`)

@@ -72,6 +72,7 @@ export type {
   NflogPacket,
   NflogSourceOptions,
   PipeSourceOptions,
+  RunHooks,
   SourceHealth,
   SourceState,
   SpawnLinesFn,

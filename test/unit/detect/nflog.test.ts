@@ -103,7 +103,7 @@ test('tcpdump arguments - line-buffered, numeric, quiet, no timestamps, a short 
 /** A LineStream over fixed lines, or one that waits until closed; records how it was started. */
 function fakeSpawn(calls: Array<{program: string; args: readonly string[]}>, lines: string[] | 'forever') {
   let closes = 0
-  const spawn = (program: string, args: readonly string[]): LineStream => {
+  const spawn = (program: string, args: readonly string[], options?: {onStderr?: (text: string) => void}): LineStream => {
     calls.push({args, program})
     let wake: (() => void) | undefined
     let closed = false
@@ -113,6 +113,8 @@ function fakeSpawn(calls: Array<{program: string; args: readonly string[]}>, lin
           yield* lines
           return
         }
+        options?.onStderr?.('tcpdump: verbose output suppressed, use -v[v]... for full protocol decode\nlistening on nflog:')
+        options?.onStderr?.('5, link-type NFLOG (Linux netfilter log messages), snapshot length 256 bytes\n')
         yield 'IP 203.0.113.9.1234 > 198.51.100.1.25: tcp 0'
         while (!closed) await new Promise<void>((resolve) => (wake = resolve))
       },
@@ -155,6 +157,24 @@ test('nflog source - wrap runs tcpdump through another command (ip netns exec), 
   for await (const _ of source.start()) assert.fail('no lines expected')
   assert.deepEqual(calls, [{args: ['netns', 'exec', 'dw-x', '/usr/bin/tcpdump', ...tcpdumpArgs(9)], program: 'ip'}])
   assert.equal(source.health().name, 'nflog-test')
+})
+
+test('nflog source - reads once tcpdump says it listens on the group (the line may come in pieces)', async () => {
+  const source = new NflogSource({group: 5, logPrefix: PREFIX}, fakeSpawn([], 'forever').spawn)
+  let reading = 0
+  const puller = new Puller(source.start({reading: () => reading++}))
+  await puller.take(1)
+  assert.equal(reading, 1)
+  await source.close()
+  await puller.end()
+  // tcpdump that never listens (only the first piece of the line): never reading.
+  let early = 0
+  const stuck = new NflogSource({group: 5, logPrefix: PREFIX}, (program, args, options) => {
+    options?.onStderr?.('listening on nflog:')
+    return fakeSpawn([], ['IP 203.0.113.9.1234 > 198.51.100.1.25: tcp 0']).spawn(program, args)
+  })
+  for await (const _ of stuck.start({reading: () => early++})) break
+  assert.equal(early, 0)
 })
 
 test('nflog source - close() stops tcpdump and ends the iteration; later runs yield nothing', async () => {

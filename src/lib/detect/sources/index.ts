@@ -3,7 +3,7 @@
  * followed like `tail -F`, and logins from wtmp. Each is a {@link LogSource}; wrap it with
  * {@link superviseSource} so that it restarts after a failure and never stops silently.
  */
-export type {LogLine, LogSource, SourceHealth, SourceState} from './types.js'
+export type {LogLine, LogSource, RunHooks, SourceHealth, SourceState} from './types.js'
 export {LogSourceError, SourceEndedError} from './types.js'
 export {isFatalSourceError, SupervisedSource, superviseSource} from './supervisor.js'
 export type {SuperviseOptions, SupervisorEvent} from './supervisor.js'

@@ -44,7 +44,7 @@ import {NotRootError} from '../../errors.js'
 import {AsyncQueue, HealthTracker, RunSet} from './internal.js'
 import {BLOCKED, SHARED_SLOTS, STOP, TAKEN} from './kmsg-shared.js'
 import type {KmsgWorkerData, KmsgWorkerMessage} from './kmsg-shared.js'
-import {type LogLine, type LogSource, LogSourceError, type SourceHealth} from './types.js'
+import {type LogLine, type LogSource, LogSourceError, type RunHooks, type SourceHealth} from './types.js'
 
 /** The device the kernel log is read from. */
 export const KMSG_DEVICE = '/dev/kmsg'
@@ -183,12 +183,15 @@ export class KmsgSource implements LogSource {
     this.health_ = new HealthTracker(this.name)
   }
 
-  /** Starts a run (see {@link LogSource.start}); it begins when first pulled. */
-  start(): AsyncGenerator<LogLine> {
-    return this.runs.start(() => this.run())
+  /**
+   * Starts a run (see {@link LogSource.start}); it begins when first pulled, and reads once the thread
+   * knows where it starts in the ring buffer.
+   */
+  start(hooks: RunHooks = {}): AsyncGenerator<LogLine> {
+    return this.runs.start(() => this.run(hooks))
   }
 
-  private async *run(): AsyncGenerator<LogLine> {
+  private async *run(hooks: RunHooks): AsyncGenerator<LogLine> {
     if (this.closed) return
     const device = this.options.device ?? KMSG_DEVICE
     const health = this.health_
@@ -231,7 +234,10 @@ export class KmsgSource implements LogSource {
 
     worker.on('message', (message: KmsgWorkerMessage) => {
       if (typeof message === 'string') return queue.push(message)
-      if (message.t === 'ready') health.state = 'running'
+      if (message.t === 'ready') {
+        health.state = 'running'
+        hooks.reading?.()
+      }
       else if (message.t === 'lost') health.lost += message.n
       else if (message.t === 'error') queue.fail(kmsgError(device, message))
     })

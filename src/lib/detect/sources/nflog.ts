@@ -197,6 +197,11 @@ export class NflogSource extends ProgramLineSource {
     return [...wrap, program, ...tcpdumpArgs(group)]
   }
 
+  /** tcpdump 4.99 prints `listening on nflog:GROUP, link-type NFLOG …` once it is bound to the group. */
+  protected override readingOn(): string {
+    return `listening on nflog:${this.options.group},`
+  }
+
   protected toLogLine(line: string): LogLine | undefined {
     const packet = parseTcpdumpLine(line)
     if (packet === undefined) return undefined
