@@ -1,13 +1,13 @@
 /**
  * `diswall daemon` (the built CLI) and its packet sources at the edges of its life: a probe sent the
- * moment `ready` is printed. The victim namespace has a ruleset that
+ * moment `ready` is printed, and a restart after `kill -9`. The victim namespace has a ruleset that
  * logs and rejects what nothing allowed; the attacker namespace runs one long-lived sender that sends
  * a UDP datagram from a fresh offender address as soon as the test drops a trigger file (inotify), so
  * that no process start stands between `ready` and the probe. Every firewall program runs inside the
  * victim namespace only.
  */
 import assert from 'node:assert/strict'
-import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
@@ -17,7 +17,7 @@ import {cleanupAll, connectNetns, createNetns, enableNetnsLogging, type Netns, r
 import {CLI, runCli} from '../helpers/cli.js'
 import {integrationSkip} from '../helpers/root.js'
 
-const skip = integrationSkip({programs: ['ip', 'ipset', 'iptables', 'ip6tables', 'iptables-restore', 'nft', 'ss', 'conntrack', 'tcpdump']})
+const skip = integrationSkip({programs: ['ip', 'ipset', 'iptables', 'ip6tables', 'iptables-restore', 'nft', 'ss', 'conntrack', 'tcpdump', 'setpriv']})
 
 const VICTIM = '198.51.100.1'
 const LINK_ATTACKER = '198.51.100.2'
@@ -54,7 +54,7 @@ after(async () => {
 })
 
 for (const source of ['kmsg', 'nflog'] as const) {
-  describe(`diswall daemon - ${source} source at start`, {skip}, () => {
+  describe(`diswall daemon - ${source} source at start and after kill -9`, {skip}, () => {
     let victim: Netns
     let attacker: Netns
     let base: string
@@ -93,6 +93,18 @@ for (const source of ['kmsg', 'nflog'] as const) {
       await waitFor(async () => (await blocked()).includes(offender), {
         timeoutMs: 10_000,
         what: `the ban of ${offender}; daemon output:\n${proc.output().stdout}${proc.output().stderr}`,
+      })
+    }
+
+    /** PIDs of the tcpdump processes in the victim namespace. */
+    const tcpdumps = async (): Promise<number[]> => {
+      const pids = await victim.pids()
+      return pids.filter((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'tcpdump' && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ')
+        } catch {
+          return false
+        }
       })
     }
 
@@ -157,5 +169,46 @@ for (const source of ['kmsg', 'nflog'] as const) {
         await sleep(150)
       }
     })
+
+    if (source === 'nflog') {
+      it('daemon (nflog) - after kill -9 its tcpdump is gone, and a new daemon reads on its first run and bans', async () => {
+        const {offender, proc} = await startAndProbe()
+        await waitBanned(offender, proc)
+        assert.equal((await tcpdumps()).length, 1, 'one tcpdump while the daemon runs')
+        // The daemon alone, not its process group (which would take tcpdump with it).
+        process.kill(proc.pid, 'SIGKILL')
+        await proc.exited
+        await waitFor(async () => (await tcpdumps()).length === 0, {timeoutMs: 5000, what: 'tcpdump to die with the daemon'})
+
+        const again = await startAndProbe()
+        try {
+          await waitBanned(again.offender, again.proc)
+          const out = again.proc.output().stdout
+          assert.match(out, /source nflog reads\n/, out)
+          assert.doesNotMatch(out, /source nflog (stopped|is not reading)/, out)
+        } finally {
+          await again.proc.stop(10_000)
+        }
+      })
+
+      it('daemon (nflog) - a group held by another program is reported with its PID; the source reads once it is free', async () => {
+        const holder = victim.spawn('tcpdump', ['-l', '-n', '-i', `nflog:${NFLOG_GROUP}`])
+        await waitFor(() => holder.output().stderr.includes('listening on'), {what: 'the other tcpdump'})
+        const proc = victim.spawn(process.execPath, [CLI, 'daemon', '-c', configFile, '--local-only'], {env: {NO_COLOR: '1'}})
+        daemon = proc
+        try {
+          await waitFor(() => proc.output().stdout.includes(`NFLOG group ${NFLOG_GROUP} is taken by PID ${holder.pid} (tcpdump`), {
+            timeoutMs: 15_000, what: `the report of PID ${holder.pid}: ${proc.output().stdout}`})
+          await holder.stop()
+          await waitFor(() => /source nflog reads \(run \d+\)/.test(proc.output().stdout), {timeoutMs: 30_000, what: 'the source to read'})
+          await waitFor(() => / ready: /.test(proc.output().stdout), {timeoutMs: 15_000, what: 'ready'})
+          const offender = probe()
+          await waitBanned(offender, proc)
+        } finally {
+          await holder.stop()
+          await proc.stop(10_000)
+        }
+      })
+    }
   })
 }

@@ -11,7 +11,7 @@ export {escapeKmsgText, KMSG_DEVICE, KmsgSource, parseKmsgRecord, unescapeKmsgTe
 export type {KmsgRecord, KmsgSourceOptions} from './kmsg.js'
 export {JournalSource, journalctlArgs, parseJournalEntry} from './journal.js'
 export type {JournalEntry, JournalSourceOptions, SpawnLinesFn} from './journal.js'
-export {formatNflogLine, NFLOG_SNAPLEN, NflogSource, parseTcpdumpLine, tcpdumpArgs} from './nflog.js'
+export {findNflogHolders, formatNflogLine, NFLOG_HELPER_USER, NFLOG_SNAPLEN, nflogHelperPrefix, NflogSource, parseTcpdumpLine, tcpdumpArgs} from './nflog.js'
 export type {NflogPacket, NflogSourceOptions} from './nflog.js'
 export {DEFAULT_PIPE_PATH, ensureFifo, PipeSource} from './pipe.js'
 export type {PipeSourceOptions} from './pipe.js'

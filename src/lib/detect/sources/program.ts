@@ -44,6 +44,11 @@ export abstract class ProgramLineSource implements LogSource {
     return 'spawn'
   }
 
+  /** The error a failed run ends with: `error` by default; a subclass may explain it (who holds what). */
+  protected async explainFailure(error: unknown): Promise<unknown> {
+    return error
+  }
+
   /** One line of the program's output as a LogLine, or undefined to skip it. */
   protected abstract toLogLine(line: string): LogLine | undefined
 
@@ -82,7 +87,8 @@ export abstract class ProgramLineSource implements LogSource {
         yield logLine
       }
       health.state = 'stopped'
-    } catch (error) {
+    } catch (thrown) {
+      const error = await this.explainFailure(thrown)
       health.fail(error)
       throw error
     } finally {
