@@ -1,6 +1,7 @@
 /**
  * `diswall daemon` (the built CLI) and its packet sources at the edges of its life: a probe sent the
- * moment `ready` is printed, and a restart after `kill -9`. The victim namespace has a ruleset that
+ * moment `ready` is printed, probes sent while the daemon was down (kmsg), and a restart after
+ * `kill -9` (nflog). The victim namespace has a ruleset that
  * logs and rejects what nothing allowed; the attacker namespace runs one long-lived sender that sends
  * a UDP datagram from a fresh offender address as soon as the test drops a trigger file (inotify), so
  * that no process start stands between `ready` and the probe. Every firewall program runs inside the
@@ -169,6 +170,30 @@ for (const source of ['kmsg', 'nflog'] as const) {
         await sleep(150)
       }
     })
+
+    if (source === 'kmsg') {
+      it('daemon (kmsg) - probes logged while the daemon was down (stopped, or killed with SIGKILL) are banned when it starts', async () => {
+        for (const how of ['SIGTERM', 'SIGKILL'] as const) {
+          const first = await startAndProbe()
+          await waitBanned(first.offender, first.proc)
+          // The position is written at most a second after a record; SIGTERM writes it at once.
+          if (how === 'SIGKILL') await sleep(1500)
+          process.kill(first.proc.pid, how)
+          await first.proc.exited
+          await sleep(150)
+          const offender = probe()
+          await waitFor(() => sender.output().stdout.includes(`sent ${probes}\n`), {what: 'the probe to be sent'})
+          const again = await startAndProbe()
+          try {
+            await waitBanned(offender, again.proc)
+            await waitBanned(again.offender, again.proc)
+          } finally {
+            await again.proc.stop(10_000)
+          }
+          await sleep(150)
+        }
+      })
+    }
 
     if (source === 'nflog') {
       it('daemon (nflog) - after kill -9 its tcpdump is gone, and a new daemon reads on its first run and bans', async () => {

@@ -9,7 +9,7 @@ import {join} from 'node:path'
 
 import type {Config, DetectConfig} from '../config/index.js'
 import {loadConfig as defaultLoadConfig} from '../config/index.js'
-import {DetectEngine, FileSource, JournalSource, KmsgSource, NflogSource, PipeSource, superviseSource, WtmpSource} from '../detect/index.js'
+import {DetectEngine, FileSource, JournalSource, KMSG_POSITION_FILE, KmsgSource, NflogSource, PipeSource, superviseSource, WtmpSource} from '../detect/index.js'
 import type {
   AllowRequest,
   BanRequest,
@@ -82,7 +82,7 @@ export const SOURCES_READING_TIMEOUT_MS = 10_000
 
 /** What the sources should be, derived from config and pattern files (pure data). */
 export interface SourcePlan {
-  packet: {kind: PacketSourceKind; logPrefix: string; nflogGroup: number; pipePath: string}
+  packet: {kind: PacketSourceKind; logPrefix: string; nflogGroup: number; pipePath: string; kmsgPositionFile?: string}
   /** Log files the pattern files read. */
   files: string[]
   /** Follow wtmp for logins (auto-allow). */
@@ -101,12 +101,13 @@ const ALLOW_REFRESH_MS = 60_000
 /** The real sources of a plan. */
 export function makeSources(plan: SourcePlan): PlannedSources {
   const lines = new Map<string, LogSource>()
-  const {kind, logPrefix, nflogGroup, pipePath} = plan.packet
+  const {kind, kmsgPositionFile, logPrefix, nflogGroup, pipePath} = plan.packet
   const packet: Record<PacketSourceKind, () => LogSource> = {
     journal: () => new JournalSource({match: [logPrefix]}),
     // Blocking reads, and after each record 1 s of polling every 0.5 ms: no CPU while quiet, and
     // during a scan no wait for the kernel's next timer tick (up to 4 ms at HZ=250) per record.
-    kmsg: () => new KmsgSource({burstPollMs: 0.5, match: [logPrefix]}),
+    // With the position in the state dir: what the kernel logged while the daemon was down is read.
+    kmsg: () => new KmsgSource({burstPollMs: 0.5, match: [logPrefix], ...(kmsgPositionFile === undefined ? {} : {positionFile: kmsgPositionFile})}),
     nflog: () => new NflogSource({group: nflogGroup, logPrefix}),
     pipe: () => new PipeSource({path: pipePath}),
   }
@@ -460,6 +461,7 @@ export class Daemon {
       files: files.sort(),
       packet: {
         kind: this.options.packetSource ?? this.config.detect.source,
+        kmsgPositionFile: join(this.config.daemon.state_dir, KMSG_POSITION_FILE),
         logPrefix: this.config.detect.log_prefix,
         nflogGroup: this.config.detect.nflog_group,
         pipePath: this.options.pipePath ?? this.config.detect.pipe_path,

@@ -9,6 +9,7 @@ export {isFatalSourceError, SupervisedSource, superviseSource} from './superviso
 export type {SuperviseOptions, SupervisorEvent} from './supervisor.js'
 export {escapeKmsgText, KMSG_DEVICE, KmsgSource, parseKmsgRecord, unescapeKmsgText} from './kmsg.js'
 export type {KmsgRecord, KmsgSourceOptions} from './kmsg.js'
+export {KMSG_POSITION_FILE, KMSG_RESUME_MAX_AGE_SEC, KmsgPositionWriter, loadKmsgPosition} from './kmsg-position.js'
 export {JournalSource, journalctlArgs, parseJournalEntry} from './journal.js'
 export type {JournalEntry, JournalSourceOptions, SpawnLinesFn} from './journal.js'
 export {findNflogHolders, formatNflogLine, NFLOG_HELPER_USER, NFLOG_SNAPLEN, nflogHelperPrefix, NflogSource, parseTcpdumpLine, tcpdumpArgs} from './nflog.js'
