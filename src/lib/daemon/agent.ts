@@ -9,7 +9,7 @@ import {join} from 'node:path'
 
 import type {Config, DetectConfig} from '../config/index.js'
 import {loadConfig as defaultLoadConfig} from '../config/index.js'
-import {DetectEngine, FileSource, JournalSource, KmsgSource, NflogSource, PipeSource, superviseSource, WtmpSource} from '../detect/index.js'
+import {DetectEngine, FileSource, JournalSource, KMSG_POSITION_FILE, KmsgSource, NflogSource, PipeSource, superviseSource, WtmpSource} from '../detect/index.js'
 import type {
   AllowRequest,
   BanRequest,
@@ -74,11 +74,23 @@ export interface DaemonOptions {
    * true by default, unless `firewall` is given (a MemoryBackend is no kernel set to protect).
    */
   singleInstance?: boolean
+  /**
+   * How long start() waits for every source to read before it says `ready` without the late ones
+   * (which are named in the log), in milliseconds; {@link SOURCES_READING_TIMEOUT_MS} by default.
+   */
+  sourcesTimeoutMs?: number
 }
+
+/**
+ * How long the daemon waits for its sources to read before it is ready anyway, ms. Each reads within
+ * ~0.1 s on an idle 2-vCPU VM (the kmsg thread and tcpdump start in 20–80 ms); 10 s leaves room for a
+ * loaded machine, and a source that cannot start (a taken NFLOG group) is reported, not waited on.
+ */
+export const SOURCES_READING_TIMEOUT_MS = 10_000
 
 /** What the sources should be, derived from config and pattern files (pure data). */
 export interface SourcePlan {
-  packet: {kind: PacketSourceKind; logPrefix: string; nflogGroup: number; pipePath: string}
+  packet: {kind: PacketSourceKind; logPrefix: string; nflogGroup: number; pipePath: string; kmsgPositionFile?: string}
   /** Log files the pattern files read. */
   files: string[]
   /** Follow wtmp for logins (auto-allow). */
@@ -97,12 +109,13 @@ const ALLOW_REFRESH_MS = 60_000
 /** The real sources of a plan. */
 export function makeSources(plan: SourcePlan): PlannedSources {
   const lines = new Map<string, LogSource>()
-  const {kind, logPrefix, nflogGroup, pipePath} = plan.packet
+  const {kind, kmsgPositionFile, logPrefix, nflogGroup, pipePath} = plan.packet
   const packet: Record<PacketSourceKind, () => LogSource> = {
     journal: () => new JournalSource({match: [logPrefix]}),
     // Blocking reads, and after each record 1 s of polling every 0.5 ms: no CPU while quiet, and
     // during a scan no wait for the kernel's next timer tick (up to 4 ms at HZ=250) per record.
-    kmsg: () => new KmsgSource({burstPollMs: 0.5, match: [logPrefix]}),
+    // With the position in the state dir: what the kernel logged while the daemon was down is read.
+    kmsg: () => new KmsgSource({burstPollMs: 0.5, match: [logPrefix], ...(kmsgPositionFile === undefined ? {} : {positionFile: kmsgPositionFile})}),
     nflog: () => new NflogSource({group: nflogGroup, logPrefix}),
     pipe: () => new PipeSource({path: pipePath}),
   }
@@ -231,6 +244,7 @@ export class Daemon {
 
     if (this.options.transport) await this.startTransport(this.options.transport)
     this.startSources(this.sourcePlan())
+    await this.sourcesReading()
     this.ready = true
     this.log('notice', `ready: backend ${this.choice.backend} (${this.choice.reason}), ` +
       `sources ${this.sourceNames()}, ${this.patterns.length} pattern files, ` +
@@ -304,6 +318,27 @@ export class Daemon {
       this.lastReloadError = message
       this.log('error', `reload failed, keeping the running configuration: ${message}`)
       return {error: message, ok: false}
+    }
+  }
+
+  /**
+   * Waits until every source reads (so that a packet logged after `ready` is always seen), at most
+   * `sourcesTimeoutMs`; the ones that do not are named in the log, and start-up goes on without them.
+   */
+  private async sourcesReading(): Promise<void> {
+    const timeoutMs = this.options.sourcesTimeoutMs ?? SOURCES_READING_TIMEOUT_MS
+    const pending = new Set([...this.sources.values()].map(({source}) => source))
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))
+    await Promise.race([timeout, Promise.allSettled([...pending].map(async (source) => {
+      await source.reading()
+      pending.delete(source)
+    }))])
+    clearTimeout(timer)
+    for (const source of pending) {
+      const {lastError, state} = source.health()
+      this.log('error', `source ${source.name} is not reading after ${(timeoutMs / 1000).toFixed(1)} s (${state}` +
+        `${lastError === undefined ? '' : `: ${lastError}`}); ready without it`)
     }
   }
 
@@ -453,6 +488,7 @@ export class Daemon {
       files: files.sort(),
       packet: {
         kind: this.options.packetSource ?? this.config.detect.source,
+        kmsgPositionFile: join(this.config.daemon.state_dir, KMSG_POSITION_FILE),
         logPrefix: this.config.detect.log_prefix,
         nflogGroup: this.config.detect.nflog_group,
         pipePath: this.options.pipePath ?? this.config.detect.pipe_path,
@@ -500,7 +536,9 @@ export class Daemon {
 
   private onSourceEvent(event: SupervisorEvent): void {
     if (event.type === 'started') {
-      this.log(event.run === 1 ? 'info' : 'notice', `source ${event.source} started${event.run === 1 ? '' : ` (run ${event.run})`}`)
+      this.log(event.run === 1 ? 'debug' : 'notice', `source ${event.source} started${event.run === 1 ? '' : ` (run ${event.run})`}`)
+    } else if (event.type === 'reading') {
+      this.log('info', `source ${event.source} reads${event.run === 1 ? '' : ` (run ${event.run})`}`)
     } else if (event.type === 'restarting') {
       this.log('warning', `source ${event.source} stopped: ${asDiswallError(event.error).message}; restarting in ` +
         `${(event.delayMs / 1000).toFixed(1)} s (restart ${event.restarts})`)

@@ -23,6 +23,8 @@ export interface SpawnLinesOptions {
   env?: Record<string, string>
   /** Milliseconds between SIGTERM and SIGKILL when the stream is closed; 3000 by default. */
   killGraceMs?: number
+  /** Called with each chunk of the program's stderr as it comes (e.g. to see that it has started). */
+  onStderr?: (text: string) => void
 }
 
 /** How much of the program's stderr is kept for the error message, in characters. */
@@ -36,7 +38,7 @@ const STDERR_TAIL_CHARS = 4096
  * (with the end of its stderr) when it exits non-zero or is killed by someone else; it ends normally when
  * the program exits with status 0.
  */
-export function spawnLines(program: string, args: readonly string[], {env, killGraceMs = 3000}: SpawnLinesOptions = {}): LineStream {
+export function spawnLines(program: string, args: readonly string[], {env, killGraceMs = 3000, onStderr}: SpawnLinesOptions = {}): LineStream {
   const subprocess = execa(program, args, {
     buffer: false,
     // LC_ALL=C: the output is parsed, so keep it untranslated.
@@ -55,6 +57,7 @@ export function spawnLines(program: string, args: readonly string[], {env, killG
   subprocess.stderr?.setEncoding('utf8')
   subprocess.stderr?.on('data', (chunk: string) => {
     stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_CHARS)
+    onStderr?.(chunk)
   })
 
   let closing = false

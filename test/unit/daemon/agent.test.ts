@@ -8,7 +8,7 @@ import {defaultConfig} from '../../../src/lib/config/index.js'
 import type {Config} from '../../../src/lib/config/index.js'
 import {Daemon, queryDaemon, saveSnapshot, snapshotPath} from '../../../src/lib/daemon/index.js'
 import type {DaemonStatus, PlannedSources, SourcePlan} from '../../../src/lib/daemon/index.js'
-import type {LogLine, LogSource, SourceHealth, WtmpLogin} from '../../../src/lib/detect/index.js'
+import type {LogLine, LogSource, RunHooks, SourceHealth, WtmpLogin} from '../../../src/lib/detect/index.js'
 import {HostFacts} from '../../../src/lib/enforce/index.js'
 import {MemoryBackend} from '../../../src/lib/firewall/sets/index.js'
 import {waitFor} from '../../../src/lib/lab/index.js'
@@ -28,7 +28,8 @@ class PushSource<T = LogLine> implements LogSource<T> {
   runs = 0
   private lines = 0
 
-  constructor(readonly name: string) {}
+  /** The runs read once this settles ('never': they never do). */
+  constructor(readonly name: string, private readonly readingGate?: Promise<void> | 'never') {}
 
   push(item: T): void {
     this.queue.push(item)
@@ -40,8 +41,10 @@ class PushSource<T = LogLine> implements LogSource<T> {
     this.wake?.()
   }
 
-  async *start(): AsyncGenerator<T> {
+  async *start(hooks: RunHooks = {}): AsyncGenerator<T> {
     this.runs++
+    if (this.readingGate === undefined) hooks.reading?.()
+    else if (this.readingGate !== 'never') void this.readingGate.then(() => hooks.reading?.())
     while (!this.closed) {
       if (this.failure) {
         const error = this.failure
@@ -118,8 +121,9 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
     await rm(dir, {force: true, recursive: true})
   })
 
-  async function start(name: string, {backend = new MemoryBackend(), configure, exec, shippedPatterns = false, transport}:
-    {backend?: MemoryBackend; configure?: (c: Config) => void; exec?: Exec; shippedPatterns?: boolean; transport?: FakeTransport} = {}): Promise<Harness> {
+  async function start(name: string, {backend = new MemoryBackend(), configure, exec, readingGate, shippedPatterns = false, sourcesTimeoutMs, transport}:
+    {backend?: MemoryBackend; configure?: (c: Config) => void; exec?: Exec; readingGate?: Promise<void> | 'never'; shippedPatterns?: boolean
+      sourcesTimeoutMs?: number; transport?: FakeTransport} = {}): Promise<Harness> {
     const base = join(dir, name)
     const patternsDir = join(base, 'patterns.d')
     if (shippedPatterns) await mkdir(base, {recursive: true})
@@ -134,7 +138,7 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
     config.firewall.kill_connections = false
     configure?.(config)
     const configPath = join(base, 'diswall.conf')
-    const packets = new PushSource('kmsg')
+    const packets = new PushSource('kmsg', readingGate)
     const files = new Map<string, PushSource>()
     const logins = new PushSource<WtmpLogin>('wtmp')
     const plans: SourcePlan[] = []
@@ -160,6 +164,7 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
       logger: log,
       makeSources,
       patternsDir,
+      ...(sourcesTimeoutMs === undefined ? {} : {sourcesTimeoutMs}),
       version: '0.0.0-test',
     })
     await daemon.start()
@@ -338,6 +343,37 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
     const names = (await readdir(join(crashed, 'state'))).sort()
     assert.deepEqual(names, ['sets.journal.2', 'sets.snapshot']) // 0: the crashed run's, 1: this run's, 2: opened by the stop
     assert.match(await readFile(join(crashed, 'state', 'sets.snapshot'), 'utf8'), /^# journal 2$/m)
+  })
+
+  it('Daemon - start() resolves (ready) only once every source reads', async () => {
+    let read = (): void => {}
+    const gate = new Promise<void>((resolve) => (read = resolve))
+    let ready = false
+    const started = start('reading', {readingGate: gate}).then((h) => {
+      ready = true
+      return h
+    })
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    assert.equal(ready, false, 'ready before the packet source reads')
+    read()
+    const h = await started
+    try {
+      assert.ok(!h.log.lines.some((l) => l.message.includes('is not reading')))
+      assert.ok(h.log.lines.some((l) => l.message === 'source kmsg reads'))
+    } finally {
+      await h.daemon.stop()
+    }
+  })
+
+  it('Daemon - a source that never reads is named after the bound, and the daemon is ready without it', async () => {
+    const h = await start('never-reads', {readingGate: 'never', sourcesTimeoutMs: 200})
+    try {
+      const late = h.log.lines.filter((l) => l.message.includes('is not reading'))
+      assert.deepEqual(late.map((l) => [l.level, l.message.replace(/ \(.*/, '')]), [['error', 'source kmsg is not reading after 0.2 s']])
+      assert.ok(h.log.lines.findIndex((l) => l.message.startsWith('ready: ')) > h.log.lines.indexOf(late[0]!))
+    } finally {
+      await h.daemon.stop()
+    }
   })
 
   it('Daemon - a source that fails is restarted and reported in the status', async () => {

@@ -1,17 +1,20 @@
 import assert from 'node:assert/strict'
+import {spawn as spawnChild} from 'node:child_process'
 import {test} from 'node:test'
 
 import {DetectEngine} from '../../../src/lib/detect/engine.js'
 import {parseKernelLog} from '../../../src/lib/detect/kernel-log.js'
 import {
+  findNflogHolders,
   formatNflogLine,
   LogSourceError,
+  nflogHelperPrefix,
   NflogSource,
   parseTcpdumpLine,
   tcpdumpArgs,
 } from '../../../src/lib/detect/sources/index.js'
 import type {NflogPacket} from '../../../src/lib/detect/sources/index.js'
-import {MissingDependencyError} from '../../../src/lib/errors.js'
+import {CommandFailedError, MissingDependencyError} from '../../../src/lib/errors.js'
 import {parseAddress} from '../../../src/lib/net/index.js'
 import type {LineStream} from '../../../src/lib/system/stream.js'
 import {configWith} from './helpers.js'
@@ -100,10 +103,48 @@ test('tcpdump arguments - line-buffered, numeric, quiet, no timestamps, a short 
   assert.equal(tcpdumpArgs(65_535).at(-1), 'nflog:65535')
 })
 
+/** As root, tcpdump runs through setpriv (its own uid, CAP_NET_ADMIN only, killed when the daemon dies). */
+const HELPER = process.getuid?.() === 0 ? nflogHelperPrefix() : []
+
+test('nflog helper - setpriv drops to the tcpdump user with CAP_NET_ADMIN only and kills tcpdump with its parent', () => {
+  assert.deepEqual(nflogHelperPrefix(), ['setpriv', '--reuid=tcpdump', '--regid=tcpdump', '--init-groups',
+    '--inh-caps=-all,+net_admin', '--ambient-caps=-all,+net_admin', '--pdeathsig=KILL', '--'])
+})
+
+test('nflog source - a taken group is reported with the PID of the process that holds it', async () => {
+  // A real process with `nflog:GROUP` in its command line, as a tcpdump left behind would have.
+  const holder = spawnChild(process.execPath, ['-e', 'setTimeout(() => {}, 20000)', '--', '-i', 'nflog:4711'], {stdio: 'ignore'})
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    assert.deepEqual((await findNflogHolders(4711, true)).map((h) => h.pid), [holder.pid])
+    const failing = (program: string, args: readonly string[]): LineStream => ({
+      [Symbol.asyncIterator]: () => ({
+        next: () => Promise.reject(new CommandFailedError(program, args, 1, "tcpdump: Can't listen on group index: Operation not permitted\n")),
+      }),
+      async close() {},
+      pid: 4243,
+    })
+    const source = new NflogSource({group: 4711, logPrefix: PREFIX}, failing)
+    const error = await new Puller(source.start()).end()
+    assert.ok(error instanceof LogSourceError, String(error))
+    assert.match(error.message, new RegExp(`^NFLOG group 4711 is taken by PID ${holder.pid} \\(.*nflog:4711\\)$`))
+    assert.match(error.hint ?? '', new RegExp(`kill ${holder.pid}`))
+    // Another error stays as it is.
+    const other = new NflogSource({group: 4711, logPrefix: PREFIX}, (program, args) => ({
+      [Symbol.asyncIterator]: () => ({next: () => Promise.reject(new CommandFailedError(program, args, 1, 'tcpdump: something else\n'))}),
+      async close() {},
+      pid: 4244,
+    }))
+    assert.ok((await new Puller(other.start()).end()) instanceof CommandFailedError)
+  } finally {
+    holder.kill()
+  }
+})
+
 /** A LineStream over fixed lines, or one that waits until closed; records how it was started. */
 function fakeSpawn(calls: Array<{program: string; args: readonly string[]}>, lines: string[] | 'forever') {
   let closes = 0
-  const spawn = (program: string, args: readonly string[]): LineStream => {
+  const spawn = (program: string, args: readonly string[], options?: {onStderr?: (text: string) => void}): LineStream => {
     calls.push({args, program})
     let wake: (() => void) | undefined
     let closed = false
@@ -113,6 +154,8 @@ function fakeSpawn(calls: Array<{program: string; args: readonly string[]}>, lin
           yield* lines
           return
         }
+        options?.onStderr?.('tcpdump: verbose output suppressed, use -v[v]... for full protocol decode\nlistening on nflog:')
+        options?.onStderr?.('5, link-type NFLOG (Linux netfilter log messages), snapshot length 256 bytes\n')
         yield 'IP 203.0.113.9.1234 > 198.51.100.1.25: tcp 0'
         while (!closed) await new Promise<void>((resolve) => (wake = resolve))
       },
@@ -143,7 +186,8 @@ test('nflog source - packets become kernel LOG lines of source nflog; other line
     {source: 'nflog', text: 'diswall-log: SRC=2001:db8::7 DST=2001:db8::1 PROTO=ICMPv6'},
   ])
   assert.ok(lines.every((l) => typeof l.time === 'number'))
-  assert.deepEqual(calls, [{args: tcpdumpArgs(7), program: 'tcpdump'}])
+  const [program, ...args] = [...HELPER, 'tcpdump', ...tcpdumpArgs(7)]
+  assert.deepEqual(calls, [{args, program}])
   assert.equal(source.health().lines, 2)
   assert.equal(source.health().name, 'nflog')
 })
@@ -153,8 +197,26 @@ test('nflog source - wrap runs tcpdump through another command (ip netns exec), 
   const source = new NflogSource({group: 9, logPrefix: PREFIX, name: 'nflog-test', program: '/usr/bin/tcpdump',
     wrap: ['ip', 'netns', 'exec', 'dw-x']}, fakeSpawn(calls, []).spawn)
   for await (const _ of source.start()) assert.fail('no lines expected')
-  assert.deepEqual(calls, [{args: ['netns', 'exec', 'dw-x', '/usr/bin/tcpdump', ...tcpdumpArgs(9)], program: 'ip'}])
+  assert.deepEqual(calls, [{args: ['netns', 'exec', 'dw-x', ...HELPER, '/usr/bin/tcpdump', ...tcpdumpArgs(9)], program: 'ip'}])
   assert.equal(source.health().name, 'nflog-test')
+})
+
+test('nflog source - reads once tcpdump says it listens on the group (the line may come in pieces)', async () => {
+  const source = new NflogSource({group: 5, logPrefix: PREFIX}, fakeSpawn([], 'forever').spawn)
+  let reading = 0
+  const puller = new Puller(source.start({reading: () => reading++}))
+  await puller.take(1)
+  assert.equal(reading, 1)
+  await source.close()
+  await puller.end()
+  // tcpdump that never listens (only the first piece of the line): never reading.
+  let early = 0
+  const stuck = new NflogSource({group: 5, logPrefix: PREFIX}, (program, args, options) => {
+    options?.onStderr?.('listening on nflog:')
+    return fakeSpawn([], ['IP 203.0.113.9.1234 > 198.51.100.1.25: tcp 0']).spawn(program, args)
+  })
+  for await (const _ of stuck.start({reading: () => early++})) break
+  assert.equal(early, 0)
 })
 
 test('nflog source - close() stops tcpdump and ends the iteration; later runs yield nothing', async () => {

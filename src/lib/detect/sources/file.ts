@@ -8,7 +8,7 @@ import type {FileHandle} from 'node:fs/promises'
 
 import {followFile} from './follow.js'
 import {HealthTracker, LineSplitter, RunSet} from './internal.js'
-import type {LogLine, LogSource, SourceHealth} from './types.js'
+import type {LogLine, LogSource, RunHooks, SourceHealth} from './types.js'
 
 /** Longest line kept by default, in bytes; longer lines are dropped and counted as lost. */
 export const DEFAULT_MAX_LINE_BYTES = 64 * 1024
@@ -44,11 +44,11 @@ export class FileSource implements LogSource {
   }
 
   /** Starts a run (see {@link LogSource.start}); it begins when first pulled. */
-  start(): AsyncGenerator<LogLine> {
-    return this.runs.start(() => this.run())
+  start(hooks: RunHooks = {}): AsyncGenerator<LogLine> {
+    return this.runs.start(() => this.run(hooks))
   }
 
-  private async *run(): AsyncGenerator<LogLine> {
+  private async *run(hooks: RunHooks): AsyncGenerator<LogLine> {
     if (this.closed) return
     const health = this.health_
     const splitter = new LineSplitter(this.options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES)
@@ -63,7 +63,12 @@ export class FileSource implements LogSource {
     try {
       for await (const event of followFile(this.path, {
         fromStart: this.options.fromStart ?? false,
-        onState: () => (health.state = 'running'),
+        // Following, or waiting for the file, which is then read from its start: either way nothing
+        // written from now on is missed.
+        onState: () => {
+          health.state = 'running'
+          hooks.reading?.()
+        },
         pollIntervalMs: this.options.pollIntervalMs,
         signal: this.stop.signal,
         startPosition,

@@ -68,8 +68,13 @@ export interface JournalSourceOptions {
   program?: string
 }
 
-/** The arguments of journalctl: kernel messages only, followed, as JSON, from now or after `cursor`. */
-export function journalctlArgs(cursor?: string): string[] {
+/**
+ * The arguments of journalctl: kernel messages only, followed, as JSON, after `cursor`, or else from
+ * `sinceMs` (milliseconds since the epoch, rounded down to the second), or else from now.
+ */
+export function journalctlArgs(cursor?: string, sinceMs?: number): string[] {
+  const from = cursor !== undefined ? `--after-cursor=${cursor}`
+    : sinceMs === undefined ? '--since=now' : `--since=@${Math.floor(sinceMs / 1000)}`
   return [
     '--dmesg', // = -k: _TRANSPORT=kernel of the current boot
     '--follow',
@@ -78,7 +83,7 @@ export function journalctlArgs(cursor?: string): string[] {
     '--all', // a long MESSAGE would otherwise be printed as null
     '--no-pager',
     '--quiet',
-    ...(cursor === undefined ? ['--since=now'] : [`--after-cursor=${cursor}`]),
+    from,
   ]
 }
 
@@ -97,7 +102,10 @@ export class JournalSource extends ProgramLineSource {
   }
 
   protected command(): readonly string[] {
-    return [this.options.program ?? 'journalctl', ...journalctlArgs(this.cursor)]
+    // The start time is taken before journalctl runs, not by journalctl (`--since=now`): the run then
+    // reads from the moment it was spawned, however long journalctl takes to start, so it can say it
+    // reads at once. Up to a second of earlier entries may come again; the engine de-duplicates them.
+    return [this.options.program ?? 'journalctl', ...journalctlArgs(this.cursor, Date.now())]
   }
 
   protected toLogLine(line: string): LogLine | undefined {

@@ -19,6 +19,8 @@ export const SHARED_SLOTS = 4
 export interface KmsgWorkerData {
   /** Resume after this sequence number; null: start at the end of the ring buffer. */
   afterSeq: number | null
+  /** Skip records logged before this kernel time (microseconds since boot); 0: none. */
+  minTimestampUsec: number
   /** Polling interval while bursting, in milliseconds; 0: no bursts. */
   burstPollMs: number
   /** How long a burst lasts after a record, in milliseconds. */

@@ -12,7 +12,7 @@ import type {KmsgWorkerData, KmsgWorkerMessage} from './kmsg-shared.js'
 if (parentPort === null) throw new Error('kmsg-worker runs only as the reader thread of the kmsg source')
 const port = parentPort
 const post = (message: KmsgWorkerMessage): void => port.postMessage(message)
-const {afterSeq, burstPollMs, burstWindowMs, device, maxInFlight, needles, pollIntervalMs, state} = workerData as KmsgWorkerData
+const {afterSeq, burstPollMs, burstWindowMs, device, maxInFlight, minTimestampUsec, needles, pollIntervalMs, state} = workerData as KmsgWorkerData
 const shared = new Int32Array(state)
 // Polling meets EAGAIN thousands of times a second, and each is thrown as an Error: without a stack
 // trace that costs ~10 % less CPU. Errors reach the main thread as code and message only.
@@ -25,6 +25,11 @@ const codeOf = (error: unknown): string | undefined => (error as NodeJS.ErrnoExc
 const seqOf = (rec: string): number => {
   const a = rec.indexOf(',')
   return Number(rec.slice(a + 1, rec.indexOf(',', a + 1)))
+}
+
+const tsOf = (rec: string): number => {
+  const b = rec.indexOf(',', rec.indexOf(',') + 1)
+  return Number(rec.slice(b + 1, rec.indexOf(',', b + 1)))
 }
 
 const readRecord = (fd: number): string => {
@@ -100,6 +105,8 @@ try {
     if (seq > expected) post({n: seq - expected, t: 'lost'})
     expected = seq + 1
     last = seq
+    // Resuming after a saved position: records older than the bound are not read (kmsg-position.ts).
+    if (minTimestampUsec > 0 && tsOf(rec) < minTimestampUsec) continue
     if (needles.length > 0 && !needles.some((n) => rec.includes(n))) continue
     if (burst) burstUntil = performance.now() + burstWindowMs
     for (;;) {

@@ -25,6 +25,10 @@
  *   numbers, unlike timestamps, are exact (the kernel's clock and CLOCK_MONOTONIC drift apart under NTP).
  *   A later run of the same source resumes after the last record it delivered instead, so a restart by
  *   the supervisor loses nothing that is still in the ring buffer.
+ * - Across daemon restarts: with `positionFile`, the last sequence number is kept in the state dir
+ *   (kmsg-position.ts), and the first run resumes after it, reading the records of the last
+ *   {@link KMSG_RESUME_MAX_AGE_SEC} seconds that are still in the ring buffer: probes logged while the
+ *   daemon was down (or starting) are handled.
  * - Losses are counted, never fatal: EPIPE (the reader was overtaken and records were overwritten) and
  *   gaps in the sequence numbers add to `lost` in the health.
  * - Back-pressure: the worker stops reading when `maxInFlight` records wait for the consumer (shared
@@ -42,9 +46,10 @@ import {Worker} from 'node:worker_threads'
 
 import {NotRootError} from '../../errors.js'
 import {AsyncQueue, HealthTracker, RunSet} from './internal.js'
+import {KMSG_RESUME_MAX_AGE_SEC, KmsgPositionWriter, loadKmsgPosition} from './kmsg-position.js'
 import {BLOCKED, SHARED_SLOTS, STOP, TAKEN} from './kmsg-shared.js'
 import type {KmsgWorkerData, KmsgWorkerMessage} from './kmsg-shared.js'
-import {type LogLine, type LogSource, LogSourceError, type SourceHealth} from './types.js'
+import {type LogLine, type LogSource, LogSourceError, type RunHooks, type SourceHealth} from './types.js'
 
 /** The device the kernel log is read from. */
 export const KMSG_DEVICE = '/dev/kmsg'
@@ -160,6 +165,16 @@ export interface KmsgSourceOptions {
   burstPollMs?: number
   /** How long {@link KmsgSourceOptions.burstPollMs} keeps polling after a record; 1000 ms by default. */
   burstWindowMs?: number
+  /**
+   * Keep the position here (see kmsg-position.ts): the first run resumes after the position saved in
+   * this boot, reading the records still in the ring buffer that are at most `resumeMaxAgeSec` old,
+   * instead of starting at the end. None by default.
+   */
+  positionFile?: string
+  /** See `positionFile`; {@link KMSG_RESUME_MAX_AGE_SEC} (600) by default. */
+  resumeMaxAgeSec?: number
+  /** Called when the position file cannot be written. */
+  onPositionError?: (error: unknown) => void
 }
 
 /** The reader thread's module, compiled next to this one (dist/); see {@link startReaderThread}. */
@@ -177,23 +192,37 @@ export class KmsgSource implements LogSource {
   private readonly runs = new RunSet<LogLine>()
   private lastSeq: number | undefined
   private stopRun: (() => void) | undefined
+  private positions: KmsgPositionWriter | undefined
 
   constructor(private readonly options: KmsgSourceOptions = {}) {
     this.name = options.name ?? 'kmsg'
     this.health_ = new HealthTracker(this.name)
   }
 
-  /** Starts a run (see {@link LogSource.start}); it begins when first pulled. */
-  start(): AsyncGenerator<LogLine> {
-    return this.runs.start(() => this.run())
+  /**
+   * Starts a run (see {@link LogSource.start}); it begins when first pulled, and reads once the thread
+   * knows where it starts in the ring buffer.
+   */
+  start(hooks: RunHooks = {}): AsyncGenerator<LogLine> {
+    return this.runs.start(() => this.run(hooks))
   }
 
-  private async *run(): AsyncGenerator<LogLine> {
+  private async *run(hooks: RunHooks): AsyncGenerator<LogLine> {
     if (this.closed) return
     const device = this.options.device ?? KMSG_DEVICE
     const health = this.health_
     health.state = 'starting'
     const shared = new Int32Array(new SharedArrayBuffer(SHARED_SLOTS * Int32Array.BYTES_PER_ELEMENT))
+    const positions = this.options.positionFile === undefined ? undefined
+      : (this.positions ??= new KmsgPositionWriter(this.options.positionFile, this.options.onPositionError))
+    let minTimestampUsec = 0
+    if (this.lastSeq === undefined && this.options.positionFile !== undefined) {
+      this.lastSeq = await loadKmsgPosition(this.options.positionFile)
+      // Kernel timestamps count from boot (local_clock), as CLOCK_MONOTONIC (hrtime) does.
+      const nowUsec = Number(process.hrtime.bigint() / 1000n)
+      if (this.lastSeq !== undefined) minTimestampUsec = Math.max(1, nowUsec - (this.options.resumeMaxAgeSec ?? KMSG_RESUME_MAX_AGE_SEC) * 1e6)
+    }
+    if (this.closed) return
     const queue = new AsyncQueue<string>(() => {
       Atomics.add(shared, TAKEN, 1)
       Atomics.notify(shared, TAKEN)
@@ -203,6 +232,7 @@ export class KmsgSource implements LogSource {
       burstPollMs: this.options.burstPollMs ?? 0,
       burstWindowMs: this.options.burstWindowMs ?? 1000,
       device,
+      minTimestampUsec,
       maxInFlight: this.options.maxInFlight ?? 4096,
       needles: (this.options.match ?? []).map((m) => escapeKmsgText(m)),
       pollIntervalMs: this.options.pollIntervalMs ?? 0,
@@ -231,7 +261,14 @@ export class KmsgSource implements LogSource {
 
     worker.on('message', (message: KmsgWorkerMessage) => {
       if (typeof message === 'string') return queue.push(message)
-      if (message.t === 'ready') health.state = 'running'
+      if (message.t === 'ready') {
+        if (this.lastSeq === undefined && message.seq >= 0) {
+          this.lastSeq = message.seq
+          positions?.note(message.seq)
+        }
+        health.state = 'running'
+        hooks.reading?.()
+      }
       else if (message.t === 'lost') health.lost += message.n
       else if (message.t === 'error') queue.fail(kmsgError(device, message))
     })
@@ -247,6 +284,7 @@ export class KmsgSource implements LogSource {
         const record = parseKmsgRecord(raw)
         if (record === undefined) continue
         this.lastSeq = record.seq
+        positions?.note(record.seq)
         health.line()
         yield {source: this.name, text: record.message, time: bootEpochMs + record.timestampUsec / 1000}
       }
@@ -256,6 +294,7 @@ export class KmsgSource implements LogSource {
       throw error
     } finally {
       stop()
+      await positions?.flush()
       if (this.stopRun === stop) this.stopRun = undefined
       if (this.closed) health.state = 'stopped'
     }

@@ -9,7 +9,20 @@
  * NFLOG groups are per network namespace, and only one program can listen on a group: another listener
  * (ulogd) makes tcpdump exit with an error. tcpdump prints no NFLOG prefix in this mode, so every packet
  * of the group counts; the group must be diswall's alone.
+ *
+ * tcpdump dies with the daemon: a tcpdump left behind by a daemon killed with SIGKILL kept the group
+ * until its next packet hit the closed pipe, and the next daemon's tcpdump could not listen (its
+ * supervisor looped for ~16 s). Node cannot call prctl(PR_SET_PDEATHSIG), so tcpdump is started through
+ * `setpriv --pdeathsig KILL` (util-linux, essential on Debian 12; `ip netns exec` execs it, so the
+ * parent stays the daemon). The kernel clears that setting when the uid changes, which tcpdump's own
+ * privilege drop (`-Z tcpdump`, the Debian default as root) would do; so setpriv drops the privileges
+ * instead, before tcpdump runs: user and group {@link NFLOG_HELPER_USER}, and only CAP_NET_ADMIN,
+ * which binding an NFLOG group needs (tcpdump 4.99.3, util-linux 2.38.1). A group still taken at start
+ * (another listener) is reported with the holder's PID where /proc shows it.
  */
+import {readdir, readFile, stat} from 'node:fs/promises'
+
+import {CommandFailedError, MissingDependencyError} from '../../errors.js'
 import type {Address} from '../../net/index.js'
 import {parseAddress} from '../../net/index.js'
 import {spawnLines} from '../../system/index.js'
@@ -45,6 +58,18 @@ export interface NflogSourceOptions {
    * of another network namespace (tests). None by default.
    */
   wrap?: readonly string[]
+}
+
+/** The user tcpdump runs as (Debian's tcpdump package creates it). */
+export const NFLOG_HELPER_USER = 'tcpdump'
+
+/**
+ * The command in front of tcpdump: `setpriv` drops to {@link NFLOG_HELPER_USER} with CAP_NET_ADMIN only
+ * and makes the kernel send SIGKILL when the daemon dies (see the module comment).
+ */
+export function nflogHelperPrefix(user = NFLOG_HELPER_USER): string[] {
+  return ['setpriv', `--reuid=${user}`, `--regid=${user}`, '--init-groups', '--inh-caps=-all,+net_admin',
+    '--ambient-caps=-all,+net_admin', '--pdeathsig=KILL', '--']
 }
 
 /**
@@ -194,7 +219,33 @@ export class NflogSource extends ProgramLineSource {
 
   protected command(): readonly string[] {
     const {group, program = 'tcpdump', wrap = []} = this.options
-    return [...wrap, program, ...tcpdumpArgs(group)]
+    // Without root there is no uid to drop, and setpriv could not change it.
+    const helper = process.getuid?.() === 0 ? nflogHelperPrefix() : []
+    return [...wrap, ...helper, program, ...tcpdumpArgs(group)]
+  }
+
+  /** libpcap 1.10 says `Can't listen on group index` when another socket holds the group. */
+  protected override async explainFailure(error: unknown): Promise<unknown> {
+    if (!(error instanceof CommandFailedError)) return error
+    const {group, program = 'tcpdump', wrap = []} = this.options
+    // util-linux 2.38: setpriv exits 127 with "failed to execute PROGRAM: No such file or directory".
+    if (error.programExitCode === 127 && error.stderr.includes(`failed to execute ${program}: No such file`)) {
+      return new MissingDependencyError(program, 'tcpdump', {cause: error})
+    }
+    if (!error.stderr.includes("Can't listen on group")) return error
+    const holders = await findNflogHolders(group, wrap.length === 0)
+    const who = holders.length === 0 ? 'another program' : holders.map((h) => `PID ${h.pid} (${h.command})`).join(', ')
+    return new LogSourceError(`NFLOG group ${group} is taken by ${who}`,
+      holders.length === 0
+        ? `Find the listener (ulogd, tcpdump) and stop it, or set [detect] nflog_group to a free group and apply the firewall again.`
+        : `If it is left over from a diswall daemon that was killed, stop it: kill ${holders.map((h) => h.pid).join(' ')}; ` +
+          'otherwise set [detect] nflog_group to a free group and apply the firewall again.',
+      {cause: error})
+  }
+
+  /** tcpdump 4.99 prints `listening on nflog:GROUP, link-type NFLOG …` once it is bound to the group. */
+  protected override readingOn(): string {
+    return `listening on nflog:${this.options.group},`
   }
 
   protected toLogLine(line: string): LogLine | undefined {
@@ -202,4 +253,40 @@ export class NflogSource extends ProgramLineSource {
     if (packet === undefined) return undefined
     return {source: this.name, text: formatNflogLine(this.options.logPrefix, packet), time: Date.now()}
   }
+}
+
+/**
+ * Processes that look like listeners of NFLOG `group`: an argument `nflog:GROUP` (tcpdump, dumpcap) in
+ * their command line, in this process's network namespace when `sameNetns` (groups are per namespace).
+ * Reads /proc; never throws (a process may exit while it is read).
+ */
+export async function findNflogHolders(group: number, sameNetns: boolean): Promise<Array<{pid: number; command: string}>> {
+  const wanted = `nflog:${group}`
+  const netnsOf = async (pid: number | 'self'): Promise<number | undefined> => {
+    try {
+      return (await stat(`/proc/${pid}/ns/net`)).ino
+    } catch {
+      return undefined
+    }
+  }
+  const ours = sameNetns ? await netnsOf('self') : undefined
+  const found: Array<{pid: number; command: string}> = []
+  let entries: string[]
+  try {
+    entries = await readdir('/proc')
+  } catch {
+    return found
+  }
+  for (const name of entries) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue
+    try {
+      const argv = (await readFile(`/proc/${name}/cmdline`, 'utf8')).split('\0').filter((a) => a !== '')
+      if (!argv.some((a) => a === wanted || a.endsWith(`=${wanted}`) || a === `-i${wanted}`)) continue
+      if (ours !== undefined && (await netnsOf(Number(name))) !== ours) continue
+      found.push({command: argv.join(' ').slice(0, 200), pid: Number(name)})
+    } catch {
+      // Gone meanwhile, or not readable.
+    }
+  }
+  return found
 }

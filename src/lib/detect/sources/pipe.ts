@@ -17,7 +17,7 @@ import {exec as defaultExec, type Exec} from '../../system/index.js'
 import {DEFAULT_PATHS} from '../../system/index.js'
 import {DEFAULT_MAX_LINE_BYTES} from './file.js'
 import {HealthTracker, LineSplitter, RunSet} from './internal.js'
-import {type LogLine, type LogSource, LogSourceError, type SourceHealth} from './types.js'
+import {type LogLine, type LogSource, LogSourceError, type RunHooks, type SourceHealth} from './types.js'
 
 /** The original DisWall's FIFO (`[detect] pipe_path`). */
 export const DEFAULT_PIPE_PATH = DEFAULT_PATHS.pipe
@@ -90,11 +90,11 @@ export class PipeSource implements LogSource {
   }
 
   /** Starts a run (see {@link LogSource.start}); it begins when first pulled. */
-  start(): AsyncGenerator<LogLine> {
-    return this.runs.start(() => this.run())
+  start(hooks: RunHooks = {}): AsyncGenerator<LogLine> {
+    return this.runs.start(() => this.run(hooks))
   }
 
-  private async *run(): AsyncGenerator<LogLine> {
+  private async *run(hooks: RunHooks): AsyncGenerator<LogLine> {
     if (this.closed) return
     const health = this.health_
     health.state = 'starting'
@@ -111,6 +111,8 @@ export class PipeSource implements LogSource {
       socket = new Socket({fd, readable: true, writable: false})
       this.socket = socket
       health.state = 'running'
+      // The FIFO is open, so a writer's lines wait in it until they are read.
+      hooks.reading?.()
       for await (const chunk of socket as AsyncIterable<Buffer>) {
         const lines = splitter.push(chunk)
         health.lost += splitter.dropped - dropped

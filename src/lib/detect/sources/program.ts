@@ -3,12 +3,15 @@
  * journalctl (./journal.ts) and tcpdump (./nflog.ts). A subclass names the program and turns its lines
  * into LogLines; starting, stopping and health are done here.
  */
-import {type LineStream, spawnLines} from '../../system/index.js'
+import {type LineStream, spawnLines, type SpawnLinesOptions} from '../../system/index.js'
 import {HealthTracker, RunSet} from './internal.js'
-import type {LogLine, LogSource, SourceHealth} from './types.js'
+import type {LogLine, LogSource, RunHooks, SourceHealth} from './types.js'
 
 /** Starts a program and reads its stdout as lines (spawnLines; tests pass a fake). */
-export type SpawnLinesFn = (program: string, args: readonly string[]) => LineStream
+export type SpawnLinesFn = (program: string, args: readonly string[], options?: Pick<SpawnLinesOptions, 'onStderr'>) => LineStream
+
+/** How much of the program's stderr is searched for {@link ProgramLineSource.readingOn}, in characters. */
+const STDERR_WATCH_CHARS = 4096
 
 /**
  * A source over a program's output. Each run starts the program (command() is asked anew, so a run may
@@ -32,23 +35,51 @@ export abstract class ProgramLineSource implements LogSource {
   /** The program and its arguments for the next run. */
   protected abstract command(): readonly string[]
 
+  /**
+   * When a run reads: `spawn` (the default) once the program runs, which suits a program told where
+   * to start (journalctl after a cursor or a time); a string, once the program printed it on stderr
+   * (tcpdump's `listening on …`).
+   */
+  protected readingOn(): 'spawn' | string {
+    return 'spawn'
+  }
+
+  /** The error a failed run ends with: `error` by default; a subclass may explain it (who holds what). */
+  protected async explainFailure(error: unknown): Promise<unknown> {
+    return error
+  }
+
   /** One line of the program's output as a LogLine, or undefined to skip it. */
   protected abstract toLogLine(line: string): LogLine | undefined
 
   /** Starts a run (see {@link LogSource.start}); it begins when first pulled. */
-  start(): AsyncGenerator<LogLine> {
-    return this.runs.start(() => this.run())
+  start(hooks: RunHooks = {}): AsyncGenerator<LogLine> {
+    return this.runs.start(() => this.run(hooks))
   }
 
-  private async *run(): AsyncGenerator<LogLine> {
+  private async *run(hooks: RunHooks): AsyncGenerator<LogLine> {
     if (this.closed) return
     const health = this.health_
     health.state = 'starting'
     const [program, ...args] = this.command()
-    const stream = this.spawn(program!, args)
+    const marker = this.readingOn()
+    let stderr = ''
+    let reading = false
+    const onStderr = (text: string): void => {
+      if (reading || marker === 'spawn') return
+      stderr = (stderr + text).slice(-STDERR_WATCH_CHARS)
+      if (!stderr.includes(marker)) return
+      reading = true
+      health.state = 'running'
+      hooks.reading?.()
+    }
+    const stream = this.spawn(program!, args, {onStderr})
     this.stream = stream
     try {
-      if (stream.pid !== undefined) health.state = 'running'
+      if (stream.pid !== undefined && marker === 'spawn') {
+        health.state = 'running'
+        hooks.reading?.()
+      }
       for await (const line of stream) {
         const logLine = this.toLogLine(line)
         if (logLine === undefined) continue
@@ -56,7 +87,8 @@ export abstract class ProgramLineSource implements LogSource {
         yield logLine
       }
       health.state = 'stopped'
-    } catch (error) {
+    } catch (thrown) {
+      const error = await this.explainFailure(thrown)
       health.fail(error)
       throw error
     } finally {

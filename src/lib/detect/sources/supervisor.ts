@@ -5,11 +5,12 @@
  */
 import {MissingDependencyError, NotRootError} from '../../errors.js'
 import {errorMessage, RunSet} from './internal.js'
-import {type LogLine, type LogSource, type SourceHealth, SourceEndedError} from './types.js'
+import {type LogLine, type LogSource, type RunHooks, type SourceHealth, SourceEndedError} from './types.js'
 
 /** What a supervisor reports, for the daemon's log. */
 export type SupervisorEvent =
   | {type: 'started'; source: string; run: number}
+  | {type: 'reading'; source: string; run: number}
   | {type: 'restarting'; source: string; error: unknown; delayMs: number; restarts: number}
   | {type: 'failed'; source: string; error: unknown}
 
@@ -43,8 +44,22 @@ export class SupervisedSource<T = LogLine> implements LogSource<T> {
   private lastError: string | undefined
   private readonly stop = new AbortController()
   private readonly runs = new RunSet<T>()
+  private readonly firstReading: Promise<void>
+  private settleReading: {resolve: () => void; reject: (error: unknown) => void} | undefined
 
-  constructor(readonly inner: LogSource<T>, private readonly options: SuperviseOptions = {}) {}
+  constructor(readonly inner: LogSource<T>, private readonly options: SuperviseOptions = {}) {
+    this.firstReading = new Promise<void>((resolve, reject) => (this.settleReading = {reject, resolve}))
+    // A caller may never ask; a fatal failure must not become an unhandled rejection then.
+    this.firstReading.catch(() => {})
+  }
+
+  /**
+   * Resolves once a run of the inner source reads (see {@link RunHooks.reading}), also when that took
+   * restarts; rejects with the fatal error when the supervisor gives up first, or when it is closed first.
+   */
+  reading(): Promise<void> {
+    return this.firstReading
+  }
 
   get name(): string {
     return this.inner.name
@@ -55,22 +70,33 @@ export class SupervisedSource<T = LogLine> implements LogSource<T> {
    * a back-off of `initialDelayMs` doubling up to `maxDelayMs`. Throws only a fatal error
    * ({@link SuperviseOptions.isFatal}), after reporting it.
    */
-  start(): AsyncGenerator<T> {
-    return this.runs.start(() => this.run())
+  start(hooks: RunHooks = {}): AsyncGenerator<T> {
+    return this.runs.start(() => this.run(hooks))
   }
 
-  private async *run(): AsyncGenerator<T> {
+  private async *run(hooks: RunHooks): AsyncGenerator<T> {
     const {initialDelayMs = 500, isFatal = isFatalSourceError, maxDelayMs = 30_000, onEvent, stableAfterMs = 10_000} = this.options
     let delayMs = initialDelayMs
     let run = 0
+    let told = false
     try {
       while (!this.closed) {
         const startedAt = performance.now()
         let error: unknown
-        onEvent?.({run: ++run, source: this.name, type: 'started'})
+        const thisRun = ++run
+        onEvent?.({run: thisRun, source: this.name, type: 'started'})
         this.state = 'idle'
+        let reported = false
+        const reading = (): void => {
+          if (reported || this.closed) return
+          reported = true
+          onEvent?.({run: thisRun, source: this.name, type: 'reading'})
+          this.settleReading?.resolve()
+          if (!told) hooks.reading?.()
+          told = true
+        }
         try {
-          for await (const item of this.inner.start()) yield item
+          for await (const item of this.inner.start({reading})) yield item
           if (this.closed) break
           error = new SourceEndedError(this.name)
         } catch (thrown) {
@@ -81,6 +107,7 @@ export class SupervisedSource<T = LogLine> implements LogSource<T> {
         this.lastError = errorMessage(error)
         if (isFatal(error)) {
           this.state = 'failed'
+          this.settleReading?.reject(error)
           onEvent?.({error, source: this.name, type: 'failed'})
           throw error
         }
@@ -100,6 +127,7 @@ export class SupervisedSource<T = LogLine> implements LogSource<T> {
   /** Stops the inner source and any pending restart; the iteration of `start()` then ends. */
   async close(): Promise<void> {
     this.closed = true
+    this.settleReading?.reject(new SourceEndedError(this.name))
     this.stop.abort()
     await this.inner.close()
     await this.runs.returnAll()

@@ -27,14 +27,25 @@ export interface SourceHealth {
   lastLineAt?: number
 }
 
+/** What a run of a source reports while it starts (see {@link LogSource.start}). */
+export interface RunHooks {
+  /**
+   * Called once per run, when the run reads: its input is open and positioned, so that every item
+   * written from then on is yielded (the kmsg thread has found its place in the ring buffer, tcpdump
+   * listens on its group). The daemon says `ready` only when every source got here.
+   */
+  reading?: () => void
+}
+
 /**
  * A detection source. `start()` begins one run and returns its items; the iteration ends when
  * `close()` is called and throws when the source fails. Breaking out of the iteration ends the run and
  * releases what it holds; `start()` may then be called again for a new run (a supervisor does this).
+ * A run begins when first pulled, and calls `hooks.reading` once it reads.
  */
 export interface LogSource<T = LogLine> {
   readonly name: string
-  start(): AsyncIterable<T>
+  start(hooks?: RunHooks): AsyncIterable<T>
   /** Ends the current run (its iteration finishes without an error) and every later one. */
   close(): Promise<void>
   health(): SourceHealth

@@ -11,7 +11,7 @@ import type {FileHandle} from 'node:fs/promises'
 import {type Address, parseAddress} from '../../net/index.js'
 import {followFile} from './follow.js'
 import {HealthTracker, RunSet} from './internal.js'
-import type {LogSource, SourceHealth} from './types.js'
+import type {LogSource, RunHooks, SourceHealth} from './types.js'
 
 /** Size of one wtmp record (glibc, 64-bit Linux). */
 export const UTMP_RECORD_SIZE = 384
@@ -162,11 +162,11 @@ export class WtmpSource implements LogSource<WtmpLogin> {
   }
 
   /** Starts a run (see {@link LogSource.start}); it begins when first pulled. */
-  start(): AsyncGenerator<WtmpLogin> {
-    return this.runs.start(() => this.run())
+  start(hooks: RunHooks = {}): AsyncGenerator<WtmpLogin> {
+    return this.runs.start(() => this.run(hooks))
   }
 
-  private async *run(): AsyncGenerator<WtmpLogin> {
+  private async *run(hooks: RunHooks): AsyncGenerator<WtmpLogin> {
     if (this.closed) return
     const health = this.health_
     health.state = 'starting'
@@ -176,7 +176,10 @@ export class WtmpSource implements LogSource<WtmpLogin> {
     try {
       for await (const event of followFile(this.options.path ?? WTMP_PATH, {
         fromStart: this.options.fromStart ?? false,
-        onState: () => (health.state = 'running'),
+        onState: () => {
+          health.state = 'running'
+          hooks.reading?.()
+        },
         pollIntervalMs: this.options.pollIntervalMs,
         signal: this.stop.signal,
         startPosition,
