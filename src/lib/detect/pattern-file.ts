@@ -9,6 +9,7 @@
  * file = /var/log/auth.log          # the log this file reads (required, absolute)
  * ports = 22                        # informational: the ports of the service ("all" when missing)
  * ident = sshd, sshd-session        # diswall: journald SYSLOG_IDENTIFIERs this file reads (default: any)
+ * unit = ssh.service                # diswall: systemd units whose journald entries this file reads
  * threshold = 5                     # diswall: matches within the window that lead to a ban (default 5)
  * window = 10m                      # diswall: the sliding window (default 10m)
  * ban = 1h                          # diswall: ban time (default [firewall] block_timeout)
@@ -22,6 +23,10 @@
  * Symbiosis in the file itself, on purpose:
  * - a repeated key is an error (Symbiosis turned a second `file =` into a regex); so is a file without
  *   `file =` (Symbiosis ignored it silently).
+ * - `unit =` names the systemd services whose journald entries the file reads; the daemon reads those
+ *   from journald, trusting only the fields journald sets itself (sources/service-journal.ts). `file =`
+ *   stays required even then: the file keeps working unchanged on a host without journald, with
+ *   `[detect] service_logs = "files"`, and for Symbiosis.
  *
  * `ports` lists numbers; service names (`ssh, smtp`) need the `lookupService` option (the daemon passes
  * /etc/services), otherwise they are an error. diswall bans on all ports, so `ports` is informational.
@@ -56,6 +61,8 @@ export interface PatternFile {
   readonly file: string
   /** `ident =`: journald SYSLOG_IDENTIFIERs it reads; empty = any. */
   readonly idents: readonly string[]
+  /** `unit =`: systemd services whose journald entries it reads (LogLine source `unit:NAME`); may be empty. */
+  readonly units: readonly string[]
   /** `ports =`: the service's ports, or 'all'. */
   readonly ports: readonly number[] | 'all'
   /** `action =`. */
@@ -78,10 +85,16 @@ export interface PatternParseOptions {
   lookupService?: (name: string) => number | undefined
 }
 
-const KEYS = ['action', 'ban', 'file', 'ident', 'ports', 'tag', 'threshold', 'window'] as const
+const KEYS = ['action', 'ban', 'file', 'ident', 'ports', 'tag', 'threshold', 'unit', 'window'] as const
 type Key = (typeof KEYS)[number]
 const KEY_LINE = /^([A-Za-z_]+)[ \t]*=[ \t]*(.*)$/
 const IDENT = /^[A-Za-z0-9_./@-]{1,64}$/
+/**
+ * A systemd service name (systemd.unit(5): ASCII letters, digits, `:-_.\\`, one `@` for a template
+ * instance, at most 255 characters). It also reaches journalctl's argv as `_SYSTEMD_UNIT=NAME`, so it
+ * never starts with `-`.
+ */
+const UNIT = /^(?=.{1,255}$)[A-Za-z0-9:_.\\][A-Za-z0-9:_.\\-]*(@[A-Za-z0-9:_.\\-]*)?\.service$/
 const KEYS_HINT = `Settings are ${KEYS.map((k) => `"${k} ="`).join(', ')}; every other line is a regex containing __IP__.`
 
 /**
@@ -144,6 +157,7 @@ export function parsePatternFile(text: string, path: string, opts: PatternParseO
     patterns,
     ports: parsePorts(values.get('ports'), at('ports'), opts.lookupService),
     tag,
+    units: parseUnits(values.get('unit'), at('unit')),
     threshold: values.has('threshold') ? parseThreshold(values.get('threshold')!, at('threshold')) : (action === 'allow' ? 1 : DEFAULT_THRESHOLD),
     windowSec: values.has('window') ? parseDuration(values.get('window')!, at('window'), 'window', MAX_WINDOW_SEC) : DEFAULT_WINDOW_SEC,
   }
@@ -167,9 +181,12 @@ export function parsePatternFiles(files: ReadonlyArray<{path: string; text: stri
  * `journal:IDENT` when the file has no `ident =` or lists IDENT (an ident also covers its
  * sub-identifiers, so `postfix` reads `journal:postfix/smtpd`), and `journal` (identifier unknown),
  * except for `action = allow` files with `ident =`: any local user can put an "Accepted …" line into
- * the journal (`logger`), and an allow entry must not come from that.
+ * the journal (`logger`), and an allow entry must not come from that. `unit:NAME` lines (journald
+ * entries of service NAME that passed the trusted-field check) are read by the files whose `unit =`
+ * lists NAME, and only by those.
  */
 export function readsSource(file: PatternFile, source: string): boolean {
+  if (source.startsWith('unit:')) return file.units.includes(source.slice(5))
   if (source === file.file || (source.startsWith('file:') && source.slice(5) === file.file)) return true
   if (source === 'journal') return file.action === 'ban' || file.idents.length === 0
   if (!source.startsWith('journal:')) return false
@@ -198,6 +215,19 @@ function parseIdents(value: string | undefined, loc: SourceLocation): string[] {
   }
   if (idents.length === 0) throw new ConfigError(loc, 'ident is empty', 'List at least one identifier, or remove the line.')
   return idents
+}
+
+function parseUnits(value: string | undefined, loc: SourceLocation): string[] {
+  if (value === undefined) return []
+  const units = value.split(/[\s,]+/).filter((s) => s !== '')
+  if (units.length === 0) throw new ConfigError(loc, 'unit is empty', 'List at least one systemd service, or remove the line.')
+  for (const unit of units) {
+    if (!UNIT.test(unit)) {
+      throw new ConfigError(loc, `unit ${JSON.stringify(unit)} is not a systemd service name`,
+        'List service names with their suffix, separated by commas, e.g. "unit = ssh.service" or "unit = postfix@-.service".')
+    }
+  }
+  return [...new Set(units)]
 }
 
 function parsePorts(value: string | undefined, loc: SourceLocation, lookup: PatternParseOptions['lookupService']): number[] | 'all' {

@@ -8,6 +8,13 @@
  * after the fixed text that follows the address. So a user name such as
  * `x from 198.51.100.9 port 22 ssh2` cannot make another address the offender, and no failed login
  * can look like the `Accepted …` line of the auto-allow file.
+ *
+ * `unit =` names the systemd services whose journald entries a file reads instead of its `file =`
+ * where the host has journald: `ssh.service` (Debian; `sshd.service` elsewhere; Debian's `sshd.service`
+ * is only an alias, and journald records the real name), `postfix@-.service` (Debian runs Postfix as
+ * this instance; `postfix.service` is a dummy) and `dovecot.service`. Exim and nginx name no unit:
+ * Debian's exim4 writes /var/log/exim4/mainlog and nginx its access log itself, not to journald, so
+ * those files stay the source.
  */
 import {DEFAULT_PATHS} from '../system/paths.js'
 import type {PatternFile, PatternParseOptions} from './pattern-file.js'
@@ -39,6 +46,7 @@ const OPENSSH = String.raw`# OpenSSH: failed logins and probes before authentica
 # Managed by diswall; edit a copy under another name to change it.
 file = /var/log/auth.log
 ident = sshd, sshd-session
+unit = ssh.service, sshd.service
 ports = 22
 tag = ssh
 threshold = 5
@@ -68,6 +76,7 @@ const OPENSSH_ACCEPTED = String.raw`# OpenSSH: successful logins allow their add
 # Managed by diswall; edit a copy under another name to change it.
 file = /var/log/auth.log
 ident = sshd, sshd-session
+unit = ssh.service, sshd.service
 ports = 22
 tag = ssh
 action = allow
@@ -79,6 +88,7 @@ const POSTFIX = String.raw`# Postfix: failed SMTP AUTH (SASL) logins.
 # Managed by diswall; edit a copy under another name to change it.
 file = /var/log/mail.log
 ident = postfix
+unit = postfix@-.service
 ports = 25, 465, 587
 tag = smtp
 threshold = 5
@@ -91,6 +101,7 @@ const DOVECOT = String.raw`# Dovecot: IMAP, POP3, submission and ManageSieve log
 # Managed by diswall; edit a copy under another name to change it.
 file = /var/log/mail.log
 ident = dovecot
+unit = dovecot.service
 ports = 110, 143, 993, 995, 4190
 tag = imap
 threshold = 5

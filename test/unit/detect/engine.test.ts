@@ -144,6 +144,19 @@ test('engine - pattern files ban after threshold matches within their window, wi
   assert.equal(engine.stats.matches, 5)
 })
 
+test('engine - unit:NAME lines of journald services are read by the pattern files naming the unit', () => {
+  const {feed, engine} = setup({patterns: shippedPatternFiles()})
+  const five = (ip: string, source: string): LogLine[] => Array.from({length: 5}, () => failed(ip, source))
+  assert.deepEqual(feed(five('203.0.113.7', 'unit:ssh.service')).map((e) => [e.kind, e.kind === 'ban' && e.reason, e.source]),
+    [['ban', 'ssh', 'unit:ssh.service']])
+  // the same text from a unit no shipped file names, or from postfix's unit, is matched by nothing
+  assert.deepEqual(feed([...five('203.0.113.8', 'unit:cron.service'), ...five('203.0.113.8', 'unit:postfix@-.service')]), [])
+  assert.equal(engine.stats.matches, 5)
+  const sasl = 'warning: unknown[203.0.113.9]: SASL LOGIN authentication failed: UGFzc3dvcmQ6'
+  assert.deepEqual(feed(Array.from({length: 5}, () => ({source: 'unit:postfix@-.service', text: sasl}))).map((e) => e.kind === 'ban' && e.reason),
+    ['smtp'])
+})
+
 test('engine - the first pattern file that fires on a line wins; files count separately', () => {
   const file = (name: string, threshold: number) => parsePatternFile(`file = /l\nthreshold = ${threshold}\ntag = ${name}\n^hit __IP__$`, `/p/${name}.patterns`)
   const {feed} = setup({patterns: [file('a', 2), file('b', 1)]})

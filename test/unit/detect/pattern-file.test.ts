@@ -14,6 +14,7 @@ test('pattern-file - a file with every setting', () => {
     '  file = /var/log/auth.log  ',
     'ports = 22, 2222',
     'ident = sshd, sshd-session',
+    'unit = ssh.service, ssh@2222.service',
     'threshold = 3',
     'window = 1h30m',
     'ban = 2d',
@@ -32,20 +33,21 @@ test('pattern-file - a file with every setting', () => {
     name: 'test.patterns',
     path: F,
     patterns: [
-      {line: 11, literal: 'Failed password for ', source: 'Failed password for .* from __IP__ port \\d+ ssh2$'},
-      {line: 13, literal: 'Invalid user ', source: '^Invalid user \\S+ from __IP__'},
+      {line: 12, literal: 'Failed password for ', source: 'Failed password for .* from __IP__ port \\d+ ssh2$'},
+      {line: 14, literal: 'Invalid user ', source: '^Invalid user \\S+ from __IP__'},
     ],
     ports: [22, 2222],
     tag: 'ssh-alt',
     threshold: 3,
+    units: ['ssh.service', 'ssh@2222.service'],
     windowSec: 5400,
   })
 })
 
 test('pattern-file - defaults: threshold 5 (1 for allow), window 10m, tag from the file name, all ports, any ident', () => {
   const file = parsePatternFile('file = /var/log/x.log\n__IP__ bad$', '/p/my-app.patterns')
-  assert.deepEqual([file.action, file.threshold, file.windowSec, file.tag, file.ports, file.idents, file.banSec],
-    ['ban', 5, 600, 'my-app', 'all', [], undefined])
+  assert.deepEqual([file.action, file.threshold, file.windowSec, file.tag, file.ports, file.idents, file.banSec, file.units],
+    ['ban', 5, 600, 'my-app', 'all', [], undefined, []])
   const allow = parsePatternFile('file = /var/log/x.log\naction = allow\n^ok __IP__$', '/p/x.patterns')
   assert.equal(allow.threshold, 1)
   const long = parsePatternFile('file = /var/log/x.log', `/p/${'a'.repeat(40)}.patterns`)
@@ -80,6 +82,16 @@ test('pattern-file - settings errors name file:line with a hint', () => {
       `${F}:2: tag "this-tag-is-far-too-long-for-nats" is not 1 to 25 printable ASCII characters without "|"`, 'tag = ssh'],
     [file(['file = /a', 'ident = sshd, sshd[1]']), `${F}:2: ident "sshd[1]" is not a syslog identifier`, 'ident = sshd'],
     [file(['file = /a', 'ident = , ']), `${F}:2: ident is empty`, 'remove the line'],
+    [file(['file = /a', 'unit = ssh']), `${F}:2: unit "ssh" is not a systemd service name`, 'unit = ssh.service'],
+    [file(['file = /a', 'unit = ssh.service, cron.timer']), `${F}:2: unit "cron.timer" is not a systemd service name`, 'suffix'],
+    [file(['file = /a', 'unit = -k.service']), `${F}:2: unit "-k.service" is not a systemd service name`, 'unit = ssh.service'],
+    [file(['file = /a', 'unit = a@b@c.service']), `${F}:2: unit "a@b@c.service" is not a systemd service name`, 'unit = ssh.service'],
+    [file(['file = /a', 'unit = ssh.service service']), `${F}:2: unit "service" is not a systemd service name`, 'unit = ssh.service'],
+    [file(['file = /a', 'unit = ' + 'a'.repeat(250) + '.service']),
+      `${F}:2: unit "${'a'.repeat(250)}.service" is not a systemd service name`, 'unit = ssh.service'],
+    [file(['file = /a', 'unit = , ']), `${F}:2: unit is empty`, 'remove the line'],
+    [file(['file = /a', 'unit = ssh.service', 'unit = x.service']), `${F}:3: "unit =" appears a second time (first on line 2)`, 'Keep one'],
+    [file(['unit = ssh.service', '__IP__ x$']), `${F}: no "file = PATH" line`, 'file = /var/log/auth.log'],
     [file(['file = /a', 'ports = 22, 70000']), `${F}:2: port 70000 is not a number from 1 to 65535`, 'ports = 25'],
     [file(['file = /a', 'ports = 0']), `${F}:2: port 0 is not a number from 1 to 65535`, 'ports = 25'],
     [file(['file = /a', 'ports = 022']), `${F}:2: port 022 is not a number from 1 to 65535`, 'ports = 25'],
@@ -142,6 +154,21 @@ test('pattern-file - readsSource: its own file, the journal, and journal identif
   assert.deepEqual(['journal', 'journal:sshd', 'journal:alice', '/var/log/auth.log'].map((s) => readsSource(allow, s)), [false, true, false, true])
   const allowAny = parsePatternFile('file = /var/log/auth.log\naction = allow', F)
   assert.equal(readsSource(allowAny, 'journal'), true)
+})
+
+test('pattern-file - readsSource: unit:NAME lines only for the units the file names', () => {
+  const ssh = parsePatternFile('file = /var/log/auth.log\nident = sshd\nunit = ssh.service, postfix@-.service', F)
+  const noUnit = parsePatternFile('file = /var/log/auth.log', F)
+  const allow = parsePatternFile('file = /var/log/auth.log\nident = sshd\nunit = ssh.service\naction = allow', F)
+  for (const [source, expected] of [['unit:ssh.service', true], ['unit:postfix@-.service', true], ['unit:cron.service', false],
+    ['unit:ssh', false], ['unit:', false]] as const) {
+    assert.equal(readsSource(ssh, source), expected, source)
+    // An allow file believes a unit's lines: they passed journald's trusted fields.
+    assert.equal(readsSource(allow, source), source === 'unit:ssh.service', `allow: ${source}`)
+    assert.equal(readsSource(noUnit, source), false, `no unit: ${source}`)
+  }
+  assert.equal(readsSource(ssh, 'journal:sshd'), true)
+  assert.equal(readsSource(ssh, '/var/log/auth.log'), true)
 })
 
 test('pattern-file - parsePatternFiles sorts by name and reports the failing file', () => {

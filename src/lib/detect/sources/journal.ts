@@ -20,7 +20,22 @@ export interface JournalEntry {
   timeMs?: number
   /** __CURSOR, to resume after this entry. */
   cursor?: string
+  /** _SYSTEMD_UNIT: the unit of the writing process's cgroup (trusted: journald sets it). */
+  unit?: string
+  /** _UID: the writing process's uid, as journald found it (trusted). */
+  uid?: string
+  /** _COMM: the writing process's name (trusted). */
+  comm?: string
+  /** _EXE: the writing process's executable (trusted). */
+  exe?: string
+  /** SYSLOG_IDENTIFIER: the tag the writer chose (`logger -t` sets any): never trusted. */
+  identifier?: string
 }
+
+/** Fields of JournalEntry read as they are (decoded like MESSAGE); `__` fields are handled apart. */
+const PLAIN_FIELDS = {
+  comm: '_COMM', exe: '_EXE', identifier: 'SYSLOG_IDENTIFIER', transport: '_TRANSPORT', uid: '_UID', unit: '_SYSTEMD_UNIT',
+} as const
 
 /**
  * Parses one line of `journalctl -o json`. MESSAGE may be a string, an array of bytes, or (a field
@@ -38,18 +53,22 @@ export function parseJournalEntry(line: string): JournalEntry | undefined {
   const fields = doc as Record<string, unknown>
   const message = decodeField(fields.MESSAGE)
   if (message === undefined) return undefined
-  const transport = decodeField(fields._TRANSPORT)
   const realtime = fields.__REALTIME_TIMESTAMP
   const cursor = fields.__CURSOR
+  const entry: JournalEntry = {message}
+  for (const [key, field] of Object.entries(PLAIN_FIELDS) as Array<[keyof typeof PLAIN_FIELDS, string]>) {
+    const value = decodeField(fields[field])
+    if (value !== undefined) entry[key] = value
+  }
   return {
-    message,
-    ...(transport === undefined ? {} : {transport}),
+    ...entry,
     ...(typeof realtime === 'string' && /^\d+$/.test(realtime) ? {timeMs: Number(realtime) / 1000} : {}),
     ...(typeof cursor === 'string' ? {cursor} : {}),
   }
 }
 
-function decodeField(value: unknown): string | undefined {
+/** A journal field's value as text: a string, or an array of bytes (UTF-8), or the first of several values. */
+export function decodeField(value: unknown): string | undefined {
   if (typeof value === 'string') return value
   if (!Array.isArray(value) || value.length === 0) return undefined
   if (value.every((b) => Number.isInteger(b) && b >= 0 && b <= 255)) return Buffer.from(value as number[]).toString('utf8')

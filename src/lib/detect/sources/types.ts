@@ -23,6 +23,8 @@ export interface SourceHealth {
   lines: number
   /** Items known to be lost (kernel ring buffer overruns, over-long lines dropped), over all runs. */
   lost?: number
+  /** Items dropped because the source could not trust their writer (journald service entries), over all runs. */
+  untrusted?: number
   /** When the last item was yielded, in milliseconds since the epoch. */
   lastLineAt?: number
 }
