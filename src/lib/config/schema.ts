@@ -119,6 +119,9 @@ export const CONFIG_SCHEMA = {
     source: oneOf(['kmsg', 'journal', 'pipe', 'nflog'], 'kmsg',
       'Where logged packets come from: "kmsg" (/dev/kmsg), "journal" (journald), "pipe" (rsyslog FIFO) or "nflog" ' +
       '(NFLOG group read with tcpdump: lowest latency; needs the tcpdump package).'),
+    service_logs: oneOf(['auto', 'journal', 'files'], 'auto',
+      'Where pattern files with "unit =" read service logs: "journal" (journald, trusting only the fields journald sets ' +
+      'itself), "files" (their "file =", like files without "unit ="), or "auto" (journald where the host has it).'),
     log_prefix: str('diswall-log: ', 'Prefix of the firewall LOG lines (at most 29 characters).',
       {type: 'log prefix', validate: (v) => checkLogPrefix(v, 'any')}),
     pipe_path: path(DEFAULT_PATHS.pipe, 'Named pipe read when source = "pipe".'),

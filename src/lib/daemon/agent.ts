@@ -9,7 +9,10 @@ import {join} from 'node:path'
 
 import type {Config, DetectConfig} from '../config/index.js'
 import {loadConfig as defaultLoadConfig} from '../config/index.js'
-import {DetectEngine, FileSource, JournalSource, KMSG_POSITION_FILE, KmsgSource, NflogSource, PipeSource, superviseSource, WtmpSource} from '../detect/index.js'
+import {
+  DetectEngine, FileSource, hasJournald, JournalSource, KMSG_POSITION_FILE, KmsgSource, NflogSource, PipeSource, ServiceJournalSource,
+  superviseSource, WtmpSource,
+} from '../detect/index.js'
 import type {
   AllowRequest,
   BanRequest,
@@ -34,7 +37,7 @@ import type {Transport, TransportSink, WireEntry} from '../transport/index.js'
 import {openInstanceLock} from './instance.js'
 import {listJournalSegments, replayJournal, SetJournal} from './journal.js'
 import {daemonMetricFamilies} from './metrics.js'
-import {loadPatternDir} from './patterns.js'
+import {loadPatternDir, planServiceLogs} from './patterns.js'
 import {restoreSnapshotFile, saveSnapshot, snapshotPath} from './snapshot.js'
 import {DAEMON_SERVICE} from './status.js'
 import type {DaemonStatus, SnapshotStatus} from './status.js'
@@ -54,6 +57,8 @@ export interface DaemonOptions {
   packetSource?: PacketSourceKind
   /** Overrides `[detect] pipe_path`. */
   pipePath?: string
+  /** Whether the host runs journald (for `[detect] service_logs = "auto"`); checked at each plan by default. */
+  hasJournald?: () => boolean
   exec?: Exec
   /** The kernel backend; opened from the config by default (tests pass a MemoryBackend). */
   firewall?: {backend: FirewallBackend; choice: BackendChoice}
@@ -93,11 +98,13 @@ export interface SourcePlan {
   packet: {kind: PacketSourceKind; logPrefix: string; nflogGroup: number; pipePath: string; kmsgPositionFile?: string}
   /** Log files the pattern files read. */
   files: string[]
+  /** systemd services whose journald entries the pattern files read (`unit =`); empty: none. */
+  units: string[]
   /** Follow wtmp for logins (auto-allow). */
   wtmp: boolean
 }
 
-/** The sources for a plan, keyed by a stable id (`packet`, `file:PATH`, `wtmp`). */
+/** The sources for a plan, keyed by a stable id (`packet`, `file:PATH`, `units:A,B`, `wtmp`). */
 export interface PlannedSources {
   lines: Map<string, LogSource>
   logins?: LogSource<WtmpLogin>
@@ -121,7 +128,13 @@ export function makeSources(plan: SourcePlan): PlannedSources {
   }
   lines.set('packet', packet[kind]())
   for (const file of plan.files) lines.set(`file:${file}`, new FileSource(file))
+  if (plan.units.length > 0) lines.set(unitsSourceId(plan.units), new ServiceJournalSource({units: plan.units}))
   return {lines, ...(plan.wtmp ? {logins: new WtmpSource()} : {})}
+}
+
+/** The id of the journald source of `units` in PlannedSources: another set of units is another source. */
+export function unitsSourceId(units: readonly string[]): string {
+  return `units:${units.join(',')}`
 }
 
 /** The agent. start() once, then stop(); reload() in between as often as needed. */
@@ -228,7 +241,8 @@ export class Daemon {
     await this.restoreSnapshot()
     await this.replayJournal()
     await this.enforcer.refreshAllowList()
-    this.engine = new DetectEngine(this.engineOptions())
+    const plan = this.sourcePlan()
+    this.engine = new DetectEngine(this.engineOptions(plan))
 
     const allowTimer = setInterval(() => void this.enforcer.refreshAllowList().catch((error: unknown) =>
       this.log('warning', `reading the allow list failed: ${asDiswallError(error).message}`)), ALLOW_REFRESH_MS)
@@ -243,7 +257,7 @@ export class Daemon {
     }
 
     if (this.options.transport) await this.startTransport(this.options.transport)
-    this.startSources(this.sourcePlan())
+    this.startSources(plan)
     await this.sourcesReading()
     this.ready = true
     this.log('notice', `ready: backend ${this.choice.backend} (${this.choice.reason}), ` +
@@ -307,8 +321,9 @@ export class Daemon {
       this.patternOrigin = origin
       this.facts.setSshPorts(sshPorts(patterns))
       this.enforcer.configure(config)
-      this.engine.reload(this.engineOptions())
-      this.restartChangedSources(this.sourcePlan())
+      const plan = this.sourcePlan()
+      this.engine.reload(this.engineOptions(plan))
+      this.restartChangedSources(plan)
       this.loadedAt = new Date()
       this.lastReloadError = undefined
       this.log('notice', `reloaded: ${patterns.length} pattern files, sources ${this.sourceNames()}`)
@@ -463,9 +478,10 @@ export class Daemon {
     })
   }
 
-  private engineOptions() {
+  private engineOptions(plan: SourcePlan) {
     return {
       config: this.config,
+      journalUnits: plan.units.length > 0,
       isOpenPort: (proto: string, port: number) => this.facts.isOpenPort(proto, port),
       neverBan: this.enforcer.engineNeverBan(),
       onSlowPattern: (r: SlowPatternReport) => this.log('warning',
@@ -482,10 +498,9 @@ export class Daemon {
   }
 
   private sourcePlan(): SourcePlan {
-    const {auto_allow: autoAllow, auto_allow_from_logs: fromLogs} = this.config.detect
-    const files = [...new Set(this.patterns.filter((p) => p.action === 'ban' || (autoAllow && fromLogs)).map((p) => p.file))]
+    const {files, units} = planServiceLogs(this.patterns, this.config.detect, (this.options.hasJournald ?? hasJournald)())
     return {
-      files: files.sort(),
+      files,
       packet: {
         kind: this.options.packetSource ?? this.config.detect.source,
         kmsgPositionFile: join(this.config.daemon.state_dir, KMSG_POSITION_FILE),
@@ -493,6 +508,7 @@ export class Daemon {
         nflogGroup: this.config.detect.nflog_group,
         pipePath: this.options.pipePath ?? this.config.detect.pipe_path,
       },
+      units,
       wtmp: this.config.detect.auto_allow,
     }
   }
@@ -514,7 +530,8 @@ export class Daemon {
   /** After a reload: sources that are no longer wanted stop, new ones start, unchanged ones keep running. */
   private restartChangedSources(plan: SourcePlan): void {
     const old = this.plan
-    const wanted = new Set<string>(['packet', ...plan.files.map((f) => `file:${f}`), ...(plan.wtmp ? ['wtmp'] : [])])
+    const wanted = new Set<string>(['packet', ...plan.files.map((f) => `file:${f}`),
+      ...(plan.units.length > 0 ? [unitsSourceId(plan.units)] : []), ...(plan.wtmp ? ['wtmp'] : [])])
     const packetChanged = old === undefined || JSON.stringify(old.packet) !== JSON.stringify(plan.packet)
     for (const [id, {loop, source}] of this.sources) {
       if (wanted.has(id) && !(id === 'packet' && packetChanged)) continue

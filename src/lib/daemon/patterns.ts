@@ -6,6 +6,7 @@
 import {readdir, readFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
+import type {DetectConfig} from '../config/index.js'
 import {parsePatternFiles, PATTERN_FILE_SUFFIX, shippedPatternFiles} from '../detect/index.js'
 import type {PatternFile} from '../detect/index.js'
 import {loadServices} from '../firewall/ruleset/index.js'
@@ -41,4 +42,32 @@ export async function loadPatternDir(dir: string, {servicesPath}: {servicesPath?
   names.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
   const files = await Promise.all(names.map(async (name) => ({path: join(dir, name), text: await readFile(join(dir, name), 'utf8')})))
   return {files: parsePatternFiles(files, {lookupService}), origin: 'dir'}
+}
+
+/** Which service logs the daemon reads: log files followed like `tail -F`, and journald units. */
+export interface ServiceLogPlan {
+  /** Log files (`file =`), sorted. */
+  files: string[]
+  /** systemd services read from journald (`unit =`), sorted; empty when journald is not used. */
+  units: string[]
+}
+
+/**
+ * Chooses per pattern file between journald and its log file (pure). With `service_logs = "journal"`,
+ * or `"auto"` on a host with journald, a file naming units reads those from journald and its
+ * `file =` is not followed (unless a file without units reads it too); otherwise, and for files
+ * without `unit =`, the log file is followed. Only ban files count, and allow files when the operator
+ * opted in to auto-allow from log lines.
+ */
+export function planServiceLogs(patterns: readonly PatternFile[],
+  detect: Pick<DetectConfig, 'auto_allow' | 'auto_allow_from_logs' | 'service_logs'>, hostHasJournald: boolean): ServiceLogPlan {
+  const useJournal = detect.service_logs === 'journal' || (detect.service_logs === 'auto' && hostHasJournald)
+  const files = new Set<string>()
+  const units = new Set<string>()
+  for (const p of patterns) {
+    if (p.action === 'allow' && !(detect.auto_allow && detect.auto_allow_from_logs)) continue
+    if (useJournal && p.units.length > 0) for (const unit of p.units) units.add(unit)
+    else files.add(p.file)
+  }
+  return {files: [...files].sort(), units: [...units].sort()}
 }

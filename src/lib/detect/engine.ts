@@ -34,6 +34,12 @@ export interface DetectEngineOptions {
   isOpenPort?: (proto: string, port: number) => boolean
   /** The clock, in ms (Date.now by default). */
   now?: () => number
+  /**
+   * The daemon reads the units of the pattern files from journald: a file with `unit =` then reads only
+   * its `unit:NAME` lines, not its `file =` (followed for another pattern file) nor `journal:IDENT`,
+   * where a line a local user wrote would count.
+   */
+  journalUnits?: boolean
   /** Sources whose lines may be kernel packet logs (default `kmsg`, `journal`, `journal:kernel`, `nflog`, `pipe`). */
   kernelSources?: readonly string[]
   /** Most addresses (or groups) each counter tracks at once (default 100,000). */
@@ -160,6 +166,7 @@ export class DetectEngine {
   private isOpenPort!: (proto: string, port: number) => boolean
   private now!: () => number
   private kernelSources!: ReadonlySet<string>
+  private journalUnits = false
   private maxTracked!: number
   private maxLineLength!: number
   private slowMatchMs!: number
@@ -259,6 +266,7 @@ export class DetectEngine {
     this.isOpenPort = options.isOpenPort ?? (() => false)
     this.now = options.now ?? Date.now
     this.kernelSources = new Set(options.kernelSources ?? DEFAULT_KERNEL_SOURCES)
+    this.journalUnits = options.journalUnits ?? false
     this.maxTracked = options.maxTracked ?? DEFAULT_MAX_TRACKED
     this.maxLineLength = options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH
     this.slowMatchMs = options.slowMatchMs ?? SLOW_MATCH_MS
@@ -281,7 +289,8 @@ export class DetectEngine {
   private filesFor(source: string): FileState[] {
     let files = this.filesBySource.get(source)
     if (files === undefined) {
-      files = this.files.filter((f) => readsSource(f.file, source))
+      const unitLine = source.startsWith('unit:')
+      files = this.files.filter((f) => readsSource(f.file, source) && (!this.journalUnits || f.file.units.length === 0 || unitLine))
       if (this.filesBySource.size >= 1024) this.filesBySource.clear() // sources are few; bound it anyway
       this.filesBySource.set(source, files)
     }

@@ -59,6 +59,8 @@ export {
   parseTcpdumpLine,
   parseWtmp,
   parseWtmpRecord,
+  hasJournald,
+  JOURNALD_SOCKET,
   PipeSource,
   ServiceJournalSource,
   serviceJournalctlArgs,

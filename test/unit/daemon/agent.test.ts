@@ -6,7 +6,7 @@ import {after, before, describe, it} from 'node:test'
 
 import {defaultConfig} from '../../../src/lib/config/index.js'
 import type {Config} from '../../../src/lib/config/index.js'
-import {Daemon, queryDaemon, saveSnapshot, snapshotPath} from '../../../src/lib/daemon/index.js'
+import {Daemon, queryDaemon, saveSnapshot, snapshotPath, unitsSourceId} from '../../../src/lib/daemon/index.js'
 import type {DaemonStatus, PlannedSources, SourcePlan} from '../../../src/lib/daemon/index.js'
 import type {LogLine, LogSource, RunHooks, SourceHealth, WtmpLogin} from '../../../src/lib/detect/index.js'
 import {HostFacts} from '../../../src/lib/enforce/index.js'
@@ -121,9 +121,10 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
     await rm(dir, {force: true, recursive: true})
   })
 
-  async function start(name: string, {backend = new MemoryBackend(), configure, exec, readingGate, shippedPatterns = false, sourcesTimeoutMs, transport}:
-    {backend?: MemoryBackend; configure?: (c: Config) => void; exec?: Exec; readingGate?: Promise<void> | 'never'; shippedPatterns?: boolean
-      sourcesTimeoutMs?: number; transport?: FakeTransport} = {}): Promise<Harness> {
+  async function start(name: string, {backend = new MemoryBackend(), configure, exec, journald = false, readingGate, shippedPatterns = false,
+    sourcesTimeoutMs, transport}:
+    {backend?: MemoryBackend; configure?: (c: Config) => void; exec?: Exec; journald?: boolean; readingGate?: Promise<void> | 'never'
+      shippedPatterns?: boolean; sourcesTimeoutMs?: number; transport?: FakeTransport} = {}): Promise<Harness> {
     const base = join(dir, name)
     const patternsDir = join(base, 'patterns.d')
     if (shippedPatterns) await mkdir(base, {recursive: true})
@@ -151,6 +152,12 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
         files.set(file, source)
         lines.set(`file:${file}`, source)
       }
+      if (plan.units.length > 0) {
+        const id = unitsSourceId(plan.units)
+        const source = files.get(id) ?? new PushSource(id)
+        files.set(id, source)
+        lines.set(id, source)
+      }
       return {lines, ...(plan.wtmp ? {logins} : {})}
     }
     const daemon = new Daemon({
@@ -159,6 +166,7 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
       ...(exec === undefined ? {} : {exec}),
       ...(transport === undefined ? {} : {transport}),
       firewall: {backend, choice: {backend: 'ipset', reason: 'test'}},
+      hasJournald: () => journald,
       hostFacts: new HostFacts({exec: hostExec}),
       loadConfig: async () => ({config, warnings: []}),
       logger: log,
@@ -448,6 +456,49 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
       assert.ok(h.log.lines.some((l) => /patterns\.d does not exist: using the shipped pattern files/.test(l.message)))
     } finally {
       await h.daemon.stop()
+    }
+  })
+
+  it('Daemon - with journald, pattern files naming units read them from journald instead of their log files', async () => {
+    const h = await start('journald', {journald: true, shippedPatterns: true})
+    try {
+      const units = ['dovecot.service', 'postfix@-.service', 'ssh.service', 'sshd.service']
+      // exim4 and nginx name no unit: their files are still followed; the allow file is off by default.
+      assert.deepEqual(h.plans.map((p) => [p.files, p.units]), [[['/var/log/exim4/mainlog', '/var/log/nginx/access.log'], units]])
+      const journal = h.files.get(unitsSourceId(units))
+      assert.ok(journal, `sources: ${[...h.files.keys()].join(', ')}`)
+      const failed = (port: number): LogLine => ({source: 'unit:ssh.service', text: `Failed password for root from 203.0.113.40 port ${port} ssh2`})
+      for (let i = 0; i < 5; i++) journal.push(failed(6000 + i))
+      await waitFor(async () => (await blocked(h)).length === 1, {what: 'the ban from journald lines'})
+      assert.deepEqual(await blocked(h), ['203.0.113.40'])
+      // A line in a log file the daemon follows for another pattern file is not read by a file naming units.
+      const exim = h.files.get('/var/log/exim4/mainlog')!
+      for (let i = 0; i < 5; i++) exim.push({source: 'file:/var/log/auth.log', text: `Failed password for root from 203.0.113.41 port ${7000 + i} ssh2`})
+      await waitFor(async () => exim.health().lines === 5, {what: 'the file lines'})
+      await waitFor(async () => (await h.daemon.status()).detect.lines >= 10, {what: 'the file lines handled'})
+      const {detect} = await h.daemon.status()
+      assert.deepEqual([detect.matches, detect.bans], [5, 1])
+      assert.deepEqual(await blocked(h), ['203.0.113.40'])
+    } finally {
+      await h.daemon.stop()
+    }
+  })
+
+  it('Daemon - without journald, or with service_logs = "files", every pattern file reads its log file', async () => {
+    const all = ['/var/log/auth.log', '/var/log/exim4/mainlog', '/var/log/mail.log', '/var/log/nginx/access.log']
+    for (const [name, journald, serviceLogs] of [['nojournald', false, 'auto'], ['files', true, 'files']] as const) {
+      const h = await start(name, {configure: (c) => void (c.detect.service_logs = serviceLogs), journald, shippedPatterns: true})
+      try {
+        assert.deepEqual(h.plans.map((p) => [p.files, p.units]), [[all, []]], name)
+      } finally {
+        await h.daemon.stop()
+      }
+    }
+    const forced = await start('journal', {configure: (c) => void (c.detect.service_logs = 'journal'), shippedPatterns: true})
+    try {
+      assert.deepEqual(forced.plans[0]!.units, ['dovecot.service', 'postfix@-.service', 'ssh.service', 'sshd.service'])
+    } finally {
+      await forced.daemon.stop()
     }
   })
 

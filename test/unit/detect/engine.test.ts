@@ -157,6 +157,18 @@ test('engine - unit:NAME lines of journald services are read by the pattern file
     ['smtp'])
 })
 
+test('engine - with journalUnits, files naming units read only unit:NAME lines, not their log file or journal:IDENT', () => {
+  const {feed, engine} = setup({journalUnits: true, patterns: shippedPatternFiles(['openssh.patterns', 'nginx.patterns'])})
+  const five = (ip: string, source: string): LogLine[] => Array.from({length: 5}, () => failed(ip, source))
+  assert.deepEqual(feed([...five('203.0.113.7', 'file:/var/log/auth.log'), ...five('203.0.113.7', '/var/log/auth.log'),
+    ...five('203.0.113.7', 'journal:sshd'), ...five('203.0.113.7', 'journal')]), [])
+  assert.equal(engine.stats.matches, 0)
+  assert.deepEqual(feed(five('203.0.113.8', 'unit:sshd.service')).map((e) => e.source), ['unit:sshd.service'])
+  // a file without units still reads its log file
+  const probe = {source: 'file:/var/log/nginx/access.log', text: '203.0.113.9 - - [01/May/2024:12:00:00 +0000] "GET /.env HTTP/1.1" 404 153 "-" "x"'}
+  assert.deepEqual(feed(Array.from({length: 5}, () => probe)).map((e) => e.kind === 'ban' && e.reason), ['http'])
+})
+
 test('engine - the first pattern file that fires on a line wins; files count separately', () => {
   const file = (name: string, threshold: number) => parsePatternFile(`file = /l\nthreshold = ${threshold}\ntag = ${name}\n^hit __IP__$`, `/p/${name}.patterns`)
   const {feed} = setup({patterns: [file('a', 2), file('b', 1)]})

@@ -20,12 +20,26 @@
  * Entries whose trusted fields are missing fail too: journald leaves them out when the writer exited
  * before it could be looked up.
  */
+import {statSync} from 'node:fs'
+
 import {spawnLines} from '../../system/index.js'
 import {parseJournalEntry} from './journal.js'
 import type {JournalEntry} from './journal.js'
 import {ProgramLineSource} from './program.js'
 import type {SpawnLinesFn} from './program.js'
 import type {LogLine, SourceHealth} from './types.js'
+
+/** The socket journald receives native entries on; it exists while journald runs (systemd-journald.socket). */
+export const JOURNALD_SOCKET = '/run/systemd/journal/socket'
+
+/** Whether the host runs journald: `socket` ({@link JOURNALD_SOCKET} by default) exists and is a socket. Never throws. */
+export function hasJournald(socket: string = JOURNALD_SOCKET): boolean {
+  try {
+    return statSync(socket).isSocket()
+  } catch {
+    return false
+  }
+}
 
 /** Lowest uid of a login user (Debian's /etc/login.defs: SYS_UID_MAX 999, UID_MIN 1000). */
 export const FIRST_USER_UID = 1000

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict'
+import {mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {createServer} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {test} from 'node:test'
 
 import {
+  hasJournald,
   parseJournalEntry,
   ServiceJournalSource,
   serviceJournalctlArgs,
@@ -146,5 +151,22 @@ test('service journal source - a restarted journalctl resumes after the last cur
     assert.ok(source.health().restarts >= 1)
   } finally {
     await source.close()
+  }
+})
+
+test('hasJournald - true only for a socket at the path', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'dw-journald-'))
+  const server = createServer()
+  try {
+    const socket = join(dir, 'socket')
+    assert.equal(hasJournald(socket), false) // missing
+    await new Promise<void>((resolve) => server.listen(socket, resolve))
+    assert.equal(hasJournald(socket), true)
+    await writeFile(join(dir, 'file'), '')
+    assert.equal(hasJournald(join(dir, 'file')), false)
+    assert.equal(hasJournald(dir), false)
+  } finally {
+    await new Promise((resolve) => server.close(resolve))
+    await rm(dir, {force: true, recursive: true})
   }
 })
