@@ -71,6 +71,9 @@ export function daemonMetricFamilies(status: DaemonStatus): MetricFamily[] {
     sources((s) => s.restarts))
   family('diswall_source_lost_total', 'counter', 'Items the detection source lost (ring buffer overruns, over-long lines).',
     sources((s) => s.lost ?? 0))
+  family('diswall_source_untrusted_total', 'counter',
+    'Items the detection source dropped because it could not trust their writer (journald service entries).',
+    sources((s) => s.untrusted ?? 0))
   family('diswall_source_last_line_timestamp_seconds', 'gauge', 'When the detection source last read an item, seconds since the epoch.',
     status.sources.filter((s) => s.lastLineAt !== undefined).map((s): MetricSample => [{source: s.name}, s.lastLineAt! / 1000]))
 

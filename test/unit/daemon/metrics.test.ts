@@ -74,6 +74,14 @@ test('daemon metrics - exact lines for the main metrics', () => {
   ]) assert.ok(lines.includes(line), `missing: ${line}`)
 })
 
+test('daemon metrics - entries a source could not trust are counted per source', () => {
+  const journal = {lines: 4, name: 'journal-services', restarts: 0, state: 'running' as const, untrusted: 7}
+  const lines = renderDaemonMetrics({...STATUS, sources: [...STATUS.sources, journal]}).split('\n')
+    .filter((l) => l.startsWith('diswall_source_untrusted_total'))
+  assert.deepEqual(lines, ['diswall_source_untrusted_total{source="kmsg"} 0', 'diswall_source_untrusted_total{source="/var/log/auth \\"x\\".log"} 0',
+    'diswall_source_untrusted_total{source="journal-services"} 7'])
+})
+
 test('daemon metrics - bans by reason use the first word of the reason and escape label values', () => {
   const lines = renderDaemonMetrics(STATUS).split('\n').filter((l) => l.startsWith('diswall_bans_by_reason_total'))
   assert.deepEqual(lines, [
