@@ -393,6 +393,7 @@ export class Daemon {
       patternFiles: this.patterns.map((p) => ({
         action: p.action, builtIn: this.patternOrigin === 'shipped', name: p.name,
         path: this.patternOrigin === 'shipped' ? null : p.path, patterns: p.patterns.length, reads: p.file, tag: p.tag,
+        ...(p.units.length > 0 && (this.plan?.units.length ?? 0) > 0 ? {journalUnits: [...p.units]} : {}),
       })),
       patterns: this.patterns.map((p) => (this.patternOrigin === 'shipped' ? `built-in:${p.name}` : p.path)),
       pid: process.pid,

@@ -81,8 +81,10 @@ export interface PatternFileStatus {
   /** Where it was read; null for a built-in file. */
   path: null | string
   builtIn: boolean
-  /** The log it reads (`file =`). */
+  /** The log it reads (`file =`), unless `journalUnits` is given. */
   reads: string
+  /** The systemd services it reads from journald instead of `reads` (`unit =`, with journald in use). */
+  journalUnits?: string[]
   action: 'allow' | 'ban'
   tag: string
   /** Regex lines. */

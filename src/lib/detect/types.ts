@@ -11,6 +11,9 @@ import type {Address, Network} from '../net/index.js'
  * - `'journal'`: a journald MESSAGE whose identifier the source does not tell; it is read as a packet
  *   line and by the ban pattern files (not by auto-allow files with `ident =`), so a source should use
  *   it only for `_TRANSPORT=kernel` entries and label everything else `journal:IDENT`;
+ * - `'unit:NAME'`: the MESSAGE of a journald entry of systemd service NAME whose trusted fields
+ *   (`_SYSTEMD_UNIT`, `_UID`, `_EXE`) show the service wrote it (sources/service-journal.ts); read only
+ *   by the pattern files with `unit = NAME`;
  * - `'nflog'`: a packet of the NFLOG group read with tcpdump, rewritten by the source as a kernel LOG line
  *   (`PREFIX SRC=… DST=… PROTO=TCP SPT=… DPT=…`);
  * - `'pipe'`: a line of the original DisWall named pipe (`IP PROTO PORT`, `IP` or `IP|TAG`);
@@ -24,7 +27,7 @@ import type {Address, Network} from '../net/index.js'
 export interface LogLine {
   /** The line without its line break. */
   text: string
-  /** `'kmsg'`, `'journal'`, `'journal:IDENT'`, `'nflog'`, `'pipe'` or a log file (`PATH` or `file:PATH`; see above). */
+  /** `'kmsg'`, `'journal'`, `'journal:IDENT'`, `'unit:NAME'`, `'nflog'`, `'pipe'` or a log file (`PATH` or `file:PATH`; see above). */
   source: string
   /** When the line was written, in ms since the epoch, if the source knows; informational only. */
   time?: number

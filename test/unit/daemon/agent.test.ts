@@ -469,6 +469,10 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
       assert.ok(journal, `sources: ${[...h.files.keys()].join(', ')}`)
       const failed = (port: number): LogLine => ({source: 'unit:ssh.service', text: `Failed password for root from 203.0.113.40 port ${port} ssh2`})
       for (let i = 0; i < 5; i++) journal.push(failed(6000 + i))
+      const status = await h.daemon.status()
+      assert.deepEqual(status.patternFiles.filter((f) => f.journalUnits).map((f) => [f.name, f.journalUnits]), [
+        ['dovecot.patterns', ['dovecot.service']], ['openssh-accepted.patterns', ['ssh.service', 'sshd.service']],
+        ['openssh.patterns', ['ssh.service', 'sshd.service']], ['postfix.patterns', ['postfix@-.service']]])
       await waitFor(async () => (await blocked(h)).length === 1, {what: 'the ban from journald lines'})
       assert.deepEqual(await blocked(h), ['203.0.113.40'])
       // A line in a log file the daemon follows for another pattern file is not read by a file naming units.
@@ -490,6 +494,7 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
       const h = await start(name, {configure: (c) => void (c.detect.service_logs = serviceLogs), journald, shippedPatterns: true})
       try {
         assert.deepEqual(h.plans.map((p) => [p.files, p.units]), [[all, []]], name)
+        assert.ok((await h.daemon.status()).patternFiles.every((f) => f.journalUnits === undefined), name)
       } finally {
         await h.daemon.stop()
       }

@@ -118,11 +118,6 @@ export class ServiceJournalSource extends ProgramLineSource {
     this.units = new Set(options.units)
   }
 
-  /** Entries dropped because their trusted fields did not show the service as their writer. */
-  get untrustedEntries(): number {
-    return this.untrusted
-  }
-
   protected command(): readonly string[] {
     // Start time taken before journalctl runs, as JournalSource does (the engine de-duplicates repeats).
     return [this.options.program ?? 'journalctl', ...serviceJournalctlArgs([...this.units], this.cursor, Date.now())]
