@@ -55,7 +55,8 @@ function renderStatus(s: DaemonStatus): string[] {
   const nameWidth = Math.max(0, ...s.sources.map((src) => src.name.length))
   for (const src of s.sources) {
     const lost = src.lost ? `, ${src.lost} lost` : ''
-    lines.push(`  ${src.name.padEnd(nameWidth)}  ${src.state.padEnd(10)} ${src.lines} lines, ${src.restarts} restarts${lost}`)
+    const untrusted = src.untrusted ? `, ${src.untrusted} untrusted dropped` : ''
+    lines.push(`  ${src.name.padEnd(nameWidth)}  ${src.state.padEnd(10)} ${src.lines} lines, ${src.restarts} restarts${lost}${untrusted}`)
     if (src.lastError) lines.push(`  ${''.padEnd(nameWidth)}  last error: ${src.lastError}`)
   }
 

@@ -33,6 +33,7 @@ const STATUS: DaemonStatus = {
   sources: [
     {lastLineAt: 1_714_557_900_000, lines: 950, name: 'kmsg', restarts: 0, state: 'running'},
     {lastError: 'ENOENT: no such file', lines: 50, name: '/var/log/auth.log', restarts: 2, state: 'restarting'},
+    {lines: 12, name: 'journal-services', restarts: 1, state: 'running', untrusted: 3},
   ],
   startedAt: '2024-05-01T09:00:00.000Z',
   uptimeSec: 5400,
@@ -67,6 +68,7 @@ test('status - prints a summary of the running daemon', async () => {
     /kmsg +running +950 lines, 0 restarts/,
     /\/var\/log\/auth\.log +restarting +50 lines, 2 restarts/,
     /last error: ENOENT: no such file/,
+    /journal-services +running +12 lines, 1 restarts, 3 untrusted dropped/,
     /bans: +45 since start \(port-scan 40, ssh 5\), 1 failed/,
     /sets: +block 45 entries, allow unreadable/,
     /snapshot: \/var\/lib\/diswall\/sets\.snapshot, 10 loaded at start, last saved 2024-05-01T10:10:00\.000Z \(45 entries\)/,
