@@ -6,7 +6,7 @@
  * ones (203.0.113.0/24, 198.51.100.0/24, 2001:db8::/32), which diswall does not protect.
  */
 import assert from 'node:assert/strict'
-import {existsSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, beforeEach, describe, it} from 'node:test'
@@ -86,6 +86,21 @@ for (const backend of ['ipset', 'nftables'] as const) {
         const result = await diswall(list, 'list')
         assert.equal(result.code, 0, result.stdout + result.stderr)
         assert.deepEqual(result.json.result, {backend: backend === 'ipset' ? 'ipset' : 'nftables', count: 0, entries: []})
+      }
+      assert.equal(await kernel(), before)
+      // The other read-only commands: the ruleset checked, shown and diffed, the config read, status asked.
+      const dir = mkdtempSync(join(tmpdir(), 'dw-cli-ro-'))
+      try {
+        mkdirSync(join(dir, 'incoming.d'))
+        for (const name of ['00-established', '10-ssh', '99-drop']) writeFileSync(join(dir, 'incoming.d', name), '')
+        for (const args of [['firewall', 'check', '--dir', dir], ['firewall', 'show', '--dir', dir], ['firewall', 'diff', '--dir', dir],
+          ['config', 'check'], ['config', 'show']]) {
+          const result = await diswall(...args)
+          assert.equal(result.code, 0, `${args.join(' ')}: ${result.stdout}${result.stderr}`)
+        }
+        assert.equal((await diswall('status')).code, 4, 'no daemon runs here')
+      } finally {
+        rmSync(dir, {force: true, recursive: true})
       }
       assert.equal(await kernel(), before)
     })
