@@ -6,7 +6,7 @@
  * runs inside that namespace only; every process the scripts start lives in it and goes with it.
  */
 import assert from 'node:assert/strict'
-import {chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, beforeEach, describe, it} from 'node:test'
@@ -14,6 +14,7 @@ import {after, before, beforeEach, describe, it} from 'node:test'
 import {cleanupAll, createNetns, listNetns, type Netns, registerCleanup, type SpawnedProcess, uniqueLogPrefix, waitFor} from '../../src/lib/lab/index.js'
 import {processGroupMembers} from '../../src/lib/system/index.js'
 import {CLI} from '../helpers/cli.js'
+import {normaliseSave, put} from '../helpers/files.js'
 import {integrationSkip} from '../helpers/root.js'
 
 const skip = integrationSkip({programs: ['ip', 'ipset', 'iptables', 'ip6tables', 'iptables-save', 'ip6tables-save', 'iptables-restore', 'nft', 'sh', 'sleep']})
@@ -25,18 +26,6 @@ after(async () => {
   // Safety net only: every describe removes its own namespace, processes and files.
   await cleanupAll()
 })
-
-/** iptables-save output without the `#` comment lines and with the packet counters zeroed. */
-function normaliseSave(text: string): string {
-  return text.split('\n').filter((l) => !l.startsWith('#')).map((l) => l.replace(/\[\d+:\d+\]/g, '[0:0]')).join('\n')
-}
-
-/** Writes `text` to `path` (creating its directory), optionally executable. */
-function put(path: string, text = '', mode?: number): void {
-  mkdirSync(join(path, '..'), {recursive: true})
-  writeFileSync(path, text)
-  if (mode !== undefined) chmodSync(path, mode)
-}
 
 /** A PID a script wrote to `path`, once it is there. */
 async function pidIn(path: string): Promise<number> {

@@ -7,7 +7,7 @@
  * program runs inside the server namespace only.
  */
 import assert from 'node:assert/strict'
-import {chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, beforeEach, describe, it} from 'node:test'
@@ -15,6 +15,7 @@ import {isDeepStrictEqual} from 'node:util'
 
 import {cleanupAll, connectNetns, createNetns, listNetns, type Netns, type Probe, probeMany, registerCleanup, startEchoServer, startUdpEchoServer, uniqueLogPrefix, waitFor, waitForTcp} from '../../src/lib/lab/index.js'
 import {CLI, type CliResult, runCli} from '../helpers/cli.js'
+import {normaliseSave, put} from '../helpers/files.js'
 import {integrationSkip} from '../helpers/root.js'
 
 const skip = integrationSkip({
@@ -49,18 +50,6 @@ after(async () => {
   // Safety net only: every describe removes its own namespaces, processes and files.
   await cleanupAll()
 })
-
-/** iptables-save output without the `#` comment lines and with the packet counters zeroed. */
-function normaliseSave(text: string): string {
-  return text.split('\n').filter((l) => !l.startsWith('#')).map((l) => l.replace(/\[\d+:\d+\]/g, '[0:0]')).join('\n')
-}
-
-/** Writes `text` to `path` (creating its directory), optionally executable. */
-function put(path: string, text = '', mode?: number): void {
-  mkdirSync(join(path, '..'), {recursive: true})
-  writeFileSync(path, text)
-  if (mode !== undefined) chmodSync(path, mode)
-}
 
 /**
  * The Symbiosis example directory: state rules, ICMP, ssh for one client's IPv4 address and the other

@@ -23,6 +23,7 @@ import {createBackend, DEFAULT_LIMITS, DEFAULT_NAMES} from '../../src/lib/firewa
 import type {FirewallBackend} from '../../src/lib/firewall/sets/index.js'
 import {cleanupAll, connectNetns, createNetns, type EchoServer, type Netns, type ProbeResult, probeTcp, readKernelSet, registerCleanup, startEchoServer, uniqueLogPrefix, waitForTcp} from '../../src/lib/lab/index.js'
 import {parseAddress, parseNetwork} from '../../src/lib/net/index.js'
+import {normaliseSave} from '../helpers/files.js'
 import {integrationSkip} from '../helpers/root.js'
 
 const skip = integrationSkip({programs: ['ip', 'ipset', 'iptables', 'ip6tables', 'iptables-save', 'iptables-restore', 'nft']})
@@ -73,10 +74,6 @@ function baseModel(parts: Partial<RulesetModel> = {}): RulesetModel {
 }
 
 /** iptables-save output without the `# Generated/Completed` comments and with the counters zeroed. */
-function normaliseSave(text: string): string {
-  return text.split('\n').filter((l) => !l.startsWith('#')).map((l) => l.replace(/\[\d+:\d+\]/g, '[0:0]')).join('\n')
-}
-
 for (const backend of ['ipset', 'nftables'] as const) {
   describe(`ruleset apply (${backend})`, {skip}, () => {
     let server: Netns
