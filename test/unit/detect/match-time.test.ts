@@ -9,7 +9,7 @@ import {configErrorOf, configWith} from './helpers.js'
 const F = '/etc/diswall/firewall/patterns.d/app.patterns'
 const LOG = '/var/log/app.log'
 
-test('match-time - the pattern of issue 10 is refused with file:line and a hint', () => {
+test('match-time - a pattern whose matching time has no bound, such as ^x(.*a){25}b __IP__$, is refused with file:line and a hint', () => {
   const e = configErrorOf(() => parsePatternFile(`file = ${LOG}\nthreshold = 1\n# backtracks ~10^10 times on a 41-character line\n^x(.*a){25}b __IP__$\n`, F))
   assert.equal(e.code, 'E_CONFIG')
   assert.equal(e.message, `${F}:4: the regex cannot run in linear time: a counted repetition copies its body more than 16 times ` +
