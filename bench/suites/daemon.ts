@@ -15,12 +15,11 @@
  * reader polls for 1 s after each record) or 1.3 s apart (each the first packet after a quiet spell,
  * when a blocking /dev/kmsg read waits for the kernel's next timer tick).
  */
-import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {enableNetnsLogging, registerCleanup, startUdpEchoServer, uniqueLogPrefix, waitFor} from '../../src/lib/lab/index.js'
+import {enableNetnsLogging, startUdpEchoServer, uniqueLogPrefix, waitFor, makeTempDir} from '../../src/lib/lab/index.js'
 import {withFleet} from '../lib/fleet.js'
 import {type BenchResult, result, summarizeLatency, TARGETS} from '../lib/report.js'
 import {attempt, type BenchSuite, scaled, secondsSince, type SuiteContext} from '../lib/suite.js'
@@ -128,8 +127,8 @@ async function measureLatency(ctx: SuiteContext, {backend, id, pace, source}: La
     await victim.run('ip', ['route', 'add', '198.19.0.0/16', 'via', link.b.ipv4])
     await startUdpEchoServer(victim, ECHO_PORT)
 
-    const base = mkdtempSync(join(tmpdir(), 'diswall-bench-p1-'))
-    const unregister = registerCleanup({description: `directory ${base}`, removeSync: () => rmSync(base, {force: true, recursive: true})})
+    const temp = makeTempDir('diswall-bench-p1-')
+    const base = temp.path
     try {
       const config = writeSetup(base, backend, source)
       const diswall = async (args: string[]): Promise<void> => {
@@ -173,8 +172,7 @@ async function measureLatency(ctx: SuiteContext, {backend, id, pace, source}: La
         await daemon.stop(10_000)
       }
     } finally {
-      rmSync(base, {force: true, recursive: true})
-      unregister()
+      temp.remove()
     }
   })
 }

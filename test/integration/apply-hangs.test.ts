@@ -6,12 +6,11 @@
  * runs inside that namespace only; every process the scripts start lives in it and goes with it.
  */
 import assert from 'node:assert/strict'
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {existsSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, beforeEach, describe, it} from 'node:test'
 
-import {cleanupAll, createNetns, listNetns, type Netns, registerCleanup, type SpawnedProcess, uniqueLogPrefix, waitFor} from '../../src/lib/lab/index.js'
+import {cleanupAll, createNetns, listNetns, type Netns, type SpawnedProcess, uniqueLogPrefix, waitFor, makeTempDir} from '../../src/lib/lab/index.js'
 import {processGroupMembers} from '../../src/lib/system/index.js'
 import {CLI} from '../helpers/cli.js'
 import {normaliseSave, put} from '../helpers/files.js'
@@ -87,12 +86,9 @@ for (const backend of ['ipset', 'nftables'] as const) {
 
     before(async () => {
       assert.ok(existsSync(CLI), `the CLI is not built (${CLI}): run npm run build first`)
-      base = mkdtempSync(join(tmpdir(), 'dw-hang-'))
-      const unregister = registerCleanup({description: `directory ${base}`, removeSync: () => rmSync(base, {force: true, recursive: true})})
-      removeBase = () => {
-        rmSync(base, {force: true, recursive: true})
-        unregister()
-      }
+      const temp = makeTempDir('dw-hang-')
+      base = temp.path
+      removeBase = () => temp.remove()
       dir = join(base, 'firewall')
       stateDir = join(base, 'state')
       configFile = join(base, 'diswall.conf')

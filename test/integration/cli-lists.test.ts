@@ -13,7 +13,7 @@ import {after, before, beforeEach, describe, it} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
 import {createBackend, DEFAULT_LIMITS, DEFAULT_NAMES} from '../../src/lib/firewall/sets/index.js'
-import {cleanupAll, createNetns, distinctIpv4, type Netns, readKernelSet, registerCleanup, waitForKernelSetCount} from '../../src/lib/lab/index.js'
+import {cleanupAll, createNetns, distinctIpv4, type Netns, readKernelSet, waitForKernelSetCount, makeTempDir} from '../../src/lib/lab/index.js'
 import {parseAddress} from '../../src/lib/net/index.js'
 import {type CliResult, runCli} from '../helpers/cli.js'
 import {integrationSkip} from '../helpers/root.js'
@@ -49,12 +49,9 @@ for (const backend of ['ipset', 'nftables'] as const) {
 
     before(async () => {
       assert.ok(existsSync(BUILT_CLI), `the CLI is not built (${BUILT_CLI} is missing): run npm run build first`)
-      const dir = mkdtempSync(join(tmpdir(), 'dw-cli-lists-'))
-      const unregister = registerCleanup({description: `directory ${dir}`, removeSync: () => rmSync(dir, {force: true, recursive: true})})
-      removeConfigDir = () => {
-        rmSync(dir, {force: true, recursive: true})
-        unregister()
-      }
+      const temp = makeTempDir('dw-cli-lists-')
+      const dir = temp.path
+      removeConfigDir = () => temp.remove()
 
       configFile = join(dir, 'diswall.conf')
       writeFileSync(configFile, `[firewall]\nbackend = "${backend}"\n`)

@@ -6,13 +6,12 @@
  * when it prints `ready`. Every firewall program runs inside the test's namespace only.
  */
 import assert from 'node:assert/strict'
-import {closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {closeSync, constants, existsSync, mkdirSync, openSync, writeFileSync, writeSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import {cleanupAll, createNetns, type Netns, readKernelSet, registerCleanup, type SetBackendKind, type SpawnedProcess, waitFor} from '../../src/lib/lab/index.js'
+import {cleanupAll, createNetns, type Netns, readKernelSet, type SetBackendKind, type SpawnedProcess, waitFor, makeTempDir} from '../../src/lib/lab/index.js'
 import {CLI} from '../helpers/cli.js'
 import {integrationSkip} from '../helpers/root.js'
 
@@ -33,7 +32,7 @@ for (const backend of ['ipset', 'nftables'] as const satisfies readonly SetBacke
     let configFile: string
     let pipePath: string
     let daemon: SpawnedProcess | undefined
-    let unregisterBase = (): void => {}
+    let removeBase = (): void => {}
 
     const blocked = async (): Promise<string[]> => [...(await readKernelSet(victim, backend, 'diswall-bl')).keys()].sort()
 
@@ -49,9 +48,9 @@ for (const backend of ['ipset', 'nftables'] as const satisfies readonly SetBacke
 
     before(async () => {
       victim = await createNetns()
-      base = mkdtempSync(join(tmpdir(), 'diswall-crash-it-'))
-      const removeBase = (): void => rmSync(base, {force: true, recursive: true})
-      unregisterBase = registerCleanup({description: `directory ${base}`, removeSync: removeBase})
+      const temp = makeTempDir('diswall-crash-it-')
+      base = temp.path
+      removeBase = () => temp.remove()
       const dir = join(base, 'firewall')
       mkdirSync(join(dir, 'patterns.d'), {recursive: true}) // no pattern files: packets only
       pipePath = join(base, 'pipe', 'diswall.pipe')
@@ -76,8 +75,7 @@ for (const backend of ['ipset', 'nftables'] as const satisfies readonly SetBacke
     after(async () => {
       await daemon?.stop()
       await victim?.remove()
-      rmSync(base, {force: true, recursive: true})
-      unregisterBase()
+      removeBase()
     })
 
     it(`daemon - kill -9 1.5 s after ${BANS} bans, sets flushed as by a reboot: every ban is back when it reports ready`, async () => {

@@ -5,12 +5,11 @@
  * them, whatever its control socket and state dir. Every firewall program runs inside the namespace only.
  */
 import assert from 'node:assert/strict'
-import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {mkdirSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
-import {cleanupAll, createNetns, type Netns, readKernelSet, registerCleanup, type SetBackendKind, type SpawnedProcess, waitFor} from '../../src/lib/lab/index.js'
+import {cleanupAll, createNetns, type Netns, readKernelSet, type SetBackendKind, type SpawnedProcess, waitFor, makeTempDir} from '../../src/lib/lab/index.js'
 import {CLI} from '../helpers/cli.js'
 import {integrationSkip} from '../helpers/root.js'
 
@@ -70,8 +69,7 @@ for (const backend of ['ipset', 'nftables'] as const) {
 
     before(async () => {
       netns = await createNetns()
-      base = mkdtempSync(join(tmpdir(), 'diswall-instance-it-'))
-      registerCleanup({description: `directory ${base}`, removeSync: () => rmSync(base, {force: true, recursive: true})})
+      base = makeTempDir('diswall-instance-it-').path
     })
 
     after(async () => {

@@ -8,13 +8,12 @@
  * victim namespace only.
  */
 import assert from 'node:assert/strict'
-import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import {cleanupAll, connectNetns, createNetns, enableNetnsLogging, type Netns, readKernelSet, registerCleanup, type SpawnedProcess, uniqueLogPrefix, waitFor} from '../../src/lib/lab/index.js'
+import {cleanupAll, connectNetns, createNetns, enableNetnsLogging, type Netns, readKernelSet, type SpawnedProcess, uniqueLogPrefix, waitFor, makeTempDir} from '../../src/lib/lab/index.js'
 import {CLI, runCli} from '../helpers/cli.js'
 import {integrationSkip} from '../helpers/root.js'
 
@@ -63,7 +62,7 @@ for (const source of ['kmsg', 'nflog'] as const) {
     let configFile: string
     let sender: SpawnedProcess
     let daemon: SpawnedProcess | undefined
-    let unregisterBase = (): void => {}
+    let removeBase = (): void => {}
     let probes = 0
     const logPrefix = uniqueLogPrefix('src')
 
@@ -117,8 +116,9 @@ for (const source of ['kmsg', 'nflog'] as const) {
       for (let n = 1; n <= OFFENDERS; n++) await attacker.run('ip', ['addr', 'add', `${OFFENDER(n)}/32`, 'dev', veth.b.ifname])
       await victim.run('ip', ['route', 'add', '203.0.113.0/24', 'via', LINK_ATTACKER])
 
-      base = mkdtempSync(join(tmpdir(), 'diswall-sources-it-'))
-      unregisterBase = registerCleanup({description: `directory ${base}`, removeSync: () => rmSync(base, {force: true, recursive: true})})
+      const temp = makeTempDir('diswall-sources-it-')
+      base = temp.path
+      removeBase = () => temp.remove()
       triggers = join(base, 'triggers')
       mkdirSync(triggers)
       const dir = join(base, 'firewall')
@@ -154,8 +154,7 @@ for (const source of ['kmsg', 'nflog'] as const) {
       await sender?.stop()
       await victim?.remove()
       await attacker?.remove()
-      rmSync(base, {force: true, recursive: true})
-      unregisterBase()
+      removeBase()
     })
 
     it(`daemon (${source}) - a probe sent the moment ready is printed is always banned`, async () => {

@@ -11,14 +11,13 @@
  * not the link's own.
  */
 import assert from 'node:assert/strict'
-import {appendFileSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, writeFileSync, writeSync, closeSync,constants} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {appendFileSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync, closeSync, constants} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import {KmsgSource,parseKernelLog} from '../../src/lib/detect/index.js'
-import {cleanupAll, connectNetns, createNetns, enableNetnsLogging, type Netns, type Probe, probeMany, type ProbeOutcome, readKernelSet, registerCleanup, type SetBackendKind, type SpawnedProcess, startEchoServer, uniqueLogPrefix, waitFor} from '../../src/lib/lab/index.js'
+import {cleanupAll, connectNetns, createNetns, enableNetnsLogging, type Netns, type Probe, probeMany, type ProbeOutcome, readKernelSet, type SetBackendKind, type SpawnedProcess, startEchoServer, uniqueLogPrefix, waitFor, makeTempDir} from '../../src/lib/lab/index.js'
 import {CLI, runCli} from '../helpers/cli.js'
 import {integrationSkip} from '../helpers/root.js'
 
@@ -54,7 +53,7 @@ for (const variant of [
     let authLog: string
     let daemon: SpawnedProcess | undefined
     let forwarder: {close(): Promise<void>} | undefined
-    let unregisterBase = (): void => {}
+    let removeBase = (): void => {}
     const logPrefix = uniqueLogPrefix('dmn')
     const backend: SetBackendKind = variant.backend
     const blockSets = {v4: 'diswall-bl', v6: 'diswall-bl6'}
@@ -89,9 +88,9 @@ for (const variant of [
       await startEchoServer(victim, HTTP)
       await startEchoServer(victim, OPEN_PORT)
 
-      base = mkdtempSync(join(tmpdir(), 'diswall-daemon-it-'))
-      const removeBase = (): void => rmSync(base, {force: true, recursive: true})
-      unregisterBase = registerCleanup({description: `directory ${base}`, removeSync: removeBase})
+      const temp = makeTempDir('diswall-daemon-it-')
+      base = temp.path
+      removeBase = () => temp.remove()
       const dir = join(base, 'firewall')
       authLog = join(base, 'auth.log')
       writeFileSync(authLog, '')
@@ -144,8 +143,7 @@ for (const variant of [
       await daemon?.stop()
       await victim?.remove()
       await attacker?.remove()
-      rmSync(base, {force: true, recursive: true})
-      unregisterBase()
+      removeBase()
     })
 
     it('daemon - a SYN to a closed port gets the prober blocked (IPv4 and IPv6 /64); its connection to an open port then fails', async () => {

@@ -7,13 +7,12 @@
  * program runs inside the server namespace only.
  */
 import assert from 'node:assert/strict'
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {existsSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, beforeEach, describe, it} from 'node:test'
 import {isDeepStrictEqual} from 'node:util'
 
-import {cleanupAll, connectNetns, createNetns, listNetns, type Netns, type Probe, probeMany, registerCleanup, startEchoServer, startUdpEchoServer, uniqueLogPrefix, waitFor, waitForTcp} from '../../src/lib/lab/index.js'
+import {cleanupAll, connectNetns, createNetns, listNetns, type Netns, type Probe, probeMany, startEchoServer, startUdpEchoServer, uniqueLogPrefix, waitFor, waitForTcp, makeTempDir} from '../../src/lib/lab/index.js'
 import {CLI, type CliResult, runCli} from '../helpers/cli.js'
 import {normaliseSave, put} from '../helpers/files.js'
 import {integrationSkip} from '../helpers/root.js'
@@ -152,12 +151,9 @@ for (const backend of ['ipset', 'nftables'] as const) {
 
     before(async () => {
       assert.ok(existsSync(CLI), `the CLI is not built (${CLI}): run npm run build first`)
-      base = mkdtempSync(join(tmpdir(), 'dw-fwcmd-'))
-      const unregister = registerCleanup({description: `directory ${base}`, removeSync: () => rmSync(base, {force: true, recursive: true})})
-      removeBase = () => {
-        rmSync(base, {force: true, recursive: true})
-        unregister()
-      }
+      const temp = makeTempDir('dw-fwcmd-')
+      base = temp.path
+      removeBase = () => temp.remove()
       dir = join(base, 'firewall')
       stateDir = join(base, 'state')
       configFile = join(base, 'diswall.conf')

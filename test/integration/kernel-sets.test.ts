@@ -8,14 +8,13 @@
  * still drops the client's packets.
  */
 import assert from 'node:assert/strict'
-import {existsSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {existsSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {fileURLToPath} from 'node:url'
 
 import {createBackend, DEFAULT_LIMITS, DEFAULT_NAMES, type SetEntry} from '../../src/lib/firewall/sets/index.js'
-import {cleanupAll, connectNetns, countKernelSet, createNetns, distinctIpv4, type EchoServer, establishedPeers, type Netns, openTcpConnection, probeTcp, readKernelSet, registerCleanup, startEchoServer, waitForKernelSetCount, waitForTcp} from '../../src/lib/lab/index.js'
+import {cleanupAll, connectNetns, countKernelSet, createNetns, distinctIpv4, type EchoServer, establishedPeers, type Netns, openTcpConnection, probeTcp, readKernelSet, startEchoServer, waitForKernelSetCount, waitForTcp, makeTempDir} from '../../src/lib/lab/index.js'
 import {parseAddress} from '../../src/lib/net/index.js'
 import {type CliResult, runCli} from '../helpers/cli.js'
 import {integrationSkip} from '../helpers/root.js'
@@ -51,12 +50,9 @@ for (const backend of ['ipset', 'nftables'] as const) {
 
     before(async () => {
       assert.ok(existsSync(BUILT_CLI), `the CLI is not built (${BUILT_CLI} is missing): run npm run build first`)
-      const dir = mkdtempSync(join(tmpdir(), 'dw-kernel-sets-'))
-      const unregister = registerCleanup({description: `directory ${dir}`, removeSync: () => rmSync(dir, {force: true, recursive: true})})
-      removeConfigDir = () => {
-        rmSync(dir, {force: true, recursive: true})
-        unregister()
-      }
+      const temp = makeTempDir('dw-kernel-sets-')
+      const dir = temp.path
+      removeConfigDir = () => temp.remove()
 
       configFile = join(dir, 'diswall.conf')
       writeFileSync(configFile, `[firewall]\nbackend = "${backend}"\n`)

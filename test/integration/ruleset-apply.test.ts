@@ -4,8 +4,7 @@
  * addresses. The models are built in code. Every firewall program runs inside the server namespace.
  */
 import assert from 'node:assert/strict'
-import {chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {chmodSync, existsSync, mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
@@ -21,7 +20,7 @@ import {
 } from '../../src/lib/firewall/ruleset/index.js'
 import {createBackend, DEFAULT_LIMITS, DEFAULT_NAMES} from '../../src/lib/firewall/sets/index.js'
 import type {FirewallBackend} from '../../src/lib/firewall/sets/index.js'
-import {cleanupAll, connectNetns, createNetns, type EchoServer, type Netns, type ProbeResult, probeTcp, readKernelSet, registerCleanup, startEchoServer, uniqueLogPrefix, waitForTcp} from '../../src/lib/lab/index.js'
+import {cleanupAll, connectNetns, createNetns, type EchoServer, type Netns, type ProbeResult, probeTcp, readKernelSet, startEchoServer, uniqueLogPrefix, waitForTcp, makeTempDir} from '../../src/lib/lab/index.js'
 import {parseAddress, parseNetwork} from '../../src/lib/net/index.js'
 import {normaliseSave} from '../helpers/files.js'
 import {integrationSkip} from '../helpers/root.js'
@@ -124,13 +123,10 @@ for (const backend of ['ipset', 'nftables'] as const) {
     }
 
     before(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'dw-ruleset-'))
+      const temp = makeTempDir('dw-ruleset-')
+      dir = temp.path
       mkdirSync(join(dir, 'local.d'))
-      const unregister = registerCleanup({description: `directory ${dir}`, removeSync: () => rmSync(dir, {force: true, recursive: true})})
-      removeDir = () => {
-        rmSync(dir, {force: true, recursive: true})
-        unregister()
-      }
+      removeDir = () => temp.remove()
       server = await createNetns()
       clientA = await createNetns()
       clientB = await createNetns()

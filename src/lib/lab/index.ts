@@ -7,6 +7,8 @@
 export {distinctIpv4, nthIpv4} from './addresses.js'
 export {cleanupAll, cleanupAllSync, registerCleanup, registeredCleanupCount} from './cleanup.js'
 export type {CleanupEntry} from './cleanup.js'
+export {makeTempDir} from './temp-dir.js'
+export type {TempDir} from './temp-dir.js'
 export {LabError, WaitTimeoutError} from './errors.js'
 export {
   countKernelSet,
