@@ -13,8 +13,9 @@ const MIDDLE = ['firewall/sets', 'firewall/ruleset', 'detect', 'transport', 'ser
 /**
  * What each folder of src/lib may import besides itself (errors.ts is src/lib/errors.ts).
  * base: errors ← net ← system ← config; middle: the base (enforce also the firewall, ruleset also
- * the sets); top: daemon, server, install and ops use everything below them, and server and
- * daemon never import each other. lab (namespaces, nats-server, processes for demo, tests and
+ * the sets); top: daemon, server, install and ops use everything below them, server and
+ * daemon never import each other, and install (the operator's tools: install, boot, why) reads the
+ * daemon's snapshot, journal and status. lab (namespaces, nats-server, processes for demo, tests and
  * bench) may use anything in src/lib.
  */
 const MAY_IMPORT = {
@@ -28,8 +29,8 @@ const MAY_IMPORT = {
   'service': BASE,
   'enforce': [...BASE, 'firewall/sets', 'firewall/ruleset'],
   'ops': [...BASE, ...MIDDLE, 'install'],
-  'install': [...BASE, ...MIDDLE, 'ops'],
-  'daemon': [...BASE, ...MIDDLE, 'install', 'ops'],
+  'install': [...BASE, ...MIDDLE, 'ops', 'daemon'],
+  'daemon': [...BASE, ...MIDDLE, 'ops'],
   'server': [...BASE, ...MIDDLE, 'install', 'ops'],
 }
 

@@ -1,4 +1,5 @@
 import type {Hook, Interfaces} from '@oclif/core'
+import suggestAtTerminal from '@oclif/plugin-not-found'
 
 import {jsonRequested, reportError} from '../base-command.js'
 import {closest} from '../lib/config/index.js'
@@ -14,7 +15,10 @@ import {LEGACY_COMMANDS, translateLegacyArgv} from '../lib/legacy-argv.js'
  * - a command of the original DisWall that this version lacks (`server`): E_NOT_AVAILABLE;
  * - anything else (`blok add`, `frobnicate`): E_UNKNOWN_COMMAND with the closest command as hint.
  * Each ends as a command's error would: the envelope on stdout with --json or DISWALL_CONTENT_TYPE=json,
- * the text on stderr otherwise, exit 2.
+ * the text on stderr otherwise, exit 2. An unknown command typed at a terminal first goes to
+ * @oclif/plugin-not-found, which offers the closest command and runs it when accepted. That plugin is
+ * called from here rather than registered in package.json: oclif runs the hooks of all plugins at once,
+ * and two answers to one typo (one waiting for a key) would mix.
  */
 const hook: Hook.CommandNotFound = async function (opts) {
   const {argv, words} = typed(opts.id, opts.argv ?? [])
@@ -22,7 +26,20 @@ const hook: Hook.CommandNotFound = async function (opts) {
     const id = words.slice(0, n).join(':')
     if (opts.config.findCommand(id)) return opts.config.runCommand(id, [...words.slice(n), ...argv])
   }
-  this.exit(reportError(notFound(opts.config, words), jsonRequested([...words, ...argv])))
+  const error = notFound(opts.config, words)
+  const json = jsonRequested([...words, ...argv])
+  // At a terminal, @oclif/plugin-not-found asks "Did you mean …?" and runs the answer; scripts (stdin not
+  // a terminal, or --json) get the error at once, exit 2, and nothing waits for an answer.
+  if (error instanceof UnknownCommandError && !json && process.stdin.isTTY && process.stdout.isTTY && !words[0]?.startsWith('-')) {
+    const guess = closestCommand(opts.config, words)
+    const typedWords = guess ? guess.typed.split(' ') : words.slice(0, 1)
+    try {
+      return await suggestAtTerminal.call(this, {...opts, argv: [...words.slice(typedWords.length), ...argv], id: typedWords.join(':')})
+    } catch {
+      // Declined or nothing close: the same error as for a script.
+    }
+  }
+  this.exit(reportError(error, json))
 }
 
 export default hook

@@ -1,0 +1,11 @@
+/** Install, uninstall, the boot-time restore and `why`: the operator's tools, over the layers below. */
+export {firewallBoot} from './boot.js'
+export type {BootReport} from './boot.js'
+export {INSTALL_RECORD, InstallError, installFiles, underRoot, uninstallFiles} from './files.js'
+export type {InstallAction, InstallBackend, InstallFilesOptions, InstallFilesReport, InstallItem, UninstallFilesOptions} from './files.js'
+export {disableUnits, enableUnits, protectAndApply, removeKernelState, unitsOf} from './live.js'
+export type {ProtectReport, TeardownReport} from './live.js'
+export {checkUnit, parseUnitFile, quoteExecWord, renderDaemonUnit, renderFirewallUnit, renderServerUnit, renderUnits} from './units.js'
+export type {ParsedUnit, UnitParams} from './units.js'
+export {whyAddress} from './why.js'
+export type {WhyBan, WhyFileMatch, WhyOptions, WhyReport} from './why.js'
