@@ -27,7 +27,7 @@ const SYSTEMD_STATE_DIR = '/var/lib/diswall'
  */
 export function quoteExecWord(word: string): string {
   if (word === '') return '""'
-  const escaped = word.replaceAll('%', '%%').replaceAll('$', '$$')
+  const escaped = word.replaceAll('%', () => '%%').replaceAll('$', () => '$$') // functions: in a replacement string "$$" is one "$"
   if (/^[\w@%+=:,./-]+$/.test(word)) return escaped
   return `"${escaped.replaceAll('\\', '\\\\').replaceAll('"', String.raw`\"`)}"`
 }
