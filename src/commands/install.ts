@@ -1,8 +1,8 @@
+import {Flags} from '@oclif/core'
+import {Listr} from 'listr2'
 import {realpathSync} from 'node:fs'
 import {resolve} from 'node:path'
 
-import {Flags} from '@oclif/core'
-import {Listr} from 'listr2'
 
 import {DiswallCommand, durationFlag} from '../base-command.js'
 import type {ParsedFlags} from '../base-command.js'

@@ -1,6 +1,6 @@
+import {Flags} from '@oclif/core'
 import {resolve} from 'node:path'
 
-import {Flags} from '@oclif/core'
 
 import {DiswallCommand} from '../base-command.js'
 import type {ParsedFlags} from '../base-command.js'
