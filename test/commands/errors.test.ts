@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import {mkdtemp, rm} from 'node:fs/promises'
+import {mkdtemp, readdir, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, test} from 'node:test'
@@ -75,10 +75,22 @@ describe('errors of the command line', {concurrency: 4}, () => {
   test('a command of the original DisWall that this version lacks is E_NOT_AVAILABLE, typed or from its flag', async () => {
     const typed = assertEnvelope(await runCli(['server', '--json']), 'E_NOT_AVAILABLE', 2)
     assert.equal(typed.message, '"diswall server" is not available yet in this version of diswall')
-    const legacy = assertEnvelope(await runCli(['--install'], {env: {DISWALL_CONTENT_TYPE: 'json'}}), 'E_NOT_AVAILABLE', 2)
-    assert.match(legacy.message, /"diswall install" is not available yet/)
-    const text = assertText(await runCli(['uninstall']), 'E_NOT_AVAILABLE', 2)
+    const legacy = assertEnvelope(await runCli(['--server'], {env: {DISWALL_CONTENT_TYPE: 'json'}}), 'E_NOT_AVAILABLE', 2)
+    assert.match(legacy.message, /"diswall server" is not available yet/)
+    const text = assertText(await runCli(['server']), 'E_NOT_AVAILABLE', 2)
     assert.ok(text.some((l) => l.includes('Try this: ')), text.join('\n'))
+  })
+
+  test('the original --install and --uninstall reach install and uninstall (here into a staging root)', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'diswall-legacy-install-'))
+    t.after(() => rm(dir, {force: true, recursive: true}))
+    const installed = await runCli(['--install', '--root', dir, '--json'])
+    assert.equal(installed.code, 0, installed.stderr)
+    assert.equal(installed.json.result.changed, true)
+    assert.equal(installed.json.result.live, false)
+    const removed = await runCli(['--uninstall', '--root', dir, '--purge', '--json'])
+    assert.equal(removed.code, 0, removed.stderr)
+    assert.deepEqual((await readdir(dir)), [])
   })
 
   test('a flag only the original DisWall had is E_NOT_AVAILABLE with its hint, also as JSON', async () => {
