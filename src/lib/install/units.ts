@@ -52,6 +52,8 @@ function execLine(params: UnitParams, ...args: string[]): string {
  *   would hide /dev/kmsg. NoNewPrivileges: setpriv drops privileges, it gains none.
  * - No MemoryDenyWriteExecute: V8's JIT needs writable executable memory. No PrivateNetwork or
  *   RestrictAddressFamilies beyond the list: the daemon manages the host's own network namespace.
+ * - Restart=always with StartLimitIntervalSec=0: a firewall daemon keeps trying; but not after exit 3
+ *   (E_CONFIG), which a restart cannot fix: the unit stays failed and `systemctl status` shows why.
  * - KillMode=mixed and TimeoutStopSec=120: SIGTERM goes to the daemon only, which stops its helpers and
  *   saves the snapshot of up to 1,000,000 entries (a few seconds) before it exits.
  */
@@ -63,6 +65,7 @@ Description=diswall daemon: detection, kernel sets and fleet-wide bans
 Documentation=man:systemd.exec(5)
 Wants=${UNIT_NAMES.firewall} network-online.target
 After=${UNIT_NAMES.firewall} network-online.target
+StartLimitIntervalSec=0
 
 [Service]
 Type=simple
@@ -70,6 +73,7 @@ ExecStart=${execLine(params, 'daemon')}
 ExecReload=/bin/kill -HUP $MAINPID
 Restart=always
 RestartSec=2
+RestartPreventExitStatus=3
 KillMode=mixed
 TimeoutStopSec=120
 SyslogIdentifier=diswall
