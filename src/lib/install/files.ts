@@ -299,6 +299,11 @@ export async function uninstallFiles(options: UninstallFilesOptions): Promise<{c
       if (await removeIfEmpty(path)) items.push({action: 'removed', kind: 'dir', path})
       continue
     }
+    // A config naming "/" or "/var" as a directory must not turn --purge into rm -rf of the system.
+    if (relative(paths.root, path).split('/').filter((p) => p !== '' && p !== '..').length < 2 || relative(paths.root, path).startsWith('..')) {
+      items.push({action: 'unchanged', kind, note: 'not removed: too broad a path for diswall to own; remove it yourself', path})
+      continue
+    }
     await remove(path)
     items.push({action: 'removed', kind, path})
   }

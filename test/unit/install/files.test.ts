@@ -126,3 +126,14 @@ test('install - a file where a directory belongs, or a read-only root, is a clea
     chmodSync(root, 0o700)
   }
 }))
+
+test('uninstall --purge - a config naming a top-level directory as its state or firewall directory does not remove it', withRoot(async (root) => {
+  await installFiles({command: COMMAND, root})
+  mkdirSync(join(root, 'var/keep'), {recursive: true})
+  writeFileSync(join(root, 'var/keep/data'), 'x')
+  writeFileSync(join(root, 'etc/diswall/diswall.conf'), '[daemon]\nstate_dir = "/var"\n[firewall]\ndir = "/etc"\n')
+  const report = await uninstallFiles({purge: true, root})
+  assert.equal(readFileSync(join(root, 'var/keep/data'), 'utf8'), 'x')
+  assert.ok(statSync(join(root, 'etc')).isDirectory())
+  assert.deepEqual(report.items.filter((i) => i.note?.startsWith('not removed')).map((i) => relative(root, i.path)).sort(), ['etc', 'var'])
+}))
