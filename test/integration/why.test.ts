@@ -4,11 +4,15 @@
  * namespace's own (protected) address and an address nobody knows. TEST-NET addresses only.
  */
 import assert from 'node:assert/strict'
-import {mkdirSync, writeFileSync} from 'node:fs'
+import {mkdirSync, writeFileSync,readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
+
+import {parseConfig} from '../../src/lib/config/index.js'
+import type {DaemonStatus} from '../../src/lib/daemon/index.js'
 import {createBackend, DEFAULT_LIMITS, DEFAULT_NAMES} from '../../src/lib/firewall/sets/index.js'
+import {whyAddress} from '../../src/lib/install/index.js'
 import {cleanupAll, createNetns, makeTempDir, type Netns} from '../../src/lib/lab/index.js'
 import {type CliResult, runCli} from '../helpers/cli.js'
 import {integrationSkip} from '../helpers/root.js'
@@ -86,6 +90,17 @@ for (const backend of ['ipset', 'nftables'] as const) {
       assert.equal(own.protectedBy, 'an address of this host')
       const stranger = (await why('203.0.113.99')).json.result
       assert.deepEqual([stranger.verdict, stranger.protectedBy, stranger.ban], ['not-listed', null, undefined])
+    })
+
+    it(`why (${backend}) - the running daemon's last bans give the reason and the source`, async () => {
+      const config = parseConfig(readFileSync(configFile, 'utf8'), configFile).config
+      const status = async (): Promise<DaemonStatus> => ({lastBans: [
+        {at: new Date().toISOString(), reason: 'ssh', source: '/var/log/auth.log', target: '203.0.113.99', ttlSec: 60},
+        {at: new Date().toISOString(), reason: 'port-scan 23/tcp', source: 'kmsg', target: '203.0.113.7', ttlSec: 3600},
+      ]} as unknown as DaemonStatus)
+      const r = await whyAddress(config, '203.0.113.7', {exec: ns.exec, status})
+      assert.equal(r.daemon.running, true)
+      assert.deepEqual([r.ban?.reason, r.ban?.source], ['port-scan 23/tcp', 'kmsg'])
     })
 
     it(`why (${backend}) - text output and a bad address`, async () => {
