@@ -1,5 +1,4 @@
 import type {Hook, Interfaces} from '@oclif/core'
-import suggestAtTerminal from '@oclif/plugin-not-found'
 
 import {jsonRequested, reportError} from '../base-command.js'
 import {closest} from '../lib/config/index.js'
@@ -34,6 +33,8 @@ const hook: Hook.CommandNotFound = async function (opts) {
     const guess = closestCommand(opts.config, words)
     const typedWords = guess ? guess.typed.split(' ') : words.slice(0, 1)
     try {
+      // Loaded only here: it brings @inquirer/prompts, which a script's error does not need.
+      const {default: suggestAtTerminal} = await import('@oclif/plugin-not-found')
       return await suggestAtTerminal.call(this, {...opts, argv: [...words.slice(typedWords.length), ...argv], id: typedWords.join(':')})
     } catch {
       // Declined or nothing close: the same error as for a script.

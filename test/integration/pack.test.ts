@@ -35,6 +35,8 @@ test('pack - the tarball installs globally and its diswall runs', {skip: NPM ? f
     const help = spawnSync(bin, ['--help'], {encoding: 'utf8'})
     assert.equal(help.status, 0, help.stderr)
     for (const command of ['install', 'uninstall', 'why', 'block', 'autocomplete']) assert.match(help.stdout, new RegExp(`^  ${command} `, 'm'), command)
+    const short = spawnSync(bin, ['-v'], {encoding: 'utf8'})
+    assert.equal(short.stdout, version.stdout, 'the original -v prints the version')
     const legacy = spawnSync(bin, ['-g'], {encoding: 'utf8'})
     assert.equal(legacy.status, 0, legacy.stderr)
     assert.match(legacy.stdout, /^\[firewall\]$/m)
