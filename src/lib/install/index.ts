@@ -5,7 +5,7 @@ export {INSTALL_RECORD, InstallError, installFiles, underRoot, uninstallFiles} f
 export type {InstallAction, InstallBackend, InstallFilesOptions, InstallFilesReport, InstallItem, UninstallFilesOptions} from './files.js'
 export {disableUnits, enableUnits, protectAndApply, removeKernelState, unitsOf} from './live.js'
 export type {ProtectReport, TeardownReport} from './live.js'
-export {checkUnit, parseUnitFile, quoteExecWord, renderDaemonUnit, renderFirewallUnit, renderServerUnit, renderUnits} from './units.js'
+export {checkUnit, parseUnitFile, quoteExecWord, quoteUnitPath, renderDaemonUnit, renderFirewallUnit, renderServerUnit, renderUnits} from './units.js'
 export type {ParsedUnit, UnitParams} from './units.js'
 export {whyAddress} from './why.js'
 export type {WhyBan, WhyFileMatch, WhyOptions, WhyReport} from './why.js'

@@ -32,6 +32,12 @@ export function quoteExecWord(word: string): string {
   return `"${escaped.replaceAll('\\', '\\\\').replaceAll('"', String.raw`\"`)}"`
 }
 
+/** Quotes a path in a list setting such as ReadWritePaths= (split on spaces, `%` specifiers, no `$`). */
+export function quoteUnitPath(path: string): string {
+  const escaped = path.replaceAll('%', () => '%%')
+  return /^[\w@%+=:,./-]+$/.test(path) ? escaped : `"${escaped.replaceAll('\\', '\\\\').replaceAll('"', String.raw`\"`)}"`
+}
+
 function execLine(params: UnitParams, ...args: string[]): string {
   return [...params.command, ...args, '--config', params.configFile].map((w) => quoteExecWord(w)).join(' ')
 }
@@ -45,8 +51,8 @@ function execLine(params: UnitParams, ...args: string[]): string {
  * - CAP_SETUID, CAP_SETGID, CAP_SETPCAP, CAP_KILL: the NFLOG source starts tcpdump through `setpriv` as
  *   user tcpdump with CAP_NET_ADMIN only, and stops it (another user's process) when it ends.
  * - ProtectSystem=strict with ReadWritePaths: the state directory (snapshot, journal, kmsg position),
- *   /run (the control socket in /run/diswall and iptables' /run/xtables.lock), /var/log/diswall (the
- *   named pipe, when used).
+ *   /run (the control socket in /run/diswall and iptables' /run/xtables.lock); LogsDirectory creates
+ *   /var/log/diswall, where the named pipe of the `pipe` source and a `--log-file` may go.
  * - ProtectHome=read-only, not yes: `npm install -g` under nvm puts diswall itself in /root or /home.
  * - ProtectKernelTunables: the daemon only reads /proc/sys (boot_id); ProtectKernelLogs stays off, it
  *   would hide /dev/kmsg. NoNewPrivileges: setpriv drops privileges, it gains none.
@@ -58,7 +64,7 @@ function execLine(params: UnitParams, ...args: string[]): string {
  *   saves the snapshot of up to 1,000,000 entries (a few seconds) before it exits.
  */
 export function renderDaemonUnit(params: UnitParams): string {
-  const extra = params.stateDir === SYSTEMD_STATE_DIR ? '' : ` ${params.stateDir}`
+  const extra = params.stateDir === SYSTEMD_STATE_DIR ? '' : ` ${quoteUnitPath(params.stateDir)}`
   return `# Installed by "diswall install"; "diswall install" rewrites it, "systemctl edit diswall" keeps your changes.
 [Unit]
 Description=diswall daemon: detection, kernel sets and fleet-wide bans
@@ -82,9 +88,11 @@ StateDirectory=diswall
 StateDirectoryMode=0700
 RuntimeDirectory=diswall
 RuntimeDirectoryMode=0700
+LogsDirectory=diswall
+LogsDirectoryMode=0700
 CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_SYSLOG CAP_DAC_READ_SEARCH CAP_SETUID CAP_SETGID CAP_SETPCAP CAP_KILL
 ProtectSystem=strict
-ReadWritePaths=/run -/var/log/diswall${extra}
+ReadWritePaths=/run${extra}
 ProtectHome=read-only
 PrivateTmp=yes
 NoNewPrivileges=yes
@@ -137,7 +145,7 @@ WantedBy=sysinit.target
  * SQLite file in the state directory).
  */
 export function renderServerUnit(params: UnitParams): string {
-  const extra = params.stateDir === SYSTEMD_STATE_DIR ? '' : `\nReadWritePaths=${params.stateDir}`
+  const extra = params.stateDir === SYSTEMD_STATE_DIR ? '' : `\nReadWritePaths=${quoteUnitPath(params.stateDir)}`
   return `# Installed by "diswall install --server"; "diswall install" rewrites it, "systemctl edit diswall-server" keeps your changes.
 [Unit]
 Description=diswall server: ban store, escalation and fleet-wide broadcast

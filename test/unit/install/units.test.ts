@@ -34,8 +34,10 @@ test('units - the daemon unit keeps the capabilities the daemon uses and restart
 
 test('units - a state directory elsewhere becomes writable for the daemon and the server', () => {
   const units = renderUnits({...PARAMS, stateDir: '/srv/diswall state'})
-  assert.match(units['diswall.service']!, /^ReadWritePaths=.* \/srv\/diswall state$/m)
-  assert.match(units['diswall-server.service']!, /^ReadWritePaths=\/srv\/diswall state$/m)
+  // Quoted: ReadWritePaths= is split on spaces.
+  assert.match(units['diswall.service']!, /^ReadWritePaths=\/run "\/srv\/diswall state"$/m)
+  assert.match(units['diswall-server.service']!, /^ReadWritePaths="\/srv\/diswall state"$/m)
+  assert.match(renderUnits({...PARAMS, stateDir: '/srv/dw'})['diswall.service']!, /^ReadWritePaths=\/run \/srv\/dw$/m)
 })
 
 test('units - checkUnit catches a missing key, a wrong value, a relative program and a line that is no assignment', () => {
@@ -63,7 +65,9 @@ test('units - systemd-analyze verify accepts every unit without a warning', {ski
     // Programs must exist for verify: node is this one; the script is any readable file.
     const script = join(dir, 'run.js')
     writeFileSync(script, '')
-    for (const [name, text] of Object.entries(renderUnits({...PARAMS, command: [process.execPath, script]}))) {
+    const units = {...renderUnits({...PARAMS, command: [process.execPath, script]}),
+      'diswall-elsewhere.service': renderUnits({...PARAMS, command: [process.execPath, script], stateDir: join(dir, 'state 2')})['diswall.service']!}
+    for (const [name, text] of Object.entries(units)) {
       const file = join(dir, name)
       writeFileSync(file, text)
       const result = spawnSync('systemd-analyze', ['verify', file], {encoding: 'utf8'})
