@@ -6,7 +6,7 @@
  */
 import type {Config} from '../config/index.js'
 import {HostFacts} from '../enforce/index.js'
-import {CommandFailedError} from '../errors.js'
+import {CommandFailedError, MissingDependencyError} from '../errors.js'
 import {flushRuleset} from '../firewall/ruleset/index.js'
 import type {FlushReport} from '../firewall/ruleset/index.js'
 import {kernelNames, openFirewall} from '../firewall/sets/index.js'
@@ -74,8 +74,8 @@ export async function enableUnits(server: boolean, exec: Exec = defaultExec): Pr
 }
 
 /**
- * Stops and disables the units (absent ones are skipped), in the reverse order of install.
- * @throws MissingDependencyError without systemctl.
+ * Stops and disables the units (absent ones are skipped), in the reverse order of install; without
+ * systemctl, none.
  */
 export async function disableUnits(exec: Exec = defaultExec): Promise<string[]> {
   const stopped: string[] = []
@@ -84,6 +84,8 @@ export async function disableUnits(exec: Exec = defaultExec): Promise<string[]> 
       await exec('systemctl', ['disable', '--now', unit], {timeoutMs: 180_000})
       stopped.push(unit)
     } catch (error) {
+      // Without systemd there is no unit to stop; the kernel teardown still has to run.
+      if (error instanceof MissingDependencyError) return stopped
       // "Unit file … does not exist": not installed, nothing to stop.
       if (!(error instanceof CommandFailedError)) throw error
     }
