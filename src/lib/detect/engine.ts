@@ -394,34 +394,30 @@ export class DetectEngine {
     const proc = pid === undefined ? undefined : this.processes.get(source, pid, now)
     const ttlSec = file.banSec ?? this.config.firewall.block_timeout
     this.matched = {outcome: 'ignored'}
-    if (rule.kind === 'pid') {
+    let address: Address | undefined
+    let event: DetectEvent | undefined
+    if (rule.pid) {
       if (proc === undefined) {
         this.stats.unattributed++
         return undefined
       }
-      proc.counted = true
-      if (proc.address === undefined) {
-        // Held until a line of the same process names the address (kex_exchange_identification comes first).
-        if (proc.pending < MAX_PENDING_PER_PROCESS) proc.pending++
-        this.matched = {outcome: 'held'}
+      address = proc.address
+    } else {
+      address = addressOrUndefined(groups?.ip)
+      if (address === undefined) {
+        this.stats.badAddresses++
         return undefined
       }
-      this.matched = {address: proc.address, outcome: 'counted'}
-      return this.offend(proc.address, state.counter, file.tag, ttlSec, source)
-    }
-    const address = addressOrUndefined(groups?.ip)
-    if (address === undefined) {
-      this.stats.badAddresses++
-      return undefined
-    }
-    this.matched = {address, outcome: 'counted'}
-    if (file.action === 'allow') return this.onLogin(file, address, groups?.user, source, proc)
-    let event: DetectEvent | undefined
-    if (proc !== undefined) {
-      if (proc.address !== undefined && proc.address.text !== address.text) resetProcess(proc) // a reused PID
-      proc.address = address
-      // Address-less failures of this process logged before its address.
-      for (; proc.pending > 0; proc.pending--) event ??= this.offend(address, state.counter, file.tag, ttlSec, source)
+      if (file.action === 'allow') {
+        this.matched = {address, outcome: 'counted'}
+        return this.onLogin(file, address, groups?.user, source, proc)
+      }
+      if (proc !== undefined) {
+        if (proc.address !== undefined && proc.address.text !== address.text) resetProcess(proc) // a reused PID
+        proc.address = address
+        // Address-less failures of this process logged before its address.
+        for (; proc.pending > 0; proc.pending--) event ??= this.offend(address, state.counter, file.tag, ttlSec, source)
+      }
     }
     if (rule.kind === 'track') {
       this.matched = {address, outcome: 'tracked'}
@@ -437,19 +433,21 @@ export class DetectEngine {
         this.matched = {address, outcome: 'echo'}
         return event
       }
-      proc.counted = true
       proc.echoOpen = true
-      return event ?? this.offend(address, state.counter, file.tag, ttlSec, source)
+    } else if (proc?.echoOpen === true) {
+      proc.echoOpen = false
+      this.stats.echoes++
+      this.matched = {address, outcome: 'echo'}
+      return event
     }
-    if (proc !== undefined) {
-      proc.counted = true
-      if (proc.echoOpen) {
-        proc.echoOpen = false
-        this.stats.echoes++
-        this.matched = {address, outcome: 'echo'}
-        return event
-      }
+    if (proc !== undefined) proc.counted = true
+    if (address === undefined) {
+      // Held until a line of the same process names the address (kex_exchange_identification comes first).
+      if (proc!.pending < MAX_PENDING_PER_PROCESS) proc!.pending++
+      this.matched = {outcome: 'held'}
+      return event
     }
+    this.matched = {address, outcome: 'counted'}
     return event ?? this.offend(address, state.counter, file.tag, ttlSec, source)
   }
 

@@ -71,16 +71,17 @@ export const PATTERN_LEVELS = ['normal', 'aggressive'] as const
 export type PatternLevel = (typeof PATTERN_LEVELS)[number]
 
 /**
- * How a regex line counts: `count` (a failure against its address), `pid` (a failure without an address,
- * attributed through its process), `track` (records its process's address only), `echo` (a second
- * report of an attempt another line of the process reports: one of them counts).
+ * How a regex line counts: `count` (a failure), `echo` (a report of an attempt that another line of the
+ * same process reports too: one of them counts), `track` (records its process's address only).
  */
-export type PatternKind = 'count' | 'echo' | 'pid' | 'track'
+export type PatternKind = 'count' | 'echo' | 'track'
 
 /** One regex line of a pattern file: the compiled regex, its level and how it counts. */
 export interface PatternRule extends CompiledPattern {
   readonly level: PatternLevel
   readonly kind: PatternKind
+  /** `[pid]`: the line has no address; it is its process's (from an earlier or the next line). */
+  readonly pid: boolean
 }
 
 /** Whether a rule runs at `level` (aggressive runs every rule). */
@@ -251,14 +252,14 @@ function compileRule(line: string, flags: readonly string[], fileLevel: PatternL
       `Flags are ${FLAGS.map((f) => `"${f}"`).join(', ')}; to start a regex with a character class, write it as "(?:[…])".`)
   }
   const levels = flags.filter((f) => f === 'normal' || f === 'aggressive') as PatternLevel[]
-  const kinds = flags.filter((f) => f === 'pid' || f === 'track' || f === 'echo') as PatternKind[]
-  if (levels.length > 1 || kinds.length > 1) {
+  const kinds = flags.filter((f) => f === 'track' || f === 'echo') as PatternKind[]
+  const pid = flags.includes('pid')
+  if (levels.length > 1 || kinds.length > 1 || (pid && kinds[0] === 'track') || new Set(flags).size < flags.length) {
     throw new ConfigError(loc, `conflicting flags "[${flags.join(', ')}]"`,
-      'Give one level ("normal" or "aggressive") and at most one of "pid", "track", "echo".')
+      'Give each flag once, one level ("normal" or "aggressive"), at most one of "track" and "echo", and not "track" with "pid".')
   }
-  const kind = kinds[0] ?? 'count'
-  const compiled = compilePattern(line, loc, {withoutIp: kind === 'pid'})
-  return {...compiled, kind, level: levels[0] ?? fileLevel}
+  const compiled = compilePattern(line, loc, {withoutIp: pid})
+  return {...compiled, kind: kinds[0] ?? 'count', level: levels[0] ?? fileLevel, pid}
 }
 
 function parseLevel(value: string | undefined, loc: SourceLocation): PatternLevel {
