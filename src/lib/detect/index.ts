@@ -28,6 +28,8 @@ export {
   PATTERN_FILE_SUFFIX,
   readsSource,
 } from './pattern-file.js'
+export type {PatternTestMatch, PatternTestOptions, PatternTestRegex, PatternTestResult, RunPatternTestOptions} from './pattern-test.js'
+export {patternTestLine, runPatternTest, testPatterns, UNMATCHED_SAMPLES} from './pattern-test.js'
 export type {ShippedPatternFile} from './shipped-patterns.js'
 export {DEFAULT_PATTERNS_DIR, SHIPPED_PATTERNS, shippedPatternFiles} from './shipped-patterns.js'
 export type {PortClass, SlidingWindowOptions} from './policy.js'
