@@ -231,10 +231,16 @@ export function parsePatternFiles(files: ReadonlyArray<{path: string; text: stri
  * except for `action = allow` files with `ident =`: any local user can put an "Accepted …" line into
  * the journal (`logger`), and an allow entry must not come from that. `unit:NAME` lines (journald
  * entries of service NAME that passed the trusted-field check) are read by the files whose `unit =`
- * lists NAME, and only by those.
+ * lists NAME or, for an instance `NAME@I.service`, its template `NAME@.service`, and only by those.
  */
 export function readsSource(file: PatternFile, source: string): boolean {
-  if (source.startsWith('unit:')) return file.units.includes(source.slice(5))
+  if (source.startsWith('unit:')) {
+    const unit = source.slice(5)
+    if (file.units.includes(unit)) return true
+    // An instance (`postfix@-.service`) is read by the files naming its template (`postfix@.service`).
+    const at = unit.indexOf('@')
+    return at > 0 && unit.endsWith('.service') && file.units.includes(`${unit.slice(0, at)}@.service`)
+  }
   if (source === file.file || (source.startsWith('file:') && source.slice(5) === file.file)) return true
   if (source === 'journal') return file.action === 'ban' || file.idents.length === 0
   if (!source.startsWith('journal:')) return false

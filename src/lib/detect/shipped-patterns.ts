@@ -132,7 +132,7 @@ threshold = 5
 window = 10m
 # postfix/smtpd[1234]: warning: unknown[203.0.113.7]: SASL LOGIN authentication failed: UGFzc3dvcmQ6
 # postfix-out/submission/smtpd[1234]: warning: host.example[203.0.113.7]:51234: SASL Plain authentication failed: authentication failure
-${POSTFIX_HEAD}warning: ${POSTFIX_CLIENT}: SASL [A-Za-z0-9_-]+ authentication failed:(?: (?:authentication failure|generic failure|[A-Za-z0-9+/]+=*))? ?$
+${POSTFIX_HEAD}warning: ${POSTFIX_CLIENT}: SASL [A-Za-z0-9_-]+ authentication failed:(?: (?:authentication failure|generic failure|Invalid authentication mechanism|[A-Za-z0-9+/]+=*))? ?(?:, sasl_username=.*)?$
 # postfix/smtpd[1234]: lost connection after AUTH from unknown[203.0.113.7]
 [aggressive] ${POSTFIX_HEAD}(?:lost connection|timeout) after AUTH from ${POSTFIX_CLIENT}$
 `

@@ -24,7 +24,7 @@ export const JOURNAL_CURSOR_FILE = 'journal.cursor'
 export const JOURNAL_RESUME_MAX_AGE_SEC = 600
 
 /** What a cursor looks like (`s=…;i=…;b=…;m=…;t=…;x=…`); it becomes one argv element of journalctl. */
-const CURSOR = /^[A-Za-z0-9=;_-]{1,512}$/
+const CURSOR = /^[A-Za-z0-9][A-Za-z0-9=;_-]{0,511}$/
 const LINE = /^diswall journal cursor v1 (\d{1,16}) (\S+)\n?$/
 
 /** The saved cursor and its entry's time, or undefined (no file, damaged). Never throws. */
