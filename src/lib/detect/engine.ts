@@ -424,7 +424,7 @@ export class DetectEngine {
       return event
     }
     const user = groups?.user
-    if (proc !== undefined && user !== undefined && proc.failedUsers.size < 64) proc.failedUsers.add(user)
+    if (proc !== undefined && user !== undefined && (proc.failedUsers?.size ?? 0) < 64) (proc.failedUsers ??= new Set()).add(user)
     if (rule.kind === 'echo') {
       // The other report of the attempt came first, or cannot be told apart without a process: count nothing.
       if (proc === undefined || proc.counted) {
@@ -456,7 +456,7 @@ export class DetectEngine {
     const {detect} = this.config
     // A login after failures for other user names in the same connection is somebody who guessed an
     // account, not the owner who mistyped: no allow entry, and the evidence stays.
-    if (proc !== undefined && proc.address?.text === address.text && [...proc.failedUsers].some((u) => u !== user)) {
+    if (proc?.failedUsers !== undefined && proc.address?.text === address.text && [...proc.failedUsers].some((u) => u !== user)) {
       this.stats.refusedAllows++
       this.matched = {address, outcome: 'ignored'}
       return undefined
@@ -545,7 +545,7 @@ function resetProcess(proc: ProcessState): void {
   proc.address = undefined
   proc.counted = false
   proc.echoOpen = false
-  proc.failedUsers.clear()
+  proc.failedUsers = undefined
   proc.pending = 0
 }
 

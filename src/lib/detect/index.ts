@@ -18,6 +18,7 @@ export {
 export type {PatternAction, PatternFile, PatternKind, PatternLevel, PatternParseOptions, PatternRule} from './pattern-file.js'
 export {
   PATTERN_LEVELS,
+  readsProgram,
   runsAtLevel,
   DEFAULT_THRESHOLD,
   DEFAULT_WINDOW_SEC,
@@ -38,7 +39,7 @@ export type {DedupOptions} from './dedup.js'
 export {DedupCache} from './dedup.js'
 export type {DetectEngineConfig, DetectEngineOptions, DetectStats, DetectTracked, PatternMatchReport, SlowPatternReport} from './engine.js'
 export type {ProcessState} from './processes.js'
-export {DEFAULT_MAX_PROCESSES, PROCESS_TTL_MS, ProcessTable, syslogPid} from './processes.js'
+export {DEFAULT_MAX_PROCESSES, PROCESS_TTL_MS, ProcessTable, syslogHeader, syslogPid} from './processes.js'
 export {DetectEngine, SLOW_MATCH_MS} from './engine.js'
 export {
   DEFAULT_MAX_LINE_BYTES,

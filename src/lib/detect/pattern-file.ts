@@ -249,6 +249,18 @@ export function readsSource(file: PatternFile, source: string): boolean {
   return file.idents.some((i) => ident === i || (ident.startsWith(i) && ident.charCodeAt(i.length) === 47))
 }
 
+/**
+ * Whether a line whose syslog header names `program` (`sshd`, `postfix/smtpd`, `postfix-out/smtpd`) is
+ * one for this file: always without `ident =`; else when the program is an ident, a sub-identifier of
+ * one (`postfix/…`) or of a named instance of one (`postfix-out/…`). Lines without a header are not
+ * asked about (journald MESSAGE fields).
+ */
+export function readsProgram(file: PatternFile, program: string): boolean {
+  if (file.idents.length === 0) return true
+  return file.idents.some((i) => program === i || (program.startsWith(i) && (program.charCodeAt(i.length) === 47
+    || (program.charCodeAt(i.length) === 45 && program.includes('/', i.length)))))
+}
+
 // ---- settings ----
 
 function compileRule(line: string, flags: readonly string[], fileLevel: PatternLevel, loc: SourceLocation): PatternRule {

@@ -65,9 +65,8 @@ ${SSHD}Failed (?:password|publickey|hostbased|keyboard-interactive/pam|gssapi-wi
 # pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.7  user=root
 [echo] ${SSHD}pam_unix\(sshd:auth\): authentication failure; logname=\S* uid=\d+ euid=\d+ tty=\S* ruser=\S* rhost=__IP__(?: +user=(?<user>\S+))?$
 # error: PAM: Authentication failure for root from 203.0.113.7
-[echo] ${SSHD}error: PAM: [A-Za-z ]+ for (?:illegal user )?(?<user>.*) from __IP__$
 # error: maximum authentication attempts exceeded for root from 203.0.113.7 port 51234 ssh2 [preauth]
-[echo] ${SSHD}error: maximum authentication attempts exceeded for (?:invalid user )?(?<user>.*) from __IP__ port \d+ ssh2 \[preauth\]$
+[echo] ${SSHD}error: (?:PAM: [A-Za-z ]+ for (?:illegal user )?|maximum authentication attempts exceeded for (?:invalid user )?)(?<user>.*) from __IP__(?: port \d+ ssh2 \[preauth\])?$
 # Disconnecting authenticating user root 203.0.113.7 port 51234: Too many authentication failures [preauth]
 [echo] ${SSHD}Disconnecting (?:authenticating|invalid) user (?<user>.*) __IP__ port \d+: Too many authentication failures \[preauth\]$
 # Disconnecting: Too many authentication failures [preauth] (older sshd: no address; the process's)
@@ -76,8 +75,7 @@ ${SSHD}Failed (?:password|publickey|hostbased|keyboard-interactive/pam|gssapi-wi
 [echo] ${SSHD}Received disconnect from __IP__ port \d+:3: .*: Auth fail(?: \[preauth\])?$
 # Addresses of the process for the address-less lines (they never count themselves):
 # Connection closed by 203.0.113.7 port 51234 / Connection from 203.0.113.7 port 51234 on 198.51.100.1 port 22 rdomain ""
-[track] ${SSHD}Connection (?:closed|reset) by __IP__ port \d+$
-[track] ${SSHD}Connection from __IP__ port \d+ on [0-9a-fA-F:.]+ port \d+(?: rdomain "\S*")?$
+[track] ${SSHD}Connection (?:(?:closed|reset) by|from) __IP__ port \d+(?: on [0-9a-fA-F:.]+ port \d+(?: rdomain "\S*")?)?$
 # ---- aggressive: pre-auth noise ----
 # Connection closed by authenticating user root 203.0.113.7 port 51234 [preauth] (also "reset", "invalid user")
 [aggressive] ${SSHD}Connection (?:closed|reset) by (?:authenticating|invalid) user (?<user>.*) __IP__ port \d+ \[preauth\]$

@@ -36,7 +36,7 @@ test('shipped-patterns - every shipped file parses, in name order, with a prefil
     ['nginx.patterns', `${DEFAULT_PATTERNS_DIR}/nginx.patterns`, '/var/log/nginx/access.log', 'nginx', '', '80,443', 'ban', 'http', 'normal', 5, 600, 2, 2],
     ['openssh-accepted.patterns', `${DEFAULT_PATTERNS_DIR}/openssh-accepted.patterns`, '/var/log/auth.log', 'sshd,sshd-session', ssh, '22', 'allow', 'ssh',
       'normal', 1, 600, 1, 1],
-    ['openssh.patterns', `${DEFAULT_PATTERNS_DIR}/openssh.patterns`, '/var/log/auth.log', 'sshd,sshd-session', ssh, '22', 'ban', 'ssh', 'normal', 5, 600, 11, 21],
+    ['openssh.patterns', `${DEFAULT_PATTERNS_DIR}/openssh.patterns`, '/var/log/auth.log', 'sshd,sshd-session', ssh, '22', 'ban', 'ssh', 'normal', 5, 600, 9, 19],
     ['postfix-abuse.patterns', `${DEFAULT_PATTERNS_DIR}/postfix-abuse.patterns`, '/var/log/mail.log', 'postfix', 'postfix@.service,postfix.service', '25,465,587',
       'ban', 'smtp-abuse', 'aggressive', 10, 600, 0, 4],
     ['postfix.patterns', `${DEFAULT_PATTERNS_DIR}/postfix.patterns`, '/var/log/mail.log', 'postfix', 'postfix@.service,postfix.service', '25,465,587', 'ban',
