@@ -8,6 +8,8 @@
  *   syslog lines (cron, sudo, systemd, logind, polkit, …) and 10% sshd lines (failed passwords, invalid
  *   users, PAM failures, pre-auth disconnects, accepted logins and harmless sshd chatter) from 20,000
  *   addresses, through the shipped `openssh.patterns` and `openssh-accepted.patterns`;
+ * - `p5.sshd.attack`: an auth.log under attack, every line sshd's (the same sshd mix), through the shipped
+ *   sshd files at `[detect] level = "aggressive"`, so every regex runs and most lines match;
  * - `p5.journal.all`: the same mix as journald MESSAGE fields of unknown identifier (`journal`), so the
  *   kernel-log check and every shipped pattern file see every line;
  * - `p5.kernel`: 1,000,000 netfilter LOG records from /dev/kmsg (closed-port probes from 100,000
@@ -43,6 +45,12 @@ export const patternsSuite: BenchSuite = {
       out.push(measure(ctx, 'p5.sshd', 'auth.log lines, 10% sshd, shipped sshd patterns', count,
         (chunk, size) => authLog(chunk, size).map((text) => ({source: '/var/log/auth.log', text})), {patterns: sshFiles}))
     }
+    if (ctx.wants('p5.sshd.attack')) {
+      const config = defaultConfig()
+      out.push(measure(ctx, 'p5.sshd.attack', 'auth.log under attack, 100% sshd, level aggressive', count,
+        (chunk, size) => authLog(chunk, size, 1).map((text) => ({source: '/var/log/auth.log', text})),
+        {config: {...config, detect: {...config.detect, level: 'aggressive'}}, patterns: sshFiles}))
+    }
     if (ctx.wants('p5.journal.all')) {
       out.push(measure(ctx, 'p5.journal.all', 'journal MESSAGEs, 10% sshd, all shipped patterns + kernel check', count,
         (chunk, size) => authLog(chunk, size).map((text) => ({source: 'journal', text: text.slice(text.indexOf(': ') + 2)})),
@@ -62,11 +70,11 @@ export const patternsSuite: BenchSuite = {
  */
 function measure(ctx: SuiteContext, id: string, what: string, count: number, make: (chunk: number, size: number) => LogLine[],
   options: Partial<DetectEngineOptions>, target: Target | null = P5_TARGET, note?: string): BenchResult {
-  const config = defaultConfig()
+  const config = options.config ?? defaultConfig()
   ctx.log(`${id}: ${formatInt(count)} lines`)
-  const warm = new DetectEngine({config, ...options})
+  const warm = new DetectEngine({...options, config})
   for (const line of make(1000, WARM_UP)) warm.handleLine(line)
-  const engine = new DetectEngine({config, ...options})
+  const engine = new DetectEngine({...options, config})
   let seconds = 0
   for (let chunk = 0, done = 0; done < count; chunk++) {
     const lines = make(chunk, Math.min(CHUNK, count - done))
@@ -107,8 +115,8 @@ function prng(seed: number): () => number {
 
 const USERS = ['root', 'admin', 'test', 'user', 'oracle', 'ubuntu', 'postgres', 'git', 'deploy', 'pi', 'support', 'guest']
 
-/** Chunk `chunk` (`count` lines) of a busy auth.log: 90% unrelated, 10% sshd (about half of them evidence). */
-function authLog(chunk: number, count: number): string[] {
+/** Chunk `chunk` (`count` lines) of a busy auth.log: by default 90% unrelated, 10% sshd (about half of them evidence). */
+function authLog(chunk: number, count: number, sshdShare = 0.1): string[] {
   const random = prng(5 + chunk)
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!
   const attacker = (): string => {
@@ -123,7 +131,7 @@ function authLog(chunk: number, count: number): string[] {
     const pid = 1000 + Math.floor(random() * 60_000)
     const user = pick(USERS)
     const port = 1024 + Math.floor(random() * 64_000)
-    if (random() >= 0.1) {
+    if (random() >= sshdShare) {
       out[i] = `${time} ${pick(UNRELATED)(pid, user)}`
       continue
     }

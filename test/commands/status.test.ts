@@ -17,7 +17,7 @@ const STATUS: DaemonStatus = {
   config: {lastReloadError: 'patterns.d/x.patterns:3: bad regex', loadedAt: '2024-05-01T09:00:00.000Z', path: '/etc/diswall/diswall.conf'},
   detect: {
     allows: 3, badAddresses: 0, bans: 45, counterKeys: 12, dedupKeys: 30, duplicates: 7, evicted: 0, lines: 1000,
-    longLines: 0, matches: 9, openPorts: 4, packets: 950, pending: 6, portless: 2, protected: 5, slowLines: 0,
+    longLines: 0, matches: 9, openPorts: 4, packets: 950, pending: 6, portless: 2, protected: 5, slowLines: 0, echoes: 0, refusedAllows: 0, unattributed: 0,
   },
   killed: {conntrack: 0, sockets: 0},
   lastBans: [

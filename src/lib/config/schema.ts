@@ -122,6 +122,9 @@ export const CONFIG_SCHEMA = {
     service_logs: oneOf(['auto', 'journal', 'files'], 'auto',
       'Where pattern files with "unit =" read service logs: "journal" (journald, trusting only the fields journald sets ' +
       'itself), "files" (their "file =", like files without "unit ="), or "auto" (journald where the host has it).'),
+    level: oneOf(['normal', 'aggressive'], 'normal',
+      'Which regexes of the pattern files run: "normal" (failed logins, as fail2ban\'s normal mode) or "aggressive" ' +
+      '(also pre-auth noise: connections closed before authentication, key-exchange and banner errors).'),
     log_prefix: str('diswall-log: ', 'Prefix of the firewall LOG lines (at most 29 characters).',
       {type: 'log prefix', validate: (v) => checkLogPrefix(v, 'any')}),
     pipe_path: path(DEFAULT_PATHS.pipe, 'Named pipe read when source = "pipe".'),

@@ -10,7 +10,7 @@ import {join} from 'node:path'
 import type {Config, DetectConfig} from '../config/index.js'
 import {loadConfig as defaultLoadConfig} from '../config/index.js'
 import {
-  DetectEngine, FileSource, hasJournald, JournalSource, KMSG_POSITION_FILE, KmsgSource, NflogSource, PipeSource, ServiceJournalSource,
+  DetectEngine, FileSource, hasJournald, JOURNAL_CURSOR_FILE, JournalSource, KMSG_POSITION_FILE, KmsgSource, NflogSource, PipeSource, ServiceJournalSource,
   superviseSource, WtmpSource,
 } from '../detect/index.js'
 import type {
@@ -102,6 +102,8 @@ export interface SourcePlan {
   units: string[]
   /** Follow wtmp for logins (auto-allow). */
   wtmp: boolean
+  /** Where the journald service-log source keeps its cursor across restarts. */
+  journalCursorFile?: string
 }
 
 /** The sources for a plan, keyed by a stable id (`packet`, `file:PATH`, `units:A,B`, `wtmp`). */
@@ -128,7 +130,10 @@ export function makeSources(plan: SourcePlan): PlannedSources {
   }
   lines.set('packet', packet[kind]())
   for (const file of plan.files) lines.set(`file:${file}`, new FileSource(file))
-  if (plan.units.length > 0) lines.set(unitsSourceId(plan.units), new ServiceJournalSource({units: plan.units}))
+  if (plan.units.length > 0) {
+    const {journalCursorFile: cursorFile} = plan
+    lines.set(unitsSourceId(plan.units), new ServiceJournalSource({units: plan.units, ...(cursorFile === undefined ? {} : {cursorFile})}))
+  }
   return {lines, ...(plan.wtmp ? {logins: new WtmpSource()} : {})}
 }
 
@@ -509,6 +514,7 @@ export class Daemon {
         nflogGroup: this.config.detect.nflog_group,
         pipePath: this.options.pipePath ?? this.config.detect.pipe_path,
       },
+      journalCursorFile: join(this.config.daemon.state_dir, JOURNAL_CURSOR_FILE),
       units,
       wtmp: this.config.detect.auto_allow,
     }

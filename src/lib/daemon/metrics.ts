@@ -17,6 +17,7 @@ const DETECT_COUNTERS: Record<keyof DetectStats, [name: string, help: string]> =
   badAddresses: ['diswall_detect_bad_addresses_total', 'Pattern matches whose address text was not an address.'],
   bans: ['diswall_detect_bans_total', 'Ban requests yielded by the detection engine.'],
   duplicates: ['diswall_detect_duplicates_total', 'Evidence dropped because its target was reported within dedup_ttl.'],
+  echoes: ['diswall_detect_echoes_total', 'Second reports of one attempt (a PAM line beside the sshd line), not counted again.'],
   lines: ['diswall_detect_lines_total', 'Log lines handled by the detection engine.'],
   longLines: ['diswall_detect_long_lines_total', 'Lines longer than the maximum line length, not seen by patterns.'],
   matches: ['diswall_detect_matches_total', 'Pattern lines that matched.'],
@@ -25,7 +26,9 @@ const DETECT_COUNTERS: Record<keyof DetectStats, [name: string, help: string]> =
   pending: ['diswall_detect_pending_total', 'Evidence counted towards a threshold not reached yet.'],
   portless: ['diswall_detect_portless_total', 'Packets without a port (ICMP, GRE, ...), dropped.'],
   protected: ['diswall_detect_protected_total', 'Evidence about protected addresses, dropped.'],
+  refusedAllows: ['diswall_detect_refused_allows_total', 'Logins after failures for other user names in the same connection, not allowed.'],
   slowLines: ['diswall_detect_slow_lines_total', 'Lines dropped because a pattern regex took longer than the time budget on them.'],
+  unattributed: ['diswall_detect_unattributed_total', 'Address-less pattern matches whose process or address stayed unknown.'],
 }
 
 /** Keys of DetectTracked that are gauges, with their `kind` label. */

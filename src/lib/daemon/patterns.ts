@@ -7,7 +7,7 @@ import {readdir, readFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import type {DetectConfig} from '../config/index.js'
-import {parsePatternFiles, PATTERN_FILE_SUFFIX, shippedPatternFiles} from '../detect/index.js'
+import {parsePatternFiles, PATTERN_FILE_SUFFIX, runsAtLevel, shippedPatternFiles} from '../detect/index.js'
 import type {PatternFile} from '../detect/index.js'
 import {loadServices} from '../firewall/ruleset/index.js'
 import type {ServiceMap} from '../firewall/ruleset/index.js'
@@ -57,15 +57,17 @@ export interface ServiceLogPlan {
  * or `"auto"` on a host with journald, a file naming units reads those from journald and its
  * `file =` is not followed (unless a file without units reads it too); otherwise, and for files
  * without `unit =`, the log file is followed. Only ban files count, and allow files when the operator
- * opted in to auto-allow from log lines.
+ * opted in to auto-allow from log lines; files with no regex at `[detect] level` are not read.
  */
 export function planServiceLogs(patterns: readonly PatternFile[],
-  detect: Pick<DetectConfig, 'auto_allow' | 'auto_allow_from_logs' | 'service_logs'>, hostHasJournald: boolean): ServiceLogPlan {
+  detect: Pick<DetectConfig, 'auto_allow' | 'auto_allow_from_logs' | 'service_logs'> & {level?: DetectConfig['level']},
+  hostHasJournald: boolean): ServiceLogPlan {
   const useJournal = detect.service_logs === 'journal' || (detect.service_logs === 'auto' && hostHasJournald)
   const files = new Set<string>()
   const units = new Set<string>()
   for (const p of patterns) {
     if (p.action === 'allow' && !(detect.auto_allow && detect.auto_allow_from_logs)) continue
+    if (!p.patterns.some((rule) => runsAtLevel(rule, detect.level ?? 'normal'))) continue // an aggressive file at level normal
     if (useJournal && p.units.length > 0) for (const unit of p.units) units.add(unit)
     else files.add(p.file)
   }

@@ -7,14 +7,18 @@ import type {Address, Network, NeverBanContext, Target} from '../net/index.js'
 import {classify, containsAddress, groupPrefix, NetworkList, neverBanReason, parseAddress} from '../net/index.js'
 import {DedupCache} from './dedup.js'
 import {parseKernelLog, parsePipeLine, parsePipeReport, type PacketLog} from './kernel-log.js'
-import {type PatternFile, readsSource} from './pattern-file.js'
+import {type PatternFile, type PatternLevel, type PatternRule, readsSource, runsAtLevel} from './pattern-file.js'
 import {classifyPort, portScanReason, SlidingWindowCounter} from './policy.js'
+import {MAX_PENDING_PER_PROCESS, type ProcessState, ProcessTable, syslogPid} from './processes.js'
 import type {AllowRequest, BanRequest, DetectEvent, LogLine} from './types.js'
 
 /** The parts of the config the engine reads; a whole `Config` fits. */
 export interface DetectEngineConfig {
   readonly detect: Pick<DetectConfig, 'auto_allow' | 'auto_allow_from_logs' | 'auto_allow_ttl' | 'dedup_max' | 'dedup_ttl' | 'ephemeral_hits'
-    | 'ephemeral_port_min' | 'ephemeral_window' | 'ipv6_group_prefix' | 'log_prefix' | 'skip_private'>
+    | 'ephemeral_port_min' | 'ephemeral_window' | 'ipv6_group_prefix' | 'log_prefix' | 'skip_private'> & {
+    /** `[detect] level`; "normal" when missing. */
+    readonly level?: PatternLevel
+  }
   readonly firewall: Pick<FirewallConfig, 'block_timeout'>
   readonly ignore_ips: ReadonlyArray<{readonly target: Target}>
 }
@@ -55,6 +59,21 @@ export interface DetectEngineOptions {
   matchClock?: () => number
   /** Called once per regex (file and line) the first time a line took longer than `slowMatchMs` on it. */
   onSlowPattern?: (report: SlowPatternReport) => void
+  /** Called for every line a regex matched (`diswall patterns test`); not needed by the daemon. */
+  onPatternMatch?: (report: PatternMatchReport) => void
+  /** Most processes remembered for address-less lines (processes.ts; default 10,000). */
+  maxProcesses?: number
+}
+
+/** A line that a regex matched, as {@link DetectEngineOptions.onPatternMatch} reports it. */
+export interface PatternMatchReport {
+  readonly file: PatternFile
+  readonly rule: PatternRule
+  readonly line: LogLine
+  /** The address the match counts against (for `pid` lines: its process's), if known. */
+  readonly address?: Address
+  /** What the match did: `counted` (towards a ban or an allow), `banned`, `allowed`, or why it did not count. */
+  readonly outcome: 'allowed' | 'banned' | 'counted' | 'echo' | 'held' | 'ignored' | 'tracked'
 }
 
 /** A regex of a pattern file that took longer than `slowMatchMs` on a line. */
@@ -97,6 +116,12 @@ export interface DetectStats {
   longLines: number
   /** Lines dropped because a regex took longer than `slowMatchMs` on them. */
   slowLines: number
+  /** Second reports of an attempt (an `echo` line beside the line it repeats): not counted again. */
+  echoes: number
+  /** `pid` or `echo` lines whose process or address stayed unknown: not counted. */
+  unattributed: number
+  /** Successful logins after failures for other user names in the same process: not allowed. */
+  refusedAllows: number
 }
 
 /** Memory gauges of the engine. */
@@ -125,6 +150,8 @@ const MAX_USER_LENGTH = 32
 interface FileState {
   readonly file: PatternFile
   readonly counter: SlidingWindowCounter
+  /** The rules that run at the configured level. */
+  readonly rules: readonly PatternRule[]
 }
 
 /**
@@ -150,6 +177,7 @@ export class DetectEngine {
     badAddresses: 0,
     bans: 0,
     duplicates: 0,
+    echoes: 0,
     lines: 0,
     longLines: 0,
     matches: 0,
@@ -158,7 +186,9 @@ export class DetectEngine {
     pending: 0,
     portless: 0,
     protected: 0,
+    refusedAllows: 0,
     slowLines: 0,
+    unattributed: 0,
   }
 
   private config!: DetectEngineConfig
@@ -172,6 +202,10 @@ export class DetectEngine {
   private slowMatchMs!: number
   private matchClock!: () => number
   private onSlowPattern: DetectEngineOptions['onSlowPattern']
+  private onPatternMatch: DetectEngineOptions['onPatternMatch']
+  private processes = new ProcessTable()
+  /** The address and outcome of the last match, for onPatternMatch. */
+  private matched: {address?: Address; outcome: PatternMatchReport['outcome']} = {outcome: 'ignored'}
   /** Regexes reported slow already, as `path:line`; kept across reload(). */
   private readonly slow = new Set<string>()
   private prefix!: string
@@ -232,11 +266,15 @@ export class DetectEngine {
       return undefined
     }
     for (const state of files) {
-      const match = this.matchFile(state.file, text)
-      if (match === 'slow') return undefined
-      if (match === null) continue
+      const found = this.matchFile(state, text)
+      if (found === 'slow') return undefined
+      if (found === null) continue
       this.stats.matches++
-      const event = this.onMatch(state, match, source)
+      const event = this.onMatch(state, found.rule, found.match, line)
+      if (this.onPatternMatch !== undefined) {
+        const outcome = event === undefined ? this.matched.outcome : event.kind === 'ban' ? 'banned' : 'allowed'
+        this.onPatternMatch({...this.matched, file: state.file, line, outcome, rule: found.rule})
+      }
       if (event !== undefined) return event
     }
     return undefined
@@ -272,6 +310,9 @@ export class DetectEngine {
     this.slowMatchMs = options.slowMatchMs ?? SLOW_MATCH_MS
     this.matchClock = options.matchClock ?? (() => performance.now())
     this.onSlowPattern = options.onSlowPattern
+    this.onPatternMatch = options.onPatternMatch
+    if (options.maxProcesses !== undefined) this.processes = new ProcessTable(options.maxProcesses)
+    const level = detect.level ?? 'normal'
     this.prefix = detect.log_prefix
 
     const ephemeral = {maxKeys: this.maxTracked, threshold: detect.ephemeral_hits, windowMs: detect.ephemeral_window * 1000}
@@ -281,8 +322,9 @@ export class DetectEngine {
     this.files = (options.patterns ?? []).map((file) => {
       const wanted = {maxKeys: this.maxTracked, threshold: file.threshold, windowMs: file.windowSec * 1000}
       const previous = old.get(file.path)
-      return {counter: sameCounter(previous, wanted) ? previous! : new SlidingWindowCounter(wanted), file}
-    })
+      const rules = file.patterns.filter((rule) => runsAtLevel(rule, level))
+      return {counter: sameCounter(previous, wanted) ? previous! : new SlidingWindowCounter(wanted), file, rules}
+    }).filter((f) => f.rules.length > 0)
     this.filesBySource.clear()
   }
 
@@ -302,8 +344,9 @@ export class DetectEngine {
    * 'slow' when one took longer than `slowMatchMs`: the line is dropped, counted and the regex
    * reported once. Only regexes that pass their literal prefilter are run and timed.
    */
-  private matchFile(file: PatternFile, text: string): RegExpExecArray | 'slow' | null {
-    for (const p of file.patterns) {
+  private matchFile(state: FileState, text: string): {match: RegExpExecArray; rule: PatternRule} | 'slow' | null {
+    const {file} = state
+    for (const p of state.rules) {
       if (p.literal !== '' && !text.includes(p.literal)) continue
       const started = this.matchClock()
       const m = p.regex.exec(text)
@@ -317,7 +360,7 @@ export class DetectEngine {
         }
         return 'slow'
       }
-      if (m !== null) return m
+      if (m !== null) return {match: m, rule: p}
     }
     return null
   }
@@ -337,20 +380,87 @@ export class DetectEngine {
     return this.offend(packet.src, counter, undefined, this.config.firewall.block_timeout, source, dpt, proto)
   }
 
-  private onMatch(state: FileState, match: RegExpExecArray, source: string): DetectEvent | undefined {
-    const groups = match.groups
-    const address = addressOrUndefined(groups?.ip)
-    if (address === undefined) {
-      this.stats.badAddresses++
-      return undefined
-    }
+  /**
+   * A regex matched: count it against its address (or, for a `pid` line, its process's), record what the
+   * process did (processes.ts), or yield an allow request for a login. Sets `matched` for onPatternMatch.
+   */
+  private onMatch(state: FileState, rule: PatternRule, match: RegExpExecArray, line: LogLine): DetectEvent | undefined {
     const {file} = state
-    if (file.action === 'allow') return this.onLogin(file, address, groups?.user, source)
-    return this.offend(address, state.counter, file.tag, file.banSec ?? this.config.firewall.block_timeout, source)
+    const {source} = line
+    const groups = match.groups
+    const now = this.now()
+    // The PID is read only for matching lines: no cost for the lines no regex matches.
+    const pid = line.pid ?? syslogPid(line.text)
+    const proc = pid === undefined ? undefined : this.processes.get(source, pid, now)
+    const ttlSec = file.banSec ?? this.config.firewall.block_timeout
+    this.matched = {outcome: 'ignored'}
+    let address: Address | undefined
+    let event: DetectEvent | undefined
+    if (rule.pid) {
+      if (proc === undefined) {
+        this.stats.unattributed++
+        return undefined
+      }
+      address = proc.address
+    } else {
+      address = addressOrUndefined(groups?.ip)
+      if (address === undefined) {
+        this.stats.badAddresses++
+        return undefined
+      }
+      if (file.action === 'allow') {
+        this.matched = {address, outcome: 'counted'}
+        return this.onLogin(file, address, groups?.user, source, proc)
+      }
+      if (proc !== undefined) {
+        if (proc.address !== undefined && proc.address.text !== address.text) resetProcess(proc) // a reused PID
+        proc.address = address
+        // Address-less failures of this process logged before its address.
+        for (; proc.pending > 0; proc.pending--) event ??= this.offend(address, state.counter, file.tag, ttlSec, source)
+      }
+    }
+    if (rule.kind === 'track') {
+      this.matched = {address, outcome: 'tracked'}
+      return event
+    }
+    const user = groups?.user
+    if (proc !== undefined && user !== undefined && (proc.failedUsers?.size ?? 0) < 64) (proc.failedUsers ??= new Set()).add(user)
+    if (rule.kind === 'echo') {
+      // The other report of the attempt came first, or cannot be told apart without a process: count nothing.
+      if (proc === undefined || proc.counted) {
+        if (proc === undefined) this.stats.unattributed++
+        else this.stats.echoes++
+        this.matched = {address, outcome: 'echo'}
+        return event
+      }
+      proc.echoOpen = true
+    } else if (proc?.echoOpen === true) {
+      proc.echoOpen = false
+      this.stats.echoes++
+      this.matched = {address, outcome: 'echo'}
+      return event
+    }
+    if (proc !== undefined) proc.counted = true
+    if (address === undefined) {
+      // Held until a line of the same process names the address (kex_exchange_identification comes first).
+      if (proc!.pending < MAX_PENDING_PER_PROCESS) proc!.pending++
+      this.matched = {outcome: 'held'}
+      return event
+    }
+    this.matched = {address, outcome: 'counted'}
+    return event ?? this.offend(address, state.counter, file.tag, ttlSec, source)
   }
 
-  private onLogin(file: PatternFile, address: Address, user: string | undefined, source: string): AllowRequest | undefined {
+  private onLogin(file: PatternFile, address: Address, user: string | undefined, source: string,
+    proc: ProcessState | undefined): AllowRequest | undefined {
     const {detect} = this.config
+    // A login after failures for other user names in the same connection is somebody who guessed an
+    // account, not the owner who mistyped: no allow entry, and the evidence stays.
+    if (proc?.failedUsers !== undefined && proc.address?.text === address.text && [...proc.failedUsers].some((u) => u !== user)) {
+      this.stats.refusedAllows++
+      this.matched = {address, outcome: 'ignored'}
+      return undefined
+    }
     // A log line can be written by any local user (`logger -t sshd …`): it allows only when the operator
     // opted in; wtmp (root-only) is the default source of logins.
     if (!detect.auto_allow || !detect.auto_allow_from_logs) return undefined
@@ -429,6 +539,14 @@ export class DetectEngine {
     }
     return false
   }
+}
+
+function resetProcess(proc: ProcessState): void {
+  proc.address = undefined
+  proc.counted = false
+  proc.echoOpen = false
+  proc.failedUsers = undefined
+  proc.pending = 0
 }
 
 function sameCounter(counter: SlidingWindowCounter | undefined, wanted: {maxKeys: number; threshold: number; windowMs: number}): boolean {

@@ -15,8 +15,11 @@ export {
   IP_PLACEHOLDER,
   MAX_REGEX_LENGTH,
 } from './pattern-regex.js'
-export type {PatternAction, PatternFile, PatternParseOptions} from './pattern-file.js'
+export type {PatternAction, PatternFile, PatternKind, PatternLevel, PatternParseOptions, PatternRule} from './pattern-file.js'
 export {
+  PATTERN_LEVELS,
+  readsProgram,
+  runsAtLevel,
   DEFAULT_THRESHOLD,
   DEFAULT_WINDOW_SEC,
   MAX_THRESHOLD,
@@ -26,13 +29,17 @@ export {
   PATTERN_FILE_SUFFIX,
   readsSource,
 } from './pattern-file.js'
+export type {PatternTestMatch, PatternTestOptions, PatternTestRegex, PatternTestResult, RunPatternTestOptions} from './pattern-test.js'
+export {patternTestLine, runPatternTest, testPatterns, UNMATCHED_SAMPLES} from './pattern-test.js'
 export type {ShippedPatternFile} from './shipped-patterns.js'
 export {DEFAULT_PATTERNS_DIR, SHIPPED_PATTERNS, shippedPatternFiles} from './shipped-patterns.js'
 export type {PortClass, SlidingWindowOptions} from './policy.js'
 export {classifyPort, portScanReason, SlidingWindowCounter, WELL_KNOWN_PORTS} from './policy.js'
 export type {DedupOptions} from './dedup.js'
 export {DedupCache} from './dedup.js'
-export type {DetectEngineConfig, DetectEngineOptions, DetectStats, DetectTracked, SlowPatternReport} from './engine.js'
+export type {DetectEngineConfig, DetectEngineOptions, DetectStats, DetectTracked, PatternMatchReport, SlowPatternReport} from './engine.js'
+export type {ProcessState} from './processes.js'
+export {DEFAULT_MAX_PROCESSES, PROCESS_TTL_MS, ProcessTable, syslogHeader, syslogPid} from './processes.js'
 export {DetectEngine, SLOW_MATCH_MS} from './engine.js'
 export {
   DEFAULT_MAX_LINE_BYTES,
@@ -61,6 +68,12 @@ export {
   parseWtmpRecord,
   hasJournald,
   JOURNALD_SOCKET,
+  JOURNAL_CURSOR_FILE,
+  JOURNAL_RESUME_MAX_AGE_SEC,
+  JournalCursorWriter,
+  loadJournalCursor,
+  matchUnit,
+  isTemplateUnit,
   PipeSource,
   ServiceJournalSource,
   serviceJournalctlArgs,

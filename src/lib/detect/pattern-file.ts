@@ -15,11 +15,25 @@
  * ban = 1h                          # diswall: ban time (default [firewall] block_timeout)
  * tag = ssh                         # diswall: the reason sent with the ban (default: the file name)
  * action = ban                      # diswall: "ban", or "allow" for successful logins (auto-allow)
+ * level = normal                    # diswall: "normal" (default) or "aggressive" for every regex of the file
  * Failed password for .* from __IP__ port \d+ ssh2$
+ * [aggressive] Connection closed by __IP__ port \d+ \[preauth\]$
+ * [pid, aggressive] Disconnecting: Too many authentication failures \[preauth\]$
  * ```
  *
  * Every other line is a regex in which `__IP__` stands for the offender's address; pattern-regex.ts
- * compiles it (the named group `ip`, the anchor, what JavaScript regexes refuse). Differences from
+ * compiles it (the named group `ip`, the anchor, what JavaScript regexes refuse). A regex line may start
+ * with flags in brackets, `[FLAG, FLAG] REGEX` (lower-case words; a bracket of words that are not all
+ * flags is an error, so write a leading character class as `(?:[…])`):
+ * - `normal`, `aggressive`: the level of the line (default: the file's `level =`); `[detect] level`
+ *   chooses which run: "normal" runs normal lines, "aggressive" both (as fail2ban's modes);
+ * - `pid`: the line carries no address (no `__IP__`); it counts against the address that an earlier
+ *   line of the same process (syslog `PROG[PID]:` or journald `_PID`) named, or else the next one;
+ * - `track`: the line only records the address of its process for `pid` lines; it never counts;
+ * - `echo`: the line reports an attempt that another line of the same process reports too (a PAM line
+ *   beside sshd's `Failed password`): of the two, one counts. Without a process id it does not count.
+ *
+ * Differences from
  * Symbiosis in the file itself, on purpose:
  * - a repeated key is an error (Symbiosis turned a second `file =` into a regex); so is a file without
  *   `file =` (Symbiosis ignored it silently).
@@ -51,6 +65,30 @@ export const MAX_THRESHOLD = 1_000_000
 /** What a pattern file does with a match: count towards a ban, or allow the address (a login). */
 export type PatternAction = 'allow' | 'ban'
 
+/** Detection levels, as fail2ban's modes: `normal` runs the normal regexes, `aggressive` all of them. */
+export const PATTERN_LEVELS = ['normal', 'aggressive'] as const
+/** The level of a regex line or file. */
+export type PatternLevel = (typeof PATTERN_LEVELS)[number]
+
+/**
+ * How a regex line counts: `count` (a failure), `echo` (a report of an attempt that another line of the
+ * same process reports too: one of them counts), `track` (records its process's address only).
+ */
+export type PatternKind = 'count' | 'echo' | 'track'
+
+/** One regex line of a pattern file: the compiled regex, its level and how it counts. */
+export interface PatternRule extends CompiledPattern {
+  readonly level: PatternLevel
+  readonly kind: PatternKind
+  /** `[pid]`: the line has no address; it is its process's (from an earlier or the next line). */
+  readonly pid: boolean
+}
+
+/** Whether a rule runs at `level` (aggressive runs every rule). */
+export function runsAtLevel(rule: {readonly level: PatternLevel}, level: PatternLevel): boolean {
+  return level === 'aggressive' || rule.level === 'normal'
+}
+
 /** A parsed and compiled pattern file. */
 export interface PatternFile {
   /** Where the file was read from (for messages). */
@@ -67,6 +105,8 @@ export interface PatternFile {
   readonly ports: readonly number[] | 'all'
   /** `action =`. */
   readonly action: PatternAction
+  /** `level =`: the default level of its regex lines. */
+  readonly level: PatternLevel
   /** `threshold =`: matches within `windowSec` that lead to a ban (default 5; 1 for `action = allow`). */
   readonly threshold: number
   /** `window =`, in seconds. */
@@ -76,7 +116,7 @@ export interface PatternFile {
   /** `tag =`: the ban reason (default: the file name without `.patterns`). */
   readonly tag: string
   /** The regex lines, in file order. */
-  readonly patterns: readonly CompiledPattern[]
+  readonly patterns: readonly PatternRule[]
 }
 
 /** Options of parsePatternFile(). */
@@ -85,9 +125,12 @@ export interface PatternParseOptions {
   lookupService?: (name: string) => number | undefined
 }
 
-const KEYS = ['action', 'ban', 'file', 'ident', 'ports', 'tag', 'threshold', 'unit', 'window'] as const
+const KEYS = ['action', 'ban', 'file', 'ident', 'level', 'ports', 'tag', 'threshold', 'unit', 'window'] as const
 type Key = (typeof KEYS)[number]
 const KEY_LINE = /^([A-Za-z_]+)[ \t]*=[ \t]*(.*)$/
+/** A flag prefix of a regex line: `[aggressive] …`, `[pid, aggressive] …`. */
+const FLAGS_PREFIX = /^\[([a-z]+(?:[ \t]*,[ \t]*[a-z]+|[ \t]+[a-z]+)*)\][ \t]+(\S.*)$/
+const FLAGS = ['aggressive', 'echo', 'normal', 'pid', 'track'] as const
 const IDENT = /^[A-Za-z0-9_./@-]{1,64}$/
 /**
  * A systemd service name (systemd.unit(5): ASCII letters, digits, `:-_.\\`, one `@` for a template
@@ -107,7 +150,7 @@ export function parsePatternFile(text: string, path: string, opts: PatternParseO
   const name = path.slice(path.lastIndexOf('/') + 1)
   const seen = new Map<Key, number>()
   const values = new Map<Key, string>()
-  const patterns: CompiledPattern[] = []
+  const raw: Array<{flags: string[]; line: string; loc: SourceLocation}> = []
   const lines = text.split('\n')
   for (let n = 0; n < lines.length; n++) {
     const line = lines[n].trim()
@@ -129,8 +172,12 @@ export function parsePatternFile(text: string, path: string, opts: PatternParseO
     if (kv && !line.includes(IP_PLACEHOLDER)) {
       throw new ConfigError(loc, `unknown setting "${kv[1]}"`, KEYS_HINT)
     }
-    patterns.push(compilePattern(line, loc))
+    const prefix = FLAGS_PREFIX.exec(line)
+    if (prefix === null) raw.push({flags: [], line, loc})
+    else raw.push({flags: prefix[1].split(/[ \t,]+/), line: prefix[2], loc})
   }
+  const level = parseLevel(values.get('level'), {file: path, line: seen.get('level')})
+  const patterns = raw.map(({flags, line, loc}) => compileRule(line, flags, level, loc))
 
   const at = (k: Key): SourceLocation => ({file: path, line: seen.get(k)})
   const file = values.get('file')
@@ -152,6 +199,7 @@ export function parsePatternFile(text: string, path: string, opts: PatternParseO
     action,
     file,
     idents: parseIdents(values.get('ident'), at('ident')),
+    level,
     name,
     path,
     patterns,
@@ -183,10 +231,16 @@ export function parsePatternFiles(files: ReadonlyArray<{path: string; text: stri
  * except for `action = allow` files with `ident =`: any local user can put an "Accepted …" line into
  * the journal (`logger`), and an allow entry must not come from that. `unit:NAME` lines (journald
  * entries of service NAME that passed the trusted-field check) are read by the files whose `unit =`
- * lists NAME, and only by those.
+ * lists NAME or, for an instance `NAME@I.service`, its template `NAME@.service`, and only by those.
  */
 export function readsSource(file: PatternFile, source: string): boolean {
-  if (source.startsWith('unit:')) return file.units.includes(source.slice(5))
+  if (source.startsWith('unit:')) {
+    const unit = source.slice(5)
+    if (file.units.includes(unit)) return true
+    // An instance (`postfix@-.service`) is read by the files naming its template (`postfix@.service`).
+    const at = unit.indexOf('@')
+    return at > 0 && unit.endsWith('.service') && file.units.includes(`${unit.slice(0, at)}@.service`)
+  }
   if (source === file.file || (source.startsWith('file:') && source.slice(5) === file.file)) return true
   if (source === 'journal') return file.action === 'ban' || file.idents.length === 0
   if (!source.startsWith('journal:')) return false
@@ -195,7 +249,43 @@ export function readsSource(file: PatternFile, source: string): boolean {
   return file.idents.some((i) => ident === i || (ident.startsWith(i) && ident.charCodeAt(i.length) === 47))
 }
 
+/**
+ * Whether a line whose syslog header names `program` (`sshd`, `postfix/smtpd`, `postfix-out/smtpd`) is
+ * one for this file: always without `ident =`; else when the program is an ident, a sub-identifier of
+ * one (`postfix/…`) or of a named instance of one (`postfix-out/…`). Lines without a header are not
+ * asked about (journald MESSAGE fields).
+ */
+export function readsProgram(file: PatternFile, program: string): boolean {
+  if (file.idents.length === 0) return true
+  return file.idents.some((i) => program === i || (program.startsWith(i) && (program.charCodeAt(i.length) === 47
+    || (program.charCodeAt(i.length) === 45 && program.includes('/', i.length)))))
+}
+
 // ---- settings ----
+
+function compileRule(line: string, flags: readonly string[], fileLevel: PatternLevel, loc: SourceLocation): PatternRule {
+  const unknown = flags.find((f) => !(FLAGS as readonly string[]).includes(f))
+  if (unknown !== undefined) {
+    throw new ConfigError(loc, `unknown flag "${unknown}" in "[${flags.join(', ')}]"`,
+      `Flags are ${FLAGS.map((f) => `"${f}"`).join(', ')}; to start a regex with a character class, write it as "(?:[…])".`)
+  }
+  const levels = flags.filter((f) => f === 'normal' || f === 'aggressive') as PatternLevel[]
+  const kinds = flags.filter((f) => f === 'track' || f === 'echo') as PatternKind[]
+  const pid = flags.includes('pid')
+  if (levels.length > 1 || kinds.length > 1 || (pid && kinds[0] === 'track') || new Set(flags).size < flags.length) {
+    throw new ConfigError(loc, `conflicting flags "[${flags.join(', ')}]"`,
+      'Give each flag once, one level ("normal" or "aggressive"), at most one of "track" and "echo", and not "track" with "pid".')
+  }
+  const compiled = compilePattern(line, loc, {withoutIp: pid})
+  return {...compiled, kind: kinds[0] ?? 'count', level: levels[0] ?? fileLevel, pid}
+}
+
+function parseLevel(value: string | undefined, loc: SourceLocation): PatternLevel {
+  if (value === undefined) return 'normal'
+  if ((PATTERN_LEVELS as readonly string[]).includes(value)) return value as PatternLevel
+  throw new ConfigError(loc, `level "${value}" is neither "normal" nor "aggressive"`,
+    'Write "level = normal" (the default) or "level = aggressive" for a file that only [detect] level = "aggressive" runs.')
+}
 
 function parseAction(value: string | undefined, loc: SourceLocation): PatternAction {
   if (value === undefined || value === 'ban') return 'ban'

@@ -54,16 +54,16 @@ export interface CompiledPattern {
 }
 
 /**
- * Compiles one regex line: replaces `__IP__`, anchors it (appends `$` unless it starts with `^` or
+ * Compiles one regex line: replaces `__IP__` (which must appear once, or not at all with `withoutIp`), anchors it (appends `$` unless it starts with `^` or
  * ends with an unescaped `$`) and checks what JavaScript regexes cannot do or do differently.
  * @throws ConfigError naming the location and the construct, with a hint.
  */
-export function compilePattern(source: string, location: SourceLocation): CompiledPattern {
+export function compilePattern(source: string, location: SourceLocation, {withoutIp = false}: {withoutIp?: boolean} = {}): CompiledPattern {
   if (source.length > MAX_REGEX_LENGTH) {
     throw new ConfigError(location, `the regex is ${source.length} characters long (at most ${MAX_REGEX_LENGTH})`,
       'Split it into several shorter regexes, one per line.')
   }
-  const {js, literal, anchored} = translate(source, location)
+  const {js, literal, anchored} = translate(source, location, withoutIp)
   const anchoredJs = anchored ? js : `${js}$`
   try {
     new RegExp(anchoredJs, 'u') // the strict syntax of the u flag only; this one never runs
@@ -192,7 +192,7 @@ function isSafeRepetition(f: Frame): boolean {
   })
 }
 
-function translate(source: string, location: SourceLocation): Translation {
+function translate(source: string, location: SourceLocation, withoutIp: boolean): Translation {
   const fail = (reason: string, hint: string): ConfigError => new ConfigError(location, reason, hint)
   const n = source.length
   const frames: Frame[] = [newFrame()]
@@ -389,7 +389,11 @@ function translate(source: string, location: SourceLocation): Translation {
   }
   if (frames.length > 1) throw fail('unclosed "("', 'Close every group with ")", or escape a literal parenthesis as "\\(".')
   endRun()
-  if (ipCount === 0) {
+  if (withoutIp) {
+    if (ipCount > 0) {
+      throw fail('__IP__ in a "[pid]" regex', 'A "[pid]" regex matches a line without an address (it comes from the same process); drop "[pid]" or __IP__.')
+    }
+  } else if (ipCount === 0) {
     throw fail('the regex has no __IP__', 'Put __IP__ where the offending address stands, e.g. "Failed password for .* from __IP__ port \\d+ ssh2$".')
   }
   if (ipCount > 1) {

@@ -31,6 +31,11 @@ export interface LogLine {
   source: string
   /** When the line was written, in ms since the epoch, if the source knows; informational only. */
   time?: number
+  /**
+   * The writing process's id, when the source knows it from a trusted field (journald `_PID`); for
+   * other lines the engine reads it from the syslog header (`PROG[PID]:`, RFC 5424 PROCID).
+   */
+  pid?: number
 }
 
 /** A request to ban an offender, produced by the detection engine. */

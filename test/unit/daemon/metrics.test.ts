@@ -13,7 +13,7 @@ const STATUS: DaemonStatus = {
   config: {loadedAt: '2024-05-01T10:00:00.000Z', path: '/etc/diswall/diswall.conf'},
   detect: {
     allows: 3, badAddresses: 0, bans: 48, counterKeys: 12, dedupKeys: 30, duplicates: 7, evicted: 0, lines: 1000,
-    longLines: 1, matches: 9, openPorts: 4, packets: 950, pending: 6, portless: 2, protected: 5, slowLines: 0,
+    longLines: 1, matches: 9, openPorts: 4, packets: 950, pending: 6, portless: 2, protected: 5, slowLines: 0, echoes: 0, refusedAllows: 0, unattributed: 0,
   },
   killed: {conntrack: 2, sockets: 1},
   lastBans: [{at: '2024-05-01T10:05:00.000Z', reason: 'port-scan 23/tcp', source: 'kmsg', target: '203.0.113.7', ttlSec: 86_400}],

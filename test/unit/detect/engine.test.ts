@@ -39,7 +39,7 @@ test('engine - a probe of a closed port below ephemeral_port_min bans on the fir
     ban('203.0.113.9', '203.0.113.9', 'port-scan 49151/tcp', 'kmsg', {port: 49_151, proto: 'tcp'}),
   ])
   assert.deepEqual({...engine.stats}, {allows: 0, badAddresses: 0, bans: 3, duplicates: 0, lines: 3, longLines: 0, matches: 0,
-    openPorts: 0, packets: 3, pending: 0, portless: 0, protected: 0, slowLines: 0})
+    openPorts: 0, packets: 3, pending: 0, portless: 0, protected: 0, slowLines: 0, echoes: 0, refusedAllows: 0, unattributed: 0})
 })
 
 test('engine - ephemeral ports need ephemeral_hits packets within ephemeral_window', () => {
@@ -239,19 +239,20 @@ test('engine - the kmsg fixture end to end', () => {
     ban('203.0.113.90', '203.0.113.90', 'port-scan 161/udp', 'kmsg', {port: 161, proto: 'udp'}),
   ])
   assert.deepEqual({...engine.stats}, {allows: 0, badAddresses: 0, bans: 4, duplicates: 2, lines: 14, longLines: 0, matches: 0,
-    openPorts: 1, packets: 12, pending: 2, portless: 2, protected: 1, slowLines: 0})
+    openPorts: 1, packets: 12, pending: 2, portless: 2, protected: 1, slowLines: 0, echoes: 0, refusedAllows: 0, unattributed: 0})
 })
 
 test('engine - the auth.log fixture end to end with the shipped sshd files', () => {
   const {feed, engine} = setup({patterns: shippedPatternFiles(['openssh.patterns', 'openssh-accepted.patterns'])}, {auto_allow_from_logs: true})
   const events = feed(fixtureLines('auth.log').map((text) => ({source: '/var/log/auth.log', text})))
   const allow = (ip: string, user: string) => ({address: a(ip), comment: `ssh login ${user}`, kind: 'allow', source: '/var/log/auth.log', ttlSec: 691_200})
-  assert.deepEqual(events, [
-    allow('198.51.100.50', 'deploy'),
-    ban('203.0.113.7', '203.0.113.7', 'ssh', '/var/log/auth.log'), // the 5th line about it (line 17)
-    allow('198.51.100.61', 'alice'),
-  ])
-  assert.deepEqual([engine.stats.matches, engine.stats.pending, engine.stats.bans, engine.stats.allows], [20, 17, 1, 2])
+  // 203.0.113.7 makes one attempt (lines 3-7: "Invalid user", the PAM line and "Failed password" count once) and
+  // closes a connection before authenticating (line 17: level aggressive): far from the threshold of 5.
+  assert.deepEqual(events, [allow('198.51.100.50', 'deploy'), allow('198.51.100.61', 'alice')])
+  assert.deepEqual([engine.stats.matches, engine.stats.pending, engine.stats.echoes, engine.stats.bans, engine.stats.allows], [17, 9, 6, 0, 2])
+  const aggressive = setup({patterns: shippedPatternFiles(['openssh.patterns'])}, {level: 'aggressive'})
+  aggressive.feed(fixtureLines('auth.log').map((text) => ({source: '/var/log/auth.log', text})))
+  assert.deepEqual([aggressive.engine.stats.matches, aggressive.engine.stats.pending, aggressive.engine.stats.bans], [21, 15, 0])
 })
 
 test('engine - matches that are not addresses and over-long lines are counted and dropped', () => {

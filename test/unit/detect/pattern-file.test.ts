@@ -30,6 +30,7 @@ test('pattern-file - a file with every setting', () => {
     banSec: 172_800,
     file: '/var/log/auth.log',
     idents: ['sshd', 'sshd-session'],
+    level: 'normal',
     name: 'test.patterns',
     path: F,
     patterns: [
@@ -180,4 +181,52 @@ test('pattern-file - parsePatternFiles sorts by name and reports the failing fil
   assert.deepEqual(files.map((f) => f.name), ['100-a.patterns', '20-b.patterns', 'zz.patterns'])
   const e = configErrorOf(() => parsePatternFiles([{path: '/d/ok.patterns', text: 'file = /a'}, {path: '/d/bad.patterns', text: 'file = /a\nbad'}]))
   assert.equal(e.message, '/d/bad.patterns:2: the regex has no __IP__')
+})
+
+test('pattern-file - levels and flags: "level =" for the file, "[FLAGS]" before a regex', () => {
+  const file = parsePatternFile([
+    'file = /var/log/auth.log',
+    'Failed password for .* from __IP__ port \\d+ ssh2$',
+    '[aggressive] Connection closed by __IP__ port \\d+ \\[preauth\\]$',
+    '[echo] Invalid user .* from __IP__ port \\d+$',
+    '[track] Connection from __IP__ port \\d+ on \\S+ port \\d+$',
+    '[pid, echo, aggressive] ^Disconnecting: Too many authentication failures \\[preauth\\]$',
+    '[pid aggressive] ^kex_exchange_identification: .+$',
+  ].join('\n'), F)
+  assert.equal(file.level, 'normal')
+  assert.deepEqual(file.patterns.map((p) => [p.line, p.level, p.kind, p.pid]), [
+    [2, 'normal', 'count', false], [3, 'aggressive', 'count', false], [4, 'normal', 'echo', false], [5, 'normal', 'track', false],
+    [6, 'aggressive', 'echo', true], [7, 'aggressive', 'count', true],
+  ])
+  // The flags are not part of the regex.
+  assert.equal(file.patterns[1]!.source, 'Connection closed by __IP__ port \\d+ \\[preauth\\]$')
+  const whole = parsePatternFile('file = /var/log/mail.log\nlevel = aggressive\nreject: RCPT from \\S+\\[__IP__\\]:\n[normal] x __IP__ y$', F)
+  assert.deepEqual([whole.level, ...whole.patterns.map((p) => p.level)], ['aggressive', 'aggressive', 'normal'])
+})
+
+test('pattern-file - bad levels and flags are errors with file:line', () => {
+  const cases: Array<[string, string]> = [
+    ['level = loud', `${F}:2: level "loud" is neither "normal" nor "aggressive"`],
+    ['[agressive] x __IP__ y', `${F}:2: unknown flag "agressive" in "[agressive]"`],
+    ['[pid, track] x y', `${F}:2: conflicting flags "[pid, track]"`],
+    ['[normal, aggressive] x __IP__', `${F}:2: conflicting flags "[normal, aggressive]"`],
+    ['[echo, echo] x __IP__', `${F}:2: conflicting flags "[echo, echo]"`],
+    ['[pid] x __IP__ y', `${F}:2: __IP__ in a "[pid]" regex`],
+    ['[echo] x y', `${F}:2: the regex has no __IP__`],
+  ]
+  for (const [line, message] of cases) {
+    const e = configErrorOf(() => parsePatternFile(`file = /var/log/auth.log\n${line}`, F))
+    assert.equal(e.message, message, line)
+    assert.ok(e.hint !== undefined && e.hint.length > 0, line)
+  }
+  // A character class of other text is a regex, as before.
+  assert.equal(parsePatternFile('file = /var/log/auth.log\n[Ff]ailed from __IP__$', F).patterns[0]!.source, '[Ff]ailed from __IP__$')
+})
+
+test('pattern-file - unit:NAME of a template instance is read by files naming the template', () => {
+  const file = parsePatternFile('file = /var/log/mail.log\nunit = postfix@.service\nx __IP__$', F)
+  assert.equal(readsSource(file, 'unit:postfix@-.service'), true)
+  assert.equal(readsSource(file, 'unit:postfix@.service'), true)
+  assert.equal(readsSource(file, 'unit:postfixx@-.service'), false)
+  assert.equal(readsSource(file, 'unit:postfix.service'), false)
 })

@@ -7,14 +7,15 @@ import {fixtureLines} from './helpers.js'
 
 const FILES = new Map(shippedPatternFiles().map((f) => [f.name, f]))
 
-/** Every line of a fixture that the pattern file matches, as "LINE:IP" or "LINE:IP/USER". */
+/** Every line of a fixture that the pattern file matches (any level), as "LINE:IP", "LINE:(pid)" or "LINE:IP/USER" (allow files). */
 function matches(file: PatternFile, fixture: string): string[] {
   const out: string[] = []
   fixtureLines(fixture).forEach((line, i) => {
     for (const p of file.patterns) {
       const m = p.regex.exec(line)
       if (m === null) continue
-      out.push(`${i + 1}:${m.groups!.ip}${m.groups!.user === undefined ? '' : `/${m.groups!.user}`}`)
+      const user = file.action === 'allow' && m.groups!.user !== undefined ? `/${m.groups!.user}` : ''
+      out.push(`${i + 1}:${m.groups!.ip ?? '(pid)'}${user}`)
       break
     }
   })
@@ -22,17 +23,24 @@ function matches(file: PatternFile, fixture: string): string[] {
 }
 
 test('shipped-patterns - every shipped file parses, in name order, with a prefilter literal per regex', () => {
-  assert.deepEqual(SHIPPED_PATTERNS.map((f) => f.name), ['dovecot.patterns', 'exim4.patterns', 'nginx.patterns',
-    'openssh-accepted.patterns', 'openssh.patterns', 'postfix.patterns'])
-  const summary = shippedPatternFiles().map((f) => [f.name, f.path, f.file, f.idents.join(','), f.ports === 'all' ? 'all' : f.ports.join(','),
-    f.action, f.tag, f.threshold, f.windowSec, f.patterns.length])
+  assert.deepEqual(SHIPPED_PATTERNS.map((f) => f.name), ['dovecot.patterns', 'exim4.patterns', 'nginx-error.patterns', 'nginx.patterns',
+    'openssh-accepted.patterns', 'openssh.patterns', 'postfix-abuse.patterns', 'postfix.patterns'])
+  const summary = shippedPatternFiles().map((f) => [f.name, f.path, f.file, f.idents.join(','), f.units.join(','), f.ports === 'all' ? 'all' : f.ports.join(','),
+    f.action, f.tag, f.level, f.threshold, f.windowSec, f.patterns.filter((p) => p.level === 'normal').length, f.patterns.length])
+  const ssh = 'ssh.service,ssh@.service,sshd.service,sshd@.service'
   assert.deepEqual(summary, [
-    ['dovecot.patterns', `${DEFAULT_PATTERNS_DIR}/dovecot.patterns`, '/var/log/mail.log', 'dovecot', '110,143,993,995,4190', 'ban', 'imap', 5, 600, 1],
-    ['exim4.patterns', `${DEFAULT_PATTERNS_DIR}/exim4.patterns`, '/var/log/exim4/mainlog', 'exim', '25,465,587', 'ban', 'smtp', 5, 600, 1],
-    ['nginx.patterns', `${DEFAULT_PATTERNS_DIR}/nginx.patterns`, '/var/log/nginx/access.log', 'nginx', '80,443', 'ban', 'http', 5, 600, 2],
-    ['openssh-accepted.patterns', `${DEFAULT_PATTERNS_DIR}/openssh-accepted.patterns`, '/var/log/auth.log', 'sshd,sshd-session', '22', 'allow', 'ssh', 1, 600, 1],
-    ['openssh.patterns', `${DEFAULT_PATTERNS_DIR}/openssh.patterns`, '/var/log/auth.log', 'sshd,sshd-session', '22', 'ban', 'ssh', 5, 600, 9],
-    ['postfix.patterns', `${DEFAULT_PATTERNS_DIR}/postfix.patterns`, '/var/log/mail.log', 'postfix', '25,465,587', 'ban', 'smtp', 5, 600, 1],
+    ['dovecot.patterns', `${DEFAULT_PATTERNS_DIR}/dovecot.patterns`, '/var/log/mail.log', 'dovecot,auth', 'dovecot.service', '110,143,993,995,4190,587', 'ban',
+      'imap', 'normal', 5, 600, 5, 6],
+    ['exim4.patterns', `${DEFAULT_PATTERNS_DIR}/exim4.patterns`, '/var/log/exim4/mainlog', 'exim,exim4', '', '25,465,587', 'ban', 'smtp', 'normal', 5, 600, 2, 2],
+    ['nginx-error.patterns', `${DEFAULT_PATTERNS_DIR}/nginx-error.patterns`, '/var/log/nginx/error.log', 'nginx', '', '80,443', 'ban', 'http', 'normal', 5, 600, 3, 3],
+    ['nginx.patterns', `${DEFAULT_PATTERNS_DIR}/nginx.patterns`, '/var/log/nginx/access.log', 'nginx', '', '80,443', 'ban', 'http', 'normal', 5, 600, 2, 2],
+    ['openssh-accepted.patterns', `${DEFAULT_PATTERNS_DIR}/openssh-accepted.patterns`, '/var/log/auth.log', 'sshd,sshd-session', ssh, '22', 'allow', 'ssh',
+      'normal', 1, 600, 1, 1],
+    ['openssh.patterns', `${DEFAULT_PATTERNS_DIR}/openssh.patterns`, '/var/log/auth.log', 'sshd,sshd-session', ssh, '22', 'ban', 'ssh', 'normal', 5, 600, 9, 19],
+    ['postfix-abuse.patterns', `${DEFAULT_PATTERNS_DIR}/postfix-abuse.patterns`, '/var/log/mail.log', 'postfix', 'postfix@.service,postfix.service', '25,465,587',
+      'ban', 'smtp-abuse', 'aggressive', 10, 600, 0, 4],
+    ['postfix.patterns', `${DEFAULT_PATTERNS_DIR}/postfix.patterns`, '/var/log/mail.log', 'postfix', 'postfix@.service,postfix.service', '25,465,587', 'ban',
+      'smtp', 'normal', 5, 600, 1, 2],
   ])
   for (const f of shippedPatternFiles()) {
     for (const p of f.patterns) assert.ok(p.literal.length >= 5, `${f.name}:${p.line} has no useful prefilter literal`)
@@ -47,9 +55,9 @@ test('shipped-patterns - matching lines and near misses of every fixture', () =>
   const cases: Array<[string, string, string[]]> = [
     // Debian 12 rsyslog (traditional time stamps): failed logins, pre-auth probes, injection attempts in user names
     ['openssh.patterns', 'auth.log', ['3:203.0.113.7', '5:203.0.113.7', '6:203.0.113.7', '7:203.0.113.7', '8:198.51.100.23',
-      '9:198.51.100.23', '10:198.51.100.23', '17:203.0.113.7', '18:203.0.113.8', '19:203.0.113.9', '20:203.0.113.10',
-      '21:203.0.113.11', '22:203.0.113.12', '23:203.0.113.12', '24:203.0.113.12', '27:2001:db8:bad::7', '28:203.0.113.13',
-      '34:203.0.113.17']],
+      '9:198.51.100.23', '10:198.51.100.23', '11:198.51.100.23', '13:198.51.100.50', '17:203.0.113.7', '18:203.0.113.8', '19:203.0.113.9',
+      '20:203.0.113.10', '21:203.0.113.11', '22:203.0.113.12', '23:203.0.113.12', '24:203.0.113.12', '27:2001:db8:bad::7', '28:203.0.113.13',
+      '33:203.0.113.16', '34:203.0.113.17']],
     ['openssh-accepted.patterns', 'auth.log', ['14:198.51.100.50/deploy', '29:198.51.100.61/alice']],
     // RFC 3339 time stamps (rsyslog high precision, journalctl -o short-iso[-precise])
     ['openssh.patterns', 'auth-journal.log', ['2:2001:db8:bad:1::5', '3:2001:db8:bad:1::5', '4:2001:db8:bad:1::5', '5:203.0.113.20',
@@ -58,8 +66,11 @@ test('shipped-patterns - matching lines and near misses of every fixture', () =>
     // journald MESSAGE fields (no syslog header)
     ['openssh.patterns', 'sshd-messages.log', ['1:203.0.113.30', '2:203.0.113.30', '3:203.0.113.31']],
     ['openssh-accepted.patterns', 'sshd-messages.log', ['4:198.51.100.50/deploy']],
-    ['postfix.patterns', 'mail.log', ['2:203.0.113.40', '5:198.51.100.40', '6:2001:db8:40::1', '9:203.0.113.46']],
-    ['dovecot.patterns', 'mail.log', ['11:203.0.113.42', '12:203.0.113.43', '13:2001:db8:43::9', '17:203.0.113.45', '18:203.0.113.47']],
+    // line 3 (lost connection after AUTH) is level aggressive; 9 is a real line whose tail a client wrote
+    ['postfix.patterns', 'mail.log', ['2:203.0.113.40', '3:203.0.113.40', '5:198.51.100.40', '6:2001:db8:40::1', '9:203.0.113.46']],
+    ['postfix-abuse.patterns', 'mail.log', ['8:203.0.113.41']],
+    ['dovecot.patterns', 'mail.log', ['11:203.0.113.42', '12:203.0.113.43', '13:2001:db8:43::9', '15:203.0.113.44', '16:203.0.113.42', '17:203.0.113.45',
+      '18:203.0.113.47']],
     ['exim4.patterns', 'exim4-mainlog', ['2:203.0.113.50', '3:203.0.113.51', '4:198.51.100.52', '5:2001:db8:51::3', '9:203.0.113.55']],
     ['nginx.patterns', 'nginx-access.log', ['2:203.0.113.60', '3:203.0.113.60', '4:203.0.113.61', '6:203.0.113.63', '8:2001:db8:60::1',
       '12:203.0.113.68']],

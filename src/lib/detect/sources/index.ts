@@ -12,7 +12,11 @@ export type {KmsgRecord, KmsgSourceOptions} from './kmsg.js'
 export {KMSG_POSITION_FILE, KMSG_RESUME_MAX_AGE_SEC, KmsgPositionWriter, loadKmsgPosition} from './kmsg-position.js'
 export {JournalSource, journalctlArgs, parseJournalEntry} from './journal.js'
 export type {JournalEntry, JournalSourceOptions, SpawnLinesFn} from './journal.js'
-export {DAEMON_EXE_DIRS, FIRST_USER_UID, hasJournald, JOURNALD_SOCKET, ServiceJournalSource, serviceJournalctlArgs, unitSource, untrustedReason} from './service-journal.js'
+export {
+  DAEMON_EXE_DIRS, FIRST_USER_UID, hasJournald, isTemplateUnit, JOURNALD_SOCKET, matchUnit, ServiceJournalSource, serviceJournalctlArgs, unitSource,
+  untrustedReason,
+} from './service-journal.js'
+export {JOURNAL_CURSOR_FILE, JOURNAL_RESUME_MAX_AGE_SEC, JournalCursorWriter, loadJournalCursor} from './journal-cursor.js'
 export type {ServiceJournalSourceOptions} from './service-journal.js'
 export {findNflogHolders, formatNflogLine, NFLOG_HELPER_USER, NFLOG_SNAPLEN, nflogHelperPrefix, NflogSource, parseTcpdumpLine, tcpdumpArgs} from './nflog.js'
 export type {NflogPacket, NflogSourceOptions} from './nflog.js'

@@ -30,11 +30,13 @@ export interface JournalEntry {
   exe?: string
   /** SYSLOG_IDENTIFIER: the tag the writer chose (`logger -t` sets any): never trusted. */
   identifier?: string
+  /** _PID: the writing process's id (trusted). */
+  pid?: string
 }
 
 /** Fields of JournalEntry read as they are (decoded like MESSAGE); `__` fields are handled apart. */
 const PLAIN_FIELDS = {
-  comm: '_COMM', exe: '_EXE', identifier: 'SYSLOG_IDENTIFIER', transport: '_TRANSPORT', uid: '_UID', unit: '_SYSTEMD_UNIT',
+  comm: '_COMM', exe: '_EXE', identifier: 'SYSLOG_IDENTIFIER', pid: '_PID', transport: '_TRANSPORT', uid: '_UID', unit: '_SYSTEMD_UNIT',
 } as const
 
 /**

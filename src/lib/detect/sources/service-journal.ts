@@ -19,10 +19,19 @@
  * Entries that fail are dropped before any pattern sees them and counted (`untrusted` in the health).
  * Entries whose trusted fields are missing fail too: journald leaves them out when the writer exited
  * before it could be looked up.
+ *
+ * A template name in `unit =` (`ssh@.service`) stands for all its instances (`ssh@0-192.0.2.1:22-203.0.113.7:51234.service`,
+ * one per connection when sshd is socket-activated); journalctl selects those by their slice
+ * (`_SYSTEMD_SLICE=system-ssh.slice`), and the trusted-field check requires an instance of the template.
+ *
+ * With a cursor file (`[daemon] state_dir`/journal.cursor), the source resumes after the last entry it
+ * saw when the daemon starts again, so what the services logged while it restarted is read; see
+ * journal-cursor.ts.
  */
 import {statSync} from 'node:fs'
 
 import {spawnLines} from '../../system/index.js'
+import {JournalCursorWriter, JOURNAL_RESUME_MAX_AGE_SEC, loadJournalCursor} from './journal-cursor.js'
 import {parseJournalEntry} from './journal.js'
 import type {JournalEntry} from './journal.js'
 import {ProgramLineSource} from './program.js'
@@ -52,13 +61,31 @@ export function unitSource(unit: string): string {
   return `unit:${unit}`
 }
 
+/** Whether `unit` is a template name (`ssh@.service`), which stands for all its instances. */
+export function isTemplateUnit(unit: string): boolean {
+  return unit.endsWith('@.service')
+}
+
+/**
+ * The name in `units` that the unit `actual` of an entry counts as: itself, or the template it is an
+ * instance of (`ssh@1-2.service` → `ssh@.service`); undefined when none. Pure.
+ */
+export function matchUnit(actual: string, units: ReadonlySet<string>): string | undefined {
+  if (units.has(actual)) return actual
+  const at = actual.indexOf('@')
+  if (at <= 0 || !actual.endsWith('.service') || at + 1 >= actual.length - '.service'.length) return undefined
+  const template = `${actual.slice(0, at)}@.service`
+  return units.has(template) ? template : undefined
+}
+
 /**
  * Why a journal entry must not be believed as a log line of one of `units`, or undefined when its
- * trusted fields (`_SYSTEMD_UNIT`, `_UID`, `_EXE`) show it was written by that service. Pure.
+ * trusted fields (`_SYSTEMD_UNIT`, `_UID`, `_EXE`) show it was written by that service (or an
+ * instance of a template in `units`). Pure.
  */
 export function untrustedReason(entry: JournalEntry, units: ReadonlySet<string>): string | undefined {
   if (entry.unit === undefined) return 'no _SYSTEMD_UNIT'
-  if (!units.has(entry.unit)) return `_SYSTEMD_UNIT ${entry.unit} is not a unit of the pattern files`
+  if (matchUnit(entry.unit, units) === undefined) return `_SYSTEMD_UNIT ${entry.unit} is not a unit of the pattern files`
   if (entry.uid === undefined || !/^\d{1,10}$/.test(entry.uid)) return 'no _UID'
   if (Number(entry.uid) >= FIRST_USER_UID) return `_UID ${entry.uid} is a login user's`
   if (entry.exe === undefined) return 'no _EXE'
@@ -69,7 +96,7 @@ export function untrustedReason(entry: JournalEntry, units: ReadonlySet<string>)
 }
 
 /** The fields journalctl prints; __CURSOR and the timestamps always come along. */
-const OUTPUT_FIELDS = ['MESSAGE', '_TRANSPORT', '_SYSTEMD_UNIT', '_UID', '_COMM', '_EXE', 'SYSLOG_IDENTIFIER']
+const OUTPUT_FIELDS = ['MESSAGE', '_TRANSPORT', '_SYSTEMD_UNIT', '_UID', '_COMM', '_EXE', '_PID', 'SYSLOG_IDENTIFIER']
 
 /**
  * The arguments of journalctl: the entries of `units`, followed, as JSON, after `cursor`, or else from
@@ -87,10 +114,23 @@ export function serviceJournalctlArgs(units: readonly string[], cursor?: string,
     '--no-pager',
     '--quiet',
     from,
-    // Matches of one field are ORed (journalctl(1)). Not --unit: it also selects systemd's own messages
-    // about the unit (UNIT=), which come from PID 1 and would only be counted as untrusted.
-    ...units.map((unit) => `_SYSTEMD_UNIT=${unit}`),
+    ...unitMatches(units),
   ]
+}
+
+/**
+ * journalctl matches for `units`: `_SYSTEMD_UNIT=NAME` for each service, and for each template the slice
+ * its instances run in (`system-ssh.slice`; a `-` of the name is escaped as `\x2d`, systemd.unit(5)).
+ * Matches of one field are ORed, `+` ORs the two groups (journalctl(1)). Not `--unit`: it also selects
+ * systemd's own messages about the unit (UNIT=), and its globs expand only to the units already in the
+ * journal when journalctl starts, not to the instances that come while it follows.
+ */
+function unitMatches(units: readonly string[]): string[] {
+  const plain = units.filter((u) => !isTemplateUnit(u)).map((unit) => `_SYSTEMD_UNIT=${unit}`)
+  const slices = units.filter(isTemplateUnit)
+    .map((unit) => `_SYSTEMD_SLICE=system-${unit.slice(0, -'@.service'.length).replaceAll('-', '\\x2d')}.slice`)
+  if (plain.length === 0 || slices.length === 0) return [...plain, ...slices]
+  return [...plain, '+', ...slices]
 }
 
 /** Options of {@link ServiceJournalSource}. */
@@ -101,6 +141,13 @@ export interface ServiceJournalSourceOptions {
   name?: string
   /** The program; `journalctl` by default. */
   program?: string
+  /**
+   * Where the cursor of the last entry is kept across daemon restarts (`[daemon] state_dir`/journal.cursor);
+   * without it, a new source starts at now.
+   */
+  cursorFile?: string
+  /** Called when the cursor file cannot be written (the source goes on). */
+  onCursorError?: (error: unknown) => void
 }
 
 /**
@@ -110,28 +157,54 @@ export interface ServiceJournalSourceOptions {
  */
 export class ServiceJournalSource extends ProgramLineSource {
   private cursor: string | undefined
+  private cursorLoaded = false
   private untrusted = 0
   private readonly units: ReadonlySet<string>
+  private readonly cursorWriter: JournalCursorWriter | undefined
 
   constructor(private readonly options: ServiceJournalSourceOptions, spawn: SpawnLinesFn = spawnLines) {
     super(options.name ?? 'journal-services', spawn)
     this.units = new Set(options.units)
+    if (options.cursorFile !== undefined) this.cursorWriter = new JournalCursorWriter(options.cursorFile, options.onCursorError)
   }
 
   protected command(): readonly string[] {
+    const now = Date.now()
+    let since = now
+    if (!this.cursorLoaded && this.options.cursorFile !== undefined) {
+      this.cursorLoaded = true
+      const saved = loadJournalCursor(this.options.cursorFile)
+      // A recent cursor: resume after it. An old one: the last JOURNAL_RESUME_MAX_AGE_SEC only.
+      if (saved !== undefined && now - saved.timeMs <= JOURNAL_RESUME_MAX_AGE_SEC * 1000) this.cursor = saved.cursor
+      else if (saved !== undefined) since = now - JOURNAL_RESUME_MAX_AGE_SEC * 1000
+    }
     // Start time taken before journalctl runs, as JournalSource does (the engine de-duplicates repeats).
-    return [this.options.program ?? 'journalctl', ...serviceJournalctlArgs([...this.units], this.cursor, Date.now())]
+    return [this.options.program ?? 'journalctl', ...serviceJournalctlArgs([...this.units], this.cursor, since)]
   }
 
   protected toLogLine(line: string): LogLine | undefined {
     const entry = parseJournalEntry(line)
     if (entry === undefined) return undefined
-    if (entry.cursor !== undefined) this.cursor = entry.cursor
+    if (entry.cursor !== undefined) {
+      this.cursor = entry.cursor
+      this.cursorWriter?.note(entry.cursor, entry.timeMs ?? Date.now())
+    }
     if (untrustedReason(entry, this.units) !== undefined) {
       this.untrusted++
       return undefined
     }
-    return {source: unitSource(entry.unit!), text: entry.message, ...(entry.timeMs === undefined ? {} : {time: entry.timeMs})}
+    const pid = entry.pid !== undefined && /^[1-9][0-9]{0,9}$/.test(entry.pid) ? Number(entry.pid) : undefined
+    return {
+      source: unitSource(matchUnit(entry.unit!, this.units)!),
+      text: entry.message,
+      ...(entry.timeMs === undefined ? {} : {time: entry.timeMs}),
+      ...(pid === undefined ? {} : {pid}),
+    }
+  }
+
+  override async close(): Promise<void> {
+    await super.close()
+    await this.cursorWriter?.flush()
   }
 
   override health(): SourceHealth {

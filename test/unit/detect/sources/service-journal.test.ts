@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import {mkdtemp, rm, writeFile} from 'node:fs/promises'
+import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -7,6 +7,8 @@ import {test} from 'node:test'
 
 import {
   hasJournald,
+  loadJournalCursor,
+  matchUnit,
   parseJournalEntry,
   ServiceJournalSource,
   serviceJournalctlArgs,
@@ -122,7 +124,7 @@ test('service journal source - yields trusted entries as unit:NAME, counts the d
   ]], calls))
   const lines = []
   for await (const line of source.start()) lines.push(line)
-  assert.deepEqual(lines, [{source: 'unit:ssh.service', text: GENUINE_SSHD.MESSAGE, time: 1_700_000_000_123.456}])
+  assert.deepEqual(lines, [{pid: 80_412, source: 'unit:ssh.service', text: GENUINE_SSHD.MESSAGE, time: 1_700_000_000_123.456}])
   assert.equal(source.health().lines, 1)
   assert.equal(source.health().untrusted, 2)
   assert.equal(source.health().name, 'journal-services')
@@ -167,6 +169,68 @@ test('hasJournald - true only for a socket at the path', async () => {
     assert.equal(hasJournald(dir), false)
   } finally {
     await new Promise((resolve) => server.close(resolve))
+    await rm(dir, {force: true, recursive: true})
+  }
+})
+
+test('template units - ssh@.service stands for its instances, in the trusted-field check and in journalctl\'s matches', () => {
+  const units = new Set(['ssh@.service', 'postfix@-.service', 'dovecot.service'])
+  assert.equal(matchUnit('ssh@0-192.0.2.1:22-203.0.113.7:51234.service', units), 'ssh@.service')
+  assert.equal(matchUnit('postfix@-.service', units), 'postfix@-.service')
+  assert.equal(matchUnit('ssh@.service', units), 'ssh@.service')
+  for (const unit of ['sshx@1.service', 'ssh.service', 'ssh@1.socket', 'postfix@x.service', '@1.service']) assert.equal(matchUnit(unit, units), undefined, unit)
+  const instance = {...GENUINE_SSHD, _SYSTEMD_UNIT: 'ssh@3-192.0.2.1:22-203.0.113.7:51234.service'}
+  const entry = parseJournalEntry(JSON.stringify(instance))!
+  assert.equal(untrustedReason(entry, units), undefined)
+  assert.match(untrustedReason({...entry, exe: '/usr/bin/logger'}, units) ?? '', /_EXE/)
+  // journalctl: exact units by _SYSTEMD_UNIT, templates by the slice of their instances, ORed with "+".
+  assert.deepEqual(serviceJournalctlArgs(['dovecot.service', 'ssh@.service', 'foo-bar@.service'], 'c').slice(-5),
+    ['--after-cursor=c', '_SYSTEMD_UNIT=dovecot.service', '+', '_SYSTEMD_SLICE=system-ssh.slice', '_SYSTEMD_SLICE=system-foo\\x2dbar.slice'])
+  assert.deepEqual(serviceJournalctlArgs(['ssh@.service'], 'c').slice(-2), ['--after-cursor=c', '_SYSTEMD_SLICE=system-ssh.slice'])
+})
+
+test('service journal source - an instance entry is read as its template, with _PID', async () => {
+  const instance = {...GENUINE_SSHD, _SYSTEMD_UNIT: 'ssh@3-192.0.2.1:22-203.0.113.7:51234.service'}
+  const source = new ServiceJournalSource({units: ['ssh@.service']}, fakeSpawn([[JSON.stringify(instance), JSON.stringify({...instance, _PID: 'x'})]], []))
+  const lines = []
+  for await (const line of source.start()) lines.push(line)
+  assert.deepEqual(lines.map((l) => [l.source, l.pid]), [['unit:ssh@.service', 80_412], ['unit:ssh@.service', undefined]])
+})
+
+test('service journal source - the cursor survives a restart of the daemon in the cursor file', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'dw-cursor-'))
+  try {
+    const cursorFile = join(dir, 'state', 'journal.cursor')
+    const now = Date.now()
+    const recent = {...GENUINE_SSHD, __REALTIME_TIMESTAMP: String((now - 5000) * 1000)}
+    // First daemon: no file yet, so it starts at now; it reads one entry and stops.
+    const calls: Array<readonly string[]> = []
+    const first = new ServiceJournalSource({cursorFile, units: ['ssh.service']}, fakeSpawn([[JSON.stringify(recent)]], calls))
+    for await (const line of first.start()) assert.equal(line.text, GENUINE_SSHD.MESSAGE)
+    await first.close()
+    assert.ok(calls[0]!.some((arg) => /^--since=@\d+$/.test(arg)), JSON.stringify(calls[0]))
+    assert.deepEqual(loadJournalCursor(cursorFile), {cursor: GENUINE_SSHD.__CURSOR, timeMs: now - 5000})
+    // Second daemon: resumes after that entry, so what was logged while it restarted is read.
+    const again: Array<readonly string[]> = []
+    const second = new ServiceJournalSource({cursorFile, units: ['ssh.service']}, fakeSpawn([[]], again))
+    for await (const _ of second.start()) assert.fail('no lines')
+    await second.close()
+    assert.ok(again[0]!.includes(`--after-cursor=${GENUINE_SSHD.__CURSOR}`), JSON.stringify(again[0]))
+    // A cursor older than the resume limit: the last ten minutes only, not days of logs.
+    await writeFile(cursorFile, `diswall journal cursor v1 ${now - 86_400_000} s=old\n`)
+    const stale: Array<readonly string[]> = []
+    const third = new ServiceJournalSource({cursorFile, units: ['ssh.service']}, fakeSpawn([[]], stale))
+    for await (const _ of third.start()) assert.fail('no lines')
+    const since = Number(/^--since=@(\d+)$/.exec(stale[0]!.find((a) => a.startsWith('--since='))!)![1])
+    assert.ok(Math.abs(since - Math.floor((now - 600_000) / 1000)) <= 5, String(since))
+    assert.ok(!stale[0]!.some((a) => a.startsWith('--after-cursor')))
+    // A damaged file or a cursor that is not a cursor is ignored.
+    for (const text of ['garbage\n', `diswall journal cursor v1 ${now} --output=x y\n`, `diswall journal cursor v1 ${now} a b\n`]) {
+      await writeFile(cursorFile, text)
+      assert.equal(loadJournalCursor(cursorFile), undefined, text)
+    }
+    assert.match(await readFile(cursorFile, 'utf8'), /a b/)
+  } finally {
     await rm(dir, {force: true, recursive: true})
   }
 })
