@@ -145,32 +145,50 @@ export class IpsetBackend implements FirewallBackend {
       }
     }
 
-    for (const list of ['block', 'allow'] as const) {
-      for (const family of [4, 6] as const) {
-        const name = family === 4 ? this.names[list].v4 : this.names[list].v6
-        const wanted = this.createLine(list, family, name, this.limits[list === 'block' ? 'blockMax' : 'allowMax'])
-        if (!existing.has(name)) {
-          await this.restore([wanted])
-          this.maxelem.set(name, this.limits[list === 'block' ? 'blockMax' : 'allowMax'])
-          report.created.push(name)
-          continue
-        }
+    // One `ipset -exist restore` of the four `create` lines: the kernel accepts a create of an existing
+    // set only when type, family, maxelem, timeout and extensions are the same, so sets that pass need
+    // no `ipset list -t`, which walks every entry to count them (~85 ms at 1M bans, ipset 7.17).
+    const sets = (['block', 'allow'] as const).flatMap((list) => ([4, 6] as const).map((family) => {
+      const name = family === 4 ? this.names[list].v4 : this.names[list].v6
+      return {family, list, name, max: this.maxelem.get(name) ?? this.limits[list === 'block' ? 'blockMax' : 'allowMax']}
+    }))
+    let checked = 0
+    try {
+      await this.restore(sets.map((s) => this.createLine(s.list, s.family, s.name, s.max)))
+      checked = sets.length
+    } catch (error) {
+      if (!(error instanceof CommandFailedError)) throw error
+      checked = Math.max(0, failedLine(error) - 1) // the lines before the failing one were applied
+    }
 
-        const header = parseIpsetHeader((await this.exec('ipset', ['list', '-t', name])).stdout)
-        const wantedType = blockSetType(list, family)
-        const wantedFamily = family === 4 ? 'inet' : 'inet6'
-        if (header.type !== wantedType || header.family !== wantedFamily) {
-          throw new SetTypeMismatchError(name, `${header.type} family ${header.family}`, `${wantedType} family ${wantedFamily}`)
-        }
+    for (const s of sets.slice(0, checked)) {
+      this.maxelem.set(s.name, s.max)
+      if (!existing.has(s.name)) report.created.push(s.name)
+    }
 
-        const max = Math.max(header.maxelem, this.limits[list === 'block' ? 'blockMax' : 'allowMax'])
-        this.maxelem.set(name, max)
-        const lacks = header.timeout === undefined || (list === 'allow' && !header.comment) ||
-          header.maxelem < max
-        if (lacks) {
-          await this.migrate(list, family, name, max)
-          report.migrated.push(name)
-        }
+    for (const {family, list, name} of sets.slice(checked)) {
+      const wanted = this.createLine(list, family, name, this.limits[list === 'block' ? 'blockMax' : 'allowMax'])
+      if (!existing.has(name)) {
+        await this.restore([wanted])
+        this.maxelem.set(name, this.limits[list === 'block' ? 'blockMax' : 'allowMax'])
+        report.created.push(name)
+        continue
+      }
+
+      const header = parseIpsetHeader((await this.exec('ipset', ['list', '-t', name])).stdout)
+      const wantedType = blockSetType(list, family)
+      const wantedFamily = family === 4 ? 'inet' : 'inet6'
+      if (header.type !== wantedType || header.family !== wantedFamily) {
+        throw new SetTypeMismatchError(name, `${header.type} family ${header.family}`, `${wantedType} family ${wantedFamily}`)
+      }
+
+      const max = Math.max(header.maxelem, this.limits[list === 'block' ? 'blockMax' : 'allowMax'])
+      this.maxelem.set(name, max)
+      const lacks = header.timeout === undefined || (list === 'allow' && !header.comment) ||
+        header.maxelem < max
+      if (lacks) {
+        await this.migrate(list, family, name, max)
+        report.migrated.push(name)
       }
     }
 
