@@ -5,11 +5,11 @@ import {defaultConfig} from '../../../src/lib/config/index.js'
 import {createBackend, DEFAULT_LIMITS, DEFAULT_NAMES} from '../../../src/lib/firewall/sets/index.js'
 import type {Firewall} from '../../../src/lib/firewall/sets/index.js'
 import {allowAdd, blockAdd, listDel} from '../../../src/lib/ops/index.js'
+import {wholeSetRead} from '../../helpers/set-reads.js'
 import {failure, line, recordingExec} from '../firewall/sets/fake-exec.js'
 import type {Call} from '../firewall/sets/fake-exec.js'
 
 const METAINFO = {metainfo: {json_schema_version: 1, release_name: 'Lester Gooch #5', version: '1.0.6'}}
-const BLOCK_SETS = [DEFAULT_NAMES.block.v4, DEFAULT_NAMES.block.v6]
 
 /** `nft -t -j list sets inet` of a host set up by diswall. */
 const NFT_SETS = JSON.stringify({nftables: [METAINFO, ...[
@@ -20,32 +20,6 @@ const NFT_SETS = JSON.stringify({nftables: [METAINFO, ...[
 ].map((s) => ({set: {family: 'inet', table: 'diswall', ...s}}))]})
 const NFT_CHAINS = JSON.stringify({nftables: [METAINFO, {chain: {family: 'inet', name: 'diswall-sets', table: 'diswall'}}]})
 const NFT_EMPTY_ALLOW = (name: string) => JSON.stringify({nftables: [METAINFO, {set: {family: 'inet', name, table: 'diswall', type: 'ipv4_addr'}}]})
-
-/**
- * Why a call reads a whole block set, or undefined. With 1M bans each of these costs from ~85 ms
- * (`ipset list -t`, which walks the set to count it) to minutes (nft 1.0.6 `get element`, which
- * fetches every set of the table with its elements, or `nft list set` of a block set).
- */
-function wholeSetRead(call: Call): string | undefined {
-  const {args, program} = call
-  if (program === 'ipset') {
-    const verb = args.find((a) => !a.startsWith('-'))
-    if ((verb === 'save' || verb === 'list' || verb === '-L') && args.some((a) => BLOCK_SETS.includes(a))) return 'ipset listing of a block set'
-    if ((verb === 'save' || verb === 'list') && !args.includes('-n') && args.filter((a) => !a.startsWith('-')).length === 1) return 'ipset listing of every set'
-  }
-
-  if (program === 'nft') {
-    if (args.includes('get')) return 'nft get element (fetches every set of the table)'
-    const i = args.indexOf('list')
-    if (i >= 0 && !args.includes('-t')) {
-      const what = args[i + 1]
-      if (what === 'ruleset' || what === 'table' || what === 'sets') return `nft list ${what} with elements`
-      if (what === 'set' && BLOCK_SETS.includes(args.at(-1)!)) return 'nft listing of a block set'
-    }
-  }
-
-  return undefined
-}
 
 /** A host with diswall's sets in place, 1M bans in mind: every answer is that of an empty set. */
 function kernelHost() {
@@ -91,7 +65,10 @@ test('single-op paths - the listing detector itself flags the slow reads', () =>
   const call = (program: string, ...args: string[]): Call => ({args, program})
   assert.ok(wholeSetRead(call('ipset', 'list', '-t', 'diswall-bl')))
   assert.ok(wholeSetRead(call('ipset', 'save', 'diswall-bl6')))
-  assert.ok(wholeSetRead(call('ipset', '-L')) ?? wholeSetRead(call('ipset', 'list')))
+  assert.ok(wholeSetRead(call('ipset', '-L')))
+  assert.ok(wholeSetRead(call('ipset', '-L', 'diswall-bl')))
+  assert.ok(wholeSetRead(call('ipset', 'list')))
+  assert.equal(wholeSetRead(call('ipset', 'list', '-n')), undefined)
   assert.ok(wholeSetRead(call('nft', 'get', 'element', 'inet', 'diswall', 'diswall-wl', '{ 192.0.2.1 }')))
   assert.ok(wholeSetRead(call('nft', '-j', 'list', 'set', 'inet', 'diswall', 'diswall-bl')))
   assert.ok(wholeSetRead(call('nft', '-j', 'list', 'table', 'inet', 'diswall')))

@@ -231,11 +231,12 @@ export class NftBackend implements FirewallBackend {
     if (list === 'allow') {
       // nft 1.0.6 `get element` fetches every set of the table first, the block sets with their
       // elements (130 s at 1M bans on a loaded 2-vCPU host); listing the small allow set alone does not.
-      const wanted = toNetwork(target)
-      return (await this.listSet(set)).some((e) => {
-        const net = toNetwork(e.target)
-        return net.prefix <= wanted.prefix && containsAddress(net, wanted.address)
-      })
+      // As `ipset test` answers on hash:net: an address inside a listed network is in; a network is in
+      // when it is an element itself.
+      const entries = await this.listSet(set)
+      return isAddress(target)
+        ? entries.some((e) => containsAddress(toNetwork(e.target), target))
+        : entries.some((e) => e.target.text === target.text)
     }
 
     try {
