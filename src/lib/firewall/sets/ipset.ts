@@ -79,20 +79,35 @@ export function parseIpsetHeader(text: string): IpsetHeader {
  */
 export function parseIpsetSave(text: string, setName?: string): ListedEntry[] {
   const out: ListedEntry[] = []
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('add ')) continue
-    const m = line.match(/^add (\S+) (\S+)(?: timeout (\d+))?(?: .*?comment "((?:[^"\\]|\\.)*)")?/)
-    if (!m || (setName !== undefined && m[1] !== setName)) continue
-    let target: Target
-    try {
-      target = parseTarget(m[2])
-    } catch {
-      continue
-    }
-    const ttl = m[3] === undefined ? undefined : Number(m[3])
-    out.push({comment: m[4], target, ttlSec: ttl === undefined || ttl === 0 ? undefined : ttl})
-  }
+  forEachIpsetSaveEntry(text, setName, (entry) => out.push(entry))
   return out
+}
+
+const SAVE_LINE = /^add (\S+) (\S+)(?: timeout (\d+))?(?: .*?comment "((?:[^"\\]|\\.)*)")?/
+
+/** parseIpsetSave() one entry at a time, without splitting the text into an array of lines (1M bans: 41 MB). */
+function forEachIpsetSaveEntry(text: string, setName: string | undefined, visit: (entry: ListedEntry) => void): void {
+  let start = 0
+  while (start < text.length) {
+    let end = text.indexOf('\n', start)
+    if (end === -1) end = text.length
+    if (text.startsWith('add ', start)) {
+      const m = SAVE_LINE.exec(text.slice(start, end))
+      if (m && (setName === undefined || m[1] === setName)) {
+        let target: Target | undefined
+        try {
+          target = parseTarget(m[2])
+        } catch {
+          target = undefined
+        }
+
+        const ttl = m[3] === undefined ? undefined : Number(m[3])
+        if (target) visit({comment: m[4], target, ttlSec: ttl === undefined || ttl === 0 ? undefined : ttl})
+      }
+    }
+
+    start = end + 1
+  }
 }
 
 /**
@@ -267,6 +282,12 @@ export class IpsetBackend implements FirewallBackend {
     }
 
     return out
+  }
+
+  async forEachEntry(list: ListKind, visit: (entry: ListedEntry) => void): Promise<void> {
+    for (const name of [this.names[list].v4, this.names[list].v6]) {
+      forEachIpsetSaveEntry(await this.readMissingAsEmpty(['save', name], {timeoutMs: 120_000}), name, visit)
+    }
   }
 
   /** stdout of an ipset read, or '' when the set does not exist: listing must never create anything. */

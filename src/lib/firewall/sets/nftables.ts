@@ -70,30 +70,80 @@ export function parseNftElements(json: string): ListedEntry[] {
   const out: ListedEntry[] = []
   for (const set of parseNftSets(json)) {
     for (const raw of set.elem ?? []) {
-      const elem = (typeof raw === 'object' && raw !== null && 'elem' in raw ? (raw as {elem: unknown}).elem : raw) as
-        {comment?: string; expires?: number; val?: unknown} | string | {prefix: {addr: string; len: number}}
-      const val = typeof elem === 'object' && 'val' in elem ? elem.val : elem
-      let text: string | undefined
-      if (typeof val === 'string') text = val
-      else if (typeof val === 'object' && val !== null && 'prefix' in val) {
-        const {addr, len} = (val as {prefix: {addr: string; len: number}}).prefix
-        text = `${addr}/${len}`
-      }
-
-      if (text === undefined) continue
-      let target: Target
-      try {
-        target = parseTarget(text)
-      } catch {
-        continue
-      }
-
-      const meta = typeof elem === 'object' && 'val' in elem ? elem : {}
-      out.push({comment: meta.comment, target, ttlSec: meta.expires})
+      const entry = listedOf(raw)
+      if (entry) out.push(entry)
     }
   }
 
   return out
+}
+
+/** One element of libnftables JSON as an entry, or undefined when it is no address or network. */
+function listedOf(raw: unknown): ListedEntry | undefined {
+  const elem = (typeof raw === 'object' && raw !== null && 'elem' in raw ? (raw as {elem: unknown}).elem : raw) as
+    {comment?: string; expires?: number; val?: unknown} | string | {prefix: {addr: string; len: number}}
+  const val = typeof elem === 'object' && 'val' in elem ? elem.val : elem
+  let text: string | undefined
+  if (typeof val === 'string') text = val
+  else if (typeof val === 'object' && val !== null && 'prefix' in val) {
+    const {addr, len} = (val as {prefix: {addr: string; len: number}}).prefix
+    text = `${addr}/${len}`
+  }
+
+  if (text === undefined) return undefined
+  let target: Target
+  try {
+    target = parseTarget(text)
+  } catch {
+    return undefined
+  }
+
+  const meta = typeof elem === 'object' && 'val' in elem ? elem : {}
+  return {comment: meta.comment, target, ttlSec: meta.expires}
+}
+
+/**
+ * parseNftElements() of a single-set listing one element at a time: each element of the set's
+ * `"elem": [...]` array is parsed on its own, so 1M elements (70 MB of JSON) never become one object
+ * tree of several hundred MB. Output that is not one set's listing falls back to parseNftElements().
+ */
+export function forEachNftElement(json: string, visit: (entry: ListedEntry) => void): void {
+  const key = json.indexOf('"elem": [')
+  if (key === -1 || json.indexOf('"elem": [', key + 1) !== -1) {
+    for (const entry of parseNftElements(json)) visit(entry)
+    return
+  }
+
+  let i = key + '"elem": ['.length
+  for (;;) {
+    while (i < json.length && (json[i] === ' ' || json[i] === ',' || json[i] === '\n')) i++
+    if (i >= json.length || json[i] === ']') return
+    const end = endOfJsonValue(json, i)
+    const entry = listedOf(JSON.parse(json.slice(i, end)))
+    if (entry) visit(entry)
+    i = end
+  }
+}
+
+/** Index just past the JSON string or object/array that starts at `start` (strings may hold brackets). */
+function endOfJsonValue(json: string, start: number): number {
+  let depth = 0
+  let i = start
+  do {
+    const c = json[i]
+    if (c === '"') {
+      i++
+      while (i < json.length && json[i] !== '"') i += json[i] === '\\' ? 2 : 1
+    } else if (c === '{' || c === '[') {
+      depth++
+    } else if (c === '}' || c === ']') {
+      depth--
+    }
+
+    i++
+  } while (depth > 0 && i < json.length)
+  if (depth !== 0) throw new SyntaxError('nft JSON ends inside an element')
+  return i
 }
 
 /**
@@ -266,19 +316,29 @@ export class NftBackend implements FirewallBackend {
     return out.filter((e) => !seen.has(e.target.text) && seen.add(e.target.text))
   }
 
+  async forEachEntry(list: ListKind, visit: (entry: ListedEntry) => void): Promise<void> {
+    // No de-duplication (list() has it): a repeated element of a set being resized is added twice, to the same state.
+    for (const name of [this.names[list].v4, this.names[list].v6]) forEachNftElement(await this.readSet(name), visit)
+  }
+
   /** The elements of one set of our table; a set (or table) that does not exist has none. */
   private async listSet(name: string): Promise<ListedEntry[]> {
+    return parseNftElements(await this.readSet(name))
+  }
+
+  /** `nft -j list set` of one set of our table; a set (or table) that does not exist gives an empty listing. */
+  private async readSet(name: string): Promise<string> {
     let stdout: string
     try {
       // nft 1.0.6: listing a large set is slow (~70 s for 1M elements); never list a block set on the hot path.
       stdout = (await this.exec('nft', ['-j', 'list', 'set', 'inet', this.names.table, name], {timeoutMs: 300_000})).stdout
     } catch (error) {
       // Listing must never create anything: before the first set-up there is simply nothing.
-      if (error instanceof CommandFailedError && /No such file or directory/.test(error.stderr)) return []
+      if (error instanceof CommandFailedError && /No such file or directory/.test(error.stderr)) return '{"nftables": []}'
       throw error
     }
 
-    return parseNftElements(stdout)
+    return stdout
   }
 
   async count(list: ListKind): Promise<number> {

@@ -834,3 +834,25 @@ test('ipset - list() and count() of sets that do not exist yet are empty; other 
   })
   await assert.rejects(new IpsetBackend(DEFAULT_NAMES, DEFAULT_LIMITS, denied.exec).list('block'), /Operation not permitted/)
 })
+
+test('ipset - forEachEntry hands over the entries of both sets as list() reads them; a missing set has none', async () => {
+  const save = {
+    'diswall-bl': 'create diswall-bl hash:ip family inet hashsize 32768 maxelem 1000000 timeout 86400\n' +
+      'add diswall-bl 198.51.100.1 timeout 500\nadd diswall-bl 198.51.100.2 timeout 0\nadd other-set 192.0.2.1\nadd diswall-bl not-an-ip timeout 5\n' +
+      'add diswall-bl 198.51.100.3 timeout 7', // no newline at the end
+  }
+  const {exec} = recordingExec((call) => {
+    if (line(call) === 'ipset save diswall-bl') return {stdout: save['diswall-bl']}
+    if (line(call) === 'ipset save diswall-bl6') throw failure(call, 'ipset v7.17: The set with the given name does not exist\n')
+    return undefined
+  })
+  const fw = new IpsetBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
+  const seen: unknown[] = []
+  await fw.forEachEntry('block', (e) => seen.push(e))
+  assert.deepEqual(seen, await fw.list('block'))
+  assert.deepEqual(seen, [
+    {comment: undefined, target: parseAddress('198.51.100.1'), ttlSec: 500},
+    {comment: undefined, target: parseAddress('198.51.100.2'), ttlSec: undefined},
+    {comment: undefined, target: parseAddress('198.51.100.3'), ttlSec: 7},
+  ])
+})

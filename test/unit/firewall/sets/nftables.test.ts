@@ -6,6 +6,7 @@ import {
   createBackend,
   DEFAULT_LIMITS,
   DEFAULT_NAMES,
+  forEachNftElement,
   IpsetBackend,
   NFT_GUARD_CHAIN_SPEC,
   NFT_SESSION_MAX_OPS,
@@ -660,4 +661,37 @@ test('nftables - list() of a table or set that does not exist yet is empty; othe
     throw failure(call, 'Error: Operation not permitted\n')
   })
   await assert.rejects(new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, denied.exec).list('allow'), /Operation not permitted/)
+})
+
+test('forEachNftElement - gives the same entries as parseNftElements, one element at a time, as nft prints the JSON', () => {
+  const set = {
+    elem: [
+      '192.0.2.7',
+      {prefix: {addr: '10.0.0.0', len: 8}},
+      // Brackets, braces and an escaped quote inside strings must not end the element early.
+      {elem: {comment: 'vpn [users] {all}', expires: 3542, timeout: 3600, val: {prefix: {addr: '172.16.0.0', len: 12}}}},
+      {elem: {comment: 'say \\"hi\\"', val: '198.51.100.7'}},
+      {range: ['192.0.2.10', '192.0.2.20']},
+      {elem: {expires: 85_878, timeout: 86_400, val: '2001:db8::7'}},
+    ],
+    family: 'inet', flags: ['interval', 'timeout'], handle: 3, name: 'diswall-wl', table: 'diswall', type: 'ipv4_addr',
+  }
+  // nft 1.0.6 separates with ", " and ": " on one line; JSON.stringify with indentation puts newlines in.
+  for (const json of [JSON.stringify({nftables: [METAINFO, {set}]}).replaceAll(',', ', ').replaceAll('":', '": '),
+    JSON.stringify({nftables: [METAINFO, {set}]}, null, 1).replaceAll('"elem":[', '"elem": [')]) {
+    const seen: unknown[] = []
+    forEachNftElement(json, (e) => seen.push(e))
+    assert.deepEqual(seen, parseNftElements(json))
+    assert.equal(seen.length, 5)
+  }
+
+  // A set without elements, and a listing of several sets (parsed whole).
+  const none: unknown[] = []
+  forEachNftElement(JSON.stringify({nftables: [METAINFO, {set: {...set, elem: undefined}}]}), (e) => none.push(e))
+  assert.deepEqual(none, [])
+  const two = JSON.stringify({nftables: [METAINFO, {set}, {set: {...set, name: 'other'}}]}).replaceAll('":', '": ')
+  const both: unknown[] = []
+  forEachNftElement(two, (e) => both.push(e))
+  assert.equal(both.length, 10)
+  assert.throws(() => forEachNftElement('{"nftables": [{"set": {"elem": [{"elem": {"val": "192.0.2.1"', () => {}), SyntaxError)
 })
