@@ -19,6 +19,10 @@ export const TARGETS = {
   P3: {id: 'P3', kind: 'min-rate', perSecond: 100_000},
   /** Start-up sync of 1,000,000 block entries, server → kernel. */
   P4: {id: 'P4', kind: 'max-seconds', seconds: 10},
+  /** One `block add`/`del`/test with 1,000,000 bans in the set (kernel-sets.ts): every op ≤ 100 ms. */
+  OP_1M: {id: 'op@1M', kind: 'max-latency', p50Ms: 100, p99Ms: 100},
+  /** Snapshot save or restore of 1,000,000 bans: short enough for the systemd stop timeout and a reboot. */
+  SNAPSHOT: {id: 'snapshot', kind: 'max-seconds', seconds: 10},
 } as const satisfies Record<string, Target>
 
 /** One measured row. */

@@ -37,12 +37,12 @@ export function secondsSince(startedMs: number): number {
 }
 
 /**
- * Runs one case and returns its row, or no row when it throws: the failure goes to `ctx.fail`, so one
+ * Runs one case and returns its rows, or none when it throws: the failure goes to `ctx.fail`, so one
  * broken case does not cost the rows of the others.
  */
-export async function attempt(ctx: SuiteContext, caseId: string, body: () => Promise<BenchResult>): Promise<BenchResult[]> {
+export async function attempt(ctx: SuiteContext, caseId: string, body: () => Promise<BenchResult | BenchResult[]>): Promise<BenchResult[]> {
   try {
-    return [await body()]
+    return [await body()].flat()
   } catch (error) {
     ctx.fail(caseId, error)
     return []

@@ -13,14 +13,23 @@
  *   of one ban (2,000 of them, one after the other), through IpsetBackend's persistent `ipset -exist -`
  *   session or one `ipset restore` process per commit; p50/p99 in the notes;
  * - `p1.commit.nft-session`, `p1.commit.nft-file`: the same through NftBackend's persistent `nft -i`
- *   session or one `nft -f -` process per commit.
+ *   session or one `nft -f -` process per commit;
+ * - `p3.writer-v6-64.ipset`, `p3.writer-v6-64.nftables`: P3 with IPv6 /64 bans (offender groups);
+ * - `sets.op.{add,test,del}.ipset|nftables`: one `block add` (blockAdd(), the code of the command),
+ *   one backend.has() and one `block del` (listDel()) with 1,000,000 bans in the set, p50/max over 50
+ *   of each, against the same on empty sets;
+ * - `sets.snapshot.{save,restore}.ipset|nftables`: saveSnapshot() of 1,000,000 bans and
+ *   restoreSnapshotFile() of that file into empty sets (a restart, a reboot).
  *
  * Every row is verified against the kernel before it counts: `ipset list -t` (Number of entries) or
  * the nft listing; nft 1.0.6 lists 1M elements in ~70 s, so that row is checked by sampling instead.
  */
-import {setImmediate as yieldToEventLoop} from 'node:timers/promises'
+import {join} from 'node:path'
+import {setTimeout as sleep, setImmediate as yieldToEventLoop} from 'node:timers/promises'
 import {fileURLToPath} from 'node:url'
 
+import {defaultConfig} from '../../src/lib/config/index.js'
+import {restoreSnapshotFile, saveSnapshot} from '../../src/lib/daemon/index.js'
 import {CommandFailedError} from '../../src/lib/errors.js'
 import {
   type BackendOptions,
@@ -28,6 +37,7 @@ import {
   createBackend,
   DEFAULT_LIMITS,
   DEFAULT_NAMES,
+  type Firewall,
   type FirewallBackend,
   IpsetBackend,
   IpsetSession,
@@ -35,8 +45,9 @@ import {
   NftSession,
   type SetEntry,
 } from '../../src/lib/firewall/sets/index.js'
-import {distinctIpv4, type Netns, nthIpv4, waitForKernelSetCount} from '../../src/lib/lab/index.js'
-import {type Address, parseAddress} from '../../src/lib/net/index.js'
+import {distinctIpv4, makeTempDir, type Netns, nthIpv4, waitForKernelSetCount} from '../../src/lib/lab/index.js'
+import {type Address, type Network, parseAddress, parseNetwork} from '../../src/lib/net/index.js'
+import {blockAdd, listDel} from '../../src/lib/ops/index.js'
 import {netnsCoprocess} from '../../src/lib/system/index.js'
 import {withFleet} from '../lib/fleet.js'
 import {type BenchResult, formatInt, result, summarizeLatency, TARGETS} from '../lib/report.js'
@@ -45,6 +56,11 @@ import {attempt, type BenchSuite, scaled, secondsSince, type SuiteContext} from 
 type Kind = 'ipset' | 'nftables'
 
 const WRITER_COUNT = 200_000
+/** Bans in the set while single operations are timed, and the operations of each kind (at least 20). */
+const OP_BANS = 1_000_000
+const OP_COUNT = 50
+/** nft 1.0.6: the kernel resizes a big set for a few seconds after a bulk insert, and a listing taken meanwhile is incomplete. */
+const NFT_SETTLE_MS = 5000
 const PER_PROCESS_COUNT = 2000
 const STARTUP_COUNT = 1_000_000
 /** Single-ban commits per latency case (at least 500 whatever the scale). */
@@ -68,6 +84,15 @@ export const kernelSetsSuite: BenchSuite = {
     const out: BenchResult[] = []
     for (const kind of ['ipset', 'nftables'] as const) {
       if (ctx.wants(`p3.writer.${kind}`)) out.push(...await attempt(ctx, `p3.writer.${kind}`, () => writerCase(ctx, kind)))
+      const v6 = `p3.writer-v6-64.${kind}`
+      if (ctx.wants(v6)) out.push(...await attempt(ctx, v6, () => writerCase(ctx, kind, 'v6-64')))
+    }
+
+    for (const kind of ['ipset', 'nftables'] as const) {
+      const id = `sets.op.${kind}`
+      if (ctx.wants(id)) out.push(...await attempt(ctx, id, () => singleOpCase(ctx, kind)))
+      const snap = `sets.snapshot.${kind}`
+      if (ctx.wants(snap)) out.push(...await attempt(ctx, snap, () => snapshotCase(ctx, kind)))
     }
 
     if (ctx.wants('p3.process-per-entry.ipset')) {
@@ -157,34 +182,146 @@ async function commitLatencyCase(ctx: SuiteContext, mode: CommitMode): Promise<B
   }, options)
 }
 
-/** Distinct bans through CoalescingWriter + backend, submitted one by one. */
-async function writerCase(ctx: SuiteContext, kind: Kind): Promise<BenchResult> {
+/**
+ * Distinct bans through CoalescingWriter + backend, submitted one by one: IPv4 addresses, or IPv6
+ * /64 networks (`v6-64`, the offender groups of `[detect] ipv6_group_prefix`).
+ */
+async function writerCase(ctx: SuiteContext, kind: Kind, what: 'v4' | 'v6-64' = 'v4'): Promise<BenchResult> {
   const count = scaled(WRITER_COUNT, ctx.scale, 1000)
-  ctx.log(`p3.writer.${kind}: ${formatInt(count)} distinct bans, one add() each`)
+  const id = what === 'v4' ? `p3.writer.${kind}` : `p3.writer-v6-64.${kind}`
+  ctx.log(`${id}: ${formatInt(count)} distinct ${what === 'v4' ? 'bans' : '/64 bans'}, one add() each`)
   return withKernel(kind, async (ns, fw) => {
-    const addrs = distinctIpv4(count)
+    const targets = what === 'v4' ? distinctIpv4(count) : distinctV6Networks(count)
     const writer = new CoalescingWriter(fw)
     const done = new Array<Promise<void>>(count)
     const started = performance.now()
     for (let i = 0; i < count; i++) {
-      done[i] = writer.add('block', {target: addrs[i]!})
+      done[i] = writer.add('block', {target: targets[i]!})
       if (i % SUBMIT_BURST === SUBMIT_BURST - 1) await yieldToEventLoop()
     }
 
     await Promise.all(done)
     const seconds = secondsSince(started)
-    const verify = await verifyCount(ns, kind, count)
+    const verify = await verifyCount(ns, kind, count, what === 'v4' ? DEFAULT_NAMES.block.v4 : DEFAULT_NAMES.block.v6)
     return result({
       count,
-      id: `p3.writer.${kind}`,
+      id,
       notes: [
         `${writer.stats.batches} batches (${formatInt(count / writer.stats.batches)} entries on average), ${writer.stats.failedBatches} failed`,
         verify,
       ],
       seconds,
       target: TARGETS.P3,
-      what: `writer + ${kind === 'ipset' ? 'IpsetBackend' : 'NftBackend'}, add() per address`,
+      what: `writer + ${kind === 'ipset' ? 'IpsetBackend' : 'NftBackend'}, add() per ${what === 'v4' ? 'address' : 'IPv6 /64'}`,
     })
+  })
+}
+
+/** `count` distinct /64 networks of 2001:db8::/32. */
+function distinctV6Networks(count: number): Network[] {
+  const hex = (n: number): string => n.toString(16)
+  return Array.from({length: count}, (_, i) => parseNetwork(`2001:db8:${hex(Math.floor(i / 65_536))}:${hex(i % 65_536)}::/64`))
+}
+
+/**
+ * Single operations with OP_BANS bans in the block set, through the code of the commands: blockAdd()
+ * (never-ban check with the allow list, init(), the membership test, the commit), backend.has(), and
+ * listDel(). Measured on the empty sets first, then with the bans loaded: the difference is what
+ * the set's size costs. Every program runs in the namespace through `ip netns exec` (~30 ms each on a
+ * loaded 2-vCPU host), which a command on the host does not pay.
+ */
+async function singleOpCase(ctx: SuiteContext, kind: Kind): Promise<BenchResult[]> {
+  const bans = scaled(OP_BANS, ctx.scale, 1000)
+  const ops = Math.max(20, scaled(OP_COUNT, ctx.scale, 1))
+  ctx.log(`sets.op.${kind}: ${ops} × block add, test, block del with 0 and ${formatInt(bans)} bans`)
+  return withKernel(kind, async (ns, backend) => {
+    const fw: Firewall = {backend, choice: {backend: kind, reason: 'bench'}}
+    const config = defaultConfig()
+    const timeOps = async (offset: number): Promise<Record<'add' | 'del' | 'test', number[]>> => {
+      const ms = {add: [] as number[], del: [] as number[], test: [] as number[]}
+      // 12.0.0.0/8: outside the loaded bans (11.0.0.0/8) and not a protected range.
+      for (const addr of distinctIpv4(ops, {first: 12, offset})) {
+        let started = performance.now()
+        const added = await blockAdd(config, fw, [addr.text], {}, ns.exec)
+        ms.add.push(performance.now() - started)
+        started = performance.now()
+        const present = await backend.has('block', addr)
+        ms.test.push(performance.now() - started)
+        started = performance.now()
+        const removed = await listDel(fw, 'block', [addr.text])
+        ms.del.push(performance.now() - started)
+        if (!added.changed || !present || !removed.changed) throw new Error(`${kind}: ${addr.text} was not added, found and removed`)
+      }
+
+      return ms
+    }
+
+    const empty = await timeOps(0)
+    await backend.replace('block', distinctIpv4(bans).map((target) => ({target})))
+    if (kind === 'nftables') await sleep(NFT_SETTLE_MS)
+    const full = await timeOps(ops)
+    const verify = await verifySamples(ns, kind, distinctIpv4(3, {offset: bans - 3}))
+    const label = {add: 'block add (blockAdd)', del: 'block del (listDel)', test: 'test (backend.has)'} as const
+    return (['add', 'test', 'del'] as const).map((op) => {
+      const latencyMs = summarizeLatency(full[op])
+      const base = summarizeLatency(empty[op])
+      return result({
+        count: ops,
+        id: `sets.op.${op}.${kind}`,
+        latencyMs,
+        notes: [
+          `with ${formatInt(bans)} bans: p50 ${latencyMs.p50.toFixed(1)} ms, max ${latencyMs.max.toFixed(1)} ms; ` +
+            `on empty sets: p50 ${base.p50.toFixed(1)} ms, max ${base.max.toFixed(1)} ms`,
+          'each program starts through `ip netns exec` here (~30 ms on a loaded host): on a host, one exec less',
+          verify,
+        ],
+        seconds: full[op].reduce((a, b) => a + b, 0) / 1000,
+        target: TARGETS.OP_1M,
+        what: `${label[op]} of 1 address, ${kind}, ${formatInt(bans)} bans`,
+      })
+    })
+  })
+}
+
+/**
+ * Snapshot save (saveSnapshot: the backend's listing and the file) and restore at boot
+ * (restoreSnapshotFile into empty sets) of the block list with STARTUP_COUNT bans.
+ */
+async function snapshotCase(ctx: SuiteContext, kind: Kind): Promise<BenchResult[]> {
+  const count = scaled(STARTUP_COUNT, ctx.scale, 1000)
+  ctx.log(`sets.snapshot.${kind}: save and restore ${formatInt(count)} bans`)
+  return withKernel(kind, async (ns, backend) => {
+    const addrs = distinctIpv4(count)
+    await backend.replace('block', addrs.map((target) => ({target, ttlSec: 86_400})))
+    if (kind === 'nftables') await sleep(NFT_SETTLE_MS)
+    const dir = makeTempDir('diswall-bench-snapshot-')
+    try {
+      const path = join(dir.path, 'sets.snapshot')
+      let started = performance.now()
+      const saved = await saveSnapshot(path, backend)
+      const saveSeconds = secondsSince(started)
+      if (saved.block !== count) throw new Error(`${kind}: the snapshot holds ${saved.block} bans, not ${count}`)
+      await backend.replace('block', [])
+      started = performance.now()
+      const restored = await restoreSnapshotFile(backend, path)
+      const restoreSeconds = secondsSince(started)
+      if (restored.added !== count || restored.skipped > 0) {
+        throw new Error(`${kind}: restored ${restored.added} of ${count} bans, ${restored.skipped} skipped`)
+      }
+
+      const verify = kind === 'ipset' || count <= WRITER_COUNT
+        ? await verifyCount(ns, kind, count)
+        : await verifySamples(ns, kind, [addrs[0]!, addrs[Math.floor(count / 2)]!, addrs[count - 1]!])
+      const how = kind === 'ipset' ? 'ipset save' : 'nft -j list set'
+      return [
+        result({count, id: `sets.snapshot.save.${kind}`, notes: [`read with ${how}; written to ${saved.path.replace(dir.path, '$TMP')}`],
+          seconds: saveSeconds, target: TARGETS.SNAPSHOT, what: `snapshot save, ${formatInt(count)} bans, ${kind}`}),
+        result({count, id: `sets.snapshot.restore.${kind}`, notes: [`restoreSnapshotFile() into empty sets, ${restored.added} added`, verify],
+          seconds: restoreSeconds, target: TARGETS.SNAPSHOT, what: `snapshot restore at boot, ${formatInt(count)} bans, ${kind}`}),
+      ]
+    } finally {
+      dir.remove()
+    }
   })
 }
 
@@ -257,9 +394,9 @@ async function withKernel<T>(kind: Kind, body: (ns: Netns, fw: FirewallBackend) 
   })
 }
 
-async function verifyCount(ns: Netns, kind: Kind, expected: number): Promise<string> {
+async function verifyCount(ns: Netns, kind: Kind, expected: number, set = DEFAULT_NAMES.block.v4): Promise<string> {
   // Polls: nft lists a set inconsistently while the kernel still resizes it after a bulk insert.
-  const ms = await waitForKernelSetCount(ns, kind, DEFAULT_NAMES.block.v4, expected, {timeoutMs: 120_000})
+  const ms = await waitForKernelSetCount(ns, kind, set, expected, {timeoutMs: 120_000})
   const how = kind === 'ipset' ? 'ipset list -t' : 'nft -j list set, distinct elements'
   return `verified: ${formatInt(expected)} entries in the kernel (${how}; consistent after ${(ms / 1000).toFixed(1)} s)`
 }

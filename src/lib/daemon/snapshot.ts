@@ -151,41 +151,41 @@ export function formatEntryLine(list: ListKind, target: Target, expiresSec: numb
  * Entries whose TTL has run out are left out; an allow comment that could not be read back is dropped
  * (the entry is kept).
  * @throws FileWriteError when the file cannot be written (the old snapshot then stays as it was), and
- *   whatever backend.list() throws.
+ *   whatever backend.forEachEntry() or backend.list() throws.
  */
 export async function saveSnapshot(path: string, backend: FirewallBackend,
   {journalSeq, now = Date.now}: SaveSnapshotOptions = {}): Promise<SavedSnapshot> {
   // The clock is read first: listing a big set takes a while (seconds with ipset, ~70 s for 1M elements
   // with nft 1.0.6), and counting the remaining TTLs from its start ends entries early, never late.
   const nowMs = now()
-  const block = await backend.list('block')
-  const allow = await backend.list('allow')
-  const savedAt = new Date(Math.floor(nowMs / 1000) * 1000).toISOString().replace('.000Z', 'Z')
+  const nowSec = Math.floor(nowMs / 1000)
+  const savedAt = new Date(nowSec * 1000).toISOString().replace('.000Z', 'Z')
   const counts = {allow: 0, block: 0}
-  await mkdir(dirname(path), {mode: 0o700, recursive: true})
-  await writeFileAtomic(path, snapshotLines(savedAt, Math.floor(nowMs / 1000), {allow, block}, counts, journalSeq), {mode: 0o600})
-  return {allow: counts.allow, block: counts.block, entries: counts.allow + counts.block, path, savedAt}
-}
-
-function* snapshotLines(savedAt: string, nowSec: number, lists: Record<ListKind, ListedEntry[]>,
-  counts: Record<ListKind, number>, journalSeq?: number): Generator<string> {
-  yield `# diswall snapshot v${SNAPSHOT_VERSION} saved ${savedAt}\n${journalSeq === undefined ? '' : `# journal ${journalSeq}\n`}` +
-    '# LIST TARGET expires UNIX_SECONDS|never [comment "TEXT"]\n'
+  // Lines are formatted as the backend reads them, into chunks of LINES_PER_CHUNK: with 1M bans no
+  // array of 1M entry objects is built, and the file is written in one pass over the chunks.
+  const chunks = [`# diswall snapshot v${SNAPSHOT_VERSION} saved ${savedAt}\n${journalSeq === undefined ? '' : `# journal ${journalSeq}\n`}` +
+    '# LIST TARGET expires UNIX_SECONDS|never [comment "TEXT"]\n']
   let chunk = ''
   let lines = 0
   for (const list of ['block', 'allow'] as const) {
-    for (const {comment, target, ttlSec} of lists[list]) {
-      if (ttlSec !== undefined && ttlSec <= 0) continue // expiring right now
+    const visit = ({comment, target, ttlSec}: ListedEntry): void => {
+      if (ttlSec !== undefined && ttlSec <= 0) return // expiring right now
       chunk += formatEntryLine(list, target, ttlSec === undefined ? undefined : nowSec + Math.ceil(ttlSec), comment)
       counts[list]++
       if (++lines % LINES_PER_CHUNK === 0) {
-        yield chunk
+        chunks.push(chunk)
         chunk = ''
       }
     }
+
+    if (backend.forEachEntry) await backend.forEachEntry(list, visit)
+    else for (const entry of await backend.list(list)) visit(entry)
   }
 
-  yield `${chunk}# end ${lines} entries\n`
+  chunks.push(`${chunk}# end ${lines} entries\n`)
+  await mkdir(dirname(path), {mode: 0o700, recursive: true})
+  await writeFileAtomic(path, chunks, {mode: 0o600})
+  return {allow: counts.allow, block: counts.block, entries: counts.allow + counts.block, path, savedAt}
 }
 
 /**

@@ -23,7 +23,7 @@ export {
   NftSessionClosedError,
 } from './nft-session.js'
 export type {NftBatchRunner, NftSessionFactory, NftSessionOptions} from './nft-session.js'
-export {NFT_GUARD_CHAIN_SPEC, NFT_SESSION_MAX_OPS, NftBackend, parseNftElements, parseNftSets} from './nftables.js'
+export {forEachNftElement, NFT_GUARD_CHAIN_SPEC, NFT_SESSION_MAX_OPS, NftBackend, parseNftElements, parseNftSets} from './nftables.js'
 export type {NftBackendOptions} from './nftables.js'
 export {chooseBackend, createBackend, resolveBackend, tablesOfChains} from './select.js'
 export type {BackendChoice, BackendOptions, BackendSetting, SessionFactories} from './select.js'

@@ -79,20 +79,35 @@ export function parseIpsetHeader(text: string): IpsetHeader {
  */
 export function parseIpsetSave(text: string, setName?: string): ListedEntry[] {
   const out: ListedEntry[] = []
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('add ')) continue
-    const m = line.match(/^add (\S+) (\S+)(?: timeout (\d+))?(?: .*?comment "((?:[^"\\]|\\.)*)")?/)
-    if (!m || (setName !== undefined && m[1] !== setName)) continue
-    let target: Target
-    try {
-      target = parseTarget(m[2])
-    } catch {
-      continue
-    }
-    const ttl = m[3] === undefined ? undefined : Number(m[3])
-    out.push({comment: m[4], target, ttlSec: ttl === undefined || ttl === 0 ? undefined : ttl})
-  }
+  forEachIpsetSaveEntry(text, setName, (entry) => out.push(entry))
   return out
+}
+
+const SAVE_LINE = /^add (\S+) (\S+)(?: timeout (\d+))?(?: .*?comment "((?:[^"\\]|\\.)*)")?/
+
+/** parseIpsetSave() one entry at a time, without splitting the text into an array of lines (1M bans: 41 MB). */
+function forEachIpsetSaveEntry(text: string, setName: string | undefined, visit: (entry: ListedEntry) => void): void {
+  let start = 0
+  while (start < text.length) {
+    let end = text.indexOf('\n', start)
+    if (end === -1) end = text.length
+    if (text.startsWith('add ', start)) {
+      const m = SAVE_LINE.exec(text.slice(start, end))
+      if (m && (setName === undefined || m[1] === setName)) {
+        let target: Target | undefined
+        try {
+          target = parseTarget(m[2])
+        } catch {
+          target = undefined
+        }
+
+        const ttl = m[3] === undefined ? undefined : Number(m[3])
+        if (target) visit({comment: m[4], target, ttlSec: ttl === undefined || ttl === 0 ? undefined : ttl})
+      }
+    }
+
+    start = end + 1
+  }
 }
 
 /**
@@ -145,32 +160,50 @@ export class IpsetBackend implements FirewallBackend {
       }
     }
 
-    for (const list of ['block', 'allow'] as const) {
-      for (const family of [4, 6] as const) {
-        const name = family === 4 ? this.names[list].v4 : this.names[list].v6
-        const wanted = this.createLine(list, family, name, this.limits[list === 'block' ? 'blockMax' : 'allowMax'])
-        if (!existing.has(name)) {
-          await this.restore([wanted])
-          this.maxelem.set(name, this.limits[list === 'block' ? 'blockMax' : 'allowMax'])
-          report.created.push(name)
-          continue
-        }
+    // One `ipset -exist restore` of the four `create` lines: the kernel accepts a create of an existing
+    // set only when type, family, maxelem, timeout and extensions are the same, so sets that pass need
+    // no `ipset list -t`, which walks every entry to count them (~85 ms at 1M bans, ipset 7.17).
+    const sets = (['block', 'allow'] as const).flatMap((list) => ([4, 6] as const).map((family) => {
+      const name = family === 4 ? this.names[list].v4 : this.names[list].v6
+      return {family, list, name, max: this.maxelem.get(name) ?? this.limits[list === 'block' ? 'blockMax' : 'allowMax']}
+    }))
+    let checked = 0
+    try {
+      await this.restore(sets.map((s) => this.createLine(s.list, s.family, s.name, s.max)))
+      checked = sets.length
+    } catch (error) {
+      if (!(error instanceof CommandFailedError)) throw error
+      checked = Math.max(0, failedLine(error) - 1) // the lines before the failing one were applied
+    }
 
-        const header = parseIpsetHeader((await this.exec('ipset', ['list', '-t', name])).stdout)
-        const wantedType = blockSetType(list, family)
-        const wantedFamily = family === 4 ? 'inet' : 'inet6'
-        if (header.type !== wantedType || header.family !== wantedFamily) {
-          throw new SetTypeMismatchError(name, `${header.type} family ${header.family}`, `${wantedType} family ${wantedFamily}`)
-        }
+    for (const s of sets.slice(0, checked)) {
+      this.maxelem.set(s.name, s.max)
+      if (!existing.has(s.name)) report.created.push(s.name)
+    }
 
-        const max = Math.max(header.maxelem, this.limits[list === 'block' ? 'blockMax' : 'allowMax'])
-        this.maxelem.set(name, max)
-        const lacks = header.timeout === undefined || (list === 'allow' && !header.comment) ||
-          header.maxelem < max
-        if (lacks) {
-          await this.migrate(list, family, name, max)
-          report.migrated.push(name)
-        }
+    for (const {family, list, name} of sets.slice(checked)) {
+      const wanted = this.createLine(list, family, name, this.limits[list === 'block' ? 'blockMax' : 'allowMax'])
+      if (!existing.has(name)) {
+        await this.restore([wanted])
+        this.maxelem.set(name, this.limits[list === 'block' ? 'blockMax' : 'allowMax'])
+        report.created.push(name)
+        continue
+      }
+
+      const header = parseIpsetHeader((await this.exec('ipset', ['list', '-t', name])).stdout)
+      const wantedType = blockSetType(list, family)
+      const wantedFamily = family === 4 ? 'inet' : 'inet6'
+      if (header.type !== wantedType || header.family !== wantedFamily) {
+        throw new SetTypeMismatchError(name, `${header.type} family ${header.family}`, `${wantedType} family ${wantedFamily}`)
+      }
+
+      const max = Math.max(header.maxelem, this.limits[list === 'block' ? 'blockMax' : 'allowMax'])
+      this.maxelem.set(name, max)
+      const lacks = header.timeout === undefined || (list === 'allow' && !header.comment) ||
+        header.maxelem < max
+      if (lacks) {
+        await this.migrate(list, family, name, max)
+        report.migrated.push(name)
       }
     }
 
@@ -249,6 +282,12 @@ export class IpsetBackend implements FirewallBackend {
     }
 
     return out
+  }
+
+  async forEachEntry(list: ListKind, visit: (entry: ListedEntry) => void): Promise<void> {
+    for (const name of [this.names[list].v4, this.names[list].v6]) {
+      forEachIpsetSaveEntry(await this.readMissingAsEmpty(['save', name], {timeoutMs: 120_000}), name, visit)
+    }
   }
 
   /** stdout of an ipset read, or '' when the set does not exist: listing must never create anything. */

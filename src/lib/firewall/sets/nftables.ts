@@ -1,5 +1,5 @@
 import {CommandFailedError} from '../../errors.js'
-import {containsAddress, isAddress, parseTarget} from '../../net/index.js'
+import {containsAddress, isAddress, parseTarget, toNetwork} from '../../net/index.js'
 import type {Target} from '../../net/index.js'
 import {exec as defaultExec} from '../../system/index.js'
 import type {Exec} from '../../system/index.js'
@@ -16,6 +16,9 @@ import type {CommitReport, FirewallBackend, InitReport, ListedEntry, ListKind, S
 
 /** The hook of the guard chain: before the ruleset's chains (priority filter), after nothing of ours. */
 export const NFT_GUARD_CHAIN_SPEC = 'type filter hook input priority filter - 10; policy accept;'
+
+/** Block adds in one commit from which a commit probes timeout refresh first (see probeTimeoutRefresh). */
+const LAZY_PROBE_MIN_ADDS = 2
 
 /** Elements per `add element` statement in bulk loads: keeps nft's parser memory bounded. */
 const BULK_CHUNK = 10_000
@@ -67,30 +70,80 @@ export function parseNftElements(json: string): ListedEntry[] {
   const out: ListedEntry[] = []
   for (const set of parseNftSets(json)) {
     for (const raw of set.elem ?? []) {
-      const elem = (typeof raw === 'object' && raw !== null && 'elem' in raw ? (raw as {elem: unknown}).elem : raw) as
-        {comment?: string; expires?: number; val?: unknown} | string | {prefix: {addr: string; len: number}}
-      const val = typeof elem === 'object' && 'val' in elem ? elem.val : elem
-      let text: string | undefined
-      if (typeof val === 'string') text = val
-      else if (typeof val === 'object' && val !== null && 'prefix' in val) {
-        const {addr, len} = (val as {prefix: {addr: string; len: number}}).prefix
-        text = `${addr}/${len}`
-      }
-
-      if (text === undefined) continue
-      let target: Target
-      try {
-        target = parseTarget(text)
-      } catch {
-        continue
-      }
-
-      const meta = typeof elem === 'object' && 'val' in elem ? elem : {}
-      out.push({comment: meta.comment, target, ttlSec: meta.expires})
+      const entry = listedOf(raw)
+      if (entry) out.push(entry)
     }
   }
 
   return out
+}
+
+/** One element of libnftables JSON as an entry, or undefined when it is no address or network. */
+function listedOf(raw: unknown): ListedEntry | undefined {
+  const elem = (typeof raw === 'object' && raw !== null && 'elem' in raw ? (raw as {elem: unknown}).elem : raw) as
+    {comment?: string; expires?: number; val?: unknown} | string | {prefix: {addr: string; len: number}}
+  const val = typeof elem === 'object' && 'val' in elem ? elem.val : elem
+  let text: string | undefined
+  if (typeof val === 'string') text = val
+  else if (typeof val === 'object' && val !== null && 'prefix' in val) {
+    const {addr, len} = (val as {prefix: {addr: string; len: number}}).prefix
+    text = `${addr}/${len}`
+  }
+
+  if (text === undefined) return undefined
+  let target: Target
+  try {
+    target = parseTarget(text)
+  } catch {
+    return undefined
+  }
+
+  const meta = typeof elem === 'object' && 'val' in elem ? elem : {}
+  return {comment: meta.comment, target, ttlSec: meta.expires}
+}
+
+/**
+ * parseNftElements() of a single-set listing one element at a time: each element of the set's
+ * `"elem": [...]` array is parsed on its own, so 1M elements (70 MB of JSON) never become one object
+ * tree of several hundred MB. Output that is not one set's listing falls back to parseNftElements().
+ */
+export function forEachNftElement(json: string, visit: (entry: ListedEntry) => void): void {
+  const key = json.indexOf('"elem": [')
+  if (key === -1 || json.indexOf('"elem": [', key + 1) !== -1) {
+    for (const entry of parseNftElements(json)) visit(entry)
+    return
+  }
+
+  let i = key + '"elem": ['.length
+  for (;;) {
+    while (i < json.length && (json[i] === ' ' || json[i] === ',' || json[i] === '\n')) i++
+    if (i >= json.length || json[i] === ']') return
+    const end = endOfJsonValue(json, i)
+    const entry = listedOf(JSON.parse(json.slice(i, end)))
+    if (entry) visit(entry)
+    i = end
+  }
+}
+
+/** Index just past the JSON string or object/array that starts at `start` (strings may hold brackets). */
+function endOfJsonValue(json: string, start: number): number {
+  let depth = 0
+  let i = start
+  do {
+    const c = json[i]
+    if (c === '"') {
+      i++
+      while (i < json.length && json[i] !== '"') i += json[i] === '\\' ? 2 : 1
+    } else if (c === '{' || c === '[') {
+      depth++
+    } else if (c === '}' || c === ']') {
+      depth--
+    }
+
+    i++
+  } while (depth > 0 && i < json.length)
+  if (depth !== 0) throw new SyntaxError('nft JSON ends inside an element')
+  return i
 }
 
 /**
@@ -102,8 +155,13 @@ export function parseNftElements(json: string): ListedEntry[] {
 export class NftBackend implements FirewallBackend {
   readonly name = 'nftables'
   private readonly queue = new OpQueue()
-  /** Whether `add element` of an existing element sets its new timeout (probed by init()). */
-  private refreshesTimeout = false
+  /**
+   * Whether `add element` of an existing element sets its new timeout: probed by init() with a session
+   * (the daemon), else by the first commit of several timed bans; undefined until then.
+   */
+  private refreshesTimeout: boolean | undefined
+  /** Set by init(): the table exists, so a commit may probe in it. */
+  private initialized = false
   private readonly sessionFactory: NftSessionFactory | undefined
   /** Made by the first commit that uses it. */
   private session: NftBatchRunner | undefined
@@ -169,7 +227,9 @@ export class NftBackend implements FirewallBackend {
       ]),
     ]
     await this.run(script)
-    this.refreshesTimeout = await this.probeTimeoutRefresh()
+    this.initialized = true
+    // The probe costs four nft processes: a one-shot command that adds one ban does not need it.
+    if (this.sessionFactory && this.refreshesTimeout === undefined) this.refreshesTimeout = await this.probeTimeoutRefresh()
     return report
   }
 
@@ -204,28 +264,41 @@ export class NftBackend implements FirewallBackend {
 
   async commit(): Promise<CommitReport> {
     const ops = this.queue.take()
+    if (this.initialized && this.refreshesTimeout === undefined && ops.filter((op) => op.kind === 'add' && op.list === 'block').length >= LAZY_PROBE_MIN_ADDS) {
+      // A probe that fails (the table was deleted meanwhile) means "no": add + delete + add is right everywhere.
+      this.refreshesTimeout = await this.probeTimeoutRefresh().catch((error: unknown) => {
+        if (error instanceof CommandFailedError) return false
+        throw error
+      })
+    }
+
     if (ops.length > 0 && !await this.commitThroughSession(ops)) await this.commitOps(ops)
     return reportOf(ops)
   }
 
   async has(list: ListKind, target: Target): Promise<boolean> {
     const set = setFor(this.names[list], target)
-    try {
-      if (list === 'allow') {
-        await this.exec('nft', ['get', 'element', 'inet', this.names.table, set, `{ ${target.text} }`])
-        return true
-      }
+    if (list === 'allow') {
+      // nft 1.0.6 `get element` fetches every set of the table first, the block sets with their
+      // elements (130 s at 1M bans on a loaded 2-vCPU host); listing the small allow set alone does not.
+      // As `ipset test` answers on hash:net: an address inside a listed network is in; a network is in
+      // when it is an element itself.
+      const entries = await this.listSet(set)
+      return isAddress(target)
+        ? entries.some((e) => containsAddress(toNetwork(e.target), target))
+        : entries.some((e) => e.target.text === target.text)
+    }
 
-      // nft 1.0.6 `get element` fetches the whole set first (5 s at 300k bans). `create` fails on an
-      // existing element without that; paired with `delete` in one transaction it changes nothing.
+    try {
+      // `create` fails on an existing element without fetching the set; paired with `delete` in one
+      // transaction it changes nothing.
       const element = `inet ${this.names.table} ${set} { ${target.text} }`
       await this.run([`create element ${element}`, `delete element ${element}`])
       return false
     } catch (error) {
       if (!(error instanceof CommandFailedError)) throw error
       // An IPv6 address inside a banned network: blocked, though not an element of its own.
-      if (list === 'block' && /File exists|interval overlaps/.test(error.stderr)) return true
-      if (list === 'allow' && /No such file or directory/.test(error.stderr)) return false
+      if (/File exists|interval overlaps/.test(error.stderr)) return true
       throw error
     }
   }
@@ -234,22 +307,38 @@ export class NftBackend implements FirewallBackend {
   async list(list: ListKind): Promise<ListedEntry[]> {
     const out: ListedEntry[] = []
     for (const name of [this.names[list].v4, this.names[list].v6]) {
-      let stdout: string
-      try {
-        // nft 1.0.6: listing a large set is slow (~70 s for 1M elements); never list on the hot path.
-        stdout = (await this.exec('nft', ['-j', 'list', 'set', 'inet', this.names.table, name], {timeoutMs: 300_000})).stdout
-      } catch (error) {
-        // Listing must never create anything: before the first set-up there is simply nothing.
-        if (error instanceof CommandFailedError && /No such file or directory/.test(error.stderr)) continue
-        throw error
-      }
       // A loop, not push(...): spreading more than ~125k elements overflows V8's stack (RangeError).
-      for (const entry of parseNftElements(stdout)) out.push(entry)
+      for (const entry of await this.listSet(name)) out.push(entry)
     }
 
     // Right after a bulk insert, while the kernel resizes the set, a listing can repeat elements.
     const seen = new Set<string>()
     return out.filter((e) => !seen.has(e.target.text) && seen.add(e.target.text))
+  }
+
+  async forEachEntry(list: ListKind, visit: (entry: ListedEntry) => void): Promise<void> {
+    // No de-duplication (list() has it): a repeated element of a set being resized is added twice, to the same state.
+    for (const name of [this.names[list].v4, this.names[list].v6]) forEachNftElement(await this.readSet(name), visit)
+  }
+
+  /** The elements of one set of our table; a set (or table) that does not exist has none. */
+  private async listSet(name: string): Promise<ListedEntry[]> {
+    return parseNftElements(await this.readSet(name))
+  }
+
+  /** `nft -j list set` of one set of our table; a set (or table) that does not exist gives an empty listing. */
+  private async readSet(name: string): Promise<string> {
+    let stdout: string
+    try {
+      // nft 1.0.6: listing a large set is slow (~70 s for 1M elements); never list a block set on the hot path.
+      stdout = (await this.exec('nft', ['-j', 'list', 'set', 'inet', this.names.table, name], {timeoutMs: 300_000})).stdout
+    } catch (error) {
+      // Listing must never create anything: before the first set-up there is simply nothing.
+      if (error instanceof CommandFailedError && /No such file or directory/.test(error.stderr)) return '{"nftables": []}'
+      throw error
+    }
+
+    return stdout
   }
 
   async count(list: ListKind): Promise<number> {
@@ -361,7 +450,7 @@ export class NftBackend implements FirewallBackend {
         ? run.map((op) => this.element((op as {entry: SetEntry}).entry, op.list)).join(', ')
         : ''
       // Where the kernel refreshes the timeout of an existing element, timed bans need one statement.
-      const plain = first.kind === 'add' && first.list === 'block' && this.refreshesTimeout &&
+      const plain = first.kind === 'add' && first.list === 'block' && this.refreshesTimeout === true &&
         run.every((op) => op.kind === 'add' && (op.entry.ttlSec ?? this.limits.blockTimeoutSec) > 0)
       if (plain) {
         out.push(`add element ${t} ${set} { ${full} }`)

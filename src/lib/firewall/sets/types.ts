@@ -53,6 +53,11 @@ export interface FirewallBackend {
   has(list: ListKind, target: Target): Promise<boolean>
   /** Every entry with remaining timeout and comment. Not for the hot path: it reads the whole set. */
   list(list: ListKind): Promise<ListedEntry[]>
+  /**
+   * Hands every entry to `visit`, as list() finds them, without holding them all as objects (a snapshot
+   * of 1M bans). Not for the hot path: it reads the whole set. Backends without it are read with list().
+   */
+  forEachEntry?(list: ListKind, visit: (entry: ListedEntry) => void): Promise<void>
   /** Number of entries in the list (both families). */
   count(list: ListKind): Promise<number>
   /** Replaces the whole list atomically (staging set + swap, or one nft transaction). */
