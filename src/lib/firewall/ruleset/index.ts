@@ -14,6 +14,7 @@ export type {
   Verdict,
 } from './model.js'
 export {
+  hashlimitName,
   IPTABLES_LIMIT_MAX_PER_SEC,
   quoteIptables,
   renderIptables,
@@ -23,7 +24,9 @@ export {
   assertLogPrefix,
   checkNflogGroup,
   commentLine,
+  DEFAULT_LIMIT_BURST,
   formatPortRange,
+  LIMIT_BURST_MAX,
   listFileRules,
   MULTIPORT_MAX,
   NFLOG_GROUP_MAX,
@@ -35,6 +38,7 @@ export {
   ruleForFamily,
   RULESET_CHAIN_NAMES,
   RULESET_CHAINS,
+  SOURCE_LIMIT_TABLE,
   walkRuleset,
 } from './normalise.js'
 export type {
@@ -47,7 +51,7 @@ export type {
   RuleDirection,
   RulesetVisitor,
 } from './normalise.js'
-export {declareNftChain, NFT_BASE_CHAIN_SPECS, nftTable, renderNft, renderNftChains} from './render-nft.js'
+export {declareNftChain, NFT_BASE_CHAIN_SPECS, NFT_METER_PREFIX, nftTable, renderNft, renderNftChains} from './render-nft.js'
 export {
   captureState,
   incompatibleTable,
@@ -126,7 +130,10 @@ export {
   ICMP_TYPES,
   ICMPV6_TYPES,
   isBuiltinTemplate,
-  LOG_RATE_LIMIT,
+  LOG_HOST_BURST,
+  LOG_HOST_LIMIT,
+  LOG_SOURCE_BURST,
+  LOG_SOURCE_LIMIT,
   PING_TYPES,
   withPeers,
   WWW_DATA_USER,

@@ -12,11 +12,13 @@ import {
   assertLogPrefix,
   checkNflogGroup,
   commentLine,
+  DEFAULT_LIMIT_BURST,
   formatPortRange,
   MULTIPORT_MAX,
   ruleError,
   ruleForFamily,
   RULESET_CHAIN_NAMES,
+  SOURCE_LIMIT_TABLE,
   walkRuleset,
 } from './normalise.js'
 import type {NormalRule, RateLimit, RenderedChain, RenderOptions, RuleDirection} from './normalise.js'
@@ -136,9 +138,14 @@ function iptablesSpecs(rule: NormalRule, family: Family, direction: RuleDirectio
     parts.push(`-m conntrack --ctstate ${states.join(',')}`)
   }
   if (rule.uidOwner !== undefined) parts.push(`-m owner --uid-owner ${rule.uidOwner}`)
+  if (rule.sourceLimit !== undefined) {
+    checkIptablesLimit(rule, rule.sourceLimit)
+    parts.push(hashlimitMatch(rule.sourceLimit, family, direction))
+  }
   if (rule.limit !== undefined) {
     checkIptablesLimit(rule, rule.limit)
-    parts.push(`-m limit --limit ${rule.limit.count}/${IPTABLES_LIMIT_UNITS[rule.limit.unit]}`)
+    const {burst, count, unit} = rule.limit
+    parts.push(`-m limit --limit ${count}/${IPTABLES_LIMIT_UNITS[unit]}${burst === undefined ? '' : ` --limit-burst ${burst}`}`)
   }
   parts.push(iptablesTarget(rule, family, log))
   const rest = parts.join(' ')
@@ -146,6 +153,30 @@ function iptablesSpecs(rule: NormalRule, family: Family, direction: RuleDirectio
   const flag = direction === 'outgoing' ? '-d' : '-s'
   // iptables-save prints addresses with their prefix length (198.51.100.7/32).
   return rule.peers.map((peer) => `${flag} ${peer.text} ${rest}`)
+}
+
+/**
+ * The hashlimit table of a per-peer limit: one per direction of the peer (source or destination), shared
+ * by the rules of that direction (the kernel keys a table by name and family). All of diswall's rules
+ * create it with the same options, so whichever rule comes first, the table is the same.
+ */
+export function hashlimitName(direction: RuleDirection): string {
+  return direction === 'outgoing' ? 'diswall-log-dst' : 'diswall-log-src'
+}
+
+/**
+ * `-m hashlimit …` of a per-peer limit, in iptables-save order (1.8.9): the peer is the source address
+ * (the destination on outgoing rules), an IPv6 peer counted per /64 (see SOURCE_LIMIT_TABLE).
+ */
+function hashlimitMatch({burst, count, unit}: RateLimit, family: Family, direction: RuleDirection): string {
+  const T = SOURCE_LIMIT_TABLE
+  const peer = direction === 'outgoing' ? 'dst' : 'src'
+  return [
+    `-m hashlimit --hashlimit-upto ${count}/${IPTABLES_LIMIT_UNITS[unit]} --hashlimit-burst ${burst ?? DEFAULT_LIMIT_BURST}`,
+    `--hashlimit-mode ${peer}ip --hashlimit-name ${hashlimitName(direction)}`,
+    `--hashlimit-htable-size ${T.buckets} --hashlimit-htable-max ${T.maxEntries} --hashlimit-htable-expire ${T.expireMs}`,
+    ...(family === 6 ? [`--hashlimit-${peer}mask ${T.ipv6Prefix}`] : []),
+  ].join(' ')
 }
 
 /** `-m tcp --sport S --dport D` for single ports and ranges, `-m multiport --dports …` for lists. */

@@ -15,11 +15,13 @@ import {
   assertLogPrefix,
   checkNflogGroup,
   commentLine,
+  DEFAULT_LIMIT_BURST,
   formatPortRange,
   normaliseRule,
   RULESET_CHAIN_NAMES,
   RULESET_CHAINS,
   ruleFamily,
+  SOURCE_LIMIT_TABLE,
   walkRuleset,
 } from './normalise.js'
 import type {NormalRule, RateLimit, RenderedChain, RenderOptions, RuleDirection} from './normalise.js'
@@ -103,8 +105,11 @@ function buildNft(model: RulesetModel, opts: RenderOptions): {chains: RenderedCh
     chains.get(chain)!.push(rule)
     body.push(`add rule ${t} ${chain} ${rule}`)
   }
+  // Each per-peer limit gets its own meter (nft refuses one meter in two rules), numbered in file order.
+  let meters = 0
+  const log: LogTarget = {...opts, nextMeter: () => `${NFT_METER_PREFIX}${++meters}`}
   const addRule = (chain: string, rule: Rule, direction: RuleDirection): void => {
-    const rendered = nftRules(normaliseRule(rule, direction), direction, opts)
+    const rendered = nftRules(normaliseRule(rule, direction), direction, log)
     if (rendered.length === 0) return
     if (rule.comment !== undefined) body.push(commentLine(rule.comment))
     for (const text of rendered) add(chain, text)
@@ -153,7 +158,11 @@ export function declareNftChain(table: string, name: string): string {
  */
 function nftRules(rule: NormalRule, direction: RuleDirection, log: LogTarget): string[] {
   const only = ruleFamily(rule)
-  if (rule.peers.length === 0) return [nftRule(rule, only, undefined, log)]
+  if (rule.peers.length === 0) {
+    // A meter's key is an address of one family: a per-peer limit for both families is two rules.
+    if (rule.sourceLimit !== undefined && only === undefined) return ([4, 6] as const).map((f) => nftRule(rule, f, undefined, direction, log))
+    return [nftRule(rule, only, undefined, direction, log)]
+  }
   return rule.peers
     .filter((peer) => only === undefined || peer.family === only)
     .map((peer) => {
@@ -161,18 +170,25 @@ function nftRules(rule: NormalRule, direction: RuleDirection, log: LogTarget): s
       const host = peer.prefix === (peer.family === 4 ? 32 : 128)
       const field = direction === 'outgoing' ? 'daddr' : 'saddr'
       const match = `${peer.family === 4 ? 'ip' : 'ip6'} ${field} ${host ? peer.address.text : peer.text}`
-      return nftRule(rule, peer.family, match, log)
+      return nftRule(rule, peer.family, match, direction, log)
     })
 }
 
-/** Where the `log` verdict sends packets: the kernel log, or an NFLOG group. */
-type LogTarget = Pick<RenderOptions, 'logPrefix' | 'nflogGroup'>
+/**
+ * Where the `log` verdict sends packets (the kernel log, or an NFLOG group), and the name of the next
+ * meter of a per-peer limit.
+ */
+type LogTarget = Pick<RenderOptions, 'logPrefix' | 'nflogGroup'> & {nextMeter: () => string}
 
-function nftRule(rule: NormalRule, family: Family | undefined, peerMatch: string | undefined, log: LogTarget): string {
+/** Meters of per-peer limits are named `diswall-log-1`, `diswall-log-2`, … in the ruleset's table. */
+export const NFT_METER_PREFIX = 'diswall-log-'
+
+function nftRule(rule: NormalRule, family: Family | undefined, peerMatch: string | undefined, direction: RuleDirection,
+  log: LogTarget): string {
   const parts: string[] = []
   // A rule bound to one family needs a family match unless something else in it implies one: a peer
-  // address, an icmp/icmpv6 protocol, or a reject answered with ICMP of that family.
-  const implied = peerMatch !== undefined || rule.proto === 'icmp' || rule.proto === 'icmpv6' ||
+  // address, a meter keyed by an address, an icmp/icmpv6 protocol, or a reject answered with ICMP of that family.
+  const implied = peerMatch !== undefined || rule.sourceLimit !== undefined || rule.proto === 'icmp' || rule.proto === 'icmpv6' ||
     (rule.verdict === 'reject' && !rule.tcpReset)
   if (family !== undefined && !implied) parts.push(`meta nfproto ${family === 4 ? 'ipv4' : 'ipv6'}`)
   if (peerMatch !== undefined) parts.push(peerMatch)
@@ -181,6 +197,7 @@ function nftRule(rule: NormalRule, family: Family | undefined, peerMatch: string
   // A uid is written bare (nft lists it so); a user name quoted, so that `-` or `.` in it cannot confuse
   // nft's parser. nft resolves the name when loading and lists the uid.
   if (rule.uidOwner !== undefined) parts.push(`meta skuid ${/^\d+$/.test(rule.uidOwner) ? rule.uidOwner : `"${rule.uidOwner}"`}`)
+  if (rule.sourceLimit !== undefined) parts.push(nftMeter(rule.sourceLimit, family!, direction, log.nextMeter()))
   if (rule.limit !== undefined) parts.push(`limit rate ${formatNftLimit(rule.limit)}`)
   parts.push(nftVerdict(rule, family, log))
   return parts.join(' ')
@@ -210,8 +227,25 @@ function nftPorts(ranges: ReadonlyArray<readonly [number, number]>): string {
   return `{ ${sorted.map((r) => formatPortRange(r, '-')).join(', ')} }`
 }
 
-function formatNftLimit({count, unit}: RateLimit): string {
-  return `${count}/${unit}`
+/** `10/second`, with ` burst N packets` when the burst is not the default (nft 1.0.6 lists it so). */
+function formatNftLimit({burst, count, unit}: RateLimit): string {
+  return burst === undefined || burst === DEFAULT_LIMIT_BURST ? `${count}/${unit}` : `${count}/${unit} burst ${burst} packets`
+}
+
+/**
+ * The meter of a per-peer limit, as nft 1.0.6 lists it: keyed by the source address (the destination on
+ * outgoing rules), an IPv6 address masked to its /64 (see SOURCE_LIMIT_TABLE).
+ */
+function nftMeter(limit: RateLimit, family: Family, direction: RuleDirection, name: string): string {
+  const T = SOURCE_LIMIT_TABLE
+  const field = direction === 'outgoing' ? 'daddr' : 'saddr'
+  const key = family === 4 ? `ip ${field}` : `ip6 ${field} & ${ipv6Mask(T.ipv6Prefix)}`
+  return `meter ${name} size ${T.maxEntries} { ${key} timeout ${T.expireMs / 1000}s limit rate ${formatNftLimit(limit)} }`
+}
+
+/** An IPv6 prefix length as a mask, the way nft prints it (`ffff:ffff:ffff:ffff::` for 64; multiples of 16). */
+function ipv6Mask(prefix: number): string {
+  return `${Array.from({length: prefix / 16}, () => 'ffff').join(':')}::`
 }
 
 function nftVerdict(rule: NormalRule, family: Family | undefined, {logPrefix, nflogGroup}: LogTarget): string {
