@@ -262,6 +262,28 @@ test('render-nft - with an NFLOG group the log verdict sends packets there, as n
   }
 })
 
+test('render-nft - a per-source limit is a meter per rule, one per family, IPv6 per /64, as nft list chain prints it', () => {
+  const limits = {limit: '10000/second', limitBurst: 10_000, sourceLimit: '2/second', sourceLimitBurst: 5} as const
+  const m = model({
+    incoming: [
+      file('80-23', [{...limits, dport: '23', peers: [net('192.0.2.7'), net('2001:db8::/32')], proto: 'tcp', verdict: 'log'}]),
+      file('90-log', [{...limits, verdict: 'log'}]),
+    ],
+    outgoing: [file('90-log', [{...limits, family: 6, sourceLimitBurst: 20, verdict: 'log'}], 'outgoing.d')],
+  })
+  const cap = 'limit rate 10000/second burst 10000 packets log prefix "diswall-log: "'
+  // Checked against nft 1.0.6 in a namespace: a burst of 5 (the default) is not listed.
+  assert.deepEqual(chain(m, 'diswall-in').slice(7), [
+    `ip saddr 192.0.2.7 tcp dport 23 meter diswall-log-1 size 65536 { ip saddr timeout 10s limit rate 2/second } ${cap}`,
+    `ip6 saddr 2001:db8::/32 tcp dport 23 meter diswall-log-2 size 65536 { ip6 saddr & ffff:ffff:ffff:ffff:: timeout 10s limit rate 2/second } ${cap}`,
+    `meter diswall-log-3 size 65536 { ip saddr timeout 10s limit rate 2/second } ${cap}`,
+    `meter diswall-log-4 size 65536 { ip6 saddr & ffff:ffff:ffff:ffff:: timeout 10s limit rate 2/second } ${cap}`,
+  ])
+  assert.deepEqual(chain(m, 'diswall-out').slice(1), [
+    `meter diswall-log-5 size 65536 { ip6 daddr & ffff:ffff:ffff:ffff:: timeout 10s limit rate 2/second burst 20 packets } ${cap}`,
+  ])
+})
+
 test('render-nft - refuses rules no firewall can express, naming file and line', () => {
   const m = model({incoming: [file('10-bad', [{verdict: 'accept'}, {dport: '22', verdict: 'accept'}])]})
   assert.throws(() => renderNft(m, OPTS), (error: unknown) => {
