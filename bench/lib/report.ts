@@ -19,6 +19,8 @@ export const TARGETS = {
   P3: {id: 'P3', kind: 'min-rate', perSecond: 100_000},
   /** Start-up sync of 1,000,000 block entries, server → kernel. */
   P4: {id: 'P4', kind: 'max-seconds', seconds: 10},
+  /** A scan from 2,000 distinct sources within 1 s → all banned (seconds after the last packet). */
+  P10: {id: 'P10', kind: 'max-seconds', seconds: 2},
 } as const satisfies Record<string, Target>
 
 /** One measured row. */

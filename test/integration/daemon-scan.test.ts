@@ -35,7 +35,8 @@ const skip = integrationSkip({programs: ['ip', 'ipset', 'iptables', 'ip6tables',
 const VICTIM = '198.51.100.1'
 const LINK_ATTACKER = '198.51.100.2'
 const SOURCES = 2000
-const SCAN_MS = 1000
+/** The SYNs are spread over half a second: Node needs ~0.5 ms per connect on a busy machine, so they all go within the second. */
+const SCAN_MS = 500
 const CLOSED_PORT = 23
 const NFLOG_GROUP = 7
 /** Generous: the bench's target (P10) is 2 s after the scan. */
@@ -48,7 +49,7 @@ after(async () => {
 for (const backend of ['ipset', 'nftables'] as const) {
   for (const source of ['kmsg', 'nflog'] as const) {
     describe(`diswall daemon - a scan from ${SOURCES} addresses (${backend}, ${source})`, {skip, timeout: 240_000}, () => {
-      it(`daemon (${backend}, ${source}) - ${SOURCES} sources each sending one SYN within ${SCAN_MS / 1000} s are all banned`, async () => {
+      it(`daemon (${backend}, ${source}) - ${SOURCES} sources each sending one SYN within one second are all banned`, async () => {
         await enableNetnsLogging()
         const victim = await createNetns()
         const attacker = await createNetns()
@@ -70,7 +71,7 @@ for (const backend of ['ipset', 'nftables'] as const) {
 
             const set = DEFAULT_NAMES.block.v4
             assert.equal(await countKernelSet(victim, backend, set), 0)
-            const scan = await synScan(attacker, {host: VICTIM, port: CLOSED_PORT, sources, spreadMs: SCAN_MS / 2})
+            const scan = await synScan(attacker, {host: VICTIM, port: CLOSED_PORT, sources, spreadMs: SCAN_MS})
             assert.equal(scan.sent, SOURCES)
             let count = 0
             const deadline = scan.lastMs + BANNED_WITHIN_MS

@@ -6,16 +6,20 @@
 import type {Netns} from './netns.js'
 
 /**
- * The `index`-th scan source: 198.18.0.0/15 (benchmarking addresses, RFC 2544), from 198.18.0.1 on,
- * skipping .0 and .255 of every /24. Distinct for indexes below 127,000. Pure.
+ * The `index`-th scan source: 198.19.128.0/17 (the upper half of the benchmarking range of RFC 2544,
+ * which the bench's veth links leave alone), from 198.19.128.1 on, skipping .0 and .255 of every /24.
+ * Distinct for indexes below {@link MAX_SCAN_SOURCES}. Pure.
  */
 export function scanSource(index: number): string {
-  const block = Math.floor(index / 254)
-  return `198.${18 + (block >> 8)}.${block & 255}.${(index % 254) + 1}`
+  if (!Number.isInteger(index) || index < 0 || index >= MAX_SCAN_SOURCES) throw new RangeError(`scan source ${index} is out of range`)
+  return `198.19.${128 + Math.floor(index / 254)}.${(index % 254) + 1}`
 }
 
+/** How many distinct scan sources there are. */
+export const MAX_SCAN_SOURCES = 128 * 254
+
 /** The network all scan sources are in (for a route on the victim). */
-export const SCAN_SOURCES_NETWORK = '198.18.0.0/15'
+export const SCAN_SOURCES_NETWORK = '198.19.128.0/17'
 
 /**
  * argv[1] = JSON {host, port, sources, spreadMs}: one connect() per source (bound to it) at its slot of
