@@ -19,6 +19,7 @@ export {
   quoteIptables,
   renderIptables,
   renderIptablesChains,
+  renderIptablesRuleset,
 } from './render-iptables.js'
 export {
   assertLogPrefix,
@@ -34,6 +35,9 @@ export {
   parseIcmpType,
   parseLimit,
   parsePorts,
+  PEER_SET_PREFIX,
+  PEER_SET_THRESHOLD,
+  peerSet,
   ruleFamily,
   ruleForFamily,
   RULESET_CHAIN_NAMES,
@@ -44,6 +48,7 @@ export {
 export type {
   IcmpMatch,
   NormalRule,
+  PeerSet,
   PortRanges,
   RateLimit,
   RenderedChain,
@@ -51,7 +56,17 @@ export type {
   RuleDirection,
   RulesetVisitor,
 } from './normalise.js'
-export {declareNftChain, NFT_BASE_CHAIN_SPECS, NFT_METER_PREFIX, nftTable, renderNft, renderNftChains} from './render-nft.js'
+export {
+  declareNftChain,
+  declareNftPeerSet,
+  NFT_BASE_CHAIN_SPECS,
+  NFT_METER_PREFIX,
+  nftTable,
+  renderNft,
+  renderNftChains,
+  renderNftRuleset,
+} from './render-nft.js'
+export {createIpsetPeerSets, listPeerSets, peerSetsInState, planIpsetPeerSets, removePeerSets} from './peer-sets.js'
 export {
   captureState,
   incompatibleTable,

@@ -2,6 +2,8 @@
  * What both renderers share: the ruleset chains, the walk over the model in chain order, and the checks
  * and normalisation of a rule (ports, ICMP types, limits, log prefixes, family selection). Pure.
  */
+import {createHash} from 'node:crypto'
+
 import {checkLogPrefix} from '../../config/index.js'
 import {InvalidValueError} from '../../errors.js'
 import type {Family, Network} from '../../net/index.js'
@@ -38,6 +40,37 @@ export interface RenderedChain {
    * nft: the rule as `nft list chain` prints it (`ip saddr 198.51.100.7 tcp dport 22 accept`).
    */
   rules: string[]
+}
+
+/**
+ * A rule with more peers of one family than this matches them with a set lookup instead of one kernel
+ * rule per peer: an ipset `hash:net` (iptables) or a named nft set with `flags interval` in diswall's
+ * table. 16 keeps the short lists (a few admin addresses) readable in iptables-save and nft listings,
+ * and a rule per address costs little there; beyond it every packet would walk the list linearly.
+ */
+export const PEER_SET_THRESHOLD = 16
+
+/** Names of peer sets start with this (ipset names and nft sets of diswall's table). */
+export const PEER_SET_PREFIX = 'diswall-f'
+
+/**
+ * The peers of a rule as a kernel set. The name is derived from the family and the content
+ * (`diswall-f4-` + 16 hex digits of a SHA-256), so a set of a given name always holds the same
+ * networks: an apply creates the sets it lacks before it loads the rules, a set in use never changes,
+ * and a diff of the rules also shows a change of a list.
+ */
+export interface PeerSet {
+  name: string
+  family: Family
+  /** The networks as text, sorted and without duplicates. */
+  networks: string[]
+}
+
+/** The content-addressed set of `peers` (all of one family). Pure. */
+export function peerSet(peers: readonly Network[], family: Family): PeerSet {
+  const networks = [...new Set(peers.map((p) => p.text))].sort()
+  const hash = createHash('sha256').update(`${family}\n${networks.join('\n')}`).digest('hex').slice(0, 16)
+  return {family, name: `${PEER_SET_PREFIX}${family}-${hash}`, networks}
 }
 
 /** Largest NFLOG group; group 0 exists but the config starts at 1. */

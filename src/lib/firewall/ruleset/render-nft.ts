@@ -8,7 +8,7 @@
  * match (listed as the uid), and a TCP reset bound to one family without peers (nft 1.0.6 does not list
  * the `meta nfproto`).
  */
-import type {Family} from '../../net/index.js'
+import type {Family, Network} from '../../net/index.js'
 import {NFT_GUARD_CHAIN_SPEC} from '../sets/index.js'
 import type {ConnState, Rule, RulesetModel} from './model.js'
 import {
@@ -18,13 +18,15 @@ import {
   DEFAULT_LIMIT_BURST,
   formatPortRange,
   normaliseRule,
+  PEER_SET_THRESHOLD,
+  peerSet,
   RULESET_CHAIN_NAMES,
   RULESET_CHAINS,
   ruleFamily,
   SOURCE_LIMIT_TABLE,
   walkRuleset,
 } from './normalise.js'
-import type {NormalRule, RateLimit, RenderedChain, RenderOptions, RuleDirection} from './normalise.js'
+import type {NormalRule, PeerSet, RateLimit, RenderedChain, RenderOptions, RuleDirection} from './normalise.js'
 
 /** nft spelling of ICMP types (by number); other numbers are written as numbers. */
 const NFT_ICMP_TYPES: Record<number, string> = {
@@ -82,6 +84,11 @@ export function renderNft(model: RulesetModel, opts: RenderOptions): string {
   return buildNft(model, opts).script
 }
 
+/** The chains, the `nft -f` file and the peer sets it declares (see PEER_SET_THRESHOLD). Pure. */
+export function renderNftRuleset(model: RulesetModel, opts: RenderOptions): {chains: RenderedChain[]; script: string; sets: PeerSet[]} {
+  return buildNft(model, opts)
+}
+
 /** `inet <table>`, as nft commands name the table. */
 export function nftTable(opts: Pick<RenderOptions, 'names'>): string {
   return `inet ${opts.names.table}`
@@ -93,7 +100,7 @@ export const NFT_BASE_CHAIN_SPECS: Readonly<Record<string, string>> = {
   [RULESET_CHAINS.out]: 'type filter hook output priority filter; policy accept;',
 }
 
-function buildNft(model: RulesetModel, opts: RenderOptions): {chains: RenderedChain[]; script: string} {
+function buildNft(model: RulesetModel, opts: RenderOptions): {chains: RenderedChain[]; script: string; sets: PeerSet[]} {
   assertLogPrefix(opts.logPrefix, 'nft')
   checkNflogGroup(opts.nflogGroup)
   const t = nftTable(opts)
@@ -107,7 +114,8 @@ function buildNft(model: RulesetModel, opts: RenderOptions): {chains: RenderedCh
   }
   // Each per-peer limit gets its own meter (nft refuses one meter in two rules), numbered in file order.
   let meters = 0
-  const log: LogTarget = {...opts, nextMeter: () => `${NFT_METER_PREFIX}${++meters}`}
+  const sets = new Map<string, PeerSet>()
+  const log: LogTarget = {...opts, addSet: (set) => sets.set(set.name, set), nextMeter: () => `${NFT_METER_PREFIX}${++meters}`}
   const addRule = (chain: string, rule: Rule, direction: RuleDirection): void => {
     const rendered = nftRules(normaliseRule(rule, direction), direction, log)
     if (rendered.length === 0) return
@@ -139,10 +147,25 @@ function buildNft(model: RulesetModel, opts: RenderOptions): {chains: RenderedCh
     // diswall-in does all it does, in order, so it stays empty while the ruleset is loaded.
     `add chain ${t} ${opts.names.guardChain} { ${NFT_GUARD_CHAIN_SPEC} }`,
     `flush chain ${t} ${opts.names.guardChain}`,
+    ...[...sets.values()].flatMap((set) => declareNftPeerSet(t, set)),
     ...body,
     '',
   ].join('\n')
-  return {chains: RULESET_CHAIN_NAMES.map((name) => ({name, rules: chains.get(name)!})), script}
+  return {chains: RULESET_CHAIN_NAMES.map((name) => ({name, rules: chains.get(name)!})), script, sets: [...sets.values()]}
+}
+
+/**
+ * A peer set of the ruleset (see PEER_SET_THRESHOLD) in the same transaction as the rules: declared
+ * (`flags interval`, and `auto-merge` so that overlapping networks of a file merge instead of failing),
+ * emptied and filled, so that it holds exactly its networks whatever was there.
+ */
+export function declareNftPeerSet(table: string, set: PeerSet): string[] {
+  const type = set.family === 4 ? 'ipv4_addr' : 'ipv6_addr'
+  return [
+    `add set ${table} ${set.name} { type ${type}; flags interval; auto-merge; }`,
+    `flush set ${table} ${set.name}`,
+    `add element ${table} ${set.name} { ${set.networks.join(', ')} }`,
+  ]
 }
 
 /** `add chain` of a ruleset chain, with its hook for the base chains. */
@@ -163,8 +186,27 @@ function nftRules(rule: NormalRule, direction: RuleDirection, log: LogTarget): s
     if (rule.sourceLimit !== undefined && only === undefined) return ([4, 6] as const).map((f) => nftRule(rule, f, undefined, direction, log))
     return [nftRule(rule, only, undefined, direction, log)]
   }
-  return rule.peers
-    .filter((peer) => only === undefined || peer.family === only)
+  const peers = rule.peers.filter((peer) => only === undefined || peer.family === only)
+  const field = direction === 'outgoing' ? 'daddr' : 'saddr'
+  const large = (family: Family): boolean => peers.filter((p) => p.family === family).length > PEER_SET_THRESHOLD
+  if (!large(4) && !large(6)) return nftPeerRules(rule, peers, direction, log)
+  const out: string[] = []
+  for (const family of [...new Set(peers.map((p) => p.family))]) {
+    const ofFamily = peers.filter((p) => p.family === family)
+    if (ofFamily.length <= PEER_SET_THRESHOLD) {
+      out.push(...nftPeerRules(rule, ofFamily, direction, log))
+      continue
+    }
+    const set = peerSet(ofFamily, family)
+    log.addSet(set)
+    out.push(nftRule(rule, family, `${family === 4 ? 'ip' : 'ip6'} ${field} @${set.name}`, direction, log))
+  }
+  return out
+}
+
+/** One rule per peer. */
+function nftPeerRules(rule: NormalRule, peers: readonly Network[], direction: RuleDirection, log: LogTarget): string[] {
+  return peers
     .map((peer) => {
       // A host is listed without its /32 or /128.
       const host = peer.prefix === (peer.family === 4 ? 32 : 128)
@@ -178,7 +220,7 @@ function nftRules(rule: NormalRule, direction: RuleDirection, log: LogTarget): s
  * Where the `log` verdict sends packets (the kernel log, or an NFLOG group), and the name of the next
  * meter of a per-peer limit.
  */
-type LogTarget = Pick<RenderOptions, 'logPrefix' | 'nflogGroup'> & {nextMeter: () => string}
+type LogTarget = Pick<RenderOptions, 'logPrefix' | 'nflogGroup'> & {nextMeter: () => string; addSet: (set: PeerSet) => void}
 
 /** Meters of per-peer limits are named `diswall-log-1`, `diswall-log-2`, … in the ruleset's table. */
 export const NFT_METER_PREFIX = 'diswall-log-'
