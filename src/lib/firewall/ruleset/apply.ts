@@ -232,7 +232,13 @@ export async function applyRuleset(model: RulesetModel, opts: ApplyOptions): Pro
       return await run()
     } catch (error) {
       // A step that failed because the apply was stopped reports the stop, not its own error.
-      throw await failAndRestore(step, signal?.aborted ? signal.reason : error, previous, exec)
+      const failed = await failAndRestore(step, signal?.aborted ? signal.reason : error, previous, exec)
+      // The peer sets this apply created go too, once the previous rules are back (best effort: an
+      // unused set left behind changes nothing, and the next apply or flush removes it).
+      if (failed.restored && rendered.sets.length > 0) {
+        await removePeerSets(backend, names.table, peerSetsInState(previous), exec).catch(() => [])
+      }
+      throw failed
     }
   }
 
