@@ -3,8 +3,8 @@ import {test} from 'node:test'
 
 import {InvalidValueError} from '../../../../src/lib/errors.js'
 import type {ListFile, Rule, RuleFile, RulesetModel} from '../../../../src/lib/firewall/ruleset/model.js'
-import {parseIcmpType, RULESET_CHAIN_NAMES, RULESET_CHAINS} from '../../../../src/lib/firewall/ruleset/normalise.js'
-import {quoteIptables, renderIptables, renderIptablesChains} from '../../../../src/lib/firewall/ruleset/render-iptables.js'
+import {parseIcmpType, peerSet, RULESET_CHAIN_NAMES, RULESET_CHAINS} from '../../../../src/lib/firewall/ruleset/normalise.js'
+import {quoteIptables, renderIptables, renderIptablesChains, renderIptablesRuleset} from '../../../../src/lib/firewall/ruleset/render-iptables.js'
 import {renderNft} from '../../../../src/lib/firewall/ruleset/render-nft.js'
 import {RulesetError} from '../../../../src/lib/firewall/ruleset/resolve.js'
 import {DEFAULT_NAMES, kernelNames, RULESET_CHAINS as NAMES_RULESET_CHAINS} from '../../../../src/lib/firewall/sets/names.js'
@@ -453,4 +453,22 @@ test('render-iptables - a rate limit faster than iptables takes is a RulesetErro
     assert.equal(renderIptablesChains(limited(limit), 4, OPTS).find((c) => c.name === 'diswall-in')!.rules.length, 6, limit)
   }
   assert.match(renderNft(limited('100000/second'), OPTS), /limit rate 100000\/second/)
+})
+
+test('render-iptables - more than 16 peers of a family are one rule with an ipset match; the sets are returned with the script', () => {
+  const v4 = Array.from({length: 17}, (_, i) => net(`198.51.100.${i + 1}`))
+  const m = model({incoming: [file('10-ssh', [{dport: '22', peers: v4, proto: 'tcp', verdict: 'accept'}])]})
+  const {chains, script, sets} = renderIptablesRuleset(m, 4, OPTS)
+  const set = peerSet(v4, 4)
+  // Checked against iptables-save 1.8.9 (nf_tables): -p first, then the matches in the order given.
+  assert.deepEqual(chains[0].rules.slice(5), [`-p tcp -m set --match-set ${set.name} src -m tcp --dport 22 -j ACCEPT`])
+  assert.deepEqual(sets, [set])
+  assert.match(script, new RegExp(`^-A diswall-in -p tcp -m set --match-set ${set.name} src -m tcp --dport 22 -j ACCEPT$`, 'm'))
+  // 16 peers stay 16 rules; IPv6 gets no set from IPv4 peers.
+  const small = model({incoming: [file('10-ssh', [{dport: '22', peers: v4.slice(0, 16), proto: 'tcp', verdict: 'accept'}])]})
+  assert.equal(renderIptablesRuleset(small, 4, OPTS).chains[0].rules.length, 5 + 16)
+  assert.deepEqual(renderIptablesRuleset(m, 6, OPTS).sets, [])
+  // Outgoing: the destination.
+  const out = model({outgoing: [file('10-x', [{peers: v4, verdict: 'accept'}], 'outgoing.d')]})
+  assert.deepEqual(renderIptablesRuleset(out, 4, OPTS).chains[1].rules.slice(1), [`-m set --match-set ${set.name} dst -j ACCEPT`])
 })
