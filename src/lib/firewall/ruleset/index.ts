@@ -66,7 +66,7 @@ export {
   renderNftChains,
   renderNftRuleset,
 } from './render-nft.js'
-export {createIpsetPeerSets, listPeerSets, peerSetsInState, planIpsetPeerSets, removePeerSets} from './peer-sets.js'
+export {createIpsetPeerSets, listPeerSets, nftSetNames, peerSetsInState, planIpsetPeerSets, removePeerSets} from './peer-sets.js'
 export {
   captureState,
   incompatibleTable,

@@ -9,7 +9,6 @@
  * sets that neither the new rules nor the saved previous rules use: a rollback, now or by
  * `apply --confirm`, finds the sets of the rules it puts back.
  */
-import {CommandFailedError} from '../../errors.js'
 import type {Exec} from '../../system/index.js'
 import {IPSET_MAX_NAME} from '../sets/index.js'
 import {PEER_SET_PREFIX} from './normalise.js'
@@ -57,15 +56,23 @@ export async function listPeerSets(backend: RulesetBackend, table: string, exec:
     const out = (await exec('ipset', ['list', '-n'], {timeoutMs: PEER_SET_TIMEOUT_MS})).stdout
     return new Set(out.split('\n').map((l) => l.trim()).filter((n) => n.startsWith(PEER_SET_PREFIX)))
   }
-  let out: string
-  try {
-    // -t (terse): the sets without their elements.
-    out = (await exec('nft', ['-t', 'list', 'table', 'inet', table], {timeoutMs: PEER_SET_TIMEOUT_MS})).stdout
-  } catch (error) {
-    if (error instanceof CommandFailedError && /No such file or directory/.test(error.stderr)) return new Set()
-    throw error
+  // `-t list sets`, not `list table`: nft 1.0.6 fetches every element of every set of a listed table,
+  // even with -t, and the block sets may hold a million.
+  const out = (await exec('nft', ['-t', 'list', 'sets', 'inet'], {timeoutMs: PEER_SET_TIMEOUT_MS})).stdout
+  return new Set(nftSetNames(out, table).filter((n) => n.startsWith(PEER_SET_PREFIX)))
+}
+
+/** The names of the sets of table `inet TABLE` in the output of `nft -t list sets inet`. Pure. */
+export function nftSetNames(listing: string, table: string): string[] {
+  const names: string[] = []
+  let current: string | undefined
+  for (const line of listing.split('\n')) {
+    const tableLine = /^table inet (\S+) \{/.exec(line)
+    if (tableLine) current = tableLine[1].replace(/^"(.*)"$/, '$1')
+    const setLine = /^\s+set (\S+) \{/.exec(line)
+    if (setLine && current === table) names.push(setLine[1].replace(/^"(.*)"$/, '$1'))
   }
-  return new Set([...out.matchAll(/^\s*set (\S+) \{/gm)].map((m) => m[1]).filter((n) => n.startsWith(PEER_SET_PREFIX)))
+  return names
 }
 
 /** The peer sets the rules of a saved state use (`--match-set NAME`, `@NAME`). Pure. */

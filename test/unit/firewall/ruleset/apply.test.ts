@@ -554,7 +554,7 @@ COMMIT
 test('flushRuleset - nftables: flushes, then deletes the chains that exist, in one transaction', async () => {
   const k = fakeKernel({nftChains: {'diswall-in': NFT_IN_LISTING, 'diswall-whitelist': 'table inet diswall {\n\tchain diswall-whitelist {\n\t}\n}\n'}})
   const report = await flushRuleset({backend: 'nftables', exec: k.exec, names: NAMES})
-  assert.equal(line(k.calls[4]), 'nft -t list table inet diswall')
+  assert.equal(line(k.calls[4]), 'nft -t list sets inet')
   assert.equal(k.calls[5].input, `flush chain inet diswall diswall-in
 flush chain inet diswall diswall-whitelist
 delete chain inet diswall diswall-in

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
 import {peerSet} from '../../../../src/lib/firewall/ruleset/normalise.js'
-import {peerSetsInState, planIpsetPeerSets} from '../../../../src/lib/firewall/ruleset/peer-sets.js'
+import {nftSetNames, peerSetsInState, planIpsetPeerSets} from '../../../../src/lib/firewall/ruleset/peer-sets.js'
 import {parseNetwork} from '../../../../src/lib/net/index.js'
 
 const v4 = peerSet(['192.0.2.0/24', '198.51.100.7'].map((t) => parseNetwork(t)), 4)
@@ -31,4 +31,12 @@ test('peerSetsInState - the peer sets the saved rules use, for both backends', (
     new Set([v4.name]))
   assert.deepEqual(peerSetsInState({backend: 'nftables', chains: [{name: 'diswall-in', rules: [`ip6 saddr @${v6.name} accept`, 'ip saddr @diswall-bl drop']}], table: 'diswall'}),
     new Set([v6.name]))
+})
+
+test('nftSetNames - the sets of one table in `nft -t list sets inet`', () => {
+  const listing = 'table inet diswall {\n\tset diswall-bl {\n\t\ttype ipv4_addr\n\t}\n\tset diswall-f4-aa {\n\t\ttype ipv4_addr\n\t}\n}\n'
+    + 'table inet other {\n\tset diswall-f4-bb {\n\t\ttype ipv4_addr\n\t}\n}\n'
+  assert.deepEqual(nftSetNames(listing, 'diswall'), ['diswall-bl', 'diswall-f4-aa'])
+  assert.deepEqual(nftSetNames(listing, 'other'), ['diswall-f4-bb'])
+  assert.deepEqual(nftSetNames('', 'diswall'), [])
 })
