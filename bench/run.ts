@@ -23,10 +23,11 @@ import type {BenchSuite, SuiteContext} from './lib/suite.js'
 import {daemonSuite} from './suites/daemon.js'
 import {kernelSetsSuite} from './suites/kernel-sets.js'
 import {patternsSuite} from './suites/patterns.js'
+import {scanSuite} from './suites/scan.js'
 import {whySuite} from './suites/why.js'
 
-/** Every suite, in the order they run. New benches (NATS fan-out) go here. */
-const SUITES: readonly BenchSuite[] = [kernelSetsSuite, patternsSuite, daemonSuite, whySuite]
+/** Every suite, in the order they run. */
+const SUITES: readonly BenchSuite[] = [kernelSetsSuite, patternsSuite, daemonSuite, scanSuite, whySuite]
 
 const DEFAULT_OUT = fileURLToPath(new URL('./results/latest.json', import.meta.url))
 

@@ -11,7 +11,7 @@
  * 4. collects the echoes: the first datagram whose echo never came marks the block. The sample is
  *    that datagram's send time − t0: an upper bound, ~0.2 ms coarse.
  * Sends on connected UDP sockets go out synchronously, so the pacing (Atomics.wait) costs no CPU.
- * Probes are paced at ~8/s (a scan: the ruleset's log rule is limited to 10 packets/s, and the kmsg
+ * Probes are paced at ~8/s (a scan, each probe from its own address, inside the window where the kmsg
  * reader polls for 1 s after each record) or 1.3 s apart (each the first packet after a quiet spell,
  * when a blocking /dev/kmsg read waits for the kernel's next timer tick).
  */
@@ -177,7 +177,7 @@ async function measureLatency(ctx: SuiteContext, {backend, id, pace, source}: La
   })
 }
 
-/** Probes of a scan: 8/s (the log rule lets 10 packets/s through), inside the kmsg reader's 1 s polling window. */
+/** Probes of a scan: 8/s, inside the kmsg reader's 1 s polling window. */
 const SCAN_PACE_MS = 125
 /** Probes after a quiet spell: longer apart than the kmsg reader's polling window. */
 const QUIET_PACE_MS = 1300

@@ -165,7 +165,7 @@ for (const source of ['kmsg', 'nflog'] as const) {
         } finally {
           await proc.stop(10_000)
         }
-        // The log rule lets 10 packets/s through (burst 5): stay well below.
+        // A short pause between daemons (the log rule limits per address: 2 packets/s, burst 5).
         await sleep(150)
       }
     })

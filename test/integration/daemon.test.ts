@@ -166,7 +166,7 @@ for (const variant of [
       const allowed = await runCli(['allow', 'add', ALLOWED.v4, ALLOWED.v6, '-c', configFile, '--json'], {wrap: ['ip', 'netns', 'exec', victim.name]})
       assert.equal(allowed.code, 0, allowed.stdout + allowed.stderr)
       const before = await blocked()
-      // The log rule lets 10 packets/s through with a burst of 5: pause so that every probe is logged.
+      // The log rule limits per address (2 packets/s, burst 5): pause so that every probe is logged.
       await sleep(600)
       await probe([
         {from: OPEN_PROBER.v4, host: VICTIM.v4, port: OPEN_PORT, proto: 'tcp'},

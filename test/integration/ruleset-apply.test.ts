@@ -12,6 +12,7 @@ import {
   applyRuleset,
   ApplyFailedError,
   diffRuleset,
+  expandBuiltinTemplate,
   flushRuleset,
   renderRuleset,
   type Rule,
@@ -48,6 +49,10 @@ function ruleFile(dir: string, name: string, rules: Array<Omit<Rule, 'origin'>>)
   return {name, origin: {file}, rules: rules.map((r) => ({...r, origin: {file}})), templateName: name.replace(/^\d*-/, '')}
 }
 
+function withoutOrigin(rules: Rule[]): Array<Omit<Rule, 'origin'>> {
+  return rules.map(({origin: _origin, ...rule}) => rule)
+}
+
 /** ssh (22) only from client A, http (80) from everyone, everything else logged and rejected. */
 function baseModel(parts: Partial<RulesetModel> = {}): RulesetModel {
   return {
@@ -62,11 +67,21 @@ function baseModel(parts: Partial<RulesetModel> = {}): RulesetModel {
       ]),
       ruleFile('incoming.d', '10-ssh', [{dport: '22', peers: [parseNetwork(CLIENT_A.v4), parseNetwork(CLIENT_A.v6)], proto: 'tcp', verdict: 'accept'}]),
       ruleFile('incoming.d', '20-http', [{dport: '80', proto: 'tcp', verdict: 'accept'}]),
-      ruleFile('incoming.d', '98-log', [{limit: '10/second', verdict: 'log'}]),
+      // The log template: per-source limits (hashlimit / nft meters), also per peer and for one family.
+      ruleFile('incoming.d', '97-23', withoutOrigin(expandBuiltinTemplate('log', {
+        direction: 'incoming', origin: {file: '/fw/incoming.d/97-23'}, peers: [parseNetwork(CLIENT_B.v4), parseNetwork('2001:db8:b::/48')],
+        port: {port: '23', protos: ['tcp']},
+      }))),
+      ruleFile('incoming.d', '98-log', withoutOrigin(expandBuiltinTemplate('log', {direction: 'incoming', origin: {file: '/fw/incoming.d/98-log'}}))),
       ruleFile('incoming.d', '99-reject', [{proto: 'tcp', tcpReset: true, verdict: 'reject'}, {verdict: 'reject'}]),
     ],
     local: [],
-    outgoing: [ruleFile('outgoing.d', '00-established', [{state: ['established', 'related', 'new'], verdict: 'accept'}])],
+    outgoing: [
+      ruleFile('outgoing.d', '00-established', [{state: ['established', 'related', 'new'], verdict: 'accept'}]),
+      ruleFile('outgoing.d', '90-log', withoutOrigin(expandBuiltinTemplate('log', {
+        direction: 'outgoing', origin: {file: '/fw/outgoing.d/90-log'}, peers: [parseNetwork('192.0.2.0/24'), parseNetwork('2001:db8:ff::1')],
+      }))),
+    ],
     whitelist: {disabled: false, entries: []},
     ...parts,
   }

@@ -99,7 +99,7 @@ test('nflog line - the packet as a kernel LOG line that parseKernelLog reads bac
 })
 
 test('tcpdump arguments - line-buffered, numeric, quiet, no timestamps, a short snap length, the group', () => {
-  assert.deepEqual(tcpdumpArgs(5), ['-l', '-n', '-q', '-t', '-s', '256', '-i', 'nflog:5'])
+  assert.deepEqual(tcpdumpArgs(5), ['-l', '-n', '-q', '-t', '-B', '4096', '-s', '256', '-i', 'nflog:5'])
   assert.equal(tcpdumpArgs(65_535).at(-1), 'nflog:65535')
 })
 

@@ -79,12 +79,21 @@ export function nflogHelperPrefix(user = NFLOG_HELPER_USER): string[] {
 export const NFLOG_SNAPLEN = 256
 
 /**
+ * Receive buffer of tcpdump's NFLOG socket, KiB (`-B`; the kernel caps it at net.core.rmem_max). With
+ * threshold 1 every logged packet is its own netlink message of ~4 KiB (the group's buffer size), so the
+ * default buffer (net.core.rmem_default, 208 KiB) holds ~50: a scan from 2,000 addresses within a
+ * second overflowed it while the daemon was busy banning, and the kernel dropped the rest (ENOBUFS).
+ */
+export const NFLOG_BUFFER_KIB = 4096
+
+/**
  * The arguments of tcpdump (4.99): line-buffered (`-l`: each line is written at once), no name or port
- * resolution (`-n`), the short form of each protocol (`-q`), no timestamps (`-t`), {@link NFLOG_SNAPLEN}
- * bytes per packet, from NFLOG group `group`. tcpdump drops its privileges after opening the group.
+ * resolution (`-n`), the short form of each protocol (`-q`), no timestamps (`-t`), a receive buffer of
+ * {@link NFLOG_BUFFER_KIB}, {@link NFLOG_SNAPLEN} bytes per packet, from NFLOG group `group`. tcpdump
+ * drops its privileges after opening the group.
  */
 export function tcpdumpArgs(group: number): string[] {
-  return ['-l', '-n', '-q', '-t', '-s', String(NFLOG_SNAPLEN), '-i', `nflog:${group}`]
+  return ['-l', '-n', '-q', '-t', '-B', String(NFLOG_BUFFER_KIB), '-s', String(NFLOG_SNAPLEN), '-i', `nflog:${group}`]
 }
 
 /** `-q` protocol words (the start of what follows `SRC > DST: `) that carry no ports. */

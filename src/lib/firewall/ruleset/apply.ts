@@ -12,9 +12,10 @@ import type {Exec, ExecResult} from '../../system/index.js'
 import type {KernelNames,FirewallBackend, InitReport} from '../sets/index.js'
 import type {LocalScript, RulesetModel} from './model.js'
 import {RULESET_CHAIN_NAMES, RULESET_CHAINS} from './normalise.js'
-import type {RenderedChain} from './normalise.js'
-import {renderIptablesChains, renderIptables} from './render-iptables.js'
-import {renderNft, renderNftChains} from './render-nft.js'
+import type {PeerSet, RenderedChain} from './normalise.js'
+import {createIpsetPeerSets, listPeerSets, peerSetsInState, removePeerSets} from './peer-sets.js'
+import {renderIptablesRuleset} from './render-iptables.js'
+import {renderNftRuleset} from './render-nft.js'
 import {captureState, listNftChain, parseIptablesSave, restoreState} from './state.js'
 import type {IptablesTable, RulesetBackend, SavedState} from './state.js'
 
@@ -71,6 +72,11 @@ export interface RulesetTransaction {
 export interface RenderedRuleset {
   backend: RulesetBackend
   transactions: RulesetTransaction[]
+  /**
+   * The peer sets the rules match (files with more than PEER_SET_THRESHOLD addresses of a family): ipset
+   * sets created before the transactions, or sets the nft file declares itself.
+   */
+  sets: PeerSet[]
 }
 
 /** What differs in one chain between the kernel and the rendered ruleset. */
@@ -118,6 +124,8 @@ export interface ApplyReport {
   previous?: SavedState
   /** The local.d scripts that ran, in order, with their output. */
   local: LocalScriptRun[]
+  /** Peer sets removed after the apply because no rule uses them any more (neither new nor previous rules). */
+  removedSets?: string[]
 }
 
 /** Result of {@link flushRuleset}. */
@@ -128,6 +136,8 @@ export interface FlushReport {
   removedChains: string[]
   /** Rules that jumped to them and were deleted (`IPv4 INPUT -j diswall-in`). */
   removedJumps: string[]
+  /** Peer sets of large address files, removed after the chains. */
+  removedSets?: string[]
 }
 
 /**
@@ -166,15 +176,18 @@ export function renderRuleset(model: RulesetModel,
   opts: Pick<ApplyOptions, 'backend' | 'logPrefix' | 'names' | 'nflogGroup'>): RenderedRuleset {
   const render = {logPrefix: opts.logPrefix, names: opts.names, nflogGroup: opts.nflogGroup}
   if (opts.backend === 'nftables') {
-    return {backend: 'nftables', transactions: [{args: ['-f', '-'], chains: renderNftChains(model, render), input: renderNft(model, render), program: 'nft'}]}
+    const {chains, script, sets} = renderNftRuleset(model, render)
+    return {backend: 'nftables', sets, transactions: [{args: ['-f', '-'], chains, input: script, program: 'nft'}]}
   }
+  const families = ([4, 6] as const).map((family) => ({family, ...renderIptablesRuleset(model, family, render)}))
   return {
     backend: 'ipset',
-    transactions: ([4, 6] as const).map((family) => ({
+    sets: families.flatMap((f) => f.sets),
+    transactions: families.map(({chains, family, script}) => ({
       args: ['--noflush'],
-      chains: renderIptablesChains(model, family, render),
+      chains,
       family,
-      input: renderIptables(model, family, render),
+      input: script,
       program: family === 4 ? 'iptables-restore' : 'ip6tables-restore',
     })),
   }
@@ -218,8 +231,20 @@ export async function applyRuleset(model: RulesetModel, opts: ApplyOptions): Pro
       return await run()
     } catch (error) {
       // A step that failed because the apply was stopped reports the stop, not its own error.
-      throw await failAndRestore(step, signal?.aborted ? signal.reason : error, previous, exec)
+      const failed = await failAndRestore(step, signal?.aborted ? signal.reason : error, previous, exec)
+      // The peer sets this apply created go too, once the previous rules are back (best effort: an
+      // unused set left behind changes nothing, and the next apply or flush removes it).
+      if (failed.restored && rendered.sets.length > 0) {
+        await removePeerSets(backend, names.table, peerSetsInState(previous), exec).catch(() => [])
+      }
+      throw failed
     }
+  }
+
+  // The ipset peer sets first: the rules that match them cannot load without them. A failure here
+  // restores the previous state like a failed transaction (sets created so far stay until the next apply).
+  if (backend === 'ipset' && rendered.sets.length > 0) {
+    await attempt('ipset restore (peer sets)', () => createIpsetPeerSets(rendered.sets, exec))
   }
 
   // Stopping a transaction is safe: each one is a single atomic commit in the kernel (iptables-restore
@@ -248,7 +273,16 @@ export async function applyRuleset(model: RulesetModel, opts: ApplyOptions): Pro
     local.push({background: out?.background ?? [], name: script.name, path: script.path, stderr: out?.stderr ?? '', stdout: out?.stdout ?? ''})
   }
 
-  return {applied: true, backend, changed: diff.changed, diff, disabled: false, init, local, previous}
+  // Peer sets neither the new rules nor the previous ones use (a rollback needs the latter). Failing to
+  // remove them leaves unused sets behind, which the next apply or flush removes: the apply stands.
+  // Without a peer set before or now there is nothing to look for (a failed apply's leftovers go at the next flush).
+  const keep = new Set([...rendered.sets.map((set) => set.name), ...peerSetsInState(previous)])
+  const removedSets = keep.size === 0 ? [] : await removePeerSets(backend, names.table, keep, exec).catch((error: unknown) => {
+    if (error instanceof CommandFailedError) return []
+    throw error
+  })
+
+  return {applied: true, backend, changed: diff.changed, diff, disabled: false, init, local, previous, removedSets}
 }
 
 /**
@@ -279,11 +313,16 @@ export async function flushRuleset(opts: RulesetTarget): Promise<FlushReport> {
     const t = `inet ${opts.names.table}`
     const existing: string[] = []
     for (const name of RULESET_CHAIN_NAMES) if (await listNftChain(exec, opts.names.table, name) !== undefined) existing.push(name)
-    if (existing.length === 0) return report
-    // Flush all first: a chain can be deleted only when no rule jumps to it any more.
-    const script = [...existing.map((n) => `flush chain ${t} ${n}`), ...existing.map((n) => `delete chain ${t} ${n}`)]
+    const sets = [...await listPeerSets('nftables', opts.names.table, exec)].sort()
+    if (existing.length === 0 && sets.length === 0) return report
+    // Flush all first: a chain can be deleted only when no rule jumps to it any more, a set only when no rule uses it.
+    const script = [
+      ...existing.map((n) => `flush chain ${t} ${n}`),
+      ...existing.map((n) => `delete chain ${t} ${n}`),
+      ...sets.map((n) => `delete set ${t} ${n}`),
+    ]
     await exec('nft', ['-f', '-'], {input: script.join('\n') + '\n', timeoutMs: TRANSACTION_TIMEOUT_MS})
-    return {...report, changed: true, removedChains: existing}
+    return {...report, changed: true, removedChains: existing, ...(sets.length > 0 ? {removedSets: sets} : {})}
   }
 
   for (const family of [4, 6] as const) {
@@ -296,6 +335,8 @@ export async function flushRuleset(opts: RulesetTarget): Promise<FlushReport> {
     report.removedChains.push(...plan.chains.map((c) => `IPv${family} ${c}`))
     report.removedJumps.push(...plan.jumps.map((j) => `IPv${family} ${j}`))
   }
+  const removedSets = await removePeerSets('ipset', opts.names.table, new Set(), exec)
+  if (removedSets.length > 0) return {...report, changed: true, removedSets}
   return report
 }
 

@@ -14,16 +14,20 @@ export type {
   Verdict,
 } from './model.js'
 export {
+  hashlimitName,
   IPTABLES_LIMIT_MAX_PER_SEC,
   quoteIptables,
   renderIptables,
   renderIptablesChains,
+  renderIptablesRuleset,
 } from './render-iptables.js'
 export {
   assertLogPrefix,
   checkNflogGroup,
   commentLine,
+  DEFAULT_LIMIT_BURST,
   formatPortRange,
+  LIMIT_BURST_MAX,
   listFileRules,
   MULTIPORT_MAX,
   NFLOG_GROUP_MAX,
@@ -31,15 +35,20 @@ export {
   parseIcmpType,
   parseLimit,
   parsePorts,
+  PEER_SET_PREFIX,
+  PEER_SET_THRESHOLD,
+  peerSet,
   ruleFamily,
   ruleForFamily,
   RULESET_CHAIN_NAMES,
   RULESET_CHAINS,
+  SOURCE_LIMIT_TABLE,
   walkRuleset,
 } from './normalise.js'
 export type {
   IcmpMatch,
   NormalRule,
+  PeerSet,
   PortRanges,
   RateLimit,
   RenderedChain,
@@ -47,7 +56,17 @@ export type {
   RuleDirection,
   RulesetVisitor,
 } from './normalise.js'
-export {declareNftChain, NFT_BASE_CHAIN_SPECS, nftTable, renderNft, renderNftChains} from './render-nft.js'
+export {
+  declareNftChain,
+  declareNftPeerSet,
+  NFT_BASE_CHAIN_SPECS,
+  NFT_METER_PREFIX,
+  nftTable,
+  renderNft,
+  renderNftChains,
+  renderNftRuleset,
+} from './render-nft.js'
+export {createIpsetPeerSets, listPeerSets, nftSetNames, peerSetsInState, planIpsetPeerSets, removePeerSets} from './peer-sets.js'
 export {
   captureState,
   incompatibleTable,
@@ -126,7 +145,10 @@ export {
   ICMP_TYPES,
   ICMPV6_TYPES,
   isBuiltinTemplate,
-  LOG_RATE_LIMIT,
+  LOG_HOST_BURST,
+  LOG_HOST_LIMIT,
+  LOG_SOURCE_BURST,
+  LOG_SOURCE_LIMIT,
   PING_TYPES,
   withPeers,
   WWW_DATA_USER,

@@ -34,8 +34,18 @@ export interface Rule {
   icmpType?: string
   /** Socket owner (OUTPUT only), for reject-www-data. */
   uidOwner?: string
-  /** Rate limit for `log` ("10/second" style); the LOG prefix comes from the config. */
+  /** Host-wide rate limit ("10/second" style), e.g. for `log`; the LOG prefix comes from the config. */
   limit?: string
+  /** Burst of `limit`, in packets (1–10,000); absent = 5, the kernel's default. */
+  limitBurst?: number
+  /**
+   * Rate limit per peer address ("2/second" style): each source (incoming, list chains) or destination
+   * (outgoing) gets its own bucket, an IPv6 address per /64. The `log` template uses it so that a scan
+   * from many addresses logs each of them.
+   */
+  sourceLimit?: string
+  /** Burst of `sourceLimit`, in packets (1–10,000); absent = 5. */
+  sourceLimitBurst?: number
   verdict: Verdict
   /** With verdict reject on TCP: answer with a TCP reset. */
   tcpReset?: boolean

@@ -2,6 +2,8 @@
  * What both renderers share: the ruleset chains, the walk over the model in chain order, and the checks
  * and normalisation of a rule (ports, ICMP types, limits, log prefixes, family selection). Pure.
  */
+import {createHash} from 'node:crypto'
+
 import {checkLogPrefix} from '../../config/index.js'
 import {InvalidValueError} from '../../errors.js'
 import type {Family, Network} from '../../net/index.js'
@@ -40,6 +42,37 @@ export interface RenderedChain {
   rules: string[]
 }
 
+/**
+ * A rule with more peers of one family than this matches them with a set lookup instead of one kernel
+ * rule per peer: an ipset `hash:net` (iptables) or a named nft set with `flags interval` in diswall's
+ * table. 16 keeps the short lists (a few admin addresses) readable in iptables-save and nft listings,
+ * and a rule per address costs little there; beyond it every packet would walk the list linearly.
+ */
+export const PEER_SET_THRESHOLD = 16
+
+/** Names of peer sets start with this (ipset names and nft sets of diswall's table). */
+export const PEER_SET_PREFIX = 'diswall-f'
+
+/**
+ * The peers of a rule as a kernel set. The name is derived from the family and the content
+ * (`diswall-f4-` + 16 hex digits of a SHA-256), so a set of a given name always holds the same
+ * networks: an apply creates the sets it lacks before it loads the rules, a set in use never changes,
+ * and a diff of the rules also shows a change of a list.
+ */
+export interface PeerSet {
+  name: string
+  family: Family
+  /** The networks as text, sorted and without duplicates. */
+  networks: string[]
+}
+
+/** The content-addressed set of `peers` (all of one family). Pure. */
+export function peerSet(peers: readonly Network[], family: Family): PeerSet {
+  const networks = [...new Set(peers.map((p) => p.text))].sort()
+  const hash = createHash('sha256').update(`${family}\n${networks.join('\n')}`).digest('hex').slice(0, 16)
+  return {family, name: `${PEER_SET_PREFIX}${family}-${hash}`, networks}
+}
+
 /** Largest NFLOG group; group 0 exists but the config starts at 1. */
 export const NFLOG_GROUP_MAX = 65_535
 
@@ -57,11 +90,27 @@ export interface IcmpMatch {
   code?: number
 }
 
-/** A rate limit: `count` packets per `unit`. */
+/** A rate limit: `count` packets per `unit`, with a burst (absent = {@link DEFAULT_LIMIT_BURST}). */
 export interface RateLimit {
   count: number
   unit: 'day' | 'hour' | 'minute' | 'second'
+  burst?: number
 }
+
+/** Burst of a rate limit when none is given: the default of iptables `limit`/`hashlimit` and nft `limit`. */
+export const DEFAULT_LIMIT_BURST = 5
+
+/** Largest burst iptables takes (libxt_limit, libxt_hashlimit); nft takes it too. */
+export const LIMIT_BURST_MAX = 10_000
+
+/**
+ * The per-peer buckets of a source limit ({@link NormalRule.sourceLimit}): iptables hashlimit tables
+ * (`--hashlimit-htable-size`, `-max`, `-expire`) and nft meters (`size`, `timeout`). A peer's entry
+ * expires after `expireMs` without packets; when `maxEntries` peers are tracked at once, a new peer's
+ * packets do not match the rule (no log line) until entries expire. IPv6 peers are counted per /64
+ * (`ipv6Prefix`), so one host cannot fill the table with the addresses of its own network.
+ */
+export const SOURCE_LIMIT_TABLE = {buckets: 16_384, expireMs: 10_000, ipv6Prefix: 64, maxEntries: 65_536} as const
 
 /** Which way a rule looks: incoming (peers are sources), outgoing (destinations), or a list chain (sources). */
 export type RuleDirection = 'incoming' | 'list' | 'outgoing'
@@ -76,7 +125,10 @@ export interface NormalRule {
   /** Deduplicated, in the model's order. */
   state?: ConnState[]
   uidOwner?: string
+  /** Host-wide rate limit. */
   limit?: RateLimit
+  /** Rate limit per peer: source on incoming and list rules, destination on outgoing ones (see {@link SOURCE_LIMIT_TABLE}). */
+  sourceLimit?: RateLimit
   verdict: Verdict
   tcpReset: boolean
   /** This family's peers; empty = everyone. */
@@ -141,7 +193,14 @@ export function normaliseRule(rule: Rule, direction: RuleDirection): NormalRule 
     normal.state = [...new Set(rule.state)]
   }
   if (rule.uidOwner !== undefined) normal.uidOwner = rule.uidOwner
-  if (rule.limit !== undefined) normal.limit = parseLimit(rule.limit, origin)
+  if (rule.limit !== undefined) normal.limit = withBurst(parseLimit(rule.limit, origin), rule.limitBurst, origin)
+  else if (rule.limitBurst !== undefined) throw ruleError(origin, 'a burst needs a rate limit')
+  if (rule.sourceLimit !== undefined) {
+    const limit = parseLimit(rule.sourceLimit, origin)
+    // iptables-save prints a hashlimit rate in the largest unit that divides it; per second compares as written.
+    if (limit.unit !== 'second') throw ruleError(origin, `per-source rate limit ${JSON.stringify(rule.sourceLimit)} must be per second`)
+    normal.sourceLimit = withBurst(limit, rule.sourceLimitBurst, origin)
+  } else if (rule.sourceLimitBurst !== undefined) throw ruleError(origin, 'a per-source burst needs a per-source rate limit')
   return normal
 }
 
@@ -201,6 +260,15 @@ export function parseLimit(text: string, origin: Origin): RateLimit {
     throw ruleError(origin, `bad rate limit ${JSON.stringify(text)}`, 'Write it as COUNT/UNIT, e.g. 10/second, 3/minute, 1/hour.')
   }
   return {count: Number(m[1]), unit}
+}
+
+/** The limit with its burst, when one other than the default is given. @throws RulesetError for a bad burst. */
+function withBurst(limit: RateLimit, burst: number | undefined, origin: Origin): RateLimit {
+  if (burst === undefined || burst === DEFAULT_LIMIT_BURST) return limit
+  if (!Number.isInteger(burst) || burst < 1 || burst > LIMIT_BURST_MAX) {
+    throw ruleError(origin, `bad burst ${JSON.stringify(burst)}: it must be an integer from 1 to ${LIMIT_BURST_MAX}`)
+  }
+  return {...limit, burst}
 }
 
 /** ICMP (IPv4) names iptables knows (`iptables -p icmp -h`), lower-cased. */

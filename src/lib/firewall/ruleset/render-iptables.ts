@@ -12,14 +12,18 @@ import {
   assertLogPrefix,
   checkNflogGroup,
   commentLine,
+  DEFAULT_LIMIT_BURST,
   formatPortRange,
   MULTIPORT_MAX,
+  PEER_SET_THRESHOLD,
+  peerSet,
   ruleError,
   ruleForFamily,
   RULESET_CHAIN_NAMES,
+  SOURCE_LIMIT_TABLE,
   walkRuleset,
 } from './normalise.js'
-import type {NormalRule, RateLimit, RenderedChain, RenderOptions, RuleDirection} from './normalise.js'
+import type {NormalRule, PeerSet, RateLimit, RenderedChain, RenderOptions, RuleDirection} from './normalise.js'
 
 /**
  * Quotes a word the way iptables-save prints it (xtables_save_string): bare when it is only letters,
@@ -77,13 +81,23 @@ export function renderIptables(model: RulesetModel, family: Family, opts: Render
   return buildIptables(model, family, opts).script
 }
 
-function buildIptables(model: RulesetModel, family: Family, opts: RenderOptions): {chains: RenderedChain[]; script: string} {
+/**
+ * The chains, the restore script and the peer sets (ipset `hash:net`, see PEER_SET_THRESHOLD) the
+ * script's rules match, for one family. The sets must exist before the script is loaded.
+ * @throws RulesetError for a rule no firewall can express; InvalidValueError for a bad log prefix.
+ */
+export function renderIptablesRuleset(model: RulesetModel, family: Family, opts: RenderOptions): {chains: RenderedChain[]; script: string; sets: PeerSet[]} {
+  return buildIptables(model, family, opts)
+}
+
+function buildIptables(model: RulesetModel, family: Family, opts: RenderOptions): {chains: RenderedChain[]; script: string; sets: PeerSet[]} {
   assertLogPrefix(opts.logPrefix, 'iptables')
   checkNflogGroup(opts.nflogGroup)
   const v = family === 4 ? 'v4' : 'v6'
   const C = RULESET_CHAINS
   const chains = new Map<string, string[]>(RULESET_CHAIN_NAMES.map((name) => [name, []]))
   const body: string[] = []
+  const sets = new Map<string, PeerSet>()
   const add = (chain: string, spec: string): void => {
     chains.get(chain)!.push(spec)
     body.push(`-A ${chain} ${spec}`)
@@ -92,7 +106,7 @@ function buildIptables(model: RulesetModel, family: Family, opts: RenderOptions)
     const normal = ruleForFamily(rule, family, direction)
     if (normal === undefined) return
     if (rule.comment !== undefined) body.push(commentLine(rule.comment))
-    for (const spec of iptablesSpecs(normal, family, direction, opts)) add(chain, spec)
+    for (const spec of iptablesSpecs(normal, family, direction, opts, sets)) add(chain, spec)
   }
 
   walkRuleset(model, {
@@ -116,13 +130,22 @@ function buildIptables(model: RulesetModel, family: Family, opts: RenderOptions)
     'COMMIT',
     '',
   ].join('\n')
-  return {chains: RULESET_CHAIN_NAMES.map((name) => ({name, rules: chains.get(name)!})), script}
+  return {chains: RULESET_CHAIN_NAMES.map((name) => ({name, rules: chains.get(name)!})), script, sets: [...sets.values()]}
 }
 
-/** The iptables-save form of a rule: one specification per peer (or one for everyone). */
-function iptablesSpecs(rule: NormalRule, family: Family, direction: RuleDirection, log: LogTarget): string[] {
+/**
+ * The iptables-save form of a rule: one specification per peer, one with a set match when there are more
+ * than PEER_SET_THRESHOLD peers (the set is added to `sets`), or one for everyone.
+ */
+function iptablesSpecs(rule: NormalRule, family: Family, direction: RuleDirection, log: LogTarget, sets: Map<string, PeerSet>): string[] {
   const parts: string[] = []
   if (rule.proto !== undefined) parts.push(`-p ${rule.proto === 'icmpv6' ? 'ipv6-icmp' : rule.proto}`)
+  const lookup = rule.peers.length > PEER_SET_THRESHOLD ? peerSet(rule.peers, family) : undefined
+  if (lookup !== undefined) {
+    sets.set(lookup.name, lookup)
+    // iptables-save prints `-p` first, then the matches in the order they were given.
+    parts.push(`-m set --match-set ${lookup.name} ${direction === 'outgoing' ? 'dst' : 'src'}`)
+  }
   if (rule.proto === 'tcp' || rule.proto === 'udp') {
     checkMultiport(rule)
     parts.push(...portMatches(rule))
@@ -136,16 +159,45 @@ function iptablesSpecs(rule: NormalRule, family: Family, direction: RuleDirectio
     parts.push(`-m conntrack --ctstate ${states.join(',')}`)
   }
   if (rule.uidOwner !== undefined) parts.push(`-m owner --uid-owner ${rule.uidOwner}`)
+  if (rule.sourceLimit !== undefined) {
+    checkIptablesLimit(rule, rule.sourceLimit)
+    parts.push(hashlimitMatch(rule.sourceLimit, family, direction))
+  }
   if (rule.limit !== undefined) {
     checkIptablesLimit(rule, rule.limit)
-    parts.push(`-m limit --limit ${rule.limit.count}/${IPTABLES_LIMIT_UNITS[rule.limit.unit]}`)
+    const {burst, count, unit} = rule.limit
+    parts.push(`-m limit --limit ${count}/${IPTABLES_LIMIT_UNITS[unit]}${burst === undefined ? '' : ` --limit-burst ${burst}`}`)
   }
   parts.push(iptablesTarget(rule, family, log))
   const rest = parts.join(' ')
-  if (rule.peers.length === 0) return [rest]
+  if (rule.peers.length === 0 || lookup !== undefined) return [rest]
   const flag = direction === 'outgoing' ? '-d' : '-s'
   // iptables-save prints addresses with their prefix length (198.51.100.7/32).
   return rule.peers.map((peer) => `${flag} ${peer.text} ${rest}`)
+}
+
+/**
+ * The hashlimit table of a per-peer limit: one per direction of the peer (source or destination), shared
+ * by the rules of that direction (the kernel keys a table by name and family). All of diswall's rules
+ * create it with the same options, so whichever rule comes first, the table is the same.
+ */
+export function hashlimitName(direction: RuleDirection): string {
+  return direction === 'outgoing' ? 'diswall-log-dst' : 'diswall-log-src'
+}
+
+/**
+ * `-m hashlimit …` of a per-peer limit, in iptables-save order (1.8.9): the peer is the source address
+ * (the destination on outgoing rules), an IPv6 peer counted per /64 (see SOURCE_LIMIT_TABLE).
+ */
+function hashlimitMatch({burst, count, unit}: RateLimit, family: Family, direction: RuleDirection): string {
+  const T = SOURCE_LIMIT_TABLE
+  const peer = direction === 'outgoing' ? 'dst' : 'src'
+  return [
+    `-m hashlimit --hashlimit-upto ${count}/${IPTABLES_LIMIT_UNITS[unit]} --hashlimit-burst ${burst ?? DEFAULT_LIMIT_BURST}`,
+    `--hashlimit-mode ${peer}ip --hashlimit-name ${hashlimitName(direction)}`,
+    `--hashlimit-htable-size ${T.buckets} --hashlimit-htable-max ${T.maxEntries} --hashlimit-htable-expire ${T.expireMs}`,
+    ...(family === 6 ? [`--hashlimit-${peer}mask ${T.ipv6Prefix}`] : []),
+  ].join(' ')
 }
 
 /** `-m tcp --sport S --dport D` for single ports and ranges, `-m multiport --dports …` for lists. */

@@ -8,21 +8,25 @@
  * match (listed as the uid), and a TCP reset bound to one family without peers (nft 1.0.6 does not list
  * the `meta nfproto`).
  */
-import type {Family} from '../../net/index.js'
+import type {Family, Network} from '../../net/index.js'
 import {NFT_GUARD_CHAIN_SPEC} from '../sets/index.js'
 import type {ConnState, Rule, RulesetModel} from './model.js'
 import {
   assertLogPrefix,
   checkNflogGroup,
   commentLine,
+  DEFAULT_LIMIT_BURST,
   formatPortRange,
   normaliseRule,
+  PEER_SET_THRESHOLD,
+  peerSet,
   RULESET_CHAIN_NAMES,
   RULESET_CHAINS,
   ruleFamily,
+  SOURCE_LIMIT_TABLE,
   walkRuleset,
 } from './normalise.js'
-import type {NormalRule, RateLimit, RenderedChain, RenderOptions, RuleDirection} from './normalise.js'
+import type {NormalRule, PeerSet, RateLimit, RenderedChain, RenderOptions, RuleDirection} from './normalise.js'
 
 /** nft spelling of ICMP types (by number); other numbers are written as numbers. */
 const NFT_ICMP_TYPES: Record<number, string> = {
@@ -80,6 +84,11 @@ export function renderNft(model: RulesetModel, opts: RenderOptions): string {
   return buildNft(model, opts).script
 }
 
+/** The chains, the `nft -f` file and the peer sets it declares (see PEER_SET_THRESHOLD). Pure. */
+export function renderNftRuleset(model: RulesetModel, opts: RenderOptions): {chains: RenderedChain[]; script: string; sets: PeerSet[]} {
+  return buildNft(model, opts)
+}
+
 /** `inet <table>`, as nft commands name the table. */
 export function nftTable(opts: Pick<RenderOptions, 'names'>): string {
   return `inet ${opts.names.table}`
@@ -91,7 +100,7 @@ export const NFT_BASE_CHAIN_SPECS: Readonly<Record<string, string>> = {
   [RULESET_CHAINS.out]: 'type filter hook output priority filter; policy accept;',
 }
 
-function buildNft(model: RulesetModel, opts: RenderOptions): {chains: RenderedChain[]; script: string} {
+function buildNft(model: RulesetModel, opts: RenderOptions): {chains: RenderedChain[]; script: string; sets: PeerSet[]} {
   assertLogPrefix(opts.logPrefix, 'nft')
   checkNflogGroup(opts.nflogGroup)
   const t = nftTable(opts)
@@ -103,8 +112,12 @@ function buildNft(model: RulesetModel, opts: RenderOptions): {chains: RenderedCh
     chains.get(chain)!.push(rule)
     body.push(`add rule ${t} ${chain} ${rule}`)
   }
+  // Each per-peer limit gets its own meter (nft refuses one meter in two rules), numbered in file order.
+  let meters = 0
+  const sets = new Map<string, PeerSet>()
+  const log: LogTarget = {...opts, addSet: (set) => sets.set(set.name, set), nextMeter: () => `${NFT_METER_PREFIX}${++meters}`}
   const addRule = (chain: string, rule: Rule, direction: RuleDirection): void => {
-    const rendered = nftRules(normaliseRule(rule, direction), direction, opts)
+    const rendered = nftRules(normaliseRule(rule, direction), direction, log)
     if (rendered.length === 0) return
     if (rule.comment !== undefined) body.push(commentLine(rule.comment))
     for (const text of rendered) add(chain, text)
@@ -134,10 +147,25 @@ function buildNft(model: RulesetModel, opts: RenderOptions): {chains: RenderedCh
     // diswall-in does all it does, in order, so it stays empty while the ruleset is loaded.
     `add chain ${t} ${opts.names.guardChain} { ${NFT_GUARD_CHAIN_SPEC} }`,
     `flush chain ${t} ${opts.names.guardChain}`,
+    ...[...sets.values()].flatMap((set) => declareNftPeerSet(t, set)),
     ...body,
     '',
   ].join('\n')
-  return {chains: RULESET_CHAIN_NAMES.map((name) => ({name, rules: chains.get(name)!})), script}
+  return {chains: RULESET_CHAIN_NAMES.map((name) => ({name, rules: chains.get(name)!})), script, sets: [...sets.values()]}
+}
+
+/**
+ * A peer set of the ruleset (see PEER_SET_THRESHOLD) in the same transaction as the rules: declared
+ * (`flags interval`, and `auto-merge` so that overlapping networks of a file merge instead of failing),
+ * emptied and filled, so that it holds exactly its networks whatever was there.
+ */
+export function declareNftPeerSet(table: string, set: PeerSet): string[] {
+  const type = set.family === 4 ? 'ipv4_addr' : 'ipv6_addr'
+  return [
+    `add set ${table} ${set.name} { type ${type}; flags interval; auto-merge; }`,
+    `flush set ${table} ${set.name}`,
+    `add element ${table} ${set.name} { ${set.networks.join(', ')} }`,
+  ]
 }
 
 /** `add chain` of a ruleset chain, with its hook for the base chains. */
@@ -153,26 +181,56 @@ export function declareNftChain(table: string, name: string): string {
  */
 function nftRules(rule: NormalRule, direction: RuleDirection, log: LogTarget): string[] {
   const only = ruleFamily(rule)
-  if (rule.peers.length === 0) return [nftRule(rule, only, undefined, log)]
-  return rule.peers
-    .filter((peer) => only === undefined || peer.family === only)
+  if (rule.peers.length === 0) {
+    // A meter's key is an address of one family: a per-peer limit for both families is two rules.
+    if (rule.sourceLimit !== undefined && only === undefined) return ([4, 6] as const).map((f) => nftRule(rule, f, undefined, direction, log))
+    return [nftRule(rule, only, undefined, direction, log)]
+  }
+  const peers = rule.peers.filter((peer) => only === undefined || peer.family === only)
+  const field = direction === 'outgoing' ? 'daddr' : 'saddr'
+  const large = (family: Family): boolean => peers.filter((p) => p.family === family).length > PEER_SET_THRESHOLD
+  if (!large(4) && !large(6)) return nftPeerRules(rule, peers, direction, log)
+  const out: string[] = []
+  for (const family of [...new Set(peers.map((p) => p.family))]) {
+    const ofFamily = peers.filter((p) => p.family === family)
+    if (ofFamily.length <= PEER_SET_THRESHOLD) {
+      out.push(...nftPeerRules(rule, ofFamily, direction, log))
+      continue
+    }
+    const set = peerSet(ofFamily, family)
+    log.addSet(set)
+    out.push(nftRule(rule, family, `${family === 4 ? 'ip' : 'ip6'} ${field} @${set.name}`, direction, log))
+  }
+  return out
+}
+
+/** One rule per peer. */
+function nftPeerRules(rule: NormalRule, peers: readonly Network[], direction: RuleDirection, log: LogTarget): string[] {
+  return peers
     .map((peer) => {
       // A host is listed without its /32 or /128.
       const host = peer.prefix === (peer.family === 4 ? 32 : 128)
       const field = direction === 'outgoing' ? 'daddr' : 'saddr'
       const match = `${peer.family === 4 ? 'ip' : 'ip6'} ${field} ${host ? peer.address.text : peer.text}`
-      return nftRule(rule, peer.family, match, log)
+      return nftRule(rule, peer.family, match, direction, log)
     })
 }
 
-/** Where the `log` verdict sends packets: the kernel log, or an NFLOG group. */
-type LogTarget = Pick<RenderOptions, 'logPrefix' | 'nflogGroup'>
+/**
+ * Where the `log` verdict sends packets (the kernel log, or an NFLOG group), and the name of the next
+ * meter of a per-peer limit.
+ */
+type LogTarget = Pick<RenderOptions, 'logPrefix' | 'nflogGroup'> & {nextMeter: () => string; addSet: (set: PeerSet) => void}
 
-function nftRule(rule: NormalRule, family: Family | undefined, peerMatch: string | undefined, log: LogTarget): string {
+/** Meters of per-peer limits are named `diswall-log-1`, `diswall-log-2`, … in the ruleset's table. */
+export const NFT_METER_PREFIX = 'diswall-log-'
+
+function nftRule(rule: NormalRule, family: Family | undefined, peerMatch: string | undefined, direction: RuleDirection,
+  log: LogTarget): string {
   const parts: string[] = []
   // A rule bound to one family needs a family match unless something else in it implies one: a peer
-  // address, an icmp/icmpv6 protocol, or a reject answered with ICMP of that family.
-  const implied = peerMatch !== undefined || rule.proto === 'icmp' || rule.proto === 'icmpv6' ||
+  // address, a meter keyed by an address, an icmp/icmpv6 protocol, or a reject answered with ICMP of that family.
+  const implied = peerMatch !== undefined || rule.sourceLimit !== undefined || rule.proto === 'icmp' || rule.proto === 'icmpv6' ||
     (rule.verdict === 'reject' && !rule.tcpReset)
   if (family !== undefined && !implied) parts.push(`meta nfproto ${family === 4 ? 'ipv4' : 'ipv6'}`)
   if (peerMatch !== undefined) parts.push(peerMatch)
@@ -181,6 +239,7 @@ function nftRule(rule: NormalRule, family: Family | undefined, peerMatch: string
   // A uid is written bare (nft lists it so); a user name quoted, so that `-` or `.` in it cannot confuse
   // nft's parser. nft resolves the name when loading and lists the uid.
   if (rule.uidOwner !== undefined) parts.push(`meta skuid ${/^\d+$/.test(rule.uidOwner) ? rule.uidOwner : `"${rule.uidOwner}"`}`)
+  if (rule.sourceLimit !== undefined) parts.push(nftMeter(rule.sourceLimit, family!, direction, log.nextMeter()))
   if (rule.limit !== undefined) parts.push(`limit rate ${formatNftLimit(rule.limit)}`)
   parts.push(nftVerdict(rule, family, log))
   return parts.join(' ')
@@ -210,8 +269,25 @@ function nftPorts(ranges: ReadonlyArray<readonly [number, number]>): string {
   return `{ ${sorted.map((r) => formatPortRange(r, '-')).join(', ')} }`
 }
 
-function formatNftLimit({count, unit}: RateLimit): string {
-  return `${count}/${unit}`
+/** `10/second`, with ` burst N packets` when the burst is not the default (nft 1.0.6 lists it so). */
+function formatNftLimit({burst, count, unit}: RateLimit): string {
+  return burst === undefined || burst === DEFAULT_LIMIT_BURST ? `${count}/${unit}` : `${count}/${unit} burst ${burst} packets`
+}
+
+/**
+ * The meter of a per-peer limit, as nft 1.0.6 lists it: keyed by the source address (the destination on
+ * outgoing rules), an IPv6 address masked to its /64 (see SOURCE_LIMIT_TABLE).
+ */
+function nftMeter(limit: RateLimit, family: Family, direction: RuleDirection, name: string): string {
+  const T = SOURCE_LIMIT_TABLE
+  const field = direction === 'outgoing' ? 'daddr' : 'saddr'
+  const key = family === 4 ? `ip ${field}` : `ip6 ${field} & ${ipv6Mask(T.ipv6Prefix)}`
+  return `meter ${name} size ${T.maxEntries} { ${key} timeout ${T.expireMs / 1000}s limit rate ${formatNftLimit(limit)} }`
+}
+
+/** An IPv6 prefix length as a mask, the way nft prints it (`ffff:ffff:ffff:ffff::` for 64; multiples of 16). */
+function ipv6Mask(prefix: number): string {
+  return `${Array.from({length: prefix / 16}, () => 'ffff').join(':')}::`
 }
 
 function nftVerdict(rule: NormalRule, family: Family | undefined, {logPrefix, nflogGroup}: LogTarget): string {

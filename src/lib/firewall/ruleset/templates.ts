@@ -33,8 +33,21 @@ export interface TemplateInput {
 /** The template used for a file named after a service or a port: accept. */
 export const DEFAULT_TEMPLATE = 'accept'
 
-/** Rate limit of the `log` template; the LOG prefix is the renderer's (from the config). */
-export const LOG_RATE_LIMIT = '10/second'
+/**
+ * Rate limit of the `log` template per peer address (an IPv6 address per /64), with its burst: a scan
+ * from thousands of addresses logs every one of them, while one address cannot flood the log. The LOG
+ * prefix is the renderer's (from the config).
+ */
+export const LOG_SOURCE_LIMIT = '2/second'
+export const LOG_SOURCE_BURST = 5
+
+/**
+ * Host-wide safety cap of the `log` template, with its burst: far above what the per-address limit lets
+ * a scan through (the fastest iptables takes, 10,000 packets/s), so that only a flood from tens of
+ * thousands of addresses at once is cut.
+ */
+export const LOG_HOST_LIMIT = '10000/second'
+export const LOG_HOST_BURST = 10_000
 
 /** The passive-mode data ports the `ftp` template opens besides 21 (configure the FTP server to match). */
 export const FTP_PASSIVE_PORTS = '49152:65535'
@@ -177,7 +190,8 @@ const TEMPLATES: Readonly<Record<string, TemplateDef>> = {
     takesPort: false,
   },
   invalid: stateTemplate('invalid', 'drop'),
-  log: simple(`log what reaches it (at most ${LOG_RATE_LIMIT}), for the detection`, {limit: LOG_RATE_LIMIT, verdict: 'log'}),
+  log: simple(`log what reaches it (at most ${LOG_SOURCE_LIMIT} per address, burst ${LOG_SOURCE_BURST}; ${LOG_HOST_LIMIT} in all), for the detection`,
+    {limit: LOG_HOST_LIMIT, limitBurst: LOG_HOST_BURST, sourceLimit: LOG_SOURCE_LIMIT, sourceLimitBurst: LOG_SOURCE_BURST, verdict: 'log'}),
   new: stateTemplate('new', 'accept'),
   ping: {
     directions: BOTH,
@@ -245,7 +259,8 @@ export function describeBuiltinTemplate(name: string): string | undefined {
  * - reject: TCP answered with a reset, the rest with the kernel's ICMP port-unreachable;
  * - established, related, new: accept that conntrack state; invalid and syn-ack-flood-protection (incoming
  *   only): drop state INVALID; with a port, one rule per protocol;
- * - log: rate-limited ({@link LOG_RATE_LIMIT}) verdict `log`;
+ * - log: verdict `log`, rate-limited per peer address ({@link LOG_SOURCE_LIMIT}) under a host-wide cap
+ *   ({@link LOG_HOST_LIMIT});
  * - ping: echo-request, echo-reply, time-exceeded over ICMP (IPv4) and ICMPv6 (IPv6); icmp / icmpv6: one
  *   family, every type or `input.icmpType`; essential-icmpv6: {@link ESSENTIAL_ICMPV6_TYPES};
  * - dns: incoming = replies (tcp and udp from port 53 to 1024–65535, state established only), outgoing =

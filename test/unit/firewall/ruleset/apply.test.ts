@@ -528,7 +528,8 @@ test('flushRuleset - ipset: deletes every jump to the ruleset chains, then flush
   const dump4 = appliedDump(m, 4).replace('COMMIT', '-A FORWARD -s 10.0.0.0/8 -j diswall-blacklist\nCOMMIT')
   const k = fakeKernel({dumps: {4: dump4, 6: guardDump(6)}})
   const report = await flushRuleset({backend: 'ipset', exec: k.exec, names: NAMES})
-  assert.deepEqual(k.calls.map((c) => line(c)), ['iptables-save', 'iptables-restore --noflush', 'ip6tables-save'])
+  // Then the peer sets are looked for (there are none here).
+  assert.deepEqual(k.calls.map((c) => line(c)), ['iptables-save', 'iptables-restore --noflush', 'ip6tables-save', 'ipset list -n'])
   assert.equal(k.calls[1].input, `*filter
 -D INPUT -j diswall-in
 -D OUTPUT -j diswall-out
@@ -553,7 +554,8 @@ COMMIT
 test('flushRuleset - nftables: flushes, then deletes the chains that exist, in one transaction', async () => {
   const k = fakeKernel({nftChains: {'diswall-in': NFT_IN_LISTING, 'diswall-whitelist': 'table inet diswall {\n\tchain diswall-whitelist {\n\t}\n}\n'}})
   const report = await flushRuleset({backend: 'nftables', exec: k.exec, names: NAMES})
-  assert.equal(k.calls[4].input, `flush chain inet diswall diswall-in
+  assert.equal(line(k.calls[4]), 'nft -t list sets inet')
+  assert.equal(k.calls[5].input, `flush chain inet diswall diswall-in
 flush chain inet diswall diswall-whitelist
 delete chain inet diswall diswall-in
 delete chain inet diswall diswall-whitelist
@@ -562,7 +564,7 @@ delete chain inet diswall diswall-whitelist
 
   const empty = fakeKernel()
   assert.equal((await flushRuleset({backend: 'nftables', exec: empty.exec, names: NAMES})).changed, false)
-  assert.equal(empty.calls.length, 4)
+  assert.equal(empty.calls.length, 5)
 })
 
 test('state - parseIptablesSave splits tables, chains with policies, and rules', () => {

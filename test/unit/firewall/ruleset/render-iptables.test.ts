@@ -3,8 +3,8 @@ import {test} from 'node:test'
 
 import {InvalidValueError} from '../../../../src/lib/errors.js'
 import type {ListFile, Rule, RuleFile, RulesetModel} from '../../../../src/lib/firewall/ruleset/model.js'
-import {parseIcmpType, RULESET_CHAIN_NAMES, RULESET_CHAINS} from '../../../../src/lib/firewall/ruleset/normalise.js'
-import {quoteIptables, renderIptables, renderIptablesChains} from '../../../../src/lib/firewall/ruleset/render-iptables.js'
+import {parseIcmpType, peerSet, RULESET_CHAIN_NAMES, RULESET_CHAINS} from '../../../../src/lib/firewall/ruleset/normalise.js'
+import {quoteIptables, renderIptables, renderIptablesChains, renderIptablesRuleset} from '../../../../src/lib/firewall/ruleset/render-iptables.js'
 import {renderNft} from '../../../../src/lib/firewall/ruleset/render-nft.js'
 import {RulesetError} from '../../../../src/lib/firewall/ruleset/resolve.js'
 import {DEFAULT_NAMES, kernelNames, RULESET_CHAINS as NAMES_RULESET_CHAINS} from '../../../../src/lib/firewall/sets/names.js'
@@ -311,6 +311,40 @@ test('render-iptables - the log prefix is quoted as iptables-save prints it', ()
   assert.deepEqual(rules('x'.repeat(29)), [`-m limit --limit 10/sec -j LOG --log-prefix ${'x'.repeat(29)}`])
 })
 
+test('render-iptables - a per-source limit is a hashlimit table per direction, IPv6 per /64, as iptables-save prints it', () => {
+  const limits = {limit: '10000/second', limitBurst: 10_000, sourceLimit: '2/second', sourceLimitBurst: 5} as const
+  const m = model({
+    incoming: [file('90-log', [{...limits, dport: '23', peers: [net('192.0.2.0/24'), net('2001:db8::/32')], proto: 'tcp', verdict: 'log'}])],
+    outgoing: [file('90-log', [{...limits, sourceLimitBurst: 20, verdict: 'log'}], 'outgoing.d')],
+  })
+  const rules = (family: 4 | 6, chainName: string): string[] => renderIptablesChains(m, family, OPTS).find((c) => c.name === chainName)!.rules
+  const table = '--hashlimit-htable-size 16384 --hashlimit-htable-max 65536 --hashlimit-htable-expire 10000'
+  // Checked against iptables-save 1.8.9 (nf_tables) in a namespace.
+  assert.deepEqual(rules(4, 'diswall-in').slice(5), [
+    `-s 192.0.2.0/24 -p tcp -m tcp --dport 23 -m hashlimit --hashlimit-upto 2/sec --hashlimit-burst 5 --hashlimit-mode srcip --hashlimit-name diswall-log-src ${table} -m limit --limit 10000/sec --limit-burst 10000 -j LOG --log-prefix "diswall-log: "`,
+  ])
+  assert.deepEqual(rules(6, 'diswall-in').slice(5), [
+    `-s 2001:db8::/32 -p tcp -m tcp --dport 23 -m hashlimit --hashlimit-upto 2/sec --hashlimit-burst 5 --hashlimit-mode srcip --hashlimit-name diswall-log-src ${table} --hashlimit-srcmask 64 -m limit --limit 10000/sec --limit-burst 10000 -j LOG --log-prefix "diswall-log: "`,
+  ])
+  // Outgoing: the peer is the destination, in a table of its own.
+  assert.deepEqual(rules(6, 'diswall-out').slice(1), [
+    `-m hashlimit --hashlimit-upto 2/sec --hashlimit-burst 20 --hashlimit-mode dstip --hashlimit-name diswall-log-dst ${table} --hashlimit-dstmask 64 -m limit --limit 10000/sec --limit-burst 10000 -j LOG --log-prefix "diswall-log: "`,
+  ])
+})
+
+test('render-iptables - refuses a burst out of range, a burst without a limit, and a per-source limit not per second', () => {
+  const render = (rule: Omit<Rule, 'origin'>): string[] => renderIptablesChains(model({incoming: [file('90-log', [rule])]}), 4, OPTS)[0].rules
+  for (const limitBurst of [0, 10_001, 2.5]) {
+    assert.throws(() => render({limit: '1/second', limitBurst, verdict: 'log'}), (e: unknown) => e instanceof RulesetError && /90-log:1: bad burst/.test(e.message))
+  }
+  assert.throws(() => render({limitBurst: 7, verdict: 'log'}), /a burst needs a rate limit/)
+  assert.throws(() => render({sourceLimitBurst: 7, verdict: 'log'}), /a per-source burst needs a per-source rate limit/)
+  assert.throws(() => render({sourceLimit: '60/minute', verdict: 'log'}), /must be per second/)
+  assert.throws(() => render({sourceLimit: '20000/second', verdict: 'log'}), /faster than iptables can limit/)
+  // The default burst (5) is not written, as iptables-save leaves it out.
+  assert.deepEqual(render({limit: '3/second', limitBurst: 5, verdict: 'log'}).slice(5), ['-m limit --limit 3/sec -j LOG --log-prefix "diswall-log: "'])
+})
+
 test('render-iptables - refuses a log prefix that is empty, longer than 29 characters or not printable ASCII', () => {
   for (const logPrefix of ['', 'x'.repeat(30), 'line\nbreak', 'tab\t', 'é']) {
     assert.throws(() => renderIptables(model(), 4, {...OPTS, logPrefix}), InvalidValueError, JSON.stringify(logPrefix))
@@ -419,4 +453,22 @@ test('render-iptables - a rate limit faster than iptables takes is a RulesetErro
     assert.equal(renderIptablesChains(limited(limit), 4, OPTS).find((c) => c.name === 'diswall-in')!.rules.length, 6, limit)
   }
   assert.match(renderNft(limited('100000/second'), OPTS), /limit rate 100000\/second/)
+})
+
+test('render-iptables - more than 16 peers of a family are one rule with an ipset match; the sets are returned with the script', () => {
+  const v4 = Array.from({length: 17}, (_, i) => net(`198.51.100.${i + 1}`))
+  const m = model({incoming: [file('10-ssh', [{dport: '22', peers: v4, proto: 'tcp', verdict: 'accept'}])]})
+  const {chains, script, sets} = renderIptablesRuleset(m, 4, OPTS)
+  const set = peerSet(v4, 4)
+  // Checked against iptables-save 1.8.9 (nf_tables): -p first, then the matches in the order given.
+  assert.deepEqual(chains[0].rules.slice(5), [`-p tcp -m set --match-set ${set.name} src -m tcp --dport 22 -j ACCEPT`])
+  assert.deepEqual(sets, [set])
+  assert.match(script, new RegExp(`^-A diswall-in -p tcp -m set --match-set ${set.name} src -m tcp --dport 22 -j ACCEPT$`, 'm'))
+  // 16 peers stay 16 rules; IPv6 gets no set from IPv4 peers.
+  const small = model({incoming: [file('10-ssh', [{dport: '22', peers: v4.slice(0, 16), proto: 'tcp', verdict: 'accept'}])]})
+  assert.equal(renderIptablesRuleset(small, 4, OPTS).chains[0].rules.length, 5 + 16)
+  assert.deepEqual(renderIptablesRuleset(m, 6, OPTS).sets, [])
+  // Outgoing: the destination.
+  const out = model({outgoing: [file('10-x', [{peers: v4, verdict: 'accept'}], 'outgoing.d')]})
+  assert.deepEqual(renderIptablesRuleset(out, 4, OPTS).chains[1].rules.slice(1), [`-m set --match-set ${set.name} dst -j ACCEPT`])
 })

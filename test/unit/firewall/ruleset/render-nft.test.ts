@@ -4,6 +4,7 @@ import {test} from 'node:test'
 import {InvalidValueError} from '../../../../src/lib/errors.js'
 import type {ListFile, Rule, RuleFile, RulesetModel} from '../../../../src/lib/firewall/ruleset/model.js'
 import type {RenderOptions} from '../../../../src/lib/firewall/ruleset/normalise.js'
+import {peerSet} from '../../../../src/lib/firewall/ruleset/normalise.js'
 import {renderNft, renderNftChains} from '../../../../src/lib/firewall/ruleset/render-nft.js'
 import {RulesetError} from '../../../../src/lib/firewall/ruleset/resolve.js'
 import {DEFAULT_NAMES, kernelNames} from '../../../../src/lib/firewall/sets/names.js'
@@ -262,6 +263,28 @@ test('render-nft - with an NFLOG group the log verdict sends packets there, as n
   }
 })
 
+test('render-nft - a per-source limit is a meter per rule, one per family, IPv6 per /64, as nft list chain prints it', () => {
+  const limits = {limit: '10000/second', limitBurst: 10_000, sourceLimit: '2/second', sourceLimitBurst: 5} as const
+  const m = model({
+    incoming: [
+      file('80-23', [{...limits, dport: '23', peers: [net('192.0.2.7'), net('2001:db8::/32')], proto: 'tcp', verdict: 'log'}]),
+      file('90-log', [{...limits, verdict: 'log'}]),
+    ],
+    outgoing: [file('90-log', [{...limits, family: 6, sourceLimitBurst: 20, verdict: 'log'}], 'outgoing.d')],
+  })
+  const cap = 'limit rate 10000/second burst 10000 packets log prefix "diswall-log: "'
+  // Checked against nft 1.0.6 in a namespace: a burst of 5 (the default) is not listed.
+  assert.deepEqual(chain(m, 'diswall-in').slice(7), [
+    `ip saddr 192.0.2.7 tcp dport 23 meter diswall-log-1 size 65536 { ip saddr timeout 10s limit rate 2/second } ${cap}`,
+    `ip6 saddr 2001:db8::/32 tcp dport 23 meter diswall-log-2 size 65536 { ip6 saddr & ffff:ffff:ffff:ffff:: timeout 10s limit rate 2/second } ${cap}`,
+    `meter diswall-log-3 size 65536 { ip saddr timeout 10s limit rate 2/second } ${cap}`,
+    `meter diswall-log-4 size 65536 { ip6 saddr & ffff:ffff:ffff:ffff:: timeout 10s limit rate 2/second } ${cap}`,
+  ])
+  assert.deepEqual(chain(m, 'diswall-out').slice(1), [
+    `meter diswall-log-5 size 65536 { ip6 daddr & ffff:ffff:ffff:ffff:: timeout 10s limit rate 2/second burst 20 packets } ${cap}`,
+  ])
+})
+
 test('render-nft - refuses rules no firewall can express, naming file and line', () => {
   const m = model({incoming: [file('10-bad', [{verdict: 'accept'}, {dport: '22', verdict: 'accept'}])]})
   assert.throws(() => renderNft(m, OPTS), (error: unknown) => {
@@ -272,4 +295,30 @@ test('render-nft - refuses rules no firewall can express, naming file and line',
   // nftables has no multiport limit.
   const many = Array.from({length: 20}, (_, i) => String(i + 1)).join(',')
   assert.equal(incomingRules(model({incoming: [file('10-many', [{dport: many, proto: 'tcp', verdict: 'accept'}])]})).length, 1)
+})
+
+test('render-nft - more than 16 peers of a family are one rule with a named interval set the file declares; 16 stay rules', () => {
+  const v4 = Array.from({length: 17}, (_, i) => net(`198.51.100.${i + 1}`))
+  const v6 = Array.from({length: 16}, (_, i) => net(`2001:db8::${i + 1}`))
+  const m = model({incoming: [file('10-ssh', [{dport: '22', peers: [...v4, ...v6], proto: 'tcp', verdict: 'accept'}])]})
+  const set = peerSet(v4, 4)
+  const rules = chain(m, 'diswall-in').slice(7)
+  assert.deepEqual(rules, [`ip saddr @${set.name} tcp dport 22 accept`, ...v6.map((p) => `ip6 saddr ${p.address.text} tcp dport 22 accept`)])
+  const script = renderNft(m, OPTS)
+  assert.match(script, new RegExp(`^add set inet diswall ${set.name} \\{ type ipv4_addr; flags interval; auto-merge; \\}\\nflush set inet diswall ${set.name}\\nadd element inet diswall ${set.name} \\{ 198\\.51\\.100\\.1/32, 198\\.51\\.100\\.10/32, `, 'm'))
+  // The set comes before the rule that uses it.
+  assert.ok(script.indexOf(`add set inet diswall ${set.name}`) < script.indexOf(`@${set.name}`))
+  // Outgoing files match the destination.
+  const out = model({outgoing: [file('10-x', [{peers: v4, verdict: 'accept'}], 'outgoing.d')]})
+  assert.deepEqual(chain(out, 'diswall-out').slice(1), [`ip daddr @${set.name} accept`])
+})
+
+test('peerSet - named by family and content: the same networks give the same name in any order, others another', () => {
+  const a = peerSet([net('192.0.2.0/24'), net('198.51.100.7'), net('192.0.2.0/24')], 4)
+  assert.match(a.name, /^diswall-f4-[0-9a-f]{16}$/)
+  assert.ok(a.name.length <= 31, 'fits an ipset name with the staging suffix')
+  assert.deepEqual(a.networks, ['192.0.2.0/24', '198.51.100.7/32'])
+  assert.equal(peerSet([net('198.51.100.7'), net('192.0.2.0/24')], 4).name, a.name)
+  assert.notEqual(peerSet([net('198.51.100.8'), net('192.0.2.0/24')], 4).name, a.name)
+  assert.match(peerSet([net('2001:db8::/32')], 6).name, /^diswall-f6-/)
 })

@@ -100,9 +100,10 @@ test('templates - invalid and syn-ack-flood-protection drop state invalid', () =
   ])
 })
 
-test('templates - log is rate limited', () => {
-  assert.deepEqual(expand('log'), [{limit: '10/second', origin, verdict: 'log'}])
-  assert.deepEqual(expand('log', {port: SSH}), [{dport: '22', limit: '10/second', origin, proto: 'tcp', verdict: 'log'}])
+test('templates - log is rate limited per source address, under a host-wide cap', () => {
+  const limits = {limit: '10000/second', limitBurst: 10_000, sourceLimit: '2/second', sourceLimitBurst: 5} as const
+  assert.deepEqual(expand('log'), [{...limits, origin, verdict: 'log'}])
+  assert.deepEqual(expand('log', {port: SSH}), [{...limits, dport: '22', origin, proto: 'tcp', verdict: 'log'}])
 })
 
 test('templates - ping accepts echo and time-exceeded over ICMP and ICMPv6', () => {
