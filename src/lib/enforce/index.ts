@@ -12,5 +12,5 @@ export type {
   ProtectedHostFacts,
   RecentBanRecord,
 } from './enforcer.js'
-export {HostFacts, parseAddressEvent, parseListeningPorts, parseSsEndpoint, parseSshPeers} from './host-facts.js'
-export type {AddressEvent, HostFactsOptions} from './host-facts.js'
+export {HostFacts, parseAddressEvent, parseProcNetEndpoint, parseProcNetListening, parseProcNetSshPeers, PROC_NET_TABLES} from './host-facts.js'
+export type {AddressEvent, HostFactsOptions, ReadText} from './host-facts.js'
