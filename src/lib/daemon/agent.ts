@@ -31,7 +31,7 @@ import type {BackendChoice, FirewallBackend, SetEntry} from '../firewall/sets/in
 import {kernelNames, openFirewall} from '../firewall/sets/index.js'
 import type {Logger} from '../service/index.js'
 import {openControlServer,openMetricsServer} from '../service/index.js'
-import {exec as defaultExec} from '../system/index.js'
+import {exec as defaultExec, threadExec} from '../system/index.js'
 import type {Exec} from '../system/index.js'
 import type {Transport, TransportSink, WireEntry} from '../transport/index.js'
 import {openInstanceLock} from './instance.js'
@@ -195,6 +195,13 @@ export class Daemon {
     }
   }
 
+  /** The helper thread that starts programs off the event loop; ended with the daemon. */
+  private helperThread(): Exec {
+    const helper = threadExec()
+    this.closers.push(() => helper.close())
+    return helper
+  }
+
   private async startUnsafe(): Promise<void> {
     const {config} = this
     // The single-instance locks first, before the control socket and any set: a second daemon with
@@ -223,15 +230,18 @@ export class Daemon {
     const loadedPatterns = await this.readPatterns()
     this.patterns = loadedPatterns.files
     this.patternOrigin = loadedPatterns.origin
+    // Programs beside the ban path (`ip -j addr`; `ss -K` and `conntrack` after a ban) start from a
+    // helper thread: a process start blocks its thread until the child execs (exec-thread.ts).
+    const helperExec = this.options.exec ?? this.helperThread()
     this.facts = this.options.hostFacts ?? new HostFacts({
       followAddresses: true,
-      exec: this.exec,
+      exec: helperExec,
       onError: (what, error) => this.log('warning', `reading ${what} failed, keeping the previous: ${asDiswallError(error).message}`),
       sshPorts: sshPorts(this.patterns),
     })
     // Every ban and allow entry passes the enforcer, whatever its origin (the snapshot too); the
     // engine's own cheap never-ban check reads the enforcer's lists: one definition of "protected".
-    this.enforcer = new Enforcer({backend: this.backend, config, exec: this.exec, facts: this.facts, log: this.log,
+    this.enforcer = new Enforcer({backend: this.backend, config, exec: helperExec, facts: this.facts, log: this.log,
       journal: {record: (ops) => this.journal?.record(ops)}})
     // Host facts and the allow list first (one `ip`, two `ss`, one list: milliseconds), so that
     // restored bans are checked against them; then the snapshot, before anything else is started.
