@@ -9,9 +9,9 @@
 import {Worker} from 'node:worker_threads'
 
 import {CommandFailedError, MissingDependencyError} from '../errors.js'
+import type {ExecThreadError, ExecThreadReply, ExecThreadRequest} from './exec-worker.js'
 import {exec as mainThreadExec} from './exec.js'
 import type {Exec, ExecOptions, ExecResult} from './exec.js'
-import type {ExecThreadError, ExecThreadReply, ExecThreadRequest} from './exec-worker.js'
 
 /** An Exec whose programs start from a worker thread; close() ends the thread. */
 export interface ThreadExec extends Exec {
