@@ -17,6 +17,7 @@
  */
 import {appendFileSync, createWriteStream, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
+import {finished} from 'node:stream/promises'
 import {fileURLToPath} from 'node:url'
 
 import {queryDaemon} from '../../src/lib/daemon/index.js'
@@ -249,6 +250,7 @@ async function measureMemory(ctx: SuiteContext): Promise<BenchResult> {
         `file = ${authLog}`, 'ports = 22', 'tag = ssh', 'threshold = 5', 'window = 1h',
         String.raw`^Failed password for \S+ from __IP__ port \d+ ssh2$`, ''].join('\n'))
       await writeBanSnapshot(join(base, 'state', 'sets.snapshot'), bans)
+      ctx.log(`${MEMORY_ID}: snapshot of ${bans} bans written; starting the daemon`)
       const diswall = async (args: string[]): Promise<void> => {
         await victim.run(process.execPath, [RUN_CLI, ...args, '-c', config], {timeoutMs: 120_000})
       }
@@ -289,8 +291,8 @@ async function measureMemory(ctx: SuiteContext): Promise<BenchResult> {
           id: MEMORY_ID,
           memoryMb: {peak: memory.hwm, rss: memory.rss},
           notes: [
-            `VmRSS ${memory.rss.toFixed(0)} MB, VmHWM (peak) ${memory.hwm.toFixed(0)} MB with ${bans} bans restored and ${final.detect.counterKeys} addresses counted`,
-            `after the restore, before the feed: VmRSS ${idle.rss.toFixed(0)} MB, VmHWM ${idle.hwm.toFixed(0)} MB; ready after ${readySec.toFixed(1)} s`,
+            `VmRSS ${memory.rss.toFixed(0)} MB (anonymous ${memory.anon.toFixed(0)} MB), VmHWM (peak) ${memory.hwm.toFixed(0)} MB with ${bans} bans restored and ${final.detect.counterKeys} addresses counted`,
+            `after the restore, before the feed: VmRSS ${idle.rss.toFixed(0)} MB (anonymous ${idle.anon.toFixed(0)} MB), VmHWM ${idle.hwm.toFixed(0)} MB; ready after ${readySec.toFixed(1)} s`,
             `bans ${final.bans.total} (expected 0: every address stays below its threshold)`,
           ],
           seconds: readySec,
@@ -306,11 +308,11 @@ async function measureMemory(ctx: SuiteContext): Promise<BenchResult> {
   })
 }
 
-/** VmRSS and VmHWM of a process, MB. */
-function readMemory(pid: number): {rss: number; hwm: number} {
-  const text = readFileSync(`/proc/${pid}/status`, 'utf8')
-  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN)
-  return {hwm: kb('VmHWM') / 1024, rss: kb('VmRSS') / 1024}
+/** VmRSS and VmHWM of a process, and the anonymous part of its RSS (heaps, not the mapped node binary), MB. */
+function readMemory(pid: number): {rss: number; hwm: number; anon: number} {
+  const mb = (text: string, key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN) / 1024
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  return {anon: mb(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'), 'Anonymous'), hwm: mb(status, 'VmHWM'), rss: mb(status, 'VmRSS')}
 }
 
 /** A snapshot file of `count` distinct IPv4 bans (11.0.0.0 upwards), a day to go, streamed. */
@@ -325,7 +327,7 @@ async function writeBanSnapshot(path: string, count: number): Promise<void> {
     if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()))
   }
   out.end(`# end ${count} entries\n`)
-  await new Promise<void>((resolve, reject) => out.on('finish', () => resolve()).on('error', reject))
+  await finished(out)
 }
 
 /** P6 runs the built CLI: refuse a dist/ older than the sources rather than measure old code. */

@@ -31,7 +31,7 @@ import type {BackendChoice, FirewallBackend, SetEntry} from '../firewall/sets/in
 import {kernelNames, openFirewall} from '../firewall/sets/index.js'
 import type {Logger} from '../service/index.js'
 import {openControlServer,openMetricsServer} from '../service/index.js'
-import {exec as defaultExec, threadExec} from '../system/index.js'
+import {threadExec} from '../system/index.js'
 import type {Exec} from '../system/index.js'
 import type {Transport, TransportSink, WireEntry} from '../transport/index.js'
 import {openInstanceLock} from './instance.js'
@@ -141,7 +141,6 @@ export function unitsSourceId(units: readonly string[]): string {
 export class Daemon {
   private config: Config
   private readonly log: Logger['log']
-  private readonly exec: Exec
   private backend!: FirewallBackend
   private choice!: BackendChoice
   private enforcer!: Enforcer
@@ -173,7 +172,6 @@ export class Daemon {
   constructor(private readonly options: DaemonOptions) {
     this.config = options.config
     this.log = (level, message) => options.logger.log(level, message)
-    this.exec = options.exec ?? defaultExec
   }
 
   /**
@@ -219,7 +217,11 @@ export class Daemon {
       }, DAEMON_SERVICE)
       this.closers.push(() => control.close())
     }
-    const fw = this.options.firewall ?? await openFirewall(config, this.exec, {session: true})
+    // Programs beside the ban path (`ipset list` of the allow list every minute, `ip -j addr`, `ss -K`
+    // and `conntrack` after a ban) start from a helper thread: a process start blocks its thread until
+    // the child execs (exec-thread.ts). Single bans go through the backend's long-running session.
+    const helperExec = this.options.exec ?? this.helperThread()
+    const fw = this.options.firewall ?? await openFirewall(config, helperExec, {session: true})
     this.backend = fw.backend
     this.choice = fw.choice
     this.closers.push(() => this.backend.close())
@@ -230,9 +232,6 @@ export class Daemon {
     const loadedPatterns = await this.readPatterns()
     this.patterns = loadedPatterns.files
     this.patternOrigin = loadedPatterns.origin
-    // Programs beside the ban path (`ip -j addr`; `ss -K` and `conntrack` after a ban) start from a
-    // helper thread: a process start blocks its thread until the child execs (exec-thread.ts).
-    const helperExec = this.options.exec ?? this.helperThread()
     this.facts = this.options.hostFacts ?? new HostFacts({
       followAddresses: true,
       exec: helperExec,
