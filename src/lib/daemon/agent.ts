@@ -217,11 +217,11 @@ export class Daemon {
       }, DAEMON_SERVICE)
       this.closers.push(() => control.close())
     }
-    // Programs beside the ban path (`ipset list` of the allow list every minute, `ip -j addr`, `ss -K`
-    // and `conntrack` after a ban) start from a helper thread: a process start blocks its thread until
-    // the child execs (exec-thread.ts). Single bans go through the backend's long-running session.
+    // Programs beside the ban path (`ip -j addr`, `ss -K` and `conntrack` after a ban) start from a
+    // helper thread: a process start blocks its thread until the child execs (exec-thread.ts). Single
+    // bans go through the backend's long-running session (which needs the default exec).
     const helperExec = this.options.exec ?? this.helperThread()
-    const fw = this.options.firewall ?? await openFirewall(config, helperExec, {session: true})
+    const fw = this.options.firewall ?? await openFirewall(config, this.options.exec, {session: true})
     this.backend = fw.backend
     this.choice = fw.choice
     this.closers.push(() => this.backend.close())
