@@ -1,5 +1,5 @@
 /** The enforcer: the one place that decides and applies bans and allow entries, and what it knows of its host. */
-export {Enforcer, RECENT_BANS} from './enforcer.js'
+export {Enforcer, MAX_REASON_KINDS, RECENT_BANS} from './enforcer.js'
 export type {
   AllowOrder,
   AllowOutcome,
