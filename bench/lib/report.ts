@@ -10,6 +10,7 @@ export type Target =
   | {id: string; kind: 'min-rate'; perSecond: number}
   | {id: string; kind: 'max-seconds'; seconds: number}
   | {id: string; kind: 'max-latency'; p50Ms: number; p99Ms: number}
+  | {id: string; kind: 'max-memory'; rssMb: number}
 
 /** The targets of DESIGN.md that the suites measure. */
 export const TARGETS = {
@@ -25,6 +26,8 @@ export const TARGETS = {
   SNAPSHOT: {id: 'snapshot', kind: 'max-seconds', seconds: 10},
   /** A scan from 2,000 distinct sources within 1 s → all banned (seconds after the last packet). */
   P10: {id: 'P10', kind: 'max-seconds', seconds: 2},
+  /** Daemon memory with 1,000,000 bans (RSS). */
+  P6: {id: 'P6', kind: 'max-memory', rssMb: 150},
 } as const satisfies Record<string, Target>
 
 /** One measured row. */
@@ -49,6 +52,8 @@ export interface BenchResult {
   notes: string[]
   /** Latency percentiles of the `count` samples, ms (latency rows only). */
   latencyMs?: LatencySummary
+  /** Memory of the measured process, MB (memory rows only): VmRSS at the end and VmHWM, its peak. */
+  memoryMb?: {rss: number; peak: number}
 }
 
 /** Percentiles of a set of latency samples, ms. */
@@ -71,6 +76,7 @@ export function summarizeLatency(samples: readonly number[]): LatencySummary {
 /** Builds a row and judges it against its target (`baseline: true` compares without a verdict). */
 export function result(fields: {
   id: string; what: string; count: number; seconds: number; target?: Target; baseline?: boolean; notes?: string[]; latencyMs?: LatencySummary
+  memoryMb?: {rss: number; peak: number}
 }): BenchResult {
   const perSecond = fields.count / fields.seconds
   let verdict: BenchResult['verdict'] = 'info'
@@ -80,9 +86,12 @@ export function result(fields: {
   else if (fields.target?.kind === 'max-latency') {
     const l = fields.latencyMs
     verdict = l !== undefined && l.p50 <= fields.target.p50Ms && l.p99 <= fields.target.p99Ms ? 'pass' : 'miss'
+  } else if (fields.target?.kind === 'max-memory') {
+    verdict = fields.memoryMb !== undefined && fields.memoryMb.rss <= fields.target.rssMb ? 'pass' : 'miss'
   }
   return {
     ...(fields.latencyMs === undefined ? {} : {latencyMs: fields.latencyMs}),
+    ...(fields.memoryMb === undefined ? {} : {memoryMb: fields.memoryMb}),
     count: fields.count,
     id: fields.id,
     notes: fields.notes ?? [],
@@ -98,6 +107,7 @@ export function result(fields: {
 export function describeTarget(target: Target | undefined): string {
   if (!target) return '—'
   if (target.kind === 'max-latency') return `${target.id} p50 ≤ ${target.p50Ms} ms, p99 ≤ ${target.p99Ms} ms`
+  if (target.kind === 'max-memory') return `${target.id} RSS ≤ ${target.rssMb} MB`
   return target.kind === 'min-rate' ? `${target.id} ≥ ${formatInt(target.perSecond)}/s` : `${target.id} ≤ ${target.seconds} s`
 }
 

@@ -15,16 +15,22 @@
  * reader polls for 1 s after each record) or 1.3 s apart (each the first packet after a quiet spell,
  * when a blocking /dev/kmsg read waits for the kernel's next timer tick).
  */
-import {mkdirSync, writeFileSync} from 'node:fs'
+import {appendFileSync, createWriteStream, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
+import {finished} from 'node:stream/promises'
 import {fileURLToPath} from 'node:url'
 
-import {enableNetnsLogging, startUdpEchoServer, uniqueLogPrefix, waitFor, makeTempDir} from '../../src/lib/lab/index.js'
+import {queryDaemon} from '../../src/lib/daemon/index.js'
+import type {DaemonStatus} from '../../src/lib/daemon/index.js'
+import {enableNetnsLogging, makeTempDir, nthIpv4, startUdpEchoServer, uniqueLogPrefix, waitFor} from '../../src/lib/lab/index.js'
 import {withFleet} from '../lib/fleet.js'
 import {type BenchResult, result, summarizeLatency, TARGETS} from '../lib/report.js'
 import {attempt, type BenchSuite, scaled, secondsSince, type SuiteContext} from '../lib/suite.js'
 
 const DEV_CLI = fileURLToPath(new URL('../../bin/dev.js', import.meta.url))
+/** The CLI as installed (from dist/): the P6 row measures the daemon's memory without the TypeScript loader. */
+const RUN_CLI = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const PROBES = 250
 /** ≥ 200 as P1 asks, at 1.3 s each. */
 const QUIET_PROBES = 200
@@ -103,13 +109,14 @@ const CASES: readonly LatencyCase[] = [
 
 /** The P1 suite: probe → blocked for each case of {@link CASES}. */
 export const daemonSuite: BenchSuite = {
-  description: 'P1 probe packet → blocked, through diswall daemon in namespaces (kmsg or nflog source; ipset or nftables)',
+  description: 'P1 probe packet → blocked, through diswall daemon in namespaces (kmsg or nflog source; ipset or nftables); P6 daemon memory',
   name: 'daemon',
   async run(ctx) {
     const out: BenchResult[] = []
     for (const c of CASES) {
       if (ctx.wants(c.id)) out.push(...(await attempt(ctx, c.id, () => measureLatency(ctx, c))))
     }
+    if (ctx.wants(MEMORY_ID)) out.push(...(await attempt(ctx, MEMORY_ID, () => measureMemory(ctx))))
     return out
   },
 }
@@ -213,4 +220,125 @@ function writeSetup(base: string, backend: 'ipset' | 'nftables', source: 'kmsg' 
     '',
   ].join('\n'))
   return config
+}
+
+const MEMORY_ID = 'p6.daemon.memory'
+/** Bans in the kernel, restored from the snapshot at start (what a restart or a bulk init leaves). */
+const MEMORY_BANS = 1_000_000
+/** Distinct addresses the engine counts, each below its threshold. */
+const MEMORY_TRACKED = 100_000
+
+/**
+ * P6: the daemon (from dist/, as installed; ipset, kmsg source) starts with a snapshot of
+ * `MEMORY_BANS` bans, which it restores into the kernel, then reads one failed login from each of
+ * `MEMORY_TRACKED` distinct addresses (threshold 5: none is banned, all are counted). Its VmRSS and
+ * VmHWM (the peak) are read from /proc once the engine counts every address.
+ */
+async function measureMemory(ctx: SuiteContext): Promise<BenchResult> {
+  assertFreshBuild()
+  const bans = scaled(MEMORY_BANS, ctx.scale, 1000)
+  const tracked = scaled(MEMORY_TRACKED, ctx.scale, 100)
+  return withFleet({hosts: ['victim'], links: []}, async (fleet) => {
+    const victim = fleet.host('victim')
+    const temp = makeTempDir('diswall-bench-p6-')
+    try {
+      const base = temp.path
+      const config = writeSetup(base, 'ipset', 'kmsg')
+      const authLog = join(base, 'auth.log')
+      writeFileSync(authLog, '')
+      writeFileSync(join(base, 'firewall', 'patterns.d', 'sshd.patterns'), [
+        `file = ${authLog}`, 'ports = 22', 'tag = ssh', 'threshold = 5', 'window = 1h',
+        String.raw`^Failed password for \S+ from __IP__ port \d+ ssh2$`, ''].join('\n'))
+      await writeBanSnapshot(join(base, 'state', 'sets.snapshot'), bans)
+      ctx.log(`${MEMORY_ID}: snapshot of ${bans} bans written; starting the daemon`)
+      const diswall = async (args: string[]): Promise<void> => {
+        await victim.run(process.execPath, [RUN_CLI, ...args, '-c', config], {timeoutMs: 120_000})
+      }
+      await diswall(['firewall', 'apply'])
+      const started = performance.now()
+      const daemon = victim.spawn(process.execPath, [RUN_CLI, 'daemon', '--local-only', '-c', config])
+      try {
+        await waitFor(() => {
+          if (daemon.exitStatus) throw new Error(`the daemon exited: ${daemon.output().stdout}${daemon.output().stderr}`)
+          return / ready: /.test(daemon.output().stdout)
+        }, {timeoutMs: 300_000, what: 'the daemon to be ready'})
+        const readySec = secondsSince(started)
+        const socket = join(base, 'diswall.sock')
+        const status = (): Promise<DaemonStatus> => queryDaemon<DaemonStatus>(socket, 'status', {timeoutMs: 30_000})
+        const restored = (await status()).snapshot.loaded
+        if (restored < bans) throw new Error(`the daemon restored ${restored} of ${bans} bans from the snapshot`)
+        const idle = readMemory(daemon.pid)
+        ctx.log(`${MEMORY_ID}: ${bans} bans restored in ${readySec.toFixed(1)} s; feeding ${tracked} addresses`)
+        // In chunks, as a log grows: the source reads what was appended.
+        const chunk = 10_000
+        for (let i = 0; i < tracked; i += chunk) {
+          const lines: string[] = []
+          for (let j = i; j < Math.min(tracked, i + chunk); j++) lines.push(`Failed password for root from ${nthIpv4(j, 60)} port 22 ssh2`)
+          appendFileSync(authLog, lines.join('\n') + '\n')
+        }
+        let last: DaemonStatus | undefined
+        await waitFor(async () => {
+          last = await status()
+          return last.detect.counterKeys >= tracked
+        }, {intervalMs: 500, timeoutMs: 120_000, what: 'the engine to count every address'}).catch((error: unknown) => {
+          const {detect, patterns, sources} = last ?? {}
+          throw new Error(`${String(error)}; engine ${JSON.stringify(detect)}, patterns ${JSON.stringify(patterns)}, sources ${JSON.stringify(sources)}`)
+        })
+        const final = await status()
+        const memory = readMemory(daemon.pid)
+        return result({
+          count: bans,
+          id: MEMORY_ID,
+          memoryMb: {peak: memory.hwm, rss: memory.rss},
+          notes: [
+            `VmRSS ${memory.rss.toFixed(0)} MB (anonymous ${memory.anon.toFixed(0)} MB), VmHWM (peak) ${memory.hwm.toFixed(0)} MB with ${bans} bans restored and ${final.detect.counterKeys} addresses counted`,
+            `after the restore, before the feed: VmRSS ${idle.rss.toFixed(0)} MB (anonymous ${idle.anon.toFixed(0)} MB), VmHWM ${idle.hwm.toFixed(0)} MB; ready after ${readySec.toFixed(1)} s`,
+            `bans ${final.bans.total} (expected 0: every address stays below its threshold)`,
+          ],
+          seconds: readySec,
+          target: TARGETS.P6,
+          what: `daemon memory: ${bans} bans (snapshot), ${tracked} addresses counted; RSS ${memory.rss.toFixed(0)} MB`,
+        })
+      } finally {
+        await daemon.stop(10_000)
+      }
+    } finally {
+      temp.remove()
+    }
+  })
+}
+
+/** VmRSS and VmHWM of a process, and the anonymous part of its RSS (heaps, not the mapped node binary), MB. */
+function readMemory(pid: number): {rss: number; hwm: number; anon: number} {
+  const mb = (text: string, key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN) / 1024
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  return {anon: mb(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'), 'Anonymous'), hwm: mb(status, 'VmHWM'), rss: mb(status, 'VmRSS')}
+}
+
+/** A snapshot file of `count` distinct IPv4 bans (11.0.0.0 upwards), a day to go, streamed. */
+async function writeBanSnapshot(path: string, count: number): Promise<void> {
+  mkdirSync(join(path, '..'), {recursive: true})
+  const out = createWriteStream(path)
+  const expires = Math.floor(Date.now() / 1000) + 86_400
+  out.write(`# diswall snapshot v1 saved ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}\n`)
+  for (let i = 0; i < count; i += 10_000) {
+    let chunk = ''
+    for (let j = i; j < Math.min(count, i + 10_000); j++) chunk += `block ${nthIpv4(j)} expires ${expires}\n`
+    if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()))
+  }
+  out.end(`# end ${count} entries\n`)
+  await finished(out)
+}
+
+/** P6 runs the built CLI: refuse a dist/ older than the sources rather than measure old code. */
+function assertFreshBuild(): void {
+  const newest = (dir: string): number => Math.max(0, ...readdirSync(dir, {encoding: 'utf8', recursive: true})
+    .map((name) => statSync(join(dir, name))).filter((s) => s.isFile()).map((s) => s.mtimeMs))
+  let built: number
+  try {
+    built = statSync(join(ROOT, 'dist', 'commands', 'daemon.js')).mtimeMs
+  } catch {
+    throw new Error('dist/ is missing: run `npm run build` first (P6 measures the daemon as installed)')
+  }
+  if (newest(join(ROOT, 'src')) > built) throw new Error('dist/ is older than src/: run `npm run build` first (P6 measures the daemon as installed)')
 }

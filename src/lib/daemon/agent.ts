@@ -31,9 +31,10 @@ import type {BackendChoice, FirewallBackend, SetEntry} from '../firewall/sets/in
 import {kernelNames, openFirewall} from '../firewall/sets/index.js'
 import type {Logger} from '../service/index.js'
 import {openControlServer,openMetricsServer} from '../service/index.js'
-import {exec as defaultExec} from '../system/index.js'
+import {threadExec} from '../system/index.js'
 import type {Exec} from '../system/index.js'
 import type {Transport, TransportSink, WireEntry} from '../transport/index.js'
+import {collectGarbage} from './heap.js'
 import {openInstanceLock} from './instance.js'
 import {listJournalSegments, replayJournal, SetJournal} from './journal.js'
 import {daemonMetricFamilies} from './metrics.js'
@@ -112,6 +113,9 @@ export interface PlannedSources {
   logins?: LogSource<WtmpLogin>
 }
 
+/** A snapshot with at least this many entries gets its garbage collected right after the restore. */
+const BULK_LOAD_GC_MIN = 50_000
+
 /** The allow list is read back from the kernel this often (entries added by `allow add`), ms. */
 const ALLOW_REFRESH_MS = 60_000
 
@@ -146,7 +150,6 @@ export function unitsSourceId(units: readonly string[]): string {
 export class Daemon {
   private config: Config
   private readonly log: Logger['log']
-  private readonly exec: Exec
   private backend!: FirewallBackend
   private choice!: BackendChoice
   private enforcer!: Enforcer
@@ -178,7 +181,6 @@ export class Daemon {
   constructor(private readonly options: DaemonOptions) {
     this.config = options.config
     this.log = (level, message) => options.logger.log(level, message)
-    this.exec = options.exec ?? defaultExec
   }
 
   /**
@@ -200,6 +202,13 @@ export class Daemon {
     }
   }
 
+  /** The helper thread that starts programs off the event loop; ended with the daemon. */
+  private helperThread(): Exec {
+    const helper = threadExec()
+    this.closers.push(() => helper.close())
+    return helper
+  }
+
   private async startUnsafe(): Promise<void> {
     const {config} = this
     // The single-instance locks first, before the control socket and any set: a second daemon with
@@ -217,7 +226,11 @@ export class Daemon {
       }, DAEMON_SERVICE)
       this.closers.push(() => control.close())
     }
-    const fw = this.options.firewall ?? await openFirewall(config, this.exec, {session: true})
+    // Programs beside the ban path (`ip -j addr`, `ss -K` and `conntrack` after a ban) start from a
+    // helper thread: a process start blocks its thread until the child execs (exec-thread.ts). Single
+    // bans go through the backend's long-running session (which needs the default exec).
+    const helperExec = this.options.exec ?? this.helperThread()
+    const fw = this.options.firewall ?? await openFirewall(config, this.options.exec, {session: true})
     this.backend = fw.backend
     this.choice = fw.choice
     this.closers.push(() => this.backend.close())
@@ -230,13 +243,13 @@ export class Daemon {
     this.patternOrigin = loadedPatterns.origin
     this.facts = this.options.hostFacts ?? new HostFacts({
       followAddresses: true,
-      exec: this.exec,
+      exec: helperExec,
       onError: (what, error) => this.log('warning', `reading ${what} failed, keeping the previous: ${asDiswallError(error).message}`),
       sshPorts: sshPorts(this.patterns),
     })
     // Every ban and allow entry passes the enforcer, whatever its origin (the snapshot too); the
     // engine's own cheap never-ban check reads the enforcer's lists: one definition of "protected".
-    this.enforcer = new Enforcer({backend: this.backend, config, exec: this.exec, facts: this.facts, log: this.log,
+    this.enforcer = new Enforcer({backend: this.backend, config, exec: helperExec, facts: this.facts, log: this.log,
       journal: {record: (ops) => this.journal?.record(ops)}})
     // Host facts and the allow list first (one `ip`, two `ss`, one list: milliseconds), so that
     // restored bans are checked against them; then the snapshot, before anything else is started.
@@ -245,6 +258,8 @@ export class Daemon {
     await this.enforcer.refreshAllowList()
     await this.restoreSnapshot()
     await this.replayJournal()
+    // A restored snapshot of 1M bans leaves ~100 MB of garbage: collect it before the daemon is ready.
+    if (this.snapshot.loaded >= BULK_LOAD_GC_MIN) collectGarbage()
     await this.enforcer.refreshAllowList()
     const plan = this.sourcePlan()
     this.engine = new DetectEngine(this.engineOptions(plan))

@@ -35,3 +35,4 @@ export type {
   SnapshotReadReport,
   SnapshotRestoreReport,
 } from './snapshot.js'
+export {collectGarbage} from './heap.js'

@@ -53,7 +53,9 @@ export class SlidingWindowCounter {
   /** Keys dropped because the counter was full. */
   evicted = 0
   // Insertion order = order of the last hit, so pruning can stop at the first key still in the window.
-  private readonly hits = new Map<string, Hits>()
+  // A key with one hit in the window (most of them: a scan touches each address once) holds its time
+  // as a number; with more, the times oldest first. No object per key: ~100 bytes each with the map.
+  private readonly hits = new Map<string, number | number[]>()
   private lastPruneMs = -Infinity
 
   constructor(readonly options: Readonly<SlidingWindowOptions>) {}
@@ -73,20 +75,25 @@ export class SlidingWindowCounter {
     if (nowMs - this.lastPruneMs >= Math.min(windowMs, 60_000)) this.prune(nowMs)
     const entry = this.hits.get(key)
     if (entry === undefined) {
-      const stored = detachString(key)
-      this.hits.set(stored, {key: stored, times: [nowMs]})
+      // Stored detached: the key may be a slice of a long log line, which it would keep alive.
+      this.hits.set(detachString(key), nowMs)
       if (this.hits.size > maxKeys) this.evictOldest()
       return false
     }
-    const {times} = entry
     const cutoff = nowMs - windowMs
-    let old = 0
-    while (old < times.length && times[old] <= cutoff) old++
-    if (old > 0) times.splice(0, old)
+    let times: number[]
+    if (typeof entry === 'number') {
+      times = entry > cutoff ? [entry] : []
+    } else {
+      times = entry
+      let old = 0
+      while (old < times.length && times[old]! <= cutoff) old++
+      if (old > 0) times.splice(0, old)
+    }
     times.push(nowMs)
     this.hits.delete(key)
     if (times.length >= threshold) return true
-    this.hits.set(entry.key, entry)
+    this.hits.set(detachString(key), times.length === 1 ? nowMs : times)
     return false
   }
 
@@ -95,8 +102,9 @@ export class SlidingWindowCounter {
     const entry = this.hits.get(key)
     if (entry === undefined) return 0
     const cutoff = nowMs - this.options.windowMs
+    if (typeof entry === 'number') return entry > cutoff ? 1 : 0
     let n = 0
-    for (const t of entry.times) if (t > cutoff) n++
+    for (const t of entry) if (t > cutoff) n++
     return n
   }
 
@@ -114,8 +122,9 @@ export class SlidingWindowCounter {
   prune(nowMs: number): void {
     this.lastPruneMs = nowMs
     const cutoff = nowMs - this.options.windowMs
-    for (const [key, {times}] of this.hits) {
-      if (times[times.length - 1] > cutoff) break
+    for (const [key, entry] of this.hits) {
+      const last = typeof entry === 'number' ? entry : entry[entry.length - 1]!
+      if (last > cutoff) break
       this.hits.delete(key)
     }
   }
@@ -127,11 +136,4 @@ export class SlidingWindowCounter {
       this.evicted++
     }
   }
-}
-
-interface Hits {
-  /** The key as stored in the map (detached from the line it was cut from). */
-  readonly key: string
-  /** Times of the hits within the window, oldest first; fewer than the threshold. */
-  readonly times: number[]
 }

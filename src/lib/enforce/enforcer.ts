@@ -107,6 +107,12 @@ export interface EnforcerStats {
 
 /** How many recent bans are kept. */
 export const RECENT_BANS = 20
+/**
+ * Distinct reasons counted in `byReason`; bans with a further reason count as `other`. Reasons of
+ * remote bans are other hosts' words: a peer that sends a new one with every ban must not grow the
+ * daemon's memory (or its metrics) with them.
+ */
+export const MAX_REASON_KINDS = 64
 /** At most this many addresses per kill batch get their conntrack flows deleted (one process each). */
 const CONNTRACK_PER_BATCH = 16
 /** Allow entries added here stay in the in-memory list this long across refreshes that raced them, ms. */
@@ -212,7 +218,8 @@ export class Enforcer {
       return {error: message, result: 'failed'}
     }
     this.stats.bans++
-    const kind = reason.split(' ')[0] || 'other'
+    let kind = reason.split(' ')[0] || 'other'
+    if (this.stats.byReason[kind] === undefined && Object.keys(this.stats.byReason).length >= MAX_REASON_KINDS) kind = 'other'
     this.stats.byReason[kind] = (this.stats.byReason[kind] ?? 0) + 1
     this.recentBans.unshift({at: new Date(this.now()).toISOString(), reason, source, target: target.text, ttlSec})
     if (this.recentBans.length > RECENT_BANS) this.recentBans.length = RECENT_BANS

@@ -2,14 +2,22 @@
  * What the daemon knows about its host and keeps fresh in the background: its own addresses, the ports
  * that are open (listening sockets), and the peers of established SSH sessions. Detection reads them on
  * every decision, so they are kept in memory and refreshed by a timer: never a process per packet.
+ *
+ * Sockets are read from the kernel's tables in /proc/net (tcp, tcp6, udp, udp6 of the daemon's network
+ * namespace), not with `ss`: starting a process blocks the event loop until the child has called
+ * exec (~2.5 ms on a small heap, more on a large one, far more on a busy machine), and a probe that
+ * arrives meanwhile waits for it. A read of /proc/net runs on libuv's thread pool.
  */
+import {readFile} from 'node:fs/promises'
+import {endianness} from 'node:os'
+
 import {listOwnAddresses} from '../firewall/sets/index.js'
 import {NetworkList, parseAddress} from '../net/index.js'
 import type {Address} from '../net/index.js'
 import {exec as defaultExec, spawnLines} from '../system/index.js'
 import type {Exec} from '../system/index.js'
 
-/** One socket endpoint of `ss` output. */
+/** One socket endpoint. */
 interface Endpoint {
   /** undefined for a wildcard (`*`, `0.0.0.0`, `[::]`). */
   address?: Address
@@ -18,67 +26,106 @@ interface Endpoint {
   loopback: boolean
 }
 
+/** The socket tables of the kernel, for the network namespace of the reading process. */
+export const PROC_NET_TABLES = {tcp: ['/proc/net/tcp', '/proc/net/tcp6'], udp: ['/proc/net/udp', '/proc/net/udp6']} as const
+
+/** States of /proc/net/tcp (include/net/tcp_states.h). */
+const TCP_ESTABLISHED = 1
+const TCP_LISTEN = 10
+/** A UDP socket that is bound but not connected shows as TCP_CLOSE (7): what `ss -l -u` lists. */
+const UDP_UNCONNECTED = 7
+
+/** The byte order /proc/net prints addresses in: the host's, one 32-bit word at a time. */
+const LITTLE_ENDIAN = endianness() === 'LE'
+
 /**
- * Parses an `ss` endpoint: `0.0.0.0:22`, `*:80`, `[::]:443`, `[::ffff:192.0.2.1]:22`,
- * `127.0.0.53%lo:53`, `[fe80::1]%eth0:546` (pure). Undefined when it does not parse.
+ * Parses an endpoint of /proc/net/{tcp,udp}{,6}: `0100007F:0016` (127.0.0.1:22), 32 hex digits for
+ * IPv6; each 32-bit word in the host's byte order (pure). Undefined when it does not parse.
  */
-export function parseSsEndpoint(text: string): Endpoint | undefined {
-  const colon = text.lastIndexOf(':')
-  if (colon <= 0) return undefined
-  const port = Number(text.slice(colon + 1))
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) return undefined
-  let host = text.slice(0, colon)
-  let iface = ''
-  const percent = host.indexOf('%')
-  if (percent >= 0) {
-    iface = host.slice(percent + 1)
-    host = host.slice(0, percent)
+export function parseProcNetEndpoint(text: string, littleEndian = LITTLE_ENDIAN): Endpoint | undefined {
+  const colon = text.indexOf(':')
+  const hex = text.slice(0, colon)
+  if ((hex.length !== 8 && hex.length !== 32) || !/^[0-9A-Fa-f]+$/.test(hex) || !/^[0-9A-Fa-f]{4}$/.test(text.slice(colon + 1))) return undefined
+  const port = Number.parseInt(text.slice(colon + 1), 16)
+  const bytes: number[] = []
+  for (let w = 0; w < hex.length; w += 8) {
+    const word = [0, 2, 4, 6].map((i) => Number.parseInt(hex.slice(w + i, w + i + 2), 16))
+    bytes.push(...(littleEndian ? word.reverse() : word))
   }
-  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1)
-  if (host === '*' || host === '0.0.0.0' || host === '::') return {loopback: iface === 'lo', port}
+  if (bytes.every((b) => b === 0)) return {loopback: false, port}
+  const host = bytes.length === 4
+    ? bytes.join('.')
+    : Array.from({length: 8}, (_, i) => ((bytes[2 * i]! << 8) | bytes[2 * i + 1]!).toString(16)).join(':')
   let address: Address
   try {
     address = parseAddress(host)
   } catch {
     return undefined
   }
-  const loopback = iface === 'lo' || (address.family === 4 ? address.text.startsWith('127.') : address.text === '::1')
+  const loopback = address.family === 4 ? address.text.startsWith('127.') : address.text === '::1'
   return {address, loopback, port}
 }
 
+/** One socket of a /proc/net table: the hex state and the two endpoints, not parsed yet. */
+function* procNetSockets(text: string): Generator<{state: number; local: string; remote: string}> {
+  let start = text.indexOf('\n') + 1
+  while (start > 0 && start < text.length) {
+    let end = text.indexOf('\n', start)
+    if (end < 0) end = text.length
+    // `   0: 0100007F:0016 00000000:0000 0A …`
+    const fields = text.slice(start, Math.min(end, start + 120)).trim().split(/\s+/, 4)
+    start = end + 1
+    if (fields.length < 4 || !/^[0-9A-Fa-f]{2}$/.test(fields[3]!)) continue
+    yield {local: fields[1]!, remote: fields[2]!, state: Number.parseInt(fields[3]!, 16)}
+  }
+}
+
 /**
- * Open ports from `ss -Hlntu` output (pure): `tcp/22`, `udp/53`, … for every TCP socket in LISTEN and
- * every bound UDP socket that is reachable from outside (not bound to loopback).
+ * Open ports from the /proc/net tables (pure): `tcp/22`, `udp/53`, … for every TCP socket in LISTEN and
+ * every bound, unconnected UDP socket that is reachable from outside (not bound to a loopback address;
+ * a socket bound to the `lo` device with SO_BINDTODEVICE does not show as such there and counts as open).
+ * `tcp` and `udp` are the tables of both families, concatenated.
  */
-export function parseListeningPorts(text: string): Set<string> {
+export function parseProcNetListening(tables: {tcp: readonly string[]; udp: readonly string[]}, littleEndian = LITTLE_ENDIAN): Set<string> {
   const out = new Set<string>()
-  for (const line of text.split('\n')) {
-    const fields = line.trim().split(/\s+/)
-    if (fields.length < 6) continue
-    const [netid, state] = fields
-    if (!((netid === 'tcp' && state === 'LISTEN') || netid === 'udp')) continue
-    const local = parseSsEndpoint(fields[4]!)
-    if (local === undefined || local.loopback || local.port === 0) continue
-    out.add(`${netid}/${local.port}`)
+  for (const proto of ['tcp', 'udp'] as const) {
+    const wanted = proto === 'tcp' ? TCP_LISTEN : UDP_UNCONNECTED
+    for (const text of tables[proto]) {
+      for (const {local, state} of procNetSockets(text)) {
+        if (state !== wanted) continue
+        const endpoint = parseProcNetEndpoint(local, littleEndian)
+        if (endpoint === undefined || endpoint.loopback || endpoint.port === 0) continue
+        out.add(`${proto}/${endpoint.port}`)
+      }
+    }
   }
   return out
 }
 
-/**
- * Peer addresses of established TCP connections to one of `ports` from `ss -Htn state established`
- * output (`Recv-Q Send-Q LOCAL PEER`; pure).
- */
-export function parseSshPeers(text: string, ports: ReadonlySet<number>): Address[] {
+/** Peer addresses of established TCP connections to one of `ports` from the /proc/net tcp tables (pure). */
+export function parseProcNetSshPeers(tcp: readonly string[], ports: ReadonlySet<number>, littleEndian = LITTLE_ENDIAN): Address[] {
   const out: Address[] = []
-  for (const line of text.split('\n')) {
-    const fields = line.trim().split(/\s+/)
-    if (fields.length < 4) continue
-    const local = parseSsEndpoint(fields[fields.length - 2]!)
-    const peer = parseSsEndpoint(fields[fields.length - 1]!)
-    if (local === undefined || peer?.address === undefined || !ports.has(local.port)) continue
-    out.push(peer.address)
+  for (const text of tcp) {
+    for (const {local, remote, state} of procNetSockets(text)) {
+      if (state !== TCP_ESTABLISHED || !ports.has(Number.parseInt(local.slice(local.indexOf(':') + 1), 16))) continue
+      const peer = parseProcNetEndpoint(remote, littleEndian)
+      if (peer?.address !== undefined) out.push(peer.address)
+    }
   }
   return out
+}
+
+/** Reads a text file; the /proc/net tables by default. */
+export type ReadText = (path: string) => Promise<string>
+
+/** A missing table (IPv6 disabled: no tcp6) reads as empty. */
+const readProcText: ReadText = async (path) => {
+  try {
+    return await readFile(path, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return ''
+    throw error
+  }
 }
 
 /** One line of `ip -o monitor address`: an address added to or deleted from an interface. */
@@ -103,7 +150,10 @@ export function parseAddressEvent(line: string): AddressEvent | undefined {
 
 /** Options of {@link HostFacts}. */
 export interface HostFactsOptions {
+  /** Runs `ip` (own addresses, address changes). */
   exec?: Exec
+  /** Reads the socket tables ({@link PROC_NET_TABLES}); the files in /proc/net by default. */
+  readText?: ReadText
   /** Ports of the SSH server, whose established peers are never banned; [22] by default. */
   sshPorts?: readonly number[]
   /** How often listening ports and SSH peers are read again, ms; 5000 by default. */
@@ -121,8 +171,8 @@ export interface HostFactsOptions {
 }
 
 /**
- * The host's own addresses, open ports and SSH peers, read with `ip -j addr` and `ss` at start and
- * then every few seconds. The NetworkLists are updated in place, so the detection engine (which holds
+ * The host's own addresses, open ports and SSH peers, read with `ip -j addr` and from /proc/net at
+ * start and then every few seconds. The NetworkLists are updated in place, so the detection engine (which holds
  * them by reference) sees changes at once.
  */
 export class HostFacts {
@@ -133,6 +183,7 @@ export class HostFacts {
   private open = new Set<string>()
   private sshPorts: ReadonlySet<number>
   private readonly exec: Exec
+  private readonly readText: ReadText
   private timers: NodeJS.Timeout[] = []
   private monitor: (AsyncIterable<string> & {close(): Promise<void>}) | undefined
   private following: Promise<void> | undefined
@@ -146,6 +197,7 @@ export class HostFacts {
 
   constructor(private readonly options: HostFactsOptions = {}) {
     this.exec = options.exec ?? defaultExec
+    this.readText = options.readText ?? readProcText
     this.sshPorts = new Set(options.sshPorts ?? [22])
   }
 
@@ -245,17 +297,20 @@ export class HostFacts {
     for (const {address} of this.announced) this.own.add(address)
   }
 
-  /** Reads the listening sockets and the established SSH sessions again (two `ss` runs). */
+  /** Reads the listening sockets and the established SSH sessions again (the four /proc/net tables). */
   async refreshSockets(): Promise<void> {
-    const listening = (await this.exec('ss', ['-H', '-l', '-n', '-t', '-u'])).stdout
-    this.open = parseListeningPorts(listening)
-    await this.refreshSshPeers()
+    const [tcp, udp] = await Promise.all([this.readTables(PROC_NET_TABLES.tcp), this.readTables(PROC_NET_TABLES.udp)])
+    this.open = parseProcNetListening({tcp, udp})
+    replaceAll(this.sshPeers, parseProcNetSshPeers(tcp, this.sshPorts))
   }
 
-  /** Reads the established SSH sessions again (one `ss` run); `block add` needs only these and the addresses. */
+  /** Reads the established SSH sessions again (the TCP tables); `block add` needs only these and the addresses. */
   async refreshSshPeers(): Promise<void> {
-    const established = (await this.exec('ss', ['-H', '-n', '-t', 'state', 'established'])).stdout
-    replaceAll(this.sshPeers, parseSshPeers(established, this.sshPorts))
+    replaceAll(this.sshPeers, parseProcNetSshPeers(await this.readTables(PROC_NET_TABLES.tcp), this.sshPorts))
+  }
+
+  private readTables(paths: readonly string[]): Promise<string[]> {
+    return Promise.all(paths.map((path) => this.readText(path)))
   }
 }
 

@@ -1,5 +1,6 @@
 import type {Config} from '../config/index.js'
 import {Enforcer, HostFacts} from '../enforce/index.js'
+import type {ReadText} from '../enforce/index.js'
 import {DiswallError, ExitCode, InvalidValueError, UsageError} from '../errors.js'
 import {isValidComment, killConnections, MAX_COMMENT_BYTES} from '../firewall/sets/index.js'
 import type {Firewall, FirewallBackend, KillReport, ListedEntry, ListKind} from '../firewall/sets/index.js'
@@ -38,6 +39,8 @@ export interface BlockAddOptions {
   reason?: string
   kill?: boolean
   force?: boolean
+  /** Reads the kernel's socket tables for the SSH peers; the files in /proc/net by default (tests). */
+  readSockets?: ReadText
 }
 
 export interface AllowAddOptions {
@@ -115,10 +118,11 @@ export function checkReason(text: string): string {
 /**
  * Why each address may not be blocked, by the enforcer's never-ban check (the daemon's): special
  * ranges, private ranges (with skip_private), ignore_ips, the host's own addresses, established SSH
- * peers (port 22), and the allow list in the kernel. Host facts are read once: `ip -j addr`, one `ss`.
+ * peers (port 22), and the allow list in the kernel. Host facts are read once: `ip -j addr` and the
+ * TCP tables of /proc/net.
  */
-async function protectionOf(config: Config, backend: FirewallBackend, addrs: Address[], exec: Exec): Promise<Map<string, string>> {
-  const facts = new HostFacts({exec})
+async function protectionOf(config: Config, backend: FirewallBackend, addrs: Address[], exec: Exec, readText?: ReadText): Promise<Map<string, string>> {
+  const facts = new HostFacts({exec, ...(readText === undefined ? {} : {readText})})
   await facts.refreshAddresses()
   await facts.refreshSshPeers()
   const enforcer = new Enforcer({backend, config, exec, facts})
@@ -147,7 +151,7 @@ export async function blockAdd(config: Config, fw: Firewall, texts: readonly str
   const ttlSec = checkTimeout(options.timeoutSec ?? config.firewall.block_timeout)
   if (options.reason !== undefined) checkReason(options.reason)
   if (!options.force) {
-    const protectedAddrs = await protectionOf(config, fw.backend, targets, exec)
+    const protectedAddrs = await protectionOf(config, fw.backend, targets, exec, options.readSockets)
     const [first] = protectedAddrs
     if (first) throw new ProtectedAddressError(first[0], first[1])
   }

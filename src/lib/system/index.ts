@@ -1,4 +1,6 @@
 export {DEFAULT_EXEC_TIMEOUT_MS, exec, execSync, netnsExec, netnsPrefix} from './exec.js'
+export {threadExec} from './exec-thread.js'
+export type {ThreadExec} from './exec-thread.js'
 export type {Exec, ExecOptions, ExecResult, ExecSyncOptions} from './exec.js'
 export {assertRoot, isRoot} from './privileges.js'
 export {acquirePidLock, LockBusyError, withLock} from './lock.js'

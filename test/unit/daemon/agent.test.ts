@@ -17,6 +17,7 @@ import {memoryLogger} from '../../../src/lib/service/index.js'
 import type {Exec} from '../../../src/lib/system/index.js'
 import {FakeTransport} from '../../../src/lib/transport/index.js'
 import type {WireEntry} from '../../../src/lib/transport/index.js'
+import {procNetEndpoint, procNetTable, TCP_STATE} from '../../helpers/proc-net.js'
 import {line, recordingExec} from '../firewall/sets/fake-exec.js'
 
 /** A source whose lines the test pushes; `fail()` ends the current run with an error. */
@@ -92,15 +93,19 @@ action = allow
 ^Accepted publickey for (?<user>\\S+) from __IP__ port \\d+ ssh2$
 `
 
-/** `ip` and `ss` as a host with address 192.0.2.1, tcp/8080 open, and an SSH session from 203.0.113.22. */
-const hostExec: Exec = async (program, args) => {
+/** `ip` as a host with address 192.0.2.1. */
+const hostExec: Exec = async (program) => {
   if (program === 'ip') {
     return {stderr: '', stdout: JSON.stringify([{addr_info: [{family: 'inet', local: '192.0.2.1', prefixlen: 24}], ifname: 'eth0'}])}
   }
-  if (program === 'ss' && args.includes('established')) return {stderr: '', stdout: '0 0 192.0.2.1:22 203.0.113.22:50000\n'}
-  if (program === 'ss') return {stderr: '', stdout: 'tcp LISTEN 0 128 0.0.0.0:8080 0.0.0.0:*\n'}
   return {stderr: '', stdout: ''}
 }
+
+/** /proc/net of a host with tcp/8080 open and an SSH session from 203.0.113.22. */
+const hostSockets = async (path: string): Promise<string> => (path !== '/proc/net/tcp' ? '' : procNetTable([
+  [procNetEndpoint('0.0.0.0', 8080), procNetEndpoint('0.0.0.0', 0), TCP_STATE.LISTEN],
+  [procNetEndpoint('192.0.2.1', 22), procNetEndpoint('203.0.113.22', 50_000), TCP_STATE.ESTABLISHED],
+]))
 
 interface Harness {
   daemon: Daemon
@@ -167,7 +172,7 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
       ...(transport === undefined ? {} : {transport}),
       firewall: {backend, choice: {backend: 'ipset', reason: 'test'}},
       hasJournald: () => journald,
-      hostFacts: new HostFacts({exec: hostExec}),
+      hostFacts: new HostFacts({exec: hostExec, readText: hostSockets}),
       loadConfig: async () => ({config, warnings: []}),
       logger: log,
       makeSources,

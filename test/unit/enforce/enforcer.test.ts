@@ -3,7 +3,7 @@ import {test} from 'node:test'
 
 import {defaultConfig} from '../../../src/lib/config/index.js'
 import type {Config} from '../../../src/lib/config/index.js'
-import {Enforcer} from '../../../src/lib/enforce/index.js'
+import {Enforcer, MAX_REASON_KINDS, RECENT_BANS} from '../../../src/lib/enforce/index.js'
 import type {EnforcerLogLevel} from '../../../src/lib/enforce/index.js'
 import {CommandFailedError} from '../../../src/lib/errors.js'
 import {MemoryBackend} from '../../../src/lib/firewall/sets/index.js'
@@ -185,4 +185,18 @@ test('Enforcer unban and disallow - remove entries and the allow list forgets th
   assert.equal(await backend.count('block'), 0)
   assert.equal(await backend.count('allow'), 0)
   assert.equal(enforcer.refusal(a('203.0.113.80')), undefined)
+})
+
+test('Enforcer ban - the counters stay bounded when every ban brings a new reason (a peer that makes them up)', async () => {
+  const {enforcer} = setup()
+  const bans = MAX_REASON_KINDS + 50
+  for (let i = 0; i < bans; i++) {
+    await enforcer.ban({reason: `made-up-${i} x`, source: 'remote host-b', target: a(`203.0.113.${100 + i}`)})
+  }
+  assert.equal(enforcer.stats.bans, bans)
+  const kinds = Object.keys(enforcer.stats.byReason)
+  assert.ok(kinds.length <= MAX_REASON_KINDS + 1, `${kinds.length} reason kinds counted`)
+  assert.equal(Object.values(enforcer.stats.byReason).reduce((x, y) => x + y, 0), bans, 'every ban is counted once')
+  assert.ok((enforcer.stats.byReason.other ?? 0) >= bans - MAX_REASON_KINDS)
+  assert.equal(enforcer.recent().length, RECENT_BANS)
 })

@@ -1,68 +1,98 @@
 import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
-import {HostFacts, parseAddressEvent, parseListeningPorts, parseSshPeers, parseSsEndpoint} from '../../../src/lib/enforce/index.js'
+import {HostFacts, parseAddressEvent, parseProcNetEndpoint, parseProcNetListening, parseProcNetSshPeers} from '../../../src/lib/enforce/index.js'
 import {parseAddress} from '../../../src/lib/net/index.js'
 import type {Exec} from '../../../src/lib/system/index.js'
+import {procNetEndpoint, procNetTable, TCP_STATE} from '../../helpers/proc-net.js'
 
-test('parseSsEndpoint - wildcards, brackets, interface suffixes and loopback', () => {
-  assert.deepEqual(parseSsEndpoint('0.0.0.0:22'), {loopback: false, port: 22})
-  assert.deepEqual(parseSsEndpoint('*:80'), {loopback: false, port: 80})
-  assert.deepEqual(parseSsEndpoint('[::]:443'), {loopback: false, port: 443})
-  assert.equal(parseSsEndpoint('[::ffff:192.0.2.1]:22')?.address?.text, '192.0.2.1')
-  assert.equal(parseSsEndpoint('127.0.0.53%lo:53')?.loopback, true)
-  assert.equal(parseSsEndpoint('[::1]:631')?.loopback, true)
-  assert.equal(parseSsEndpoint('[fe80::1]%eth0:546')?.address?.text, 'fe80::1')
-  for (const bad of ['', '22', 'x:y', '1.2.3.4:70000', 'not-an-address:22']) assert.equal(parseSsEndpoint(bad), undefined, bad)
+test('parseProcNetEndpoint - IPv4 and IPv6 words in the host byte order, wildcards, loopback', () => {
+  // Little-endian as on x86 and arm64, big-endian as on s390x.
+  assert.deepEqual(parseProcNetEndpoint('00000000:0016', true), {loopback: false, port: 22})
+  assert.equal(parseProcNetEndpoint('0100007F:0016', true)?.loopback, true)
+  assert.equal(parseProcNetEndpoint('0100007F:0016', true)?.address?.text, '127.0.0.1')
+  assert.equal(parseProcNetEndpoint('7F000001:0016', false)?.address?.text, '127.0.0.1')
+  assert.equal(parseProcNetEndpoint('010200C0:01BB', true)?.address?.text, '192.0.2.1')
+  assert.equal(parseProcNetEndpoint('010200C0:01BB', true)?.port, 443)
+  assert.deepEqual(parseProcNetEndpoint('00000000000000000000000000000000:0050', true), {loopback: false, port: 80})
+  assert.equal(parseProcNetEndpoint('00000000000000000000000001000000:0277', true)?.loopback, true)
+  assert.equal(parseProcNetEndpoint('B80D0120000000000000000001000000:0016', true)?.address?.text, '2001:db8::1')
+  assert.equal(parseProcNetEndpoint('0000000000000000FFFF0000010200C0:0016', true)?.address?.text, '192.0.2.1')
+  for (const bad of ['', '0016', 'zz00007F:0016', '0100007F:16', '0100007F0:0016']) assert.equal(parseProcNetEndpoint(bad, true), undefined, bad)
 })
 
-test('parseListeningPorts - TCP in LISTEN and bound UDP that are reachable from outside', () => {
-  const text = [
-    'tcp   LISTEN 0      4096       0.0.0.0:22        0.0.0.0:*',
-    'tcp   LISTEN 0      511           [::]:80           [::]:*',
-    'tcp   LISTEN 0      128      127.0.0.1:5432      0.0.0.0:*',
-    'udp   UNCONN 0      0    127.0.0.53%lo:53        0.0.0.0:*',
-    'udp   UNCONN 0      0          0.0.0.0:5353      0.0.0.0:*',
-    'tcp   ESTAB  0      0       192.0.2.1:22   203.0.113.9:5000',
-    'garbage',
-    '',
-  ].join('\n')
-  assert.deepEqual([...parseListeningPorts(text)].sort(), ['tcp/22', 'tcp/80', 'udp/5353'])
+test('parseProcNetListening - TCP in LISTEN and bound, unconnected UDP that are reachable from outside', () => {
+  const e = (ip: string, port: number): string => procNetEndpoint(ip, port, true)
+  const tcp = procNetTable([
+    [e('0.0.0.0', 22), e('0.0.0.0', 0), TCP_STATE.LISTEN],
+    [e('127.0.0.1', 5432), e('0.0.0.0', 0), TCP_STATE.LISTEN],
+    [e('192.0.2.1', 22), e('203.0.113.9', 5000), TCP_STATE.ESTABLISHED],
+  ])
+  const tcp6 = procNetTable([[e('::', 80), e('::', 0), TCP_STATE.LISTEN], [e('::1', 631), e('::', 0), TCP_STATE.LISTEN]])
+  const udp = procNetTable([
+    [e('127.0.0.53', 53), e('0.0.0.0', 0), TCP_STATE.CLOSE],
+    [e('0.0.0.0', 5353), e('0.0.0.0', 0), TCP_STATE.CLOSE],
+    [e('192.0.2.1', 40000), e('198.51.100.1', 53), TCP_STATE.ESTABLISHED],
+  ])
+  const garbage = 'header\nnot a socket line\n   0: 0100007F:0016\n'
+  assert.deepEqual([...parseProcNetListening({tcp: [tcp, tcp6, garbage], udp: [udp, '']}, true)].sort(), ['tcp/22', 'tcp/80', 'udp/5353'])
 })
 
-test('parseSshPeers - peers of established connections to the SSH ports only', () => {
-  const text = [
-    '0      0          192.0.2.1:22      203.0.113.9:51234',
-    '0      0    [2001:db8::1]:2222  [2001:db8:5::7]:40000',
-    '0      0          192.0.2.1:443     198.51.100.3:41000',
-    '',
-  ].join('\n')
-  assert.deepEqual(parseSshPeers(text, new Set([22, 2222])).map((a) => a.text), ['203.0.113.9', '2001:db8:5::7'])
+test('parseProcNetSshPeers - peers of established connections to the SSH ports only', () => {
+  const e = (ip: string, port: number): string => procNetEndpoint(ip, port, false)
+  const tcp = procNetTable([
+    [e('192.0.2.1', 22), e('203.0.113.9', 51_234), TCP_STATE.ESTABLISHED],
+    [e('192.0.2.1', 443), e('198.51.100.3', 41_000), TCP_STATE.ESTABLISHED],
+    [e('0.0.0.0', 22), e('0.0.0.0', 0), TCP_STATE.LISTEN],
+  ])
+  const tcp6 = procNetTable([[e('2001:db8::1', 2222), e('2001:db8:5::7', 40_000), TCP_STATE.ESTABLISHED]])
+  assert.deepEqual(parseProcNetSshPeers([tcp, tcp6], new Set([22, 2222]), false).map((a) => a.text), ['203.0.113.9', '2001:db8:5::7'])
 })
 
 test('HostFacts - reads addresses, open ports and SSH peers into lists the engine can hold by reference', async () => {
-  let ssOut = 'tcp LISTEN 0 128 0.0.0.0:8080 0.0.0.0:*\n'
-  let peers = '0 0 192.0.2.1:22 203.0.113.9:5000\n'
-  const exec: Exec = async (program, args) => {
-    if (program === 'ip') return {stderr: '', stdout: JSON.stringify([{addr_info: [{family: 'inet', local: '192.0.2.1', prefixlen: 24}], ifname: 'eth0'}])}
-    return {stderr: '', stdout: args.includes('-l') ? ssOut : peers}
+  let tcp = procNetTable([
+    [procNetEndpoint('0.0.0.0', 8080), procNetEndpoint('0.0.0.0', 0), TCP_STATE.LISTEN],
+    [procNetEndpoint('192.0.2.1', 22), procNetEndpoint('203.0.113.9', 5000), TCP_STATE.ESTABLISHED],
+  ])
+  const read: string[] = []
+  const readText = async (path: string): Promise<string> => {
+    read.push(path)
+    return path === '/proc/net/tcp' ? tcp : ''
   }
-  const facts = new HostFacts({exec})
+  const exec: Exec = async (program) => {
+    if (program === 'ip') return {stderr: '', stdout: JSON.stringify([{addr_info: [{family: 'inet', local: '192.0.2.1', prefixlen: 24}], ifname: 'eth0'}])}
+    throw new Error(`no process but ip may run, not ${program}`)
+  }
+  const facts = new HostFacts({exec, readText})
   const own = facts.own
   await facts.start()
   try {
+    assert.deepEqual([...new Set(read)].sort(), ['/proc/net/tcp', '/proc/net/tcp6', '/proc/net/udp', '/proc/net/udp6'])
     assert.ok(facts.isOpenPort('tcp', 8080))
     assert.ok(!facts.isOpenPort('udp', 8080))
     assert.deepEqual([...facts.sshPeers].map((n) => n.text), ['203.0.113.9/32'])
     assert.deepEqual([...own].map((n) => n.text), ['192.0.2.1/32'])
-    ssOut = ''
-    peers = ''
+    tcp = ''
     await facts.refreshSockets()
     assert.ok(!facts.isOpenPort('tcp', 8080))
     assert.equal(facts.sshPeers.size, 0)
     assert.equal(facts.own, own, 'the list object must stay the same')
   } finally {
-    facts.stop()
+    await facts.stop()
+  }
+})
+
+test('HostFacts - the real /proc/net of this namespace: a listening socket shows as an open port', async () => {
+  const {createServer} = await import('node:net')
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve))
+  const {port} = server.address() as {port: number}
+  const facts = new HostFacts({exec: async () => ({stderr: '', stdout: '[]'})})
+  try {
+    await facts.refreshSockets()
+    assert.ok(facts.isOpenPort('tcp', port), `tcp/${port} among ${facts.openPorts().join(' ')}`)
+  } finally {
+    await new Promise((resolve) => server.close(resolve))
   }
 })
 

@@ -17,6 +17,7 @@ import {
   parseTargets,
   ProtectedAddressError,
 } from '../../../src/lib/ops/index.js'
+import {procNetEndpoint, procNetTable, TCP_STATE} from '../../helpers/proc-net.js'
 import {line, recordingExec} from '../firewall/sets/fake-exec.js'
 
 /** `ip -j addr show` of the host: loopback, 192.0.2.10 and 2001:db8:0:1::10 on eth0. */
@@ -28,13 +29,17 @@ const IP_ADDR = JSON.stringify([
 
 const NOW = 1_700_000_000_000
 
+/** /proc/net of the host: an SSH session from 198.51.100.200 (to port 22) and a web client 203.0.113.99 (port 443). */
+const readSockets = async (path: string): Promise<string> => (path !== '/proc/net/tcp' ? '' : procNetTable([
+  [procNetEndpoint('192.0.2.10', 22), procNetEndpoint('198.51.100.200', 50_000), TCP_STATE.ESTABLISHED],
+  [procNetEndpoint('192.0.2.10', 443), procNetEndpoint('203.0.113.99', 40_000), TCP_STATE.ESTABLISHED],
+]))
+
 function setup(config: Config = defaultConfig()) {
   const backend = new MemoryBackend(() => NOW)
   const fw: Firewall = {backend, choice: {backend: 'ipset', reason: 'test'}}
   const host = recordingExec((call) => {
     if (line(call) === 'ip -j addr show') return {stdout: IP_ADDR}
-    // An SSH session from 198.51.100.200 (to port 22) and a web client 203.0.113.99 (port 443).
-    if (line(call) === 'ss -H -n -t state established') return {stdout: '0 0 192.0.2.10:22 198.51.100.200:50000\n0 0 192.0.2.10:443 203.0.113.99:40000\n'}
     if (call.program === 'ss') return {stdout: 'ESTAB 0 0 192.0.2.10:22 203.0.113.7:50000\n'}
     if (call.program === 'conntrack') return {stderr: 'conntrack v1.4.7 (conntrack-tools): 2 flow entries have been deleted.\n'}
     return undefined
@@ -59,13 +64,13 @@ async function assertProtected(promise: Promise<unknown>, address: string, reaso
 
 test('lists blockAdd - adds with the configured timeout, then reports an existing entry as unchanged', async () => {
   const {backend, calls, config, exec, fw} = setup()
-  assert.deepEqual(await blockAdd(config, fw, ['203.0.113.7'], {}, exec), {
+  assert.deepEqual(await blockAdd(config, fw, ['203.0.113.7'], {readSockets}, exec), {
     backend: 'memory', changed: true, entries: [{changed: true, target: '203.0.113.7'}],
   })
   assert.deepEqual(backend.commits, [{adds: [{target: parseAddress('203.0.113.7'), ttlSec: 86_400}], dels: []}])
-  assert.deepEqual(calls.map(line), ['ip -j addr show', 'ss -H -n -t state established'])
+  assert.deepEqual(calls.map(line), ['ip -j addr show'])
 
-  assert.deepEqual(await blockAdd(config, fw, ['203.0.113.7'], {timeoutSec: 600}, exec), {
+  assert.deepEqual(await blockAdd(config, fw, ['203.0.113.7'], {readSockets, timeoutSec: 600}, exec), {
     backend: 'memory', changed: false, entries: [{changed: false, target: '203.0.113.7'}],
   })
   // Re-added all the same: the timeout is refreshed.
@@ -76,8 +81,8 @@ test('lists blockAdd - adds with the configured timeout, then reports an existin
 
 test('lists blockAdd - several targets in one batch, duplicates once, IPv6 canonical', async () => {
   const {backend, config, exec, fw} = setup()
-  await blockAdd(config, fw, ['198.51.100.1'], {}, exec)
-  const result = await blockAdd(config, fw, ['198.51.100.1', '2001:DB8::7', '203.0.113.9', '2001:db8:0::7'], {timeoutSec: 60}, exec)
+  await blockAdd(config, fw, ['198.51.100.1'], {readSockets}, exec)
+  const result = await blockAdd(config, fw, ['198.51.100.1', '2001:DB8::7', '203.0.113.9', '2001:db8:0::7'], {readSockets, timeoutSec: 60}, exec)
   assert.deepEqual(result, {
     backend: 'memory',
     changed: true,
@@ -101,7 +106,7 @@ test('lists blockAdd - refuses loopback addresses and commits nothing', async ()
     ['fe80::1', 'link-local address (fe80::/10)'],
   ]) {
     const {backend, config, exec, fw} = setup()
-    await assertProtected(blockAdd(config, fw, [address], {}, exec), address, reason)
+    await assertProtected(blockAdd(config, fw, [address], {readSockets}, exec), address, reason)
     assert.deepEqual([...backend.commits], [])
     assert.equal(backend.pending, 0)
   }
@@ -109,55 +114,55 @@ test('lists blockAdd - refuses loopback addresses and commits nothing', async ()
 
 test('lists blockAdd - refuses the host\'s own addresses', async () => {
   const {backend, config, exec, fw} = setup()
-  await assertProtected(blockAdd(config, fw, ['192.0.2.10'], {}, exec), '192.0.2.10', 'an address of this host')
-  await assertProtected(blockAdd(config, fw, ['2001:db8:0:1:0:0:0:10'], {}, exec), '2001:db8:0:1::10', 'an address of this host')
+  await assertProtected(blockAdd(config, fw, ['192.0.2.10'], {readSockets}, exec), '192.0.2.10', 'an address of this host')
+  await assertProtected(blockAdd(config, fw, ['2001:db8:0:1:0:0:0:10'], {readSockets}, exec), '2001:db8:0:1::10', 'an address of this host')
   assert.deepEqual([...backend.commits], [])
 })
 
 test('lists blockAdd - refuses addresses covered by ignore_ips', async () => {
   const {backend, config, exec, fw} = setup(withIgnore(['198.51.100.0/24', '2001:db8:ff::/48']))
-  await assertProtected(blockAdd(config, fw, ['198.51.100.50'], {}, exec), '198.51.100.50', 'listed in ignore_ips (198.51.100.0/24)')
-  await assertProtected(blockAdd(config, fw, ['2001:db8:ff::1'], {}, exec), '2001:db8:ff::1', 'listed in ignore_ips (2001:db8:ff::/48)')
+  await assertProtected(blockAdd(config, fw, ['198.51.100.50'], {readSockets}, exec), '198.51.100.50', 'listed in ignore_ips (198.51.100.0/24)')
+  await assertProtected(blockAdd(config, fw, ['2001:db8:ff::1'], {readSockets}, exec), '2001:db8:ff::1', 'listed in ignore_ips (2001:db8:ff::/48)')
   assert.deepEqual([...backend.commits], [])
   // Just outside the network is fine.
-  assert.equal((await blockAdd(config, fw, ['198.51.101.1'], {}, exec)).changed, true)
+  assert.equal((await blockAdd(config, fw, ['198.51.101.1'], {readSockets}, exec)).changed, true)
 })
 
 test('lists blockAdd - refuses an allow-listed address', async () => {
   const {backend, config, exec, fw} = setup()
   await allowAdd(fw, ['203.0.113.80'], {comment: 'partner'})
   const before = backend.commits.length
-  await assertProtected(blockAdd(config, fw, ['203.0.113.80'], {}, exec), '203.0.113.80', 'it is in the allow list (203.0.113.80/32)')
+  await assertProtected(blockAdd(config, fw, ['203.0.113.80'], {readSockets}, exec), '203.0.113.80', 'it is in the allow list (203.0.113.80/32)')
   assert.equal(backend.commits.length, before)
   assert.equal(await backend.has('block', parseAddress('203.0.113.80')), false)
 })
 
 test('lists blockAdd - refuses the peer of an established SSH session, not other peers', async () => {
   const {backend, config, exec, fw} = setup()
-  await assertProtected(blockAdd(config, fw, ['198.51.100.200'], {}, exec), '198.51.100.200', 'an established SSH peer (198.51.100.200/32)')
+  await assertProtected(blockAdd(config, fw, ['198.51.100.200'], {readSockets}, exec), '198.51.100.200', 'an established SSH peer (198.51.100.200/32)')
   assert.deepEqual(backend.commits, [])
-  assert.equal((await blockAdd(config, fw, ['203.0.113.99'], {}, exec)).changed, true)
+  assert.equal((await blockAdd(config, fw, ['203.0.113.99'], {readSockets}, exec)).changed, true)
   assert.deepEqual(await backend.list('block').then((l) => l.map((e) => e.target.text)), ['203.0.113.99'])
 })
 
 test('lists blockAdd - refuses private ranges with skip_private, accepts them without', async () => {
   const {backend, config, exec, fw} = setup()
-  await assertProtected(blockAdd(config, fw, ['10.1.2.3'], {}, exec), '10.1.2.3', 'private address (10.0.0.0/8; skip_private is on)')
-  await assertProtected(blockAdd(config, fw, ['100.64.0.1'], {}, exec), '100.64.0.1', 'cgnat address (100.64.0.0/10; skip_private is on)')
-  await assertProtected(blockAdd(config, fw, ['fd00::1'], {}, exec), 'fd00::1', 'ula address (fc00::/7; skip_private is on)')
+  await assertProtected(blockAdd(config, fw, ['10.1.2.3'], {readSockets}, exec), '10.1.2.3', 'private address (10.0.0.0/8; skip_private is on)')
+  await assertProtected(blockAdd(config, fw, ['100.64.0.1'], {readSockets}, exec), '100.64.0.1', 'cgnat address (100.64.0.0/10; skip_private is on)')
+  await assertProtected(blockAdd(config, fw, ['fd00::1'], {readSockets}, exec), 'fd00::1', 'ula address (fc00::/7; skip_private is on)')
   assert.deepEqual([...backend.commits], [])
 
   const open = {...config, detect: {...config.detect, skip_private: false}}
-  assert.deepEqual(await blockAdd(open, fw, ['10.1.2.3'], {}, exec), {
+  assert.deepEqual(await blockAdd(open, fw, ['10.1.2.3'], {readSockets}, exec), {
     backend: 'memory', changed: true, entries: [{changed: true, target: '10.1.2.3'}],
   })
   // Loopback stays protected either way.
-  await assertProtected(blockAdd(open, fw, ['127.0.0.1'], {}, exec), '127.0.0.1', 'loopback address (127.0.0.0/8)')
+  await assertProtected(blockAdd(open, fw, ['127.0.0.1'], {readSockets}, exec), '127.0.0.1', 'loopback address (127.0.0.0/8)')
 })
 
 test('lists blockAdd - one protected address refuses the whole call', async () => {
   const {backend, config, exec, fw} = setup()
-  await assertProtected(blockAdd(config, fw, ['203.0.113.7', '127.0.0.1', '203.0.113.8'], {}, exec), '127.0.0.1',
+  await assertProtected(blockAdd(config, fw, ['203.0.113.7', '127.0.0.1', '203.0.113.8'], {readSockets}, exec), '127.0.0.1',
     'loopback address (127.0.0.0/8)')
   assert.deepEqual([...backend.commits], [])
   assert.equal(await backend.count('block'), 0)
@@ -165,7 +170,7 @@ test('lists blockAdd - one protected address refuses the whole call', async () =
 
 test('lists blockAdd - --force overrides the protection and skips the host lookup', async () => {
   const {backend, calls, config, exec, fw} = setup()
-  assert.deepEqual(await blockAdd(config, fw, ['127.0.0.1', '192.0.2.10'], {force: true, timeoutSec: 30}, exec), {
+  assert.deepEqual(await blockAdd(config, fw, ['127.0.0.1', '192.0.2.10'], {readSockets, force: true, timeoutSec: 30}, exec), {
     backend: 'memory',
     changed: true,
     entries: [{changed: true, target: '127.0.0.1'}, {changed: true, target: '192.0.2.10'}],
@@ -176,29 +181,29 @@ test('lists blockAdd - --force overrides the protection and skips the host looku
 
 test('lists blockAdd - networks are refused, a host network (/32, /128) is the address', async () => {
   const {backend, config, exec, fw} = setup()
-  await assert.rejects(blockAdd(config, fw, ['203.0.113.0/24'], {}, exec), (error: unknown) => {
+  await assert.rejects(blockAdd(config, fw, ['203.0.113.0/24'], {readSockets}, exec), (error: unknown) => {
     assert.ok(error instanceof InvalidValueError)
     assert.equal(error.message, '"203.0.113.0/24" is a network; the block list holds single addresses')
     assert.equal(error.exitCode, 2)
     return true
   })
-  await assert.rejects(blockAdd(config, fw, ['2001:db8::/64'], {}, exec), {message: '"2001:db8::/64" is a network; the block list holds single addresses'})
+  await assert.rejects(blockAdd(config, fw, ['2001:db8::/64'], {readSockets}, exec), {message: '"2001:db8::/64" is a network; the block list holds single addresses'})
   assert.deepEqual([...backend.commits], [])
 
-  const result = await blockAdd(config, fw, ['203.0.113.7/32', '2001:db8::7/128'], {}, exec)
+  const result = await blockAdd(config, fw, ['203.0.113.7/32', '2001:db8::7/128'], {readSockets}, exec)
   assert.deepEqual(result.entries, [{changed: true, target: '203.0.113.7'}, {changed: true, target: '2001:db8::7'}])
   assert.deepEqual(backend.commits[0].adds.map((e) => e.target), [parseAddress('203.0.113.7'), parseAddress('2001:db8::7')])
 })
 
 test('lists blockAdd - bad text throws InvalidValueError naming it, before anything changes', async () => {
   const {backend, calls, config, exec, fw} = setup()
-  await assert.rejects(blockAdd(config, fw, ['203.0.113.7', '203.0.113.300'], {}, exec), (error: unknown) => {
+  await assert.rejects(blockAdd(config, fw, ['203.0.113.7', '203.0.113.300'], {readSockets}, exec), (error: unknown) => {
     assert.ok(error instanceof InvalidValueError)
     assert.equal(error.code, 'E_INVALID_VALUE')
     assert.match(error.message, /^"203\.0\.113\.300" is not a valid IP address: /)
     return true
   })
-  await assert.rejects(blockAdd(config, fw, ['example.com'], {}, exec), {message: /^"example\.com" is not a valid IP address/})
+  await assert.rejects(blockAdd(config, fw, ['example.com'], {readSockets}, exec), {message: /^"example\.com" is not a valid IP address/})
   assert.deepEqual([...backend.commits], [])
   assert.deepEqual(calls, [])
 })
@@ -206,7 +211,7 @@ test('lists blockAdd - bad text throws InvalidValueError naming it, before anyth
 test('lists blockAdd - a reason with a line break, a quote or over 128 bytes is refused before anything changes', async () => {
   const {backend, config, exec, fw} = setup()
   for (const reason of ['scan\nban 198.51.100.1: forged', 'say "hi"', 'x'.repeat(129), 'tab\there']) {
-    await assert.rejects(blockAdd(config, fw, ['203.0.113.7'], {reason}, exec), (error: unknown) => {
+    await assert.rejects(blockAdd(config, fw, ['203.0.113.7'], {readSockets, reason}, exec), (error: unknown) => {
       assert.ok(error instanceof InvalidValueError)
       assert.equal(error.message, `reason ${JSON.stringify(reason)} cannot be used`)
       assert.match(error.hint ?? '', /one line/)
@@ -214,13 +219,13 @@ test('lists blockAdd - a reason with a line break, a quote or over 128 bytes is 
     })
   }
   assert.deepEqual([...backend.commits], [])
-  assert.equal((await blockAdd(config, fw, ['203.0.113.7'], {reason: 'port scan from the VPN, ticket #42'}, exec)).reason, 'port scan from the VPN, ticket #42')
+  assert.equal((await blockAdd(config, fw, ['203.0.113.7'], {readSockets, reason: 'port scan from the VPN, ticket #42'}, exec)).reason, 'port scan from the VPN, ticket #42')
 })
 
 test('lists blockAdd - a timeout out of range is refused', async () => {
   const {backend, config, exec, fw} = setup()
   for (const [timeoutSec, shown] of [[2_147_484, '3w3d20h31m24s'], [-1, '-1'], [1.5, '1.5']] as const) {
-    await assert.rejects(blockAdd(config, fw, ['203.0.113.7'], {timeoutSec}, exec), (error: unknown) => {
+    await assert.rejects(blockAdd(config, fw, ['203.0.113.7'], {readSockets, timeoutSec}, exec), (error: unknown) => {
       assert.ok(error instanceof InvalidValueError)
       assert.equal(error.message, `--timeout ${shown} is out of range`)
       return true
@@ -229,27 +234,26 @@ test('lists blockAdd - a timeout out of range is refused', async () => {
 
   assert.deepEqual([...backend.commits], [])
   // The largest ipset timeout is accepted.
-  await blockAdd(config, fw, ['203.0.113.7'], {timeoutSec: 2_147_483}, exec)
+  await blockAdd(config, fw, ['203.0.113.7'], {readSockets, timeoutSec: 2_147_483}, exec)
   assert.equal(backend.commits[0].adds[0].ttlSec, 2_147_483)
 })
 
 test('lists blockAdd - --kill cuts the connections of each address after the commit', async () => {
   const {calls, config, exec, fw} = setup()
-  const result = await blockAdd(config, fw, ['203.0.113.7', '203.0.113.7'], {kill: true}, exec)
+  const result = await blockAdd(config, fw, ['203.0.113.7', '203.0.113.7'], {readSockets, kill: true}, exec)
   assert.deepEqual(result.killed, [{conntrack: 4, sockets: 1, target: '203.0.113.7'}])
   assert.deepEqual(calls.map(line), [
     'ip -j addr show',
-    'ss -H -n -t state established',
-    'ss --no-header --numeric --tcp --kill dst 203.0.113.7',
+      'ss --no-header --numeric --tcp --kill dst 203.0.113.7',
     'conntrack -D -f ipv4 --orig-src 203.0.113.7',
     'conntrack -D -f ipv4 --orig-dst 203.0.113.7',
   ])
-  assert.equal((await blockAdd(config, fw, ['203.0.113.8'], {}, exec)).killed, undefined)
+  assert.equal((await blockAdd(config, fw, ['203.0.113.8'], {readSockets}, exec)).killed, undefined)
 })
 
 test('lists listDel - removes present entries and is idempotent', async () => {
   const {backend, config, exec, fw} = setup()
-  await blockAdd(config, fw, ['203.0.113.7', '2001:db8::7'], {}, exec)
+  await blockAdd(config, fw, ['203.0.113.7', '2001:db8::7'], {readSockets}, exec)
   assert.deepEqual(await listDel(fw, 'block', ['203.0.113.7', '203.0.113.8']), {
     backend: 'memory', changed: true, entries: [{changed: true, target: '203.0.113.7'}, {changed: false, target: '203.0.113.8'}],
   })
@@ -394,7 +398,7 @@ test('lists listEntries - sorted by family, then text, with ttl null for permane
     ],
   })
 
-  await blockAdd(config, fw, ['2001:db8::9', '203.0.113.9', '198.51.100.9'], {timeoutSec: 90}, exec)
+  await blockAdd(config, fw, ['2001:db8::9', '203.0.113.9', '198.51.100.9'], {readSockets, timeoutSec: 90}, exec)
   assert.deepEqual(await listEntries(fw, 'block'), {
     backend: 'memory',
     count: 3,
