@@ -264,6 +264,7 @@ async function protectionOf(config: Config, backend: FirewallBackend, addrs: rea
  * commit (one `ipset restore` or one `nft -f -` transaction, whatever its size).
  */
 export async function applyListBatch(backend: FirewallBackend, batch: ListBatch): Promise<CommitReport> {
+  if (batch.add.length === 0 && batch.del.length === 0) return {added: 0, removed: 0}
   for (const target of batch.del) backend.del(batch.list, target)
   for (const entry of batch.add) backend.add(batch.list, entry)
   return backend.commit()
