@@ -10,6 +10,7 @@ export type Target =
   | {id: string; kind: 'min-rate'; perSecond: number}
   | {id: string; kind: 'max-seconds'; seconds: number}
   | {id: string; kind: 'max-latency'; p50Ms: number; p99Ms: number}
+  | {id: string; kind: 'max-ratio'; ratio: number; of: string}
 
 /** The targets of DESIGN.md that the suites measure. */
 export const TARGETS = {
@@ -19,6 +20,10 @@ export const TARGETS = {
   P3: {id: 'P3', kind: 'min-rate', perSecond: 100_000},
   /** Start-up sync of 1,000,000 block entries, server → kernel. */
   P4: {id: 'P4', kind: 'max-seconds', seconds: 10},
+  /** `diswall block add` of one address, whole process, against `node -e 0` (median wall time). */
+  P9: {id: 'P9', kind: 'max-ratio', of: 'node -e 0', ratio: 2.5},
+  /** `block add --file` of 100,000 addresses into the kernel (one batch). */
+  LIST_FILE: {id: 'list-file', kind: 'max-seconds', seconds: 5},
 } as const satisfies Record<string, Target>
 
 /** One measured row. */
@@ -43,6 +48,8 @@ export interface BenchResult {
   notes: string[]
   /** Latency percentiles of the `count` samples, ms (latency rows only). */
   latencyMs?: LatencySummary
+  /** The measured ratio to a baseline (ratio rows only). */
+  ratio?: number
 }
 
 /** Percentiles of a set of latency samples, ms. */
@@ -65,6 +72,7 @@ export function summarizeLatency(samples: readonly number[]): LatencySummary {
 /** Builds a row and judges it against its target (`baseline: true` compares without a verdict). */
 export function result(fields: {
   id: string; what: string; count: number; seconds: number; target?: Target; baseline?: boolean; notes?: string[]; latencyMs?: LatencySummary
+  ratio?: number
 }): BenchResult {
   const perSecond = fields.count / fields.seconds
   let verdict: BenchResult['verdict'] = 'info'
@@ -74,6 +82,8 @@ export function result(fields: {
   else if (fields.target?.kind === 'max-latency') {
     const l = fields.latencyMs
     verdict = l !== undefined && l.p50 <= fields.target.p50Ms && l.p99 <= fields.target.p99Ms ? 'pass' : 'miss'
+  } else if (fields.target?.kind === 'max-ratio') {
+    verdict = fields.ratio !== undefined && fields.ratio <= fields.target.ratio ? 'pass' : 'miss'
   }
   return {
     ...(fields.latencyMs === undefined ? {} : {latencyMs: fields.latencyMs}),
@@ -81,6 +91,7 @@ export function result(fields: {
     id: fields.id,
     notes: fields.notes ?? [],
     perSecond,
+    ...(fields.ratio === undefined ? {} : {ratio: fields.ratio}),
     seconds: fields.seconds,
     target: fields.target,
     verdict,
@@ -92,6 +103,7 @@ export function result(fields: {
 export function describeTarget(target: Target | undefined): string {
   if (!target) return '—'
   if (target.kind === 'max-latency') return `${target.id} p50 ≤ ${target.p50Ms} ms, p99 ≤ ${target.p99Ms} ms`
+  if (target.kind === 'max-ratio') return `${target.id} ≤ ${target.ratio}× ${target.of}`
   return target.kind === 'min-rate' ? `${target.id} ≥ ${formatInt(target.perSecond)}/s` : `${target.id} ≤ ${target.seconds} s`
 }
 
