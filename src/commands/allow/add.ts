@@ -2,8 +2,8 @@ import {Args, Flags} from '@oclif/core'
 
 import {configFlag, DiswallCommand, durationFlag, listFileFlag} from '../../base-command.js'
 import {openFirewall} from '../../lib/firewall/sets/index.js'
-import {allowAdd, listInputs, readListFile} from '../../lib/ops/index.js'
-import type {ListChangeResult} from '../../lib/ops/index.js'
+import {allowAdd, listInputs, readListFile} from '../../lib/ops/lists.js'
+import type {ListChangeResult} from '../../lib/ops/lists.js'
 
 export default class AllowAdd extends DiswallCommand<ListChangeResult> {
   static override args = {target: Args.string({description: 'IP address or CIDR network (several may follow).'})}

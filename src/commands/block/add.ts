@@ -2,8 +2,8 @@ import {Args, Flags} from '@oclif/core'
 
 import {configFlag, DiswallCommand, durationFlag, listFileFlag} from '../../base-command.js'
 import {openFirewall} from '../../lib/firewall/sets/index.js'
-import {blockAdd, listInputs, readListFile} from '../../lib/ops/index.js'
-import type {ListChangeResult} from '../../lib/ops/index.js'
+import {blockAdd, listInputs, readListFile} from '../../lib/ops/lists.js'
+import type {ListChangeResult} from '../../lib/ops/lists.js'
 
 export default class BlockAdd extends DiswallCommand<ListChangeResult> {
   static override args = {address: Args.string({description: 'IP address to block (several may follow).'})}

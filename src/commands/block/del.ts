@@ -2,8 +2,8 @@ import {Args} from '@oclif/core'
 
 import {configFlag, DiswallCommand, listFileFlag} from '../../base-command.js'
 import {openFirewall} from '../../lib/firewall/sets/index.js'
-import {listDel, listInputs, readListFile} from '../../lib/ops/index.js'
-import type {ListChangeResult} from '../../lib/ops/index.js'
+import {listDel, listInputs, readListFile} from '../../lib/ops/lists.js'
+import type {ListChangeResult} from '../../lib/ops/lists.js'
 
 export default class BlockDel extends DiswallCommand<ListChangeResult> {
   static override aliases = ['block:rm']
