@@ -5,7 +5,7 @@ import {Enforcer, HostFacts} from '../enforce/index.js'
 import {DiswallError, ExitCode, InvalidValueError, UsageError} from '../errors.js'
 import {isValidComment, killConnectionsBatch, MAX_COMMENT_BYTES} from '../firewall/sets/index.js'
 import type {CommitReport, Firewall, FirewallBackend, KillReport, ListedEntry, ListKind, SetEntry} from '../firewall/sets/index.js'
-import {broadNetworkReason, containsAddress, formatDuration, IPSET_MAX_TIMEOUT_SEC, isAddress, parseTarget, toNetwork} from '../net/index.js'
+import {bitsV4, bitsV6, broadNetworkReason, containsAddress, formatDuration, IPSET_MAX_TIMEOUT_SEC, isAddress, parseTarget, toNetwork} from '../net/index.js'
 import type {Address, Network, Target} from '../net/index.js'
 import {exec as defaultExec} from '../system/index.js'
 import type {Exec} from '../system/index.js'
@@ -362,21 +362,39 @@ export async function allowAdd(fw: Firewall, inputs: ReadonlyArray<ListInput | s
 
 /**
  * nftables interval sets cannot hold overlapping networks (nft: "interval overlaps with an existing
- * one"): say which entry is in the way before anything changes.
+ * one"): say which entry is in the way before anything changes. The networks are sorted by their first
+ * address and swept once, so a list of tens of thousands costs milliseconds, not a test of every pair.
  */
 function refuseOverlaps(targets: Target[], existing: Target[]): void {
-  const all = [...existing]
-  for (const target of targets) {
-    const net = toNetwork(target)
-    const other = all.find((e) => e.text !== target.text &&
-      (containsAddress(toNetwork(e), net.address) || containsAddress(net, toNetwork(e).address)))
-    if (other) {
+  const ranges = [...existing.map((t) => rangeOf(t, false)), ...targets.map((t) => rangeOf(t, true))]
+  ranges.sort((x, y) => x.family - y.family || (x.start < y.start ? -1 : x.start > y.start ? 1 : 0) || (x.end > y.end ? -1 : x.end < y.end ? 1 : 0))
+  let widest: Range | undefined
+  for (const range of ranges) {
+    if (widest && widest.family === range.family && range.start <= widest.end && range.target.text !== widest.target.text &&
+      (range.isNew || widest.isNew)) {
+      const [target, other] = range.isNew ? [range.target, widest.target] : [widest.target, range.target]
       throw new InvalidValueError(`${target.text} overlaps the allow entry ${other.text}`,
         'nftables allow sets cannot hold overlapping networks: remove one of them first (diswall allow del …), or allow the larger network only.')
     }
 
-    all.push(target)
+    if (!widest || widest.family !== range.family || range.end > widest.end) widest = range
   }
+}
+
+interface Range {
+  family: 4 | 6
+  start: bigint
+  end: bigint
+  target: Target
+  isNew: boolean
+}
+
+/** The first and last address of a target as numbers, for {@link refuseOverlaps}. */
+function rangeOf(target: Target, isNew: boolean): Range {
+  const net = toNetwork(target)
+  const bits = net.family === 4 ? BigInt(bitsV4(net.address)) : bitsV6(net.address)
+  const size = 1n << BigInt((net.family === 4 ? 32 : 128) - net.prefix)
+  return {end: bits + size - 1n, family: net.family, isNew, start: bits, target}
 }
 
 /** One listed entry as commands print it. */

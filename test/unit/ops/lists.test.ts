@@ -517,3 +517,19 @@ test('lists listDel - a list file removes in one batch; absent entries count as 
   assert.equal(backend.commits.length, 2)
   assert.deepEqual(backend.commits[1].dels.map((t) => t.text), ['203.0.113.7', '203.0.113.99'])
 })
+
+test('lists allowAdd (nftables) - overlapping networks are refused before anything changes, against the set and within the list', async () => {
+  const {backend, fw} = setup()
+  // The overlap rule is nftables's (interval sets); the memory backend stands in for it here.
+  Object.defineProperty(backend, 'name', {value: 'nftables'})
+  await allowAdd(fw, ['10.0.0.0/8', '2001:db8::/32'])
+  await assert.rejects(allowAdd(fw, ['11.0.0.0/8', '10.1.0.0/16']), /^InvalidValueError: 10\.1\.0\.0\/16 overlaps the allow entry 10\.0\.0\.0\/8/)
+  await assert.rejects(allowAdd(fw, ['2001:db8:5::1']), /2001:db8:5::1 overlaps the allow entry 2001:db8::\/32/)
+  await assert.rejects(allowAdd(fw, parseListText('198.51.100.0/24\n203.0.113.7\n198.51.100.7 # inside\n', 'f')),
+    /198\.51\.100\.(0\/24|7) overlaps the allow entry 198\.51\.100\.(7|0\/24)/)
+  assert.equal(backend.commits.length, 1)
+  // A re-add of an existing entry is no overlap; neither are many disjoint ones.
+  const many = Array.from({length: 20_000}, (_, i) => `172.${16 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`)
+  const result = await allowAdd(fw, ['10.0.0.0/8', ...many], {force: true})
+  assert.deepEqual([result.added, result.unchanged], [20_000, 1])
+})
