@@ -222,6 +222,11 @@ describe('allow/block add/del --file (fake ipset and iptables)', {concurrency: C
     const {ipset} = await host.state()
     assert.deepEqual([Object.keys(ipset['diswall-bl'].entries), Object.keys(ipset['diswall-bl6'].entries)],
       [['198.51.100.9', '203.0.113.7'], ['2001:db8::7']])
+
+    // Without arguments too: stdin is the list's, never taken as an argument.
+    const alone = await host.run(['block', 'add', '--file', '-', '--json'], {}, '203.0.113.20 # one\n203.0.113.21\n')
+    assert.equal(alone.code, 0, alone.stderr)
+    assert.deepEqual(alone.json.result.entries.map((e: {at: string}) => e.at), ['stdin:1', 'stdin:2'])
   }))
 
   test('block add --file - one bad line exits 2 naming FILE:LINE, and nothing changes', withFakeHost(async (host) => {

@@ -6,7 +6,9 @@ import {allowAdd, listInputs, readListFile} from '../../lib/ops/lists.js'
 import type {ListChangeResult} from '../../lib/ops/lists.js'
 
 export default class AllowAdd extends DiswallCommand<ListChangeResult> {
-  static override args = {target: Args.string({description: 'IP address or CIDR network (several may follow).'})}
+  // ignoreStdin: without it, oclif 4 takes piped stdin (after a 10 ms wait) as the argument when none is
+  // given, racing `--file -` for it.
+  static override args = {target: Args.string({description: 'IP address or CIDR network (several may follow).', ignoreStdin: true})}
   static override examples = [
     '<%= config.bin %> <%= command.id %> 203.0.113.7 --comment "office VPN"',
     '<%= config.bin %> <%= command.id %> 198.51.100.0/24 2001:db8:1::/48 --timeout 8d',

@@ -7,7 +7,9 @@ import type {ListChangeResult} from '../../lib/ops/lists.js'
 
 export default class AllowDel extends DiswallCommand<ListChangeResult> {
   static override aliases = ['allow:rm']
-  static override args = {address: Args.string({description: 'IP address or network to remove from the allow list (several may follow).'})}
+  // ignoreStdin: without it, oclif 4 takes piped stdin (after a 10 ms wait) as the argument when none is
+  // given, racing `--file -` for it.
+  static override args = {address: Args.string({description: 'IP address or network to remove from the allow list (several may follow).', ignoreStdin: true})}
   static override examples = ['<%= config.bin %> <%= command.id %> 203.0.113.7', '<%= config.bin %> <%= command.id %> --file office-networks.txt']
   static override flags = {config: configFlag, file: listFileFlag}
   static override requiresRoot = true

@@ -6,7 +6,9 @@ import {blockAdd, listInputs, readListFile} from '../../lib/ops/lists.js'
 import type {ListChangeResult} from '../../lib/ops/lists.js'
 
 export default class BlockAdd extends DiswallCommand<ListChangeResult> {
-  static override args = {address: Args.string({description: 'IP address to block (several may follow).'})}
+  // ignoreStdin: without it, oclif 4 takes piped stdin (after a 10 ms wait) as the argument when none is
+  // given, racing `--file -` for it.
+  static override args = {address: Args.string({description: 'IP address to block (several may follow).', ignoreStdin: true})}
   static override description = 'Adds addresses to the block set of this host, all in one batch. An address that is already blocked gets its timeout refreshed and is reported as unchanged. Loopback, link-local, private (with skip_private), ignore_ips, allow-listed and own addresses are refused unless --force is given: given as arguments, they refuse the whole call and nothing changes; in a --file list, they are left out and reported as refused, and the rest is blocked.'
   static override examples = [
     '<%= config.bin %> <%= command.id %> 203.0.113.7',

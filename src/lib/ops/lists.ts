@@ -234,7 +234,6 @@ export function checkReason(text: string): string {
   return text
 }
 
-
 /**
  * Why each address may not be blocked, by the enforcer's never-ban check (the daemon's): special
  * ranges, private ranges (with skip_private), ignore_ips, the host's own addresses, established SSH
@@ -275,7 +274,7 @@ export async function applyListBatch(backend: FirewallBackend, batch: ListBatch)
  * their timeout refreshed and are reported as unchanged. The never-ban check runs on each address:
  * a protected address given as an argument refuses the whole call (ProtectedAddressError, nothing
  * changes), one from a list file is left out and reported as refused; `force` skips the check. With
- * `kill`, established connections are cut (one `ss -K` per 256 addresses).
+ * `kill`, established connections are cut (for a long list, one `ss -K` per 256 addresses).
  * Throws E_INVALID_VALUE (naming `FILE:LINE` for a line of a list file) before anything changes.
  */
 export async function blockAdd(config: Config, fw: Firewall, inputs: ReadonlyArray<ListInput | string>, options: BlockAddOptions = {},
