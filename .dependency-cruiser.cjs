@@ -119,7 +119,9 @@ module.exports = {
       comment: 'Commands and the files directly in src/lib import a folder of src/lib through its index.ts.',
       severity: 'error',
       from: {path: '^src/', pathNot: FOLDER},
-      to: {path: '^src/lib/.+/', pathNot: FOLDER_INDEX},
+      // ops/lists.ts is what the allow/block commands run: ops's index also loads ops/ruleset.ts and the
+      // whole ruleset compiler (~40 ms of CPU at start-up on 2 vCPU), which adding an address does not need.
+      to: {path: '^src/lib/.+/', pathNot: [FOLDER_INDEX, '^src/lib/ops/lists[.]ts$']},
     },
   ],
   options: {

@@ -20,6 +20,7 @@ import {labRequirementsProblem} from '../src/lib/lab/index.js'
 import {removeLeftovers, withFleet} from './lib/fleet.js'
 import {type BenchResult, renderTable, writeResults} from './lib/report.js'
 import type {BenchSuite, SuiteContext} from './lib/suite.js'
+import {cliSuite} from './suites/cli.js'
 import {daemonSuite} from './suites/daemon.js'
 import {kernelSetsSuite} from './suites/kernel-sets.js'
 import {patternsSuite} from './suites/patterns.js'
@@ -27,7 +28,7 @@ import {scanSuite} from './suites/scan.js'
 import {whySuite} from './suites/why.js'
 
 /** Every suite, in the order they run. */
-const SUITES: readonly BenchSuite[] = [kernelSetsSuite, patternsSuite, daemonSuite, scanSuite, whySuite]
+const SUITES: readonly BenchSuite[] = [kernelSetsSuite, patternsSuite, daemonSuite, scanSuite, cliSuite, whySuite]
 
 const DEFAULT_OUT = fileURLToPath(new URL('./results/latest.json', import.meta.url))
 

@@ -11,6 +11,7 @@ export type Target =
   | {id: string; kind: 'max-seconds'; seconds: number}
   | {id: string; kind: 'max-latency'; p50Ms: number; p99Ms: number}
   | {id: string; kind: 'max-memory'; rssMb: number}
+  | {id: string; kind: 'max-ratio'; ratio: number; of: string}
 
 /** The targets of DESIGN.md that the suites measure. */
 export const TARGETS = {
@@ -28,6 +29,10 @@ export const TARGETS = {
   P10: {id: 'P10', kind: 'max-seconds', seconds: 2},
   /** Daemon memory with 1,000,000 bans (RSS). */
   P6: {id: 'P6', kind: 'max-memory', rssMb: 150},
+  /** `diswall block add` of one address, whole process, against `node -e 0` (median wall time). */
+  P9: {id: 'P9', kind: 'max-ratio', of: 'node -e 0', ratio: 2.5},
+  /** `block add --file` of 100,000 addresses into the kernel (one batch). */
+  LIST_FILE: {id: 'list-file', kind: 'max-seconds', seconds: 5},
 } as const satisfies Record<string, Target>
 
 /** One measured row. */
@@ -54,6 +59,8 @@ export interface BenchResult {
   latencyMs?: LatencySummary
   /** Memory of the measured process, MB (memory rows only): VmRSS at the end and VmHWM, its peak. */
   memoryMb?: {rss: number; peak: number}
+  /** The measured ratio to a baseline (ratio rows only). */
+  ratio?: number
 }
 
 /** Percentiles of a set of latency samples, ms. */
@@ -77,6 +84,7 @@ export function summarizeLatency(samples: readonly number[]): LatencySummary {
 export function result(fields: {
   id: string; what: string; count: number; seconds: number; target?: Target; baseline?: boolean; notes?: string[]; latencyMs?: LatencySummary
   memoryMb?: {rss: number; peak: number}
+  ratio?: number
 }): BenchResult {
   const perSecond = fields.count / fields.seconds
   let verdict: BenchResult['verdict'] = 'info'
@@ -88,6 +96,8 @@ export function result(fields: {
     verdict = l !== undefined && l.p50 <= fields.target.p50Ms && l.p99 <= fields.target.p99Ms ? 'pass' : 'miss'
   } else if (fields.target?.kind === 'max-memory') {
     verdict = fields.memoryMb !== undefined && fields.memoryMb.rss <= fields.target.rssMb ? 'pass' : 'miss'
+  } else if (fields.target?.kind === 'max-ratio') {
+    verdict = fields.ratio !== undefined && fields.ratio <= fields.target.ratio ? 'pass' : 'miss'
   }
   return {
     ...(fields.latencyMs === undefined ? {} : {latencyMs: fields.latencyMs}),
@@ -96,6 +106,7 @@ export function result(fields: {
     id: fields.id,
     notes: fields.notes ?? [],
     perSecond,
+    ...(fields.ratio === undefined ? {} : {ratio: fields.ratio}),
     seconds: fields.seconds,
     target: fields.target,
     verdict,
@@ -108,6 +119,7 @@ export function describeTarget(target: Target | undefined): string {
   if (!target) return '—'
   if (target.kind === 'max-latency') return `${target.id} p50 ≤ ${target.p50Ms} ms, p99 ≤ ${target.p99Ms} ms`
   if (target.kind === 'max-memory') return `${target.id} RSS ≤ ${target.rssMb} MB`
+  if (target.kind === 'max-ratio') return `${target.id} ≤ ${target.ratio}× ${target.of}`
   return target.kind === 'min-rate' ? `${target.id} ≥ ${formatInt(target.perSecond)}/s` : `${target.id} ≤ ${target.seconds} s`
 }
 

@@ -25,7 +25,7 @@ export interface FakeHost {
   configPath: string
   firewallDir: string
   /** Runs `diswall ARGS…` with the fakes first on PATH; `env` adds variables (DISWALL_FAKE_FAIL). */
-  run(args: readonly string[], env?: Record<string, string>): Promise<CliResult>
+  run(args: readonly string[], env?: Record<string, string>, input?: string): Promise<CliResult>
   /** Every call recorded so far, oldest first. */
   calls(): Promise<FakeCall[]>
   /** Forgets the recorded calls (the state stays). */
@@ -117,7 +117,7 @@ export async function openFakeHost({config = '', firewall = {}, iptablesV4}: {
     configPath,
     dir,
     firewallDir,
-    run: (args, extra = {}) => runCli(args, {env: {...env, ...extra}, wrap: SANDBOX ?? []}),
+    run: (args, extra = {}, input = undefined) => runCli(args, {env: {...env, ...extra}, input, wrap: SANDBOX ?? []}),
     state: async () => JSON.parse(await readFile(env.DISWALL_FAKE_STATE, 'utf8')),
   }
 }

@@ -29,6 +29,8 @@ const WL = DEFAULT_NAMES.allow
 const FULL_SET = 1_000_000
 /** More entries than one spread argument list holds in V8 (~125k): `block list` must not overflow. */
 const LARGE_LIST = 150_000
+/** Addresses of the list-file test: one kernel batch, far more than a process per address could do. */
+const LIST_FILE_COUNT = 10_000
 
 after(async () => {
   // Safety net only: every describe removes its own namespace and files.
@@ -215,6 +217,43 @@ for (const backend of ['ipset', 'nftables'] as const) {
       assertSuccess(again)
       assert.deepEqual(again.json.result.entries, [{changed: false, target: '203.0.113.77'}])
     })
+
+    it(`block add --file (${backend}) - ${LIST_FILE_COUNT.toLocaleString('en')} addresses from a file land in the set; one bad line changes nothing`,
+      {timeout: 120_000}, async () => {
+        const dir = makeTempDir('dw-cli-file-')
+        try {
+          const addrs = distinctIpv4(LIST_FILE_COUNT).map((a) => a.text)
+          const good = join(dir.path, 'feed.txt')
+          writeFileSync(good, `# feed\n${addrs.map((a, i) => (i % 2 === 0 ? `${a} # scanner` : a)).join('\n')}\n`)
+          const bad = join(dir.path, 'bad.txt')
+          writeFileSync(bad, `${addrs.slice(0, 5000).join('\n')}\n198.51.100.1/24\n${addrs.slice(5000).join('\n')}\n`)
+
+          const refused = await diswall('block', 'add', '--file', bad)
+          assertFailure(refused, 2, 'E_INVALID_VALUE')
+          assert.match(refused.json.error.message, /bad\.txt:5001: "198\.51\.100\.1\/24" is a network/)
+          assert.equal((await blockSet()).size, 0)
+
+          const added = await diswall('block', 'add', '--file', good)
+          assertSuccess(added)
+          assert.deepEqual([added.json.result.added, added.json.result.unchanged, added.json.result.refused], [LIST_FILE_COUNT, 0, 0])
+          await waitForKernelSetCount(ns, backend, BL.v4, LIST_FILE_COUNT)
+          const inKernel = await blockSet()
+          assert.ok(addrs.every((a) => inKernel.has(a)), 'every address of the file is in the kernel set')
+
+          // Again, with stdin: everything is unchanged, nothing is lost.
+          const again = await runCli(['block', 'add', '--file', '-', '-c', configFile, '--json'],
+            {input: addrs.join('\n') + '\n', wrap: ['ip', 'netns', 'exec', ns.name]})
+          assertSuccess(again)
+          assert.deepEqual([again.json.result.added, again.json.result.unchanged], [0, LIST_FILE_COUNT])
+
+          const removed = await diswall('block', 'del', '--file', good)
+          assertSuccess(removed)
+          assert.equal(removed.json.result.removed, LIST_FILE_COUNT)
+          await waitForKernelSetCount(ns, backend, BL.v4, 0)
+        } finally {
+          dir.remove()
+        }
+      })
 
     it(`allow add (${backend}) - stores the comment; a new comment updates the entry, the same one changes nothing`, async () => {
       const added = await diswall('allow', 'add', '203.0.113.0/24', '-m', 'office')

@@ -1,24 +1,29 @@
 import {Args} from '@oclif/core'
 
-import {configFlag, DiswallCommand} from '../../base-command.js'
+import {configFlag, DiswallCommand, listFileFlag} from '../../base-command.js'
 import {openFirewall} from '../../lib/firewall/sets/index.js'
-import {listDel} from '../../lib/ops/index.js'
-import type {ListChangeResult} from '../../lib/ops/index.js'
+import {listDel, listInputs, readListFile} from '../../lib/ops/lists.js'
+import type {ListChangeResult} from '../../lib/ops/lists.js'
 
 export default class BlockDel extends DiswallCommand<ListChangeResult> {
   static override aliases = ['block:rm']
-  static override args = {address: Args.string({description: 'IP address to unblock (several may follow).', required: true})}
-  static override examples = ['<%= config.bin %> <%= command.id %> 203.0.113.7']
-  static override flags = {config: configFlag}
+  // ignoreStdin: without it, oclif 4 takes piped stdin (after a 10 ms wait) as the argument when none is
+  // given, racing `--file -` for it.
+  static override args = {address: Args.string({description: 'IP address to unblock (several may follow).', ignoreStdin: true})}
+  static override examples = ['<%= config.bin %> <%= command.id %> 203.0.113.7', '<%= config.bin %> <%= command.id %> --file feed.txt']
+  static override flags = {config: configFlag, file: listFileFlag}
   static override requiresRoot = true
   static override strict = false
-  static override summary = 'Remove addresses from the block set of this host (absent ones are reported as unchanged).'
+  static override summary = 'Remove addresses from the block set of this host, in one batch (absent ones are reported as unchanged).'
 
   async run(): Promise<ListChangeResult> {
     const {argv, flags} = await this.parse(BlockDel)
     const config = await this.readConfig(flags.config)
-    const result = await listDel(await openFirewall(config), 'block', argv as string[])
-    for (const e of result.entries) this.log(`${e.changed ? 'removed' : 'absent '} ${e.target}`)
+    const inputs = listInputs(argv as string[], flags.file === undefined ? [] : await readListFile(flags.file))
+    const fw = await openFirewall(config)
+    const result = await this.withListProgress(`Unblocking ${inputs.length.toLocaleString('en-US')} addresses`, flags.file !== undefined,
+      (onStep) => listDel(fw, 'block', inputs, {onStep}))
+    this.renderListChange(result, {changed: 'removed', unchanged: 'absent '})
     return result
   }
 }

@@ -4,6 +4,8 @@
  */
 export type {Address, Family, Network, Target} from './address.js'
 export {
+  bitsV4,
+  bitsV6,
   broadNetworkReason,
   containsAddress,
   groupPrefix,

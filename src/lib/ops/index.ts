@@ -1,15 +1,32 @@
 export {
   allowAdd,
+  applyListBatch,
   blockAdd,
   checkComment,
   checkReason,
   checkTimeout,
   listDel,
   listEntries,
+  ListFileError,
+  listInputs,
+  parseInputs,
+  parseListText,
   parseTargets,
   ProtectedAddressError,
+  readListFile,
+  SINGLE_CHECK_MAX,
 } from './lists.js'
-export type {AllowAddOptions, BlockAddOptions, ListChange, ListChangeResult, ListItem} from './lists.js'
+export type {
+  AllowAddOptions,
+  BlockAddOptions,
+  ListBatch,
+  ListChange,
+  ListChangeOptions,
+  ListChangeResult,
+  ListInput,
+  ListItem,
+  ListStep,
+} from './lists.js'
 export {
   applyFromDir,
   checkRuleset,

@@ -1,11 +1,13 @@
+import {readFile} from 'node:fs/promises'
+
 import type {Config} from '../config/index.js'
 import {Enforcer, HostFacts} from '../enforce/index.js'
 import type {ReadText} from '../enforce/index.js'
 import {DiswallError, ExitCode, InvalidValueError, UsageError} from '../errors.js'
-import {isValidComment, killConnections, MAX_COMMENT_BYTES} from '../firewall/sets/index.js'
-import type {Firewall, FirewallBackend, KillReport, ListedEntry, ListKind} from '../firewall/sets/index.js'
-import {broadNetworkReason, containsAddress, formatDuration, IPSET_MAX_TIMEOUT_SEC, isAddress, parseTarget, toNetwork} from '../net/index.js'
-import type {Address, Target} from '../net/index.js'
+import {isValidComment, killConnectionsBatch, MAX_COMMENT_BYTES} from '../firewall/sets/index.js'
+import type {CommitReport, Firewall, FirewallBackend, KillReport, ListedEntry, ListKind, SetEntry} from '../firewall/sets/index.js'
+import {bitsV4, bitsV6, broadNetworkReason, containsAddress, formatDuration, IPSET_MAX_TIMEOUT_SEC, isAddress, parseTarget, toNetwork} from '../net/index.js'
+import type {Address, Network, Target} from '../net/index.js'
 import {exec as defaultExec} from '../system/index.js'
 import type {Exec} from '../system/index.js'
 
@@ -17,24 +19,65 @@ export class ProtectedAddressError extends DiswallError {
   }
 }
 
+/** A list file that cannot be read (missing, a directory, no permission): exit 2, nothing changed. */
+export class ListFileError extends DiswallError {
+  constructor(readonly path: string, reason: string, options?: ErrorOptions) {
+    super(`cannot read the list file ${path}: ${reason}`, 'E_LIST_FILE', ExitCode.USAGE,
+      'Give a readable file with one address per line, or "-" to read the list from stdin.', options)
+  }
+}
+
+/**
+ * One entry of a list change as given: a command-line argument, or a line of a list file
+ * (`--file`), with where it came from and, for `allow add`, the comment of its line.
+ */
+export interface ListInput {
+  text: string
+  /** `FILE:LINE` of a line of a list file (`stdin:LINE` for `-`); undefined for an argument. */
+  at?: string
+  /** The rest of the line after the address (allow add stores it; the other commands ignore it). */
+  comment?: string
+}
+
 /** One item of a list command's result. */
 export interface ListChange {
   target: string
-  /** False when the entry was already there (add) or already absent (del). */
+  /** False when the entry was already there (add), already absent (del), or refused. */
   changed: boolean
+  /** Why the never-ban check refused the entry (a line of a list file, without --force). */
+  refused?: string
+  /** `FILE:LINE` of the entry when it came from a list file. */
+  at?: string
 }
 
 export interface ListChangeResult {
   backend: 'ipset' | 'memory' | 'nftables'
   changed: boolean
+  /** Entries that were not there before (add). */
+  added: number
+  /** Entries that were there before (del). */
+  removed: number
+  /** Entries already present (add) or already absent (del); an existing block entry gets its timeout refreshed. */
+  unchanged: number
+  /** Entries of list files that the never-ban check refused; they were left out. */
+  refused: number
   entries: ListChange[]
-  /** Connections cut per address, with --kill. */
+  /** Connections cut over all the addresses, with --kill. */
   killed?: Array<KillReport & {target: string}>
   /** Why the addresses were blocked (block add --reason). */
   reason?: string
 }
 
-export interface BlockAddOptions {
+/** The steps of a list change, reported as they start (a progress display for long lists). */
+export type ListStep = 'apply' | 'check' | 'compare' | 'kill'
+
+/** Options every list change takes. */
+export interface ListChangeOptions {
+  /** Called when a step starts, with the number of entries it works on. */
+  onStep?: (step: ListStep, count: number) => void
+}
+
+export interface BlockAddOptions extends ListChangeOptions {
   timeoutSec?: number
   reason?: string
   kill?: boolean
@@ -43,11 +86,64 @@ export interface BlockAddOptions {
   readSockets?: ReadText
 }
 
-export interface AllowAddOptions {
+export interface AllowAddOptions extends ListChangeOptions {
+  /** The comment of entries whose line has none (every argument). */
   comment?: string
   timeoutSec?: number
   /** Take networks broader than a /8 (IPv4) or /16 (IPv6) too. */
   force?: boolean
+}
+
+/** The changes of one list that go to the kernel together: {@link applyListBatch}. */
+export interface ListBatch {
+  list: ListKind
+  add: SetEntry[]
+  del: Target[]
+}
+
+/**
+ * Reads the entries of a list file: one address (or network) per line, optionally followed by a
+ * comment, either after `#` (`203.0.113.7 # office`) or plain (`203.0.113.7 office`). Blank lines
+ * and lines starting with `#` are skipped. Pure: `name` is what errors show (`FILE:LINE`).
+ */
+export function parseListText(text: string, name: string): ListInput[] {
+  const out: ListInput[] = []
+  const lines = text.split('\n')
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.trim()
+    if (line === '' || line.startsWith('#')) continue
+    const end = line.search(/[\s#]/)
+    const address = end === -1 ? line : line.slice(0, end)
+    const rest = end === -1 ? '' : line.slice(end).trim().replace(/^#\s*/, '').trim()
+    out.push({at: `${name}:${i + 1}`, text: address, ...(rest === '' ? {} : {comment: rest})})
+  }
+
+  return out
+}
+
+/**
+ * Reads a list file (`-` = `stdin`, named `stdin` in errors) and parses it with {@link parseListText}.
+ * Throws ListFileError when it cannot be read.
+ */
+export async function readListFile(path: string, stdin: AsyncIterable<Buffer | string> = process.stdin): Promise<ListInput[]> {
+  if (path === '-') {
+    const chunks: string[] = []
+    for await (const chunk of stdin) chunks.push(typeof chunk === 'string' ? chunk : chunk.toString('utf8'))
+    return parseListText(chunks.join(''), 'stdin')
+  }
+
+  try {
+    return parseListText(await readFile(path, 'utf8'), path)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : String(error)
+    throw new ListFileError(path, reason, {cause: error})
+  }
+}
+
+/** Arguments and list-file lines as one list of inputs, arguments first. */
+export function listInputs(args: readonly string[], fileInputs: readonly ListInput[] = []): ListInput[] {
+  return [...args.map((text) => ({text})), ...fileInputs]
 }
 
 /**
@@ -56,28 +152,54 @@ export interface AllowAddOptions {
  */
 export function parseTargets(texts: readonly string[], list: ListKind, {force = false}: {force?: boolean} = {}): Target[] {
   if (texts.length === 0) throw new UsageError(`no address given`, `Name at least one address, e.g. 203.0.113.7.`)
-  return texts.map((text) => {
-    const target = parseTarget(text)
-    // A host network (/32, /128) is the address itself, on both lists.
-    if (!isAddress(target) && target.prefix === (target.family === 4 ? 32 : 128)) return target.address
-    if (list === 'block' && !isAddress(target)) {
-      throw new InvalidValueError(`"${text}" is a network; the block list holds single addresses`,
-        'Block the addresses one by one, or allow-list what should pass and let the ruleset drop the rest.')
-    }
+  return texts.map((text) => parseOne(text, list, force))
+}
 
-    if (list === 'allow' && !isAddress(target) && target.prefix === 0) {
-      throw new InvalidValueError(`"${text}" would allow everyone`,
-        'Allow specific networks; to stop filtering altogether, create the "disabled" file in the firewall directory.')
+/**
+ * {@link parseTargets} for arguments and list-file lines: a bad line throws E_INVALID_VALUE with its
+ * `FILE:LINE` in front of the reason, before anything changes. Checks the comment of each line when
+ * `comments` is set (allow add).
+ */
+export function parseInputs(inputs: readonly ListInput[], list: ListKind,
+  {comments = false, force = false}: {comments?: boolean; force?: boolean} = {}): Array<{input: ListInput; target: Target}> {
+  if (inputs.length === 0) {
+    throw new UsageError(`no address given`, `Name at least one address, e.g. 203.0.113.7, or give a list file with --file FILE (- for stdin).`)
+  }
+  const out: Array<{input: ListInput; target: Target}> = []
+  for (const input of inputs) {
+    try {
+      out.push({input, target: parseOne(input.text, list, force)})
+      if (comments && input.comment !== undefined) checkComment(input.comment)
+    } catch (error) {
+      if (input.at === undefined || !(error instanceof DiswallError)) throw error
+      throw new InvalidValueError(`${input.at}: ${error.message}`, error.hint, {cause: error})
     }
+  }
 
-    const broad = list === 'allow' && !force ? broadNetworkReason(target) : undefined
-    if (broad !== undefined) {
-      throw new InvalidValueError(`${broad}: allowing it would let a large part of the internet past every ban`,
-        'Allow the networks you mean, or pass --force if you really mean this one.')
-    }
+  return out
+}
 
-    return target
-  })
+function parseOne(text: string, list: ListKind, force: boolean): Target {
+  const target = parseTarget(text)
+  // A host network (/32, /128) is the address itself, on both lists.
+  if (!isAddress(target) && target.prefix === (target.family === 4 ? 32 : 128)) return target.address
+  if (list === 'block' && !isAddress(target)) {
+    throw new InvalidValueError(`"${text}" is a network; the block list holds single addresses`,
+      'Block the addresses one by one, or allow-list what should pass and let the ruleset drop the rest.')
+  }
+
+  if (list === 'allow' && !isAddress(target) && target.prefix === 0) {
+    throw new InvalidValueError(`"${text}" would allow everyone`,
+      'Allow specific networks; to stop filtering altogether, create the "disabled" file in the firewall directory.')
+  }
+
+  const broad = list === 'allow' && !force ? broadNetworkReason(target) : undefined
+  if (broad !== undefined) {
+    throw new InvalidValueError(`${broad}: allowing it would let a large part of the internet past every ban`,
+      'Allow the networks you mean, or pass --force if you really mean this one.')
+  }
+
+  return target
 }
 
 /** Checks a `--timeout` in seconds: an integer from 0 (never expires) to the ipset maximum. */
@@ -118,19 +240,20 @@ export function checkReason(text: string): string {
 /**
  * Why each address may not be blocked, by the enforcer's never-ban check (the daemon's): special
  * ranges, private ranges (with skip_private), ignore_ips, the host's own addresses, established SSH
- * peers (port 22), and the allow list in the kernel. Host facts are read once: `ip -j addr` and the
- * TCP tables of /proc/net.
+ * peers (port 22), and the allow list in the kernel. Everything is read once, whatever the number of
+ * addresses, and the three reads run side by side: `ip -j addr`, the TCP tables of /proc/net, the
+ * allow sets.
  */
-async function protectionOf(config: Config, backend: FirewallBackend, addrs: Address[], exec: Exec, readText?: ReadText): Promise<Map<string, string>> {
+async function protectionOf(config: Config, backend: FirewallBackend, addrs: readonly Address[], exec: Exec,
+  readText?: ReadText): Promise<Map<string, string>> {
   const facts = new HostFacts({exec, ...(readText === undefined ? {} : {readText})})
-  await facts.refreshAddresses()
-  await facts.refreshSshPeers()
   const enforcer = new Enforcer({backend, config, exec, facts})
-  try {
-    await enforcer.refreshAllowList()
-  } catch {
+  await Promise.all([
+    facts.refreshAddresses(),
+    facts.refreshSshPeers(),
     // The sets do not exist yet (before the first init): nothing is allow-listed.
-  }
+    enforcer.refreshAllowList().catch(() => {}),
+  ])
   const out = new Map<string, string>()
   for (const addr of addrs) {
     const reason = enforcer.refusal(addr)
@@ -141,86 +264,141 @@ async function protectionOf(config: Config, backend: FirewallBackend, addrs: Add
 }
 
 /**
- * `block add`: validates everything first (a protected address without `force` refuses the whole
- * call, nothing changes), then adds all entries in one batch; existing entries get their timeout
- * refreshed and are reported as unchanged. With `kill`, established connections are cut.
+ * The one place where a list change reaches the kernel: the whole batch is queued and sent in one
+ * commit (one `ipset restore` or one `nft -f -` transaction, whatever its size).
  */
-export async function blockAdd(config: Config, fw: Firewall, texts: readonly string[], options: BlockAddOptions = {},
+export async function applyListBatch(backend: FirewallBackend, batch: ListBatch): Promise<CommitReport> {
+  if (batch.add.length === 0 && batch.del.length === 0) return {added: 0, removed: 0}
+  for (const target of batch.del) backend.del(batch.list, target)
+  for (const entry of batch.add) backend.add(batch.list, entry)
+  return backend.commit()
+}
+
+/**
+ * `block add`: validates everything first, then adds all entries in one batch; existing entries get
+ * their timeout refreshed and are reported as unchanged. The never-ban check runs on each address:
+ * a protected address given as an argument refuses the whole call (ProtectedAddressError, nothing
+ * changes), one from a list file is left out and reported as refused; `force` skips the check. With
+ * `kill`, established connections are cut (for a long list, one `ss -K` per 256 addresses).
+ * Throws E_INVALID_VALUE (naming `FILE:LINE` for a line of a list file) before anything changes.
+ */
+export async function blockAdd(config: Config, fw: Firewall, inputs: ReadonlyArray<ListInput | string>, options: BlockAddOptions = {},
   exec: Exec = defaultExec): Promise<ListChangeResult> {
-  const targets = parseTargets(texts, 'block') as Address[]
+  const parsed = dedupe(parseInputs(inputs.map(asInput), 'block'))
   const ttlSec = checkTimeout(options.timeoutSec ?? config.firewall.block_timeout)
   if (options.reason !== undefined) checkReason(options.reason)
+  const refused = new Map<string, string>()
   if (!options.force) {
-    const protectedAddrs = await protectionOf(config, fw.backend, targets, exec, options.readSockets)
-    const [first] = protectedAddrs
-    if (first) throw new ProtectedAddressError(first[0], first[1])
+    options.onStep?.('check', parsed.length)
+    const protectedAddrs = await protectionOf(config, fw.backend, parsed.map((p) => p.target as Address), exec, options.readSockets)
+    for (const {input, target} of parsed) {
+      const why = protectedAddrs.get(target.text)
+      if (why === undefined) continue
+      if (input.at === undefined) throw new ProtectedAddressError(target.text, why)
+      refused.set(target.text, why)
+    }
   }
 
+  const accepted = parsed.filter((p) => !refused.has(p.target.text))
   await fw.backend.init()
-  const entries = await changes(fw.backend, 'block', targets, false)
-  for (const addr of dedupe(targets)) fw.backend.add('block', {target: addr, ttlSec})
-  await fw.backend.commit()
-  const result: ListChangeResult = {backend: fw.backend.name, changed: entries.some((e) => e.changed), entries,
-    ...(options.reason === undefined ? {} : {reason: options.reason})}
-  if (options.kill) {
-    result.killed = []
-    for (const addr of dedupe(targets)) result.killed.push({target: addr.text, ...(await killConnections(addr, exec))})
+  options.onStep?.('compare', accepted.length)
+  const present = await presentIn(fw.backend, 'block', accepted.map((p) => p.target))
+  options.onStep?.('apply', accepted.length)
+  await applyListBatch(fw.backend, {add: accepted.map((p) => ({target: p.target, ttlSec})), del: [], list: 'block'})
+  const entries = parsed.map(({input, target}): ListChange => {
+    const why = refused.get(target.text)
+    return {changed: why === undefined && !present.has(target.text), target: target.text,
+      ...(input.at === undefined ? {} : {at: input.at}), ...(why === undefined ? {} : {refused: why})}
+  })
+  const result = summarize(fw.backend, entries, 'add')
+  if (options.reason !== undefined) result.reason = options.reason
+  if (options.kill && accepted.length > 0) {
+    options.onStep?.('kill', accepted.length)
+    result.killed = await killAll(accepted.map((p) => p.target as Address), exec)
   }
 
   return result
 }
 
-/** `block del` / `allow del`: removes entries; absent ones are reported as unchanged. */
-export async function listDel(fw: Firewall, list: ListKind, texts: readonly string[]): Promise<ListChangeResult> {
-  const targets = parseTargets(texts, list)
+/** `block del` / `allow del`: removes entries in one batch; absent ones are reported as unchanged. */
+export async function listDel(fw: Firewall, list: ListKind, inputs: ReadonlyArray<ListInput | string>,
+  options: ListChangeOptions = {}): Promise<ListChangeResult> {
+  const parsed = dedupe(parseInputs(inputs.map(asInput), list))
   await fw.backend.init()
-  const entries = await changes(fw.backend, list, targets, true)
-  for (const target of dedupe(targets)) fw.backend.del(list, target)
-  await fw.backend.commit()
-  return {backend: fw.backend.name, changed: entries.some((e) => e.changed), entries}
+  options.onStep?.('compare', parsed.length)
+  const present = await presentIn(fw.backend, list, parsed.map((p) => p.target))
+  options.onStep?.('apply', parsed.length)
+  await applyListBatch(fw.backend, {add: [], del: parsed.map((p) => p.target), list})
+  const entries = parsed.map(({input, target}): ListChange =>
+    ({changed: present.has(target.text), target: target.text, ...(input.at === undefined ? {} : {at: input.at})}))
+  return summarize(fw.backend, entries, 'del')
 }
 
 /**
- * `allow add`: addresses or networks with an optional comment and timeout. An existing entry is
- * left as it is (unchanged) unless a different comment or a timeout is given, which updates it.
+ * `allow add`: addresses or networks with a comment (the line's own, else `comment`) and an optional
+ * timeout, in one batch. An existing entry is left as it is (unchanged) unless a different comment or
+ * a timeout is given, which updates it. Throws before anything changes, naming `FILE:LINE` for a bad
+ * line of a list file.
  */
-export async function allowAdd(fw: Firewall, texts: readonly string[], options: AllowAddOptions = {}): Promise<ListChangeResult> {
-  const targets = parseTargets(texts, 'allow', {force: options.force})
-  const comment = options.comment === undefined ? undefined : checkComment(options.comment)
+export async function allowAdd(fw: Firewall, inputs: ReadonlyArray<ListInput | string>, options: AllowAddOptions = {}): Promise<ListChangeResult> {
+  const parsed = dedupe(parseInputs(inputs.map(asInput), 'allow', {comments: true, force: options.force}))
+  const defaultComment = options.comment === undefined ? undefined : checkComment(options.comment)
   const ttlSec = options.timeoutSec === undefined ? undefined : checkTimeout(options.timeoutSec)
   await fw.backend.init()
+  options.onStep?.('compare', parsed.length)
   const existing = new Map((await fw.backend.list('allow')).map((e) => [e.target.text, e]))
+  if (fw.backend.name === 'nftables') refuseOverlaps(parsed.map((p) => p.target), [...existing.values()].map((e) => e.target))
+  const add: SetEntry[] = []
   const entries: ListChange[] = []
-  if (fw.backend.name === 'nftables') refuseOverlaps(targets, [...existing.values()].map((e) => e.target))
-  for (const target of dedupe(targets)) {
+  for (const {input, target} of parsed) {
     const old = existing.get(target.text)
+    const comment = input.comment ?? defaultComment
     const changed = !old || (comment !== undefined && comment !== old.comment) || ttlSec !== undefined
     // Keep what the entry had unless the caller says otherwise.
-    if (changed) fw.backend.add('allow', {comment: comment ?? old?.comment, target, ttlSec: ttlSec ?? old?.ttlSec})
-    entries.push({changed, target: target.text})
+    if (changed) add.push({comment: comment ?? old?.comment, target, ttlSec: ttlSec ?? old?.ttlSec})
+    entries.push({changed, target: target.text, ...(input.at === undefined ? {} : {at: input.at})})
   }
 
-  await fw.backend.commit()
-  return {backend: fw.backend.name, changed: entries.some((e) => e.changed), entries}
+  options.onStep?.('apply', add.length)
+  await applyListBatch(fw.backend, {add, del: [], list: 'allow'})
+  return summarize(fw.backend, entries, 'add')
 }
 
 /**
  * nftables interval sets cannot hold overlapping networks (nft: "interval overlaps with an existing
- * one"): say which entry is in the way before anything changes.
+ * one"): say which entry is in the way before anything changes. The networks are sorted by their first
+ * address and swept once, so a list of tens of thousands costs milliseconds, not a test of every pair.
  */
 function refuseOverlaps(targets: Target[], existing: Target[]): void {
-  const all = [...existing]
-  for (const target of dedupe(targets)) {
-    const net = toNetwork(target)
-    const other = all.find((e) => e.text !== target.text &&
-      (containsAddress(toNetwork(e), net.address) || containsAddress(net, toNetwork(e).address)))
-    if (other) {
+  const ranges = [...existing.map((t) => rangeOf(t, false)), ...targets.map((t) => rangeOf(t, true))]
+  ranges.sort((x, y) => x.family - y.family || (x.start < y.start ? -1 : x.start > y.start ? 1 : 0) || (x.end > y.end ? -1 : x.end < y.end ? 1 : 0))
+  let widest: Range | undefined
+  for (const range of ranges) {
+    if (widest && widest.family === range.family && range.start <= widest.end && range.target.text !== widest.target.text &&
+      (range.isNew || widest.isNew)) {
+      const [target, other] = range.isNew ? [range.target, widest.target] : [widest.target, range.target]
       throw new InvalidValueError(`${target.text} overlaps the allow entry ${other.text}`,
         'nftables allow sets cannot hold overlapping networks: remove one of them first (diswall allow del …), or allow the larger network only.')
     }
 
-    all.push(target)
+    if (!widest || widest.family !== range.family || range.end > widest.end) widest = range
   }
+}
+
+interface Range {
+  family: 4 | 6
+  start: bigint
+  end: bigint
+  target: Target
+  isNew: boolean
+}
+
+/** The first and last address of a target as numbers, for {@link refuseOverlaps}. */
+function rangeOf(target: Target, isNew: boolean): Range {
+  const net = toNetwork(target)
+  const bits = net.family === 4 ? BigInt(bitsV4(net.address)) : bitsV6(net.address)
+  const size = 1n << BigInt((net.family === 4 ? 32 : 128) - net.prefix)
+  return {end: bits + size - 1n, family: net.family, isNew, start: bits, target}
 }
 
 /** One listed entry as commands print it. */
@@ -251,21 +429,89 @@ function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
 }
 
-/** Whether each target changes: absent for an add, present for a del. */
-async function changes(backend: FirewallBackend, list: ListKind, targets: Target[], present: boolean): Promise<ListChange[]> {
-  // `ipset test` on a hash:net set answers true for an address inside a listed network, so the
-  // (small, at most allow_max) allow list is compared entry by entry instead.
-  const allowed = list === 'allow' ? new Set((await backend.list('allow')).map((e) => e.target.text)) : undefined
-  const out: ListChange[] = []
-  for (const target of dedupe(targets)) {
-    const has = allowed ? allowed.has(target.text) : await backend.has(list, target)
-    out.push({changed: has === present, target: target.text})
+/** Up to this many addresses, --kill reports each one; beyond, one total (see killAll). */
+const KILL_EACH_MAX = 16
+
+/**
+ * Cuts the connections of blocked addresses: one report per address for a few (as `block add A B`
+ * always did), one total named `N addresses` for a long list, which runs one `ss -K` per 256
+ * addresses instead of one per address.
+ */
+async function killAll(addrs: Address[], exec: Exec): Promise<Array<KillReport & {target: string}>> {
+  if (addrs.length > KILL_EACH_MAX) {
+    const {conntrack, sockets} = await killConnectionsBatch(addrs, {exec})
+    return [{conntrack, sockets, target: `${addrs.length} addresses`}]
+  }
+
+  const out: Array<KillReport & {target: string}> = []
+  for (const addr of addrs) {
+    const {conntrack, sockets} = await killConnectionsBatch([addr], {exec})
+    out.push({conntrack, sockets, target: addr.text})
   }
 
   return out
 }
 
-function dedupe<T extends Target>(targets: T[]): T[] {
+/** Up to this many entries, membership is asked entry by entry (`has()`); beyond, the set is read once. */
+export const SINGLE_CHECK_MAX = 8
+
+/**
+ * Which targets the list holds now, as texts. The allow list (at most allow_max entries) is read
+ * whole. For the block list a few targets are tested one by one, so that one `block add` never reads
+ * a set of a million bans; a longer list reads the set once (one process, `ipset save` or `nft list
+ * set`) rather than one test per address. An IPv6 address inside a banned network counts as present.
+ */
+async function presentIn(backend: FirewallBackend, list: ListKind, targets: readonly Target[]): Promise<Set<string>> {
+  const present = new Set<string>()
+  if (targets.length === 0) return present
+  if (list === 'block' && targets.length <= SINGLE_CHECK_MAX) {
+    for (const target of targets) if (await backend.has(list, target)) present.add(target.text)
+    return present
+  }
+
+  const held = new Set<string>()
+  const networks: Network[] = []
+  for (const entry of await backend.list(list)) {
+    held.add(entry.target.text)
+    // `ipset test` on a hash:net set answers true for an address inside a listed network, so the
+    // allow list is compared entry by entry; a banned IPv6 network holds its addresses.
+    if (list === 'block' && !isAddress(entry.target)) networks.push(entry.target)
+  }
+
+  for (const target of targets) {
+    const inNetwork = isAddress(target) && networks.some((net) => containsAddress(net, target))
+    if (held.has(target.text) || inNetwork) present.add(target.text)
+  }
+
+  return present
+}
+
+/** The result of a list change from its entries: the counts and `changed`. */
+function summarize(backend: FirewallBackend, entries: ListChange[], kind: 'add' | 'del'): ListChangeResult {
+  let changed = 0
+  let refused = 0
+  for (const e of entries) {
+    if (e.refused !== undefined) refused++
+    else if (e.changed) changed++
+  }
+
+  return {
+    added: kind === 'add' ? changed : 0,
+    backend: backend.name,
+    changed: changed > 0,
+    entries,
+    refused,
+    removed: kind === 'del' ? changed : 0,
+    unchanged: entries.length - changed - refused,
+  }
+}
+
+function asInput(input: ListInput | string): ListInput {
+  return typeof input === 'string' ? {text: input} : input
+}
+
+/** The first of each target (by its canonical text), in order. */
+function dedupe<T extends {target: Target}>(items: T[]): T[] {
   const seen = new Set<string>()
-  return targets.filter((t) => !seen.has(t.text) && seen.add(t.text))
+  return items.filter((i) => !seen.has(i.target.text) && seen.add(i.target.text))
 }

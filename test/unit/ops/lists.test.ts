@@ -12,10 +12,15 @@ import {
   blockAdd,
   checkComment,
   checkTimeout,
+  ListFileError,
   listDel,
   listEntries,
+  listInputs,
+  parseListText,
   parseTargets,
   ProtectedAddressError,
+  readListFile,
+  SINGLE_CHECK_MAX,
 } from '../../../src/lib/ops/index.js'
 import {procNetEndpoint, procNetTable, TCP_STATE} from '../../helpers/proc-net.js'
 import {line, recordingExec} from '../firewall/sets/fake-exec.js'
@@ -65,13 +70,13 @@ async function assertProtected(promise: Promise<unknown>, address: string, reaso
 test('lists blockAdd - adds with the configured timeout, then reports an existing entry as unchanged', async () => {
   const {backend, calls, config, exec, fw} = setup()
   assert.deepEqual(await blockAdd(config, fw, ['203.0.113.7'], {readSockets}, exec), {
-    backend: 'memory', changed: true, entries: [{changed: true, target: '203.0.113.7'}],
+    added: 1, backend: 'memory', changed: true, entries: [{changed: true, target: '203.0.113.7'}], refused: 0, removed: 0, unchanged: 0,
   })
   assert.deepEqual(backend.commits, [{adds: [{target: parseAddress('203.0.113.7'), ttlSec: 86_400}], dels: []}])
   assert.deepEqual(calls.map(line), ['ip -j addr show'])
 
   assert.deepEqual(await blockAdd(config, fw, ['203.0.113.7'], {readSockets, timeoutSec: 600}, exec), {
-    backend: 'memory', changed: false, entries: [{changed: false, target: '203.0.113.7'}],
+    added: 0, backend: 'memory', changed: false, entries: [{changed: false, target: '203.0.113.7'}], refused: 0, removed: 0, unchanged: 1,
   })
   // Re-added all the same: the timeout is refreshed.
   assert.equal(backend.commits.length, 2)
@@ -84,6 +89,7 @@ test('lists blockAdd - several targets in one batch, duplicates once, IPv6 canon
   await blockAdd(config, fw, ['198.51.100.1'], {readSockets}, exec)
   const result = await blockAdd(config, fw, ['198.51.100.1', '2001:DB8::7', '203.0.113.9', '2001:db8:0::7'], {readSockets, timeoutSec: 60}, exec)
   assert.deepEqual(result, {
+    added: 2,
     backend: 'memory',
     changed: true,
     entries: [
@@ -91,6 +97,9 @@ test('lists blockAdd - several targets in one batch, duplicates once, IPv6 canon
       {changed: true, target: '2001:db8::7'},
       {changed: true, target: '203.0.113.9'},
     ],
+    refused: 0,
+    removed: 0,
+    unchanged: 1,
   })
   assert.equal(backend.commits.length, 2)
   assert.deepEqual(backend.commits[1].adds.map((e) => [e.target.text, e.ttlSec]), [
@@ -154,7 +163,7 @@ test('lists blockAdd - refuses private ranges with skip_private, accepts them wi
 
   const open = {...config, detect: {...config.detect, skip_private: false}}
   assert.deepEqual(await blockAdd(open, fw, ['10.1.2.3'], {readSockets}, exec), {
-    backend: 'memory', changed: true, entries: [{changed: true, target: '10.1.2.3'}],
+    added: 1, backend: 'memory', changed: true, entries: [{changed: true, target: '10.1.2.3'}], refused: 0, removed: 0, unchanged: 0,
   })
   // Loopback stays protected either way.
   await assertProtected(blockAdd(open, fw, ['127.0.0.1'], {readSockets}, exec), '127.0.0.1', 'loopback address (127.0.0.0/8)')
@@ -171,9 +180,13 @@ test('lists blockAdd - one protected address refuses the whole call', async () =
 test('lists blockAdd - --force overrides the protection and skips the host lookup', async () => {
   const {backend, calls, config, exec, fw} = setup()
   assert.deepEqual(await blockAdd(config, fw, ['127.0.0.1', '192.0.2.10'], {readSockets, force: true, timeoutSec: 30}, exec), {
+    added: 2,
     backend: 'memory',
     changed: true,
     entries: [{changed: true, target: '127.0.0.1'}, {changed: true, target: '192.0.2.10'}],
+    refused: 0,
+    removed: 0,
+    unchanged: 0,
   })
   assert.deepEqual(calls, [])
   assert.deepEqual(backend.commits[0].adds.map((e) => e.target.text), ['127.0.0.1', '192.0.2.10'])
@@ -255,10 +268,11 @@ test('lists listDel - removes present entries and is idempotent', async () => {
   const {backend, config, exec, fw} = setup()
   await blockAdd(config, fw, ['203.0.113.7', '2001:db8::7'], {readSockets}, exec)
   assert.deepEqual(await listDel(fw, 'block', ['203.0.113.7', '203.0.113.8']), {
-    backend: 'memory', changed: true, entries: [{changed: true, target: '203.0.113.7'}, {changed: false, target: '203.0.113.8'}],
+    added: 0, backend: 'memory', changed: true, entries: [{changed: true, target: '203.0.113.7'}, {changed: false, target: '203.0.113.8'}],
+    refused: 0, removed: 1, unchanged: 1,
   })
   assert.deepEqual(await listDel(fw, 'block', ['203.0.113.7']), {
-    backend: 'memory', changed: false, entries: [{changed: false, target: '203.0.113.7'}],
+    added: 0, backend: 'memory', changed: false, entries: [{changed: false, target: '203.0.113.7'}], refused: 0, removed: 0, unchanged: 1,
   })
   assert.deepEqual((await backend.list('block')).map((e) => e.target.text), ['2001:db8::7'])
   assert.deepEqual(backend.commits[1].dels.map((t) => t.text), ['203.0.113.7', '203.0.113.8'])
@@ -279,13 +293,13 @@ test('lists listDel - allow entries are matched exactly, networks included', asy
 test('lists allowAdd - adds with a comment; a re-add without one keeps it and changes nothing', async () => {
   const {backend, fw} = setup()
   assert.deepEqual(await allowAdd(fw, ['10.0.0.0/8'], {comment: 'office LAN'}), {
-    backend: 'memory', changed: true, entries: [{changed: true, target: '10.0.0.0/8'}],
+    added: 1, backend: 'memory', changed: true, entries: [{changed: true, target: '10.0.0.0/8'}], refused: 0, removed: 0, unchanged: 0,
   })
   assert.deepEqual(await allowAdd(fw, ['10.0.0.0/8']), {
-    backend: 'memory', changed: false, entries: [{changed: false, target: '10.0.0.0/8'}],
+    added: 0, backend: 'memory', changed: false, entries: [{changed: false, target: '10.0.0.0/8'}], refused: 0, removed: 0, unchanged: 1,
   })
   assert.deepEqual(await allowAdd(fw, ['10.0.0.0/8'], {comment: 'office LAN'}), {
-    backend: 'memory', changed: false, entries: [{changed: false, target: '10.0.0.0/8'}],
+    added: 0, backend: 'memory', changed: false, entries: [{changed: false, target: '10.0.0.0/8'}], refused: 0, removed: 0, unchanged: 1,
   })
   assert.equal(backend.commits.length, 1) // the unchanged re-adds sent nothing
   assert.deepEqual(await backend.list('allow'), [{comment: 'office LAN', target: parseTarget('10.0.0.0/8'), ttlSec: undefined}])
@@ -412,4 +426,114 @@ test('lists listEntries - sorted by family, then text, with ttl null for permane
 
 test('lists listEntries - an empty list', async () => {
   assert.deepEqual(await listEntries(setup().fw, 'block'), {backend: 'memory', count: 0, entries: []})
+})
+
+test('lists parseListText - one address per line, "#" or plain comments, blank and comment lines skipped', () => {
+  const text = '# feed of 2026-12-07\n\n203.0.113.7\n  198.51.100.0/24 # office LAN  \n2001:db8::7 partner A\n203.0.113.8#no space\n\t# indented comment\n'
+  assert.deepEqual(parseListText(text, 'feed.txt'), [
+    {at: 'feed.txt:3', text: '203.0.113.7'},
+    {at: 'feed.txt:4', comment: 'office LAN', text: '198.51.100.0/24'},
+    {at: 'feed.txt:5', comment: 'partner A', text: '2001:db8::7'},
+    {at: 'feed.txt:6', comment: 'no space', text: '203.0.113.8'},
+  ])
+  assert.deepEqual(parseListText('', 'empty'), [])
+  assert.deepEqual(parseListText('203.0.113.7\r\n', 'crlf'), [{at: 'crlf:1', text: '203.0.113.7'}])
+})
+
+test('lists readListFile - reads "-" from the given stream as stdin; a missing file is E_LIST_FILE', async () => {
+  async function* stdin() {
+    yield Buffer.from('203.0.113.7\n203.0.')
+    yield '113.8 # split across chunks\n'
+  }
+  assert.deepEqual(await readListFile('-', stdin()), [
+    {at: 'stdin:1', text: '203.0.113.7'},
+    {at: 'stdin:2', comment: 'split across chunks', text: '203.0.113.8'},
+  ])
+  await assert.rejects(readListFile('/nonexistent/diswall-feed.txt'), (error: unknown) => {
+    assert.ok(error instanceof ListFileError)
+    assert.equal(error.code, 'E_LIST_FILE')
+    assert.match(error.message, /\/nonexistent\/diswall-feed\.txt: no such file/)
+    return true
+  })
+})
+
+test('lists blockAdd - a bad line of a list file names FILE:LINE and nothing changes', async () => {
+  const {backend, calls, config, exec, fw} = setup()
+  const inputs = listInputs(['203.0.113.1'], parseListText('203.0.113.7\n# ok\n203.0.113.300\n203.0.113.9\n', 'feed.txt'))
+  await assert.rejects(blockAdd(config, fw, inputs, {readSockets}, exec), (error: unknown) => {
+    assert.ok(error instanceof InvalidValueError)
+    assert.match(error.message, /^feed\.txt:3: .*203\.0\.113\.300/)
+    return true
+  })
+  await assert.rejects(blockAdd(config, fw, parseListText('203.0.113.7\n198.51.100.0/24\n', 'f'), {readSockets}, exec), /^InvalidValueError: f:2: "198\.51\.100\.0\/24" is a network/)
+  assert.deepEqual([...backend.commits], [])
+  assert.deepEqual(calls, [])
+})
+
+test('lists blockAdd - protected lines of a list file are refused one by one, the rest goes in one batch', async () => {
+  const {backend, config, exec, fw} = setup()
+  const inputs = parseListText('203.0.113.7\n127.0.0.1\n192.0.2.10 our own\n203.0.113.8\n203.0.113.7\n', 'feed.txt')
+  const result = await blockAdd(config, fw, inputs, {readSockets}, exec)
+  assert.deepEqual({added: result.added, refused: result.refused, unchanged: result.unchanged}, {added: 2, refused: 2, unchanged: 0})
+  assert.deepEqual(result.entries.filter((e) => e.refused), [
+    {at: 'feed.txt:2', changed: false, refused: 'loopback address (127.0.0.0/8)', target: '127.0.0.1'},
+    {at: 'feed.txt:3', changed: false, refused: 'an address of this host', target: '192.0.2.10'},
+  ])
+  assert.equal(backend.commits.length, 1)
+  assert.deepEqual(backend.commits[0].adds.map((e) => e.target.text), ['203.0.113.7', '203.0.113.8'])
+  // An argument is what the operator typed: protected, it still refuses the whole call.
+  await assertProtected(blockAdd(config, fw, listInputs(['127.0.0.2'], inputs), {readSockets}, exec), '127.0.0.2', 'loopback address (127.0.0.0/8)')
+  assert.equal(backend.commits.length, 1)
+})
+
+test('lists blockAdd - a long list reads the set once instead of one test per address', async () => {
+  const {backend, config, exec, fw} = setup()
+  await blockAdd(config, fw, ['198.51.100.1', '198.51.100.2'], {readSockets}, exec)
+  let has = 0
+  let lists = 0
+  const realHas = backend.has.bind(backend)
+  const realList = backend.list.bind(backend)
+  backend.has = async (list, target) => (has++, realHas(list, target))
+  backend.list = async (list) => (lists += list === 'block' ? 1 : 0, realList(list))
+  const texts = Array.from({length: SINGLE_CHECK_MAX + 5}, (_, i) => `198.51.100.${i + 1}`)
+  const result = await blockAdd(config, fw, texts, {readSockets}, exec)
+  assert.deepEqual([has, lists], [0, 1])
+  assert.deepEqual([result.added, result.unchanged], [texts.length - 2, 2])
+  assert.equal(backend.commits.length, 2)
+  assert.equal(backend.commits[1].adds.length, texts.length)
+})
+
+test('lists allowAdd - the comment of a list line is stored, --comment fills the others; a bad comment names its line', async () => {
+  const {backend, fw} = setup()
+  const inputs = parseListText('198.51.100.0/24 # partner A\n203.0.113.7\n', 'partners.txt')
+  const result = await allowAdd(fw, inputs, {comment: 'from feed'})
+  assert.deepEqual([result.added, result.unchanged], [2, 0])
+  assert.deepEqual((await backend.list('allow')).map((e) => [e.target.text, e.comment]), [['198.51.100.0/24', 'partner A'], ['203.0.113.7', 'from feed']])
+  await assert.rejects(allowAdd(fw, parseListText('203.0.113.9 say "hi"\n', 'p.txt')), /p\.txt:1: comment "say \\"hi\\"" cannot be stored/)
+  assert.equal(backend.commits.length, 1)
+})
+
+test('lists listDel - a list file removes in one batch; absent entries count as unchanged', async () => {
+  const {backend, config, exec, fw} = setup()
+  await blockAdd(config, fw, ['203.0.113.7', '203.0.113.8'], {readSockets}, exec)
+  const result = await listDel(fw, 'block', parseListText('203.0.113.7 old note\n203.0.113.99\n', 'del.txt'))
+  assert.deepEqual([result.removed, result.unchanged, result.added], [1, 1, 0])
+  assert.equal(backend.commits.length, 2)
+  assert.deepEqual(backend.commits[1].dels.map((t) => t.text), ['203.0.113.7', '203.0.113.99'])
+})
+
+test('lists allowAdd (nftables) - overlapping networks are refused before anything changes, against the set and within the list', async () => {
+  const {backend, fw} = setup()
+  // The overlap rule is nftables's (interval sets); the memory backend stands in for it here.
+  Object.defineProperty(backend, 'name', {value: 'nftables'})
+  await allowAdd(fw, ['10.0.0.0/8', '2001:db8::/32'])
+  await assert.rejects(allowAdd(fw, ['11.0.0.0/8', '10.1.0.0/16']), /^InvalidValueError: 10\.1\.0\.0\/16 overlaps the allow entry 10\.0\.0\.0\/8/)
+  await assert.rejects(allowAdd(fw, ['2001:db8:5::1']), /2001:db8:5::1 overlaps the allow entry 2001:db8::\/32/)
+  await assert.rejects(allowAdd(fw, parseListText('198.51.100.0/24\n203.0.113.7\n198.51.100.7 # inside\n', 'f')),
+    /198\.51\.100\.(0\/24|7) overlaps the allow entry 198\.51\.100\.(7|0\/24)/)
+  assert.equal(backend.commits.length, 1)
+  // A re-add of an existing entry is no overlap; neither are many disjoint ones.
+  const many = Array.from({length: 20_000}, (_, i) => `172.${16 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`)
+  const result = await allowAdd(fw, ['10.0.0.0/8', ...many], {force: true})
+  assert.deepEqual([result.added, result.unchanged], [20_000, 1])
 })
