@@ -48,7 +48,7 @@ test('config parse - an empty file gives every default', () => {
   })
   assert.deepEqual(config.detect, {
     auto_allow: true, auto_allow_from_logs: false, auto_allow_ttl: 8 * 86_400, dedup_max: 100_000, dedup_ttl: 60, ephemeral_hits: 3,
-    ephemeral_port_min: 49_152, ephemeral_window: 3600, ipv6_group_prefix: 64, log_prefix: 'diswall-log: ',
+    ephemeral_port_min: 49_152, ephemeral_window: 3600, ipv6_group_prefix: 64, level: 'normal', log_prefix: 'diswall-log: ',
     nflog_group: 5, pipe_path: '/var/log/diswall/diswall.pipe', service_logs: 'auto', skip_private: true,
     source: 'kmsg',
   })
@@ -288,6 +288,8 @@ const KEY_CASES: KeyCase[] = [
     good: [['"journal"', 'journal'], ['"pipe"', 'pipe'], ['"nflog"', 'nflog']], key: 'source', section: 'detect'},
   {bad: [['"journald"', /expected one of "auto", "journal", "files", got "journald"/], ['true', /one of/]],
     good: [['"auto"', 'auto'], ['"journal"', 'journal'], ['"files"', 'files']], key: 'service_logs', section: 'detect'},
+  {bad: [['"loud"', /expected one of "normal", "aggressive", got "loud"/], ['1', /one of/]],
+    good: [['"normal"', 'normal'], ['"aggressive"', 'aggressive']], key: 'level', section: 'detect'},
   {bad: [['"this prefix is far too long!!!"', /1 to 29 printable ASCII characters/], ['""', /1 to 29/], ['"a\\"b"', /without "/],
     ['"tab\\there"', /printable/], ['"cost $5"', /without ", \\ or \$/]],
   good: [['"dw-test-1: "', 'dw-test-1: '], ['"abcdefghijklmnopqrstuvwxyz012"', 'abcdefghijklmnopqrstuvwxyz012']],

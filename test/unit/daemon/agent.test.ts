@@ -467,17 +467,20 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
   it('Daemon - with journald, pattern files naming units read them from journald instead of their log files', async () => {
     const h = await start('journald', {journald: true, shippedPatterns: true})
     try {
-      const units = ['dovecot.service', 'postfix@-.service', 'ssh.service', 'sshd.service']
-      // exim4 and nginx name no unit: their files are still followed; the allow file is off by default.
-      assert.deepEqual(h.plans.map((p) => [p.files, p.units]), [[['/var/log/exim4/mainlog', '/var/log/nginx/access.log'], units]])
+      const units = ['dovecot.service', 'postfix.service', 'postfix@.service', 'ssh.service', 'ssh@.service', 'sshd.service', 'sshd@.service']
+      // exim4 and nginx name no unit: their files are still followed; the allow file is off by default, and so is
+      // postfix-abuse.patterns (level aggressive only), which names the same units as postfix.patterns anyway.
+      assert.deepEqual(h.plans.map((p) => [p.files, p.units]),
+        [[['/var/log/exim4/mainlog', '/var/log/nginx/access.log', '/var/log/nginx/error.log'], units]])
       const journal = h.files.get(unitsSourceId(units))
       assert.ok(journal, `sources: ${[...h.files.keys()].join(', ')}`)
       const failed = (port: number): LogLine => ({source: 'unit:ssh.service', text: `Failed password for root from 203.0.113.40 port ${port} ssh2`})
       for (let i = 0; i < 5; i++) journal.push(failed(6000 + i))
       const status = await h.daemon.status()
       assert.deepEqual(status.patternFiles.filter((f) => f.journalUnits).map((f) => [f.name, f.journalUnits]), [
-        ['dovecot.patterns', ['dovecot.service']], ['openssh-accepted.patterns', ['ssh.service', 'sshd.service']],
-        ['openssh.patterns', ['ssh.service', 'sshd.service']], ['postfix.patterns', ['postfix@-.service']]])
+        ['dovecot.patterns', ['dovecot.service']], ['openssh-accepted.patterns', ['ssh.service', 'ssh@.service', 'sshd.service', 'sshd@.service']],
+        ['openssh.patterns', ['ssh.service', 'ssh@.service', 'sshd.service', 'sshd@.service']],
+        ['postfix-abuse.patterns', ['postfix@.service', 'postfix.service']], ['postfix.patterns', ['postfix@.service', 'postfix.service']]])
       await waitFor(async () => (await blocked(h)).length === 1, {what: 'the ban from journald lines'})
       assert.deepEqual(await blocked(h), ['203.0.113.40'])
       // A line in a log file the daemon follows for another pattern file is not read by a file naming units.
@@ -494,7 +497,7 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
   })
 
   it('Daemon - without journald, or with service_logs = "files", every pattern file reads its log file', async () => {
-    const all = ['/var/log/auth.log', '/var/log/exim4/mainlog', '/var/log/mail.log', '/var/log/nginx/access.log']
+    const all = ['/var/log/auth.log', '/var/log/exim4/mainlog', '/var/log/mail.log', '/var/log/nginx/access.log', '/var/log/nginx/error.log']
     for (const [name, journald, serviceLogs] of [['nojournald', false, 'auto'], ['files', true, 'files']] as const) {
       const h = await start(name, {configure: (c) => void (c.detect.service_logs = serviceLogs), journald, shippedPatterns: true})
       try {
@@ -506,7 +509,7 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
     }
     const forced = await start('journal', {configure: (c) => void (c.detect.service_logs = 'journal'), shippedPatterns: true})
     try {
-      assert.deepEqual(forced.plans[0]!.units, ['dovecot.service', 'postfix@-.service', 'ssh.service', 'sshd.service'])
+      assert.deepEqual(forced.plans[0]!.units, ['dovecot.service', 'postfix.service', 'postfix@.service', 'ssh.service', 'ssh@.service', 'sshd.service', 'sshd@.service'])
     } finally {
       await forced.daemon.stop()
     }
