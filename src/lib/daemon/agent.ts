@@ -251,7 +251,7 @@ export class Daemon {
     // engine's own cheap never-ban check reads the enforcer's lists: one definition of "protected".
     this.enforcer = new Enforcer({backend: this.backend, config, exec: helperExec, facts: this.facts, log: this.log,
       journal: {record: (ops) => this.journal?.record(ops)}})
-    // Host facts and the allow list first (one `ip`, two `ss`, one list: milliseconds), so that
+    // Host facts and the allow list first (one `ip`, the /proc/net tables, one list: milliseconds), so that
     // restored bans are checked against them; then the snapshot, before anything else is started.
     await this.facts.start()
     this.closers.push(() => this.facts.stop())
