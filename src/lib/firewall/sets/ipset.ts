@@ -83,31 +83,60 @@ export function parseIpsetSave(text: string, setName?: string): ListedEntry[] {
   return out
 }
 
-const SAVE_LINE = /^add (\S+) (\S+)(?: timeout (\d+))?(?: .*?comment "((?:[^"\\]|\\.)*)")?/
-
-/** parseIpsetSave() one entry at a time, without splitting the text into an array of lines (1M bans: 41 MB). */
+/**
+ * parseIpsetSave() one entry at a time, without splitting the text into an array of lines (1M bans:
+ * 41 MB) and without a regular expression per line (its lazy `.*?comment` tried every position of
+ * every line without a comment).
+ */
 function forEachIpsetSaveEntry(text: string, setName: string | undefined, visit: (entry: ListedEntry) => void): void {
   let start = 0
   while (start < text.length) {
     let end = text.indexOf('\n', start)
     if (end === -1) end = text.length
-    if (text.startsWith('add ', start)) {
-      const m = SAVE_LINE.exec(text.slice(start, end))
-      if (m && (setName === undefined || m[1] === setName)) {
-        let target: Target | undefined
-        try {
-          target = parseTarget(m[2])
-        } catch {
-          target = undefined
-        }
-
-        const ttl = m[3] === undefined ? undefined : Number(m[3])
-        if (target) visit({comment: m[4], target, ttlSec: ttl === undefined || ttl === 0 ? undefined : ttl})
-      }
-    }
-
+    const entry = text.startsWith('add ', start) ? saveLineEntry(text, start + 4, end, setName) : undefined
+    if (entry) visit(entry)
     start = end + 1
   }
+}
+
+/** The entry of an `add SET TARGET [timeout N] [… comment "TEXT"]` line from `from` (past "add ") to `end`. */
+function saveLineEntry(text: string, from: number, end: number, setName: string | undefined): ListedEntry | undefined {
+  const setEnd = text.indexOf(' ', from)
+  if (setEnd === -1 || setEnd >= end) return undefined
+  if (setName !== undefined && (setEnd - from !== setName.length || !text.startsWith(setName, from))) return undefined
+  let targetEnd = text.indexOf(' ', setEnd + 1)
+  if (targetEnd === -1 || targetEnd > end) targetEnd = end
+  let target: Target
+  try {
+    target = parseTarget(text.slice(setEnd + 1, targetEnd))
+  } catch {
+    return undefined
+  }
+
+  // ipset prints the timeout before the comment, whose text may hold anything but quotes and backslashes.
+  // Searched in the line's rest only: an indexOf() on the whole text would run to its end on every line.
+  const rest = text.slice(targetEnd, end)
+  let optionsEnd = rest.indexOf(' comment "')
+  let comment: string | undefined
+  if (optionsEnd === -1) {
+    optionsEnd = rest.length
+  } else {
+    const textStart = optionsEnd + ' comment "'.length
+    let close = textStart
+    while (close < rest.length && rest[close] !== '"') close += rest[close] === '\\' ? 2 : 1
+    if (close < rest.length) comment = rest.slice(textStart, close)
+  }
+
+  let ttlSec: number | undefined
+  const at = rest.indexOf(' timeout ')
+  if (at !== -1 && at < optionsEnd) {
+    let value = 0
+    let i = at + ' timeout '.length
+    for (; i < optionsEnd && rest.charCodeAt(i) >= 0x30 && rest.charCodeAt(i) <= 0x39; i++) value = value * 10 + rest.charCodeAt(i) - 0x30
+    if (i > at + ' timeout '.length && value > 0) ttlSec = value
+  }
+
+  return {comment, target, ttlSec}
 }
 
 /**
