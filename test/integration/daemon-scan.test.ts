@@ -79,8 +79,12 @@ for (const backend of ['ipset', 'nftables'] as const) {
             const doneMs = Date.now()
             const banned = await readKernelSet(victim, backend, set)
             const missing = sources.filter((a) => !banned.has(a))
+            // Records the log source lost (the kmsg ring overwritten before the daemon read them), from its health.
+            const status = await runCli(['status', '--json', '-c', config], {wrap: ['ip', 'netns', 'exec', victim.name]})
+            const counts = [...status.stdout.matchAll(/"lost":\s*(\d+)/g)].map((m) => Number(m[1]))
+            const lost = counts.length === 0 ? 'not reported' : counts.reduce((a, b) => a + b, 0)
             console.log(`# ${backend}/${source}: ${SOURCES} SYNs over ${scan.lastMs - scan.firstMs} ms; ${count} banned, the last ${
-              doneMs - scan.lastMs} ms after the last SYN (polled every ~50 ms)`)
+              doneMs - scan.lastMs} ms after the last SYN (polled every ~50 ms); log records lost: ${lost}`)
             assert.deepEqual(missing.slice(0, 10), [], `${missing.length} of ${SOURCES} sources not banned within ${BANNED_WITHIN_MS / 1000} s of the scan; daemon output:\n${
               daemon.output().stdout.slice(-2000)}${daemon.output().stderr.slice(-2000)}`)
             assert.equal(banned.size, SOURCES, 'nothing but the scan sources is banned')
