@@ -100,18 +100,18 @@ export abstract class DiswallCommand<T extends object> extends Command {
     // Root costs nothing here: no second parse of the flags on the path of a `block add`.
     if (requiresRoot === false || isRoot()) return
     // The same order of errors as for root: a usage error first, then a config error, then "needs root".
-    const {flags} = await this.parse(this.ctor)
+    const {argv, flags} = await this.parse(this.ctor)
     if (requiresRoot !== true && !requiresRoot(flags)) return
-    await this.checkBeforeRoot(flags)
+    await this.checkBeforeRoot(flags, argv as string[])
     throw new NotRootError(this.commandName())
   }
 
   /**
    * What a command that needs root checks before the root check, so that a user without root sees the
    * same usage and config errors as root: by default, the config file of `--config`. Its warnings are
-   * shown, as run() would show them.
+   * shown, as run() would show them. `argv`: the arguments (commands that take a list check them).
    */
-  protected async checkBeforeRoot(flags: ParsedFlags): Promise<void> {
+  protected async checkBeforeRoot(flags: ParsedFlags, _argv: readonly string[] = []): Promise<void> {
     if (typeof flags.config === 'string') await this.readConfig(flags.config)
   }
 

@@ -1,8 +1,9 @@
 import {Args, Flags} from '@oclif/core'
 
 import {configFlag, DiswallCommand, durationFlag, listFileFlag} from '../../base-command.js'
+import type {ParsedFlags} from '../../base-command.js'
 import {openFirewall} from '../../lib/firewall/sets/index.js'
-import {allowAdd, listInputs, readListFile} from '../../lib/ops/lists.js'
+import {checkListGiven, allowAdd, listInputs, readListFile} from '../../lib/ops/lists.js'
 import type {ListChangeResult} from '../../lib/ops/lists.js'
 
 export default class AllowAdd extends DiswallCommand<ListChangeResult> {
@@ -27,8 +28,15 @@ export default class AllowAdd extends DiswallCommand<ListChangeResult> {
   static override strict = false
   static override summary = 'Allow addresses or networks on this host: they pass even when they are in the block set.'
 
+  /** Neither an address nor --file: a usage error, before the root check as every usage error. */
+  protected override async checkBeforeRoot(flags: ParsedFlags, argv: readonly string[]): Promise<void> {
+    checkListGiven(argv, flags.file as string | undefined)
+    await super.checkBeforeRoot(flags, argv)
+  }
+
   async run(): Promise<ListChangeResult> {
     const {argv, flags} = await this.parse(AllowAdd)
+    checkListGiven(argv as string[], flags.file)
     const config = await this.readConfig(flags.config)
     const inputs = listInputs(argv as string[], flags.file === undefined ? [] : await readListFile(flags.file))
     const fw = await openFirewall(config)

@@ -1,8 +1,9 @@
 import {Args} from '@oclif/core'
 
 import {configFlag, DiswallCommand, listFileFlag} from '../../base-command.js'
+import type {ParsedFlags} from '../../base-command.js'
 import {openFirewall} from '../../lib/firewall/sets/index.js'
-import {listDel, listInputs, readListFile} from '../../lib/ops/lists.js'
+import {checkListGiven, listDel, listInputs, readListFile} from '../../lib/ops/lists.js'
 import type {ListChangeResult} from '../../lib/ops/lists.js'
 
 export default class BlockDel extends DiswallCommand<ListChangeResult> {
@@ -16,8 +17,15 @@ export default class BlockDel extends DiswallCommand<ListChangeResult> {
   static override strict = false
   static override summary = 'Remove addresses from the block set of this host, in one batch (absent ones are reported as unchanged).'
 
+  /** Neither an address nor --file: a usage error, before the root check as every usage error. */
+  protected override async checkBeforeRoot(flags: ParsedFlags, argv: readonly string[]): Promise<void> {
+    checkListGiven(argv, flags.file as string | undefined)
+    await super.checkBeforeRoot(flags, argv)
+  }
+
   async run(): Promise<ListChangeResult> {
     const {argv, flags} = await this.parse(BlockDel)
+    checkListGiven(argv as string[], flags.file)
     const config = await this.readConfig(flags.config)
     const inputs = listInputs(argv as string[], flags.file === undefined ? [] : await readListFile(flags.file))
     const fw = await openFirewall(config)

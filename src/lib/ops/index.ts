@@ -3,6 +3,7 @@ export {
   applyListBatch,
   blockAdd,
   checkComment,
+  checkListGiven,
   checkReason,
   checkTimeout,
   listDel,

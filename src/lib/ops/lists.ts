@@ -141,6 +141,18 @@ export async function readListFile(path: string, stdin: AsyncIterable<Buffer | s
   }
 }
 
+/**
+ * Throws the usage error of a list command given neither arguments nor a list file (E_USAGE, exit 2),
+ * so that commands can say so before anything else (the root check, the config).
+ */
+export function checkListGiven(args: readonly string[], file: string | undefined): void {
+  if (args.length === 0 && file === undefined) throw noInputError()
+}
+
+function noInputError(): UsageError {
+  return new UsageError(`no address given`, `Name at least one address, e.g. 203.0.113.7, or give a list file with --file FILE (- for stdin).`)
+}
+
 /** Arguments and list-file lines as one list of inputs, arguments first. */
 export function listInputs(args: readonly string[], fileInputs: readonly ListInput[] = []): ListInput[] {
   return [...args.map((text) => ({text})), ...fileInputs]
@@ -162,9 +174,7 @@ export function parseTargets(texts: readonly string[], list: ListKind, {force = 
  */
 export function parseInputs(inputs: readonly ListInput[], list: ListKind,
   {comments = false, force = false}: {comments?: boolean; force?: boolean} = {}): Array<{input: ListInput; target: Target}> {
-  if (inputs.length === 0) {
-    throw new UsageError(`no address given`, `Name at least one address, e.g. 203.0.113.7, or give a list file with --file FILE (- for stdin).`)
-  }
+  if (inputs.length === 0) throw noInputError()
   const out: Array<{input: ListInput; target: Target}> = []
   for (const input of inputs) {
     try {
@@ -241,19 +251,19 @@ export function checkReason(text: string): string {
  * Why each address may not be blocked, by the enforcer's never-ban check (the daemon's): special
  * ranges, private ranges (with skip_private), ignore_ips, the host's own addresses, established SSH
  * peers (port 22), and the allow list in the kernel. Everything is read once, whatever the number of
- * addresses, and the three reads run side by side: `ip -j addr`, the TCP tables of /proc/net, the
- * allow sets.
+ * addresses: `ip -j addr`, the TCP tables of /proc/net, the allow sets.
  */
 async function protectionOf(config: Config, backend: FirewallBackend, addrs: readonly Address[], exec: Exec,
   readText?: ReadText): Promise<Map<string, string>> {
   const facts = new HostFacts({exec, ...(readText === undefined ? {} : {readText})})
   const enforcer = new Enforcer({backend, config, exec, facts})
-  await Promise.all([
-    facts.refreshAddresses(),
-    facts.refreshSshPeers(),
+  await facts.refreshAddresses()
+  await facts.refreshSshPeers()
+  try {
+    await enforcer.refreshAllowList()
+  } catch {
     // The sets do not exist yet (before the first init): nothing is allow-listed.
-    enforcer.refreshAllowList().catch(() => {}),
-  ])
+  }
   const out = new Map<string, string>()
   for (const addr of addrs) {
     const reason = enforcer.refusal(addr)
