@@ -10,7 +10,6 @@
  * account's own inbox prefix (`_INBOX.C.…`) so a nats-server permission can keep other accounts out.
  */
 
-import {connect, createInbox, credsAuthenticator, Empty} from 'nats'
 import type {ConnectionOptions, Msg, MsgHdrs, NatsConnection} from 'nats'
 import {readFile} from 'node:fs/promises'
 
@@ -30,6 +29,7 @@ import {
   streamCount,
 } from './codec.js'
 import type {DecodeResult, RefusalKind} from './codec.js'
+import {natsLib} from './nats-lib.js'
 import type {Transport, TransportEvent, TransportSink, WireEntry, WireList} from './port.js'
 import {ReportQueue} from './queue.js'
 import type {QueuedReport} from './queue.js'
@@ -133,7 +133,7 @@ export async function natsConnectionOptions(nats: NatsConfig, name: string,
   }
   if (nats.creds !== '') {
     try {
-      options.authenticator = credsAuthenticator(await readFile(nats.creds))
+      options.authenticator = natsLib().credsAuthenticator(await readFile(nats.creds))
     } catch (error) {
       throw new TransportError(`cannot read the NATS credentials file ${nats.creds}: ${(error as Error).message}`, 'E_NATS_CREDS',
         'Check [nats] creds: the file must exist and be readable by root.', {cause: error})
@@ -249,7 +249,7 @@ export class NatsTransport implements Transport {
     options.reconnect = false
     options.maxReconnectAttempts = 0
     try {
-      this.attach(await connect(options))
+      this.attach(await natsLib().connect(options))
     } catch (error) {
       throw transportError(error, this.server)
     }
@@ -365,7 +365,7 @@ export class NatsTransport implements Transport {
     let reported = false
     while (!this.ended) {
       try {
-        const nc = await connect(options)
+        const nc = await natsLib().connect(options)
         if (this.ended) {
           await nc.close().catch(() => {})
           break
@@ -549,7 +549,7 @@ export class NatsTransport implements Transport {
     const status = this.counters.init[list]
     const started = Date.now()
     const timeoutMs = Math.max(1, this.options.nats.request_timeout) * 1000
-    const inbox = createInbox(this.subjects.inbox)
+    const inbox = natsLib().createInbox(this.subjects.inbox)
     const sub = nc.subscribe(inbox)
     const messages = sub[Symbol.asyncIterator]()
     const next = async (what: string): Promise<Msg> => {
@@ -564,7 +564,7 @@ export class NatsTransport implements Transport {
       }
     }
     try {
-      nc.publish(this.subjects.own(list, 'init'), Empty, {headers: initRequestHeaders(true), reply: inbox})
+      nc.publish(this.subjects.own(list, 'init'), natsLib().Empty, {headers: initRequestHeaders(true), reply: inbox})
       const first = await next('no server answered the init request')
       if (first.headers?.hasError === true || first.headers?.code === 503) {
         throw new TransportError('no server answers init requests (no responders)', 'E_NATS_NO_RESPONDERS')
