@@ -3,14 +3,13 @@
  * added to the never-ban lists (a ban of the server would cut the host off the fleet), the offline
  * queue in the state dir, and the hourly statistics on the original stats subject.
  */
-import {lookup} from 'node:dns/promises'
 import {join} from 'node:path'
 
 import type {Config} from '../config/index.js'
 import {natsHostname} from '../config/index.js'
-import {NetworkList, parseAddress} from '../net/index.js'
+import {NetworkList} from '../net/index.js'
 import type {Logger} from '../service/index.js'
-import {DEFAULT_ACCOUNT, NatsTransport, QUEUE_FILE} from '../transport/index.js'
+import {DEFAULT_ACCOUNT, NatsTransport, QUEUE_FILE, refreshServerAddresses} from '../transport/index.js'
 import type {TransportStats} from '../transport/index.js'
 
 /** What the daemon needs for distributed mode. */
@@ -24,35 +23,6 @@ export interface Fleet {
 /** True when the config asks for NATS: not local-only and a server is set. */
 export function isDistributed(config: Pick<Config, 'local_only' | 'nats'>): boolean {
   return !config.local_only && config.nats.server !== ''
-}
-
-/**
- * The addresses of the NATS server (every A/AAAA record of its name, or the address itself). A name
- * that does not resolve now yields an empty list and a warning; it is resolved again at each reconnect
- * by nats.js, and the never-ban list is refreshed by {@link refreshServerAddresses}.
- */
-export async function resolveServerAddresses(server: string): Promise<NetworkList> {
-  const list = new NetworkList()
-  try {
-    list.add(parseAddress(server))
-    return list
-  } catch {
-    // a host name
-  }
-  const records = await lookup(server, {all: true})
-  for (const {address} of records) list.add(parseAddress(address))
-  return list
-}
-
-/** Fills `list` with the server's current addresses (keeps the old ones when the lookup fails). */
-export async function refreshServerAddresses(server: string, list: NetworkList): Promise<boolean> {
-  try {
-    const fresh = await resolveServerAddresses(server)
-    for (const net of fresh) list.add(net)
-    return true
-  } catch {
-    return false
-  }
 }
 
 /** The transport and never-ban list of a distributed daemon. */

@@ -24,3 +24,5 @@ export {
   watchRuleset,
 } from './ruleset.js'
 export type {ApplyFromDirOptions, PendingConfirm, RulesetContext, RulesetSummary, WatchEvent} from './ruleset.js'
+export {syncInit} from './sync.js'
+export type {SyncInitOptions, SyncInitResult, SyncListResult} from './sync.js'

@@ -343,6 +343,16 @@ export class NatsTransport implements Transport {
     }
   }
 
+  /**
+   * For a one-shot command after connectOnce(): runs init for both lists into `sink` and returns what
+   * became of each (InitStatus.lastError when a list was left as it was).
+   */
+  async initOnce(sink: TransportSink): Promise<Record<WireList, InitStatus>> {
+    this.sink = sink
+    await this.init()
+    return this.stats().init
+  }
+
   /** Runs init for both lists now (after a connect; `diswall sync init`). */
   async init(): Promise<void> {
     if (this.initRunning !== undefined) {
@@ -454,6 +464,17 @@ export class NatsTransport implements Transport {
     }
     if (failed.length > 0) this.queue.putBack(failed)
     this.log('notice', `sent ${reports.length - failed.length} queued reports${failed.length > 0 ? `, ${failed.length} still queued` : ''}`)
+    // Core NATS keeps nothing for hosts that are not connected: after a server restart the other hosts
+    // reconnect within one reconnect wait (plus jitter), maybe after this one. The reports go out once
+    // more when they all should be back (adds and deletes are idempotent); the server's init covers
+    // whatever is later still.
+    const sent = reports.filter((r) => !failed.includes(r))
+    const resendMs = 2 * (this.options.reconnectWaitMs ?? 1000) + (this.options.reconnectJitterMs ?? 500) + 500
+    const timer = setTimeout(() => {
+      if (this.ended || !this.connected) return
+      for (const report of sent) this.publishNow(report.op, report.list, report.entry)
+    }, resendMs)
+    timer.unref()
   }
 
   // ---- publishing ----

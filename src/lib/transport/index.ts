@@ -59,3 +59,4 @@ export {NatsTransport, natsConnectionOptions, natsServerUrl, transportError} fro
 export type {FeedKind, InitStatus, NatsTransportOptions, TransportLogLevel, TransportStats} from './client.js'
 export {DEFAULT_QUEUE_MAX, QUEUE_FILE, QUEUE_WRITE_DELAY_MS, ReportQueue} from './queue.js'
 export type {QueuedReport, ReportQueueOptions} from './queue.js'
+export {refreshServerAddresses, resolveServerAddresses} from './server-addresses.js'
