@@ -21,11 +21,12 @@ import {removeLeftovers, withFleet} from './lib/fleet.js'
 import {type BenchResult, renderTable, writeResults} from './lib/report.js'
 import type {BenchSuite, SuiteContext} from './lib/suite.js'
 import {daemonSuite} from './suites/daemon.js'
+import {fleetSuite} from './suites/fleet.js'
 import {kernelSetsSuite} from './suites/kernel-sets.js'
 import {patternsSuite} from './suites/patterns.js'
 
 /** Every suite, in the order they run. New benches (NATS fan-out) go here. */
-const SUITES: readonly BenchSuite[] = [kernelSetsSuite, patternsSuite, daemonSuite]
+const SUITES: readonly BenchSuite[] = [kernelSetsSuite, patternsSuite, daemonSuite, fleetSuite]
 
 const DEFAULT_OUT = fileURLToPath(new URL('./results/latest.json', import.meta.url))
 
