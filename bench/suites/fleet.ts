@@ -200,12 +200,13 @@ async function measureFanout(ctx: SuiteContext, id: string, count: number): Prom
       daemons = await startDaemons(hosts)
       ctx.log(`${id}: ${probes} probes on h0, one every ${PACE_MS} ms, watched on ${count - 1} hosts`)
       const started = performance.now()
-      const stdout = await attacker.run(process.execPath, ['-e', PROBE_SCRIPT, JSON.stringify({
+      const prober = attacker.spawn(process.execPath, ['-e', PROBE_SCRIPT, JSON.stringify({
         echoPort: ECHO_PORT, others: names.slice(1).map((n) => fleet.link('attacker', n).b.ipv4), paceMs: PACE_MS, probePort: PROBE_PORT,
         sources, target: first.b.ipv4, windowMs: WINDOW_MS,
-      })], {timeoutMs: probes * (PACE_MS + 2000) + 60_000}).catch((error: unknown) => {
-        throw new Error(`the probe process failed: ${(error as Error).message.slice(-600)}`, {cause: error})
-      })
+      })])
+      await waitFor(() => prober.exitStatus !== undefined, {intervalMs: 50, timeoutMs: probes * (PACE_MS + 2000) + 60_000, what: 'the probes'})
+      const {stderr, stdout} = prober.output()
+      if (prober.exitStatus?.code !== 0) throw new Error(`the probe process ended ${JSON.stringify(prober.exitStatus)}: ${stderr.slice(-800)}`)
       const seconds = secondsSince(started)
       const samples = JSON.parse(stdout.trim()) as Array<{error?: string; ms?: number}>
       const errors = samples.filter((s) => s.error !== undefined)

@@ -33,7 +33,7 @@ export default class AllowAdd extends DiswallCommand<SharedListChangeResult> {
     })
     for (const e of result.entries) this.log(`${e.changed ? 'allowed' : 'exists '} ${e.target}`)
     const shared = await shareListChange(config, 'allow', 'add', result, {comment: flags.comment, ttlSec: flags.timeout})
-    this.reportShare(shared.shared)
+    if (shared.shared) this.reportShare(shared.shared)
     return shared
   }
 }

@@ -39,7 +39,7 @@ export default class BlockAdd extends DiswallCommand<SharedListChangeResult> {
     for (const e of result.entries) this.log(`${e.changed ? 'blocked' : 'exists '} ${e.target}${why}`)
     for (const k of result.killed ?? []) this.log(`killed  ${k.target}: ${k.sockets} sockets, ${k.conntrack} conntrack entries`)
     const shared = await shareListChange(config, 'block', 'add', result, {reason: flags.reason, ttlSec: flags.timeout ?? config.firewall.block_timeout})
-    this.reportShare(shared.shared)
+    if (shared.shared) this.reportShare(shared.shared)
     return shared
   }
 }

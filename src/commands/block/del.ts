@@ -20,7 +20,7 @@ export default class BlockDel extends DiswallCommand<SharedListChangeResult> {
     const result = await listDel(await openFirewall(config), 'block', argv as string[])
     for (const e of result.entries) this.log(`${e.changed ? 'removed' : 'absent '} ${e.target}`)
     const shared = await shareListChange(config, 'block', 'del', result)
-    this.reportShare(shared.shared)
+    if (shared.shared) this.reportShare(shared.shared)
     return shared
   }
 }

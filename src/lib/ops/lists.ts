@@ -169,8 +169,8 @@ export async function blockAdd(config: Config, fw: Firewall, texts: readonly str
   return result
 }
 
-/** A list command's result with what became of its sharing over NATS. */
-export type SharedListChangeResult = ListChangeResult & {shared: ShareReport}
+/** A list command's result with what became of its sharing over NATS (absent on a local-only host). */
+export type SharedListChangeResult = ListChangeResult & {shared?: ShareReport}
 
 /**
  * Shares what a list command applied with the other hosts of the account (publish.ts): every entry
@@ -185,7 +185,8 @@ export async function shareListChange(config: Config, list: ListKind, op: 'add' 
     ...(op === 'add' && list === 'block' && meta.reason !== undefined ? {tag: meta.reason} : {}),
     ...(op === 'add' && list === 'allow' && meta.comment !== undefined ? {comment: meta.comment} : {}),
   }))
-  return {...result, shared: await publishEntries(config, list, op, entries, options)}
+  const shared = await publishEntries(config, list, op, entries, options)
+  return shared.reason === 'local-only' ? result : {...result, shared}
 }
 
 /** `block del` / `allow del`: removes entries; absent ones are reported as unchanged. */
