@@ -64,7 +64,11 @@ async function one(from) {
   for (const e of echoes) e.s.send('-1')
   const ready = now()
   while (!echoes.every((e) => e.seen.has(-1)) && now() - ready < 1000) await sleep(1)
-  if (!echoes.every((e) => e.seen.has(-1))) return {error: 'an echo port did not answer before the probe'}
+  if (!echoes.every((e) => e.seen.has(-1))) {
+    for (const e of echoes) e.s.close()
+    probe.close()
+    return {error: 'an echo port did not answer before the probe'}
+  }
   const t0 = now()
   probe.send('probe')
   let n = 0
@@ -78,9 +82,9 @@ async function one(from) {
   }
   await sleep(60)
   probe.close()
+  for (const e of echoes) e.s.close()
   let worst = 0
   for (const e of echoes) {
-    e.s.close()
     const firstLost = e.sent.findIndex((_, i) => !e.seen.has(i))
     if (firstLost === -1) return {error: 'not blocked on every host within ' + windowMs + ' ms'}
     worst = Math.max(worst, e.sent[firstLost] - t0)
@@ -95,7 +99,7 @@ async function one(from) {
     const rest = paceMs - (now() - started)
     if (rest > 0) await sleep(rest)
   }
-  console.log(JSON.stringify(out))
+  process.stdout.write(JSON.stringify(out) + '\n', () => process.exit(0))
 })()
 `
 
@@ -278,8 +282,9 @@ const {connect, headers} = require(${JSON.stringify(natsMain)})
       end.set('Diswall-Count', '0'); msg.respond(new Uint8Array(), {headers: end}); return
     }
     let chunk = ''
-    for (let i = 0; i < ${count}; i++) {
-      chunk += '10.' + (i >> 16) + '.' + ((i >> 8) & 255) + '.' + (i & 255) + ' timeout 3600\n'
+    for (let i = 0; i < ${Math.min(count, 130_000)}; i++) {
+      const n = 1024 + i // 198.18.4.0 onwards: clear of the links' 198.18.0.0/24 (the NATS server is never banned)
+      chunk += '198.' + (18 + (n >> 16)) + '.' + ((n >> 8) & 255) + '.' + (n & 255) + ' timeout 3600\n'
       if (chunk.length > max) { nc.publish(msg.reply, chunk, {headers: stream}); chunk = '' }
     }
     if (chunk) nc.publish(msg.reply, chunk, {headers: stream})
