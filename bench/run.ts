@@ -22,13 +22,14 @@ import {type BenchResult, renderTable, writeResults} from './lib/report.js'
 import type {BenchSuite, SuiteContext} from './lib/suite.js'
 import {cliSuite} from './suites/cli.js'
 import {daemonSuite} from './suites/daemon.js'
+import {fleetSuite} from './suites/fleet.js'
 import {kernelSetsSuite} from './suites/kernel-sets.js'
 import {patternsSuite} from './suites/patterns.js'
 import {scanSuite} from './suites/scan.js'
 import {whySuite} from './suites/why.js'
 
 /** Every suite, in the order they run. */
-const SUITES: readonly BenchSuite[] = [kernelSetsSuite, patternsSuite, daemonSuite, scanSuite, cliSuite, whySuite]
+const SUITES: readonly BenchSuite[] = [kernelSetsSuite, patternsSuite, daemonSuite, scanSuite, cliSuite, whySuite, fleetSuite]
 
 const DEFAULT_OUT = fileURLToPath(new URL('./results/latest.json', import.meta.url))
 

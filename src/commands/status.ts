@@ -49,6 +49,17 @@ function renderStatus(s: DaemonStatus): string[] {
     `config:   ${s.config.path}, loaded ${s.config.loadedAt}`,
   ]
   if (s.config.lastReloadError) lines.push(`          last reload failed: ${s.config.lastReloadError}`)
+  if (s.nats) {
+    const n = s.nats
+    const sum = (r: Record<string, number>): number => Object.values(r).reduce((a, b) => a + b, 0)
+    lines.push(`nats:     ${n.state}${n.server ? ` to ${n.server}` : ''} as ${n.account}/${n.host}, ${n.queued} queued` +
+      `${n.queueDropped > 0 ? ` (${n.queueDropped} dropped)` : ''}, ${n.published} published, ${sum(n.received)} received, ` +
+      `${sum(n.applied)} applied, ${sum(n.refused)} refused`)
+    for (const list of ['block', 'allow'] as const) {
+      const i = n.init[list]
+      lines.push(`          init ${list}: ${i.at === undefined ? 'not yet' : `${i.entries} entries at ${i.at}`}${i.lastError ? `; last try: ${i.lastError}` : ''}`)
+    }
+  }
 
   lines.push('', 'sources:')
   if (s.sources.length === 0) lines.push('  (none)')

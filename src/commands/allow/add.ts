@@ -3,10 +3,10 @@ import {Args, Flags} from '@oclif/core'
 import {configFlag, DiswallCommand, durationFlag, listFileFlag} from '../../base-command.js'
 import type {ParsedFlags} from '../../base-command.js'
 import {openFirewall} from '../../lib/firewall/sets/index.js'
-import {checkListGiven, allowAdd, listInputs, readListFile} from '../../lib/ops/lists.js'
-import type {ListChangeResult} from '../../lib/ops/lists.js'
+import {checkListGiven, allowAdd, listInputs, readListFile, shareListChange} from '../../lib/ops/lists.js'
+import type {SharedListChangeResult} from '../../lib/ops/lists.js'
 
-export default class AllowAdd extends DiswallCommand<ListChangeResult> {
+export default class AllowAdd extends DiswallCommand<SharedListChangeResult> {
   // ignoreStdin: without it, oclif 4 takes piped stdin (after a 10 ms wait) as the argument when none is
   // given, racing `--file -` for it.
   static override args = {target: Args.string({description: 'IP address or CIDR network (several may follow).', ignoreStdin: true})}
@@ -34,7 +34,7 @@ export default class AllowAdd extends DiswallCommand<ListChangeResult> {
     await super.checkBeforeRoot(flags, argv)
   }
 
-  async run(): Promise<ListChangeResult> {
+  async run(): Promise<SharedListChangeResult> {
     const {argv, flags} = await this.parse(AllowAdd)
     checkListGiven(argv as string[], flags.file)
     const config = await this.readConfig(flags.config)
@@ -43,6 +43,8 @@ export default class AllowAdd extends DiswallCommand<ListChangeResult> {
     const result = await this.withListProgress(`Allowing ${inputs.length.toLocaleString('en-US')} entries`, flags.file !== undefined,
       (onStep) => allowAdd(fw, inputs, {comment: flags.comment, force: flags.force, onStep, timeoutSec: flags.timeout}))
     this.renderListChange(result, {changed: 'allowed', unchanged: 'exists '})
-    return result
+    const shared = await shareListChange(config, 'allow', 'add', result, {comment: flags.comment, ttlSec: flags.timeout})
+    if (shared.shared) this.reportShare(shared.shared)
+    return shared
   }
 }

@@ -3,10 +3,10 @@ import {Args, Flags} from '@oclif/core'
 import {configFlag, DiswallCommand, durationFlag, listFileFlag} from '../../base-command.js'
 import type {ParsedFlags} from '../../base-command.js'
 import {openFirewall} from '../../lib/firewall/sets/index.js'
-import {checkListGiven, blockAdd, listInputs, readListFile} from '../../lib/ops/lists.js'
-import type {ListChangeResult} from '../../lib/ops/lists.js'
+import {checkListGiven, blockAdd, listInputs, readListFile, shareListChange} from '../../lib/ops/lists.js'
+import type {SharedListChangeResult} from '../../lib/ops/lists.js'
 
-export default class BlockAdd extends DiswallCommand<ListChangeResult> {
+export default class BlockAdd extends DiswallCommand<SharedListChangeResult> {
   // ignoreStdin: without it, oclif 4 takes piped stdin (after a 10 ms wait) as the argument when none is
   // given, racing `--file -` for it.
   static override args = {address: Args.string({description: 'IP address to block (several may follow).', ignoreStdin: true})}
@@ -37,7 +37,7 @@ export default class BlockAdd extends DiswallCommand<ListChangeResult> {
     await super.checkBeforeRoot(flags, argv)
   }
 
-  async run(): Promise<ListChangeResult> {
+  async run(): Promise<SharedListChangeResult> {
     const {argv, flags} = await this.parse(BlockAdd)
     checkListGiven(argv as string[], flags.file)
     const config = await this.readConfig(flags.config)
@@ -53,6 +53,8 @@ export default class BlockAdd extends DiswallCommand<ListChangeResult> {
       }))
     this.renderListChange(result, {changed: 'blocked', unchanged: 'exists '}, flags.reason === undefined ? '' : ` (${flags.reason})`)
     for (const k of result.killed ?? []) this.log(`killed  ${k.target}: ${k.sockets} sockets, ${k.conntrack} conntrack entries`)
-    return result
+    const shared = await shareListChange(config, 'block', 'add', result, {reason: flags.reason, ttlSec: flags.timeout ?? config.firewall.block_timeout})
+    if (shared.shared) this.reportShare(shared.shared)
+    return shared
   }
 }

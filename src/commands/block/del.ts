@@ -3,10 +3,10 @@ import {Args} from '@oclif/core'
 import {configFlag, DiswallCommand, listFileFlag} from '../../base-command.js'
 import type {ParsedFlags} from '../../base-command.js'
 import {openFirewall} from '../../lib/firewall/sets/index.js'
-import {checkListGiven, listDel, listInputs, readListFile} from '../../lib/ops/lists.js'
-import type {ListChangeResult} from '../../lib/ops/lists.js'
+import {checkListGiven, listDel, listInputs, readListFile, shareListChange} from '../../lib/ops/lists.js'
+import type {SharedListChangeResult} from '../../lib/ops/lists.js'
 
-export default class BlockDel extends DiswallCommand<ListChangeResult> {
+export default class BlockDel extends DiswallCommand<SharedListChangeResult> {
   static override aliases = ['block:rm']
   // ignoreStdin: without it, oclif 4 takes piped stdin (after a 10 ms wait) as the argument when none is
   // given, racing `--file -` for it.
@@ -23,7 +23,7 @@ export default class BlockDel extends DiswallCommand<ListChangeResult> {
     await super.checkBeforeRoot(flags, argv)
   }
 
-  async run(): Promise<ListChangeResult> {
+  async run(): Promise<SharedListChangeResult> {
     const {argv, flags} = await this.parse(BlockDel)
     checkListGiven(argv as string[], flags.file)
     const config = await this.readConfig(flags.config)
@@ -32,6 +32,8 @@ export default class BlockDel extends DiswallCommand<ListChangeResult> {
     const result = await this.withListProgress(`Unblocking ${inputs.length.toLocaleString('en-US')} addresses`, flags.file !== undefined,
       (onStep) => listDel(fw, 'block', inputs, {onStep}))
     this.renderListChange(result, {changed: 'removed', unchanged: 'absent '})
-    return result
+    const shared = await shareListChange(config, 'block', 'del', result)
+    if (shared.shared) this.reportShare(shared.shared)
+    return shared
   }
 }

@@ -15,6 +15,7 @@ export {
   parseTargets,
   ProtectedAddressError,
   readListFile,
+  shareListChange,
   SINGLE_CHECK_MAX,
 } from './lists.js'
 export type {
@@ -27,7 +28,10 @@ export type {
   ListInput,
   ListItem,
   ListStep,
+  SharedListChangeResult,
 } from './lists.js'
+export {describeShare, publishEntries} from './publish.js'
+export type {PublishOptions, ShareReport} from './publish.js'
 export {
   applyFromDir,
   checkRuleset,
@@ -39,3 +43,5 @@ export {
   watchRuleset,
 } from './ruleset.js'
 export type {ApplyFromDirOptions, PendingConfirm, RulesetContext, RulesetSummary, WatchEvent} from './ruleset.js'
+export {syncInit} from './sync.js'
+export type {SyncInitOptions, SyncInitResult, SyncListResult} from './sync.js'

@@ -10,6 +10,12 @@ import {bitsV4, bitsV6, broadNetworkReason, containsAddress, formatDuration, IPS
 import type {Address, Network, Target} from '../net/index.js'
 import {exec as defaultExec} from '../system/index.js'
 import type {Exec} from '../system/index.js'
+import type {WireEntry} from '../transport/index.js'
+import {publishEntries} from './publish.js'
+import type {PublishOptions, ShareReport} from './publish.js'
+
+export {describeShare} from './publish.js'
+export type {ShareReport} from './publish.js'
 
 /** An address the never-ban list protects was given without --force (exit 2, nothing changed). */
 export class ProtectedAddressError extends DiswallError {
@@ -328,6 +334,26 @@ export async function blockAdd(config: Config, fw: Firewall, inputs: ReadonlyArr
   }
 
   return result
+}
+
+/** A list command's result with what became of its sharing over NATS (absent on a local-only host). */
+export type SharedListChangeResult = ListChangeResult & {shared?: ShareReport}
+
+/**
+ * Shares what a list command applied with the other hosts of the account (publish.ts): every entry
+ * applied (unchanged ones too: the fleet may lack them; refused ones never), with the timeout, reason or comment given.
+ * Local-only hosts share nothing; an unreachable NATS server is reported, never thrown.
+ */
+export async function shareListChange(config: Config, list: ListKind, op: 'add' | 'del', result: ListChangeResult,
+  meta: {ttlSec?: number; reason?: string; comment?: string} = {}, options: PublishOptions = {}): Promise<SharedListChangeResult> {
+  const entries = result.entries.filter((e) => e.refused === undefined).map((e): WireEntry => ({
+    target: parseTarget(e.target),
+    ...(op === 'add' && meta.ttlSec !== undefined && meta.ttlSec > 0 ? {ttlSec: meta.ttlSec} : {}),
+    ...(op === 'add' && list === 'block' && meta.reason !== undefined ? {tag: meta.reason} : {}),
+    ...(op === 'add' && list === 'allow' && meta.comment !== undefined ? {comment: meta.comment} : {}),
+  }))
+  const shared = await publishEntries(config, list, op, entries, options)
+  return shared.reason === 'local-only' ? result : {...result, shared}
 }
 
 /** `block del` / `allow del`: removes entries in one batch; absent ones are reported as unchanged. */
