@@ -1,4 +1,57 @@
-/** The transport side: the port a transport offers (wire terms) and an in-memory transport for tests. */
+/**
+ * The transport side: the port a transport offers (wire terms), NATS subjects and payload codec, and an
+ * in-memory transport for tests.
+ */
 export {FakeTransport} from './fake.js'
 export type {Published} from './fake.js'
 export type {Transport, TransportEvent, TransportSink, WireEntry, WireList} from './port.js'
+export {
+  ANY,
+  checkToken,
+  DEFAULT_ACCOUNT,
+  DEFAULT_ACCOUNT_GLOBAL_SUBJECT,
+  GLOBAL_BLOCK_SUBJECT,
+  globalSubject,
+  hostSubjects,
+  hostToken,
+  inboxPrefix,
+  isSubjectRefusal,
+  isToken,
+  LIST_TOKEN,
+  listSubject,
+  listWildcard,
+  MAX_SUBJECT_LENGTH,
+  MAX_TOKEN_LENGTH,
+  parseSubject,
+  statsSubject,
+  SUBJECT_ROOT,
+} from './subjects.js'
+export type {HostSubjects, ParsedSubject, SubjectOp, SubjectRefusal} from './subjects.js'
+export {
+  decodeAdd,
+  decodeDel,
+  decodeGlobal,
+  decodeInitChunk,
+  decodeInitLine,
+  encodeAdd,
+  encodeDel,
+  encodeGlobal,
+  encodeInitLine,
+  endOfStreamHeaders,
+  entryHeaders,
+  HEADER,
+  initReplyChunks,
+  initRequestHeaders,
+  isValidComment,
+  isValidTag,
+  MAX_COMMENT_BYTES,
+  MAX_HEADER_BYTES,
+  MAX_INIT_LINE_BYTES,
+  MAX_LIVE_PAYLOAD_BYTES,
+  MAX_TAG_LENGTH,
+  PAYLOAD_TAG_MAX,
+  payloadTag,
+  streamCount,
+  wantsStream,
+} from './codec.js'
+export type {Decoded, DecodeResult, HeaderReader, Refusal, RefusalKind, WireMeta} from './codec.js'
