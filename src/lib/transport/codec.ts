@@ -59,6 +59,8 @@ export const HEADER = {
   stream: 'Diswall-Stream',
   /** On the empty message that ends a streamed init reply: how many entries were sent. */
   count: 'Diswall-Count',
+  /** On a reply: why the server refused the request (a full list, a refused address, a rate limit). */
+  error: 'Diswall-Error',
 } as const
 
 /** What is wrong with a received payload. */
@@ -430,6 +432,14 @@ export function wantsStream(hdrs: HeaderReader | undefined): boolean {
 export function endOfStreamHeaders(count: number): MsgHdrs {
   const h = natsHeaders()
   h.set(HEADER.count, String(count))
+  return h
+}
+
+/** The headers of a reply that refuses a request: `Diswall-Error: TEXT` (control characters removed, bounded). */
+export function errorHeaders(reason: string): MsgHdrs {
+  const h = natsHeaders()
+
+  h.set(HEADER.error, reason.replaceAll(/[\u0000-\u001f\u007f]/gu, ' ').slice(0, MAX_HEADER_BYTES))
   return h
 }
 
