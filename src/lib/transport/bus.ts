@@ -86,7 +86,7 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
     throw new TransportError(`cannot connect to NATS at ${servers}: ${(error as Error).message}`, 'E_NATS_CONNECT',
       'Check [nats] server, port, client_name and client_pass, and that nats-server runs.', {cause: error})
   }
-  return new NatsBus(nc)
+  return new NatsBus(nc, options.inboxPrefix ?? '_INBOX')
 }
 
 function wrap(msg: Msg): BusMessage {
@@ -107,7 +107,7 @@ class NatsBus implements Bus {
   readonly maxPayload: number
   private readonly subscriptions = new Set<Subscription>()
 
-  constructor(private readonly nc: NatsConnection) {
+  constructor(private readonly nc: NatsConnection, private readonly inboxPrefix: string) {
     this.maxPayload = nc.info?.max_payload ?? 1024 * 1024
   }
 
@@ -147,7 +147,7 @@ class NatsBus implements Bus {
     {headers, isLast, timeoutMs}: {headers?: MsgHdrs; timeoutMs: number; isLast(msg: BusMessage): boolean}): AsyncGenerator<BusMessage> {
     // A private inbox of our own: nats.js requestMany() ends on the first empty message only with
     // its "sentinel" strategy, and loses messages when the consumer is slower than the sender.
-    const inbox = `${this.nc.options.inboxPrefix ?? '_INBOX'}.${randomToken()}`
+    const inbox = `${this.inboxPrefix}.${randomToken()}`
     const sub = this.nc.subscribe(inbox, {timeout: timeoutMs})
     try {
       await this.nc.flush()
