@@ -46,7 +46,7 @@ export interface NatsConfig {
 /** Subject permissions of one account: publish only below its own tokens, subscribe to its own subjects. */
 export function accountPermissions(account: string, legacyInbox = false): {publish: string[]; subscribe: string[]} {
   checkToken(account, 'account')
-  const publish = [...Object.values(LIST_TOKEN), 'stats'].map((list) => `${SUBJECT_ROOT}.${list}.${account}.>`)
+  const publish = [LIST_TOKEN.block, LIST_TOKEN.allow, 'stats'].map((list) => `${SUBJECT_ROOT}.${list}.${account}.>`)
   const subscribe = [
     listWildcard('block', 'add', account, '*'),
     listWildcard('block', 'del', account, '*'),
