@@ -156,9 +156,9 @@ describe('diswall server with nats-server permissions', {skip}, () => {
     assert.deepEqual(stolen, [], 'acme read nothing of globex')
     assert.ok(globexInit.has('203.0.113.65'))
     assert.ok(!globexInit.has('203.0.113.66'), 'the forged report was never stored')
-    const events = statusEvents.get('acme')!.join('\n')
-    assert.match(events, /Permissions Violation for Publish to "diswall\.blacklist\.globex\.add\.h1"/)
-    assert.match(events, /Permissions Violation for Subscription to "_INBOX\.globex\.>"/)
+    // nats-server refused each of the two publications and three subscriptions (nats.js reports the code only)
+    const violations = statusEvents.get('acme')!.filter((e) => e.includes('PERMISSIONS_VIOLATION'))
+    assert.equal(violations.length, 5, statusEvents.get('acme')!.join('; '))
   })
 
   it('init: the account\'s own list plus the global one, streamed in several messages or in one for original clients', async () => {
@@ -212,6 +212,7 @@ describe('diswall server with nats-server permissions', {skip}, () => {
     const before = (await status()).reports.rateLimited
     const subject = listSubject('block', 'add', 'flood', 'h1')
     let i = 0
+    const floodStarted = Date.now()
     const flooding = (async () => {
       for (let round = 0; round < 20; round++) {
         for (let k = 0; k < 1000; k++, i++) flood.publish(subject, `198.18.${i >> 8}.${i & 255}`)
@@ -226,11 +227,14 @@ describe('diswall server with nats-server permissions', {skip}, () => {
       assert.equal(reply.headers?.get(HEADER.error) ?? '', '', `globex's report of ${a} refused`)
     }
     await flooding
-    await report('globex', [])
+    await report('flood', []) // the server has handled the whole flood once this is answered
+    const floodSec = (Date.now() - floodStarted) / 1000
     const s = await status()
-    assert.ok(s.reports.rateLimited - before >= 20_000 - 3 * RATE_LIMIT, `only ${s.reports.rateLimited - before} of 20000 dropped`)
+    // the bucket holds one second's worth, then refills at the rate: at most RATE × (1 + seconds) pass
+    const allowed = Math.ceil(RATE_LIMIT * (1 + floodSec)) + 1
     const floodEntries = s.entries.find((e) => e.account === 'flood' && e.list === 'block')?.entries ?? 0
-    assert.ok(floodEntries > 0 && floodEntries <= 3 * RATE_LIMIT, `flood stored ${floodEntries}`)
+    assert.ok(floodEntries >= RATE_LIMIT && floodEntries <= allowed, `flood stored ${floodEntries} in ${floodSec} s (at most ${allowed})`)
+    assert.ok(s.reports.rateLimited - before >= 20_000 - allowed, `only ${s.reports.rateLimited - before} of 20000 dropped`)
     const globexInit = await init('globex', 'block')
     for (const a of quiet) assert.ok(globexInit.has(a))
   })
@@ -258,43 +262,47 @@ describe('diswall server with nats-server permissions', {skip}, () => {
     assert.ok(ttl !== undefined && ttl > 3 && ttl <= 6, `init says ${ttl}`)
   })
 
+  // Allow entries here: they never expire, while the bans of this file last seconds (short escalation steps).
   it('SIGTERM commits pending writes and exits 0', async () => {
-    await report('crash', ['203.0.113.150', '203.0.113.151'])
+    await report('crash', ['203.0.113.150', '203.0.113.151'], 'allow')
     const exit = await server!.stop()
     assert.deepEqual(exit, {code: 0, signal: null})
     server = await startServer()
-    const entries = await init('crash', 'block')
+    const entries = await init('crash', 'allow')
     assert.ok(entries.has('203.0.113.150') && entries.has('203.0.113.151'))
   })
 
   it('kill -9 during ingestion: every report committed before is still there after a restart', async () => {
     const crash = await client('crash')
-    const subject = listSubject('block', 'add', 'crash', 'h1')
+    const subject = listSubject('allow', 'add', 'crash', 'h1')
     const acked: Array<{address: string; atMs: number}> = []
     let killedAt = 0
     const sending = (async () => {
       for (let i = 0; killedAt === 0 && i < 20_000; i++) {
         const address = `198.19.${i >> 8}.${i & 255}`
         try {
-          await crash.request(subject, address, {timeoutMs: 1000})
+          const reply = await crash.request(subject, address, {timeoutMs: 1000})
+          const refused = reply.headers?.get(HEADER.error) ?? ''
+          if (refused !== '') throw new Error(`report of ${address} refused: ${refused}`)
           acked.push({address, atMs: Date.now()})
-        } catch {
+        } catch (error) {
+          if (killedAt === 0) throw error
           return
         }
       }
     })()
-    await waitFor(() => acked.length >= 800, {timeoutMs: 20_000, what: '800 acknowledged reports'})
+    await waitFor(() => acked.length >= 1500, {intervalMs: 1, timeoutMs: 30_000, what: '1500 acknowledged reports'})
     server!.signal('SIGKILL')
     killedAt = Date.now()
     await server!.exited
     await sending
     server = await startServer()
-    const entries = await init('crash', 'block')
+    const entries = await init('crash', 'allow')
     // the server answers before its batch is committed: what was answered more than the batch window
     // (50 ms, plus scheduling slack on a busy machine) before the kill must have survived it
     const mustHave = acked.filter((a) => a.atMs < killedAt - 500)
     const missing = mustHave.filter((a) => !entries.has(a.address))
     assert.deepEqual(missing, [], `${missing.length} of ${mustHave.length} committed reports lost`)
-    assert.ok(mustHave.length >= 700)
+    assert.ok(mustHave.length >= 300, `only ${mustHave.length} reports acknowledged 0.5 s before the kill`)
   })
 })
