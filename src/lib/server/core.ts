@@ -198,7 +198,8 @@ export class ServerCore {
       kind: 'stored', timeoutSec: decision.timeoutSec}
 
     if (account !== GLOBAL_ACCOUNT) {
-      const globalWhy = globalBanReason({honeypots: this.policy.honeypots, minAccounts: this.policy.globalMinAccounts}, account, this.store.accountsBlocking(target, now))
+      const trust = {honeypots: this.policy.honeypots, minAccounts: this.policy.globalMinAccounts}
+      const globalWhy = globalBanReason(trust, account, this.store.accountsBlocking(target, now))
       if (globalWhy !== undefined) {
         const existingGlobal = this.store.get(GLOBAL_ACCOUNT, 'block', target)
         if (existingGlobal !== undefined || this.hasRoom(GLOBAL_ACCOUNT, 'block')) {

@@ -4,8 +4,8 @@
  * Transport port instead; this is what the server needs beside it. NATS errors become TransportErrors.
  */
 import {connect} from 'nats'
-import {randomBytes} from 'node:crypto'
 import type {Msg, MsgHdrs, NatsConnection, Subscription} from 'nats'
+import {randomBytes} from 'node:crypto'
 
 import {TransportError} from '../errors.js'
 import type {HeaderReader} from './codec.js'
@@ -53,7 +53,8 @@ export interface Bus {
    * A request whose reply is several messages (a streamed init reply): yields each message until
    * `isLast` says so or `timeoutMs` passes without a message (TransportError).
    */
-  requestMany(subject: string, data: Uint8Array | string, options: {headers?: MsgHdrs; timeoutMs: number; isLast(msg: BusMessage): boolean}): AsyncGenerator<BusMessage>
+  requestMany(subject: string, data: Uint8Array | string,
+    options: {headers?: MsgHdrs; timeoutMs: number; isLast(msg: BusMessage): boolean}): AsyncGenerator<BusMessage>
   /** Round trip to the server: everything published before has reached it. */
   flush(): Promise<void>
   /** Connection events as text (`disconnect`, `reconnect`, `error …`), for the log. */
