@@ -23,9 +23,10 @@ import type {BenchSuite, SuiteContext} from './lib/suite.js'
 import {daemonSuite} from './suites/daemon.js'
 import {kernelSetsSuite} from './suites/kernel-sets.js'
 import {patternsSuite} from './suites/patterns.js'
+import {serverSuite} from './suites/server.js'
 
 /** Every suite, in the order they run. New benches (NATS fan-out) go here. */
-const SUITES: readonly BenchSuite[] = [kernelSetsSuite, patternsSuite, daemonSuite]
+const SUITES: readonly BenchSuite[] = [kernelSetsSuite, patternsSuite, daemonSuite, serverSuite]
 
 const DEFAULT_OUT = fileURLToPath(new URL('./results/latest.json', import.meta.url))
 

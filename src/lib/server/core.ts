@@ -197,9 +197,11 @@ export class ServerCore {
     const outcome: AddOutcome = {created: existing === undefined, escalated: decision.escalated && decision.bans > 1,
       kind: 'stored', timeoutSec: decision.timeoutSec}
 
-    if (account !== GLOBAL_ACCOUNT) {
+    // The set of accounts banning the address changes only when this account starts a new ban.
+    if (account !== GLOBAL_ACCOUNT && decision.escalated) {
       const trust = {honeypots: this.policy.honeypots, minAccounts: this.policy.globalMinAccounts}
-      const globalWhy = globalBanReason(trust, account, this.store.accountsBlocking(target, now))
+      const reporting = this.policy.honeypots.has(account) || this.policy.globalMinAccounts <= 1 ? [] : this.store.accountsBlocking(target, now)
+      const globalWhy = globalBanReason(trust, account, reporting)
       if (globalWhy !== undefined) {
         const existingGlobal = this.store.get(GLOBAL_ACCOUNT, 'block', target)
         if (existingGlobal !== undefined || this.hasRoom(GLOBAL_ACCOUNT, 'block')) {
@@ -220,10 +222,11 @@ export class ServerCore {
 
   /** Escalates and stores one block entry with its offender memory. */
   private ban(account: string, host: string, target: string, note: string, existing: StoredEntry | undefined, now: number) {
-    // The entry's own expiry counts as a running ban even when the offender memory was deleted.
-    const remembered = this.store.getOffender(account, target)
-    const history = existing !== undefined && existing.expiresAt !== null && existing.expiresAt > now
-      ? {bannedUntil: existing.expiresAt, bans: existing.bans}
+    // A running ban is in the entry itself; only a new ban needs the memory of earlier ones.
+    const running = existing !== undefined && existing.expiresAt !== null && existing.expiresAt > now
+    const remembered = running ? undefined : this.store.getOffender(account, target)
+    const history = running
+      ? {bannedUntil: existing.expiresAt!, bans: existing.bans}
       : remembered !== undefined && remembered.bans > 0 ? remembered : undefined
     const decision = escalate(this.policy.escalation, history, now)
     this.store.put({
