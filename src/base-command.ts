@@ -4,6 +4,8 @@ import {DEFAULT_CONFIG_PATH, loadConfig} from './lib/config/index.js'
 import type {Config} from './lib/config/index.js'
 import {asDiswallError, DiswallError, ExitCode, InvalidValueError, NotRootError} from './lib/errors.js'
 import {formatDuration, parseDurationSec} from './lib/net/index.js'
+import {describeShare} from './lib/ops/index.js'
+import type {ShareReport} from './lib/ops/index.js'
 import {isRoot} from './lib/system/index.js'
 
 /** What every command prints on stdout with --json (or DISWALL_CONTENT_TYPE=json). */
@@ -99,6 +101,17 @@ export abstract class DiswallCommand<T extends object> extends Command {
   protected warnUser(message: string): void {
     this.warnings.push(message)
     if (!this.jsonEnabled()) this.logToStderr(`warning: ${message}`)
+  }
+
+  /**
+   * Says what became of sharing a list change over NATS: a line when it was published; a warning and
+   * exit code 8 (E_NOT_SHARED) when the server could not be reached (the local change stays).
+   */
+  protected reportShare(report: ShareReport): void {
+    const {exitCode, message, warning} = describeShare(report)
+    if (message !== undefined) this.log(message)
+    if (warning !== undefined) this.warnUser(warning)
+    if (exitCode !== undefined) process.exitCode = exitCode
   }
 
   /** Loads and validates the config file; its warnings (ignored legacy keys, …) go through warnUser. */

@@ -4,7 +4,7 @@ import {createWriteStream} from 'node:fs'
 
 import {configFlag, DiswallCommand} from '../base-command.js'
 import type {ParsedFlags} from '../base-command.js'
-import {applyDaemonFlags, Daemon} from '../lib/daemon/index.js'
+import {applyDaemonFlags, Daemon, isDistributed, openFleet, scheduleStatistics, sendsStatistics} from '../lib/daemon/index.js'
 import type {PacketSourceKind} from '../lib/daemon/index.js'
 import {createLogger, runService} from '../lib/service/index.js'
 
@@ -49,7 +49,9 @@ export default class DaemonCommand extends DiswallCommand<{stopped: boolean}> {
     const config = applyDaemonFlags(await this.readConfig(flags.config), flags)
     const stream = flags['log-file'] === undefined ? process.stdout : createWriteStream(flags['log-file'], {flags: 'a', mode: 0o640})
     const logger = createLogger({debug: flags.debug, stream})
+    const fleet = isDistributed(config) ? await openFleet(config, logger) : undefined
     const daemon = new Daemon({
+      ...fleet,
       config,
       configPath: flags.config,
       logger,
@@ -58,6 +60,7 @@ export default class DaemonCommand extends DiswallCommand<{stopped: boolean}> {
       version: this.config.version,
     })
 
+    let stopStatistics = (): void => {}
     try {
       // runService watches the signals from before the start: a SIGTERM during the start stops the daemon once it is up.
       await runService({
@@ -65,8 +68,14 @@ export default class DaemonCommand extends DiswallCommand<{stopped: boolean}> {
           if (action === 'stop') logger.log('notice', `${signal}: stopping`)
         },
         reload: () => daemon.reload(),
-        start: () => daemon.start(),
+        async start() {
+          await daemon.start()
+          if (fleet && sendsStatistics(config)) {
+            stopStatistics = scheduleStatistics(fleet.transport, async () => ({bans: (await daemon.status()).bans.total}), logger.log.bind(logger))
+          }
+        },
         async stop() {
+          stopStatistics()
           await daemon.stop()
           logger.log('notice', 'stopped')
         },

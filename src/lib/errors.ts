@@ -13,6 +13,8 @@ export const ExitCode = {
   COMMAND_FAILED: 5,
   TRANSPORT: 6,
   STORE: 7,
+  /** A list command changed this host, but could not share the change over NATS (E_NOT_SHARED). */
+  NOT_SHARED: 8,
   /** Stopped by SIGINT (Ctrl-C): 128 + 2, as shells report it. */
   INTERRUPTED: 130,
   /** Stopped by SIGTERM (systemd, kill): 128 + 15, as shells report it. */

@@ -2,10 +2,10 @@ import {Args, Flags} from '@oclif/core'
 
 import {configFlag, DiswallCommand, durationFlag} from '../../base-command.js'
 import {openFirewall} from '../../lib/firewall/sets/index.js'
-import {allowAdd} from '../../lib/ops/index.js'
-import type {ListChangeResult} from '../../lib/ops/index.js'
+import {allowAdd, shareListChange} from '../../lib/ops/index.js'
+import type {SharedListChangeResult} from '../../lib/ops/index.js'
 
-export default class AllowAdd extends DiswallCommand<ListChangeResult> {
+export default class AllowAdd extends DiswallCommand<SharedListChangeResult> {
   static override args = {target: Args.string({description: 'IP address or CIDR network (several may follow).', required: true})}
   static override examples = [
     '<%= config.bin %> <%= command.id %> 203.0.113.7 --comment "office VPN"',
@@ -23,7 +23,7 @@ export default class AllowAdd extends DiswallCommand<ListChangeResult> {
   static override strict = false
   static override summary = 'Allow addresses or networks on this host: they pass even when they are in the block set.'
 
-  async run(): Promise<ListChangeResult> {
+  async run(): Promise<SharedListChangeResult> {
     const {argv, flags} = await this.parse(AllowAdd)
     const config = await this.readConfig(flags.config)
     const result = await allowAdd(await openFirewall(config), argv as string[], {
@@ -32,6 +32,8 @@ export default class AllowAdd extends DiswallCommand<ListChangeResult> {
       timeoutSec: flags.timeout,
     })
     for (const e of result.entries) this.log(`${e.changed ? 'allowed' : 'exists '} ${e.target}`)
-    return result
+    const shared = await shareListChange(config, 'allow', 'add', result, {comment: flags.comment, ttlSec: flags.timeout})
+    this.reportShare(shared.shared)
+    return shared
   }
 }

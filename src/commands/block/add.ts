@@ -2,10 +2,10 @@ import {Args, Flags} from '@oclif/core'
 
 import {configFlag, DiswallCommand, durationFlag} from '../../base-command.js'
 import {openFirewall} from '../../lib/firewall/sets/index.js'
-import {blockAdd} from '../../lib/ops/index.js'
-import type {ListChangeResult} from '../../lib/ops/index.js'
+import {blockAdd, shareListChange} from '../../lib/ops/index.js'
+import type {SharedListChangeResult} from '../../lib/ops/index.js'
 
-export default class BlockAdd extends DiswallCommand<ListChangeResult> {
+export default class BlockAdd extends DiswallCommand<SharedListChangeResult> {
   static override args = {address: Args.string({description: 'IP address to block (several may follow).', required: true})}
   static override description = 'Adds addresses to the block set of this host. An address that is already blocked gets its timeout refreshed and is reported as unchanged. Loopback, link-local, private (with skip_private), ignore_ips, allow-listed and own addresses are refused unless --force is given; then nothing changes.'
   static override examples = [
@@ -25,7 +25,7 @@ export default class BlockAdd extends DiswallCommand<ListChangeResult> {
   static override strict = false
   static override summary = 'Block addresses on this host.'
 
-  async run(): Promise<ListChangeResult> {
+  async run(): Promise<SharedListChangeResult> {
     const {argv, flags} = await this.parse(BlockAdd)
     const config = await this.readConfig(flags.config)
     const fw = await openFirewall(config)
@@ -38,6 +38,8 @@ export default class BlockAdd extends DiswallCommand<ListChangeResult> {
     const why = flags.reason === undefined ? '' : ` (${flags.reason})`
     for (const e of result.entries) this.log(`${e.changed ? 'blocked' : 'exists '} ${e.target}${why}`)
     for (const k of result.killed ?? []) this.log(`killed  ${k.target}: ${k.sockets} sockets, ${k.conntrack} conntrack entries`)
-    return result
+    const shared = await shareListChange(config, 'block', 'add', result, {reason: flags.reason, ttlSec: flags.timeout ?? config.firewall.block_timeout})
+    this.reportShare(shared.shared)
+    return shared
   }
 }

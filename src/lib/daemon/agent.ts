@@ -29,11 +29,12 @@ import {Enforcer, HostFacts} from '../enforce/index.js'
 import {asDiswallError, DiswallError, ExitCode} from '../errors.js'
 import type {BackendChoice, FirewallBackend, SetEntry} from '../firewall/sets/index.js'
 import {kernelNames, openFirewall} from '../firewall/sets/index.js'
+import type {NetworkList} from '../net/index.js'
 import type {Logger} from '../service/index.js'
 import {openControlServer,openMetricsServer} from '../service/index.js'
 import {exec as defaultExec} from '../system/index.js'
 import type {Exec} from '../system/index.js'
-import type {Transport, TransportSink, WireEntry} from '../transport/index.js'
+import type {Transport, TransportSink, TransportStats, WireEntry} from '../transport/index.js'
 import {openInstanceLock} from './instance.js'
 import {listJournalSegments, replayJournal, SetJournal} from './journal.js'
 import {daemonMetricFamilies} from './metrics.js'
@@ -72,6 +73,10 @@ export interface DaemonOptions {
   patternsDir?: string
   /** The cluster transport (NATS); local-only without one. */
   transport?: Transport
+  /** Further never-ban lists (the NATS server's addresses, see fleet.ts). */
+  protect?: ReadonlyArray<{label: string; list: NetworkList}>
+  /** The transport's state and counters for the status (NatsTransport.stats). */
+  transportStatus?: () => TransportStats
   /** Start the control socket (`[daemon] socket`); true by default. */
   controlSocket?: boolean
   /**
@@ -232,7 +237,7 @@ export class Daemon {
     // Every ban and allow entry passes the enforcer, whatever its origin (the snapshot too); the
     // engine's own cheap never-ban check reads the enforcer's lists: one definition of "protected".
     this.enforcer = new Enforcer({backend: this.backend, config, exec: this.exec, facts: this.facts, log: this.log,
-      journal: {record: (ops) => this.journal?.record(ops)}})
+      journal: {record: (ops) => this.journal?.record(ops)}, ...(this.options.protect ? {protect: this.options.protect} : {})})
     // Host facts and the allow list first (one `ip`, two `ss`, one list: milliseconds), so that
     // restored bans are checked against them; then the snapshot, before anything else is started.
     await this.facts.start()
@@ -390,6 +395,7 @@ export class Daemon {
       killed: {...stats.killed},
       lastBans: this.enforcer.recent(),
       mode: this.options.transport ? 'nats' : 'local-only',
+      ...(this.options.transportStatus ? {nats: this.options.transportStatus()} : {}),
       patternFiles: this.patterns.map((p) => ({
         action: p.action, builtIn: this.patternOrigin === 'shipped', name: p.name,
         path: this.patternOrigin === 'shipped' ? null : p.path, patterns: p.patterns.length, reads: p.file, tag: p.tag,
@@ -441,18 +447,21 @@ export class Daemon {
       add: async (list, entry) => {
         const source = remoteSource(entry)
         if (list === 'block') {
-          await this.enforcer.ban({reason: entry.tag ?? 'remote', source, target: entry.target,
+          const outcome = await this.enforcer.ban({reason: entry.tag ?? 'remote', source, target: entry.target,
             ...(entry.ttlSec === undefined ? {} : {ttlSec: entry.ttlSec})})
-        } else {
-          await this.enforcer.allow({comment: entry.comment ?? `from ${source}`, source, target: entry.target,
-            ...(entry.ttlSec === undefined ? {} : {ttlSec: entry.ttlSec})})
+          return outcome.result === 'banned'
         }
+        const outcome = await this.enforcer.allow({comment: entry.comment ?? `from ${source}`, source, target: entry.target,
+          ...(entry.ttlSec === undefined ? {} : {ttlSec: entry.ttlSec})})
+        return outcome !== 'failed'
       },
       del: async (list, entry) => {
         try {
           await (list === 'block' ? this.enforcer.unban(entry.target) : this.enforcer.disallow(entry.target))
+          return true
         } catch (error) {
           this.log('error', `removing ${entry.target.text} from the ${list} list (${remoteSource(entry)}) failed: ${asDiswallError(error).message}`)
+          return false
         }
       },
       replace: async (list, entries) => {

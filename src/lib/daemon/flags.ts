@@ -4,7 +4,7 @@
  */
 import type {Config} from '../config/index.js'
 import {checkHost, checkSetName, checkSubjectToken} from '../config/index.js'
-import {InvalidValueError, NotAvailableError} from '../errors.js'
+import {InvalidValueError} from '../errors.js'
 
 /** The flags of `diswall daemon` that change the config. */
 export interface DaemonFlags {
@@ -18,8 +18,7 @@ export interface DaemonFlags {
 }
 
 /**
- * The config with the flags applied. Throws InvalidValueError (exit 2) for a bad value, and
- * NotAvailableError when the config asks for NATS: this version of the daemon runs local-only.
+ * The config with the flags applied. Throws InvalidValueError (exit 2) for a bad value.
  */
 export function applyDaemonFlags(config: Config, flags: DaemonFlags): Config {
   const check = (flag: string, value: string, problem: {message: string; hint?: string} | undefined): string => {
@@ -42,10 +41,6 @@ export function applyDaemonFlags(config: Config, flags: DaemonFlags): Config {
       ...(flags['nats-name'] === undefined ? {} : {client_name: check('nats-name', flags['nats-name'], checkSubjectToken(flags['nats-name']))}),
       ...(flags['nats-pass'] === undefined ? {} : {client_pass: flags['nats-pass']}),
     },
-  }
-  if (!out.local_only && out.nats.server !== '') {
-    throw new NotAvailableError('sharing bans over NATS',
-      `Run the daemon with --local-only (or set local_only = true, or [nats] server = "") to protect this host on its own.`)
   }
   return out
 }

@@ -35,3 +35,5 @@ export type {
   SnapshotReadReport,
   SnapshotRestoreReport,
 } from './snapshot.js'
+export {isDistributed, nextStatsDelayMs, openFleet, refreshServerAddresses, resolveServerAddresses, scheduleStatistics, sendsStatistics} from './fleet.js'
+export type {Fleet, StatsPayload} from './fleet.js'

@@ -6,6 +6,7 @@
 import type {DetectStats, DetectTracked, SourceHealth} from '../detect/index.js'
 import {queryControl} from '../service/index.js'
 import type {QueryControlOptions, ServiceIdentity} from '../service/index.js'
+import type {TransportStats} from '../transport/index.js'
 
 /** One ban in the recent-bans list of the status. */
 export interface RecentBan {
@@ -45,6 +46,8 @@ export interface DaemonStatus {
   uptimeSec: number
   /** `local-only` until a transport is attached. */
   mode: 'local-only' | 'nats'
+  /** The NATS connection: state, queued reports, messages received, applied and refused, last init. */
+  nats?: TransportStats
   /** The kernel backend and why it was chosen. */
   backend: {name: 'ipset' | 'memory' | 'nftables'; reason: string}
   /** Every detection source, supervised (a failed one shows `restarting` or `failed`, never vanishes). */

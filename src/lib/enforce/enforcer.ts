@@ -47,6 +47,8 @@ export interface EnforcerOptions {
   now?: () => number
   /** Told every batch of writes the kernel took (the daemon's journal); none by default. */
   journal?: WriteJournal
+  /** Further never-ban lists with the reason they give (the NATS server's addresses); may change in place. */
+  protect?: ReadonlyArray<{label: string; list: NetworkList}>
 }
 
 /** One ban to apply. */
@@ -146,6 +148,7 @@ export class Enforcer {
     this.protectedLists = [
       {label: 'it is in the allow list', list: this.allowList},
       {label: 'an established SSH peer', list: this.facts.sshPeers},
+      ...(options.protect ?? []),
     ]
     this.exec = options.exec ?? defaultExec
     this.log = options.log ?? (() => {})

@@ -8,8 +8,11 @@ export {
   listEntries,
   parseTargets,
   ProtectedAddressError,
+  shareListChange,
 } from './lists.js'
-export type {AllowAddOptions, BlockAddOptions, ListChange, ListChangeResult, ListItem} from './lists.js'
+export type {AllowAddOptions, BlockAddOptions, ListChange, ListChangeResult, ListItem, SharedListChangeResult} from './lists.js'
+export {describeShare, publishEntries} from './publish.js'
+export type {PublishOptions, ShareReport} from './publish.js'
 export {
   applyFromDir,
   checkRuleset,

@@ -7,6 +7,9 @@ import {broadNetworkReason, containsAddress, formatDuration, IPSET_MAX_TIMEOUT_S
 import type {Address, Target} from '../net/index.js'
 import {exec as defaultExec} from '../system/index.js'
 import type {Exec} from '../system/index.js'
+import type {WireEntry} from '../transport/index.js'
+import {publishEntries} from './publish.js'
+import type {PublishOptions, ShareReport} from './publish.js'
 
 /** An address the never-ban list protects was given without --force (exit 2, nothing changed). */
 export class ProtectedAddressError extends DiswallError {
@@ -164,6 +167,25 @@ export async function blockAdd(config: Config, fw: Firewall, texts: readonly str
   }
 
   return result
+}
+
+/** A list command's result with what became of its sharing over NATS. */
+export type SharedListChangeResult = ListChangeResult & {shared: ShareReport}
+
+/**
+ * Shares what a list command applied with the other hosts of the account (publish.ts): every entry
+ * named (unchanged ones too: the fleet may lack them), with the timeout, reason or comment given.
+ * Local-only hosts share nothing; an unreachable NATS server is reported, never thrown.
+ */
+export async function shareListChange(config: Config, list: ListKind, op: 'add' | 'del', result: ListChangeResult,
+  meta: {ttlSec?: number; reason?: string; comment?: string} = {}, options: PublishOptions = {}): Promise<SharedListChangeResult> {
+  const entries = result.entries.map((e): WireEntry => ({
+    target: parseTarget(e.target),
+    ...(op === 'add' && meta.ttlSec !== undefined && meta.ttlSec > 0 ? {ttlSec: meta.ttlSec} : {}),
+    ...(op === 'add' && list === 'block' && meta.reason !== undefined ? {tag: meta.reason} : {}),
+    ...(op === 'add' && list === 'allow' && meta.comment !== undefined ? {comment: meta.comment} : {}),
+  }))
+  return {...result, shared: await publishEntries(config, list, op, entries, options)}
 }
 
 /** `block del` / `allow del`: removes entries; absent ones are reported as unchanged. */

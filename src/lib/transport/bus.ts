@@ -3,12 +3,12 @@
  * callback, publish with `Diswall-*` headers, answer requests, flush, drain. Hosts use the
  * Transport port instead; this is what the server needs beside it. NATS errors become TransportErrors.
  */
-import {connect} from 'nats'
 import type {Msg, MsgHdrs, NatsConnection, Subscription} from 'nats'
 import {randomBytes} from 'node:crypto'
 
 import {TransportError} from '../errors.js'
 import type {HeaderReader} from './codec.js'
+import {natsLib} from './nats-lib.js'
 
 /** One received message. */
 export interface BusMessage {
@@ -66,11 +66,11 @@ export interface Bus {
   close(): Promise<void>
 }
 
-/** Connects; throws TransportError (E_NATS_CONNECT) when the server cannot be reached or refuses the user. */
+/** Connects; throws TransportError (E_NATS_UNREACHABLE) when the server cannot be reached or refuses the user. */
 export async function connectBus(options: BusOptions): Promise<Bus> {
   let nc: NatsConnection
   try {
-    nc = await connect({
+    nc = await natsLib().connect({
       inboxPrefix: options.inboxPrefix,
       maxReconnectAttempts: options.reconnect === false ? 0 : -1,
       name: options.name ?? 'diswall',
@@ -84,7 +84,7 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
     })
   } catch (error) {
     const servers = Array.isArray(options.servers) ? options.servers.join(', ') : options.servers
-    throw new TransportError(`cannot connect to NATS at ${servers}: ${(error as Error).message}`, 'E_NATS_CONNECT',
+    throw new TransportError(`cannot connect to NATS at ${servers}: ${(error as Error).message}`, 'E_NATS_UNREACHABLE',
       'Check [nats] server, port, client_name and client_pass, and that nats-server runs.', {cause: error})
   }
   return new NatsBus(nc, options.inboxPrefix ?? '_INBOX')

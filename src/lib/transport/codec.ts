@@ -14,14 +14,21 @@
  * Every payload received is validated here: addresses through src/lib/net, sizes bounded, UTF-8
  * strict. A payload that fails yields a {@link Refusal} with a kind, never an entry; nothing throws.
  */
-import {headers as natsHeaders, Match} from 'nats'
-import type {MsgHdrs} from 'nats'
+import type {Match, MsgHdrs} from 'nats'
 
 import {InvalidValueError} from '../errors.js'
 import {IPSET_MAX_TIMEOUT_SEC, parseTarget} from '../net/index.js'
 import type {Target} from '../net/index.js'
+import {natsLib} from './nats-lib.js'
 import type {WireEntry, WireList} from './port.js'
 import {isToken} from './subjects.js'
+
+/** nats.js `IGNORE_CASE` (a const enum value; nats.js itself is loaded only when headers are made). */
+const IGNORE_CASE = 2 as Match
+
+function natsHeaders(): MsgHdrs {
+  return natsLib().headers()
+}
 
 /** Largest live payload (`NET|COMMENT` is the longest form: ~45 + 1 + 255 bytes). */
 export const MAX_LIVE_PAYLOAD_BYTES = 512
@@ -173,7 +180,7 @@ function seconds(text: string): number | Refusal {
 function readHeaders(hdrs: HeaderReader | undefined, entry: WireEntry, meta: WireMeta): Refusal | undefined {
   if (hdrs === undefined) return undefined
   const get = (name: string): string | Refusal | undefined => {
-    const value = hdrs.get(name, Match.IgnoreCase)
+    const value = hdrs.get(name, IGNORE_CASE)
     if (value === '' || value === undefined) return undefined
     if (value.length > MAX_HEADER_BYTES) return refuse('header', `${name} is longer than ${MAX_HEADER_BYTES} bytes`)
     if (CONTROL.test(value)) return refuse('header', `${name} holds control characters`)
@@ -425,7 +432,7 @@ export function initRequestHeaders(stream = true): MsgHdrs {
 
 /** True when an init request asks for a streamed reply. */
 export function wantsStream(hdrs: HeaderReader | undefined): boolean {
-  return hdrs !== undefined && hdrs.get(HEADER.stream, Match.IgnoreCase) === '1'
+  return hdrs !== undefined && hdrs.get(HEADER.stream, IGNORE_CASE) === '1'
 }
 
 /** The headers of the empty message that ends a streamed init reply. */
@@ -445,7 +452,7 @@ export function errorHeaders(reason: string): MsgHdrs {
 
 /** The entry count on the end of a streamed reply, or undefined when absent or invalid. */
 export function streamCount(hdrs: HeaderReader | undefined): number | undefined {
-  const value = hdrs?.get(HEADER.count, Match.IgnoreCase) ?? ''
+  const value = hdrs?.get(HEADER.count, IGNORE_CASE) ?? ''
   if (!/^[0-9]{1,10}$/.test(value)) return undefined
   return Number(value)
 }

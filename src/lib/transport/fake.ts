@@ -58,12 +58,12 @@ export class FakeTransport implements Transport {
   }
 
   /** Another host added an entry: resolves once the daemon has handled it. */
-  async deliverAdd(list: WireList, entry: WireEntry): Promise<void> {
+  async deliverAdd(list: WireList, entry: WireEntry): Promise<boolean | void> {
     return this.started().add(list, entry)
   }
 
   /** Another host deleted an entry: resolves once the daemon has handled it. */
-  async deliverDel(list: WireList, entry: WireEntry): Promise<void> {
+  async deliverDel(list: WireList, entry: WireEntry): Promise<boolean | void> {
     return this.started().del(list, entry)
   }
 

@@ -58,3 +58,7 @@ export {
   wantsStream,
 } from './codec.js'
 export type {Decoded, DecodeResult, HeaderReader, Refusal, RefusalKind, WireMeta} from './codec.js'
+export {NatsTransport, natsConnectionOptions, natsServerUrl, transportError} from './client.js'
+export type {FeedKind, InitStatus, NatsTransportOptions, TransportLogLevel, TransportStats} from './client.js'
+export {DEFAULT_QUEUE_MAX, QUEUE_FILE, QUEUE_WRITE_DELAY_MS, ReportQueue} from './queue.js'
+export type {QueuedReport, ReportQueueOptions} from './queue.js'

@@ -25,10 +25,13 @@ export interface WireEntry {
 
 /** What the daemon gives a transport: where other hosts' changes and list copies go. */
 export interface TransportSink {
-  /** Another host added an entry. The daemon decides (never-ban check) and applies it. */
-  add(list: WireList, entry: WireEntry): Promise<void>
-  /** Another host (or the server) deleted an entry. */
-  del(list: WireList, entry: WireEntry): Promise<void>
+  /**
+   * Another host added an entry. The daemon decides (never-ban check) and applies it; resolves to
+   * false when it did not (refused or failed), which the transport counts.
+   */
+  add(list: WireList, entry: WireEntry): Promise<boolean | void>
+  /** Another host (or the server) deleted an entry; resolves to false when that failed. */
+  del(list: WireList, entry: WireEntry): Promise<boolean | void>
   /**
    * A full copy of a list (init at start, re-sync after a reconnect): it replaces the list in one
    * swap. The stream is read once, to its end; resolves when the copy is in place.
@@ -43,7 +46,11 @@ export type TransportEvent =
 
 /** A transport: one connection to the cluster, started once, closed once. */
 export interface Transport {
-  /** Connects and starts delivering to `sink`; resolves once connected (throws TransportError otherwise). */
+  /**
+   * Connects and starts delivering to `sink`; resolves once connected, or (NATS) once the connect
+   * timeout has passed while it keeps trying in the background. Throws TransportError for what
+   * retrying cannot fix.
+   */
   start(sink: TransportSink): Promise<void>
   /** Publishes an entry this host added (fire and forget: a lost message is re-synced later). */
   publishAdd(list: WireList, entry: WireEntry): void

@@ -3,7 +3,7 @@ import {Writable} from 'node:stream'
 import {test} from 'node:test'
 
 import {defaultConfig} from '../../../src/lib/config/index.js'
-import {applyDaemonFlags} from '../../../src/lib/daemon/index.js'
+import {applyDaemonFlags, isDistributed} from '../../../src/lib/daemon/index.js'
 import {createLogger, memoryLogger} from '../../../src/lib/service/index.js'
 
 test('applyDaemonFlags - the original flags override the config, checked like config values', () => {
@@ -18,8 +18,12 @@ test('applyDaemonFlags - the original flags override the config, checked like co
   assert.throws(() => applyDaemonFlags(defaultConfig(), {'nats-name': 'a.b'}), {code: 'E_INVALID_VALUE'})
 })
 
-test('applyDaemonFlags - a NATS server without local-only is not available yet; local-only wins', () => {
-  assert.throws(() => applyDaemonFlags(defaultConfig(), {'nats-server': 'nats.example.com'}), {code: 'E_NOT_AVAILABLE'})
+test('applyDaemonFlags - a NATS server makes the daemon distributed; local-only wins', () => {
+  const distributed = applyDaemonFlags(defaultConfig(), {'nats-pass': 's3cret', 'nats-server': 'nats.example.com'})
+  assert.equal(isDistributed(distributed), true)
+  assert.equal(distributed.nats.client_pass, 's3cret')
+  assert.equal(isDistributed(applyDaemonFlags(defaultConfig(), {'local-only': true, 'nats-server': 'nats.example.com'})), false)
+  assert.throws(() => applyDaemonFlags(defaultConfig(), {'nats-server': 'bad host!'}), {code: 'E_INVALID_VALUE'})
   assert.equal(applyDaemonFlags(defaultConfig(), {'local-only': true, 'nats-server': 'nats.example.com'}).nats.server, 'nats.example.com')
   assert.equal(applyDaemonFlags(defaultConfig(), {}).local_only, false) // no server: local-only anyway
 })
