@@ -2,8 +2,8 @@
  * The central server (`diswall server`, from the TypeScript sources) with its store on disk, behind a
  * real nats-server on loopback that runs the permissions of `diswall server nats-config`:
  *
- * - `p8.server.ingest` (P8): block reports from 4 accounts published as fast as NATS takes them,
- *   distinct addresses; timed from the first publication until the server has handled every report
+ * - `p8.server.ingest` (P8): block reports from 4 accounts, distinct addresses, each account keeping
+ *   up to 5,000 reports in flight (a request every 5,000 waits for the server); timed from the first publication until the server has handled every report
  *   and committed it (its status: every report counted, nothing pending). The account rate limit is
  *   raised for the run, so every report is stored (checked against the entry count).
  * - `p4.server.init` (P4, server side): a streamed init reply of 1,000,000 block entries (written
@@ -27,8 +27,8 @@ export const P8_TARGET: Target = {id: 'P8', kind: 'min-rate', perSecond: 50_000}
 const REPORTS = 300_000
 const INIT_ENTRIES = 1_000_000
 const ACCOUNTS = ['bench1', 'bench2', 'bench3', 'bench4', 'big'] as const
-/** Publications between two flushes of a client (bounds what a client buffers). */
-const FLUSH_EVERY = 2000
+/** Reports in flight per account at most (see ingest()). */
+const WINDOW = 5000
 
 /** The server suite: `p8.server.ingest` and `p4.server.init` (see the top of this file). */
 export const serverSuite: BenchSuite = {
@@ -97,21 +97,30 @@ async function ingest(ctx: SuiteContext): Promise<BenchResult> {
       inboxPrefix: `_INBOX.${user}`, pass: bench.passwords.get(user), reconnect: false, servers: bench.natsUrl, user,
     })))
     ctx.log(`p8.server.ingest: ${formatInt(count)} reports from ${clients.length} accounts`)
+    let barriers = 0
     const started = performance.now()
     await Promise.all(clients.map(async (bus, c) => {
-      const subject = listSubject('block', 'add', accounts[c]!, 'host1')
+      const account = accounts[c]!
+      const subject = listSubject('block', 'add', account, 'host1')
+      let sent = 0
       for (let i = c; i < count; i += clients.length) {
         // distinct global unicast addresses: 11.0.0.0 onwards (no special range)
         const n = 0x0b00_0000 + i
         bus.publish(subject, `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}|port-scan`)
-        if (i % FLUSH_EVERY < clients.length) await bus.flush()
+        if (++sent % WINDOW === 0) {
+          // At most WINDOW reports in flight per account: the server answers this request after the
+          // reports before it (one connection, in order). Without a window the publishers outrun the
+          // server and nats-server drops the server's messages as a slow consumer.
+          await bus.request(listSubject('block', 'del', account, 'host1'), '192.0.2.254', {timeoutMs: 60_000})
+          barriers++
+        }
       }
       await bus.flush()
     }))
     const published = secondsSince(started)
     const status = await waitFor(async () => {
       const s = await queryServer<ServerStatus>(bench.socket, 'status')
-      return s.reports.total >= count && s.store.pending === 0 ? s : undefined
+      return s.reports.total >= count + barriers && s.store.pending === 0 ? s : undefined
     }, {intervalMs: 10, timeoutMs: 300_000, what: 'the server to handle and commit every report'})
     const seconds = secondsSince(started)
     const stored = status.entries.filter((e) => e.list === 'block').reduce((n, e) => n + e.entries, 0)

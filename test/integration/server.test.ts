@@ -13,6 +13,7 @@ import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {setTimeout as sleep} from 'node:timers/promises'
 
+import {defaultConfig} from '../../src/lib/config/index.js'
 import {cleanupAll, makeTempDir, type NatsServer, spawnProcess, type SpawnedProcess, startNatsServer, waitFor} from '../../src/lib/lab/index.js'
 import {buildNatsConfig, queryServer, type ServerStatus} from '../../src/lib/server/index.js'
 import {
@@ -22,7 +23,10 @@ import {
   HEADER,
   initRequestHeaders,
   listSubject,
+  NatsTransport,
   streamCount,
+  type TransportSink,
+  type WireList,
 } from '../../src/lib/transport/index.js'
 import {CLI} from '../helpers/cli.js'
 import {integrationSkip} from '../helpers/root.js'
@@ -39,7 +43,7 @@ after(async () => {
 })
 
 describe('diswall server with nats-server permissions', {skip}, () => {
-  let nats: NatsServer
+  let natsServer: NatsServer
   let dir: string
   let configFile: string
   let socket: string
@@ -52,7 +56,7 @@ describe('diswall server with nats-server permissions', {skip}, () => {
   const client = async (account: Account): Promise<Bus> => {
     const existing = clients.get(account)
     if (existing) return existing
-    const bus = await connectBus({inboxPrefix: `_INBOX.${account}`, pass: passwords.get(account), reconnect: false, servers: nats.url, user: account})
+    const bus = await connectBus({inboxPrefix: `_INBOX.${account}`, pass: passwords.get(account), reconnect: false, servers: natsServer.url, user: account})
     const events: string[] = []
     statusEvents.set(account, events)
     bus.onStatus((e) => events.push(e))
@@ -113,11 +117,11 @@ describe('diswall server with nats-server permissions', {skip}, () => {
     removeDir = () => temp.remove()
     const {text, users} = buildNatsConfig({accounts: ACCOUNTS.map((name) => ({name})), server: {user: 'diswall-server'}})
     for (const u of users) passwords.set(u.user, u.password)
-    nats = await startNatsServer({extraConfig: text, settings: {max_payload: MAX_PAYLOAD}})
+    natsServer = await startNatsServer({extraConfig: text, settings: {max_payload: MAX_PAYLOAD}})
     socket = join(dir, 'server.sock')
     configFile = join(dir, 'diswall.conf')
     writeFileSync(configFile, [
-      '[nats]', 'server = "127.0.0.1"', `port = ${nats.port}`, 'client_name = "diswall-server"',
+      '[nats]', 'server = "127.0.0.1"', `port = ${natsServer.port}`, 'client_name = "diswall-server"',
       `client_pass = "${passwords.get('diswall-server')}"`, 'honeypots = ["trap"]',
       '[server]', `db = "${join(dir, 'server.db')}"`, `socket = "${socket}"`, 'escalation = ["3s", "6s", "1h"]',
       'global_min_accounts = 2', `account_rate_limit = ${RATE_LIMIT}`, '',
@@ -128,7 +132,7 @@ describe('diswall server with nats-server permissions', {skip}, () => {
   after(async () => {
     for (const bus of clients.values()) await bus.close().catch(() => {})
     await server?.stop()
-    await nats?.stop()
+    await natsServer?.stop()
     removeDir()
   })
 
@@ -205,6 +209,41 @@ describe('diswall server with nats-server permissions', {skip}, () => {
     await sleep(200)
     assert.ok(!broadcasts.some((b) => b.startsWith('127.') || b.startsWith('192.168.')))
     assert.ok((await status()).reports.refused.neverBan >= 2)
+  })
+
+  it('a diswall host (the daemon\'s NATS transport) loads its account\'s lists plus the global one at start, and gets broadcasts', async () => {
+    await report('initech', ['203.0.113.220', '203.0.113.221'])
+    await report('initech', ['198.51.100.0/24|ops'], 'allow')
+    const copies: Array<{list: WireList; targets: string[]}> = []
+    const adds: string[] = []
+    const sink: TransportSink = {
+      add: async (_list, entry) => {
+        adds.push(`${entry.target.text}|${entry.ttlSec}`)
+        return true
+      },
+      del: async () => {},
+      replace: async (list, entries) => {
+        const targets: string[] = []
+        for await (const entry of entries) targets.push(entry.target.text)
+        copies.push({list, targets})
+      },
+    }
+    const nats = {...defaultConfig().nats, client_name: 'initech', client_pass: passwords.get('initech')!, connect_timeout: 5,
+      port: natsServer.port, request_timeout: 5, server: '127.0.0.1'}
+    const host = new NatsTransport({host: 'web1', nats, reconnectJitterMs: 50, reconnectWaitMs: 100})
+    try {
+      await host.start(sink)
+      await waitFor(() => copies.length >= 2, {timeoutMs: 10_000, what: 'both init copies'})
+      const block = copies.find((c) => c.list === 'block')!.targets
+      assert.ok(block.includes('203.0.113.220') && block.includes('203.0.113.221'), 'its own bans')
+      assert.ok(block.includes('203.0.113.200'), 'the global list (the honeypot\'s ban)')
+      assert.ok(!block.some((t) => t.startsWith('198.18.')), 'nothing of another account')
+      assert.deepEqual(copies.find((c) => c.list === 'allow')!.targets, ['198.51.100.0/24'])
+      await report('trap', ['203.0.113.230'])
+      await waitFor(() => adds.some((a) => a.startsWith('203.0.113.230|')), {timeoutMs: 5000, what: 'the broadcast at the host'})
+    } finally {
+      await host.close()
+    }
   })
 
   it('a flood from one account beyond its rate limit is dropped, and the other accounts are still served', async () => {
