@@ -10,7 +10,7 @@ import type {WireEntry, WireList} from '../transport/index.js'
 import {escalate} from './escalation.js'
 import type {EscalationPolicy} from './escalation.js'
 import {GLOBAL_ACCOUNT} from './store/index.js'
-import type {BanStore, HostStats, StoredEntry} from './store/index.js'
+import type {ActiveEntry, BanStore, HostStats, StoredEntry} from './store/index.js'
 import {AccountRateLimiter, globalBanReason} from './trust.js'
 
 /** Entries one account may hold per list (DESIGN.md): the capacity of the hosts' kernel sets. */
@@ -132,7 +132,7 @@ export class ServerCore {
   * initEntries(account: string, list: WireList): Generator<WireEntry> {
     this.counters.initRequests++
     const now = Math.floor(this.nowMs() / 1000)
-    const convert = (e: StoredEntry): WireEntry => {
+    const convert = (e: ActiveEntry): WireEntry => {
       const entry: WireEntry = {target: parseStoredTarget(e.target)}
       if (e.expiresAt !== null) entry.ttlSec = Math.max(1, Math.min(e.expiresAt - now, IPSET_MAX_TIMEOUT_SEC))
       if (list === 'allow' && e.note !== '') entry.comment = e.note

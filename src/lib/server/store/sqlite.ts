@@ -12,7 +12,7 @@ import {mkdirSync, statSync} from 'node:fs'
 import {dirname} from 'node:path'
 
 import {StoreError} from '../../errors.js'
-import type {BanStore, HostStats, ListCount, StoredEntry, StoredOffender, StoreInfo, StoreList} from './types.js'
+import type {ActiveEntry, BanStore, HostStats, ListCount, StoredEntry, StoredOffender, StoreInfo, StoreList} from './types.js'
 
 /** Longest time a write waits for its commit, milliseconds: the window a crash can lose. */
 export const COMMIT_INTERVAL_MS = 50
@@ -176,13 +176,14 @@ class SqliteStore implements BanStore {
       del: db.prepare('DELETE FROM entries WHERE account = ? AND list = ? AND target = ?'),
       get: db.prepare(`SELECT ${columns} FROM entries WHERE account = ? AND list = ? AND target = ?`),
       getOffender: db.prepare('SELECT bans, banned_until FROM offenders WHERE account = ? AND target = ?'),
-      page: db.prepare(`SELECT ${columns} FROM entries WHERE account = ? AND list = ? AND target > ?
-        AND (expires_at IS NULL OR expires_at > ?) ORDER BY target LIMIT ?`),
-      pageExcluding: db.prepare(`SELECT ${columns} FROM entries AS e WHERE e.account = ? AND e.list = ? AND e.target > ?
+      // Raw rows of three columns: a list of a million entries is read ~4× faster than as objects of nine.
+      page: db.prepare(`SELECT target, expires_at, note FROM entries WHERE account = ? AND list = ? AND target > ?
+        AND (expires_at IS NULL OR expires_at > ?) ORDER BY target LIMIT ?`).raw(),
+      pageExcluding: db.prepare(`SELECT e.target, e.expires_at, e.note FROM entries AS e WHERE e.account = ? AND e.list = ? AND e.target > ?
         AND (e.expires_at IS NULL OR e.expires_at > ?)
         AND NOT EXISTS (SELECT 1 FROM entries AS o WHERE o.account = ? AND o.list = e.list AND o.target = e.target
           AND (o.expires_at IS NULL OR o.expires_at > ?))
-        ORDER BY e.target LIMIT ?`),
+        ORDER BY e.target LIMIT ?`).raw(),
       put: db.prepare(`INSERT OR REPLACE INTO entries (${columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       putOffender: db.prepare('INSERT OR REPLACE INTO offenders (account, target, bans, banned_until, forget_at) VALUES (?, ?, ?, ?, ?)'),
       putStats: db.prepare(`INSERT OR REPLACE INTO host_stats (account, host, hour, banned, packets_dropped, bytes_dropped,
@@ -223,17 +224,17 @@ class SqliteStore implements BanStore {
   }
 
   * activeEntries(account: string, list: StoreList, nowSec: number,
-    {excludeAccount, pageSize = PAGE_SIZE}: {pageSize?: number; excludeAccount?: string} = {}): Generator<StoredEntry> {
+    {excludeAccount, pageSize = PAGE_SIZE}: {pageSize?: number; excludeAccount?: string} = {}): Generator<ActiveEntry> {
     // Keyset pages: each page is one finished statement, so the connection is free between pages
     // (reports go on being stored while a large list is sent) and memory holds one page.
     let after = ''
     for (;;) {
       const rows = this.run(() => excludeAccount === undefined
         ? this.statements.page.all(account, LIST_CODE[list], after, nowSec, pageSize)
-        : this.statements.pageExcluding.all(account, LIST_CODE[list], after, nowSec, excludeAccount, nowSec, pageSize)) as EntryRow[]
-      for (const row of rows) yield toEntry(row)
+        : this.statements.pageExcluding.all(account, LIST_CODE[list], after, nowSec, excludeAccount, nowSec, pageSize)) as Array<[string, number | null, string]>
+      for (const [target, expiresAt, note] of rows) yield {expiresAt, note, target}
       if (rows.length < pageSize) return
-      after = rows.at(-1)!.target
+      after = rows.at(-1)![0]
     }
   }
 

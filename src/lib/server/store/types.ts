@@ -30,6 +30,13 @@ export interface StoredEntry {
   bans: number
 }
 
+/** What an init reply needs of an entry. */
+export interface ActiveEntry {
+  target: string
+  expiresAt: number | null
+  note: string
+}
+
 /** What escalation remembers of an address (per account), kept after the entry expired. */
 export interface StoredOffender {
   bans: number
@@ -91,8 +98,11 @@ export interface BanStore {
   putOffender(account: string, target: string, offender: StoredOffender, forgetAt: number): void
   /** Accounts (not the global one) with an unexpired block entry for `target`. */
   accountsBlocking(target: string, nowSec: number): string[]
-  /** Entries of the account's list that have not expired, page by page in address order (never the whole list at once). */
-  activeEntries(account: string, list: StoreList, nowSec: number, options?: {pageSize?: number; excludeAccount?: string}): Iterable<StoredEntry>
+  /**
+   * Entries of the account's list that have not expired, page by page in address order (never the whole
+   * list at once); `excludeAccount` leaves out targets that account holds itself.
+   */
+  activeEntries(account: string, list: StoreList, nowSec: number, options?: {pageSize?: number; excludeAccount?: string}): Iterable<ActiveEntry>
   /** Entries per account and list (rows stored, expired ones until the next sweep). */
   counts(): ListCount[]
   /** Removes expired entries (at most `maxRows`) and forgotten offenders; returns the entries removed per account and list. */
