@@ -229,9 +229,10 @@ class SqliteStore implements BanStore {
     // (reports go on being stored while a large list is sent) and memory holds one page.
     let after = ''
     for (;;) {
+      type Row = [target: string, expiresAt: number | null, note: string]
       const rows = this.run(() => excludeAccount === undefined
         ? this.statements.page.all(account, LIST_CODE[list], after, nowSec, pageSize)
-        : this.statements.pageExcluding.all(account, LIST_CODE[list], after, nowSec, excludeAccount, nowSec, pageSize)) as Array<[string, number | null, string]>
+        : this.statements.pageExcluding.all(account, LIST_CODE[list], after, nowSec, excludeAccount, nowSec, pageSize)) as Row[]
       for (const [target, expiresAt, note] of rows) yield {expiresAt, note, target}
       if (rows.length < pageSize) return
       after = rows.at(-1)![0]
