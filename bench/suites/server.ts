@@ -11,7 +11,7 @@
  *   by line with the hosts' codec; timed from the request to the end-of-stream message. The kernel
  *   load on a host is not part of it (the daemon's init lives with the host side).
  */
-import {writeFileSync} from 'node:fs'
+import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -91,13 +91,14 @@ async function ingest(ctx: SuiteContext): Promise<BenchResult> {
   const count = scaled(REPORTS, ctx.scale, 10_000)
   const bench = await openBenchServer('diswall-bench-p8-')
   try {
-    await bench.start()
+    const server = await bench.start()
     const accounts = ACCOUNTS.slice(0, 4)
     const clients = await Promise.all(accounts.map((user) => connectBus({
       inboxPrefix: `_INBOX.${user}`, pass: bench.passwords.get(user), reconnect: false, servers: bench.natsUrl, user,
     })))
     ctx.log(`p8.server.ingest: ${formatInt(count)} reports from ${clients.length} accounts`)
     let barriers = 0
+    const cpuBefore = cpuSeconds(server.pid)
     const started = performance.now()
     await Promise.all(clients.map(async (bus, c) => {
       const account = accounts[c]!
@@ -123,6 +124,7 @@ async function ingest(ctx: SuiteContext): Promise<BenchResult> {
       return s.reports.total >= count + barriers && s.store.pending === 0 ? s : undefined
     }, {intervalMs: 10, timeoutMs: 300_000, what: 'the server to handle and commit every report'})
     const seconds = secondsSince(started)
+    const cpu = cpuSeconds(server.pid) - cpuBefore
     const stored = status.entries.filter((e) => e.list === 'block').reduce((n, e) => n + e.entries, 0)
     for (const bus of clients) await bus.close()
     if (stored !== count) throw new Error(`the server stored ${stored} of ${count} reports`)
@@ -130,11 +132,19 @@ async function ingest(ctx: SuiteContext): Promise<BenchResult> {
       count, id: 'p8.server.ingest', notes: [
         `published in ${published.toFixed(2)} s; ${status.store.commits} commits, db ${(status.store.bytes / 2 ** 20).toFixed(0)} MiB on disk; `
           + `all ${formatInt(stored)} stored`,
+        `the server process used ${cpu.toFixed(1)} s of CPU: ${formatInt(count / cpu)} reports per CPU-second (independent of other load on the machine)`,
       ], seconds, target: P8_TARGET, what: 'block reports → server (NATS, SQLite on disk, committed)',
     })
   } finally {
     await bench.close()
   }
+}
+
+/** User + system CPU seconds of a process so far (/proc/PID/stat, clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
 async function initReply(ctx: SuiteContext): Promise<BenchResult> {
