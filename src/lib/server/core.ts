@@ -121,7 +121,7 @@ export class ServerCore {
       this.counters.deleted++
     }
     // A deleted ban is usually a false positive: its escalation history goes with it.
-    if (list === 'block') this.store.putOffender(account, target.text, {bannedUntil: 0, bans: 0}, 0)
+    if (list === 'block') this.store.forgetOffender(account, target.text)
     return deleted
   }
 
@@ -162,7 +162,7 @@ export class ServerCore {
 
   /** Removes expired entries (a bounded number per call); returns how many went. */
   sweep(): number {
-    const removed = this.store.sweep(Math.floor(this.nowMs() / 1000))
+    const removed = this.store.sweep(Math.floor(this.nowMs() / 1000), {forgetAfterSec: this.policy.escalation.windowSec})
     let total = 0
     for (const {account, entries, list} of removed) {
       this.bump(account, list, -entries)
@@ -220,23 +220,17 @@ export class ServerCore {
     return outcome
   }
 
-  /** Escalates and stores one block entry with its offender memory. */
+  /** Escalates and stores one block entry (its row holds the ban count until the sweep moves it to the offender memory). */
   private ban(account: string, host: string, target: string, note: string, existing: StoredEntry | undefined, now: number) {
-    // A running ban is in the entry itself; only a new ban needs the memory of earlier ones.
-    const running = existing !== undefined && existing.expiresAt !== null && existing.expiresAt > now
-    const remembered = running ? undefined : this.store.getOffender(account, target)
-    const history = running
-      ? {bannedUntil: existing.expiresAt!, bans: existing.bans}
-      : remembered !== undefined && remembered.bans > 0 ? remembered : undefined
+    // The entry holds the history of its address until the sweep moves it into the offender memory.
+    const inEntry = existing !== undefined && existing.expiresAt !== null
+    const remembered = inEntry ? undefined : this.store.getOffender(account, target)
+    const history = inEntry ? {bannedUntil: existing.expiresAt!, bans: existing.bans} : remembered
     const decision = escalate(this.policy.escalation, history, now)
     this.store.put({
       account, bans: decision.bans, expiresAt: decision.bannedUntil, firstSeen: existing?.firstSeen ?? now, lastSeen: now,
       list: 'block', note: note === '' ? (existing?.note ?? '') : note, reporter: host, target,
     })
-    if (decision.escalated) {
-      this.store.putOffender(account, target, {bannedUntil: decision.bannedUntil, bans: decision.bans},
-        decision.bannedUntil + this.policy.escalation.windowSec)
-    }
     return decision
   }
 

@@ -84,18 +84,22 @@ test('store - a file that is not a diswall store, or a newer one, is refused wit
   assert.throws(() => openSqliteStore(join(dir, 'newer.db')), /schema version/)
 })
 
-test('store - sweep removes expired entries and forgotten offenders, and says per account and list', (t) => {
+test('store - sweep removes expired entries, keeps the ban count of block entries until the window has passed', (t) => {
   const store = openSqliteStore(':memory:')
   t.after(() => store.close())
-  store.put(entry('203.0.113.1', {expiresAt: 100}))
+  store.put(entry('203.0.113.1', {bans: 3, expiresAt: 100}))
   store.put(entry('203.0.113.2', {expiresAt: 100, list: 'allow'}))
   store.put(entry('203.0.113.3', {expiresAt: null, list: 'allow'}))
-  store.putOffender('acme', '203.0.113.1', {bannedUntil: 100, bans: 1}, 150)
-  assert.deepEqual(store.sweep(120).sort((a, b) => a.list.localeCompare(b.list)), [
+  assert.deepEqual(store.sweep(120, {forgetAfterSec: 50}).sort((a, b) => a.list.localeCompare(b.list)), [
     {account: 'acme', entries: 1, list: 'allow'}, {account: 'acme', entries: 1, list: 'block'},
   ])
-  assert.ok(store.getOffender('acme', '203.0.113.1'))
-  store.sweep(200)
+  assert.deepEqual(store.getOffender('acme', '203.0.113.1'), {bannedUntil: 100, bans: 3})
+  assert.equal(store.getOffender('acme', '203.0.113.2'), undefined, 'allow entries leave no memory')
+  store.sweep(151, {forgetAfterSec: 50})
   assert.equal(store.getOffender('acme', '203.0.113.1'), undefined)
   assert.equal(store.get('acme', 'allow', '203.0.113.3')?.expiresAt, null)
+  // a ban that ended longer ago than the window leaves nothing
+  store.put(entry('203.0.113.4', {expiresAt: 100}))
+  store.sweep(500, {forgetAfterSec: 50})
+  assert.equal(store.getOffender('acme', '203.0.113.4'), undefined)
 })

@@ -146,6 +146,7 @@ class SqliteStore implements BanStore {
     get: Statement
     put: Statement
     del: Statement
+    forgetOffender: Statement
     getOffender: Statement
     putOffender: Statement
     accounts: Statement
@@ -185,13 +186,15 @@ class SqliteStore implements BanStore {
           AND (o.expires_at IS NULL OR o.expires_at > ?))
         ORDER BY e.target LIMIT ?`).raw(),
       put: db.prepare(`INSERT OR REPLACE INTO entries (${columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      forgetOffender: db.prepare('DELETE FROM offenders WHERE account = ? AND target = ?'),
       putOffender: db.prepare('INSERT OR REPLACE INTO offenders (account, target, bans, banned_until, forget_at) VALUES (?, ?, ?, ?, ?)'),
       putStats: db.prepare(`INSERT OR REPLACE INTO host_stats (account, host, hour, banned, packets_dropped, bytes_dropped,
         packets_accepted, bytes_accepted) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
       statsSince: db.prepare(`SELECT account, host, hour, banned, packets_dropped, bytes_dropped, packets_accepted, bytes_accepted
         FROM host_stats WHERE hour >= ? ORDER BY hour DESC, account, host`),
       sweepEntries: db.prepare(`DELETE FROM entries WHERE (account, list, target) IN
-        (SELECT account, list, target FROM entries WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ?) RETURNING account, list`),
+        (SELECT account, list, target FROM entries WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ?)
+        RETURNING account, list, target, bans, expires_at`),
       sweepOffenders: db.prepare('DELETE FROM offenders WHERE forget_at <= ?'),
     }
   }
@@ -215,8 +218,8 @@ class SqliteStore implements BanStore {
     return row && {bannedUntil: row.banned_until, bans: row.bans}
   }
 
-  putOffender(account: string, target: string, offender: StoredOffender, forgetAt: number): void {
-    this.write(() => this.statements.putOffender.run(account, target, offender.bans, offender.bannedUntil, forgetAt))
+  forgetOffender(account: string, target: string): void {
+    this.write(() => this.statements.forgetOffender.run(account, target))
   }
 
   accountsBlocking(target: string, nowSec: number): string[] {
@@ -244,17 +247,22 @@ class SqliteStore implements BanStore {
     return rows.map((r) => ({account: r.account, entries: r.entries, list: LIST_OF_CODE[r.list]!}))
   }
 
-  sweep(nowSec: number, maxRows = SWEEP_MAX_ROWS): ListCount[] {
-    const rows = this.write(() => this.statements.sweepEntries.all(nowSec, maxRows)) as Array<{account: string; list: number}>
-    const offenders = this.write(() => this.statements.sweepOffenders.run(nowSec).changes)
-    this.swept += rows.length + offenders
+  sweep(nowSec: number, {forgetAfterSec, maxRows = SWEEP_MAX_ROWS}: {forgetAfterSec: number; maxRows?: number}): ListCount[] {
+    type Row = {account: string; list: number; target: string; bans: number; expires_at: number}
+    const rows = this.write(() => this.statements.sweepEntries.all(nowSec, maxRows)) as Row[]
     const removed = new Map<string, ListCount>()
-    for (const {account, list} of rows) {
+    for (const {account, bans, expires_at: until, list, target} of rows) {
+      // Only a ban that can still count is remembered (a ban deleted by hand was forgotten already).
+      if (list === LIST_CODE.block && until + forgetAfterSec > nowSec) {
+        this.write(() => this.statements.putOffender.run(account, target, bans, until, until + forgetAfterSec))
+      }
       const key = `${list}\u0000${account}`
       const count = removed.get(key)
       if (count) count.entries++
       else removed.set(key, {account, entries: 1, list: LIST_OF_CODE[list]!})
     }
+    const offenders = this.write(() => this.statements.sweepOffenders.run(nowSec).changes)
+    this.swept += rows.length + offenders
     return [...removed.values()]
   }
 

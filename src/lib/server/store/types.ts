@@ -94,8 +94,8 @@ export interface BanStore {
   delete(account: string, list: StoreList, target: string): boolean
   /** Escalation memory of an address in an account. */
   getOffender(account: string, target: string): StoredOffender | undefined
-  /** Stores the escalation memory; `forgetAt` = when it no longer matters (seconds). */
-  putOffender(account: string, target: string, offender: StoredOffender, forgetAt: number): void
+  /** Forgets the escalation memory of an address (a deleted ban). */
+  forgetOffender(account: string, target: string): void
   /** Accounts (not the global one) with an unexpired block entry for `target`. */
   accountsBlocking(target: string, nowSec: number): string[]
   /**
@@ -105,8 +105,13 @@ export interface BanStore {
   activeEntries(account: string, list: StoreList, nowSec: number, options?: {pageSize?: number; excludeAccount?: string}): Iterable<ActiveEntry>
   /** Entries per account and list (rows stored, expired ones until the next sweep). */
   counts(): ListCount[]
-  /** Removes expired entries (at most `maxRows`) and forgotten offenders; returns the entries removed per account and list. */
-  sweep(nowSec: number, maxRows?: number): ListCount[]
+  /**
+   * Removes expired entries (at most `maxRows`) and forgotten offenders; returns the entries removed per
+   * account and list. A removed block entry leaves its ban count in the escalation memory until
+   * `forgetAfterSec` after it ended: a running ban keeps its history in its own row, so a report writes
+   * one row, not two.
+   */
+  sweep(nowSec: number, options: {forgetAfterSec: number; maxRows?: number}): ListCount[]
   /** Stores a host's statistics for its hour (the last report of the hour wins). */
   putStats(stats: HostStats): void
   /** Statistics since `sinceSec`, newest hour first. */
