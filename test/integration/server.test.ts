@@ -301,6 +301,21 @@ describe('diswall server with nats-server permissions', {skip}, () => {
     assert.ok(ttl !== undefined && ttl > 3 && ttl <= 6, `init says ${ttl}`)
   })
 
+  it('host statistics are stored per account, host and hour and shown in the status; bad ones are counted', async () => {
+    const acme = await client('acme')
+    const invalidBefore = (await status()).reports.invalid
+    acme.publish('diswall.stats.acme.add.web7', JSON.stringify({banned: 12, bytes_dropped: 3400, packets_dropped: 56, time: 1}))
+    acme.publish('diswall.stats.acme.add.web7', '{"banned": -1}')
+    acme.publish('diswall.stats.acme.add.web7', 'not json')
+    await report('acme', [])
+    const s = await status()
+    const web7 = s.hostStats.find((h) => h.account === 'acme' && h.host === 'web7')
+    assert.deepEqual(web7 && {banned: web7.banned, bytesDropped: web7.bytesDropped, packetsDropped: web7.packetsDropped},
+      {banned: 12, bytesDropped: 3400, packetsDropped: 56})
+    assert.equal(web7!.hour % 3600, 0)
+    assert.equal(s.reports.invalid - invalidBefore, 2)
+  })
+
   // Allow entries here: they never expire, while the bans of this file last seconds (short escalation steps).
   it('SIGTERM commits pending writes and exits 0', async () => {
     await report('crash', ['203.0.113.150', '203.0.113.151'], 'allow')
