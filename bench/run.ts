@@ -26,10 +26,11 @@ import {fleetSuite} from './suites/fleet.js'
 import {kernelSetsSuite} from './suites/kernel-sets.js'
 import {patternsSuite} from './suites/patterns.js'
 import {scanSuite} from './suites/scan.js'
+import {serverSuite} from './suites/server.js'
 import {whySuite} from './suites/why.js'
 
 /** Every suite, in the order they run. */
-const SUITES: readonly BenchSuite[] = [kernelSetsSuite, patternsSuite, daemonSuite, scanSuite, cliSuite, whySuite, fleetSuite]
+const SUITES: readonly BenchSuite[] = [kernelSetsSuite, patternsSuite, daemonSuite, scanSuite, cliSuite, whySuite, fleetSuite, serverSuite]
 
 const DEFAULT_OUT = fileURLToPath(new URL('./results/latest.json', import.meta.url))
 

@@ -152,7 +152,9 @@ export const CONFIG_SCHEMA = {
   server: section('The central server (`diswall server`).', {
     db: path(DEFAULT_PATHS.serverDb, 'SQLite database of the server.'),
     escalation: durationList(['15m', '30m', '1h', '6h', '1d', '1w'],
-      'Ban time for the 1st, 2nd, ... report of an address; the last step repeats.'),
+      'Ban time for the 1st, 2nd, ... ban of an address; the last step repeats (capped at the ipset maximum, ~24.8 days).'),
+    escalation_window: duration('30d', 'A ban that ended longer ago than this no longer counts: the next ban starts again at the first step.'),
+    socket: path(DEFAULT_PATHS.serverSocket, 'Local control socket of the server (root only), used by `diswall server status`.'),
     global_min_accounts: int(2, 'Distinct accounts that must report an address before it is banned everywhere.',
       {max: 1_000_000, min: 1}),
     account_rate_limit: int(100, 'Reports per second accepted from one account; the rest are dropped.',

@@ -110,6 +110,8 @@ export interface StartNatsServerOptions {
   netns?: Netns | string
   users?: readonly NatsUser[]
   settings?: NatsConfMap
+  /** Config text appended as it is (e.g. the `authorization` block of `diswall server nats-config`). */
+  extraConfig?: string
   /** How long to wait for the ports file, in milliseconds; 10000 by default. */
   startTimeoutMs?: number
 }
@@ -141,7 +143,7 @@ export interface NatsServer {
  * Throws, with the server's stderr, when it exits early or writes no ports file in time.
  */
 export async function startNatsServer(options: StartNatsServerOptions = {}): Promise<NatsServer> {
-  const {listen = '127.0.0.1:-1', netns, settings, startTimeoutMs = 10_000, users} = options
+  const {extraConfig = '', listen = '127.0.0.1:-1', netns, settings, startTimeoutMs = 10_000, users} = options
   const dir = mkdtempSync(join(tmpdir(), 'dw-nats-'))
   const unregisterDir = registerCleanup({
     description: `directory ${dir}`,
@@ -157,7 +159,7 @@ export async function startNatsServer(options: StartNatsServerOptions = {}): Pro
   }
 
   try {
-    await writeFile(configFile, renderNatsServerConfig({listen, portsFileDir: dir, settings, users}), {mode: 0o600})
+    await writeFile(configFile, renderNatsServerConfig({listen, portsFileDir: dir, settings, users}) + extraConfig, {mode: 0o600})
     proc = spawnProcess('nats-server', ['-c', configFile], {netns: typeof netns === 'string' ? netns : netns?.name})
     const started = proc
     const ac = new AbortController()

@@ -36,6 +36,8 @@ export interface DiswallPaths {
   readonly serverDb: string
   /** The daemon's local control socket (`[daemon] socket`). */
   readonly controlSocket: string
+  /** The server's local control socket (`[server] socket`). */
+  readonly serverSocket: string
   /** The named pipe fed by rsyslog (`[detect] pipe_path`). */
   readonly pipe: string
   /** Where diswall's systemd units go (the administrator's unit directory, which overrides packages'). */
@@ -52,6 +54,7 @@ const LAYOUT = {
   patternsDir: 'etc/diswall/firewall/patterns.d',
   pipe: 'var/log/diswall/diswall.pipe',
   serverDb: 'var/lib/diswall/diswall.db',
+  serverSocket: 'run/diswall/server.sock',
   stateDir: 'var/lib/diswall',
   unitDir: 'etc/systemd/system',
 } as const
@@ -79,6 +82,7 @@ export function defaultPaths(root = '/'): DiswallPaths {
     pipe: under(LAYOUT.pipe),
     root: base.length > 1 ? base.replace(/\/+$/, '') : base,
     serverDb: under(LAYOUT.serverDb),
+    serverSocket: under(LAYOUT.serverSocket),
     stateDir: under(LAYOUT.stateDir),
     unitDir,
     units: {

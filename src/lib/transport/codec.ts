@@ -66,6 +66,8 @@ export const HEADER = {
   stream: 'Diswall-Stream',
   /** On the empty message that ends a streamed init reply: how many entries were sent. */
   count: 'Diswall-Count',
+  /** On a reply: why the server refused the request (a full list, a refused address, a rate limit). */
+  error: 'Diswall-Error',
 } as const
 
 /** What is wrong with a received payload. */
@@ -440,6 +442,14 @@ export function endOfStreamHeaders(count: number): MsgHdrs {
   return h
 }
 
+/** The headers of a reply that refuses a request: `Diswall-Error: TEXT` (control characters removed, bounded). */
+export function errorHeaders(reason: string): MsgHdrs {
+  const h = natsHeaders()
+
+  h.set(HEADER.error, reason.replaceAll(/[\u0000-\u001f\u007f]/gu, ' ').slice(0, MAX_HEADER_BYTES))
+  return h
+}
+
 /** The entry count on the end of a streamed reply, or undefined when absent or invalid. */
 export function streamCount(hdrs: HeaderReader | undefined): number | undefined {
   const value = hdrs?.get(HEADER.count, IGNORE_CASE) ?? ''
@@ -465,20 +475,49 @@ export function encodeInitLine(list: WireList, entry: WireEntry): string {
  */
 export async function* initReplyChunks(list: WireList, entries: AsyncIterable<WireEntry> | Iterable<WireEntry>,
   maxBytes: number): AsyncGenerator<Uint8Array> {
-  const limit = Math.max(maxBytes, MAX_INIT_LINE_BYTES + 1)
-  let parts: string[] = []
-  let size = 0
-  for await (const entry of entries) {
-    const line = `${encodeInitLine(list, entry)}\n`
-    // Lines are ASCII except allow comments, whose UTF-8 size is counted.
-    const bytes = list === 'allow' ? encoder.encode(line).byteLength : line.length
-    if (size + bytes > limit && parts.length > 0) {
-      yield encoder.encode(parts.join(''))
-      parts = []
-      size = 0
+  const packer = new ChunkPacker(list, Math.max(maxBytes, MAX_INIT_LINE_BYTES + 1))
+  if (Symbol.iterator in entries) {
+    // A synchronous source (the server's store) is read without an await per entry: one microtask per
+    // line cost about as much as encoding it.
+    for (const entry of entries) {
+      const chunk = packer.add(entry)
+      if (chunk !== undefined) yield chunk
     }
-    parts.push(line)
-    size += bytes
+  } else {
+    for await (const entry of entries) {
+      const chunk = packer.add(entry)
+      if (chunk !== undefined) yield chunk
+    }
   }
-  if (parts.length > 0) yield encoder.encode(parts.join(''))
+  const last = packer.end()
+  if (last !== undefined) yield last
+}
+
+/** Packs init lines into messages of at most `limit` bytes. */
+class ChunkPacker {
+  private parts: string[] = []
+  private size = 0
+
+  constructor(private readonly list: WireList, private readonly limit: number) {}
+
+  /** Adds one entry; returns the finished message when this line does not fit into it. */
+  add(entry: WireEntry): Uint8Array | undefined {
+    const line = `${encodeInitLine(this.list, entry)}\n`
+    // Lines are ASCII except allow comments, whose UTF-8 size is counted.
+    const bytes = this.list === 'allow' ? encoder.encode(line).byteLength : line.length
+    let full: Uint8Array | undefined
+    if (this.size + bytes > this.limit && this.parts.length > 0) full = this.end()
+    this.parts.push(line)
+    this.size += bytes
+    return full
+  }
+
+  /** The message being packed, if it holds a line. */
+  end(): Uint8Array | undefined {
+    if (this.parts.length === 0) return undefined
+    const chunk = encoder.encode(this.parts.join(''))
+    this.parts = []
+    this.size = 0
+    return chunk
+  }
 }

@@ -2,6 +2,8 @@
  * The transport side: the port a transport offers (wire terms), NATS subjects and payload codec, and an
  * in-memory transport for tests.
  */
+export {connectBus} from './bus.js'
+export type {Bus, BusMessage, BusOptions} from './bus.js'
 export {FakeTransport} from './fake.js'
 export type {Published} from './fake.js'
 export type {Transport, TransportEvent, TransportSink, WireEntry, WireList} from './port.js'
@@ -39,6 +41,7 @@ export {
   encodeInitLine,
   endOfStreamHeaders,
   entryHeaders,
+  errorHeaders,
   HEADER,
   initReplyChunks,
   initRequestHeaders,

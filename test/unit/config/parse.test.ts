@@ -55,7 +55,7 @@ test('config parse - an empty file gives every default', () => {
   assert.deepEqual(config.daemon, {snapshot_interval: 600, socket: '/run/diswall/diswall.sock', state_dir: '/var/lib/diswall'})
   assert.deepEqual(config.server, {
     account_rate_limit: 100, db: '/var/lib/diswall/diswall.db', escalation: [900, 1800, 3600, 21_600, 86_400, 604_800],
-    global_min_accounts: 2,
+    escalation_window: 30 * 86_400, global_min_accounts: 2, socket: '/run/diswall/server.sock',
   })
   assert.deepEqual(config.metrics, {listen: ''})
 })
@@ -315,6 +315,8 @@ const KEY_CASES: KeyCase[] = [
   {bad: [['[]', /at least one duration/], ['["1h", "15m"]', /element 2: "15m" is shorter than the step before it/],
     ['["1h", "x"]', /element 2: "x" is not a valid duration/], ['"1h"', /expected an array of durations/]],
   good: [['["1h"]', [3600]], ['["15m", "15m", "1d"]', [900, 900, 86_400]]], key: 'escalation', section: 'server'},
+  {bad: [['"a week"', /not a valid duration/]], good: [['"7d"', 7 * 86_400], ['"30"', 30]], key: 'escalation_window', section: 'server'},
+  {bad: [['"server.sock"', /absolute path/]], good: [['"/tmp/srv.sock"', '/tmp/srv.sock']], key: 'socket', section: 'server'},
   {bad: [['0', /from 1 to 1000000/]], good: [['1', 1]], key: 'global_min_accounts', section: 'server'},
   {bad: [['"100"', /without quotes|expected an integer/]], good: [['1000', 1000]], key: 'account_rate_limit', section: 'server'},
   {bad: [['"9100"', /"HOST:PORT" or ""/], ['":9100"', /HOST:PORT/], ['"::1:9100"', /HOST:PORT/], ['"127.0.0.1:0"', /HOST:PORT/],

@@ -22,6 +22,7 @@ test('defaultPaths - the host layout under /', () => {
     pipe: '/var/log/diswall/diswall.pipe',
     root: '/',
     serverDb: '/var/lib/diswall/diswall.db',
+    serverSocket: '/run/diswall/server.sock',
     stateDir: '/var/lib/diswall',
     unitDir: '/etc/systemd/system',
     units: {

@@ -1,0 +1,195 @@
+/**
+ * The central server (`diswall server`, from the TypeScript sources) with its store on disk, behind a
+ * real nats-server on loopback that runs the permissions of `diswall server nats-config`:
+ *
+ * - `p8.server.ingest` (P8): block reports from 4 accounts, distinct addresses, each account keeping
+ *   up to 5,000 reports in flight (a request every 5,000 waits for the server); timed from the first publication until the server has handled every report
+ *   and committed it (its status: every report counted, nothing pending). The account rate limit is
+ *   raised for the run, so every report is stored (checked against the entry count).
+ * - `p4.server.init` (P4, server side): a streamed init reply of 1,000,000 block entries (written
+ *   into the store before the server starts), requested by a client of the account and decoded line
+ *   by line with the hosts' codec; timed from the request to the end-of-stream message. The kernel
+ *   load on a host is not part of it (the daemon's init lives with the host side).
+ */
+import {readFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+import {makeTempDir, spawnProcess, type SpawnedProcess, startNatsServer, waitFor} from '../../src/lib/lab/index.js'
+import {buildNatsConfig, openSqliteStore, queryServer, type ServerStatus} from '../../src/lib/server/index.js'
+import {connectBus, decodeInitChunk, initRequestHeaders, listSubject, streamCount} from '../../src/lib/transport/index.js'
+import {type BenchResult, formatInt, result, type Target, TARGETS} from '../lib/report.js'
+import {attempt, type BenchSuite, scaled, secondsSince, type SuiteContext} from '../lib/suite.js'
+
+const DEV_CLI = fileURLToPath(new URL('../../bin/dev.js', import.meta.url))
+/** Server ingesting reports (DESIGN.md P8). */
+export const P8_TARGET: Target = {id: 'P8', kind: 'min-rate', perSecond: 50_000}
+const REPORTS = 300_000
+const INIT_ENTRIES = 1_000_000
+const ACCOUNTS = ['bench1', 'bench2', 'bench3', 'bench4', 'big'] as const
+/** Reports in flight per account at most (see ingest()). */
+const WINDOW = 5000
+
+/** The server suite: `p8.server.ingest` and `p4.server.init` (see the top of this file). */
+export const serverSuite: BenchSuite = {
+  description: 'P8 reports/s into the server (SQLite on disk) through NATS; P4 server side: a 1,000,000-entry init reply',
+  name: 'server',
+  async run(ctx) {
+    const out: BenchResult[] = []
+    if (ctx.wants('p8.server.ingest')) out.push(...await attempt(ctx, 'p8.server.ingest', () => ingest(ctx)))
+    if (ctx.wants('p4.server.init')) out.push(...await attempt(ctx, 'p4.server.init', () => initReply(ctx)))
+    return out
+  },
+}
+
+interface BenchServer {
+  natsUrl: string
+  passwords: Map<string, string>
+  socket: string
+  db: string
+  start(): Promise<SpawnedProcess>
+  close(): Promise<void>
+}
+
+async function openBenchServer(prefix: string): Promise<BenchServer> {
+  const temp = makeTempDir(prefix)
+  const {text, users} = buildNatsConfig({accounts: ACCOUNTS.map((name) => ({name})), server: {user: 'diswall-server'}})
+  const passwords = new Map(users.map((u) => [u.user, u.password]))
+  const nats = await startNatsServer({extraConfig: text})
+  const db = join(temp.path, 'server.db')
+  const socket = join(temp.path, 'server.sock')
+  const config = join(temp.path, 'diswall.conf')
+  writeFileSync(config, [
+    '[nats]', 'server = "127.0.0.1"', `port = ${nats.port}`, 'client_name = "diswall-server"', `client_pass = "${passwords.get('diswall-server')}"`,
+    '[server]', `db = "${db}"`, `socket = "${socket}"`, 'account_rate_limit = 1000000', '',
+  ].join('\n'), {mode: 0o600})
+  let server: SpawnedProcess | undefined
+  return {
+    async close() {
+      await server?.stop()
+      await nats.stop()
+      temp.remove()
+    },
+    db,
+    natsUrl: nats.url,
+    passwords,
+    socket,
+    async start() {
+      server = spawnProcess(process.execPath, ['--import', 'tsx', DEV_CLI, 'server', '-c', config], {env: {NO_COLOR: '1'}})
+      const proc = server
+      await waitFor(() => {
+        if (proc.exitStatus) throw new Error(`the server exited ${JSON.stringify(proc.exitStatus)}: ${proc.output().stdout}${proc.output().stderr}`)
+        return / ready: /.test(proc.output().stdout)
+      }, {intervalMs: 20, timeoutMs: 60_000, what: 'the server to be ready'})
+      return proc
+    },
+
+  }
+}
+
+async function ingest(ctx: SuiteContext): Promise<BenchResult> {
+  const count = scaled(REPORTS, ctx.scale, 10_000)
+  const bench = await openBenchServer('diswall-bench-p8-')
+  try {
+    const server = await bench.start()
+    const accounts = ACCOUNTS.slice(0, 4)
+    const clients = await Promise.all(accounts.map((user) => connectBus({
+      inboxPrefix: `_INBOX.${user}`, pass: bench.passwords.get(user), reconnect: false, servers: bench.natsUrl, user,
+    })))
+    ctx.log(`p8.server.ingest: ${formatInt(count)} reports from ${clients.length} accounts`)
+    let barriers = 0
+    const cpuBefore = cpuSeconds(server.pid)
+    const started = performance.now()
+    await Promise.all(clients.map(async (bus, c) => {
+      const account = accounts[c]!
+      const subject = listSubject('block', 'add', account, 'host1')
+      let sent = 0
+      for (let i = c; i < count; i += clients.length) {
+        // distinct global unicast addresses: 11.0.0.0 onwards (no special range)
+        const n = 0x0b00_0000 + i
+        bus.publish(subject, `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}|port-scan`)
+        if (++sent % WINDOW === 0) {
+          // At most WINDOW reports in flight per account: the server answers this request after the
+          // reports before it (one connection, in order). Without a window the publishers outrun the
+          // server and nats-server drops the server's messages as a slow consumer.
+          await bus.request(listSubject('block', 'del', account, 'host1'), '192.0.2.254', {timeoutMs: 60_000})
+          barriers++
+        }
+      }
+      await bus.flush()
+    }))
+    const published = secondsSince(started)
+    const status = await waitFor(async () => {
+      const s = await queryServer<ServerStatus>(bench.socket, 'status')
+      return s.reports.total >= count + barriers && s.store.pending === 0 ? s : undefined
+    }, {intervalMs: 10, timeoutMs: 300_000, what: 'the server to handle and commit every report'})
+    const seconds = secondsSince(started)
+    const cpu = cpuSeconds(server.pid) - cpuBefore
+    const stored = status.entries.filter((e) => e.list === 'block').reduce((n, e) => n + e.entries, 0)
+    for (const bus of clients) await bus.close()
+    if (stored !== count) throw new Error(`the server stored ${stored} of ${count} reports`)
+    return result({
+      count, id: 'p8.server.ingest', notes: [
+        `published in ${published.toFixed(2)} s; ${status.store.commits} commits, db ${(status.store.bytes / 2 ** 20).toFixed(0)} MiB on disk; `
+          + `all ${formatInt(stored)} stored`,
+        `the server process used ${cpu.toFixed(1)} s of CPU: ${formatInt(count / cpu)} reports per CPU-second (independent of other load on the machine)`,
+      ], seconds, target: P8_TARGET, what: 'block reports → server (NATS, SQLite on disk, committed)',
+    })
+  } finally {
+    await bench.close()
+  }
+}
+
+/** User + system CPU seconds of a process so far (/proc/PID/stat, clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+async function initReply(ctx: SuiteContext): Promise<BenchResult> {
+  const count = scaled(INIT_ENTRIES, ctx.scale, 10_000)
+  const bench = await openBenchServer('diswall-bench-p4s-')
+  try {
+    ctx.log(`p4.server.init: writing ${formatInt(count)} bans into the store`)
+    const store = openSqliteStore(bench.db)
+    const now = Math.floor(Date.now() / 1000)
+    for (let i = 0; i < count; i++) {
+      const n = 0x0b00_0000 + i
+      store.put({account: 'big', bans: 1, expiresAt: now + 86_400, firstSeen: now, lastSeen: now, list: 'block', note: 'port-scan',
+        reporter: 'host1', target: `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`})
+    }
+    store.close()
+    await bench.start()
+    const bus = await connectBus({inboxPrefix: '_INBOX.big', pass: bench.passwords.get('big'), reconnect: false, servers: bench.natsUrl, user: 'big'})
+    ctx.log('p4.server.init: requesting the list')
+    const started = performance.now()
+    let entries = 0
+    let refused = 0
+    let messages = 0
+    let announced: number | undefined
+    for await (const msg of bus.requestMany(listSubject('block', 'init', 'big', 'host1'), '', {
+      headers: initRequestHeaders(true), isLast: (m) => m.data.byteLength === 0, timeoutMs: 30_000,
+    })) {
+      messages++
+      if (msg.data.byteLength === 0) announced = streamCount(msg.headers)
+      for (const line of decodeInitChunk('block', msg.data)) {
+        if (line.ok) entries++
+        else refused++
+      }
+    }
+    const seconds = secondsSince(started)
+    await bus.close()
+    if (entries !== count || refused > 0 || announced !== count) {
+      throw new Error(`init delivered ${entries} entries (${refused} refused, end says ${announced}) of ${count}`)
+    }
+    return result({
+      count, id: 'p4.server.init', notes: [
+        `${messages} messages below the 1 MiB max payload, every line decoded and validated by the hosts' codec`,
+        'server → client only: loading the kernel set on a host is measured by the host side',
+      ], seconds, target: TARGETS.P4, what: 'init reply of the block list, server → client decode (streamed)',
+    })
+  } finally {
+    await bench.close()
+  }
+}
