@@ -42,6 +42,8 @@ export {
 } from './netns.js'
 export type {ConnectNetnsOptions, CreateNetnsOptions, Netns, VethEnd, VethPair} from './netns.js'
 export {probeMany, startUdpEchoServer} from './probes.js'
+export {openStarNetwork} from './star.js'
+export type {StarMember, StarNetwork, StarOptions} from './star.js'
 export type {Probe, ProbeOutcome, UdpEchoServer} from './probes.js'
 export {spawnProcess} from './process.js'
 export type {ProcessExit, SpawnedProcess, SpawnProcessOptions} from './process.js'
