@@ -9,9 +9,10 @@
  * Everything runs inside namespaces the lab creates and is removed at the end, on failure and on
  * Ctrl-C (the cleanup registry); the machine's own firewall is never touched.
  */
-import {randomBytes} from 'node:crypto'
 import {mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
+
+import {buildNatsConfig, generatePassword} from '../server/index.js'
 
 import {type BanWatch, watchSetAdditions} from './ban-watch.js'
 import {cleanupAll} from './cleanup.js'
@@ -145,7 +146,7 @@ async function buildAndProbe(options: DemoOptions, created: string[]): Promise<D
     created.push(star.hub.name, ...star.members.map((m) => m.netns.name))
     const temp = makeTempDir('diswall-demo-')
 
-    const passwords = {[ACCOUNT]: secret(), [HONEYPOT_ACCOUNT]: secret(), server: secret()}
+    const passwords = {[ACCOUNT]: generatePassword(), [HONEYPOT_ACCOUNT]: generatePassword(), server: generatePassword()}
     const nats = await startFleetNats(star, passwords)
     emit({text: `nats-server listens on ${star.hubIpv4}:${nats.port}`, type: 'step'})
     await startServer(star, nats, temp.path, passwords.server, options.cli)
@@ -232,26 +233,13 @@ async function leftoverNamespaces(names: readonly string[]): Promise<string[]> {
   return names.filter((n) => left.has(n))
 }
 
-function secret(): string {
-  return randomBytes(12).toString('base64url')
-}
-
+/** nats-server in the hub, with the permissions `diswall server nats-config` prints for these accounts. */
 async function startFleetNats(star: StarNetwork, passwords: Record<string, string>): Promise<NatsServer> {
-  return startNatsServer({
-    listen: `${star.hubIpv4}:4222`,
-    netns: star.hub,
-    users: [
-      {password: passwords.server!, permissions: {publish: {allow: ['diswall.>']}, subscribe: {allow: ['diswall.>', '_INBOX.>']}}, user: 'server'},
-      ...[ACCOUNT, HONEYPOT_ACCOUNT].map((account) => ({
-        password: passwords[account]!,
-        permissions: {
-          publish: {allow: [`diswall.blacklist.${account}.>`, `diswall.whitelist.${account}.>`, `diswall.stats.${account}.>`]},
-          subscribe: {allow: [`diswall.blacklist.${account}.>`, `diswall.whitelist.${account}.>`, 'diswall.blacklist.new', `_INBOX.${account}.>`]},
-        },
-        user: account,
-      })),
-    ],
+  const {text} = buildNatsConfig({
+    accounts: [ACCOUNT, HONEYPOT_ACCOUNT].map((name) => ({name, password: passwords[name]!})),
+    server: {password: passwords.server!, user: 'server'},
   })
+  return startNatsServer({extraConfig: text, listen: `${star.hubIpv4}:4222`, netns: star.hub})
 }
 
 async function startServer(star: StarNetwork, nats: NatsServer, dir: string, password: string, cli: string): Promise<SpawnedProcess> {
@@ -319,9 +307,17 @@ async function runCli(netns: Netns, cli: string, args: readonly string[]): Promi
   return netns.run(process.execPath, [cli, ...args], {env: {NO_COLOR: '1'}, timeoutMs: 60_000})
 }
 
+/** Starts the daemon and waits until it is ready, connected to NATS and has loaded both lists from the server. */
 async function startDaemon(host: DemoHost, cli: string): Promise<SpawnedProcess> {
   const proc = host.member.netns.spawn(process.execPath, [cli, 'daemon', '-c', host.config], {env: {NO_COLOR: '1'}})
   await waitReady(proc, `the daemon on ${host.member.name}`)
+  let last = ''
+  await waitFor(async () => {
+    const status = await runCli(host.member.netns, cli, ['status', '-c', host.config, '--json']).catch(() => '')
+    const nats = (JSON.parse(status || '{}') as {result?: {nats?: {state?: string; init?: Record<string, {at?: string}>}}}).result?.nats
+    last = nats?.state ?? 'no NATS status'
+    return nats?.state === 'connected' && nats.init?.block?.at !== undefined && nats.init?.allow?.at !== undefined
+  }, {timeoutMs: 30_000, what: `the daemon on ${host.member.name} to connect to NATS and load the lists (last: ${last})`})
   return proc
 }
 
