@@ -72,13 +72,12 @@ describe('errors of the command line', {concurrency: 4}, () => {
     assert.ok(first.some((l) => l.includes('Error: unknown flag --bogus')), first.join('\n'))
   })
 
-  test('a command of the original DisWall that this version lacks is E_NOT_AVAILABLE, typed or from its flag', async () => {
-    const typed = assertEnvelope(await runCli(['server', '--json']), 'E_NOT_AVAILABLE', 2)
-    assert.equal(typed.message, '"diswall server" is not available yet in this version of diswall')
-    const legacy = assertEnvelope(await runCli(['--server'], {env: {DISWALL_CONTENT_TYPE: 'json'}}), 'E_NOT_AVAILABLE', 2)
-    assert.match(legacy.message, /"diswall server" is not available yet/)
-    const text = assertText(await runCli(['server']), 'E_NOT_AVAILABLE', 2)
-    assert.ok(text.some((l) => l.includes('Try this: ')), text.join('\n'))
+  test('the original --server reaches diswall server, typed or from its flag (its config check answers)', async () => {
+    const config = '/nonexistent/diswall.conf'
+    const typed = assertEnvelope(await runCli(['server', '-c', config, '--json']), 'E_CONFIG', 3)
+    assert.match(typed.message, /\/nonexistent\/diswall\.conf: config file not found/)
+    const legacy = assertEnvelope(await runCli(['--server', '-c', config], {env: {DISWALL_CONTENT_TYPE: 'json'}}), 'E_CONFIG', 3)
+    assert.match(legacy.message, /config file not found/)
   })
 
   test('the original --install and --uninstall reach install and uninstall (here into a staging root)', async (t) => {

@@ -13,14 +13,11 @@ test('legacy flags - -g prints the same config as generate-config', async () => 
   assert.match(legacy.stdout, /^ipset_black_list = "diswall-bl"$/m)
 })
 
-test('legacy flags - a translated command this version lacks exits 2 with E_NOT_AVAILABLE, not a crash', async () => {
-  for (const argv of [['--server']]) {
-    const r = await runCli(argv)
-    assert.equal(r.code, 2, argv.join(' '))
-    assert.match(text(r.stderr), /is not available yet in this version of diswall/)
-    assert.match(r.stderr, /E_NOT_AVAILABLE/)
-    assert.doesNotMatch(r.stderr, /at .*\.js:\d+/) // no stack trace
-  }
+test('legacy flags - --server runs the server (its config check answers), not a crash', async () => {
+  const r = await runCli(['--server', '-c', '/nonexistent/diswall.conf'])
+  assert.equal(r.code, 3, r.stderr)
+  assert.match(text(r.stderr), /\/nonexistent\/diswall\.conf: config file not found/)
+  assert.doesNotMatch(r.stderr, /at .*\.js:\d+/) // no stack trace
 })
 
 test('legacy flags - daemon flags without an action reach the daemon (its config check answers)', async () => {

@@ -6,7 +6,8 @@ import type {PatternTestResult} from '../../lib/detect/index.js'
 
 export default class PatternsTest extends DiswallCommand<PatternTestResult> {
   static override args = {
-    files: Args.string({description: 'Pattern files to run; the shipped ones when none is given.', required: false}),
+    // ignoreStdin: without it, oclif 4 takes piped stdin (after a 10 ms wait) as the argument when none is given.
+    files: Args.string({description: 'Pattern files to run; the shipped ones when none is given.', ignoreStdin: true, required: false}),
   }
   static override description = 'Runs pattern files over a log file, standard input or a journal export (`journalctl -o json`) '
     + 'through the detection engine of the daemon, offline: no root, no kernel, no daemon. Shows per regex how many lines it '

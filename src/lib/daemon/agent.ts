@@ -448,11 +448,18 @@ export class Daemon {
     void work.finally(() => this.inFlight.delete(work))
   }
 
-  /** A ban this host detected: applied by the enforcer, published when it went in. */
+  /**
+   * A ban this host detected: published as soon as the never-ban check passes, then applied by the
+   * enforcer. The other hosts need not wait for this host's kernel write (a few ms on nftables): the
+   * detection is what they act on, and a write that fails here is counted and logged here.
+   */
   private async ban(ban: BanRequest): Promise<void> {
-    const outcome = await this.enforcer.ban({address: ban.address, reason: ban.reason, source: ban.source, target: ban.target,
+    const transport = this.options.transport
+    if (transport && this.enforcer.refusal(ban.target) === undefined) {
+      transport.publishAdd('block', banToWire(ban, ban.ttlSec ?? this.config.firewall.block_timeout))
+    }
+    await this.enforcer.ban({address: ban.address, reason: ban.reason, source: ban.source, target: ban.target,
       ...(ban.ttlSec === undefined ? {} : {ttlSec: ban.ttlSec})})
-    if (outcome.result === 'banned') this.options.transport?.publishAdd('block', banToWire(ban, outcome.ttlSec))
   }
 
   /** An allow entry this host detected (a login): applied by the enforcer, published when it went in. */
