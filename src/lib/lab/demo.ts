@@ -13,7 +13,6 @@ import {mkdirSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {buildNatsConfig, generatePassword} from '../server/index.js'
-
 import {type BanWatch, watchSetAdditions} from './ban-watch.js'
 import {cleanupAll} from './cleanup.js'
 import {LabError} from './errors.js'
