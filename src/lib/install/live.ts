@@ -40,7 +40,10 @@ export async function protectAndApply(config: Config, apply: ApplyFromDirOptions
   exec: Exec = defaultExec): Promise<ProtectReport> {
   const fw = await openFirewall(config, exec)
   try {
-    const facts = new HostFacts({exec, sshPorts: SSH_PORTS})
+    // The socket tables of /proc/net are those of the reading process's namespace: when the commands run
+    // elsewhere (a namespace, in tests and the lab), read them through the same runner.
+    const readText = exec === defaultExec ? undefined : async (path: string) => (await exec('cat', [path])).stdout
+    const facts = new HostFacts({exec, sshPorts: SSH_PORTS, ...(readText === undefined ? {} : {readText})})
     await facts.refreshSshPeers()
     const peers = [...facts.sshPeers].map((n) => n.address.text)
     let allowedSshPeers: string[] = []
