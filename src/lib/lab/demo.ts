@@ -310,13 +310,11 @@ async function runCli(netns: Netns, cli: string, args: readonly string[]): Promi
 async function startDaemon(host: DemoHost, cli: string): Promise<SpawnedProcess> {
   const proc = host.member.netns.spawn(process.execPath, [cli, 'daemon', '-c', host.config], {env: {NO_COLOR: '1'}})
   await waitReady(proc, `the daemon on ${host.member.name}`)
-  let last = ''
   await waitFor(async () => {
     const status = await runCli(host.member.netns, cli, ['status', '-c', host.config, '--json']).catch(() => '')
     const nats = (JSON.parse(status || '{}') as {result?: {nats?: {state?: string; init?: Record<string, {at?: string}>}}}).result?.nats
-    last = nats?.state ?? 'no NATS status'
     return nats?.state === 'connected' && nats.init?.block?.at !== undefined && nats.init?.allow?.at !== undefined
-  }, {timeoutMs: 30_000, what: `the daemon on ${host.member.name} to connect to NATS and load the lists (last: ${last})`})
+  }, {timeoutMs: 30_000, what: `the daemon on ${host.member.name} to connect to NATS and load both lists`})
   return proc
 }
 
