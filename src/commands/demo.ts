@@ -54,8 +54,7 @@ function renderEvent(event: DemoEvent): string {
     }
 
     case 'banned': {
-      const after = event.after === 'probe' ? 'after the probe' : 'after the first ban'
-      return `  ${chalk.green('✔')} ${event.host.padEnd(9)} blocks ${event.address}  ${chalk.bold(`${event.ms.toFixed(2)} ms`)} ${after}`
+      return `  ${chalk.green('✔')} ${event.host.padEnd(9)} blocks ${event.address}  ${chalk.bold(`${event.ms.toFixed(2)} ms`)} after the ${event.after}`
     }
 
     case 'missed': {

@@ -29,7 +29,7 @@ import {waitFor} from './wait.js'
 export type DemoEvent =
   | {type: 'step'; text: string}
   | {type: 'probe'; from: string; address: string; host: string; port: number}
-  | {type: 'banned'; host: string; address: string; ms: number; after: 'probe' | 'first ban'}
+  | {type: 'banned'; host: string; address: string; ms: number; after: 'probe'}
   | {type: 'missed'; host: string; address: string; timeoutMs: number}
   | {type: 'connect'; from: string; host: string; port: number; ok: boolean; code?: string}
 
@@ -68,7 +68,7 @@ export interface DemoOutcome {
     probed: {host: string; port: number}
     /** Probe sent → banned in the probed host's kernel set, ms. */
     localMs: number | null
-    /** Banned on the probed host → banned on each other host, ms. */
+    /** Probe sent → banned on each other host, ms. */
     arrivals: DemoArrival[]
     /** Open port 80 of each host from the attacker, after the ban: false = the connection failed. */
     openPortReachable: Array<{host: string; ok: boolean}>
@@ -77,7 +77,7 @@ export interface DemoOutcome {
     address: string
     /** Probe sent → banned on the honeypot host, ms. */
     localMs: number | null
-    /** Banned on the honeypot → banned on each host of the account (server broadcast), ms. */
+    /** Probe of the honeypot sent → banned on each host of the account (through the server's broadcast), ms. */
     arrivals: DemoArrival[]
   }
   /** What failed, in words; empty when ok. */
@@ -361,8 +361,10 @@ async function followBan(
       return {host: host.member.name, ms: null}
     }
 
-    const ms = round(seen.at - (first?.at ?? sentAt))
-    emit({address, after: first ? 'first ban' : 'probe', host: host.member.name, ms, type: 'banned'})
+    // From the probe, like the probed host: a host publishes before its own kernel write, so the
+    // others may well block before it does.
+    const ms = round(seen.at - sentAt)
+    emit({address, after: 'probe', host: host.member.name, ms, type: 'banned'})
     return {host: host.member.name, ms}
   }))
   return {arrivals, localMs}
