@@ -4,10 +4,10 @@
  * the state dir across a restart: the file is rewritten as a whole at most every
  * {@link QUEUE_WRITE_DELAY_MS} (one atomic write, no fsync per report) and removed once empty.
  */
-import {readFile, rm} from 'node:fs/promises'
+import {readFile} from 'node:fs/promises'
 
 import {parseTarget} from '../net/index.js'
-import {writeFileAtomic} from '../system/index.js'
+import {DebouncedFileWriter} from '../system/index.js'
 import {isValidComment, isValidTag} from './codec.js'
 import type {WireEntry, WireList} from './port.js'
 
@@ -45,13 +45,20 @@ export class ReportQueue {
   dropped = 0
   private items: QueuedReport[] = []
   private readonly max: number
-  private timer: NodeJS.Timeout | undefined
-  private writing: Promise<void> = Promise.resolve()
+  private readonly file: DebouncedFileWriter | undefined
   private readonly now: () => number
 
   constructor(private readonly options: ReportQueueOptions = {}) {
     this.max = Math.max(1, options.max ?? DEFAULT_QUEUE_MAX)
     this.now = options.now ?? Date.now
+    const {onError, path} = options
+    if (path !== undefined) {
+      this.file = new DebouncedFileWriter(path, () => this.items.map((r) => formatLine(r)).join(''), {
+        delayMs: QUEUE_WRITE_DELAY_MS,
+        onError: (error) => onError?.(`writing ${path}: ${(error as Error).message}`),
+        removeWhenEmpty: true,
+      })
+    }
   }
 
   get size(): number {
@@ -87,7 +94,7 @@ export class ReportQueue {
   takeAll(): QueuedReport[] {
     const out = this.items
     this.items = []
-    this.schedule()
+    this.file?.touch()
     return out
   }
 
@@ -98,17 +105,12 @@ export class ReportQueue {
       this.dropped += this.items.length - this.max
       this.items = this.items.slice(this.items.length - this.max)
     }
-    this.schedule()
+    this.file?.touch()
   }
 
   /** Writes the file now if a write is pending (stop). */
   async flush(): Promise<void> {
-    if (this.timer !== undefined) {
-      clearTimeout(this.timer)
-      this.timer = undefined
-      this.writing = this.writing.then(() => this.write())
-    }
-    await this.writing
+    await this.file?.flush()
   }
 
   private push(report: QueuedReport, persist: boolean): void {
@@ -117,27 +119,7 @@ export class ReportQueue {
       this.items.shift()
       this.dropped++
     }
-    if (persist) this.schedule()
-  }
-
-  private schedule(): void {
-    if (this.options.path === undefined || this.timer !== undefined) return
-    this.timer = setTimeout(() => {
-      this.timer = undefined
-      this.writing = this.writing.then(() => this.write())
-    }, QUEUE_WRITE_DELAY_MS)
-    this.timer.unref()
-  }
-
-  private async write(): Promise<void> {
-    const path = this.options.path
-    if (path === undefined) return
-    try {
-      if (this.items.length === 0) await rm(path, {force: true})
-      else await writeFileAtomic(path, this.items.map((r) => formatLine(r)).join(''), {mode: 0o600})
-    } catch (error) {
-      this.options.onError?.(`writing ${path}: ${(error as Error).message}`)
-    }
+    if (persist) this.file?.touch()
   }
 }
 

@@ -8,10 +8,9 @@
  * written at most once a second while entries come, and when the source closes; a crash loses at most
  * that second, whose entries are then read twice, which the engine's de-duplication absorbs.
  */
-import {mkdirSync, readFileSync} from 'node:fs'
-import {dirname} from 'node:path'
+import {readFileSync} from 'node:fs'
 
-import {writeFileAtomic} from '../../system/index.js'
+import {DebouncedFileWriter} from '../../system/index.js'
 
 /** Name of the cursor file in the state directory. */
 export const JOURNAL_CURSOR_FILE = 'journal.cursor'
@@ -43,39 +42,22 @@ export function loadJournalCursor(path: string): {cursor: string; timeMs: number
 /** Keeps the cursor file up to date: `note()` after each entry, `flush()` when the source closes. */
 export class JournalCursorWriter {
   private latest: {cursor: string; timeMs: number} | undefined
-  private written: string | undefined
-  private timer: NodeJS.Timeout | undefined
-  private writing: Promise<void> = Promise.resolve()
+  private readonly file: DebouncedFileWriter
 
-  constructor(private readonly path: string, private readonly onError: (error: unknown) => void = () => {}) {}
+  constructor(path: string, onError: (error: unknown) => void = () => {}) {
+    this.file = new DebouncedFileWriter(path, () => (this.latest === undefined ? undefined
+      : `diswall journal cursor v1 ${this.latest.timeMs} ${this.latest.cursor}\n`), {delayMs: 1000, onError})
+  }
 
   /** Records the cursor of the last entry handled; written within a second. Invalid cursors are ignored. */
   note(cursor: string, timeMs: number): void {
     if (!CURSOR.test(cursor)) return
     this.latest = {cursor, timeMs: Math.floor(timeMs)}
-    if (this.timer !== undefined) return
-    this.timer = setTimeout(() => {
-      this.timer = undefined
-      void this.flush()
-    }, 1000)
-    this.timer.unref()
+    this.file.touch()
   }
 
   /** Writes the latest cursor now (if it changed); resolves when it is on disk. Never rejects. */
   flush(): Promise<void> {
-    if (this.timer !== undefined) clearTimeout(this.timer)
-    this.timer = undefined
-    this.writing = this.writing.then(async () => {
-      const latest = this.latest
-      if (latest === undefined || latest.cursor === this.written) return
-      try {
-        mkdirSync(dirname(this.path), {mode: 0o700, recursive: true})
-        await writeFileAtomic(this.path, `diswall journal cursor v1 ${latest.timeMs} ${latest.cursor}\n`)
-        this.written = latest.cursor
-      } catch (error) {
-        this.onError(error)
-      }
-    })
-    return this.writing
+    return this.file.flush()
   }
 }

@@ -10,10 +10,9 @@
  * the engine's de-duplication absorbs.
  */
 import {readFileSync} from 'node:fs'
-import {mkdir, readFile} from 'node:fs/promises'
-import {dirname} from 'node:path'
+import {readFile} from 'node:fs/promises'
 
-import {writeFileAtomic} from '../../system/index.js'
+import {DebouncedFileWriter} from '../../system/index.js'
 
 /** Name of the position file in the state directory. */
 export const KMSG_POSITION_FILE = 'kmsg.position'
@@ -54,39 +53,22 @@ export async function loadKmsgPosition(path: string, currentBoot = bootId()): Pr
 /** Keeps the position file up to date: `note()` after each record, `flush()` when a run ends. */
 export class KmsgPositionWriter {
   private seq: number | undefined
-  private written: number | undefined
-  private timer: NodeJS.Timeout | undefined
-  private writing: Promise<void> = Promise.resolve()
   private readonly boot = bootId()
+  private readonly file: DebouncedFileWriter
 
-  constructor(private readonly path: string, private readonly onError: (error: unknown) => void = () => {}) {}
+  constructor(path: string, onError: (error: unknown) => void = () => {}) {
+    this.file = new DebouncedFileWriter(path, () => (this.seq === undefined || this.boot === undefined ? undefined
+      : `diswall kmsg position v1 ${this.boot} ${this.seq}\n`), {delayMs: 1000, onError})
+  }
 
   /** Records that `seq` was handled; written within a second. */
   note(seq: number): void {
     this.seq = seq
-    if (this.timer !== undefined) return
-    this.timer = setTimeout(() => {
-      this.timer = undefined
-      void this.flush()
-    }, 1000)
-    this.timer.unref()
+    this.file.touch()
   }
 
   /** Writes the latest position now (if it changed); resolves when it is on disk. Never rejects. */
   flush(): Promise<void> {
-    if (this.timer !== undefined) clearTimeout(this.timer)
-    this.timer = undefined
-    this.writing = this.writing.then(async () => {
-      const seq = this.seq
-      if (seq === undefined || seq === this.written || this.boot === undefined) return
-      try {
-        await mkdir(dirname(this.path), {mode: 0o700, recursive: true})
-        await writeFileAtomic(this.path, `diswall kmsg position v1 ${this.boot} ${seq}\n`)
-        this.written = seq
-      } catch (error) {
-        this.onError(error)
-      }
-    })
-    return this.writing
+    return this.file.flush()
   }
 }
