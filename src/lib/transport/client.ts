@@ -29,6 +29,7 @@ import {
   streamCount,
 } from './codec.js'
 import type {DecodeResult, RefusalKind} from './codec.js'
+import {EventQueue} from './event-queue.js'
 import {natsLib} from './nats-lib.js'
 import type {Transport, TransportEvent, TransportSink, WireEntry, WireList} from './port.js'
 import {ReportQueue} from './queue.js'
@@ -109,6 +110,9 @@ const RECENT_OWN_MS = 10 * 60_000
 /** Initial connect attempts: back-off from 250 ms doubling up to this, plus jitter. */
 const CONNECT_BACKOFF_MAX_MS = 5000
 
+/** Connection events kept for a status() reader that lags (or none); the oldest go first. */
+const STATUS_EVENTS_MAX = 1000
+
 /** `host:port` for nats.js: IPv6 addresses in brackets. */
 export function natsServerUrl(server: string, port: number): string {
   return server.includes(':') ? `[${server}]:${port}` : `${server}:${port}`
@@ -177,8 +181,7 @@ export class NatsTransport implements Transport {
   private state: TransportStats['state'] = 'connecting'
   private readonly counters: Omit<TransportStats, 'account' | 'host' | 'queueDropped' | 'queued' | 'state'>
   private readonly loggedRefusals = new Set<RefusalKind>()
-  private readonly events: TransportEvent[] = []
-  private wake: (() => void) | undefined
+  private readonly events = new EventQueue<TransportEvent>(STATUS_EVENTS_MAX)
   private ended = false
   private settle!: (result: Error | void) => void
   private readonly whenClosed = new Promise<Error | void>((resolve) => (this.settle = resolve))
@@ -290,17 +293,8 @@ export class NatsTransport implements Transport {
     }
   }
 
-  async *status(): AsyncGenerator<TransportEvent> {
-    for (;;) {
-      const event = this.events.shift()
-      if (event !== undefined) {
-        yield event
-        continue
-      }
-      if (this.ended) return
-      await new Promise<void>((resolve) => (this.wake = resolve))
-      this.wake = undefined
-    }
+  status(): AsyncGenerator<TransportEvent> {
+    return this.events.read()
   }
 
   closed(): Promise<Error | void> {
@@ -323,7 +317,7 @@ export class NatsTransport implements Transport {
     await this.queue.flush()
     this.state = 'closed'
     this.settle(undefined)
-    this.wake?.()
+    this.events.end()
   }
 
   /** The connection's state and counters. */
@@ -443,7 +437,7 @@ export class NatsTransport implements Transport {
       this.emit({error: transportError(result, this.server), type: 'error'})
       this.ended = true
       this.settle(transportError(result, this.server))
-      this.wake?.()
+      this.events.end()
     }
   }
 
@@ -646,7 +640,5 @@ export class NatsTransport implements Transport {
 
   private emit(event: TransportEvent): void {
     this.events.push(event)
-    if (this.events.length > 1000) this.events.shift()
-    this.wake?.()
   }
 }

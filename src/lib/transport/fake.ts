@@ -1,3 +1,4 @@
+import {EventQueue} from './event-queue.js'
 import type {Transport, TransportEvent, TransportSink, WireEntry, WireList} from './port.js'
 
 /** One publication recorded by {@link FakeTransport}. */
@@ -16,8 +17,7 @@ export class FakeTransport implements Transport {
   /** Everything published, in order. */
   readonly published: Published[] = []
   private sink: TransportSink | undefined
-  private readonly events: TransportEvent[] = []
-  private wake: (() => void) | undefined
+  private readonly events = new EventQueue<TransportEvent>()
   private ended = false
   private settle!: (result: Error | void) => void
   private readonly whenClosed = new Promise<Error | void>((resolve) => (this.settle = resolve))
@@ -36,17 +36,8 @@ export class FakeTransport implements Transport {
     this.published.push({entry, list, op: 'del'})
   }
 
-  async *status(): AsyncGenerator<TransportEvent> {
-    for (;;) {
-      const event = this.events.shift()
-      if (event !== undefined) {
-        yield event
-        continue
-      }
-      if (this.ended) return
-      await new Promise<void>((resolve) => (this.wake = resolve))
-      this.wake = undefined
-    }
+  status(): AsyncGenerator<TransportEvent> {
+    return this.events.read()
   }
 
   closed(): Promise<Error | void> {
@@ -78,7 +69,6 @@ export class FakeTransport implements Transport {
   /** Queues a connection event for status() readers. */
   emit(event: TransportEvent): void {
     this.events.push(event)
-    this.wake?.()
   }
 
   /** The transport gives up: an `error` event, then closed() settles with the error. */
@@ -91,7 +81,7 @@ export class FakeTransport implements Transport {
     if (this.ended) return
     this.ended = true
     this.settle(result)
-    this.wake?.()
+    this.events.end()
   }
 
   private started(): TransportSink {

@@ -4,6 +4,7 @@
  */
 export {connectBus} from './bus.js'
 export type {Bus, BusMessage, BusOptions} from './bus.js'
+export {EventQueue} from './event-queue.js'
 export {FakeTransport} from './fake.js'
 export type {Published} from './fake.js'
 export type {Transport, TransportEvent, TransportSink, WireEntry, WireList} from './port.js'
