@@ -13,8 +13,11 @@ import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import {cleanupAll, connectNetns, createNetns, enableNetnsLogging, type Netns, readKernelSet, type SpawnedProcess, uniqueLogPrefix, waitFor, makeTempDir} from '../../src/lib/lab/index.js'
-import {CLI, runCli} from '../helpers/cli.js'
+import {
+  applyLabFirewall, cleanupAll, connectNetns, createNetns, enableNetnsLogging, makeTempDir, type Netns, readKernelSet, type SpawnedProcess, spawnLabDaemon,
+  startLabDaemon, uniqueLogPrefix, waitFor, writeLabHost,
+} from '../../src/lib/lab/index.js'
+import {CLI} from '../helpers/cli.js'
 import {integrationSkip} from '../helpers/root.js'
 
 const skip = integrationSkip({programs: ['ip', 'ipset', 'iptables', 'ip6tables', 'iptables-restore', 'nft', 'ss', 'conntrack', 'tcpdump', 'setpriv']})
@@ -77,15 +80,9 @@ for (const source of ['kmsg', 'nflog'] as const) {
 
     /** Starts the daemon and, the moment it prints `ready`, sends a probe. */
     const startAndProbe = async (): Promise<{proc: SpawnedProcess; offender: string}> => {
-      const proc = victim.spawn(process.execPath, [CLI, 'daemon', '-c', configFile, '--local-only'], {env: {NO_COLOR: '1'}})
+      // Its output looked at every millisecond rather than at waitFor's interval: the probe must follow `ready` closely.
+      const proc = await startLabDaemon({args: ['--local-only'], cli: [CLI], config: configFile, intervalMs: 1, netns: victim})
       daemon = proc
-      const deadline = Date.now() + 30_000
-      // Polled every millisecond rather than with waitFor's interval: the probe must follow `ready` closely.
-      while (!/ ready: /.test(proc.output().stdout)) {
-        if (proc.exitStatus) throw new Error(`the daemon exited ${JSON.stringify(proc.exitStatus)}: ${proc.output().stdout}${proc.output().stderr}`)
-        if (Date.now() > deadline) throw new Error(`the daemon was not ready within 30 s: ${proc.output().stdout}${proc.output().stderr}`)
-        await sleep(1)
-      }
       return {offender: probe(), proc}
     }
 
@@ -121,29 +118,16 @@ for (const source of ['kmsg', 'nflog'] as const) {
       removeBase = () => temp.remove()
       triggers = join(base, 'triggers')
       mkdirSync(triggers)
-      const dir = join(base, 'firewall')
-      for (const file of ['incoming.d/00-established', 'incoming.d/90-log', 'incoming.d/99-reject', 'outgoing.d/00-accept']) {
-        mkdirSync(join(dir, file, '..'), {recursive: true})
-        writeFileSync(join(dir, file), '')
-      }
-      mkdirSync(join(dir, 'patterns.d'))
-      configFile = join(base, 'diswall.conf')
-      writeFileSync(configFile, [
-        'local_only = true',
-        '[firewall]',
-        'backend = "ipset"',
-        `dir = "${dir}"`,
-        '[detect]',
-        `source = "${source}"`,
-        `log_prefix = "${logPrefix}"`,
-        `nflog_group = ${NFLOG_GROUP}`,
-        '[daemon]',
-        `state_dir = "${join(base, 'state')}"`,
-        `socket = "${join(base, 'diswall.sock')}"`,
-        '',
-      ].join('\n'))
-      const applied = await runCli(['firewall', 'apply', '-c', configFile, '--json'], {wrap: ['ip', 'netns', 'exec', victim.name]})
-      assert.equal(applied.code, 0, applied.stdout + applied.stderr)
+      configFile = writeLabHost({
+        config: {
+          local_only: true,
+          firewall: {backend: 'ipset'},
+          detect: {log_prefix: logPrefix, nflog_group: NFLOG_GROUP, source},
+        },
+        dir: base,
+        firewall: ['incoming.d/00-established', 'incoming.d/90-log', 'incoming.d/99-reject', 'outgoing.d/00-accept', 'patterns.d/'],
+      }).config
+      await applyLabFirewall(victim, [CLI], configFile)
 
       sender = attacker.spawn(process.execPath, ['-e', SENDER_SCRIPT, triggers, VICTIM, String(PROBE_PORT)])
       await waitFor(() => sender.output().stdout.includes('watching'), {what: 'the sender'})
@@ -218,7 +202,7 @@ for (const source of ['kmsg', 'nflog'] as const) {
       it('daemon (nflog) - a group held by another program is reported with its PID; the source reads once it is free', async () => {
         const holder = victim.spawn('tcpdump', ['-l', '-n', '-i', `nflog:${NFLOG_GROUP}`])
         await waitFor(() => holder.output().stderr.includes('listening on'), {what: 'the other tcpdump'})
-        const proc = victim.spawn(process.execPath, [CLI, 'daemon', '-c', configFile, '--local-only'], {env: {NO_COLOR: '1'}})
+        const proc = spawnLabDaemon({args: ['--local-only'], cli: [CLI], config: configFile, netns: victim})
         daemon = proc
         try {
           await waitFor(() => proc.output().stdout.includes(`NFLOG group ${NFLOG_GROUP} is taken by PID ${holder.pid} (tcpdump`), {

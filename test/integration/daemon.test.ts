@@ -11,13 +11,16 @@
  * not the link's own.
  */
 import assert from 'node:assert/strict'
-import {appendFileSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync, closeSync, constants} from 'node:fs'
+import {appendFileSync, openSync, renameSync, writeFileSync, writeSync, closeSync, constants} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import {KmsgSource,parseKernelLog} from '../../src/lib/detect/index.js'
-import {cleanupAll, connectNetns, createNetns, enableNetnsLogging, type Netns, type Probe, probeMany, type ProbeOutcome, readKernelSet, type SetBackendKind, type SpawnedProcess, startEchoServer, uniqueLogPrefix, waitFor, makeTempDir} from '../../src/lib/lab/index.js'
+import {
+  applyLabFirewall, cleanupAll, connectNetns, createNetns, enableNetnsLogging, makeTempDir, type Netns, type Probe, probeMany, type ProbeOutcome, readKernelSet,
+  type SetBackendKind, type SpawnedProcess, startEchoServer, startLabDaemon, uniqueLogPrefix, waitFor, writeLabHost,
+} from '../../src/lib/lab/index.js'
 import {CLI, runCli} from '../helpers/cli.js'
 import {integrationSkip} from '../helpers/root.js'
 
@@ -65,14 +68,7 @@ for (const variant of [
     const probe = (probes: Probe[], timeoutMs = 1500): Promise<ProbeOutcome[]> => probeMany(attacker, probes, timeoutMs)
     const outcome = (o: ProbeOutcome): string => (o.ok ? 'ok' : o.code)
 
-    const startDaemon = async (): Promise<SpawnedProcess> => {
-      const proc = victim.spawn(process.execPath, [CLI, 'daemon', '-c', configFile, '--local-only'], {env: {NO_COLOR: '1'}})
-      await waitFor(() => {
-        if (proc.exitStatus) throw new Error(`the daemon exited ${JSON.stringify(proc.exitStatus)}: ${proc.output().stdout}${proc.output().stderr}`)
-        return / ready: /.test(proc.output().stdout)
-      }, {timeoutMs: 20_000, what: 'the daemon to be ready'})
-      return proc
-    }
+    const startDaemon = (): Promise<SpawnedProcess> => startLabDaemon({args: ['--local-only'], cli: [CLI], config: configFile, netns: victim, timeoutMs: 20_000})
 
     before(async () => {
       await enableNetnsLogging()
@@ -91,49 +87,36 @@ for (const variant of [
       const temp = makeTempDir('diswall-daemon-it-')
       base = temp.path
       removeBase = () => temp.remove()
-      const dir = join(base, 'firewall')
       authLog = join(base, 'auth.log')
       writeFileSync(authLog, '')
-      const put = (path: string, text = ''): void => {
-        mkdirSync(join(dir, path, '..'), {recursive: true})
-        writeFileSync(join(dir, path), text)
-      }
-      put('incoming.d/00-established')
-      put('incoming.d/00-related')
-      put('incoming.d/05-essential-icmpv6')
-      put('incoming.d/10-http')
-      put('incoming.d/90-log')
-      put('incoming.d/99-reject')
-      put('outgoing.d/00-accept')
-      put('patterns.d/ssh.patterns', [
-        `file = ${authLog}`,
-        'ports = 22',
-        'tag = ssh',
-        'threshold = 3',
-        'window = 10m',
-        String.raw`^Failed password for \S+ from __IP__ port \d+ ssh2$`,
-        '',
-      ].join('\n'))
-      configFile = join(base, 'diswall.conf')
-      writeFileSync(configFile, [
-        'local_only = true',
-        `ignore_ips = ["${IGNORED.v4}", "${IGNORED.v6}"]`,
-        '[firewall]',
-        `backend = "${backend}"`,
-        `dir = "${dir}"`,
-        '[detect]',
-        `source = "${variant.source}"`,
-        `log_prefix = "${logPrefix}"`,
-        `pipe_path = "${join(base, 'pipe', 'diswall.pipe')}"`,
-        `nflog_group = ${NFLOG_GROUP}`,
-        '[daemon]',
-        `state_dir = "${join(base, 'state')}"`,
-        `socket = "${join(base, 'diswall.sock')}"`,
-        '',
-      ].join('\n'))
-
-      const applied = await runCli(['firewall', 'apply', '-c', configFile, '--json'], {wrap: ['ip', 'netns', 'exec', victim.name]})
-      assert.equal(applied.code, 0, applied.stdout + applied.stderr)
+      configFile = writeLabHost({
+        config: {
+          ignore_ips: [IGNORED.v4, IGNORED.v6],
+          local_only: true,
+          firewall: {backend},
+          detect: {log_prefix: logPrefix, nflog_group: NFLOG_GROUP, pipe_path: join(base, 'pipe', 'diswall.pipe'), source: variant.source},
+        },
+        dir: base,
+        firewall: {
+          'incoming.d/00-established': '',
+          'incoming.d/00-related': '',
+          'incoming.d/05-essential-icmpv6': '',
+          'incoming.d/10-http': '',
+          'incoming.d/90-log': '',
+          'incoming.d/99-reject': '',
+          'outgoing.d/00-accept': '',
+          'patterns.d/ssh.patterns': [
+            `file = ${authLog}`,
+            'ports = 22',
+            'tag = ssh',
+            'threshold = 3',
+            'window = 10m',
+            String.raw`^Failed password for \S+ from __IP__ port \d+ ssh2$`,
+            '',
+          ].join('\n'),
+        },
+      }).config
+      await applyLabFirewall(victim, [CLI], configFile)
       daemon = await startDaemon()
       if (variant.source === 'pipe') forwarder = await forwardToPipe(join(base, 'pipe', 'diswall.pipe'), logPrefix)
     })

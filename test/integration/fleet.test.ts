@@ -6,15 +6,15 @@
  * payloads naming B's own address, the NATS server or loopback.
  */
 import assert from 'node:assert/strict'
-import {mkdirSync, writeFileSync} from 'node:fs'
+import {writeFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import {
-  cleanupAll, connectNetns, createNetns, enableNetnsLogging, makeTempDir, type NatsServer, type Netns, probeMany, readKernelSet,
-  type SpawnedProcess, startEchoServer, startNatsServer, uniqueLogPrefix, waitFor,
+  applyLabFirewall, cleanupAll, connectNetns, createNetns, enableNetnsLogging, makeTempDir, type NatsServer, type Netns, probeMany, readKernelSet,
+  type SpawnedProcess, startEchoServer, startLabDaemon, startNatsServer, uniqueLogPrefix, waitFor, writeLabHost,
 } from '../../src/lib/lab/index.js'
 import {CLI, runCli} from '../helpers/cli.js'
 import {integrationSkip} from '../helpers/root.js'
@@ -53,14 +53,7 @@ describe('fleet: two daemons share bans over a real nats-server', {skip}, () => 
   const allowed = async (host: Host): Promise<string[]> => [...(await readKernelSet(host.ns, 'ipset', 'diswall-wl')).keys()].sort()
   const startNats = async (): Promise<NatsServer> => startNatsServer({listen: `0.0.0.0:${NATS_PORT}`, netns: hub, users: USERS})
 
-  const startDaemon = async (host: Host): Promise<SpawnedProcess> => {
-    const proc = host.ns.spawn(process.execPath, [CLI, 'daemon', '-c', host.config], {env: {NO_COLOR: '1'}})
-    await waitFor(() => {
-      if (proc.exitStatus) throw new Error(`daemon ${host.name} exited ${JSON.stringify(proc.exitStatus)}: ${proc.output().stdout}${proc.output().stderr}`)
-      return / ready: /.test(proc.output().stdout)
-    }, {timeoutMs: 30_000, what: `daemon ${host.name} to be ready`})
-    return proc
-  }
+  const startDaemon = (host: Host): Promise<SpawnedProcess> => startLabDaemon({cli: [CLI], config: host.config, name: `daemon ${host.name}`, netns: host.ns})
 
   const natsState = async (host: Host): Promise<{state: string; queued: number; refused: Record<string, number>}> => {
     const s = await cli(host, ['status', '--json'])
@@ -100,41 +93,28 @@ const {connect} = require(${JSON.stringify(natsMain)})
         for (let n = 1; n <= 40; n++) await attacker.run('ip', ['addr', 'add', `${OFFENDER(n)}/32`, 'dev', toAttacker.b.ifname])
       }
       await startEchoServer(ns, HTTP)
-      const dir = join(base, name, 'firewall')
-      const put = (path: string, text = ''): void => {
-        mkdirSync(join(dir, path, '..'), {recursive: true})
-        writeFileSync(join(dir, path), text)
-      }
-      for (const file of ['incoming.d/00-established', 'incoming.d/00-related', 'incoming.d/05-essential-icmpv6', 'incoming.d/10-http',
-        'incoming.d/90-log', 'incoming.d/99-reject', 'outgoing.d/00-accept']) put(file)
-      mkdirSync(join(dir, 'patterns.d'), {recursive: true})
-      const config = join(base, name, 'diswall.conf')
-      writeFileSync(config, [
-        'local_only = false',
-        'send_statistics = false',
-        '[firewall]',
-        'backend = "ipset"',
-        `dir = "${dir}"`,
-        '[detect]',
-        'source = "kmsg"',
-        `log_prefix = "${uniqueLogPrefix(`fl${name}`)}"`,
-        'skip_private = false',
-        '[daemon]',
-        `state_dir = "${join(base, name, 'state')}"`,
-        `socket = "${join(base, name, 'diswall.sock')}"`,
-        '[nats]',
-        `server = "${toHub.a.ipv4}"`,
-        `port = ${NATS_PORT}`,
-        'client_name = "acme"',
-        'client_pass = "pw"',
-        `hostname = "host-${name}"`,
-        'connect_timeout = "2s"',
-        'request_timeout = "2s"',
-        '',
-      ].join('\n'))
+      const {config} = writeLabHost({
+        config: {
+          local_only: false,
+          send_statistics: false,
+          firewall: {backend: 'ipset'},
+          detect: {log_prefix: uniqueLogPrefix(`fl${name}`), skip_private: false, source: 'kmsg'},
+          nats: {
+            client_name: 'acme',
+            client_pass: 'pw',
+            connect_timeout: '2s',
+            hostname: `host-${name}`,
+            port: NATS_PORT,
+            request_timeout: '2s',
+            server: toHub.a.ipv4,
+          },
+        },
+        dir: join(base, name),
+        firewall: ['incoming.d/00-established', 'incoming.d/00-related', 'incoming.d/05-essential-icmpv6', 'incoming.d/10-http',
+          'incoming.d/90-log', 'incoming.d/99-reject', 'outgoing.d/00-accept', 'patterns.d/'],
+      })
       hosts[name] = {config, name, natsAddress: toHub.a.ipv4, ns}
-      const applied = await cli(hosts[name], ['firewall', 'apply', '--json'])
-      assert.equal(applied.code, 0, applied.stdout + applied.stderr)
+      await applyLabFirewall(ns, [CLI], config)
     }
     nats = await startNats()
     hosts.a.daemon = await startDaemon(hosts.a)

@@ -15,6 +15,7 @@ import {join} from 'node:path'
 import {buildNatsConfig, generatePassword} from '../server/index.js'
 import {type BanWatch, watchSetAdditions} from './ban-watch.js'
 import {cleanupAll} from './cleanup.js'
+import {applyLabFirewall, startLabDaemon, waitForReady, writeLabHost} from './daemon.js'
 import {LabError} from './errors.js'
 import {type NatsServer, startNatsServer} from './nats.js'
 import {enableNetnsLogging, listNetns, type Netns, uniqueLogPrefix} from './netns.js'
@@ -161,7 +162,7 @@ async function buildAndProbe(options: DemoOptions, created: string[]): Promise<D
     }
 
     await Promise.all(hosts.map(async (host) => {
-      await runCli(host.member.netns, options.cli, ['firewall', 'apply', '-c', host.config])
+      await applyLabFirewall(host.member.netns, [options.cli], host.config, {timeoutMs: 60_000})
       host.watch = await watchSetAdditions(host.member.netns)
       host.daemon = await startDaemon(host, options.cli)
     }))
@@ -260,46 +261,29 @@ async function startServer(star: StarNetwork, nats: NatsServer, dir: string, pas
     '',
   ].join('\n'), {mode: 0o600})
   const proc = star.hub.spawn(process.execPath, [cli, 'server', '-c', config], {env: {NO_COLOR: '1'}})
-  await waitReady(proc, 'diswall server')
+  await waitForReady(proc, 'diswall server')
   return proc
 }
 
 function writeHostFiles(dir: string, host: DemoHost, nats: NatsServer, star: StarNetwork, password: string): string {
-  const firewall = join(dir, 'firewall')
-  const put = (path: string, text = ''): void => {
-    mkdirSync(join(firewall, path, '..'), {recursive: true})
-    writeFileSync(join(firewall, path), text)
-  }
-
-  put('incoming.d/00-established')
-  put('incoming.d/00-related')
-  put('incoming.d/05-essential-icmpv6')
-  put(`incoming.d/20-${OPEN_PORT}`)
-  put('incoming.d/90-log')
-  put('incoming.d/99-reject')
-  put('outgoing.d/00-accept')
-  const config = join(dir, 'diswall.conf')
-  writeFileSync(config, [
-    'local_only = false',
-    'send_statistics = false',
-    '[nats]',
-    `server = "${star.hubIpv4}"`,
-    `port = ${nats.port}`,
-    `client_name = "${host.account}"`,
-    `client_pass = "${password}"`,
-    `hostname = "${host.member.name}"`,
-    '[firewall]',
-    'backend = "nftables"',
-    `dir = "${firewall}"`,
-    '[detect]',
-    `log_prefix = "${uniqueLogPrefix('demo')}"`,
-    'service_logs = "files"',
-    '[daemon]',
-    `state_dir = "${join(dir, 'state')}"`,
-    `socket = "${join(dir, 'diswall.sock')}"`,
-    '',
-  ].join('\n'), {mode: 0o600})
-  return config
+  return writeLabHost({
+    config: {
+      local_only: false,
+      send_statistics: false,
+      nats: {
+        client_name: host.account,
+        client_pass: password,
+        hostname: host.member.name,
+        port: nats.port,
+        server: star.hubIpv4,
+      },
+      firewall: {backend: 'nftables'},
+      detect: {log_prefix: uniqueLogPrefix('demo'), service_logs: 'files'},
+    },
+    dir,
+    firewall: ['incoming.d/00-established', 'incoming.d/00-related', 'incoming.d/05-essential-icmpv6', `incoming.d/20-${OPEN_PORT}`,
+      'incoming.d/90-log', 'incoming.d/99-reject', 'outgoing.d/00-accept'],
+  }).config
 }
 
 async function runCli(netns: Netns, cli: string, args: readonly string[]): Promise<string> {
@@ -308,25 +292,13 @@ async function runCli(netns: Netns, cli: string, args: readonly string[]): Promi
 
 /** Starts the daemon and waits until it is ready, connected to NATS and has loaded both lists from the server. */
 async function startDaemon(host: DemoHost, cli: string): Promise<SpawnedProcess> {
-  const proc = host.member.netns.spawn(process.execPath, [cli, 'daemon', '-c', host.config], {env: {NO_COLOR: '1'}})
-  await waitReady(proc, `the daemon on ${host.member.name}`)
+  const proc = await startLabDaemon({cli: [cli], config: host.config, name: `the daemon on ${host.member.name}`, netns: host.member.netns})
   await waitFor(async () => {
     const status = await runCli(host.member.netns, cli, ['status', '-c', host.config, '--json']).catch(() => '')
     const nats = (JSON.parse(status || '{}') as {result?: {nats?: {state?: string; init?: Record<string, {at?: string}>}}}).result?.nats
     return nats?.state === 'connected' && nats.init?.block?.at !== undefined && nats.init?.allow?.at !== undefined
   }, {timeoutMs: 30_000, what: `the daemon on ${host.member.name} to connect to NATS and load both lists`})
   return proc
-}
-
-async function waitReady(proc: SpawnedProcess, what: string): Promise<void> {
-  await waitFor(() => {
-    if (proc.exitStatus) {
-      const {stderr, stdout} = proc.output()
-      throw new LabError(`${what} exited ${JSON.stringify(proc.exitStatus)}: ${stdout}${stderr}`.trim())
-    }
-
-    return / ready: /.test(proc.output().stdout)
-  }, {timeoutMs: 30_000, what: `${what} to be ready`})
 }
 
 /** One SYN to host:port from inside `netns`; resolves with the wall-clock time it was sent (sub-ms). */

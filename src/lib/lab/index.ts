@@ -46,6 +46,8 @@ export {addScanSources, MAX_SCAN_SOURCES, SCAN_SOURCES_NETWORK, scanSource, synS
 export type {ScanReport} from './scan.js'
 export {parseMonitorLine, preciseNow, watchSetAdditions} from './ban-watch.js'
 export type {BanWatch, SetAddition} from './ban-watch.js'
+export {applyLabFirewall, renderLabConfig, spawnLabDaemon, startLabDaemon, waitForReady, writeLabHost} from './daemon.js'
+export type {LabCli, LabConfig, LabConfigValue, LabDaemonOptions, LabHost, LabHostOptions} from './daemon.js'
 export {runDemo} from './demo.js'
 export type {DemoArrival, DemoEvent, DemoOptions, DemoOutcome} from './demo.js'
 export {openStarNetwork} from './star.js'
