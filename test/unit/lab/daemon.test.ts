@@ -4,7 +4,7 @@ import {join} from 'node:path'
 import {test} from 'node:test'
 
 import {parseConfig} from '../../../src/lib/config/index.js'
-import {makeTempDir, renderLabConfig, writeLabHost} from '../../../src/lib/lab/index.js'
+import {LabError, makeTempDir, renderLabConfig, spawnProcess, waitFor, waitForReady, writeLabHost} from '../../../src/lib/lab/index.js'
 
 test('renderLabConfig - top-level keys first, then each section; strings quoted, lists as arrays', () => {
   assert.equal(renderLabConfig({
@@ -49,4 +49,30 @@ test('writeLabHost - the firewall directory and a config diswall reads, with the
   assert.deepEqual(config.firewall, {...config.firewall, backend: 'nftables', dir: host.firewallDir})
   assert.deepEqual(config.daemon, {...config.daemon, socket: host.socket, state_dir: host.stateDir})
   assert.equal(config.detect.log_prefix, 'dw-test')
+})
+
+test('waitForReady - resolves once ready is printed; a process that exits first fails at once with its output', async () => {
+  const ready = spawnProcess(process.execPath, ['-e', "setTimeout(() => console.log('diswall daemon 1.0 ready: 0 bans'), 100); setInterval(() => {}, 1000)"])
+  try {
+    await waitForReady(ready, 'the daemon', {timeoutMs: 10_000})
+  } finally {
+    await ready.stop()
+  }
+
+  const started = Date.now()
+  const dying = spawnProcess(process.execPath, ['-e', "console.error('cannot read the config'); process.exit(3)"])
+  await assert.rejects(waitForReady(dying, 'daemon a', {timeoutMs: 20_000}), (error: Error) => {
+    assert.ok(error instanceof LabError)
+    assert.match(error.message, /^daemon a exited \{"code":3,"signal":null\}: cannot read the config$/)
+    return true
+  })
+  assert.ok(Date.now() - started < 15_000, 'not at the deadline')
+
+  const silent = spawnProcess(process.execPath, ['-e', "console.log('starting'); setInterval(() => {}, 1000)"])
+  try {
+    await waitFor(() => silent.output().stdout.includes('starting'), {timeoutMs: 10_000, what: 'the first line'})
+    await assert.rejects(waitForReady(silent, 'the server', {timeoutMs: 300}), /^LabError: the server was not ready within 300 ms: starting$/)
+  } finally {
+    await silent.stop()
+  }
 })
