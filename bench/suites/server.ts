@@ -75,7 +75,9 @@ async function openBenchServer(prefix: string): Promise<BenchServer> {
     passwords,
     socket,
     async start() {
-      server = spawnProcess(process.execPath, ['--import', 'tsx', DEV_CLI, 'server', '-c', config], {env: {NO_COLOR: '1'}})
+      // DISWALL_BENCH_CPU_PROF=DIR: the server writes a V8 CPU profile into DIR when it stops.
+      const profile = process.env.DISWALL_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.DISWALL_BENCH_CPU_PROF}`] : []
+      server = spawnProcess(process.execPath, [...profile, '--import', 'tsx', DEV_CLI, 'server', '-c', config], {env: {NO_COLOR: '1'}})
       const proc = server
       await waitFor(() => {
         if (proc.exitStatus) throw new Error(`the server exited ${JSON.stringify(proc.exitStatus)}: ${proc.output().stdout}${proc.output().stderr}`)
