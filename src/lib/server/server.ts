@@ -34,7 +34,7 @@ import {
   parseSubject,
   wantsStream,
 } from '../transport/index.js'
-import type {Bus, BusMessage} from '../transport/index.js'
+import type {Bus, BusMessage, ParsedSubject, SubjectRefusal} from '../transport/index.js'
 import {LIST_LIMITS, ServerCore} from './core.js'
 import type {CorePolicy} from './core.js'
 import {serverMetricFamilies, SERVER_SERVICE} from './status.js'
@@ -50,6 +50,8 @@ const MAX_STATS_BYTES = 4096
 const LOG_BURST = 20
 /** Init reply messages sent between two flushes (bounds what waits in the client's buffer). */
 const CHUNKS_PER_FLUSH = 16
+/** Parsed subjects kept (hosts publish on a few subjects each); the cache is emptied when full. */
+const SUBJECT_CACHE_MAX = 10_000
 /** The host token the server publishes under when it tells an account about an escalated ban. */
 const SERVER_HOST = 'diswall-server'
 
@@ -84,6 +86,7 @@ export class DiswallServer {
   private lastReloadError: string | undefined
   private logWindow = {at: 0, logged: 0, suppressed: 0}
   private readonly now: () => number
+  private readonly subjects = new Map<string, ParsedSubject>()
 
   constructor(private readonly options: ServerOptions) {
     this.config = options.config
@@ -204,7 +207,7 @@ export class DiswallServer {
   }
 
   private onAdd(msg: BusMessage): void {
-    const parsed = parseSubject(msg.subject)
+    const parsed = this.parseSubject(msg.subject)
     if (isSubjectRefusal(parsed) || parsed.kind === 'global') return this.bad(msg, isSubjectRefusal(parsed) ? parsed.reason : 'global subject')
     if (parsed.kind === 'stats') return this.onStats(parsed.account, parsed.host, msg)
     const {account, host, list} = parsed
@@ -239,7 +242,7 @@ export class DiswallServer {
   }
 
   private onDel(msg: BusMessage): void {
-    const parsed = parseSubject(msg.subject)
+    const parsed = this.parseSubject(msg.subject)
     if (isSubjectRefusal(parsed) || parsed.kind !== 'list') return this.bad(msg, isSubjectRefusal(parsed) ? parsed.reason : 'not a list subject')
     const decoded = decodeDel(msg.data, msg.headers)
     if (!decoded.ok) return this.bad(msg, decoded.reason)
@@ -253,7 +256,7 @@ export class DiswallServer {
   }
 
   private async onInit(msg: BusMessage): Promise<void> {
-    const parsed = parseSubject(msg.subject)
+    const parsed = this.parseSubject(msg.subject)
     if (isSubjectRefusal(parsed) || parsed.kind !== 'list') return this.bad(msg, isSubjectRefusal(parsed) ? parsed.reason : 'not a list subject')
     if (msg.reply === '') return this.bad(msg, 'init without a reply subject')
     const {account, list} = parsed
@@ -293,6 +296,17 @@ export class DiswallServer {
       return this.bad(msg, 'statistics that are not JSON')
     }
     if (!this.core!.stats(account, host, payload)) this.bad(msg, 'statistics without valid counters')
+  }
+
+  /** parseSubject(), remembered per subject string: a subject is checked once, not on each report. */
+  private parseSubject(subject: string): ParsedSubject | SubjectRefusal {
+    const known = this.subjects.get(subject)
+    if (known !== undefined) return known
+    const parsed = parseSubject(subject)
+    if (isSubjectRefusal(parsed)) return parsed
+    if (this.subjects.size >= SUBJECT_CACHE_MAX) this.subjects.clear()
+    this.subjects.set(subject, parsed)
+    return parsed
   }
 
   private bad(msg: BusMessage, reason: string): void {
