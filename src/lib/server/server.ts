@@ -36,6 +36,8 @@ import {
 } from '../transport/index.js'
 import type {Bus, BusMessage, ParsedSubject, SubjectRefusal} from '../transport/index.js'
 import {LIST_LIMITS, ServerCore} from './core.js'
+import {Inbox, PENDING_LIMITS} from './inbox.js'
+import type {InboxCounters, PendingLimits} from './inbox.js'
 import type {CorePolicy} from './core.js'
 import {serverMetricFamilies, SERVER_SERVICE} from './status.js'
 import type {ServerStatus} from './status.js'
@@ -64,6 +66,14 @@ export interface ServerOptions {
   /** The clock, milliseconds (tests). */
   now?: () => number
   store?: SqliteStoreOptions
+  /** Pending limits of the subscriptions; {@link PENDING_LIMITS} by default (tests set small ones). */
+  pending?: PendingLimits
+}
+
+/** A message waiting in the inbox with its handler. */
+interface Pending {
+  msg: BusMessage
+  handle(msg: BusMessage): void
 }
 
 /** The server: start() once, stop() once; reload() on SIGHUP. */
@@ -87,12 +97,24 @@ export class DiswallServer {
   private logWindow = {at: 0, logged: 0, suppressed: 0}
   private readonly now: () => number
   private readonly subjects = new Map<string, ParsedSubject>()
+  private readonly inbox: Inbox<Pending>
+  private readonly pendingLimits: PendingLimits
+  private readonly subscriptions: Array<{drain(): Promise<void>}> = []
+  private disconnects = 0
 
   constructor(private readonly options: ServerOptions) {
     this.config = options.config
     this.now = options.now ?? Date.now
     this.startedAt = this.now()
     this.loadedAt = this.startedAt
+    this.pendingLimits = options.pending ?? PENDING_LIMITS
+    this.inbox = new Inbox<Pending>({
+      handle: (p) => p.handle(p.msg),
+      limits: this.pendingLimits,
+      now: this.now,
+      onSlow: (event) => this.onSlowConsumer(event),
+      size: (p) => p.msg.data.byteLength + p.msg.subject.length,
+    })
   }
 
   /** Opens the store, the control socket, metrics, then NATS; resolves once subscribed ("ready"). */
@@ -124,15 +146,24 @@ export class DiswallServer {
     })
     this.connected = true
     this.bus.onStatus((event) => {
-      if (event.startsWith('disconnect')) this.connected = false
+      if (event.startsWith('disconnect')) {
+        this.connected = false
+        this.disconnects++
+      }
       if (event.startsWith('reconnect') && !event.startsWith('reconnecting')) this.connected = true
       if (!event.startsWith('pingTimer')) logger.log(event.startsWith('error') ? 'warning' : 'info', `nats: ${event}`)
     })
-    this.bus.subscribe(listWildcard(ANY, 'add', ANY, ANY), (msg) => this.guard(() => this.onAdd(msg)))
-    this.bus.subscribe(listWildcard(ANY, 'del', ANY, ANY), (msg) => this.guard(() => this.onDel(msg)))
-    this.bus.subscribe(listWildcard(ANY, 'init', ANY, ANY), (msg) => {
-      this.onInit(msg).catch((error: unknown) => this.failure(`init reply on ${msg.subject}`, error))
-    })
+    // Every message goes through the inbox (the pending limits), in the order it arrived.
+    const receive = (handle: (msg: BusMessage) => void) => (msg: BusMessage): void => {
+      this.inbox.push({handle, msg})
+    }
+    this.subscriptions.push(
+      this.bus.subscribe(listWildcard(ANY, 'add', ANY, ANY), receive((msg) => this.guard(() => this.onAdd(msg)))),
+      this.bus.subscribe(listWildcard(ANY, 'del', ANY, ANY), receive((msg) => this.guard(() => this.onDel(msg)))),
+      this.bus.subscribe(listWildcard(ANY, 'init', ANY, ANY), receive((msg) => {
+        this.onInit(msg).catch((error: unknown) => this.failure(`init reply on ${msg.subject}`, error))
+      })),
+    )
     await this.bus.flush()
 
     this.sweepTimer = setInterval(() => this.guard(() => this.core?.sweep()), SWEEP_INTERVAL_MS)
@@ -149,6 +180,10 @@ export class DiswallServer {
   async stop(): Promise<void> {
     clearInterval(this.sweepTimer)
     clearInterval(this.rateTimer)
+    // Stop the subscriptions (what nats-server sent before still arrives), handle every message that
+    // waits, then close: each request that arrived gets its answer.
+    await Promise.all(this.subscriptions.map((sub) => sub.drain().catch(() => {})))
+    this.inbox.drainAll()
     await this.bus?.drain()
     this.connected = false
     this.store?.close()
@@ -192,7 +227,8 @@ export class DiswallServer {
       errors: this.errors,
       hostStats: this.store?.statsSince(Math.floor(now / 1000) - 86_400) ?? [],
       init: {entries: c?.initEntries ?? 0, requests: c?.initRequests ?? 0, truncated: this.truncated},
-      nats: {connected: this.connected, maxPayload: this.bus?.maxPayload ?? 0, servers: `${nats.server}:${nats.port}`, user: nats.client_name},
+      nats: {connected: this.connected, disconnects: this.disconnects, maxPayload: this.bus?.maxPayload ?? 0, servers: `${nats.server}:${nats.port}`, user: nats.client_name},
+      pending: pendingStatus(this.inbox.counters, this.pendingLimits),
       pid: process.pid,
       reports: {
         deleted: c?.deleted ?? 0, invalid: this.invalid, perSec: Math.round(perSec * 10) / 10, rateLimited: c?.rateLimited ?? 0,
@@ -298,6 +334,17 @@ export class DiswallServer {
     if (!this.core!.stats(account, host, payload)) this.bad(msg, 'statistics without valid counters')
   }
 
+  private onSlowConsumer(event: {kind: 'begin'} | {kind: 'end'; dropped: number; durationMs: number}): void {
+    const {logger} = this.options
+    const {bytes, messages} = this.pendingLimits
+    if (event.kind === 'begin') {
+      logger.log('error', `slow consumer: ${messages} messages (or ${bytes} bytes) wait to be handled; further reports are dropped `
+        + 'and counted until the server catches up (see diswall server status)')
+    } else {
+      logger.log('warning', `slow consumer: caught up after ${(event.durationMs / 1000).toFixed(1)} s; ${event.dropped} messages were dropped`)
+    }
+  }
+
   /** parseSubject(), remembered per subject string: a subject is checked once, not on each report. */
   private parseSubject(subject: string): ParsedSubject | SubjectRefusal {
     const known = this.subjects.get(subject)
@@ -349,6 +396,14 @@ export function corePolicy(config: Config): CorePolicy {
     globalMinAccounts: config.server.global_min_accounts,
     honeypots: new Set(config.nats.honeypots),
     limits: {...LIST_LIMITS},
+  }
+}
+
+/** The pending part of the status. Pure. */
+export function pendingStatus(c: InboxCounters, limits: PendingLimits): ServerStatus['pending'] {
+  return {
+    bytes: c.pendingBytes, dropped: c.dropped, highWater: c.highWater, limits: {...limits}, messages: c.pending, slowConsumerEvents: c.events,
+    ...(c.slowSinceMs === undefined ? {} : {slowSince: new Date(c.slowSinceMs).toISOString()}),
   }
 }
 
