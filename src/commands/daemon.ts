@@ -6,6 +6,7 @@ import {configFlag, DiswallCommand} from '../base-command.js'
 import type {ParsedFlags} from '../base-command.js'
 import {applyDaemonFlags, Daemon, isDistributed, openFleet, scheduleStatistics, sendsStatistics} from '../lib/daemon/index.js'
 import type {PacketSourceKind} from '../lib/daemon/index.js'
+import {runServerService, serverModeLocation} from '../lib/server/index.js'
 import {createLogger, runService} from '../lib/service/index.js'
 
 export default class DaemonCommand extends DiswallCommand<{stopped: boolean}> {
@@ -49,6 +50,17 @@ export default class DaemonCommand extends DiswallCommand<{stopped: boolean}> {
     const config = applyDaemonFlags(await this.readConfig(flags.config), flags)
     const stream = flags['log-file'] === undefined ? process.stdout : createWriteStream(flags['log-file'], {flags: 'a', mode: 0o640})
     const logger = createLogger({debug: flags.debug, stream})
+    if (config.server_mode) {
+      // The original ran the server from its one program when the config said so; so does this.
+      try {
+        const where = await serverModeLocation(config, flags.config, flags['local-only'] === true)
+        logger.log('notice', `server_mode = true (${where}): running the central server, as \`diswall server\` does`)
+        await runServerService({config, configPath: flags.config, logger, version: this.config.version})
+      } finally {
+        if (stream !== process.stdout) stream.end()
+      }
+      return {stopped: true}
+    }
     const fleet = isDistributed(config) ? await openFleet(config, logger) : undefined
     const daemon = new Daemon({
       ...fleet,

@@ -11,6 +11,7 @@ export {accountPermissions, buildNatsConfig, generatePassword, parsePasswordLine
 export type {NatsConfig, NatsConfigOptions, NatsConfigUser} from './nats-config.js'
 export {Inbox, INBOX_SLICE, PENDING_LIMITS} from './inbox.js'
 export type {InboxCounters, InboxOptions, PendingLimits} from './inbox.js'
+export {runServerService, serverModeLocation} from './run.js'
 export {corePolicy, DiswallServer, neverBanContext, pendingStatus} from './server.js'
 export type {ServerOptions} from './server.js'
 export {queryServer, SERVER_SERVICE, serverMetricFamilies} from './status.js'

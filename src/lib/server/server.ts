@@ -10,11 +10,13 @@ import {setImmediate as yieldToLoop} from 'node:timers/promises'
 
 import {loadConfig} from '../config/index.js'
 import type {Config} from '../config/index.js'
-import {DiswallError} from '../errors.js'
+import {DiswallError, ExitCode, StoreError} from '../errors.js'
 import {NetworkList, parseAddress, parseTarget} from '../net/index.js'
 import type {NeverBanContext} from '../net/index.js'
 import {openControlServer, openMetricsServer} from '../service/index.js'
 import type {ControlServer, Logger, MetricsServer} from '../service/index.js'
+import {acquirePidLock} from '../system/index.js'
+import type {HeldLock} from '../system/index.js'
 import {
   ANY,
   connectBus,
@@ -80,6 +82,7 @@ interface Pending {
 export class DiswallServer {
   private config: Config
   private store: BanStore | undefined
+  private lock: HeldLock | undefined
   private core: ServerCore | undefined
   private bus: Bus | undefined
   private control: ControlServer | undefined
@@ -120,6 +123,7 @@ export class DiswallServer {
   /** Opens the store, the control socket, metrics, then NATS; resolves once subscribed ("ready"). */
   async start(): Promise<void> {
     const {config, logger} = this.options
+    if (config.server.db !== ':memory:') this.lock = await lockStore(config.server.db)
     this.store = openSqliteStore(config.server.db, this.options.store)
     this.core = new ServerCore(this.store, corePolicy(config), await neverBanContext(config), this.now)
     const swept = this.core.sweep()
@@ -189,6 +193,7 @@ export class DiswallServer {
     this.store?.close()
     await this.metrics?.close()
     await this.control?.close()
+    await this.lock?.release()
   }
 
   /** Re-reads the config: escalation, trust, limits and never-ban take effect at once; NATS and the db need a restart. */
@@ -397,6 +402,25 @@ export function corePolicy(config: Config): CorePolicy {
     honeypots: new Set(config.nats.honeypots),
     limits: {...LIST_LIMITS},
   }
+}
+
+/**
+ * One server per store: two would each handle every report (or, in a queue group, keep diverging
+ * counts and escalation state), so a second one on the same database file is refused. The lock file
+ * `DB.lock` holds the PID; one left by a process that is gone (kill -9) is taken over.
+ */
+async function lockStore(db: string): Promise<HeldLock> {
+  const path = `${db}.lock`
+  const taken = await acquirePidLock(path).catch((error: unknown) => {
+    throw new StoreError(`cannot create the lock file ${path}: ${(error as Error).message}`,
+      'Check [server] db: its directory must be writable by the server (root).', {cause: error})
+  })
+  if ('holder' in taken) {
+    throw new DiswallError(`another diswall server (pid ${taken.holder}) uses the database ${db} (lock file ${path})`, 'E_BUSY', ExitCode.COMMAND_FAILED,
+      'One server runs per store: stop the other one (systemctl stop diswall-server), or give this one its own [server] db. '
+      + 'Several instances cannot share one SQLite store.')
+  }
+  return taken.held
 }
 
 /** The pending part of the status. Pure. */
