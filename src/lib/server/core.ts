@@ -207,7 +207,9 @@ export class ServerCore {
     // The set of accounts banning the address changes only when this account starts a new ban.
     if (account !== GLOBAL_ACCOUNT && decision.escalated) {
       const trust = {honeypots: this.policy.honeypots, minAccounts: this.policy.globalMinAccounts}
-      const reporting = this.policy.honeypots.has(account) || this.policy.globalMinAccounts <= 1 ? [] : activeBlockers(state, account, decision.bannedUntil, now)
+      const reporting = this.policy.honeypots.has(account) || this.policy.globalMinAccounts <= 1
+        ? []
+        : activeBlockers(state, account, decision.bannedUntil, now)
       const globalWhy = globalBanReason(trust, account, reporting)
       if (globalWhy !== undefined) {
         if (existingGlobal !== undefined || this.hasRoom(GLOBAL_ACCOUNT, 'block')) {
