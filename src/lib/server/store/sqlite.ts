@@ -107,6 +107,9 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     db.pragma('busy_timeout = 5000')
     // 64 MiB of page cache (the default is 2 MiB): the indexes of a million-entry list stay in memory.
     db.pragma('cache_size = -65536')
+    // Checkpoint every ~40 MiB of log instead of 4 MiB: a page written by many batches is copied into
+    // the database once (ingestion costs ~10% less CPU); a commit is as durable as before.
+    db.pragma('wal_autocheckpoint = 10000')
   } catch (error) {
     throw new StoreError(`cannot open the server database ${path}: ${(error as Error).message}`,
       'Check [server] db: its directory must be writable by the server (root).', {cause: error})
