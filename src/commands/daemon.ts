@@ -17,6 +17,7 @@ export default class DaemonCommand extends DiswallCommand<{stopped: boolean}> {
     'and bans what the policy says.',
     'SIGHUP reloads the config and the pattern files; on SIGTERM pending bans are written and the snapshot saved.',
     '`diswall status` shows what it is doing.',
+    'With server_mode = true in the config it runs the central server instead, as `diswall server` does (the original\'s way).',
   ].join(' ')
   static override examples = [
     '<%= config.bin %> <%= command.id %> --local-only',
