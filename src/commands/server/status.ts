@@ -30,8 +30,6 @@ function renderStatus(s: ServerStatus): string[] {
   const lines = [
     `diswall server ${s.version} (pid ${s.pid}), up ${formatDuration(Math.max(0, s.uptimeSec))} since ${s.startedAt}`,
     `nats:       ${s.nats.connected ? 'connected' : 'NOT connected'} to ${s.nats.servers} as ${s.nats.user}, max payload ${s.nats.maxPayload} bytes`,
-    `pending:    ${s.pending.messages} messages waiting (limits ${s.pending.limits.messages} messages, `
-      + `${(s.pending.limits.bytes / 2 ** 20).toFixed(0)} MiB; most ever ${s.pending.highWater})`,
     `store:      ${s.store.kind} ${s.store.path}, ${(s.store.bytes / 2 ** 20).toFixed(1)} MiB, schema ${s.store.schemaVersion}, `
       + `${s.store.commits} commits, ${s.store.pending} pending, ${s.store.swept} swept`,
     `reports:    ${r.total} (${r.perSec}/s), ${r.stored} stored, ${r.deleted} deleted, ${r.invalid} invalid`,
@@ -41,13 +39,19 @@ function renderStatus(s: ServerStatus): string[] {
     `init:       ${s.init.requests} requests, ${s.init.entries} entries sent, ${s.init.truncated} cut to one message`,
     `config:     ${s.config.path}, loaded ${s.config.loadedAt}`,
   ]
-  if (s.pending.dropped > 0 || s.pending.slowSince !== undefined) {
-    lines.push(`SLOW CONSUMER: ${s.pending.dropped} messages dropped in ${s.pending.slowConsumerEvents} episode(s)`
-      + `${s.pending.slowSince === undefined ? '' : `, one running since ${s.pending.slowSince}`}: reports arrive faster than the server handles them.`,
+  // A server started before an upgrade answers without the fields added since.
+  const pending = s.pending as ServerStatus['pending'] | undefined
+  if (pending !== undefined) {
+    lines.splice(2, 0, `pending:    ${pending.messages} messages waiting (limits ${pending.limits.messages} messages, `
+      + `${(pending.limits.bytes / 2 ** 20).toFixed(0)} MiB; most ever ${pending.highWater})`)
+  }
+  if (pending !== undefined && (pending.dropped > 0 || pending.slowSince !== undefined)) {
+    lines.push(`SLOW CONSUMER: ${pending.dropped} messages dropped in ${pending.slowConsumerEvents} episode(s)`
+      + `${pending.slowSince === undefined ? '' : `, one running since ${pending.slowSince}`}: reports arrive faster than the server handles them.`,
     '            Those reports are not stored (the hosts that sent them did ban); lower [server] account_rate_limit so that no',
     '            account can flood, give the server more CPU or a faster disk, and look at the hosts publishing most.')
   }
-  if (s.nats.disconnects > 0) {
+  if ((s.nats.disconnects ?? 0) > 0) {
     lines.push(`nats:       ${s.nats.disconnects} disconnect(s) since start: what was published meanwhile did not reach the server `
       + '(nats-server logs "Slow Consumer Detected" when it cut the server off)')
   }

@@ -54,6 +54,8 @@ const MAX_STATS_BYTES = 4096
 const LOG_BURST = 20
 /** Init reply messages sent between two flushes (bounds what waits in the client's buffer). */
 const CHUNKS_PER_FLUSH = 16
+/** How long stop() waits for NATS to confirm the end of the subscriptions, milliseconds. */
+const DRAIN_TIMEOUT_MS = 5000
 /** Parsed subjects kept (hosts publish on a few subjects each); the cache is emptied when full. */
 const SUBJECT_CACHE_MAX = 10_000
 /** The host token the server publishes under when it tells an account about an escalated ban. */
@@ -186,7 +188,15 @@ export class DiswallServer {
     clearInterval(this.rateTimer)
     // Stop the subscriptions (what nats-server sent before still arrives), handle every message that
     // waits, then close: each request that arrived gets its answer.
-    await Promise.all(this.subscriptions.map((sub) => sub.drain().catch(() => {})))
+    // NATS unreachable: do not wait for it longer than DRAIN_TIMEOUT_MS.
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      Promise.all(this.subscriptions.map((sub) => sub.drain().catch(() => {}))),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, DRAIN_TIMEOUT_MS)
+      }),
+    ])
+    clearTimeout(timer)
     this.inbox.drainAll()
     await this.bus?.drain()
     this.connected = false
