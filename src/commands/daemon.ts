@@ -6,6 +6,7 @@ import {configFlag, DiswallCommand} from '../base-command.js'
 import type {ParsedFlags} from '../base-command.js'
 import {applyDaemonFlags, Daemon, isDistributed, openFleet, scheduleStatistics, sendsStatistics} from '../lib/daemon/index.js'
 import type {PacketSourceKind} from '../lib/daemon/index.js'
+import {runServerService, serverModeLocation} from '../lib/server/index.js'
 import {createLogger, runService} from '../lib/service/index.js'
 
 export default class DaemonCommand extends DiswallCommand<{stopped: boolean}> {
@@ -16,6 +17,7 @@ export default class DaemonCommand extends DiswallCommand<{stopped: boolean}> {
     'and bans what the policy says.',
     'SIGHUP reloads the config and the pattern files; on SIGTERM pending bans are written and the snapshot saved.',
     '`diswall status` shows what it is doing.',
+    'With server_mode = true in the config it runs the central server instead, as `diswall server` does (the original\'s way).',
   ].join(' ')
   static override examples = [
     '<%= config.bin %> <%= command.id %> --local-only',
@@ -49,6 +51,17 @@ export default class DaemonCommand extends DiswallCommand<{stopped: boolean}> {
     const config = applyDaemonFlags(await this.readConfig(flags.config), flags)
     const stream = flags['log-file'] === undefined ? process.stdout : createWriteStream(flags['log-file'], {flags: 'a', mode: 0o640})
     const logger = createLogger({debug: flags.debug, stream})
+    if (config.server_mode) {
+      // The original ran the server from its one program when the config said so; so does this.
+      try {
+        const where = await serverModeLocation(config, flags.config, flags['local-only'] === true)
+        logger.log('notice', `server_mode = true (${where}): running the central server, as \`diswall server\` does`)
+        await runServerService({config, configPath: flags.config, logger, version: this.config.version})
+      } finally {
+        if (stream !== process.stdout) stream.end()
+      }
+      return {stopped: true}
+    }
     const fleet = isDistributed(config) ? await openFleet(config, logger) : undefined
     const daemon = new Daemon({
       ...fleet,

@@ -2,8 +2,8 @@ import {Flags} from '@oclif/core'
 import {createWriteStream} from 'node:fs'
 
 import {configFlag, DiswallCommand} from '../../base-command.js'
-import {DiswallServer} from '../../lib/server/index.js'
-import {createLogger, runService} from '../../lib/service/index.js'
+import {runServerService} from '../../lib/server/index.js'
+import {createLogger} from '../../lib/service/index.js'
 
 export default class Server extends DiswallCommand<{stopped: boolean}> {
   static override description = [
@@ -30,26 +30,8 @@ export default class Server extends DiswallCommand<{stopped: boolean}> {
     const config = await this.readConfig(flags.config)
     const stream = flags['log-file'] === undefined ? process.stdout : createWriteStream(flags['log-file'], {flags: 'a', mode: 0o640})
     const logger = createLogger({debug: flags.debug, stream})
-    const server = new DiswallServer({config, configPath: flags.config, logger, version: this.config.version})
     try {
-      await runService({
-        onSignal(signal, action) {
-          if (action === 'stop') logger.log('notice', `${signal}: stopping`)
-        },
-        reload: () => server.reload(),
-        async start() {
-          try {
-            await server.start()
-          } catch (error) {
-            await server.stop().catch(() => {})
-            throw error
-          }
-        },
-        async stop() {
-          await server.stop()
-          logger.log('notice', 'stopped: every pending write committed')
-        },
-      })
+      await runServerService({config, configPath: flags.config, logger, version: this.config.version})
     } finally {
       if (stream !== process.stdout) stream.end()
     }

@@ -39,6 +39,22 @@ function renderStatus(s: ServerStatus): string[] {
     `init:       ${s.init.requests} requests, ${s.init.entries} entries sent, ${s.init.truncated} cut to one message`,
     `config:     ${s.config.path}, loaded ${s.config.loadedAt}`,
   ]
+  // A server started before an upgrade answers without the fields added since.
+  const pending = s.pending as ServerStatus['pending'] | undefined
+  if (pending !== undefined) {
+    lines.splice(2, 0, `pending:    ${pending.messages} messages waiting (limits ${pending.limits.messages} messages, `
+      + `${(pending.limits.bytes / 2 ** 20).toFixed(0)} MiB; most ever ${pending.highWater})`)
+  }
+  if (pending !== undefined && (pending.dropped > 0 || pending.slowSince !== undefined)) {
+    lines.push(`SLOW CONSUMER: ${pending.dropped} messages dropped in ${pending.slowConsumerEvents} episode(s)`
+      + `${pending.slowSince === undefined ? '' : `, one running since ${pending.slowSince}`}: reports arrive faster than the server handles them.`,
+    '            Those reports are not stored (the hosts that sent them did ban); lower [server] account_rate_limit so that no',
+    '            account can flood, give the server more CPU or a faster disk, and look at the hosts publishing most.')
+  }
+  if ((s.nats.disconnects ?? 0) > 0) {
+    lines.push(`nats:       ${s.nats.disconnects} disconnect(s) since start: what was published meanwhile did not reach the server `
+      + '(nats-server logs "Slow Consumer Detected" when it cut the server off)')
+  }
   if (s.config.lastReloadError) lines.push(`            last reload failed: ${s.config.lastReloadError}`)
   if (s.errors > 0) lines.push(`errors:     ${s.errors} (see the log)`)
   lines.push('', s.entries.length === 0 ? 'entries:    none' : 'entries:')

@@ -11,6 +11,8 @@ import {DEFAULT_PATHS} from '../system/paths.js'
 export const DEFAULT_CONFIG_PATH = DEFAULT_PATHS.configFile
 
 export {loadConfig, MAX_CONFIG_BYTES, natsHostname} from './load.js'
+export {locateKeys} from './locate.js'
+export type {KeyLocator} from './locate.js'
 export {defaultConfig, formatTomlValue, InvalidConfigError, parseConfig} from './parse.js'
 export type {ConfigProblem, ParsedConfig} from './parse.js'
 export {HIDDEN_SECRET, renderConfig, renderConfigReference, toFileValues} from './render.js'

@@ -54,7 +54,7 @@ function section<K extends Record<string, KeySpec<unknown>>>(doc: string, keys: 
 export const CONFIG_SCHEMA = {
   '': section('Top level: these keys keep the meaning they had in the original DisWall.', {
     local_only: bool(false, 'Protect this host only: no NATS, no shared bans, no init from the server.'),
-    server_mode: bool(false, 'Run as the central server (same as `diswall server`).'),
+    server_mode: bool(false, 'Run as the central server: `diswall daemon` then runs `diswall server` (as the original did).'),
     send_statistics: bool(true, 'Send hourly statistics to the server (never with client_name "default").'),
     ipset_white_list: setName('diswall-wl', 'Name of the allow set; the IPv6 twin is this name + "6".'),
     ipset_black_list: setName('diswall-bl', 'Name of the block set; the IPv6 twin is this name + "6".'),

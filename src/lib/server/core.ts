@@ -10,7 +10,7 @@ import type {WireEntry, WireList} from '../transport/index.js'
 import {escalate} from './escalation.js'
 import type {EscalationPolicy} from './escalation.js'
 import {GLOBAL_ACCOUNT} from './store/index.js'
-import type {ActiveEntry, BanStore, HostStats, StoredEntry} from './store/index.js'
+import type {ActiveEntry, BanStore, BlockEntryState, BlockState, HostStats, StoredOffender} from './store/index.js'
 import {AccountRateLimiter, globalBanReason} from './trust.js'
 
 /** Entries one account may hold per list (DESIGN.md): the capacity of the hosts' kernel sets. */
@@ -188,10 +188,17 @@ export class ServerCore {
     const why = neverBanReason(addressOf(entry.target), this.neverBan)
     if (why !== undefined) return this.refuse('never-ban', `${entry.target.text}: ${why}`)
     const target = entry.target.text
-    const existing = this.store.get(account, 'block', target)
+    // One read: every account's entry of the address (own, global, the others') and own offender memory.
+    const state = this.store.blockState(account, target)
+    let existing: BlockEntryState | undefined
+    let existingGlobal: BlockEntryState | undefined
+    for (const e of state.entries) {
+      if (e.account === account) existing = e
+      if (e.account === GLOBAL_ACCOUNT) existingGlobal = e
+    }
     if (existing === undefined && !this.hasRoom(account, 'block')) return this.full(account, 'block', entry.target)
 
-    const decision = this.ban(account, host, target, entry.tag ?? '', existing, now)
+    const decision = this.ban(account, host, target, entry.tag ?? '', existing, () => state.offender, now)
     if (existing === undefined) this.bump(account, 'block', 1)
     this.counters.stored++
     const outcome: AddOutcome = {created: existing === undefined, escalated: decision.escalated && decision.bans > 1,
@@ -200,12 +207,13 @@ export class ServerCore {
     // The set of accounts banning the address changes only when this account starts a new ban.
     if (account !== GLOBAL_ACCOUNT && decision.escalated) {
       const trust = {honeypots: this.policy.honeypots, minAccounts: this.policy.globalMinAccounts}
-      const reporting = this.policy.honeypots.has(account) || this.policy.globalMinAccounts <= 1 ? [] : this.store.accountsBlocking(target, now)
+      const reporting = this.policy.honeypots.has(account) || this.policy.globalMinAccounts <= 1
+        ? []
+        : activeBlockers(state, account, decision.bannedUntil, now)
       const globalWhy = globalBanReason(trust, account, reporting)
       if (globalWhy !== undefined) {
-        const existingGlobal = this.store.get(GLOBAL_ACCOUNT, 'block', target)
         if (existingGlobal !== undefined || this.hasRoom(GLOBAL_ACCOUNT, 'block')) {
-          const global = this.ban(GLOBAL_ACCOUNT, host, target, entry.tag ?? '', existingGlobal, now)
+          const global = this.ban(GLOBAL_ACCOUNT, host, target, entry.tag ?? '', existingGlobal, () => this.store.getOffender(GLOBAL_ACCOUNT, target), now)
           if (existingGlobal === undefined) this.bump(GLOBAL_ACCOUNT, 'block', 1)
           // Only a new global ban (or a new step) is broadcast: reports during a running ban add nothing.
           if (global.escalated) {
@@ -221,10 +229,11 @@ export class ServerCore {
   }
 
   /** Escalates and stores one block entry (its row holds the ban count until the sweep moves it to the offender memory). */
-  private ban(account: string, host: string, target: string, note: string, existing: StoredEntry | undefined, now: number) {
+  private ban(account: string, host: string, target: string, note: string, existing: BlockEntryState | undefined,
+    offender: () => StoredOffender | undefined, now: number) {
     // The entry holds the history of its address until the sweep moves it into the offender memory.
     const inEntry = existing !== undefined && existing.expiresAt !== null
-    const remembered = inEntry ? undefined : this.store.getOffender(account, target)
+    const remembered = inEntry ? undefined : offender()
     const history = inEntry ? {bannedUntil: existing.expiresAt!, bans: existing.bans} : remembered
     const decision = escalate(this.policy.escalation, history, now)
     this.store.put({
@@ -252,6 +261,19 @@ export class ServerCore {
     const key = countKey(account, list)
     this.counts.set(key, Math.max(0, (this.counts.get(key) ?? 0) + by))
   }
+}
+
+/**
+ * The accounts (not the global one) with a running ban of the address once `account`'s ban, ending
+ * at `ownUntil`, is stored: what BanStore.accountsBlocking would answer after the write.
+ */
+function activeBlockers(state: BlockState, account: string, ownUntil: number, now: number): string[] {
+  const accounts: string[] = []
+  for (const e of state.entries) {
+    if (e.account !== GLOBAL_ACCOUNT && e.account !== account && e.expiresAt !== null && e.expiresAt > now) accounts.push(e.account)
+  }
+  if (account !== GLOBAL_ACCOUNT && ownUntil > now) accounts.push(account)
+  return accounts
 }
 
 function countKey(account: string, list: WireList): string {

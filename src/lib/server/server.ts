@@ -10,11 +10,13 @@ import {setImmediate as yieldToLoop} from 'node:timers/promises'
 
 import {loadConfig} from '../config/index.js'
 import type {Config} from '../config/index.js'
-import {DiswallError} from '../errors.js'
+import {DiswallError, ExitCode, StoreError} from '../errors.js'
 import {NetworkList, parseAddress, parseTarget} from '../net/index.js'
 import type {NeverBanContext} from '../net/index.js'
 import {openControlServer, openMetricsServer} from '../service/index.js'
 import type {ControlServer, Logger, MetricsServer} from '../service/index.js'
+import {acquirePidLock} from '../system/index.js'
+import type {HeldLock} from '../system/index.js'
 import {
   ANY,
   connectBus,
@@ -34,9 +36,11 @@ import {
   parseSubject,
   wantsStream,
 } from '../transport/index.js'
-import type {Bus, BusMessage} from '../transport/index.js'
+import type {Bus, BusMessage, ParsedSubject, SubjectRefusal} from '../transport/index.js'
 import {LIST_LIMITS, ServerCore} from './core.js'
 import type {CorePolicy} from './core.js'
+import {Inbox, PENDING_LIMITS} from './inbox.js'
+import type {InboxCounters, PendingLimits} from './inbox.js'
 import {serverMetricFamilies, SERVER_SERVICE} from './status.js'
 import type {ServerStatus} from './status.js'
 import {openSqliteStore} from './store/index.js'
@@ -50,6 +54,10 @@ const MAX_STATS_BYTES = 4096
 const LOG_BURST = 20
 /** Init reply messages sent between two flushes (bounds what waits in the client's buffer). */
 const CHUNKS_PER_FLUSH = 16
+/** How long stop() waits for NATS to confirm the end of the subscriptions, milliseconds. */
+const DRAIN_TIMEOUT_MS = 5000
+/** Parsed subjects kept (hosts publish on a few subjects each); the cache is emptied when full. */
+const SUBJECT_CACHE_MAX = 10_000
 /** The host token the server publishes under when it tells an account about an escalated ban. */
 const SERVER_HOST = 'diswall-server'
 
@@ -62,12 +70,21 @@ export interface ServerOptions {
   /** The clock, milliseconds (tests). */
   now?: () => number
   store?: SqliteStoreOptions
+  /** Pending limits of the subscriptions; {@link PENDING_LIMITS} by default (tests set small ones). */
+  pending?: PendingLimits
+}
+
+/** A message waiting in the inbox with its handler. */
+interface Pending {
+  msg: BusMessage
+  handle(msg: BusMessage): void
 }
 
 /** The server: start() once, stop() once; reload() on SIGHUP. */
 export class DiswallServer {
   private config: Config
   private store: BanStore | undefined
+  private lock: HeldLock | undefined
   private core: ServerCore | undefined
   private bus: Bus | undefined
   private control: ControlServer | undefined
@@ -84,17 +101,31 @@ export class DiswallServer {
   private lastReloadError: string | undefined
   private logWindow = {at: 0, logged: 0, suppressed: 0}
   private readonly now: () => number
+  private readonly subjects = new Map<string, ParsedSubject>()
+  private readonly inbox: Inbox<Pending>
+  private readonly pendingLimits: PendingLimits
+  private readonly subscriptions: Array<{drain(): Promise<void>}> = []
+  private disconnects = 0
 
   constructor(private readonly options: ServerOptions) {
     this.config = options.config
     this.now = options.now ?? Date.now
     this.startedAt = this.now()
     this.loadedAt = this.startedAt
+    this.pendingLimits = options.pending ?? PENDING_LIMITS
+    this.inbox = new Inbox<Pending>({
+      handle: (p) => p.handle(p.msg),
+      limits: this.pendingLimits,
+      now: this.now,
+      onSlow: (event) => this.onSlowConsumer(event),
+      size: (p) => p.msg.data.byteLength + p.msg.subject.length,
+    })
   }
 
   /** Opens the store, the control socket, metrics, then NATS; resolves once subscribed ("ready"). */
   async start(): Promise<void> {
     const {config, logger} = this.options
+    if (config.server.db !== ':memory:') this.lock = await lockStore(config.server.db)
     this.store = openSqliteStore(config.server.db, this.options.store)
     this.core = new ServerCore(this.store, corePolicy(config), await neverBanContext(config), this.now)
     const swept = this.core.sweep()
@@ -121,15 +152,24 @@ export class DiswallServer {
     })
     this.connected = true
     this.bus.onStatus((event) => {
-      if (event.startsWith('disconnect')) this.connected = false
+      if (event.startsWith('disconnect')) {
+        this.connected = false
+        this.disconnects++
+      }
       if (event.startsWith('reconnect') && !event.startsWith('reconnecting')) this.connected = true
       if (!event.startsWith('pingTimer')) logger.log(event.startsWith('error') ? 'warning' : 'info', `nats: ${event}`)
     })
-    this.bus.subscribe(listWildcard(ANY, 'add', ANY, ANY), (msg) => this.guard(() => this.onAdd(msg)))
-    this.bus.subscribe(listWildcard(ANY, 'del', ANY, ANY), (msg) => this.guard(() => this.onDel(msg)))
-    this.bus.subscribe(listWildcard(ANY, 'init', ANY, ANY), (msg) => {
-      this.onInit(msg).catch((error: unknown) => this.failure(`init reply on ${msg.subject}`, error))
-    })
+    // Every message goes through the inbox (the pending limits), in the order it arrived.
+    const receive = (handle: (msg: BusMessage) => void) => (msg: BusMessage): void => {
+      this.inbox.push({handle, msg})
+    }
+    this.subscriptions.push(
+      this.bus.subscribe(listWildcard(ANY, 'add', ANY, ANY), receive((msg) => this.guard(() => this.onAdd(msg)))),
+      this.bus.subscribe(listWildcard(ANY, 'del', ANY, ANY), receive((msg) => this.guard(() => this.onDel(msg)))),
+      this.bus.subscribe(listWildcard(ANY, 'init', ANY, ANY), receive((msg) => {
+        this.onInit(msg).catch((error: unknown) => this.failure(`init reply on ${msg.subject}`, error))
+      })),
+    )
     await this.bus.flush()
 
     this.sweepTimer = setInterval(() => this.guard(() => this.core?.sweep()), SWEEP_INTERVAL_MS)
@@ -146,11 +186,24 @@ export class DiswallServer {
   async stop(): Promise<void> {
     clearInterval(this.sweepTimer)
     clearInterval(this.rateTimer)
+    // Stop the subscriptions (what nats-server sent before still arrives), handle every message that
+    // waits, then close: each request that arrived gets its answer.
+    // NATS unreachable: do not wait for it longer than DRAIN_TIMEOUT_MS.
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      Promise.all(this.subscriptions.map((sub) => sub.drain().catch(() => {}))),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, DRAIN_TIMEOUT_MS)
+      }),
+    ])
+    clearTimeout(timer)
+    this.inbox.drainAll()
     await this.bus?.drain()
     this.connected = false
     this.store?.close()
     await this.metrics?.close()
     await this.control?.close()
+    await this.lock?.release()
   }
 
   /** Re-reads the config: escalation, trust, limits and never-ban take effect at once; NATS and the db need a restart. */
@@ -189,7 +242,8 @@ export class DiswallServer {
       errors: this.errors,
       hostStats: this.store?.statsSince(Math.floor(now / 1000) - 86_400) ?? [],
       init: {entries: c?.initEntries ?? 0, requests: c?.initRequests ?? 0, truncated: this.truncated},
-      nats: {connected: this.connected, maxPayload: this.bus?.maxPayload ?? 0, servers: `${nats.server}:${nats.port}`, user: nats.client_name},
+      nats: {connected: this.connected, disconnects: this.disconnects, maxPayload: this.bus?.maxPayload ?? 0, servers: `${nats.server}:${nats.port}`, user: nats.client_name},
+      pending: pendingStatus(this.inbox.counters, this.pendingLimits),
       pid: process.pid,
       reports: {
         deleted: c?.deleted ?? 0, invalid: this.invalid, perSec: Math.round(perSec * 10) / 10, rateLimited: c?.rateLimited ?? 0,
@@ -204,7 +258,7 @@ export class DiswallServer {
   }
 
   private onAdd(msg: BusMessage): void {
-    const parsed = parseSubject(msg.subject)
+    const parsed = this.parseSubject(msg.subject)
     if (isSubjectRefusal(parsed) || parsed.kind === 'global') return this.bad(msg, isSubjectRefusal(parsed) ? parsed.reason : 'global subject')
     if (parsed.kind === 'stats') return this.onStats(parsed.account, parsed.host, msg)
     const {account, host, list} = parsed
@@ -239,7 +293,7 @@ export class DiswallServer {
   }
 
   private onDel(msg: BusMessage): void {
-    const parsed = parseSubject(msg.subject)
+    const parsed = this.parseSubject(msg.subject)
     if (isSubjectRefusal(parsed) || parsed.kind !== 'list') return this.bad(msg, isSubjectRefusal(parsed) ? parsed.reason : 'not a list subject')
     const decoded = decodeDel(msg.data, msg.headers)
     if (!decoded.ok) return this.bad(msg, decoded.reason)
@@ -253,7 +307,7 @@ export class DiswallServer {
   }
 
   private async onInit(msg: BusMessage): Promise<void> {
-    const parsed = parseSubject(msg.subject)
+    const parsed = this.parseSubject(msg.subject)
     if (isSubjectRefusal(parsed) || parsed.kind !== 'list') return this.bad(msg, isSubjectRefusal(parsed) ? parsed.reason : 'not a list subject')
     if (msg.reply === '') return this.bad(msg, 'init without a reply subject')
     const {account, list} = parsed
@@ -293,6 +347,28 @@ export class DiswallServer {
       return this.bad(msg, 'statistics that are not JSON')
     }
     if (!this.core!.stats(account, host, payload)) this.bad(msg, 'statistics without valid counters')
+  }
+
+  private onSlowConsumer(event: {kind: 'begin'} | {kind: 'end'; dropped: number; durationMs: number}): void {
+    const {logger} = this.options
+    const {bytes, messages} = this.pendingLimits
+    if (event.kind === 'begin') {
+      logger.log('error', `slow consumer: ${messages} messages (or ${bytes} bytes) wait to be handled; further reports are dropped `
+        + 'and counted until the server catches up (see diswall server status)')
+    } else {
+      logger.log('warning', `slow consumer: caught up after ${(event.durationMs / 1000).toFixed(1)} s; ${event.dropped} messages were dropped`)
+    }
+  }
+
+  /** parseSubject(), remembered per subject string: a subject is checked once, not on each report. */
+  private parseSubject(subject: string): ParsedSubject | SubjectRefusal {
+    const known = this.subjects.get(subject)
+    if (known !== undefined) return known
+    const parsed = parseSubject(subject)
+    if (isSubjectRefusal(parsed)) return parsed
+    if (this.subjects.size >= SUBJECT_CACHE_MAX) this.subjects.clear()
+    this.subjects.set(subject, parsed)
+    return parsed
   }
 
   private bad(msg: BusMessage, reason: string): void {
@@ -335,6 +411,33 @@ export function corePolicy(config: Config): CorePolicy {
     globalMinAccounts: config.server.global_min_accounts,
     honeypots: new Set(config.nats.honeypots),
     limits: {...LIST_LIMITS},
+  }
+}
+
+/**
+ * One server per store: two would each handle every report (or, in a queue group, keep diverging
+ * counts and escalation state), so a second one on the same database file is refused. The lock file
+ * `DB.lock` holds the PID; one left by a process that is gone (kill -9) is taken over.
+ */
+async function lockStore(db: string): Promise<HeldLock> {
+  const path = `${db}.lock`
+  const taken = await acquirePidLock(path).catch((error: unknown) => {
+    throw new StoreError(`cannot create the lock file ${path}: ${(error as Error).message}`,
+      'Check [server] db: its directory must be writable by the server (root).', {cause: error})
+  })
+  if ('holder' in taken) {
+    throw new DiswallError(`another diswall server (pid ${taken.holder}) uses the database ${db} (lock file ${path})`, 'E_BUSY', ExitCode.COMMAND_FAILED,
+      'One server runs per store: stop the other one (systemctl stop diswall-server), or give this one its own [server] db. '
+      + 'Several instances cannot share one SQLite store.')
+  }
+  return taken.held
+}
+
+/** The pending part of the status. Pure. */
+export function pendingStatus(c: InboxCounters, limits: PendingLimits): ServerStatus['pending'] {
+  return {
+    bytes: c.pendingBytes, dropped: c.dropped, highWater: c.highWater, limits: {...limits}, messages: c.pending, slowConsumerEvents: c.events,
+    ...(c.slowSinceMs === undefined ? {} : {slowSince: new Date(c.slowSinceMs).toISOString()}),
   }
 }
 

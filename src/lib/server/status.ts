@@ -21,7 +21,22 @@ export interface ServerStatus {
   /** ISO 8601. */
   startedAt: string
   uptimeSec: number
-  nats: {servers: string; connected: boolean; maxPayload: number; user: string}
+  /** `disconnects`: connections lost since start (what was published meanwhile did not reach the server). */
+  nats: {servers: string; connected: boolean; maxPayload: number; user: string; disconnects: number}
+  /**
+   * Messages received and not handled yet, against the pending limits. Past them a message is
+   * dropped and counted (`dropped`); each time the limits are reached is a slow-consumer event;
+   * `slowSince` is set while one lasts.
+   */
+  pending: {
+    messages: number
+    bytes: number
+    highWater: number
+    limits: {messages: number; bytes: number}
+    slowConsumerEvents: number
+    dropped: number
+    slowSince?: string
+  }
   store: StoreInfo
   /** Entries per account and list; the global list is account `(global)`. */
   entries: Array<{account: string; list: 'allow' | 'block'; entries: number}>
@@ -61,6 +76,12 @@ export function serverMetricFamilies(s: ServerStatus): MetricFamily[] {
     {help: '1 when connected to NATS.', name: 'diswall_server_nats_connected', samples: one(s.nats.connected ? 1 : 0), type: 'gauge'},
     {help: 'Entries stored per account and list.', name: 'diswall_server_entries',
       samples: s.entries.map((e): MetricSample => [{account: e.account, list: e.list}, e.entries]), type: 'gauge'},
+    {help: 'NATS connections lost since start.', name: 'diswall_server_nats_disconnects_total', samples: one(s.nats.disconnects), type: 'counter'},
+    {help: 'Messages received and not handled yet.', name: 'diswall_server_pending_messages', samples: one(s.pending.messages), type: 'gauge'},
+    {help: 'Times the pending limits were reached (slow consumer).', name: 'diswall_server_slow_consumer_events_total',
+      samples: one(s.pending.slowConsumerEvents), type: 'counter'},
+    {help: 'Messages dropped because the pending limits were reached.', name: 'diswall_server_slow_consumer_dropped_total',
+      samples: one(s.pending.dropped), type: 'counter'},
     {help: 'Reports (adds and deletes) received.', name: 'diswall_server_reports_total', samples: one(s.reports.total), type: 'counter'},
     {help: 'Reports stored.', name: 'diswall_server_reports_stored_total', samples: one(s.reports.stored), type: 'counter'},
     {help: 'Entries deleted on request.', name: 'diswall_server_deletes_total', samples: one(s.reports.deleted), type: 'counter'},

@@ -22,6 +22,13 @@ export interface BusMessage {
   respond(data?: Uint8Array | string, headers?: MsgHdrs): boolean
 }
 
+/** A subscription of a Bus. */
+export interface BusSubscription {
+  unsubscribe(): void
+  /** Stops it on the server; resolves once every message sent before has been handed to the callback. */
+  drain(): Promise<void>
+}
+
 /** Options of {@link connectBus}. */
 export interface BusOptions {
   /** `nats://host:port` URLs. */
@@ -45,7 +52,7 @@ export interface Bus {
   /** The server's max payload, bytes. */
   readonly maxPayload: number
   /** Subscribes; the callback must not throw (a throw is caught and counted by the caller's own try). */
-  subscribe(subject: string, callback: (msg: BusMessage) => void, options?: {queue?: string}): {unsubscribe(): void}
+  subscribe(subject: string, callback: (msg: BusMessage) => void, options?: {queue?: string}): BusSubscription
   publish(subject: string, data?: Uint8Array | string, headers?: MsgHdrs): void
   /** A request with one reply; throws TransportError on timeout or no responders. */
   request(subject: string, data?: Uint8Array | string, options?: {headers?: MsgHdrs; timeoutMs?: number}): Promise<BusMessage>
@@ -112,7 +119,7 @@ class NatsBus implements Bus {
     this.maxPayload = nc.info?.max_payload ?? 1024 * 1024
   }
 
-  subscribe(subject: string, callback: (msg: BusMessage) => void, options: {queue?: string} = {}): {unsubscribe(): void} {
+  subscribe(subject: string, callback: (msg: BusMessage) => void, options: {queue?: string} = {}): BusSubscription {
     const sub = this.nc.subscribe(subject, {
       callback: (error, msg) => {
         if (error) return
@@ -121,10 +128,16 @@ class NatsBus implements Bus {
       queue: options.queue,
     })
     this.subscriptions.add(sub)
-    return {unsubscribe: () => {
-      this.subscriptions.delete(sub)
-      sub.unsubscribe()
-    }}
+    return {
+      drain: async () => {
+        this.subscriptions.delete(sub)
+        if (!sub.isClosed()) await sub.drain()
+      },
+      unsubscribe: () => {
+        this.subscriptions.delete(sub)
+        sub.unsubscribe()
+      },
+    }
   }
 
   publish(subject: string, data?: Uint8Array | string, headers?: MsgHdrs): void {

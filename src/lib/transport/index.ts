@@ -3,7 +3,7 @@
  * in-memory transport for tests.
  */
 export {connectBus} from './bus.js'
-export type {Bus, BusMessage, BusOptions} from './bus.js'
+export type {Bus, BusMessage, BusOptions, BusSubscription} from './bus.js'
 export {EventQueue} from './event-queue.js'
 export {FakeTransport} from './fake.js'
 export type {Published} from './fake.js'

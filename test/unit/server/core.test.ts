@@ -144,3 +144,18 @@ test('core - statistics payloads: the original JSON, counters as non-negative in
     assert.equal(parseStatsPayload(bad), undefined, JSON.stringify(bad))
   }
 })
+
+test('core - only running bans count toward global_min_accounts: an ended ban of another account does not', (t) => {
+  const {clock, core, store} = setup({globalMinAccounts: 3})
+  t.after(() => store.close())
+  core.add('acme', 'h', 'block', ban('198.51.100.9'))
+  clock.ms += 1000 * 1000 // acme's 900 s ban has ended (not swept yet)
+  core.add('globex', 'h', 'block', ban('198.51.100.9'))
+  const c = core.add('initech', 'h', 'block', ban('198.51.100.9'))
+  assert.equal(c.kind === 'stored' && c.broadcast, undefined, 'acme\'s ended ban is no evidence')
+  // acme bans it again (its second ban): now three accounts hold a running ban
+  const a = core.add('acme', 'h', 'block', ban('198.51.100.9'))
+  assert.equal(a.kind === 'stored' && a.timeoutSec, 1800)
+  assert.equal(a.kind === 'stored' && a.broadcast?.why, '3 accounts')
+  assert.equal(store.get(GLOBAL_ACCOUNT, 'block', '198.51.100.9')?.expiresAt, Math.floor(clock.ms / 1000) + 900)
+})

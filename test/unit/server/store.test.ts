@@ -103,3 +103,29 @@ test('store - sweep removes expired entries, keeps the ban count of block entrie
   store.sweep(500, {forgetAfterSec: 50})
   assert.equal(store.getOffender('acme', '203.0.113.4'), undefined)
 })
+
+test('store - blockState: every account\'s block entry of the address, expired or not, queued writes included, and the reporter\'s offender memory', (t) => {
+  const store = openSqliteStore(':memory:')
+  t.after(() => store.close())
+  assert.deepEqual(store.blockState('acme', '203.0.113.1'), {entries: []})
+  store.put(entry('203.0.113.1', {bans: 3, firstSeen: 900, note: 'ssh'}))
+  store.put(entry('203.0.113.1', {account: 'globex', expiresAt: 500}))
+  store.put(entry('203.0.113.1', {account: ''}))
+  store.put(entry('203.0.113.1', {account: 'initech', list: 'allow'}))
+  store.put(entry('203.0.113.2', {account: 'initech'}))
+  const state = store.blockState('acme', '203.0.113.1')
+  assert.equal(state.offender, undefined)
+  assert.deepEqual([...state.entries].sort((a, b) => (a.account < b.account ? -1 : 1)), [
+    {account: '', bans: 1, expiresAt: 2000, firstSeen: 1000, note: ''},
+    {account: 'acme', bans: 3, expiresAt: 2000, firstSeen: 900, note: 'ssh'},
+    {account: 'globex', bans: 1, expiresAt: 500, firstSeen: 1000, note: ''},
+  ])
+  // the offender memory of the reporting account only
+  store.put(entry('198.51.100.7', {expiresAt: 100}))
+  store.put(entry('198.51.100.7', {account: 'globex', expiresAt: 100}))
+  store.sweep(1000, {forgetAfterSec: 10_000})
+  assert.deepEqual(store.blockState('acme', '198.51.100.7'), {entries: [], offender: {bannedUntil: 100, bans: 1}})
+  store.forgetOffender('acme', '198.51.100.7')
+  assert.deepEqual(store.blockState('acme', '198.51.100.7'), {entries: []})
+  assert.deepEqual(store.blockState('globex', '198.51.100.7').offender, {bannedUntil: 100, bans: 1})
+})

@@ -38,6 +38,21 @@ export interface ActiveEntry {
 }
 
 /** What escalation remembers of an address (per account), kept after the entry expired. */
+/** One account's block entry of an address, as {@link BanStore.blockState} reads it. */
+export interface BlockEntryState {
+  account: string
+  expiresAt: number | null
+  bans: number
+  firstSeen: number
+  note: string
+}
+
+/** See {@link BanStore.blockState}. */
+export interface BlockState {
+  entries: BlockEntryState[]
+  offender?: StoredOffender
+}
+
 export interface StoredOffender {
   bans: number
   bannedUntil: number
@@ -98,6 +113,11 @@ export interface BanStore {
   forgetOffender(account: string, target: string): void
   /** Accounts (not the global one) with an unexpired block entry for `target`. */
   accountsBlocking(target: string, nowSec: number): string[]
+  /**
+   * What a block report of `target` by `account` needs, in one read: the block entries of every
+   * account for it (the global one included; expired or not) and the escalation memory of `account`.
+   */
+  blockState(account: string, target: string): BlockState
   /**
    * Entries of the account's list that have not expired, page by page in address order (never the whole
    * list at once); `excludeAccount` leaves out targets that account holds itself.
