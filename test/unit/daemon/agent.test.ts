@@ -11,6 +11,7 @@ import type {DaemonStatus, PlannedSources, SourcePlan} from '../../../src/lib/da
 import type {LogLine, LogSource, RunHooks, SourceHealth, WtmpLogin} from '../../../src/lib/detect/index.js'
 import {HostFacts} from '../../../src/lib/enforce/index.js'
 import {MemoryBackend} from '../../../src/lib/firewall/sets/index.js'
+import type {SetEntry} from '../../../src/lib/firewall/sets/index.js'
 import {waitFor} from '../../../src/lib/lab/index.js'
 import {parseAddress, parseTarget} from '../../../src/lib/net/index.js'
 import {memoryLogger} from '../../../src/lib/service/index.js'
@@ -586,7 +587,8 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
     const replaced: Array<{list: string; n: number}> = []
     const replace = backend.replace.bind(backend)
     backend.replace = async (list, entries) => {
-      const all = [...entries]
+      const all: SetEntry[] = []
+      for await (const entry of entries) all.push(entry)
       replaced.push({list, n: all.length})
       return replace(list, all)
     }

@@ -64,10 +64,16 @@ export class MemoryBackend implements FirewallBackend {
     return this.sets[list].size
   }
 
-  async replace(list: ListKind, entries: Iterable<SetEntry>): Promise<void> {
-    this.sets[list].clear()
-    for (const entry of entries) this.add(list, entry)
-    await this.commit()
+  /** Like a staging set: the list changes only once the stream has ended; a stream that throws changes nothing. */
+  async replace(list: ListKind, entries: AsyncIterable<SetEntry> | Iterable<SetEntry>): Promise<void> {
+    const staged = new Map<string, {entry: SetEntry; expiresAt?: number}>()
+    const adds: SetEntry[] = []
+    for await (const entry of entries) {
+      adds.push(entry)
+      staged.set(entry.target.text, {entry, expiresAt: entry.ttlSec ? this.now() + entry.ttlSec * 1000 : undefined})
+    }
+    this.sets[list] = staged
+    this.commits.push({adds, dels: []})
   }
 
   async destroy(): Promise<void> {

@@ -60,8 +60,13 @@ export interface FirewallBackend {
   forEachEntry?(list: ListKind, visit: (entry: ListedEntry) => void): Promise<void>
   /** Number of entries in the list (both families). */
   count(list: ListKind): Promise<number>
-  /** Replaces the whole list atomically (staging set + swap, or one nft transaction). */
-  replace(list: ListKind, entries: Iterable<SetEntry>): Promise<void>
+  /**
+   * Replaces the whole list atomically (staging set + swap, or one nft transaction). The entries are
+   * read once, as they come, and streamed to the kernel program without being held (a 1M-entry init);
+   * when the stream throws or the program fails, the list is left exactly as it was and the call
+   * rejects (with the stream's error, or CommandFailedError).
+   */
+  replace(list: ListKind, entries: AsyncIterable<SetEntry> | Iterable<SetEntry>): Promise<void>
   /** Removes the sets and rules of diswall (uninstall, tests). */
   destroy(): Promise<void>
   /**
