@@ -6,7 +6,7 @@
  * set exactly as it was (no staging set left); a ban made on this host while the answer arrives
  * survives the swap; an invalid line in the middle is refused and counted, the rest applied.
  */
-import {connect, headers, type Msg, type NatsConnection} from 'nats'
+import {connect, type Msg, type NatsConnection} from 'nats'
 import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
 
@@ -18,7 +18,7 @@ import type {FirewallBackend} from '../../src/lib/firewall/sets/index.js'
 import {cleanupAll, countKernelSet, createNetns, distinctIpv4, type NatsServer, type Netns, readKernelSet, startNatsServer} from '../../src/lib/lab/index.js'
 import {parseAddress} from '../../src/lib/net/index.js'
 import {syncInit} from '../../src/lib/ops/index.js'
-import {endOfStreamHeaders, HEADER, initReplyChunks, NatsTransport} from '../../src/lib/transport/index.js'
+import {endOfStreamHeaders, initReplyChunks, NatsTransport, streamChunkHeaders} from '../../src/lib/transport/index.js'
 import type {WireEntry} from '../../src/lib/transport/index.js'
 import {integrationSkip} from '../helpers/root.js'
 
@@ -57,8 +57,7 @@ for (const backend of ['ipset', 'nftables'] as const) {
       raw = await connect({pass: 'pw', port: nats.port, user: 'srv'})
       raw.subscribe('diswall.*.acme.init.*', {callback: (_error, msg: Msg) => {
         const reply = (data: string | Uint8Array, end?: number): void => {
-          const h = end === undefined ? headers() : endOfStreamHeaders(end)
-          if (end === undefined) h.set(HEADER.stream, '1')
+          const h = end === undefined ? streamChunkHeaders() : endOfStreamHeaders(end)
           raw.publish(msg.reply!, data, {headers: h})
         }
         if (msg.subject.startsWith('diswall.whitelist')) reply(new Uint8Array(), 0)

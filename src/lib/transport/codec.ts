@@ -435,6 +435,16 @@ export function wantsStream(hdrs: HeaderReader | undefined): boolean {
   return hdrs !== undefined && hdrs.get(HEADER.stream, IGNORE_CASE) === '1'
 }
 
+/**
+ * The headers of each message of a streamed init reply but the last: `Diswall-Stream: 1`. Without
+ * it a host takes the message for an original server's whole (one-message) answer and stops there.
+ */
+export function streamChunkHeaders(): MsgHdrs {
+  const h = natsHeaders()
+  h.set(HEADER.stream, '1')
+  return h
+}
+
 /** The headers of the empty message that ends a streamed init reply. */
 export function endOfStreamHeaders(count: number): MsgHdrs {
   const h = natsHeaders()

@@ -40,6 +40,7 @@ export {
   encodeGlobal,
   encodeInitLine,
   endOfStreamHeaders,
+  streamChunkHeaders,
   entryHeaders,
   errorHeaders,
   HEADER,

@@ -13,6 +13,7 @@ import {
   encodeGlobal,
   encodeInitLine,
   endOfStreamHeaders,
+  streamChunkHeaders,
   entryHeaders,
   HEADER,
   initReplyChunks,
@@ -174,4 +175,6 @@ test('codec - stream request and end headers', () => {
   assert.equal(wantsStream(undefined), false)
   assert.equal(streamCount(endOfStreamHeaders(12)), 12)
   assert.equal(streamCount(headers()), undefined)
+  // Every message of a streamed reply but the last says so: a host reads on after it.
+  assert.equal(streamChunkHeaders().get(HEADER.stream), '1')
 })
