@@ -149,9 +149,9 @@ for (const backend of ['ipset', 'nftables'] as const) {
           del: async () => false,
           replace: async (list, entries) => {
             async function* asSet() {
-              for await (const e of entries) {
+              for await (const batch of entries) {
                 loading()
-                yield {target: e.target, ...(e.ttlSec === undefined ? {} : {ttlSec: e.ttlSec})}
+                yield batch.map((e) => ({target: e.target, ...(e.ttlSec === undefined ? {} : {ttlSec: e.ttlSec})}))
               }
             }
             await enforcer.replace(list, asSet())

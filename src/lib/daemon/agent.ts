@@ -719,10 +719,10 @@ function remoteSource(entry: WireEntry): string {
   return entry.origin === undefined ? 'remote' : `remote ${entry.origin}`
 }
 
-/** Wire entries of a list copy as kernel set entries, converted while the copy streams in. */
-async function* wireToSetEntries(entries: AsyncIterable<WireEntry>): AsyncGenerator<SetEntry> {
-  for await (const entry of entries) {
-    yield {target: entry.target, ...(entry.comment === undefined ? {} : {comment: entry.comment}),
-      ...(entry.ttlSec === undefined ? {} : {ttlSec: entry.ttlSec})}
+/** Wire entries of a list copy as kernel set entries, converted batch by batch while the copy streams in. */
+async function* wireToSetEntries(batches: AsyncIterable<readonly WireEntry[]>): AsyncGenerator<SetEntry[]> {
+  for await (const batch of batches) {
+    yield batch.map((entry) => ({target: entry.target, ...(entry.comment === undefined ? {} : {comment: entry.comment}),
+      ...(entry.ttlSec === undefined ? {} : {ttlSec: entry.ttlSec})}))
   }
 }

@@ -7,8 +7,8 @@
  */
 import type {DetectConfig, FirewallConfig} from '../config/index.js'
 import {asDiswallError} from '../errors.js'
-import {CoalescingWriter, killConnectionsBatch} from '../firewall/sets/index.js'
-import type {FirewallBackend, ListKind, SetEntry, WriteJournal} from '../firewall/sets/index.js'
+import {CoalescingWriter, forEachOf, killConnectionsBatch} from '../firewall/sets/index.js'
+import type {FirewallBackend, ListKind, SetEntry, SetEntrySource, WriteJournal} from '../firewall/sets/index.js'
 import {containsAddress, formatDuration, isAddress, neverBanReason, NetworkList, toNetwork} from '../net/index.js'
 import type {Address, Network, NeverBanContext, Target} from '../net/index.js'
 import {exec as defaultExec} from '../system/index.js'
@@ -300,25 +300,26 @@ export class Enforcer {
    * that point (while the kernel program finishes) are written again once the copy is in place.
    * Throws what replace() throws: the list is then exactly as it was.
    */
-  async replace(list: ListKind, entries: AsyncIterable<SetEntry> | Iterable<SetEntry>): Promise<{loaded: number; refused: number}> {
+  async replace(list: ListKind, entries: SetEntrySource): Promise<{loaded: number; refused: number}> {
     const screen = this.screen(list, `the ${list} list copy`)
     await this.writer.flush()
     const during = new Map<string, SetEntry>()
     this.replacing.set(list, during)
     let loaded = 0
     let appended = 0
-    async function* admitted(): AsyncGenerator<SetEntry> {
-      for await (const entry of entries) {
-        if (!screen.admit(entry)) continue
-        loaded++
-        yield entry
+    async function* admitted(): AsyncGenerator<SetEntry[]> {
+      for await (const item of entries) {
+        const batch: SetEntry[] = []
+        forEachOf(item, (entry) => {
+          if (screen.admit(entry)) batch.push(entry)
+        })
+        loaded += batch.length
+        if (batch.length > 0) yield batch
       }
       const written = [...during.values()]
       during.clear()
-      for (const entry of written) {
-        appended++
-        yield entry
-      }
+      appended = written.length
+      if (written.length > 0) yield written
     }
     let refused: number
     try {

@@ -10,7 +10,7 @@ import {Daemon, queryDaemon, saveSnapshot, snapshotPath, unitsSourceId} from '..
 import type {DaemonStatus, PlannedSources, SourcePlan} from '../../../src/lib/daemon/index.js'
 import type {LogLine, LogSource, RunHooks, SourceHealth, WtmpLogin} from '../../../src/lib/detect/index.js'
 import {HostFacts} from '../../../src/lib/enforce/index.js'
-import {MemoryBackend} from '../../../src/lib/firewall/sets/index.js'
+import {forEachOf, MemoryBackend} from '../../../src/lib/firewall/sets/index.js'
 import type {SetEntry} from '../../../src/lib/firewall/sets/index.js'
 import {waitFor} from '../../../src/lib/lab/index.js'
 import {parseAddress, parseTarget} from '../../../src/lib/net/index.js'
@@ -588,7 +588,7 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
     const replace = backend.replace.bind(backend)
     backend.replace = async (list, entries) => {
       const all: SetEntry[] = []
-      for await (const entry of entries) all.push(entry)
+      for await (const item of entries) forEachOf(item, (entry) => all.push(entry))
       replaced.push({list, n: all.length})
       return replace(list, all)
     }

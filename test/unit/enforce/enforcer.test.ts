@@ -6,7 +6,7 @@ import type {Config} from '../../../src/lib/config/index.js'
 import {Enforcer, MAX_REASON_KINDS, RECENT_BANS} from '../../../src/lib/enforce/index.js'
 import type {EnforcerLogLevel} from '../../../src/lib/enforce/index.js'
 import {CommandFailedError} from '../../../src/lib/errors.js'
-import {MemoryBackend} from '../../../src/lib/firewall/sets/index.js'
+import {forEachOf, MemoryBackend} from '../../../src/lib/firewall/sets/index.js'
 import type {SetEntry} from '../../../src/lib/firewall/sets/index.js'
 import {NetworkList, parseAddress, parseNetwork, parseTarget} from '../../../src/lib/net/index.js'
 import {line, recordingExec} from '../firewall/sets/fake-exec.js'
@@ -149,7 +149,7 @@ test('Enforcer replace - a list copy lands in one replace(); protected block ent
   const replace = backend.replace.bind(backend)
   backend.replace = async (list, entries) => {
     const all: SetEntry[] = []
-    for await (const entry of entries) all.push(entry)
+    for await (const item of entries) forEachOf(item, (entry) => all.push(entry))
     calls.push(all)
     return replace(list, calls.at(-1)!)
   }
@@ -187,7 +187,7 @@ test('Enforcer replace - a ban made after the copy ended, before the swap, is wr
   const replace = backend.replace.bind(backend)
   backend.replace = async (list, entries) => {
     const all: SetEntry[] = []
-    for await (const entry of entries) all.push(entry)
+    for await (const item of entries) forEachOf(item, (entry) => all.push(entry))
     // The kernel program still runs (nft commits at the end of its input): a ban lands in the old set.
     await enforcer.ban({reason: 'ssh', source: 'kmsg', target: a('203.0.113.151')})
     return replace(list, all)

@@ -9,8 +9,8 @@ import {RULESET_CHAINS, STAGING_SUFFIX} from './names.js'
 import type {KernelNames} from './names.js'
 import {OpQueue, opTarget, reportOf} from './op-queue.js'
 import type {Op} from './op-queue.js'
-import {setFor} from './types.js'
-import type {CommitReport, FirewallBackend, InitReport, ListedEntry, ListKind, SetEntry} from './types.js'
+import {forEachOf, setFor} from './types.js'
+import type {CommitReport, FirewallBackend, InitReport, ListedEntry, ListKind, SetEntry, SetEntrySource} from './types.js'
 
 /** Sizes and defaults of the sets. */
 export interface SetLimits {
@@ -352,7 +352,7 @@ export class IpsetBackend implements FirewallBackend {
    * The staging sets are sized for the configured capacity with room to grow (the count is unknown
    * up front); a copy larger than that fails with "set is full" and changes nothing.
    */
-  async replace(list: ListKind, entries: AsyncIterable<SetEntry> | Iterable<SetEntry>): Promise<void> {
+  async replace(list: ListKind, entries: SetEntrySource): Promise<void> {
     const names = this.names[list]
     const staging = {4: names.v4 + STAGING_SUFFIX, 6: names.v6 + STAGING_SUFFIX}
     const limit = this.limits[list === 'block' ? 'blockMax' : 'allowMax']
@@ -361,12 +361,17 @@ export class IpsetBackend implements FirewallBackend {
     const head = ([4, 6] as const).map((family) => `${this.createLine(list, family, staging[family], max[family])}\nflush ${staging[family]}\n`).join('')
     async function* script(): AsyncGenerator<string> {
       let chunk = head
-      for await (const entry of entries) {
-        chunk += addLine(list, staging[entry.target.family], entry) + '\n'
-        if (chunk.length >= STREAM_CHUNK_CHARS) {
-          yield chunk
-          chunk = ''
-        }
+      const pending: string[] = []
+      for await (const item of entries) {
+        forEachOf(item, (entry) => {
+          chunk += addLine(list, staging[entry.target.family], entry) + '\n'
+          if (chunk.length >= STREAM_CHUNK_CHARS) {
+            pending.push(chunk)
+            chunk = ''
+          }
+        })
+        // One batch (a network message's entries) makes a few pipe-sized chunks at most.
+        while (pending.length > 0) yield pending.shift()!
       }
       yield `${chunk}swap ${staging[4]} ${names.v4}\nswap ${staging[6]} ${names.v6}\ndestroy ${staging[4]}\ndestroy ${staging[6]}\n`
     }

@@ -11,8 +11,8 @@ import {isNftSessionStatement, NftSession} from './nft-session.js'
 import type {NftBatchRunner, NftSessionFactory} from './nft-session.js'
 import {OpQueue, opTarget, reportOf} from './op-queue.js'
 import type {Op} from './op-queue.js'
-import {setFor} from './types.js'
-import type {CommitReport, FirewallBackend, InitReport, ListedEntry, ListKind, SetEntry} from './types.js'
+import {forEachOf, setFor} from './types.js'
+import type {CommitReport, FirewallBackend, InitReport, ListedEntry, ListKind, SetEntry, SetEntrySource} from './types.js'
 
 /** The hook of the guard chain: before the ruleset's chains (priority filter), after nothing of ours. */
 export const NFT_GUARD_CHAIN_SPEC = 'type filter hook input priority filter - 10; policy accept;'
@@ -351,7 +351,7 @@ export class NftBackend implements FirewallBackend {
    * A stream that throws kills nft before its stdin closes, so nothing is committed and the sets stay
    * exactly as they were.
    */
-  async replace(list: ListKind, entries: AsyncIterable<SetEntry> | Iterable<SetEntry>): Promise<void> {
+  async replace(list: ListKind, entries: SetEntrySource): Promise<void> {
     const t = this.table()
     const names = this.names[list]
     const element = (entry: SetEntry): string => this.element(entry, list)
@@ -364,10 +364,14 @@ export class NftBackend implements FirewallBackend {
         pending[family] = []
         return line
       }
-      for await (const entry of entries) {
-        const family = entry.target.family
-        pending[family].push(element(entry))
-        if (pending[family].length >= BULK_CHUNK) yield statement(family)
+      const ready: string[] = []
+      for await (const item of entries) {
+        forEachOf(item, (entry) => {
+          const family = entry.target.family
+          pending[family].push(element(entry))
+          if (pending[family].length >= BULK_CHUNK) ready.push(statement(family))
+        })
+        while (ready.length > 0) yield ready.shift()!
       }
       for (const family of [4, 6] as const) if (pending[family].length > 0) yield statement(family)
     }

@@ -12,6 +12,22 @@ export interface SetEntry {
   comment?: string
 }
 
+/**
+ * A list copy as it streams in, read once: entries one by one, or in batches (one per network message,
+ * so that a 1M-entry copy costs no async step per entry).
+ */
+export type SetEntrySource = AsyncIterable<readonly SetEntry[] | SetEntry> | Iterable<SetEntry>
+
+/** Hands each entry of one item of a {@link SetEntrySource} (an entry or a batch) to `visit`. */
+export function forEachOf(item: readonly SetEntry[] | SetEntry, visit: (entry: SetEntry) => void): void {
+  if (isBatch(item)) for (const entry of item) visit(entry)
+  else visit(item)
+}
+
+function isBatch(item: readonly SetEntry[] | SetEntry): item is readonly SetEntry[] {
+  return Array.isArray(item)
+}
+
 /** One entry read back from the kernel. */
 export interface ListedEntry {
   target: Target
@@ -66,7 +82,7 @@ export interface FirewallBackend {
    * when the stream throws or the program fails, the list is left exactly as it was and the call
    * rejects (with the stream's error, or CommandFailedError).
    */
-  replace(list: ListKind, entries: AsyncIterable<SetEntry> | Iterable<SetEntry>): Promise<void>
+  replace(list: ListKind, entries: SetEntrySource): Promise<void>
   /** Removes the sets and rules of diswall (uninstall, tests). */
   destroy(): Promise<void>
   /**
