@@ -496,6 +496,8 @@ export class Daemon {
           await this.enforcer.replace(list, wireToSetEntries(entries))
         } catch (error) {
           this.log('error', `loading the copy of the ${list} list failed, keeping the current one: ${asDiswallError(error).message}`)
+          // The transport records it as the init's lastError: a status must not say the copy is in place.
+          throw error
         }
       },
     }

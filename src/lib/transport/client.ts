@@ -593,9 +593,18 @@ export class NatsTransport implements Transport {
       let entries = 0
       let refused = 0
       let complete = false
+      let broke: unknown
       const refuse = (r: {kind: RefusalKind; reason: string}): void => this.refuse(`init ${list}`, r)
       const recentOwn = this.recentOwn
       async function* stream(): AsyncGenerator<WireEntry[]> {
+        try {
+          yield* batches()
+        } catch (error) {
+          broke = error
+          throw error
+        }
+      }
+      async function* batches(): AsyncGenerator<WireEntry[]> {
         let msg = first
         for (;;) {
           const streamed = msg.headers?.get(HEADER.stream) === '1'
@@ -628,6 +637,8 @@ export class NatsTransport implements Transport {
         complete = true
       }
       await sink.replace(list, stream())
+      // A sink that swallowed the failure of a cut answer: the reason is the stream's own.
+      if (broke !== undefined) throw broke
       if (!complete) throw new TransportError('the list was not replaced (see the log)', 'E_NATS_INIT')
       Object.assign(status, {at: new Date().toISOString(), entries, ms: Date.now() - started, refused})
       delete status.lastError

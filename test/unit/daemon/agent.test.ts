@@ -612,6 +612,14 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
       assert.deepEqual(replaced, [{list: 'block', n: 1000}])
       assert.equal(await h.backend.count('block'), 1000)
       assert.equal((await h.daemon.status()).bans.total, 2, 'a list copy is no stream of single bans (2: .41 remote, .42 local)')
+
+      // A copy the kernel did not take: the transport hears of it (its init status says so), the set stays.
+      backend.replace = async () => {
+        throw new Error('ipset v7.17: Error in line 3: Kernel error received: set is full')
+      }
+      await assert.rejects(transport.deliverCopy('block', [remote('45.9.9.9')]), /set is full/)
+      assert.equal(await h.backend.count('block'), 1000)
+      assert.ok(h.log.lines.some((l) => l.level === 'error' && /loading the copy of the block list failed, keeping the current one/.test(l.message)))
     } finally {
       await h.daemon.stop()
     }
