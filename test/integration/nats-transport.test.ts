@@ -42,7 +42,7 @@ function recordingSink(opts: {refuse?: (entry: WireEntry) => boolean} = {}) {
     del: async (list, entry) => void got.push({entry, list, op: 'del'}),
     replace: async (list, entries) => {
       const targets: string[] = []
-      for await (const entry of entries) targets.push(entry.target.text)
+      for await (const batch of entries) for (const entry of batch) targets.push(entry.target.text)
       copies.push({list, targets})
     },
   }

@@ -224,7 +224,7 @@ describe('diswall server with nats-server permissions', {skip}, () => {
       del: async () => {},
       replace: async (list, entries) => {
         const targets: string[] = []
-        for await (const entry of entries) targets.push(entry.target.text)
+        for await (const batch of entries) for (const entry of batch) targets.push(entry.target.text)
         copies.push({list, targets})
       },
     }

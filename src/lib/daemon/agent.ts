@@ -496,6 +496,8 @@ export class Daemon {
           await this.enforcer.replace(list, wireToSetEntries(entries))
         } catch (error) {
           this.log('error', `loading the copy of the ${list} list failed, keeping the current one: ${asDiswallError(error).message}`)
+          // The transport records it as the init's lastError: a status must not say the copy is in place.
+          throw error
         }
       },
     }
@@ -719,10 +721,10 @@ function remoteSource(entry: WireEntry): string {
   return entry.origin === undefined ? 'remote' : `remote ${entry.origin}`
 }
 
-/** Wire entries of a list copy as kernel set entries, converted while the copy streams in. */
-async function* wireToSetEntries(entries: AsyncIterable<WireEntry>): AsyncGenerator<SetEntry> {
-  for await (const entry of entries) {
-    yield {target: entry.target, ...(entry.comment === undefined ? {} : {comment: entry.comment}),
-      ...(entry.ttlSec === undefined ? {} : {ttlSec: entry.ttlSec})}
+/** Wire entries of a list copy as kernel set entries, converted batch by batch while the copy streams in. */
+async function* wireToSetEntries(batches: AsyncIterable<readonly WireEntry[]>): AsyncGenerator<SetEntry[]> {
+  for await (const batch of batches) {
+    yield batch.map((entry) => ({target: entry.target, ...(entry.comment === undefined ? {} : {comment: entry.comment}),
+      ...(entry.ttlSec === undefined ? {} : {ttlSec: entry.ttlSec})}))
   }
 }

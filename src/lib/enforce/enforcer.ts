@@ -7,8 +7,8 @@
  */
 import type {DetectConfig, FirewallConfig} from '../config/index.js'
 import {asDiswallError} from '../errors.js'
-import {CoalescingWriter, killConnectionsBatch} from '../firewall/sets/index.js'
-import type {FirewallBackend, ListKind, SetEntry, WriteJournal} from '../firewall/sets/index.js'
+import {CoalescingWriter, forEachOf, killConnectionsBatch} from '../firewall/sets/index.js'
+import type {FirewallBackend, ListKind, SetEntry, SetEntrySource, WriteJournal} from '../firewall/sets/index.js'
 import {containsAddress, formatDuration, isAddress, neverBanReason, NetworkList, toNetwork} from '../net/index.js'
 import type {Address, Network, NeverBanContext, Target} from '../net/index.js'
 import {exec as defaultExec} from '../system/index.js'
@@ -144,6 +144,8 @@ export class Enforcer {
   /** Allow entries added lately, kept across a refresh of allowList that raced them. */
   private readonly recentAllows = new Map<string, {at: number; expiring: boolean; target: Target}>()
   private recentBans: RecentBanRecord[] = []
+  /** Per list being replaced: the entries written here meanwhile, which the swap must not lose. */
+  private readonly replacing = new Map<ListKind, Map<string, SetEntry>>()
   private killQueue: Address[] = []
   private killing: Promise<void> | undefined
 
@@ -212,6 +214,7 @@ export class Enforcer {
       return {result: 'refused', why}
     }
     const ttlSec = order.ttlSec ?? this.config.firewall.block_timeout
+    this.replacing.get('block')?.set(target.text, {target, ttlSec})
     try {
       await this.writer.add('block', {target, ttlSec})
     } catch (error) {
@@ -237,6 +240,7 @@ export class Enforcer {
 
   /** Removes a ban (another host lifted it); resolves once applied. Throws what the commit throws. */
   async unban(target: Target): Promise<void> {
+    this.replacing.get('block')?.delete(target.text)
     await this.writer.del('block', target)
     this.log('info', `unban ${target.text}`)
   }
@@ -260,8 +264,10 @@ export class Enforcer {
     }
     this.allowList.add(target)
     this.recentAllows.set(key, {at: this.now(), expiring: ttlSec !== undefined, target})
+    const entry: SetEntry = {target, ...(comment === undefined ? {} : {comment}), ...(ttlSec === undefined ? {} : {ttlSec})}
+    this.replacing.get('allow')?.set(key, entry)
     try {
-      await this.writer.add('allow', {target, ...(comment === undefined ? {} : {comment}), ...(ttlSec === undefined ? {} : {ttlSec})})
+      await this.writer.add('allow', entry)
     } catch (error) {
       this.stats.allowFailed++
       this.log('error', `allow ${target.text} (${comment ?? ''}) failed: ${asDiswallError(error).message}`)
@@ -278,29 +284,60 @@ export class Enforcer {
     this.allowList.delete(target)
     this.expiringAllows.delete(key)
     this.recentAllows.delete(key)
+    this.replacing.get('allow')?.delete(key)
     await this.writer.del('allow', target)
     this.log('info', `allow entry ${target.text} removed`)
   }
 
   /**
    * Replaces a whole list with a copy (init at start, re-sync after a reconnect) in one `replace()`:
-   * the backend's staging swap, not one ban per entry. Block entries the never-ban check refuses are
-   * left out, counted as refused and logged in one line. Pending single writes are flushed first.
-   * Throws what replace() throws (the list is then unchanged).
+   * the backend's staging swap, not one ban per entry. The copy streams through the never-ban check
+   * into the backend as it comes, never held whole. Block entries the check refuses are left out,
+   * counted as refused and logged in one line. Pending single writes are flushed first.
+   *
+   * Entries this enforcer writes while the copy streams (a ban detected during the init) must survive
+   * the swap though the copy lacks them: they are appended to the copy's end, and those written after
+   * that point (while the kernel program finishes) are written again once the copy is in place.
+   * Throws what replace() throws: the list is then exactly as it was.
    */
-  async replace(list: ListKind, entries: AsyncIterable<SetEntry> | Iterable<SetEntry>): Promise<{loaded: number; refused: number}> {
-    const kept: SetEntry[] = []
+  async replace(list: ListKind, entries: SetEntrySource): Promise<{loaded: number; refused: number}> {
     const screen = this.screen(list, `the ${list} list copy`)
-    for await (const entry of entries) if (screen.admit(entry)) kept.push(entry)
-    const refused = screen.done()
     await this.writer.flush()
-    await this.options.backend.replace(list, kept)
+    const during = new Map<string, SetEntry>()
+    this.replacing.set(list, during)
+    let loaded = 0
+    let appended = 0
+    async function* admitted(): AsyncGenerator<SetEntry[]> {
+      for await (const item of entries) {
+        const batch: SetEntry[] = []
+        forEachOf(item, (entry) => {
+          if (screen.admit(entry)) batch.push(entry)
+        })
+        loaded += batch.length
+        if (batch.length > 0) yield batch
+      }
+      const written = [...during.values()]
+      during.clear()
+      appended = written.length
+      if (written.length > 0) yield written
+    }
+    let refused: number
+    try {
+      await this.options.backend.replace(list, admitted())
+    } finally {
+      this.replacing.delete(list)
+      refused = screen.done()
+    }
+    // Idempotent adds; they reach the new set (the swap is done), not the old one.
+    const late = [...during.values()]
+    if (late.length > 0) await Promise.all(late.map((entry) => this.writer.add(list, entry).catch(() => {})))
     if (list === 'allow') {
       this.recentAllows.clear()
       await this.refreshAllowList()
     }
-    this.log('notice', `loaded ${kept.length} entries into the ${list} list`)
-    return {loaded: kept.length, refused}
+    const kept = appended + late.length > 0 ? ` (and ${appended + late.length} written here meanwhile)` : ''
+    this.log('notice', `loaded ${loaded} entries into the ${list} list${kept}`)
+    return {loaded, refused}
   }
 
   /**

@@ -38,7 +38,7 @@ export interface SyncInitResult {
 export interface SyncInitOptions {
   exec?: Exec
   firewall?: Firewall
-  /** Told how many entries of a list have arrived so far (about every 10,000, and at the end). */
+  /** Told how many entries of a list have arrived so far (after each message once 10,000 more came, and at the end). */
   onProgress?: (list: WireList, received: number) => void
 }
 
@@ -72,11 +72,15 @@ export async function syncInit(config: Config, options: SyncInitOptions = {}): P
       replace: async (list, entries) => {
         const started = Date.now()
         let received = 0
-        async function* counted(): AsyncGenerator<SetEntry> {
-          for await (const entry of entries) {
-            received++
-            if (received % 10_000 === 0) options.onProgress?.(list, received)
-            yield toSetEntry(entry)
+        async function* counted(): AsyncGenerator<SetEntry[]> {
+          let told = 0
+          for await (const batch of entries) {
+            received += batch.length
+            if (received - told >= 10_000) {
+              told = received
+              options.onProgress?.(list, received)
+            }
+            yield batch.map(toSetEntry)
           }
           options.onProgress?.(list, received)
         }

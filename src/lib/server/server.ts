@@ -26,6 +26,7 @@ import {
   encodeAdd,
   encodeGlobal,
   endOfStreamHeaders,
+  streamChunkHeaders,
   entryHeaders,
   errorHeaders,
   GLOBAL_BLOCK_SUBJECT,
@@ -329,9 +330,10 @@ export class DiswallServer {
     }
     let count = 0
     let sent = 0
+    const marked = streamChunkHeaders()
     for await (const chunk of chunks) {
       for (const byte of chunk) if (byte === 10) count++
-      msg.respond(chunk)
+      msg.respond(chunk, marked)
       if (++sent % CHUNKS_PER_FLUSH === 0) await bus.flush()
       else await yieldToLoop() // reports go on being handled while a large list is sent
     }

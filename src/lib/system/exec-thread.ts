@@ -54,7 +54,7 @@ export function threadExec(): ThreadExec {
   }
 
   const run = async (program: string, args: readonly string[], options: ExecOptions = {}): Promise<ExecResult> => {
-    if (options.signal !== undefined || options.processGroup) return mainThreadExec(program, args, options)
+    if (options.signal !== undefined || options.processGroup || options.inputStream !== undefined) return mainThreadExec(program, args, options)
     worker ??= start()
     const id = ++nextId
     const {env, input, timeoutMs} = options

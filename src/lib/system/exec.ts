@@ -6,6 +6,13 @@ import {runInProcessGroup} from './process.js'
 export interface ExecOptions {
   /** Written to the program's stdin (bulk input: restore scripts, nft batches). */
   input?: string
+  /**
+   * Streamed to the program's stdin as it comes, with back-pressure (a 1M-entry list copy, never held
+   * whole). When the stream throws, the program is killed (SIGKILL) before its stdin is closed, so it
+   * never sees the end of a cut input (`nft -f -` would commit a half transaction), and the call
+   * rejects with the stream's error. Not with `input` or `processGroup`.
+   */
+  inputStream?: AsyncIterable<string>
   /** Killed after this many milliseconds; 15 s by default. */
   timeoutMs?: number
   /** Extra environment variables (LC_ALL=C is always set). */
@@ -38,10 +45,16 @@ export const DEFAULT_EXEC_TIMEOUT_MS = 15_000
  * Throws MissingDependencyError when the program is not installed, CommandFailedError (with stderr)
  * when it exits non-zero, is killed or times out, and `signal.reason` when `signal` aborted it.
  */
-export const exec: Exec = async (program, args, {env, input, processGroup, signal, timeoutMs = DEFAULT_EXEC_TIMEOUT_MS} = {}) => {
+export const exec: Exec = async (program, args, {env, input, inputStream, processGroup, signal, timeoutMs = DEFAULT_EXEC_TIMEOUT_MS} = {}) => {
   if (processGroup) {
-    if (input !== undefined) throw new TypeError('exec: processGroup runs the program with stdin closed; input is not supported')
+    if (input !== undefined || inputStream !== undefined) {
+      throw new TypeError('exec: processGroup runs the program with stdin closed; input is not supported')
+    }
     return runInProcessGroup(program, args, {env: {...env, LC_ALL: 'C'}, signal, timeoutMs})
+  }
+  if (inputStream !== undefined) {
+    if (input !== undefined) throw new TypeError('exec: input and inputStream exclude each other')
+    return execStreaming(program, args, inputStream, {env, signal, timeoutMs})
   }
   try {
     // LC_ALL=C: we parse the output of ss, ipset and nft, so keep it untranslated.
@@ -64,6 +77,65 @@ export const exec: Exec = async (program, args, {env, input, processGroup, signa
       timeoutMs: error.timedOut ? timeoutMs : undefined,
     })
   }
+}
+
+/** exec() with `inputStream`: feeds stdin chunk by chunk, waiting for the pipe to drain. */
+async function execStreaming(program: string, args: readonly string[], source: AsyncIterable<string>,
+  {env, signal, timeoutMs}: {env?: Record<string, string>; signal?: AbortSignal; timeoutMs: number}): Promise<ExecResult> {
+  const subprocess = execa(program, args, {
+    cancelSignal: signal,
+    env: {...env, LC_ALL: 'C'},
+    maxBuffer: 512 * 1024 * 1024,
+    stdin: 'pipe',
+    stripFinalNewline: false,
+    timeout: timeoutMs,
+  })
+  // Settled at once, so an early exit is no unhandled rejection while the feed still waits on its source.
+  const outcome = subprocess.then((result) => ({result}), (error: unknown) => ({error}))
+  const stdin = subprocess.stdin
+  let gone = false
+  let sourceError: {error: unknown} | undefined
+  const wake = new Set<() => void>()
+  const stop = (): void => {
+    gone = true
+    for (const resolve of wake) resolve()
+  }
+  // EPIPE once the program exited (a bad line): its own exit and stderr say why.
+  stdin.on('error', stop)
+  stdin.on('close', stop)
+  try {
+    for await (const chunk of source) {
+      if (gone) break
+      if (!stdin.write(chunk)) {
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            wake.delete(done)
+            stdin.off('drain', done)
+            resolve()
+          }
+          wake.add(done)
+          stdin.once('drain', done)
+        })
+      }
+    }
+  } catch (error) {
+    sourceError = {error}
+    // Killed before stdin closes: the program must not take a cut input for a complete one.
+    subprocess.kill('SIGKILL')
+  }
+  if (sourceError === undefined) stdin.end()
+  const settled = await outcome
+  if (sourceError !== undefined) throw sourceError.error
+  if ('result' in settled) return {stderr: String(settled.result.stderr), stdout: String(settled.result.stdout)}
+  const {error} = settled
+  if (signal?.aborted) throw signal.reason
+  if (!(error instanceof ExecaError)) throw error
+  if (error.code === 'ENOENT') throw new MissingDependencyError(program, undefined, {cause: error})
+  throw new CommandFailedError(program, args, error.exitCode, String(error.stderr ?? ''), {
+    cause: error,
+    timedOut: error.timedOut,
+    timeoutMs: error.timedOut ? timeoutMs : undefined,
+  })
 }
 
 /** Options of {@link execSync}. */

@@ -587,9 +587,18 @@ export class NatsTransport implements Transport {
       let entries = 0
       let refused = 0
       let complete = false
+      let broke: unknown
       const refuse = (r: {kind: RefusalKind; reason: string}): void => this.refuse(`init ${list}`, r)
       const recentOwn = this.recentOwn
-      async function* stream(): AsyncGenerator<WireEntry> {
+      async function* stream(): AsyncGenerator<WireEntry[]> {
+        try {
+          yield* batches()
+        } catch (error) {
+          broke = error
+          throw error
+        }
+      }
+      async function* batches(): AsyncGenerator<WireEntry[]> {
         let msg = first
         for (;;) {
           const streamed = msg.headers?.get(HEADER.stream) === '1'
@@ -600,26 +609,30 @@ export class NatsTransport implements Transport {
             }
             break
           }
+          // One batch per message: this message's entries are held, never the whole list.
+          const batch: WireEntry[] = []
           for (const r of decodeInitChunk(list, msg.data)) {
-            if (r.ok) {
-              entries++
-              yield r.entry
-            } else {
+            if (r.ok) batch.push(r.entry)
+            else {
               refused++
               refuse(r)
             }
           }
+          entries += batch.length
+          if (batch.length > 0) yield batch
           if (!streamed) break // one message: the whole answer (an original server)
           msg = await next(`the init answer stopped after ${entries + refused} entries`)
         }
         // Own reports of the last minutes: the server may not have stored them when it answered.
         const cutoff = Date.now() - RECENT_OWN_MS
-        for (const own of recentOwn.values()) {
-          if (own.list === list && own.at >= cutoff && (list === 'allow' || isAddress(own.entry.target) || own.entry.target.prefix > 0)) yield own.entry
-        }
+        const own = [...recentOwn.values()].filter((r) => r.list === list && r.at >= cutoff &&
+          (list === 'allow' || isAddress(r.entry.target) || r.entry.target.prefix > 0)).map((r) => r.entry)
+        if (own.length > 0) yield own
         complete = true
       }
       await sink.replace(list, stream())
+      // A sink that swallowed the failure of a cut answer: the reason is the stream's own.
+      if (broke !== undefined) throw broke
       if (!complete) throw new TransportError('the list was not replaced (see the log)', 'E_NATS_INIT')
       Object.assign(status, {at: new Date().toISOString(), entries, ms: Date.now() - started, refused})
       delete status.lastError

@@ -58,10 +58,18 @@ export class FakeTransport implements Transport {
     return this.started().del(list, entry)
   }
 
-  /** A full copy of a list (init, re-sync), streamed one entry at a time. */
-  async deliverCopy(list: WireList, entries: Iterable<WireEntry>): Promise<void> {
-    async function* stream(): AsyncGenerator<WireEntry> {
-      for (const entry of entries) yield entry
+  /** A full copy of a list (init, re-sync), streamed in batches of `batch` entries (1000 by default). */
+  async deliverCopy(list: WireList, entries: Iterable<WireEntry>, batch = 1000): Promise<void> {
+    async function* stream(): AsyncGenerator<WireEntry[]> {
+      let out: WireEntry[] = []
+      for (const entry of entries) {
+        out.push(entry)
+        if (out.length >= batch) {
+          yield out
+          out = []
+        }
+      }
+      if (out.length > 0) yield out
     }
     return this.started().replace(list, stream())
   }

@@ -41,6 +41,7 @@ export {
   encodeGlobal,
   encodeInitLine,
   endOfStreamHeaders,
+  streamChunkHeaders,
   entryHeaders,
   errorHeaders,
   HEADER,

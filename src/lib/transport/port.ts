@@ -34,9 +34,11 @@ export interface TransportSink {
   del(list: WireList, entry: WireEntry): Promise<boolean | void>
   /**
    * A full copy of a list (init at start, re-sync after a reconnect): it replaces the list in one
-   * swap. The stream is read once, to its end; resolves when the copy is in place.
+   * swap. The stream is read once, to its end, as it arrives: one batch of valid entries per network
+   * message (a 1M-entry list is never held whole; a batch per entry would cost an async step each).
+   * It throws where the copy broke off (then nothing may be replaced); resolves when the copy is in place.
    */
-  replace(list: WireList, entries: AsyncIterable<WireEntry>): Promise<void>
+  replace(list: WireList, batches: AsyncIterable<readonly WireEntry[]>): Promise<void>
 }
 
 /** A change of the connection, as nats.js reports them. */

@@ -10,7 +10,8 @@ import {Daemon, queryDaemon, saveSnapshot, snapshotPath, unitsSourceId} from '..
 import type {DaemonStatus, PlannedSources, SourcePlan} from '../../../src/lib/daemon/index.js'
 import type {LogLine, LogSource, RunHooks, SourceHealth, WtmpLogin} from '../../../src/lib/detect/index.js'
 import {HostFacts} from '../../../src/lib/enforce/index.js'
-import {MemoryBackend} from '../../../src/lib/firewall/sets/index.js'
+import {forEachOf, MemoryBackend} from '../../../src/lib/firewall/sets/index.js'
+import type {SetEntry} from '../../../src/lib/firewall/sets/index.js'
 import {waitFor} from '../../../src/lib/lab/index.js'
 import {parseAddress, parseTarget} from '../../../src/lib/net/index.js'
 import {memoryLogger} from '../../../src/lib/service/index.js'
@@ -586,7 +587,8 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
     const replaced: Array<{list: string; n: number}> = []
     const replace = backend.replace.bind(backend)
     backend.replace = async (list, entries) => {
-      const all = [...entries]
+      const all: SetEntry[] = []
+      for await (const item of entries) forEachOf(item, (entry) => all.push(entry))
       replaced.push({list, n: all.length})
       return replace(list, all)
     }
@@ -610,6 +612,14 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
       assert.deepEqual(replaced, [{list: 'block', n: 1000}])
       assert.equal(await h.backend.count('block'), 1000)
       assert.equal((await h.daemon.status()).bans.total, 2, 'a list copy is no stream of single bans (2: .41 remote, .42 local)')
+
+      // A copy the kernel did not take: the transport hears of it (its init status says so), the set stays.
+      backend.replace = async () => {
+        throw new Error('ipset v7.17: Error in line 3: Kernel error received: set is full')
+      }
+      await assert.rejects(transport.deliverCopy('block', [remote('45.9.9.9')]), /set is full/)
+      assert.equal(await h.backend.count('block'), 1000)
+      assert.ok(h.log.lines.some((l) => l.level === 'error' && /loading the copy of the block list failed, keeping the current one/.test(l.message)))
     } finally {
       await h.daemon.stop()
     }

@@ -6,7 +6,7 @@ import type {Config} from '../../../src/lib/config/index.js'
 import {Enforcer, MAX_REASON_KINDS, RECENT_BANS} from '../../../src/lib/enforce/index.js'
 import type {EnforcerLogLevel} from '../../../src/lib/enforce/index.js'
 import {CommandFailedError} from '../../../src/lib/errors.js'
-import {MemoryBackend} from '../../../src/lib/firewall/sets/index.js'
+import {forEachOf, MemoryBackend} from '../../../src/lib/firewall/sets/index.js'
 import type {SetEntry} from '../../../src/lib/firewall/sets/index.js'
 import {NetworkList, parseAddress, parseNetwork, parseTarget} from '../../../src/lib/net/index.js'
 import {line, recordingExec} from '../firewall/sets/fake-exec.js'
@@ -148,7 +148,9 @@ test('Enforcer replace - a list copy lands in one replace(); protected block ent
   const calls: SetEntry[][] = []
   const replace = backend.replace.bind(backend)
   backend.replace = async (list, entries) => {
-    calls.push([...entries])
+    const all: SetEntry[] = []
+    for await (const item of entries) forEachOf(item, (entry) => all.push(entry))
+    calls.push(all)
     return replace(list, calls.at(-1)!)
   }
   async function* copy(): AsyncGenerator<SetEntry> {
@@ -166,6 +168,46 @@ test('Enforcer replace - a list copy lands in one replace(); protected block ent
   const warnings = logs.filter((l) => l.level === 'warning')
   assert.equal(warnings.length, 1)
   assert.match(warnings[0]!.message, /^left 3 protected entries out of the block list copy: 127\.0\.0\.1 \(loopback/)
+})
+
+test('Enforcer replace - a ban made while the copy streams survives the swap, though the copy lacks it', async () => {
+  const {backend, enforcer} = setup()
+  async function* copy(): AsyncGenerator<SetEntry> {
+    yield {target: a('203.0.113.101'), ttlSec: 3600}
+    // Detected on this host while the server's answer is still arriving: written to the live set.
+    assert.equal((await enforcer.ban({reason: 'ssh', source: 'kmsg', target: a('203.0.113.150')})).result, 'banned')
+    yield {target: a('203.0.113.102'), ttlSec: 3600}
+  }
+  assert.deepEqual(await enforcer.replace('block', copy()), {loaded: 2, refused: 0})
+  assert.deepEqual(await blocked(backend), ['203.0.113.101', '203.0.113.102', '203.0.113.150'])
+})
+
+test('Enforcer replace - a ban made after the copy ended, before the swap, is written again into the new set', async () => {
+  const {backend, enforcer, logs} = setup()
+  const replace = backend.replace.bind(backend)
+  backend.replace = async (list, entries) => {
+    const all: SetEntry[] = []
+    for await (const item of entries) forEachOf(item, (entry) => all.push(entry))
+    // The kernel program still runs (nft commits at the end of its input): a ban lands in the old set.
+    await enforcer.ban({reason: 'ssh', source: 'kmsg', target: a('203.0.113.151')})
+    return replace(list, all)
+  }
+  await enforcer.replace('block', [{target: a('203.0.113.101'), ttlSec: 3600}])
+  assert.deepEqual(await blocked(backend), ['203.0.113.101', '203.0.113.151'])
+  assert.ok(logs.some((l) => /loaded 1 entries into the block list \(and 1 written here meanwhile\)/.test(l.message)))
+})
+
+test('Enforcer replace - a copy that breaks off leaves the list as it was and throws; later bans are not tracked', async () => {
+  const {backend, enforcer} = setup()
+  await enforcer.ban({reason: 'ssh', source: 'kmsg', target: a('203.0.113.99')})
+  async function* cut(): AsyncGenerator<SetEntry> {
+    yield {target: a('203.0.113.101'), ttlSec: 3600}
+    throw new Error('the init answer stopped after 1 entries')
+  }
+  await assert.rejects(enforcer.replace('block', cut()), {message: 'the init answer stopped after 1 entries'})
+  assert.deepEqual(await blocked(backend), ['203.0.113.99'])
+  await enforcer.replace('block', [])
+  assert.deepEqual(await blocked(backend), [])
 })
 
 test('Enforcer replace - an allow list copy replaces the in-memory allow list too', async () => {

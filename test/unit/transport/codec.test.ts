@@ -13,6 +13,7 @@ import {
   encodeGlobal,
   encodeInitLine,
   endOfStreamHeaders,
+  streamChunkHeaders,
   entryHeaders,
   HEADER,
   initReplyChunks,
@@ -155,6 +156,18 @@ test('codec - a reply chunk is decoded line by line, blank lines skipped, bad li
   refused([...decodeInitChunk('block', `${'1'.repeat(1000)}\n203.0.113.1`)][0], 'oversized')
 })
 
+test('codec - a control character in one line of a chunk refuses that line only; CRLF line ends pass', () => {
+  const results = [...decodeInitChunk('block', '203.0.113.1 timeout 60\n203.0.113.2\u0007 timeout 60\n203.0.113.3 timeout\t60\n203.0.113.4 timeout 62\n')]
+  assert.equal(results.length, 4)
+  assert.equal(ok(results[0]).entry.target.text, '203.0.113.1')
+  refused(results[1], 'encoding')
+  refused(results[2], 'encoding')
+  assert.equal(ok(results[3]).entry.ttlSec, 62)
+  const crlf = [...decodeInitChunk('block', '203.0.113.5 timeout 60\r\n203.0.113.6 timeout 61\r\n')]
+  assert.deepEqual(crlf.map((r) => ok(r).entry.target.text), ['203.0.113.5', '203.0.113.6'])
+  refused([...decodeInitChunk('block', '203.0.113.7\r timeout 60\n')][0], 'encoding')
+})
+
 test('codec - initReplyChunks packs any number of lines under the payload limit', async () => {
   function* entries(): Generator<WireEntry> {
     for (let i = 0; i < 5000; i++) yield {target: parseAddress(`10.0.${i >> 8}.${i & 255}`), ttlSec: 900 + i}
@@ -174,4 +187,6 @@ test('codec - stream request and end headers', () => {
   assert.equal(wantsStream(undefined), false)
   assert.equal(streamCount(endOfStreamHeaders(12)), 12)
   assert.equal(streamCount(headers()), undefined)
+  // Every message of a streamed reply but the last says so: a host reads on after it.
+  assert.equal(streamChunkHeaders().get(HEADER.stream), '1')
 })

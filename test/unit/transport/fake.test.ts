@@ -13,7 +13,7 @@ function recordingSink() {
     del: async (list, entry) => void got.push({list, op: 'del', targets: [entry.target.text]}),
     replace: async (list, entries) => {
       const targets: string[] = []
-      for await (const entry of entries) targets.push(entry.target.text)
+      for await (const batch of entries) for (const entry of batch) targets.push(entry.target.text)
       got.push({list, op: 'replace', targets})
     },
   }

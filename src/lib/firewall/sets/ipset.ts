@@ -9,8 +9,8 @@ import {RULESET_CHAINS, STAGING_SUFFIX} from './names.js'
 import type {KernelNames} from './names.js'
 import {OpQueue, opTarget, reportOf} from './op-queue.js'
 import type {Op} from './op-queue.js'
-import {setFor} from './types.js'
-import type {CommitReport, FirewallBackend, InitReport, ListedEntry, ListKind, SetEntry} from './types.js'
+import {forEachOf, setFor} from './types.js'
+import type {CommitReport, FirewallBackend, InitReport, ListedEntry, ListKind, SetEntry, SetEntrySource} from './types.js'
 
 /** Sizes and defaults of the sets. */
 export interface SetLimits {
@@ -35,6 +35,11 @@ export interface IpsetBackendOptions {
    */
   session?: boolean | IpsetSessionFactory
 }
+
+/** Characters of a streamed restore script handed to the pipe at once (~2,000 lines). */
+const STREAM_CHUNK_CHARS = 64 * 1024
+/** A list copy streams while it arrives from the network: the whole init of 1M entries, with room. */
+const REPLACE_TIMEOUT_MS = 600_000
 
 /** Largest commit sent through the session; bigger ones gain nothing from it and go to `ipset restore`. */
 export const SESSION_MAX_LINES = 512
@@ -339,27 +344,55 @@ export class IpsetBackend implements FirewallBackend {
     return total
   }
 
-  async replace(list: ListKind, entries: Iterable<SetEntry>): Promise<void> {
-    const byFamily: Record<4 | 6, string[]> = {4: [], 6: []}
-    const staging = (name: string) => name + STAGING_SUFFIX
-    for (const entry of entries) {
-      const name = setFor(this.names[list], entry.target)
-      byFamily[entry.target.family].push(this.addLine(list, staging(name), entry))
+  /**
+   * One `ipset -exist restore` fed through stdin as the entries come: both staging sets are created
+   * (and flushed, should a crashed run have left one), filled, swapped in and destroyed. The live sets
+   * are complete before and after, never half-loaded. A stream that throws kills the process before
+   * the swap lines, and the staging sets are destroyed: the live sets stay exactly as they were.
+   * The staging sets are sized for the configured capacity with room to grow (the count is unknown
+   * up front); a copy larger than that fails with "set is full" and changes nothing.
+   */
+  async replace(list: ListKind, entries: SetEntrySource): Promise<void> {
+    const names = this.names[list]
+    const staging = {4: names.v4 + STAGING_SUFFIX, 6: names.v6 + STAGING_SUFFIX}
+    const limit = this.limits[list === 'block' ? 'blockMax' : 'allowMax']
+    const max = {4: fitMaxelem(this.maxelem.get(names.v4) ?? limit, limit), 6: fitMaxelem(this.maxelem.get(names.v6) ?? limit, limit)}
+    const addLine = this.addLine.bind(this)
+    const head = ([4, 6] as const).map((family) => `${this.createLine(list, family, staging[family], max[family])}\nflush ${staging[family]}\n`).join('')
+    async function* script(): AsyncGenerator<string> {
+      let chunk = head
+      const pending: string[] = []
+      for await (const item of entries) {
+        forEachOf(item, (entry) => {
+          chunk += addLine(list, staging[entry.target.family], entry) + '\n'
+          if (chunk.length >= STREAM_CHUNK_CHARS) {
+            pending.push(chunk)
+            chunk = ''
+          }
+        })
+        // One batch (a network message's entries) makes a few pipe-sized chunks at most.
+        while (pending.length > 0) yield pending.shift()!
+      }
+      yield `${chunk}swap ${staging[4]} ${names.v4}\nswap ${staging[6]} ${names.v6}\ndestroy ${staging[4]}\ndestroy ${staging[6]}\n`
     }
+    try {
+      await this.exec('ipset', ['-exist', 'restore'], {inputStream: script(), timeoutMs: REPLACE_TIMEOUT_MS})
+    } catch (error) {
+      await this.dropStaging([staging[4], staging[6]])
+      throw error
+    }
+    this.maxelem.set(names.v4, max[4])
+    this.maxelem.set(names.v6, max[6])
+  }
 
-    for (const family of [4, 6] as const) {
-      const name = family === 4 ? this.names[list].v4 : this.names[list].v6
-      const adds = byFamily[family]
-      const configured = this.maxelem.get(name) ?? this.limits[list === 'block' ? 'blockMax' : 'allowMax']
-      const max = fitMaxelem(configured, adds.length)
-      // Staging set + swap: the live set is complete before and after, never half-loaded.
-      await this.restore([
-        this.createLine(list, family, staging(name), max),
-        ...adds,
-        `swap ${staging(name)} ${name}`,
-        `destroy ${staging(name)}`,
-      ], 300_000)
-      this.maxelem.set(name, max)
+  /** Destroys staging sets a failed replace left (absent ones are no error); a failure here is only less tidy. */
+  private async dropStaging(names: string[]): Promise<void> {
+    for (const name of names) {
+      try {
+        await this.exec('ipset', ['destroy', name])
+      } catch {
+        // Absent (the restore never created it) or busy: init() removes leftovers at the next start.
+      }
     }
   }
 

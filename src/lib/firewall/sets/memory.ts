@@ -1,5 +1,6 @@
 import type {Target} from '../../net/index.js'
-import type {CommitReport, FirewallBackend, InitReport, ListedEntry, ListKind, SetEntry} from './types.js'
+import {forEachOf} from './types.js'
+import type {CommitReport, FirewallBackend, InitReport, ListedEntry, ListKind, SetEntry, SetEntrySource} from './types.js'
 
 /** A backend that keeps the sets in memory, for unit tests of the layers above the kernel. */
 export class MemoryBackend implements FirewallBackend {
@@ -64,10 +65,18 @@ export class MemoryBackend implements FirewallBackend {
     return this.sets[list].size
   }
 
-  async replace(list: ListKind, entries: Iterable<SetEntry>): Promise<void> {
-    this.sets[list].clear()
-    for (const entry of entries) this.add(list, entry)
-    await this.commit()
+  /** Like a staging set: the list changes only once the stream has ended; a stream that throws changes nothing. */
+  async replace(list: ListKind, entries: SetEntrySource): Promise<void> {
+    const staged = new Map<string, {entry: SetEntry; expiresAt?: number}>()
+    const adds: SetEntry[] = []
+    for await (const item of entries) {
+      forEachOf(item, (entry) => {
+        adds.push(entry)
+        staged.set(entry.target.text, {entry, expiresAt: entry.ttlSec ? this.now() + entry.ttlSec * 1000 : undefined})
+      })
+    }
+    this.sets[list] = staged
+    this.commits.push({adds, dels: []})
   }
 
   async destroy(): Promise<void> {

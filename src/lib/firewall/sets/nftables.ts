@@ -11,8 +11,8 @@ import {isNftSessionStatement, NftSession} from './nft-session.js'
 import type {NftBatchRunner, NftSessionFactory} from './nft-session.js'
 import {OpQueue, opTarget, reportOf} from './op-queue.js'
 import type {Op} from './op-queue.js'
-import {setFor} from './types.js'
-import type {CommitReport, FirewallBackend, InitReport, ListedEntry, ListKind, SetEntry} from './types.js'
+import {forEachOf, setFor} from './types.js'
+import type {CommitReport, FirewallBackend, InitReport, ListedEntry, ListKind, SetEntry, SetEntrySource} from './types.js'
 
 /** The hook of the guard chain: before the ruleset's chains (priority filter), after nothing of ours. */
 export const NFT_GUARD_CHAIN_SPEC = 'type filter hook input priority filter - 10; policy accept;'
@@ -345,20 +345,37 @@ export class NftBackend implements FirewallBackend {
     return (await this.list(list)).length
   }
 
-  async replace(list: ListKind, entries: Iterable<SetEntry>): Promise<void> {
+  /**
+   * One transaction fed through `nft -f -` stdin as the entries come: both sets of the list are
+   * flushed and refilled in chunks of {@link BULK_CHUNK} elements; nft commits it when its input ends.
+   * A stream that throws kills nft before its stdin closes, so nothing is committed and the sets stay
+   * exactly as they were.
+   */
+  async replace(list: ListKind, entries: SetEntrySource): Promise<void> {
     const t = this.table()
-    const byName = new Map<string, string[]>([[this.names[list].v4, []], [this.names[list].v6, []]])
-    for (const entry of entries) byName.get(setFor(this.names[list], entry.target))!.push(this.element(entry, list))
-    // One file is one transaction: the set is flushed and refilled atomically.
-    const script: string[] = []
-    for (const [name, elements] of byName) {
-      script.push(`flush set ${t} ${name}`)
-      for (let i = 0; i < elements.length; i += BULK_CHUNK) {
-        script.push(`add element ${t} ${name} { ${elements.slice(i, i + BULK_CHUNK).join(', ')} }`)
+    const names = this.names[list]
+    const element = (entry: SetEntry): string => this.element(entry, list)
+    async function* script(): AsyncGenerator<string> {
+      // One file is one transaction: the sets are flushed and refilled atomically.
+      yield `flush set ${t} ${names.v4}\nflush set ${t} ${names.v6}\n`
+      const pending: Record<4 | 6, string[]> = {4: [], 6: []}
+      const statement = (family: 4 | 6): string => {
+        const line = `add element ${t} ${family === 4 ? names.v4 : names.v6} { ${pending[family].join(', ')} }\n`
+        pending[family] = []
+        return line
       }
+      const ready: string[] = []
+      for await (const item of entries) {
+        forEachOf(item, (entry) => {
+          const family = entry.target.family
+          pending[family].push(element(entry))
+          if (pending[family].length >= BULK_CHUNK) ready.push(statement(family))
+        })
+        while (ready.length > 0) yield ready.shift()!
+      }
+      for (const family of [4, 6] as const) if (pending[family].length > 0) yield statement(family)
     }
-
-    await this.run(script, 600_000)
+    await this.exec('nft', ['-f', '-'], {inputStream: script(), timeoutMs: 600_000})
   }
 
   async destroy(): Promise<void> {

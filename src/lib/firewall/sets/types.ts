@@ -12,6 +12,22 @@ export interface SetEntry {
   comment?: string
 }
 
+/**
+ * A list copy as it streams in, read once: entries one by one, or in batches (one per network message,
+ * so that a 1M-entry copy costs no async step per entry).
+ */
+export type SetEntrySource = AsyncIterable<readonly SetEntry[] | SetEntry> | Iterable<SetEntry>
+
+/** Hands each entry of one item of a {@link SetEntrySource} (an entry or a batch) to `visit`. */
+export function forEachOf(item: readonly SetEntry[] | SetEntry, visit: (entry: SetEntry) => void): void {
+  if (isBatch(item)) for (const entry of item) visit(entry)
+  else visit(item)
+}
+
+function isBatch(item: readonly SetEntry[] | SetEntry): item is readonly SetEntry[] {
+  return Array.isArray(item)
+}
+
 /** One entry read back from the kernel. */
 export interface ListedEntry {
   target: Target
@@ -60,8 +76,13 @@ export interface FirewallBackend {
   forEachEntry?(list: ListKind, visit: (entry: ListedEntry) => void): Promise<void>
   /** Number of entries in the list (both families). */
   count(list: ListKind): Promise<number>
-  /** Replaces the whole list atomically (staging set + swap, or one nft transaction). */
-  replace(list: ListKind, entries: Iterable<SetEntry>): Promise<void>
+  /**
+   * Replaces the whole list atomically (staging set + swap, or one nft transaction). The entries are
+   * read once, as they come, and streamed to the kernel program without being held (a 1M-entry init);
+   * when the stream throws or the program fails, the list is left exactly as it was and the call
+   * rejects (with the stream's error, or CommandFailedError).
+   */
+  replace(list: ListKind, entries: SetEntrySource): Promise<void>
   /** Removes the sets and rules of diswall (uninstall, tests). */
   destroy(): Promise<void>
   /**

@@ -14,10 +14,15 @@ export interface Call {
  */
 export type Handler = (call: Call, index: number) => Partial<ExecResult> | undefined
 
-/** A recording fake Exec: every call is kept in `calls` (with stdin) before the handler answers. */
+/** A recording fake Exec: every call is kept in `calls` (with stdin, a streamed one read to its end) before the handler answers. */
 export function recordingExec(handler: Handler = () => undefined): {calls: Call[]; exec: Exec} {
   const calls: Call[] = []
-  const exec: Exec = async (program, args, {input} = {}) => {
+  const exec: Exec = async (program, args, {input: text, inputStream} = {}) => {
+    let input = text
+    if (inputStream !== undefined) {
+      input = ''
+      for await (const chunk of inputStream) input += chunk
+    }
     const call: Call = input === undefined ? {args: [...args], program} : {args: [...args], input, program}
     calls.push(call)
     const out = handler(call, calls.length - 1)

@@ -11,7 +11,7 @@ import {
   SESSION_MAX_LINES,
   SetTypeMismatchError,
 } from '../../../../src/lib/firewall/sets/index.js'
-import type {IpsetSessionFactory} from '../../../../src/lib/firewall/sets/index.js'
+import type {IpsetSessionFactory, SetEntry} from '../../../../src/lib/firewall/sets/index.js'
 import {IPSET_MAX_TIMEOUT_SEC, parseAddress, parseTarget} from '../../../../src/lib/net/index.js'
 import type {Exec} from '../../../../src/lib/system/index.js'
 import {failure, line, recordingExec as recordingExecRaw} from './fake-exec.js'
@@ -486,33 +486,30 @@ test('ipset - a "set full" failure without a line number is thrown, not retried'
   assert.equal(calls.length, 1)
 })
 
-test('ipset - replace loads a staging set per family and swaps it in', async () => {
+test('ipset - replace streams one restore: both staging sets, the entries as they come, both swaps', async () => {
   const {calls, exec} = recordingExec()
   const fw = new IpsetBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
-  await fw.replace('block', [
-    {target: parseAddress('203.0.113.7'), ttlSec: 600},
-    {target: parseAddress('2001:db8::1')},
-    {target: parseAddress('198.51.100.1'), ttlSec: 3_000_000},
-  ])
+  async function* copy(): AsyncGenerator<SetEntry> {
+    yield {target: parseAddress('203.0.113.7'), ttlSec: 600}
+    yield {target: parseAddress('2001:db8::1')}
+    yield {target: parseAddress('198.51.100.1'), ttlSec: 3_000_000}
+  }
+  await fw.replace('block', copy())
   assert.deepEqual(calls, [
     {
       args: RESTORE,
       input: [
-        'create diswall-bl-new hash:ip family inet hashsize 32768 maxelem 1000000 timeout 86400',
+        // No count up front: sized for the configured capacity with room (1M × 1.25 → 2M).
+        'create diswall-bl-new hash:ip family inet hashsize 32768 maxelem 2000000 timeout 86400',
+        'flush diswall-bl-new',
+        'create diswall-bl6-new hash:net family inet6 hashsize 32768 maxelem 2000000 timeout 86400',
+        'flush diswall-bl6-new',
         'add diswall-bl-new 203.0.113.7 timeout 600',
+        'add diswall-bl6-new 2001:db8::1 timeout 86400',
         'add diswall-bl-new 198.51.100.1 timeout 2147483',
         'swap diswall-bl-new diswall-bl',
-        'destroy diswall-bl-new',
-        '',
-      ].join('\n'),
-      program: 'ipset',
-    },
-    {
-      args: RESTORE,
-      input: [
-        'create diswall-bl6-new hash:net family inet6 hashsize 32768 maxelem 1000000 timeout 86400',
-        'add diswall-bl6-new 2001:db8::1 timeout 86400',
         'swap diswall-bl6-new diswall-bl6',
+        'destroy diswall-bl-new',
         'destroy diswall-bl6-new',
         '',
       ].join('\n'),
@@ -521,27 +518,43 @@ test('ipset - replace loads a staging set per family and swaps it in', async () 
   ])
 })
 
-test('ipset - replace of the allow list keeps comments and sizes the staging set for the entries', async () => {
+test('ipset - replace of the allow list keeps comments; the staging maxelem stays put over repeated replaces', async () => {
   const {calls, exec} = recordingExec()
   const fw = new IpsetBackend(DEFAULT_NAMES, {allowMax: 2, blockMax: 4, blockTimeoutSec: 60}, exec)
-  await fw.replace('allow', [
+  const entries = [
     {comment: 'office', target: parseTarget('10.0.0.0/8')},
     {target: parseTarget('192.0.2.0/24'), ttlSec: 30},
-    {target: parseTarget('198.51.100.7')},
-  ])
-  assert.deepEqual(calls.map((c) => c.input), [
-    [
-      'create diswall-wl-new hash:net family inet hashsize 1024 maxelem 4 timeout 0 comment', // 3 × 1.25 > 2
-      'add diswall-wl-new 10.0.0.0/8 timeout 0 comment "office"',
-      'add diswall-wl-new 192.0.2.0/24 timeout 30',
-      'add diswall-wl-new 198.51.100.7 timeout 0',
-      'swap diswall-wl-new diswall-wl',
-      'destroy diswall-wl-new',
-      '',
-    ].join('\n'),
-    'create diswall-wl6-new hash:net family inet6 hashsize 1024 maxelem 2 timeout 0 comment\n' +
-      'swap diswall-wl6-new diswall-wl6\ndestroy diswall-wl6-new\n',
-  ])
+  ]
+  await fw.replace('allow', entries)
+  await fw.replace('allow', entries)
+  const expected = [
+    'create diswall-wl-new hash:net family inet hashsize 1024 maxelem 4 timeout 0 comment', // 2 × 1.25 > 2
+    'flush diswall-wl-new',
+    'create diswall-wl6-new hash:net family inet6 hashsize 1024 maxelem 4 timeout 0 comment',
+    'flush diswall-wl6-new',
+    'add diswall-wl-new 10.0.0.0/8 timeout 0 comment "office"',
+    'add diswall-wl-new 192.0.2.0/24 timeout 30',
+    'swap diswall-wl-new diswall-wl',
+    'swap diswall-wl6-new diswall-wl6',
+    'destroy diswall-wl-new',
+    'destroy diswall-wl6-new',
+    '',
+  ].join('\n')
+  assert.deepEqual(calls.map((c) => c.input), [expected, expected])
+})
+
+test('ipset - a copy that breaks off mid-stream: the error comes back, the staging sets are destroyed, no swap', async () => {
+  const {calls, exec} = recordingExec((call) => {
+    if (call.args[0] === 'destroy' && call.args[1] === 'diswall-bl6-new') throw failure(call, 'ipset v7.17: The set with the given name does not exist\n')
+    return undefined
+  })
+  const fw = new IpsetBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
+  async function* cut(): AsyncGenerator<SetEntry> {
+    yield {target: parseAddress('203.0.113.7')}
+    throw new Error('the init answer stopped after 1 entries')
+  }
+  await assert.rejects(fw.replace('block', cut()), {message: 'the init answer stopped after 1 entries'})
+  assert.deepEqual(calls.map(line), ['ipset destroy diswall-bl-new', 'ipset destroy diswall-bl6-new'])
 })
 
 test('ipset - has() is true when ipset test succeeds and false for "is NOT in set"', async () => {

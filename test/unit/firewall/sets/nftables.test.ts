@@ -15,7 +15,7 @@ import {
   parseNftSets,
   SetTypeMismatchError,
 } from '../../../../src/lib/firewall/sets/index.js'
-import type {NftSessionFactory} from '../../../../src/lib/firewall/sets/index.js'
+import type {NftSessionFactory, SetEntry} from '../../../../src/lib/firewall/sets/index.js'
 import {parseAddress, parseTarget} from '../../../../src/lib/net/index.js'
 import {failure, line, recordingExec} from './fake-exec.js'
 
@@ -344,24 +344,35 @@ test('nftables - a failure that is not a CommandFailedError is not retried', asy
   assert.equal(count, 1)
 })
 
-test('nftables - replace flushes and refills the sets in one nft -f, in chunks of 10000', async () => {
+test('nftables - replace streams one nft -f: both sets flushed, then chunks of 10000 per family as they fill', async () => {
   const {calls, exec} = recordingExec()
   const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
   const v4 = Array.from({length: 10_001}, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`)
-  await fw.replace('block', [
-    ...v4.map((a) => ({target: parseAddress(a), ttlSec: 300})),
-    {target: parseAddress('2001:db8::1')},
-  ])
+  async function* copy(): AsyncGenerator<SetEntry> {
+    yield {target: parseAddress('2001:db8::1')}
+    for (const a of v4) yield {target: parseAddress(a), ttlSec: 300}
+  }
+  await fw.replace('block', copy())
   assert.equal(calls.length, 1)
   assert.deepEqual(calls[0].args, ['-f', '-'])
   const lines = calls[0].input!.split('\n')
   assert.equal(lines.length, 6)
   assert.equal(lines[0], `flush set ${T} diswall-bl`)
-  assert.equal(lines[1], `add element ${T} diswall-bl { ${v4.slice(0, 10_000).map((a) => `${a} timeout 300s`).join(', ')} }`)
-  assert.equal(lines[2], `add element ${T} diswall-bl { 10.0.39.16 timeout 300s }`)
-  assert.equal(lines[3], `flush set ${T} diswall-bl6`)
+  assert.equal(lines[1], `flush set ${T} diswall-bl6`)
+  assert.equal(lines[2], `add element ${T} diswall-bl { ${v4.slice(0, 10_000).map((a) => `${a} timeout 300s`).join(', ')} }`)
+  assert.equal(lines[3], `add element ${T} diswall-bl { 10.0.39.16 timeout 300s }`)
   assert.equal(lines[4], `add element ${T} diswall-bl6 { 2001:db8::1 timeout 86400s }`)
   assert.equal(lines[5], '')
+})
+
+test('nftables - a copy that breaks off mid-stream rejects with its error and sends nothing more', async () => {
+  const {calls, exec} = recordingExec()
+  async function* cut(): AsyncGenerator<SetEntry> {
+    yield {target: parseAddress('203.0.113.7')}
+    throw new Error('the init answer stopped after 1 entries')
+  }
+  await assert.rejects(new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).replace('block', cut()), {message: 'the init answer stopped after 1 entries'})
+  assert.deepEqual(calls, [])
 })
 
 test('nftables - replace with no entries empties both sets of the list', async () => {
