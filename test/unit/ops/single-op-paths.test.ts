@@ -15,6 +15,8 @@ const METAINFO = {metainfo: {json_schema_version: 1, release_name: 'Lester Gooch
 const NFT_SETS = JSON.stringify({nftables: [METAINFO, ...[
   {flags: ['timeout'], name: 'diswall-bl', type: 'ipv4_addr'},
   {flags: ['interval', 'timeout'], name: 'diswall-bl6', type: 'ipv6_addr'},
+  {flags: ['timeout'], name: 'diswall-bl6-addr', type: 'ipv6_addr'},
+  {flags: ['timeout'], name: 'diswall-bl6-net64', type: 'ipv6_addr'},
   {flags: ['interval', 'timeout'], name: 'diswall-wl', type: 'ipv4_addr'},
   {flags: ['interval', 'timeout'], name: 'diswall-wl6', type: 'ipv6_addr'},
 ].map((s) => ({set: {family: 'inet', table: 'diswall', ...s}}))]})
