@@ -167,7 +167,8 @@ describe('IPv6 bans: migration from the interval set of older releases (nftables
     assert.deepEqual(report.created, ['diswall-bl6-addr', 'diswall-bl6-net64'])
 
     const json = (set: string) => lab.server.run('nft', ['-j', 'list', 'set', 'inet', 'diswall', set])
-    const elements = async (set: string) => new Map((JSON.parse(await json(set)) as {nftables: Array<{set?: {elem?: Array<{elem: {expires?: number; val: unknown}}>}}>})
+    type Listing = {nftables: Array<{set?: {elem?: Array<{elem: {expires?: number; val: unknown}}>}}>}
+    const elements = async (set: string) => new Map((JSON.parse(await json(set)) as Listing)
       .nftables.flatMap((i) => i.set?.elem ?? []).map((e) => [JSON.stringify(e.elem.val), e.elem.expires]))
     const net = await elements('diswall-bl6-net64')
     const addr = await elements('diswall-bl6-addr')
