@@ -30,7 +30,7 @@ function kernelHost() {
     if (l === 'ip -j addr show') return {stdout: '[]'}
     if (call.program === 'ss') return {stdout: ''}
     if (l === 'ipset list -n') return {stdout: 'diswall-bl\ndiswall-bl6\ndiswall-wl\ndiswall-wl6\n'}
-    if (l === 'iptables -S INPUT' || l === 'ip6tables -S INPUT') return {stdout: '-P INPUT ACCEPT\n-A INPUT -j diswall-sets\n'}
+    if (l === 'iptables -S' || l === 'ip6tables -S') return {stdout: '-P INPUT ACCEPT\n-A INPUT -j diswall-sets\n'}
     if (call.program === 'ipset' && call.args[0] === 'test') throw failure(call, `ipset v7.17: Warning: ${call.args[2]} is NOT in set ${call.args[1]}.\n`)
     if (l === 'nft -t -j list sets inet') return {stdout: NFT_SETS}
     if (l === 'nft -t -j list chains inet') return {stdout: NFT_CHAINS}

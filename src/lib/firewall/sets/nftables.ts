@@ -190,7 +190,9 @@ export class NftBackend implements FirewallBackend {
 
   async init(): Promise<InitReport> {
     const report: InitReport = {created: [], leftovers: [], migrated: []}
-    const existing = new Map((await this.listSetHeaders()).map((s) => [s.name, s]))
+    // Both listings at once (neither fetches set elements): a single command waits for one process start.
+    const [headers, rulesetIn] = await Promise.all([this.listSetHeaders(), this.hasChain(RULESET_CHAINS.in)])
+    const existing = new Map(headers.map((s) => [s.name, s]))
     for (const spec of this.setSpecs()) {
       const found = existing.get(spec.name)
       if (!found) {
@@ -216,7 +218,6 @@ export class NftBackend implements FirewallBackend {
     const moves = [...fromOld ? [six.other] : [], ...stale]
     const migration = moves.length > 0 ? await this.migrationStatements(moves) : []
     if (migration.length > 0) report.migrated.push(...moves)
-    const rulesetIn = await this.hasChain(RULESET_CHAINS.in)
     const script = [
       `add table ${t}`,
       ...this.setSpecs().map((spec) => `add set ${t} ${spec.name} { type ${spec.type}; flags ${spec.flags.join(', ')}; }`),
@@ -423,9 +424,13 @@ export class NftBackend implements FirewallBackend {
   /** The entries of both families' sets; a set (or table) that does not exist has none. */
   async list(list: ListKind): Promise<ListedEntry[]> {
     const out: ListedEntry[] = []
-    for (const name of this.setsOf(list)) {
+    const names = this.setsOf(list)
+    // The allow sets are small: both are read at once (a single `allow add` or never-ban check waits for
+    // one process start, not two). Block sets one after the other, so that one listing is held at a time.
+    const read = list === 'allow' ? await Promise.all(names.map((name) => this.listSet(name))) : undefined
+    for (const [i, name] of names.entries()) {
       // A loop, not push(...): spreading more than ~125k elements overflows V8's stack (RangeError).
-      for (const entry of await this.listSet(name)) out.push(this.entryOf(name, entry))
+      for (const entry of read?.[i] ?? await this.listSet(name)) out.push(this.entryOf(name, entry))
     }
 
     // Right after a bulk insert, while the kernel resizes the set, a listing can repeat elements.
