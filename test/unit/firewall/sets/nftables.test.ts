@@ -80,14 +80,24 @@ function chainsJson(names: string[], other: Array<{name: string; table: string}>
   ]})
 }
 
+/** `nft -t -j list ruleset inet`: the items of a sets listing and of a chains listing (chains once). */
+function rulesetJson(sets: string, chains: string): string {
+  const items = [...(JSON.parse(sets) as {nftables: object[]}).nftables, ...(JSON.parse(chains) as {nftables: object[]}).nftables]
+  const seen = new Set<string>()
+  return JSON.stringify({nftables: items.filter((item) => {
+    const chain = (item as {chain?: {name: string; table: string}}).chain
+    const key = chain ? `chain ${chain.table} ${chain.name}` : JSON.stringify(item)
+    return !seen.has(key) && seen.add(key)
+  })})
+}
+
 /** Only the guard chain: no ruleset loaded. */
 const GUARD_ONLY = chainsJson(['diswall-sets'])
 
 /** A host whose `list sets` prints `json` and whose `list chains` prints `chains`. */
 function listingExec(json: string, chains = GUARD_ONLY) {
   return recordingExec((call) => {
-    if (line(call) === 'nft -t -j list sets inet') return {stdout: json}
-    if (line(call) === 'nft -t -j list chains inet') return {stdout: chains}
+    if (line(call) === 'nft -t -j list ruleset inet') return {stdout: rulesetJson(json, chains)}
     return undefined
   })
 }
@@ -99,13 +109,12 @@ test('nftables - init on an empty host creates the table, six sets and the guard
   })
   const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
   assert.deepEqual(await fw.init(), {created: ['diswall-bl', 'diswall-bl6', 'diswall-bl6-addr', 'diswall-bl6-net64', 'diswall-wl', 'diswall-wl6'], leftovers: [], migrated: []})
-  assert.deepEqual(calls.slice(0, 3), [
-    {args: ['-t', '-j', 'list', 'sets', 'inet'], program: 'nft'},
-    {args: ['-t', '-j', 'list', 'chains', 'inet'], program: 'nft'},
+  assert.deepEqual(calls.slice(0, 2), [
+    {args: ['-t', '-j', 'list', 'ruleset', 'inet'], program: 'nft'},
     {args: ['-f', '-'], input: INIT_SCRIPT, program: 'nft'},
   ])
   // No timeout-refresh probe (four nft processes) without a session: a commit of several bans makes it.
-  assert.equal(calls.length, 3)
+  assert.equal(calls.length, 2)
   assert.equal(NFT_GUARD_CHAIN_SPEC, 'type filter hook input priority filter - 10; policy accept;')
 })
 
@@ -113,15 +122,15 @@ test('nftables - init with the ruleset chain diswall-in loaded declares and flus
   const {calls, exec} = listingExec(tableJson(GOOD_SETS), chainsJson(['diswall-sets', 'diswall-in', 'diswall-out']))
   const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
   assert.deepEqual(await fw.init(), {created: [], leftovers: [], migrated: []})
-  assert.deepEqual(calls.slice(0, 3).map(line), ['nft -t -j list sets inet', 'nft -t -j list chains inet', 'nft -f -'])
-  assert.equal(calls[2].input, [...INIT_HEAD, ''].join('\n'))
-  assert.equal(calls.length, 3)
+  assert.deepEqual(calls.slice(0, 2).map(line), ['nft -t -j list ruleset inet', 'nft -f -'])
+  assert.equal(calls[1].input, [...INIT_HEAD, ''].join('\n'))
+  assert.equal(calls.length, 2)
 })
 
 test('nftables - a diswall-in chain of another table does not empty the guard chain', async () => {
   const {calls, exec} = listingExec(tableJson(GOOD_SETS), chainsJson(['diswall-sets'], [{name: 'diswall-in', table: 'other'}]))
   await new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).init()
-  assert.equal(calls[2].input, INIT_SCRIPT)
+  assert.equal(calls[1].input, INIT_SCRIPT)
 })
 
 /** The timeout-refresh probe that follows the init script. */
@@ -151,13 +160,13 @@ test('nftables - timed bans are one add statement where the kernel refreshes tim
     // One ban: add + delete + add in one transaction, without probing (a one-shot `block add`).
     fw.add('block', {target: parseAddress('203.0.113.7'), ttlSec: 600})
     await fw.commit()
-    assert.equal(calls.length, 4)
-    assert.equal(calls[3].input?.trim().split('\n').length, 3)
+    assert.equal(calls.length, 3)
+    assert.equal(calls[2].input?.trim().split('\n').length, 3)
     // Several bans: the first such commit probes, then sends the statements.
     fw.add('block', {target: parseAddress('203.0.113.7'), ttlSec: 600})
     fw.add('block', {target: parseAddress('203.0.113.8'), ttlSec: 600})
     await fw.commit()
-    assert.deepEqual(calls.slice(4, -1).map((c) => c.input ?? line(c)), PROBE_CALLS)
+    assert.deepEqual(calls.slice(3, -1).map((c) => c.input ?? line(c)), PROBE_CALLS)
     const script = calls.at(-1)?.input?.trim().split('\n') ?? []
     assert.equal(script.length, expected, `probe timeout ${timeout}`)
     assert.equal(script.at(-1), `add element ${T} diswall-bl { 203.0.113.7 timeout 600s, 203.0.113.8 timeout 600s }`)
@@ -178,7 +187,7 @@ test('nftables - with a session (the daemon), init probes timeout refresh at onc
   })
   const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec, {session: () => ({close: async () => {}, run: async () => {}})})
   await fw.init()
-  assert.deepEqual(calls.slice(3).map((c) => c.input ?? line(c)), PROBE_CALLS)
+  assert.deepEqual(calls.slice(2).map((c) => c.input ?? line(c)), PROBE_CALLS)
 })
 
 test('nftables - init uses the configured table, names and block timeout', async () => {
@@ -188,9 +197,8 @@ test('nftables - init uses the configured table, names and block timeout', async
   })
   const names = {allow: {v4: 'wl', v6: 'wl6'}, block: {v4: 'bl', v6: 'bl6'}, guardChain: 'guard', table: 'fw', v6GroupPrefix: 56}
   await new NftBackend(names, {...DEFAULT_LIMITS, blockTimeoutSec: 600}, exec).init()
-  assert.deepEqual(calls[0].args, ['-t', '-j', 'list', 'sets', 'inet'])
-  assert.deepEqual(calls[1].args, ['-t', '-j', 'list', 'chains', 'inet'])
-  assert.deepEqual(calls[2].input?.split('\n'), [
+  assert.deepEqual(calls[0].args, ['-t', '-j', 'list', 'ruleset', 'inet'])
+  assert.deepEqual(calls[1].input?.split('\n'), [
     'add table inet fw',
     'add set inet fw bl { type ipv4_addr; flags timeout; }',
     'add set inet fw bl6 { type ipv6_addr; flags interval, timeout; }',
@@ -214,7 +222,7 @@ test('nftables - init on a host with the right sets creates nothing and re-appli
   const {calls, exec} = listingExec(tableJson(GOOD_SETS))
   const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
   assert.deepEqual(await fw.init(), {created: [], leftovers: [], migrated: []})
-  assert.deepEqual(calls.slice(0, 3).map((c) => c.input), [undefined, undefined, INIT_SCRIPT])
+  assert.deepEqual(calls.slice(0, 2).map((c) => c.input), [undefined, INIT_SCRIPT])
 })
 
 test('nftables - init accepts a single flag printed as a plain string (newer nft JSON)', async () => {
@@ -222,7 +230,7 @@ test('nftables - init accepts a single flag printed as a plain string (newer nft
   const {calls, exec} = listingExec(tableJson(sets))
   const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
   assert.deepEqual(await fw.init(), {created: [], leftovers: [], migrated: []})
-  assert.equal(calls.length, 3)
+  assert.equal(calls.length, 2)
 })
 
 test('nftables - init refuses a set with the wrong flags and sends no script', async () => {
@@ -236,7 +244,7 @@ test('nftables - init refuses a set with the wrong flags and sends no script', a
       'but diswall needs "ipv4_addr flags interval,timeout"')
     return true
   })
-  assert.deepEqual(calls.map(line), ['nft -t -j list sets inet', 'nft -t -j list chains inet'])
+  assert.deepEqual(calls.map(line), ['nft -t -j list ruleset inet'])
 })
 
 test('nftables - init refuses a set of the wrong type or without flags', async () => {
@@ -250,7 +258,7 @@ test('nftables - init refuses a set of the wrong type or without flags', async (
       code: 'E_SET_TYPE',
       message: new RegExp(`^kernel set "inet diswall ${name}" exists with type "${found}"`),
     })
-    assert.equal(calls.length, 2) // the two listings, no script
+    assert.equal(calls.length, 1) // the listing, no script
   }
 })
 
@@ -260,7 +268,7 @@ test('nftables - init throws a listing failure other than a missing table', asyn
   })
   await assert.rejects(new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).init(), CommandFailedError)
   // Both listings start together; nothing is written.
-  assert.deepEqual(calls.map(line), ['nft -t -j list sets inet', 'nft -t -j list chains inet'])
+  assert.deepEqual(calls.map(line), ['nft -t -j list ruleset inet'])
 })
 
 test('nftables - commit renders add / delete / add runs per set in one transaction', async () => {
@@ -760,8 +768,7 @@ test('nftables - init moves the IPv6 bans of an old interval set, with their rem
   const chainIn = 'table inet diswall {\n\tchain diswall-in { # handle 7\n\t\tip saddr @diswall-bl drop # handle 12\n' +
     '\t\tip6 saddr @diswall-bl6 drop # handle 13\n\t\tjump diswall-blacklist # handle 14\n\t}\n}\n'
   const {calls, exec} = recordingExec((call) => {
-    if (line(call) === 'nft -t -j list sets inet') return {stdout: tableJson(OLD_SETS)}
-    if (line(call) === 'nft -t -j list chains inet') return {stdout: chainsJson(['diswall-sets', 'diswall-in'])}
+    if (line(call) === 'nft -t -j list ruleset inet') return {stdout: rulesetJson(tableJson(OLD_SETS), chainsJson(['diswall-sets', 'diswall-in']))}
     if (line(call) === 'nft -j list set inet diswall diswall-bl6') return {stdout: oldBl6}
     if (line(call) === 'nft -a list chain inet diswall diswall-in') return {stdout: chainIn}
     return undefined
@@ -792,5 +799,52 @@ test('nftables - init moves the IPv6 bans of an old interval set, with their rem
 test('nftables - init on the new layout lists no set and touches no ruleset chain', async () => {
   const {calls, exec} = listingExec(tableJson(GOOD_SETS), chainsJson(['diswall-sets', 'diswall-in']))
   await new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).init()
-  assert.deepEqual(calls.map(line), ['nft -t -j list sets inet', 'nft -t -j list chains inet', 'nft -f -'])
+  assert.deepEqual(calls.map(line), ['nft -t -j list ruleset inet', 'nft -f -'])
+})
+
+/** A rule of the guard chain as `nft -j` prints it: `FAMILY saddr [& MASK] == @SET VERDICT`. */
+function guardRuleJson(family: 'ip' | 'ip6', set: string, verdict: 'accept' | 'drop', mask?: string, handle = 1) {
+  const payload = {payload: {field: 'saddr', protocol: family}}
+  return {rule: {chain: 'diswall-sets', expr: [{match: {left: mask === undefined ? payload : {'&': [payload, mask]}, op: '==', right: `@${set}`}},
+    {[verdict]: null}], family: 'inet', handle, table: 'diswall'}}
+}
+
+/** The guard chain as init() leaves it without a ruleset. */
+const GUARD_RULES = [
+  guardRuleJson('ip', 'diswall-wl', 'accept'),
+  guardRuleJson('ip6', 'diswall-wl6', 'accept'),
+  guardRuleJson('ip', 'diswall-bl', 'drop'),
+  guardRuleJson('ip6', 'diswall-bl6', 'drop'),
+  guardRuleJson('ip6', 'diswall-bl6-net64', 'drop', 'ffff:ffff:ffff:ffff::'),
+  guardRuleJson('ip6', 'diswall-bl6-addr', 'drop'),
+]
+
+/** `nft -t -j list ruleset inet` of our table with GOOD_SETS, `chains` and `rules`. */
+function inPlaceRuleset(chains: string[], rules: object[]): string {
+  return JSON.stringify({nftables: [METAINFO, {table: {family: 'inet', handle: 12, name: 'diswall'}},
+    ...GOOD_SETS.map((s, i) => ({set: {family: 'inet', handle: i + 1, table: 'diswall', ...s}})),
+    ...chains.map((name, i) => ({chain: {family: 'inet', handle: 50 + i, name, table: 'diswall'}})), ...rules]})
+}
+
+test('nftables - init where sets and guard chain are in place sends no script: one process', async () => {
+  for (const [chains, rules] of [[['diswall-sets'], GUARD_RULES], [['diswall-sets', 'diswall-in'], []]] as const) {
+    const {calls, exec} = recordingExec((call) => (line(call) === 'nft -t -j list ruleset inet' ? {stdout: inPlaceRuleset([...chains], [...rules])} : undefined))
+    assert.deepEqual(await new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).init(), {created: [], leftovers: [], migrated: []})
+    assert.deepEqual(calls.map(line), ['nft -t -j list ruleset inet'], chains.join(','))
+  }
+})
+
+test('nftables - init rewrites a guard chain that differs in any way', async () => {
+  const variants: Array<[string, string[], object[]]> = [
+    ['a rule missing', ['diswall-sets'], GUARD_RULES.slice(0, 5)],
+    ['another mask', ['diswall-sets'], [...GUARD_RULES.slice(0, 4), guardRuleJson('ip6', 'diswall-bl6-net64', 'drop', 'ffff:ffff:ffff:ff00::'), GUARD_RULES[5]!]],
+    ['accept instead of drop', ['diswall-sets'], [...GUARD_RULES.slice(0, 5), guardRuleJson('ip6', 'diswall-bl6-addr', 'accept')]],
+    ['rules while diswall-in is loaded', ['diswall-sets', 'diswall-in'], GUARD_RULES],
+    ['no guard chain', [], []],
+  ]
+  for (const [what, chains, rules] of variants) {
+    const {calls, exec} = recordingExec((call) => (line(call) === 'nft -t -j list ruleset inet' ? {stdout: inPlaceRuleset(chains, rules)} : undefined))
+    await new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).init()
+    assert.deepEqual(calls.map(line), ['nft -t -j list ruleset inet', 'nft -f -'], what)
+  }
 })
