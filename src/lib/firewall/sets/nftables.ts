@@ -307,6 +307,8 @@ export class NftBackend implements FirewallBackend {
       // A ruleset applied by an older release finds IPv6 bans in the interval set alone: the rules of
       // the new sets go right after that one, in the same transaction that moves the bans.
       ...(rulesetIn && moves.length > 0 ? await this.rulesetInFixes() : []),
+      // A prefix set of an earlier ipv6_group_prefix, now empty, goes once no ruleset rule uses it.
+      ...stale.filter((name) => !state.referenced.has(name)).map((name) => `delete set ${t} ${name}`),
     ]
     await this.run(script, migration.length > 0 ? 600_000 : 120_000)
     this.initialized = true
@@ -695,7 +697,7 @@ export class NftBackend implements FirewallBackend {
    * fetches every element for `list table` even with -t (7 s at 300k bans); `-t list ruleset inet`
    * does not (~10 ms on a quiet host, also with 1M bans).
    */
-  private async listTableState(): Promise<{chains: Set<string>; guardRules: RuleShape[]; sets: NftSetJson[]}> {
+  private async listTableState(): Promise<{chains: Set<string>; guardRules: RuleShape[]; referenced: Set<string>; sets: NftSetJson[]}> {
     const {stdout} = await this.exec('nft', ['-t', '-j', 'list', 'ruleset', 'inet'])
     const doc = JSON.parse(stdout) as {nftables?: Array<{chain?: {name: string; table: string}; rule?: {chain: string; expr?: unknown; table: string}}>}
     const items = doc.nftables ?? []
@@ -703,6 +705,9 @@ export class NftBackend implements FirewallBackend {
     return {
       chains: new Set(items.map((i) => i.chain).filter(ours).map((c) => c.name)),
       guardRules: items.map((i) => i.rule).filter(ours).filter((r) => r.chain === this.names.guardChain).map((r) => shapeOfJsonRule(r.expr)),
+      // Sets used by rules outside the guard chain (the ruleset's), which init() must not delete.
+      referenced: new Set(items.map((i) => i.rule).filter(ours).filter((r) => r.chain !== this.names.guardChain)
+        .flatMap((r) => JSON.stringify(r.expr ?? null).match(/"@[^"]+"/g) ?? []).map((ref) => ref.slice(2, -1))),
       sets: parseNftSets(stdout).filter((set) => set.table === this.names.table),
     }
   }

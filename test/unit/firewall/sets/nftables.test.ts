@@ -848,3 +848,26 @@ test('nftables - init rewrites a guard chain that differs in any way', async () 
     assert.deepEqual(calls.map(line), ['nft -t -j list ruleset inet', 'nft -f -'], what)
   }
 })
+
+test('nftables - after ipv6_group_prefix changed, init moves the old prefix set into the interval set and deletes it when unused', async () => {
+  const net56 = JSON.stringify({nftables: [METAINFO, {set: {elem: [{elem: {expires: 70, timeout: 90, val: '2001:db8:1:200::'}}],
+    family: 'inet', flags: ['timeout'], name: 'diswall-bl6-net56', table: 'diswall', type: 'ipv6_addr'}}]})
+  for (const [chains, referenced] of [[['diswall-sets'], false], [['diswall-sets', 'diswall-in'], true]] as const) {
+    const rules = referenced ? [{rule: {chain: 'diswall-in', expr: [{match: {left: {'&': [{payload: {field: 'saddr', protocol: 'ip6'}}, 'ffff:ffff:ffff:ff00::']},
+      op: '==', right: '@diswall-bl6-net56'}}, {drop: null}], family: 'inet', table: 'diswall'}}] : []
+    const listing = JSON.stringify({nftables: [...(JSON.parse(inPlaceRuleset([...chains], GUARD_RULES)) as {nftables: object[]}).nftables,
+      {set: {family: 'inet', flags: ['timeout'], name: 'diswall-bl6-net56', table: 'diswall', type: 'ipv6_addr'}}, ...rules]})
+    const {calls, exec} = recordingExec((call) => {
+      if (line(call) === 'nft -t -j list ruleset inet') return {stdout: listing}
+      if (line(call) === 'nft -j list set inet diswall diswall-bl6-net56') return {stdout: net56}
+      if (line(call) === 'nft -a list chain inet diswall diswall-in') return {stdout: ''}
+      return undefined
+    })
+    const report = await new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).init()
+    assert.deepEqual(report.migrated, ['diswall-bl6-net56'])
+    const script = calls.find((c) => c.input !== undefined)!.input!.split('\n')
+    assert.ok(script.includes(`add element ${T} diswall-bl6 { 2001:db8:1:200::/56 timeout 70s }`), script.join('\n'))
+    assert.ok(script.includes(`delete element ${T} diswall-bl6-net56 { 2001:db8:1:200:: }`))
+    assert.equal(script.includes(`delete set ${T} diswall-bl6-net56`), !referenced, `referenced by diswall-in: ${referenced}`)
+  }
+})
