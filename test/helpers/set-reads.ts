@@ -1,4 +1,4 @@
-import {DEFAULT_NAMES} from '../../src/lib/firewall/sets/index.js'
+import {DEFAULT_NAMES, nftBlock6Sets} from '../../src/lib/firewall/sets/index.js'
 
 /** One program start as the recording runners of the tests keep it. */
 export interface ProgramCall {
@@ -6,7 +6,9 @@ export interface ProgramCall {
   args: readonly string[]
 }
 
-const BLOCK_SETS = [DEFAULT_NAMES.block.v4, DEFAULT_NAMES.block.v6]
+const SIX = nftBlock6Sets(DEFAULT_NAMES)
+/** The block sets of both backends (nftables keeps IPv6 bans in three sets, see nftBlock6Sets). */
+const BLOCK_SETS = [DEFAULT_NAMES.block.v4, DEFAULT_NAMES.block.v6, SIX.host, ...SIX.net === undefined ? [] : [SIX.net]]
 
 /**
  * Why a call reads a whole block set, or undefined. With 1M bans each of these costs from ~85 ms

@@ -109,7 +109,7 @@ for (const backend of ['ipset', 'nftables'] as const satisfies readonly SetBacke
       if (backend === 'ipset') {
         for (const set of ['diswall-bl', 'diswall-bl6']) await victim.run('ipset', ['flush', set])
       } else {
-        for (const set of ['diswall-bl', 'diswall-bl6']) await victim.run('nft', ['flush', 'set', 'inet', 'diswall', set])
+        for (const set of ['diswall-bl', 'diswall-bl6', 'diswall-bl6-addr', 'diswall-bl6-net64']) await victim.run('nft', ['flush', 'set', 'inet', 'diswall', set])
       }
       assert.deepEqual(await blocked(), [])
 

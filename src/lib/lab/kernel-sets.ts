@@ -24,13 +24,31 @@ export const DEFAULT_NFT_TABLE = 'diswall'
 
 /**
  * The elements of one set inside `netns`, keyed by their text: `ipset save SET` for the ipset backend,
- * `nft -j list set inet TABLE SET` for nftables. Throws CommandFailedError when the set does not exist.
+ * `nft -j list set inet TABLE SET` for nftables. On nftables the IPv6 block list is the set SET and its
+ * companions `SET-addr` and `SET-net<P>` (whose elements are network addresses of length P, keyed here
+ * as `ADDR/P`): reading SET reads all of them where they exist. Throws CommandFailedError when the set
+ * does not exist.
  */
 export async function readKernelSet(netns: Netns, backend: SetBackendKind, set: string,
   table = DEFAULT_NFT_TABLE): Promise<Map<string, KernelSetEntry>> {
-  const entries = backend === 'ipset'
-    ? parseIpsetSaveLines(await netns.run('ipset', ['save', set], {timeoutMs: 120_000}), set)
-    : parseNftSetJson(await netns.run('nft', ['-j', 'list', 'set', 'inet', table, set], {timeoutMs: 300_000}))
+  if (backend === 'ipset') {
+    const entries = parseIpsetSaveLines(await netns.run('ipset', ['save', set], {timeoutMs: 120_000}), set)
+    return new Map(entries.map((e) => [e.target, e]))
+  }
+
+  const listSet = async (name: string): Promise<KernelSetEntry[]> =>
+    parseNftSetJson(await netns.run('nft', ['-j', 'list', 'set', 'inet', table, name], {timeoutMs: 300_000}))
+  const entries = await listSet(set)
+  const headers = JSON.parse(await netns.run('nft', ['-t', '-j', 'list', 'sets', 'inet'])) as {nftables: Array<{set?: {name: string; table: string}}>}
+  for (const item of headers.nftables) {
+    if (item.set?.table !== table) continue
+    const name = item.set.name
+    const prefix = name.startsWith(`${set}-net`) ? /^\d+$/.exec(name.slice(set.length + 4))?.[0] : undefined
+    // Loops, not push(...): spreading ~125k elements or more overflows V8's stack.
+    if (name === `${set}-addr`) for (const e of await listSet(name)) entries.push(e)
+    else if (prefix !== undefined) for (const e of await listSet(name)) entries.push({...e, target: `${e.target}/${prefix}`})
+  }
+
   return new Map(entries.map((e) => [e.target, e]))
 }
 

@@ -9,7 +9,7 @@
  * the `meta nfproto`).
  */
 import type {Family, Network} from '../../net/index.js'
-import {NFT_GUARD_CHAIN_SPEC} from '../sets/index.js'
+import {NFT_GUARD_CHAIN_SPEC, nftBlock6Rules} from '../sets/index.js'
 import type {ConnState, Rule, RulesetModel} from './model.js'
 import {
   assertLogPrefix,
@@ -131,7 +131,7 @@ function buildNft(model: RulesetModel, opts: RenderOptions): {chains: RenderedCh
       add(C.in, `ip6 saddr @${allow.v6} accept`)
       add(C.in, `jump ${C.whitelist}`)
       add(C.in, `ip saddr @${block.v4} drop`)
-      add(C.in, `ip6 saddr @${block.v6} drop`)
+      for (const rule of nftBlock6Rules(opts.names)) add(C.in, rule)
       add(C.in, `jump ${C.blacklist}`)
     },
     outgoingHead: () => add(C.out, 'oifname "lo" accept'),

@@ -13,8 +13,8 @@ export type {IpsetBackendOptions, IpsetHeader, SetLimits} from './ipset.js'
 export {IPSET_SESSION_TIMEOUT_MS, IpsetSession, SessionClosedError} from './ipset-session.js'
 export type {IpsetBatchRunner, IpsetSessionFactory, IpsetSessionOptions} from './ipset-session.js'
 export {MemoryBackend} from './memory.js'
-export {DEFAULT_NAMES, IPSET_MAX_NAME, kernelNames, RULESET_CHAINS, STAGING_SUFFIX} from './names.js'
-export type {KernelNames} from './names.js'
+export {DEFAULT_NAMES, IPSET_MAX_NAME, ipv6Mask, kernelNames, nftBlock6Rules, nftBlock6Sets, RULESET_CHAINS, STAGING_SUFFIX} from './names.js'
+export type {KernelNames, NftBlock6Sets} from './names.js'
 export {
   isNftSessionStatement,
   NFT_SESSION_MAX_BATCHES,

@@ -309,10 +309,16 @@ export class IpsetBackend implements FirewallBackend {
   /** The entries of both families' sets; a set that does not exist (nothing was ever set up) has none. */
   async list(list: ListKind): Promise<ListedEntry[]> {
     const out: ListedEntry[] = []
-    for (const name of [this.names[list].v4, this.names[list].v6]) {
-      const saved = await this.readMissingAsEmpty(['save', name], {timeoutMs: 120_000})
+    const names = [this.names[list].v4, this.names[list].v6]
+    // The allow sets are small: both are read at once (a single `allow add` or never-ban check waits for
+    // one process start, not two). Block sets one after the other, so that one listing is held at a time.
+    const saved = list === 'allow'
+      ? await Promise.all(names.map((name) => this.readMissingAsEmpty(['save', name], {timeoutMs: 120_000})))
+      : undefined
+    for (const [i, name] of names.entries()) {
+      const text = saved?.[i] ?? await this.readMissingAsEmpty(['save', name], {timeoutMs: 120_000})
       // A loop, not push(...): spreading more than ~125k elements overflows V8's stack (RangeError).
-      for (const entry of parseIpsetSave(saved, name)) out.push(entry)
+      for (const entry of parseIpsetSave(text, name)) out.push(entry)
     }
 
     return out
@@ -518,31 +524,32 @@ export class IpsetBackend implements FirewallBackend {
    * Chain `diswall-sets` (allow set ACCEPT, block set DROP), jumped to first from INPUT, so bans work
    * without a ruleset. While the ruleset's `diswall-in` is in INPUT it does the same in the order of
    * DESIGN.md (whitelist.d before the block set), so the guard's jump is taken out instead.
-   * One `iptables -S INPUT` and one `iptables-restore --noflush` per family.
+   * Both families at once: one `iptables -S` each (it lists the guard chain with INPUT), and an
+   * `iptables-restore --noflush` only where chain or jump are not as they should be (so every single
+   * command after the first writes no rule).
    */
   private async installGuard(): Promise<void> {
-    for (const family of [4, 6] as const) {
+    await Promise.all(([4, 6] as const).map(async (family) => {
       const v = family === 4 ? 'v4' : 'v6'
       const chain = this.names.guardChain
       const tool = family === 4 ? 'iptables' : 'ip6tables'
-      const input = (await this.exec(tool, ['-S', 'INPUT'])).stdout.split('\n')
-      const rulesetActive = input.includes(`-A INPUT -j ${RULESET_CHAINS.in}`)
-      const guardJumps = input.filter((l) => l === `-A INPUT -j ${chain}`).length
+      const listed = (await this.exec(tool, ['-S'])).stdout.split('\n')
+      const rulesetActive = listed.includes(`-A INPUT -j ${RULESET_CHAINS.in}`)
+      const guardJumps = listed.filter((l) => l === `-A INPUT -j ${chain}`).length
       const jumps = rulesetActive
         ? Array.from({length: guardJumps}, () => `-D INPUT -j ${chain}`)
         : guardJumps === 0 ? [`-I INPUT 1 -j ${chain}`] : []
-      // In iptables-restore --noflush, declaring an existing chain flushes it: re-running is idempotent.
-      const script = [
-        '*filter',
-        `:${chain} - [0:0]`,
+      const rules = [
         `-A ${chain} -m set --match-set ${this.names.allow[v]} src -j ACCEPT`,
         `-A ${chain} -m set --match-set ${this.names.block[v]} src -j DROP`,
-        ...jumps,
-        'COMMIT',
-        '',
-      ].join('\n')
+      ]
+      const current = listed.filter((l) => l.startsWith(`-A ${chain} `))
+      const inPlace = listed.includes(`-N ${chain}`) && jumps.length === 0 && current.join('\n') === rules.join('\n')
+      if (inPlace) return
+      // In iptables-restore --noflush, declaring an existing chain flushes it: re-running is idempotent.
+      const script = ['*filter', `:${chain} - [0:0]`, ...rules, ...jumps, 'COMMIT', ''].join('\n')
       await this.exec(`${tool}-restore`, ['--noflush'], {input: script})
-    }
+    }))
   }
 }
 

@@ -1,12 +1,12 @@
 import {CommandFailedError} from '../../errors.js'
-import {containsAddress, isAddress, parseTarget, toNetwork} from '../../net/index.js'
+import {containsAddress, groupPrefix, isAddress, parseNetwork, parseTarget, toNetwork} from '../../net/index.js'
 import type {Target} from '../../net/index.js'
 import {exec as defaultExec} from '../../system/index.js'
 import type {Exec} from '../../system/index.js'
 import {DEFAULT_LIMITS, SetTypeMismatchError} from './ipset.js'
 import type {SetLimits} from './ipset.js'
-import {RULESET_CHAINS} from './names.js'
-import type {KernelNames} from './names.js'
+import {nftBlock6Rules, nftBlock6Sets, RULESET_CHAINS} from './names.js'
+import type {KernelNames, NftBlock6Sets} from './names.js'
 import {isNftSessionStatement, NftSession} from './nft-session.js'
 import type {NftBatchRunner, NftSessionFactory} from './nft-session.js'
 import {OpQueue, opTarget, reportOf} from './op-queue.js'
@@ -146,6 +146,66 @@ function endOfJsonValue(json: string, start: number): number {
   return i
 }
 
+/** What init() compares of a guard rule: family, mask, set and verdict. */
+interface RuleShape {
+  family: string
+  mask: string | undefined
+  set: string | undefined
+  verdict: string | undefined
+}
+
+/** The shape of a rule as init() writes it (`ip6 saddr & MASK == @SET drop`). */
+function shapeOfRuleText(rule: string): RuleShape {
+  return {
+    family: rule.split(' ')[0]!,
+    mask: / & (\S+) /.exec(rule)?.[1],
+    set: /@(\S+)/.exec(rule)?.[1],
+    verdict: rule.split(' ').at(-1),
+  }
+}
+
+/** The shape of a rule of libnftables JSON (its `expr` array); unknown parts leave fields undefined. */
+function shapeOfJsonRule(expr: unknown): RuleShape {
+  const shape: RuleShape = {family: '', mask: undefined, set: undefined, verdict: undefined}
+  let parts = 0
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) {
+      for (const item of node) walk(item)
+      return
+    }
+
+    if (typeof node === 'string') {
+      if (node.startsWith('@')) shape.set = node.slice(1)
+      return
+    }
+
+    if (typeof node !== 'object' || node === null) return
+    for (const [key, value] of Object.entries(node)) {
+      parts++
+      if (key === 'accept' || key === 'drop') shape.verdict = key
+      else if (key === 'payload' && typeof value === 'object' && value !== null) shape.family = String((value as {protocol?: unknown}).protocol)
+      else if (key === '&' && Array.isArray(value) && typeof value[1] === 'string') {
+        shape.mask = value[1]
+        walk(value[0])
+      } else walk(value)
+    }
+  }
+
+  walk(expr)
+  // A rule with more in it (a counter, a log) is not one of ours.
+  if (parts > 8) shape.verdict = undefined
+  return shape
+}
+
+/** Whether the listed rules are exactly `wanted` (rule texts as init() writes them), in order. */
+function sameRules(listed: RuleShape[], wanted: string[]): boolean {
+  return listed.length === wanted.length && wanted.every((rule, i) => {
+    const a = shapeOfRuleText(rule)
+    const b = listed[i]!
+    return a.family === b.family && a.mask === b.mask && a.set === b.set && a.verdict === b.verdict
+  })
+}
+
 /**
  * Kernel sets on nftables: one table `inet <table>` that is ours alone (never `flush ruleset`), with
  * ban sets (`flags timeout`) and allow sets (`flags interval, timeout`, comments kept), made effective
@@ -190,47 +250,170 @@ export class NftBackend implements FirewallBackend {
 
   async init(): Promise<InitReport> {
     const report: InitReport = {created: [], leftovers: [], migrated: []}
-    const existing = new Map((await this.listSetHeaders()).map((s) => [s.name, s]))
-    for (const list of ['block', 'allow'] as const) {
-      for (const family of [4, 6] as const) {
-        const name = family === 4 ? this.names[list].v4 : this.names[list].v6
-        const found = existing.get(name)
-        const wantedType = family === 4 ? 'ipv4_addr' : 'ipv6_addr'
-        const wantedFlags = list === 'block' && family === 4 ? ['timeout'] : ['interval', 'timeout']
-        if (!found) {
-          report.created.push(name)
-          continue
-        }
+    // One listing of sets, chains and rules, without set elements.
+    const state = await this.listTableState()
+    const rulesetIn = state.chains.has(RULESET_CHAINS.in)
+    const existing = new Map(state.sets.map((s) => [s.name, s]))
+    for (const spec of this.setSpecs()) {
+      const found = existing.get(spec.name)
+      if (!found) {
+        report.created.push(spec.name)
+        continue
+      }
 
-        const flags = [found.flags ?? []].flat().sort()
-        if (found.type !== wantedType || flags.join(',') !== wantedFlags.join(',')) {
-          throw new SetTypeMismatchError(`inet ${this.names.table} ${name}`, `${found.type} flags ${flags.join(',') || 'none'}`,
-            `${wantedType} flags ${wantedFlags.join(',')}`)
-        }
+      const flags = [found.flags ?? []].flat().sort()
+      if (found.type !== spec.type || flags.join(',') !== spec.flags.join(',')) {
+        throw new SetTypeMismatchError(`inet ${this.names.table} ${spec.name}`, `${found.type} flags ${flags.join(',') || 'none'}`,
+          `${spec.type} flags ${spec.flags.join(',')}`)
       }
     }
 
     const t = this.table()
     const chain = this.names.guardChain
+    const six = nftBlock6Sets(this.names)
+    // A table of an older release keeps every IPv6 ban in the interval set; prefix sets of another
+    // `ipv6_group_prefix` hold networks the new mask does not find. Their elements move, with their
+    // remaining timeouts, in the same transaction that creates the sets and the rules that find them.
+    const stale = [...existing.keys()].filter((name) => name.startsWith(`${six.other}-net`) && name !== six.net)
+    const fromOld = existing.has(six.other) && (!existing.has(six.host) || (six.net !== undefined && !existing.has(six.net)))
+    const moves = [...fromOld ? [six.other] : [], ...stale]
+    const migration = moves.length > 0 ? await this.migrationStatements(moves) : []
+    if (migration.length > 0) report.migrated.push(...moves)
+    const guardRules = rulesetIn ? [] : [
+      `ip saddr @${this.names.allow.v4} accept`,
+      `ip6 saddr @${this.names.allow.v6} accept`,
+      `ip saddr @${this.names.block.v4} drop`,
+      ...nftBlock6Rules(this.names),
+    ]
+    // Every single command runs init(): where the sets and the guard chain are as they should be (all
+    // but the first), the transaction below would change nothing, so it is not sent.
+    const inPlace = report.created.length === 0 && moves.length === 0 && state.chains.has(chain) &&
+      sameRules(state.guardRules, guardRules)
+    if (inPlace) {
+      this.initialized = true
+      if (this.sessionFactory && this.refreshesTimeout === undefined) this.refreshesTimeout = await this.probeTimeoutRefresh()
+      return report
+    }
+
     const script = [
       `add table ${t}`,
-      ...(['block', 'allow'] as const).flatMap((list) => ([4, 6] as const).map((family) => this.setDecl(list, family))),
+      ...this.setSpecs().map((spec) => `add set ${t} ${spec.name} { type ${spec.type}; flags ${spec.flags.join(', ')}; }`),
+      ...migration,
       `add chain ${t} ${chain} { ${NFT_GUARD_CHAIN_SPEC} }`,
       `flush chain ${t} ${chain}`,
       // While the ruleset's diswall-in exists it does this in the order of DESIGN.md (whitelist.d
       // before the block set): the guard, which runs first, stays empty then.
-      ...(await this.hasChain(RULESET_CHAINS.in) ? [] : [
-        `add rule ${t} ${chain} ip saddr @${this.names.allow.v4} accept`,
-        `add rule ${t} ${chain} ip6 saddr @${this.names.allow.v6} accept`,
-        `add rule ${t} ${chain} ip saddr @${this.names.block.v4} drop`,
-        `add rule ${t} ${chain} ip6 saddr @${this.names.block.v6} drop`,
-      ]),
+      ...guardRules.map((rule) => `add rule ${t} ${chain} ${rule}`),
+      // A ruleset applied by an older release finds IPv6 bans in the interval set alone: the rules of
+      // the new sets go right after that one, in the same transaction that moves the bans.
+      ...(rulesetIn && moves.length > 0 ? await this.rulesetInFixes() : []),
+      // A prefix set of an earlier ipv6_group_prefix, now empty, goes once no ruleset rule uses it.
+      ...stale.filter((name) => !state.referenced.has(name)).map((name) => `delete set ${t} ${name}`),
     ]
-    await this.run(script)
+    await this.run(script, migration.length > 0 ? 600_000 : 120_000)
     this.initialized = true
     // The probe costs four nft processes: a one-shot command that adds one ban does not need it.
     if (this.sessionFactory && this.refreshesTimeout === undefined) this.refreshesTimeout = await this.probeTimeoutRefresh()
     return report
+  }
+
+  /** Every set of the table: name, type and sorted flags. */
+  private setSpecs(): Array<{flags: string[]; name: string; type: string}> {
+    const six = nftBlock6Sets(this.names)
+    // No `size`: nft hash sets grow on demand, so a full set never drops a ban. No default timeout
+    // either: with one, an element without a timeout would take it, so a permanent ban (0) is
+    // impossible; every ban carries its own timeout instead.
+    return [
+      {flags: ['timeout'], name: this.names.block.v4, type: 'ipv4_addr'},
+      {flags: ['interval', 'timeout'], name: six.other, type: 'ipv6_addr'},
+      {flags: ['timeout'], name: six.host, type: 'ipv6_addr'},
+      ...six.net === undefined ? [] : [{flags: ['timeout'], name: six.net, type: 'ipv6_addr'}],
+      {flags: ['interval', 'timeout'], name: this.names.allow.v4, type: 'ipv4_addr'},
+      {flags: ['interval', 'timeout'], name: this.names.allow.v6, type: 'ipv6_addr'},
+    ]
+  }
+
+  /**
+   * Statements that move the IPv6 bans of `sets` (the old interval set, prefix sets of another prefix
+   * length) to the set where they belong now, with their remaining timeouts: added there, then removed
+   * here (added bare first, so that one that expired since the listing does not fail the transaction).
+   */
+  private async migrationStatements(sets: string[]): Promise<string[]> {
+    const t = this.table()
+    const out: string[] = []
+    for (const from of sets) {
+      const prefix = /-net(\d+)$/.exec(from)
+      const entries = parseNftElements(await this.readSet(from)).map((e) => prefix && isAddress(e.target)
+        ? {...e, target: parseNetwork(`${e.target.text}/${prefix[1]}`)}
+        : e)
+      const moving = entries.filter((e) => this.place('block', e.target).set !== from)
+      const byTarget = new Map<string, string[]>()
+      for (const e of moving) {
+        const {set} = this.place('block', e.target)
+        const ttl = e.ttlSec === undefined ? undefined : Math.max(1, e.ttlSec)
+        if (!byTarget.has(set)) byTarget.set(set, [])
+        byTarget.get(set)!.push(this.element({target: e.target, ttlSec: ttl ?? 0}, 'block'))
+      }
+
+      for (const [set, elements] of byTarget) {
+        for (let i = 0; i < elements.length; i += BULK_CHUNK) out.push(`add element ${t} ${set} { ${elements.slice(i, i + BULK_CHUNK).join(', ')} }`)
+      }
+
+      const bare = moving.map((e) => prefix ? e.target.kind === 'network' ? e.target.address.text : e.target.text : e.target.text)
+      for (let i = 0; i < bare.length; i += BULK_CHUNK) {
+        const chunk = bare.slice(i, i + BULK_CHUNK).join(', ')
+        out.push(`add element ${t} ${from} { ${chunk} }`, `delete element ${t} ${from} { ${chunk} }`)
+      }
+    }
+
+    return out
+  }
+
+  /**
+   * `add rule … position` statements that put the rules of the IPv6 ban sets into the ruleset's
+   * `diswall-in` right after its rule of the interval set, unless it has them already.
+   */
+  private async rulesetInFixes(): Promise<string[]> {
+    const {stdout} = await this.exec('nft', ['-a', 'list', 'chain', 'inet', this.names.table, RULESET_CHAINS.in])
+    const listed = stdout.split('\n').map((line) => line.trim())
+    const [first, ...rest] = nftBlock6Rules(this.names)
+    const anchor = listed.find((line) => line.startsWith(`${first} # handle `))
+    if (anchor === undefined) return []
+    const handle = anchor.slice(`${first} # handle `.length)
+    const missing = rest.filter((rule) => !listed.some((line) => line.startsWith(`${rule} # handle `)))
+    // Each goes right after the anchor, so the last added comes first: add them in reverse.
+    return missing.reverse().map((rule) => `add rule ${this.table()} ${RULESET_CHAINS.in} position ${handle} ${rule}`)
+  }
+
+  /**
+   * The set and element text of a target. IPv6 bans: addresses in the address set, networks of the
+   * group prefix as their network address in the prefix set, other networks in the interval set.
+   */
+  private place(list: ListKind, target: Target): {set: string; text: string} {
+    if (list !== 'block' || target.family !== 6) return {set: setFor(this.names[list], target), text: target.text}
+    const six = this.six
+    if (isAddress(target)) return {set: six.host, text: target.text}
+    if (target.prefix === 128) return {set: six.host, text: target.address.text}
+    if (six.net !== undefined && target.prefix === six.prefix) return {set: six.net, text: target.address.text}
+    return {set: six.other, text: target.text}
+  }
+
+  private get six(): NftBlock6Sets {
+    return nftBlock6Sets(this.names)
+  }
+
+  /** The sets of a list, both families. */
+  private setsOf(list: ListKind): string[] {
+    if (list === 'allow') return [this.names.allow.v4, this.names.allow.v6]
+    const six = this.six
+    return [this.names.block.v4, six.other, six.host, ...six.net === undefined ? [] : [six.net]]
+  }
+
+  /** Elements of the prefix set are network addresses: as entries they are the networks. */
+  private entryOf(set: string, entry: ListedEntry): ListedEntry {
+    const six = this.six
+    if (set !== six.net || !isAddress(entry.target)) return entry
+    return {...entry, target: parseNetwork(`${entry.target.text}/${six.prefix}`)}
   }
 
   /**
@@ -277,8 +460,8 @@ export class NftBackend implements FirewallBackend {
   }
 
   async has(list: ListKind, target: Target): Promise<boolean> {
-    const set = setFor(this.names[list], target)
     if (list === 'allow') {
+      const set = setFor(this.names[list], target)
       // nft 1.0.6 `get element` fetches every set of the table first, the block sets with their
       // elements (130 s at 1M bans on a loaded 2-vCPU host); listing the small allow set alone does not.
       // As `ipset test` answers on hash:net: an address inside a listed network is in; a network is in
@@ -289,11 +472,20 @@ export class NftBackend implements FirewallBackend {
         : entries.some((e) => e.target.text === target.text)
     }
 
+    // `create` fails on an existing element without fetching the set; paired with `delete` in one
+    // transaction it changes nothing. An IPv6 address is looked up where the rules find it: in the
+    // address set, as its network in the prefix set, and in the interval set, all in one transaction.
+    const probes = [this.place(list, target)]
+    const six = this.six
+    if (list === 'block' && target.family === 6 && isAddress(target) && six.net !== undefined) {
+      probes.push({set: six.net, text: groupPrefix(target, six.prefix).address.text}, {set: six.other, text: target.text})
+    }
+
     try {
-      // `create` fails on an existing element without fetching the set; paired with `delete` in one
-      // transaction it changes nothing.
-      const element = `inet ${this.names.table} ${set} { ${target.text} }`
-      await this.run([`create element ${element}`, `delete element ${element}`])
+      await this.run(probes.flatMap(({set: name, text}) => {
+        const element = `inet ${this.names.table} ${name} { ${text} }`
+        return [`create element ${element}`, `delete element ${element}`]
+      }))
       return false
     } catch (error) {
       if (!(error instanceof CommandFailedError)) throw error
@@ -306,9 +498,13 @@ export class NftBackend implements FirewallBackend {
   /** The entries of both families' sets; a set (or table) that does not exist has none. */
   async list(list: ListKind): Promise<ListedEntry[]> {
     const out: ListedEntry[] = []
-    for (const name of [this.names[list].v4, this.names[list].v6]) {
+    const names = this.setsOf(list)
+    // The allow sets are small: both are read at once (a single `allow add` or never-ban check waits for
+    // one process start, not two). Block sets one after the other, so that one listing is held at a time.
+    const read = list === 'allow' ? await Promise.all(names.map((name) => this.listSet(name))) : undefined
+    for (const [i, name] of names.entries()) {
       // A loop, not push(...): spreading more than ~125k elements overflows V8's stack (RangeError).
-      for (const entry of await this.listSet(name)) out.push(entry)
+      for (const entry of read?.[i] ?? await this.listSet(name)) out.push(this.entryOf(name, entry))
     }
 
     // Right after a bulk insert, while the kernel resizes the set, a listing can repeat elements.
@@ -318,7 +514,7 @@ export class NftBackend implements FirewallBackend {
 
   async forEachEntry(list: ListKind, visit: (entry: ListedEntry) => void): Promise<void> {
     // No de-duplication (list() has it): a repeated element of a set being resized is added twice, to the same state.
-    for (const name of [this.names[list].v4, this.names[list].v6]) forEachNftElement(await this.readSet(name), visit)
+    for (const name of this.setsOf(list)) forEachNftElement(await this.readSet(name), (entry) => visit(this.entryOf(name, entry)))
   }
 
   /** The elements of one set of our table; a set (or table) that does not exist has none. */
@@ -353,27 +549,29 @@ export class NftBackend implements FirewallBackend {
    */
   async replace(list: ListKind, entries: SetEntrySource): Promise<void> {
     const t = this.table()
-    const names = this.names[list]
+    const sets = this.setsOf(list)
     const element = (entry: SetEntry): string => this.element(entry, list)
+    const setOf = (entry: SetEntry): string => this.place(list, entry.target).set
     async function* script(): AsyncGenerator<string> {
       // One file is one transaction: the sets are flushed and refilled atomically.
-      yield `flush set ${t} ${names.v4}\nflush set ${t} ${names.v6}\n`
-      const pending: Record<4 | 6, string[]> = {4: [], 6: []}
-      const statement = (family: 4 | 6): string => {
-        const line = `add element ${t} ${family === 4 ? names.v4 : names.v6} { ${pending[family].join(', ')} }\n`
-        pending[family] = []
+      yield sets.map((name) => `flush set ${t} ${name}\n`).join('')
+      const pending = new Map<string, string[]>(sets.map((name) => [name, []]))
+      const statement = (name: string): string => {
+        const line = `add element ${t} ${name} { ${pending.get(name)!.join(', ')} }\n`
+        pending.set(name, [])
         return line
       }
       const ready: string[] = []
       for await (const item of entries) {
         forEachOf(item, (entry) => {
-          const family = entry.target.family
-          pending[family].push(element(entry))
-          if (pending[family].length >= BULK_CHUNK) ready.push(statement(family))
+          const name = setOf(entry)
+          const elements = pending.get(name)!
+          elements.push(element(entry))
+          if (elements.length >= BULK_CHUNK) ready.push(statement(name))
         })
         while (ready.length > 0) yield ready.shift()!
       }
-      for (const family of [4, 6] as const) if (pending[family].length > 0) yield statement(family)
+      for (const name of sets) if (pending.get(name)!.length > 0) yield statement(name)
     }
     await this.exec('nft', ['-f', '-'], {inputStream: script(), timeoutMs: 600_000})
   }
@@ -422,22 +620,10 @@ export class NftBackend implements FirewallBackend {
     return `inet ${this.names.table}`
   }
 
-  private setDecl(list: ListKind, family: 4 | 6): string {
-    const name = family === 4 ? this.names[list].v4 : this.names[list].v6
-    const type = family === 4 ? 'ipv4_addr' : 'ipv6_addr'
-    // No `size`: nft hash sets grow on demand, so a full set never drops a ban. No default timeout
-    // either: with one, an element without a timeout would take it, so a permanent ban (0) is
-    // impossible; every ban carries its own timeout instead.
-    // IPv6 bans may be networks (the offender's /64), so that set is an interval set like the allow sets.
-    return list === 'block' && family === 4
-      ? `add set ${this.table()} ${name} { type ${type}; flags timeout; }`
-      : `add set ${this.table()} ${name} { type ${type}; flags interval, timeout; }`
-  }
-
   private element({comment, target, ttlSec}: SetEntry, list: ListKind): string {
     const ttl = ttlSec ?? (list === 'block' ? this.limits.blockTimeoutSec : 0)
     const note = list === 'allow' && comment ? ` comment "${comment}"` : ''
-    return `${target.text}${ttl > 0 ? ` timeout ${Math.floor(ttl)}s` : ''}${note}`
+    return `${this.place(list, target).text}${ttl > 0 ? ` timeout ${Math.floor(ttl)}s` : ''}${note}`
   }
 
   /**
@@ -453,11 +639,11 @@ export class NftBackend implements FirewallBackend {
     while (i < ops.length) {
       // Runs of the same kind on the same set become three statements, not three per element.
       const first = ops[i]
-      const set = setFor(this.names[first.list], opTarget(first))
+      const set = this.place(first.list, opTarget(first)).set
       const run: Op[] = []
       while (i < ops.length && run.length < BULK_CHUNK) {
         const op = ops[i]
-        const opSet = setFor(this.names[op.list], opTarget(op))
+        const opSet = this.place(op.list, opTarget(op)).set
         if (op.kind !== first.kind || opSet !== set) break
         run.push(op)
         i++
@@ -474,7 +660,7 @@ export class NftBackend implements FirewallBackend {
         continue
       }
 
-      const bare = run.map((op) => opTarget(op).text).join(', ')
+      const bare = run.map((op) => this.place(op.list, opTarget(op)).text).join(', ')
       out.push(`add element ${t} ${set} { ${bare} }`, `delete element ${t} ${set} { ${bare} }`)
       if (first.kind === 'add') out.push(`add element ${t} ${set} { ${full} }`)
     }
@@ -515,7 +701,7 @@ export class NftBackend implements FirewallBackend {
     const target = opTarget(op)
     if (op.kind !== 'add' || op.list !== 'block' || target.family !== 6) throw error
     if (isAddress(target)) return
-    const set = setFor(this.names.block, target)
+    const {set} = this.place('block', target)
     const {stdout} = await this.exec('nft', ['-j', 'list', 'set', 'inet', this.names.table, set], {timeoutMs: 300_000})
     const inside = parseNftElements(stdout).filter((e) => e.target.text !== target.text &&
       containsAddress(target, isAddress(e.target) ? e.target : e.target.address))
@@ -526,19 +712,23 @@ export class NftBackend implements FirewallBackend {
   }
 
   /**
-   * The sets of our table, without their elements. nft 1.0.6 fetches every element for
-   * `list table` even with -t (7 s at 300k bans); `-t list sets` does not (~10 ms).
+   * The sets (without elements), chains and guard-chain rules of our table, in one process. nft 1.0.6
+   * fetches every element for `list table` even with -t (7 s at 300k bans); `-t list ruleset inet`
+   * does not (~10 ms on a quiet host, also with 1M bans).
    */
-  private async listSetHeaders(): Promise<NftSetJson[]> {
-    const {stdout} = await this.exec('nft', ['-t', '-j', 'list', 'sets', 'inet'])
-    return parseNftSets(stdout).filter((set) => set.table === this.names.table)
-  }
-
-  /** Whether our table has this chain (`-t list chains` does not fetch set elements). */
-  private async hasChain(name: string): Promise<boolean> {
-    const {stdout} = await this.exec('nft', ['-t', '-j', 'list', 'chains', 'inet'])
-    const doc = JSON.parse(stdout) as {nftables?: Array<{chain?: {name: string; table: string}}>}
-    return (doc.nftables ?? []).some((i) => i.chain?.table === this.names.table && i.chain.name === name)
+  private async listTableState(): Promise<{chains: Set<string>; guardRules: RuleShape[]; referenced: Set<string>; sets: NftSetJson[]}> {
+    const {stdout} = await this.exec('nft', ['-t', '-j', 'list', 'ruleset', 'inet'])
+    const doc = JSON.parse(stdout) as {nftables?: Array<{chain?: {name: string; table: string}; rule?: {chain: string; expr?: unknown; table: string}}>}
+    const items = doc.nftables ?? []
+    const ours = <T extends {table: string}>(x: T | undefined): x is T => x?.table === this.names.table
+    return {
+      chains: new Set(items.map((i) => i.chain).filter(ours).map((c) => c.name)),
+      guardRules: items.map((i) => i.rule).filter(ours).filter((r) => r.chain === this.names.guardChain).map((r) => shapeOfJsonRule(r.expr)),
+      // Sets used by rules outside the guard chain (the ruleset's), which init() must not delete.
+      referenced: new Set(items.map((i) => i.rule).filter(ours).filter((r) => r.chain !== this.names.guardChain)
+        .flatMap((r) => JSON.stringify(r.expr ?? null).match(/"@[^"]+"/g) ?? []).map((ref) => ref.slice(2, -1))),
+      sets: parseNftSets(stdout).filter((set) => set.table === this.names.table),
+    }
   }
 
   private async run(lines: string[], timeoutMs = 120_000): Promise<void> {

@@ -12,6 +12,8 @@ import {NFT_GUARD_CHAIN_SPEC} from '../../../../src/lib/firewall/sets/nftables.j
 import {parseNetwork} from '../../../../src/lib/net/index.js'
 
 const OPTS = {logPrefix: 'diswall-log: ', names: DEFAULT_NAMES}
+/** Rules at the head of diswall-in: lo, two allow sets, jump whitelist, IPv4 block set, three IPv6 block sets, jump blacklist. */
+const HEAD = 9
 const net = parseNetwork
 
 function model(parts: Partial<RulesetModel> = {}): RulesetModel {
@@ -43,7 +45,7 @@ function chain(m: RulesetModel, name: string, opts: RenderOptions = OPTS): strin
 
 /** diswall-in after its fixed head (loopback, allow sets, whitelist jump, block sets, blacklist jump). */
 function incomingRules(m: RulesetModel): string[] {
-  return chain(m, 'diswall-in').slice(7)
+  return chain(m, 'diswall-in').slice(HEAD)
 }
 
 test('render-nft - one transaction that declares and flushes the ruleset chains and empties the guard chain, never the sets', () => {
@@ -74,6 +76,8 @@ add rule inet diswall diswall-in ip6 saddr @diswall-wl6 accept
 add rule inet diswall diswall-in jump diswall-whitelist
 add rule inet diswall diswall-in ip saddr @diswall-bl drop
 add rule inet diswall diswall-in ip6 saddr @diswall-bl6 drop
+add rule inet diswall diswall-in ip6 saddr & ffff:ffff:ffff:ffff:: == @diswall-bl6-net64 drop
+add rule inet diswall diswall-in ip6 saddr @diswall-bl6-addr drop
 add rule inet diswall diswall-in jump diswall-blacklist
 # /fw/incoming.d/10-ssh
 add rule inet diswall diswall-in ip saddr 198.51.100.7 tcp dport 22 accept
@@ -110,6 +114,22 @@ test('render-nft - table and set names come from the kernel names of the config'
   assert.match(script, /^add table inet fw$/m)
   assert.match(script, /^add rule inet fw diswall-in ip6 saddr @friends6 accept$/m)
   assert.match(script, /^add rule inet fw diswall-in ip saddr @bans drop$/m)
+  assert.match(script, /^add rule inet fw diswall-in ip6 saddr @bans6-addr drop$/m)
+})
+
+test('render-nft - IPv6 bans of the group prefix are found by the masked source in a plain set', () => {
+  for (const [prefix, mask] of [[64, 'ffff:ffff:ffff:ffff::'], [56, 'ffff:ffff:ffff:ff00::'], [33, 'ffff:ffff:8000::'], [112, 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:0']] as const) {
+    const names = kernelNames({detect: {ipv6_group_prefix: prefix}, firewall: {nft_table: 'fw'}, ipset_black_list: 'bans', ipset_white_list: 'friends'})
+    assert.deepEqual(chain(model(), 'diswall-in', {logPrefix: 'x', names}).slice(5, 8), [
+      'ip6 saddr @bans6 drop',
+      `ip6 saddr & ${mask} == @bans6-net${prefix} drop`,
+      'ip6 saddr @bans6-addr drop',
+    ])
+  }
+
+  // 128: every IPv6 ban is an address; no prefix set.
+  const names = kernelNames({detect: {ipv6_group_prefix: 128}, firewall: {nft_table: 'fw'}, ipset_black_list: 'bans', ipset_white_list: 'friends'})
+  assert.doesNotMatch(renderNft(model(), {logPrefix: 'x', names}), /-net|&/)
 })
 
 test('render-nft - every verdict and match kind as nft list chain prints it', () => {
@@ -245,19 +265,19 @@ test('render-nft - refuses log prefixes nft 1.0.6 cannot carry', () => {
 })
 
 function incomingRulesWithPrefix(logPrefix: string): string[] {
-  return chain(model({incoming: [file('90-log', [{verdict: 'log'}])]}), 'diswall-in', {...OPTS, logPrefix}).slice(7)
+  return chain(model({incoming: [file('90-log', [{verdict: 'log'}])]}), 'diswall-in', {...OPTS, logPrefix}).slice(HEAD)
 }
 
 test('render-nft - with an NFLOG group the log verdict sends packets there, as nft list chain prints it', () => {
   const m = model({incoming: [file('90-log', [{limit: '10/second', verdict: 'log'}, {family: 6, verdict: 'log'}])]})
   // Checked against nft 1.0.6 in a namespace: `group` and `queue-threshold` follow the prefix.
-  assert.deepEqual(chain(m, 'diswall-in', {...OPTS, nflogGroup: 5}).slice(7), [
+  assert.deepEqual(chain(m, 'diswall-in', {...OPTS, nflogGroup: 5}).slice(HEAD), [
     'limit rate 10/second log prefix "diswall-log: " group 5 queue-threshold 1',
     'meta nfproto ipv6 log prefix "diswall-log: " group 5 queue-threshold 1',
   ])
   assert.match(renderNft(m, {...OPTS, nflogGroup: 65_535}),
     /^add rule inet diswall diswall-in limit rate 10\/second log prefix "diswall-log: " group 65535 queue-threshold 1$/m)
-  assert.deepEqual(chain(m, 'diswall-in').slice(7), ['limit rate 10/second log prefix "diswall-log: "', 'meta nfproto ipv6 log prefix "diswall-log: "'])
+  assert.deepEqual(chain(m, 'diswall-in').slice(HEAD), ['limit rate 10/second log prefix "diswall-log: "', 'meta nfproto ipv6 log prefix "diswall-log: "'])
   for (const nflogGroup of [0, 65_536, 2.5]) {
     assert.throws(() => renderNft(m, {...OPTS, nflogGroup}), InvalidValueError, String(nflogGroup))
   }
@@ -274,7 +294,7 @@ test('render-nft - a per-source limit is a meter per rule, one per family, IPv6 
   })
   const cap = 'limit rate 10000/second burst 10000 packets log prefix "diswall-log: "'
   // Checked against nft 1.0.6 in a namespace: a burst of 5 (the default) is not listed.
-  assert.deepEqual(chain(m, 'diswall-in').slice(7), [
+  assert.deepEqual(chain(m, 'diswall-in').slice(HEAD), [
     `ip saddr 192.0.2.7 tcp dport 23 meter diswall-log-1 size 65536 { ip saddr timeout 10s limit rate 2/second } ${cap}`,
     `ip6 saddr 2001:db8::/32 tcp dport 23 meter diswall-log-2 size 65536 { ip6 saddr & ffff:ffff:ffff:ffff:: timeout 10s limit rate 2/second } ${cap}`,
     `meter diswall-log-3 size 65536 { ip saddr timeout 10s limit rate 2/second } ${cap}`,
@@ -302,7 +322,7 @@ test('render-nft - more than 16 peers of a family are one rule with a named inte
   const v6 = Array.from({length: 16}, (_, i) => net(`2001:db8::${i + 1}`))
   const m = model({incoming: [file('10-ssh', [{dport: '22', peers: [...v4, ...v6], proto: 'tcp', verdict: 'accept'}])]})
   const set = peerSet(v4, 4)
-  const rules = chain(m, 'diswall-in').slice(7)
+  const rules = chain(m, 'diswall-in').slice(HEAD)
   assert.deepEqual(rules, [`ip saddr @${set.name} tcp dport 22 accept`, ...v6.map((p) => `ip6 saddr ${p.address.text} tcp dport 22 accept`)])
   const script = renderNft(m, OPTS)
   assert.match(script, new RegExp(`^add set inet diswall ${set.name} \\{ type ipv4_addr; flags interval; auto-merge; \\}\\nflush set inet diswall ${set.name}\\nadd element inet diswall ${set.name} \\{ 198\\.51\\.100\\.1/32, 198\\.51\\.100\\.10/32, `, 'm'))

@@ -72,17 +72,24 @@ const GOOD_HEADERS: Record<string, string> = {
 
 const ALL_SETS = 'diswall-bl\ndiswall-bl6\ndiswall-wl\ndiswall-wl6\n'
 
-/** `iptables -S INPUT` of a host where INPUT already jumps to the guard chain only. */
+/** `iptables -S` of a host where INPUT already jumps to the guard chain only (the chain's rules are not there). */
 const INPUT_WITH_GUARD = '-P INPUT ACCEPT\n-A INPUT -j diswall-sets\n'
+
+/** `iptables -S` / `ip6tables -S` of a host where the guard chain and its jump are in place. */
+const GUARD_IN_PLACE = (tool: string): string => {
+  const six = tool === 'ip6tables' ? '6' : ''
+  return '-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-N diswall-sets\n-A INPUT -j diswall-sets\n' +
+    `-A diswall-sets -m set --match-set diswall-wl${six} src -j ACCEPT\n-A diswall-sets -m set --match-set diswall-bl${six} src -j DROP\n`
+}
 
 /**
  * A host on which `ipset list -n` shows `setList`, `ipset list -t` shows `headers` and
- * `iptables -S INPUT` / `ip6tables -S INPUT` show `input` (by default: the guard jump exists).
+ * `iptables -S` / `ip6tables -S` show `input` (by default: the guard jump exists, the chain is empty).
  * Like the kernel, `ipset -exist restore` refuses a `create` line of an existing set made otherwise
  * (here: whose header is not the one in GOOD_HEADERS) and stops at that line.
  */
 function hostExec(setList: string, headers: Record<string, string>, save: Record<string, string> = {},
-  input = INPUT_WITH_GUARD) {
+  input: string | ((tool: string) => string) = INPUT_WITH_GUARD) {
   const existing = new Set(setList.split('\n'))
   return recordingExec((call) => {
     const l = line(call)
@@ -98,7 +105,7 @@ function hostExec(setList: string, headers: Record<string, string>, save: Record
     }
 
     if (l === 'ipset list -n') return {stdout: setList}
-    if (l === 'iptables -S INPUT' || l === 'ip6tables -S INPUT') return {stdout: input}
+    if (l === 'iptables -S' || l === 'ip6tables -S') return {stdout: typeof input === 'string' ? input : input(call.program)}
     if (l.startsWith('ipset list -t ')) return {stdout: headers[call.args[2]] ?? ''}
     if (l.startsWith('ipset save ')) return {stdout: save[call.args[1]] ?? ''}
     return undefined
@@ -212,9 +219,10 @@ test('ipset - init on an empty host creates the four sets and installs the guard
       'create diswall-bl6 hash:net family inet6 hashsize 32768 maxelem 1000000 timeout 86400\n' +
       'create diswall-wl hash:net family inet hashsize 1024 maxelem 65536 timeout 0 comment\n' +
       'create diswall-wl6 hash:net family inet6 hashsize 1024 maxelem 65536 timeout 0 comment\n', program: 'ipset'},
-    {args: ['-S', 'INPUT'], program: 'iptables'},
+    // Both families at once.
+    {args: ['-S'], program: 'iptables'},
+    {args: ['-S'], program: 'ip6tables'},
     {args: ['--noflush'], input: guard(4), program: 'iptables-restore'},
-    {args: ['-S', 'INPUT'], program: 'ip6tables'},
     {args: ['--noflush'], input: guard(6), program: 'ip6tables-restore'},
   ])
 })
@@ -233,6 +241,13 @@ test('ipset - init uses the configured limits and names in the create lines', as
   ].join('\n')])
 })
 
+test('ipset - init on a host that already has the sets and the guard checks them with create -exist and writes no rule', async () => {
+  const {calls, exec} = hostExec(ALL_SETS, GOOD_HEADERS, {}, GUARD_IN_PLACE)
+  assert.deepEqual(await new IpsetBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).init(), {created: [], leftovers: [], migrated: []})
+  // Four processes: every single command pays them, so no guard rewrite that changes nothing.
+  assert.deepEqual(calls.map(line), ['ipset list -n', 'ipset -exist restore', 'iptables -S', 'ip6tables -S'])
+})
+
 test('ipset - init on a host that already has the sets checks them with create -exist, never ipset list -t, and changes no set', async () => {
   const {calls, exec} = hostExec(ALL_SETS, GOOD_HEADERS)
   const fw = new IpsetBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
@@ -241,9 +256,9 @@ test('ipset - init on a host that already has the sets checks them with create -
   assert.deepEqual(calls.map(line), [
     'ipset list -n',
     'ipset -exist restore',
-    'iptables -S INPUT',
+    'iptables -S',
+    'ip6tables -S',
     'iptables-restore --noflush',
-    'ip6tables -S INPUT',
     'ip6tables-restore --noflush',
   ])
   // The guard chain is re-declared and refilled (idempotent), but its jump is not added again.
@@ -266,9 +281,9 @@ test('ipset - init with the ruleset chain diswall-in in INPUT removes every jump
   assert.deepEqual(await fw.init(), {created: [], leftovers: [], migrated: []})
   const tail = calls.slice(2)
   assert.deepEqual(tail.map(line), [
-    'iptables -S INPUT',
+    'iptables -S',
+    'ip6tables -S',
     'iptables-restore --noflush',
-    'ip6tables -S INPUT',
     'ip6tables-restore --noflush',
   ])
   const guard = (family: 4 | 6) => [
@@ -281,7 +296,7 @@ test('ipset - init with the ruleset chain diswall-in in INPUT removes every jump
     'COMMIT',
     '',
   ].join('\n')
-  assert.deepEqual([tail[1].input, tail[3].input], [guard(4), guard(6)])
+  assert.deepEqual([tail[2].input, tail[3].input], [guard(4), guard(6)])
   // Nothing is inserted into INPUT, no set is touched (the one restore holds the sets' create lines only).
   assert.ok(!calls.some((c) => c.input?.includes('-I INPUT')))
   assert.ok(restores(calls).every((c) => c.input?.trim().split('\n').every((l) => l.startsWith('create diswall-'))))

@@ -29,6 +29,8 @@ const INIT_HEAD = [
   'add table inet diswall',
   'add set inet diswall diswall-bl { type ipv4_addr; flags timeout; }',
   'add set inet diswall diswall-bl6 { type ipv6_addr; flags interval, timeout; }',
+  'add set inet diswall diswall-bl6-addr { type ipv6_addr; flags timeout; }',
+  'add set inet diswall diswall-bl6-net64 { type ipv6_addr; flags timeout; }',
   'add set inet diswall diswall-wl { type ipv4_addr; flags interval, timeout; }',
   'add set inet diswall diswall-wl6 { type ipv6_addr; flags interval, timeout; }',
   'add chain inet diswall diswall-sets { type filter hook input priority filter - 10; policy accept; }',
@@ -41,6 +43,8 @@ const INIT_SCRIPT = [
   'add rule inet diswall diswall-sets ip6 saddr @diswall-wl6 accept',
   'add rule inet diswall diswall-sets ip saddr @diswall-bl drop',
   'add rule inet diswall diswall-sets ip6 saddr @diswall-bl6 drop',
+  'add rule inet diswall diswall-sets ip6 saddr & ffff:ffff:ffff:ffff:: == @diswall-bl6-net64 drop',
+  'add rule inet diswall diswall-sets ip6 saddr @diswall-bl6-addr drop',
   '',
 ].join('\n')
 
@@ -61,6 +65,8 @@ function tableJson(sets: Array<{flags?: string | string[]; name: string; timeout
 const GOOD_SETS = [
   {flags: ['timeout'], name: 'diswall-bl', timeout: 86_400, type: 'ipv4_addr'},
   {flags: ['interval', 'timeout'], name: 'diswall-bl6', timeout: 86_400, type: 'ipv6_addr'},
+  {flags: ['timeout'], name: 'diswall-bl6-addr', type: 'ipv6_addr'},
+  {flags: 'timeout', name: 'diswall-bl6-net64', type: 'ipv6_addr'},
   {flags: ['interval', 'timeout'], name: 'diswall-wl', type: 'ipv4_addr'},
   {flags: ['timeout', 'interval'], name: 'diswall-wl6', type: 'ipv6_addr'},
 ]
@@ -74,32 +80,41 @@ function chainsJson(names: string[], other: Array<{name: string; table: string}>
   ]})
 }
 
+/** `nft -t -j list ruleset inet`: the items of a sets listing and of a chains listing (chains once). */
+function rulesetJson(sets: string, chains: string): string {
+  const items = [...(JSON.parse(sets) as {nftables: object[]}).nftables, ...(JSON.parse(chains) as {nftables: object[]}).nftables]
+  const seen = new Set<string>()
+  return JSON.stringify({nftables: items.filter((item) => {
+    const chain = (item as {chain?: {name: string; table: string}}).chain
+    const key = chain ? `chain ${chain.table} ${chain.name}` : JSON.stringify(item)
+    return !seen.has(key) && seen.add(key)
+  })})
+}
+
 /** Only the guard chain: no ruleset loaded. */
 const GUARD_ONLY = chainsJson(['diswall-sets'])
 
 /** A host whose `list sets` prints `json` and whose `list chains` prints `chains`. */
 function listingExec(json: string, chains = GUARD_ONLY) {
   return recordingExec((call) => {
-    if (line(call) === 'nft -t -j list sets inet') return {stdout: json}
-    if (line(call) === 'nft -t -j list chains inet') return {stdout: chains}
+    if (line(call) === 'nft -t -j list ruleset inet') return {stdout: rulesetJson(json, chains)}
     return undefined
   })
 }
 
-test('nftables - init on an empty host creates the table, four sets and the guard chain in one nft -f', async () => {
+test('nftables - init on an empty host creates the table, six sets and the guard chain in one nft -f', async () => {
   const {calls, exec} = recordingExec((call) => {
     if (call.args[0] === '-t') return {stdout: NO_SETS}
     return undefined
   })
   const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
-  assert.deepEqual(await fw.init(), {created: ['diswall-bl', 'diswall-bl6', 'diswall-wl', 'diswall-wl6'], leftovers: [], migrated: []})
-  assert.deepEqual(calls.slice(0, 3), [
-    {args: ['-t', '-j', 'list', 'sets', 'inet'], program: 'nft'},
-    {args: ['-t', '-j', 'list', 'chains', 'inet'], program: 'nft'},
+  assert.deepEqual(await fw.init(), {created: ['diswall-bl', 'diswall-bl6', 'diswall-bl6-addr', 'diswall-bl6-net64', 'diswall-wl', 'diswall-wl6'], leftovers: [], migrated: []})
+  assert.deepEqual(calls.slice(0, 2), [
+    {args: ['-t', '-j', 'list', 'ruleset', 'inet'], program: 'nft'},
     {args: ['-f', '-'], input: INIT_SCRIPT, program: 'nft'},
   ])
   // No timeout-refresh probe (four nft processes) without a session: a commit of several bans makes it.
-  assert.equal(calls.length, 3)
+  assert.equal(calls.length, 2)
   assert.equal(NFT_GUARD_CHAIN_SPEC, 'type filter hook input priority filter - 10; policy accept;')
 })
 
@@ -107,15 +122,15 @@ test('nftables - init with the ruleset chain diswall-in loaded declares and flus
   const {calls, exec} = listingExec(tableJson(GOOD_SETS), chainsJson(['diswall-sets', 'diswall-in', 'diswall-out']))
   const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
   assert.deepEqual(await fw.init(), {created: [], leftovers: [], migrated: []})
-  assert.deepEqual(calls.slice(0, 3).map(line), ['nft -t -j list sets inet', 'nft -t -j list chains inet', 'nft -f -'])
-  assert.equal(calls[2].input, [...INIT_HEAD, ''].join('\n'))
-  assert.equal(calls.length, 3)
+  assert.deepEqual(calls.slice(0, 2).map(line), ['nft -t -j list ruleset inet', 'nft -f -'])
+  assert.equal(calls[1].input, [...INIT_HEAD, ''].join('\n'))
+  assert.equal(calls.length, 2)
 })
 
 test('nftables - a diswall-in chain of another table does not empty the guard chain', async () => {
   const {calls, exec} = listingExec(tableJson(GOOD_SETS), chainsJson(['diswall-sets'], [{name: 'diswall-in', table: 'other'}]))
   await new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).init()
-  assert.equal(calls[2].input, INIT_SCRIPT)
+  assert.equal(calls[1].input, INIT_SCRIPT)
 })
 
 /** The timeout-refresh probe that follows the init script. */
@@ -145,13 +160,13 @@ test('nftables - timed bans are one add statement where the kernel refreshes tim
     // One ban: add + delete + add in one transaction, without probing (a one-shot `block add`).
     fw.add('block', {target: parseAddress('203.0.113.7'), ttlSec: 600})
     await fw.commit()
-    assert.equal(calls.length, 4)
-    assert.equal(calls[3].input?.trim().split('\n').length, 3)
+    assert.equal(calls.length, 3)
+    assert.equal(calls[2].input?.trim().split('\n').length, 3)
     // Several bans: the first such commit probes, then sends the statements.
     fw.add('block', {target: parseAddress('203.0.113.7'), ttlSec: 600})
     fw.add('block', {target: parseAddress('203.0.113.8'), ttlSec: 600})
     await fw.commit()
-    assert.deepEqual(calls.slice(4, -1).map((c) => c.input ?? line(c)), PROBE_CALLS)
+    assert.deepEqual(calls.slice(3, -1).map((c) => c.input ?? line(c)), PROBE_CALLS)
     const script = calls.at(-1)?.input?.trim().split('\n') ?? []
     assert.equal(script.length, expected, `probe timeout ${timeout}`)
     assert.equal(script.at(-1), `add element ${T} diswall-bl { 203.0.113.7 timeout 600s, 203.0.113.8 timeout 600s }`)
@@ -172,7 +187,7 @@ test('nftables - with a session (the daemon), init probes timeout refresh at onc
   })
   const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec, {session: () => ({close: async () => {}, run: async () => {}})})
   await fw.init()
-  assert.deepEqual(calls.slice(3).map((c) => c.input ?? line(c)), PROBE_CALLS)
+  assert.deepEqual(calls.slice(2).map((c) => c.input ?? line(c)), PROBE_CALLS)
 })
 
 test('nftables - init uses the configured table, names and block timeout', async () => {
@@ -180,14 +195,15 @@ test('nftables - init uses the configured table, names and block timeout', async
     if (call.args[0] === '-t') return {stdout: NO_SETS}
     return undefined
   })
-  const names = {allow: {v4: 'wl', v6: 'wl6'}, block: {v4: 'bl', v6: 'bl6'}, guardChain: 'guard', table: 'fw'}
+  const names = {allow: {v4: 'wl', v6: 'wl6'}, block: {v4: 'bl', v6: 'bl6'}, guardChain: 'guard', table: 'fw', v6GroupPrefix: 56}
   await new NftBackend(names, {...DEFAULT_LIMITS, blockTimeoutSec: 600}, exec).init()
-  assert.deepEqual(calls[0].args, ['-t', '-j', 'list', 'sets', 'inet'])
-  assert.deepEqual(calls[1].args, ['-t', '-j', 'list', 'chains', 'inet'])
-  assert.deepEqual(calls[2].input?.split('\n'), [
+  assert.deepEqual(calls[0].args, ['-t', '-j', 'list', 'ruleset', 'inet'])
+  assert.deepEqual(calls[1].input?.split('\n'), [
     'add table inet fw',
     'add set inet fw bl { type ipv4_addr; flags timeout; }',
     'add set inet fw bl6 { type ipv6_addr; flags interval, timeout; }',
+    'add set inet fw bl6-addr { type ipv6_addr; flags timeout; }',
+    'add set inet fw bl6-net56 { type ipv6_addr; flags timeout; }',
     'add set inet fw wl { type ipv4_addr; flags interval, timeout; }',
     'add set inet fw wl6 { type ipv6_addr; flags interval, timeout; }',
     'add chain inet fw guard { type filter hook input priority filter - 10; policy accept; }',
@@ -196,6 +212,8 @@ test('nftables - init uses the configured table, names and block timeout', async
     'add rule inet fw guard ip6 saddr @wl6 accept',
     'add rule inet fw guard ip saddr @bl drop',
     'add rule inet fw guard ip6 saddr @bl6 drop',
+    'add rule inet fw guard ip6 saddr & ffff:ffff:ffff:ff00:: == @bl6-net56 drop',
+    'add rule inet fw guard ip6 saddr @bl6-addr drop',
     '',
   ])
 })
@@ -204,7 +222,7 @@ test('nftables - init on a host with the right sets creates nothing and re-appli
   const {calls, exec} = listingExec(tableJson(GOOD_SETS))
   const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
   assert.deepEqual(await fw.init(), {created: [], leftovers: [], migrated: []})
-  assert.deepEqual(calls.slice(0, 3).map((c) => c.input), [undefined, undefined, INIT_SCRIPT])
+  assert.deepEqual(calls.slice(0, 2).map((c) => c.input), [undefined, INIT_SCRIPT])
 })
 
 test('nftables - init accepts a single flag printed as a plain string (newer nft JSON)', async () => {
@@ -212,7 +230,7 @@ test('nftables - init accepts a single flag printed as a plain string (newer nft
   const {calls, exec} = listingExec(tableJson(sets))
   const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
   assert.deepEqual(await fw.init(), {created: [], leftovers: [], migrated: []})
-  assert.equal(calls.length, 3)
+  assert.equal(calls.length, 2)
 })
 
 test('nftables - init refuses a set with the wrong flags and sends no script', async () => {
@@ -226,7 +244,7 @@ test('nftables - init refuses a set with the wrong flags and sends no script', a
       'but diswall needs "ipv4_addr flags interval,timeout"')
     return true
   })
-  assert.deepEqual(calls.map(line), ['nft -t -j list sets inet'])
+  assert.deepEqual(calls.map(line), ['nft -t -j list ruleset inet'])
 })
 
 test('nftables - init refuses a set of the wrong type or without flags', async () => {
@@ -240,7 +258,7 @@ test('nftables - init refuses a set of the wrong type or without flags', async (
       code: 'E_SET_TYPE',
       message: new RegExp(`^kernel set "inet diswall ${name}" exists with type "${found}"`),
     })
-    assert.equal(calls.length, 1)
+    assert.equal(calls.length, 1) // the listing, no script
   }
 })
 
@@ -249,7 +267,8 @@ test('nftables - init throws a listing failure other than a missing table', asyn
     throw failure(call, 'Error: Could not process rule: Operation not permitted\n')
   })
   await assert.rejects(new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).init(), CommandFailedError)
-  assert.equal(calls.length, 1)
+  // Both listings start together; nothing is written.
+  assert.deepEqual(calls.map(line), ['nft -t -j list ruleset inet'])
 })
 
 test('nftables - commit renders add / delete / add runs per set in one transaction', async () => {
@@ -258,23 +277,33 @@ test('nftables - commit renders add / delete / add runs per set in one transacti
   fw.add('block', {target: parseAddress('203.0.113.7'), ttlSec: 600})
   fw.add('block', {target: parseAddress('198.51.100.1')})
   fw.add('block', {target: parseAddress('2001:db8::1'), ttlSec: 60.7})
+  fw.add('block', {target: parseTarget('2001:db8:5:6::/64'), ttlSec: 60})
+  fw.add('block', {target: parseTarget('2001:db8:7::/48'), ttlSec: 60})
   fw.del('block', parseAddress('198.51.100.9'))
   fw.del('block', parseAddress('198.51.100.10'))
   fw.add('allow', {comment: 'office LAN', target: parseTarget('10.0.0.0/8')})
   fw.add('allow', {target: parseTarget('192.0.2.7')})
   fw.add('allow', {comment: 'auto', target: parseTarget('2001:db8:1::/48'), ttlSec: 3600})
   fw.add('block', {comment: 'dropped', target: parseAddress('198.51.100.2'), ttlSec: 5})
-  assert.equal(fw.pending, 9)
+  assert.equal(fw.pending, 11)
 
-  assert.deepEqual(await fw.commit(), {added: 7, removed: 2})
+  assert.deepEqual(await fw.commit(), {added: 9, removed: 2})
   assert.equal(fw.pending, 0)
   assert.deepEqual(calls, [{args: ['-f', '-'], input: [
     `add element ${T} diswall-bl { 203.0.113.7, 198.51.100.1 }`,
     `delete element ${T} diswall-bl { 203.0.113.7, 198.51.100.1 }`,
     `add element ${T} diswall-bl { 203.0.113.7 timeout 600s, 198.51.100.1 timeout 86400s }`,
-    `add element ${T} diswall-bl6 { 2001:db8::1 }`,
-    `delete element ${T} diswall-bl6 { 2001:db8::1 }`,
-    `add element ${T} diswall-bl6 { 2001:db8::1 timeout 60s }`,
+    // IPv6: an address in the address set, a /64 (the group prefix) as its network address in the
+    // prefix set, a network of another length in the interval set.
+    `add element ${T} diswall-bl6-addr { 2001:db8::1 }`,
+    `delete element ${T} diswall-bl6-addr { 2001:db8::1 }`,
+    `add element ${T} diswall-bl6-addr { 2001:db8::1 timeout 60s }`,
+    `add element ${T} diswall-bl6-net64 { 2001:db8:5:6:: }`,
+    `delete element ${T} diswall-bl6-net64 { 2001:db8:5:6:: }`,
+    `add element ${T} diswall-bl6-net64 { 2001:db8:5:6:: timeout 60s }`,
+    `add element ${T} diswall-bl6 { 2001:db8:7::/48 }`,
+    `delete element ${T} diswall-bl6 { 2001:db8:7::/48 }`,
+    `add element ${T} diswall-bl6 { 2001:db8:7::/48 timeout 60s }`,
     // A deletion is add + delete: deleting an absent element would fail the transaction.
     `add element ${T} diswall-bl { 198.51.100.9, 198.51.100.10 }`,
     `delete element ${T} diswall-bl { 198.51.100.9, 198.51.100.10 }`,
@@ -351,18 +380,22 @@ test('nftables - replace streams one nft -f: both sets flushed, then chunks of 1
   async function* copy(): AsyncGenerator<SetEntry> {
     yield {target: parseAddress('2001:db8::1')}
     for (const a of v4) yield {target: parseAddress(a), ttlSec: 300}
+    yield {target: parseTarget('2001:db8:1:2::/64'), ttlSec: 9}
   }
   await fw.replace('block', copy())
   assert.equal(calls.length, 1)
   assert.deepEqual(calls[0].args, ['-f', '-'])
   const lines = calls[0].input!.split('\n')
-  assert.equal(lines.length, 6)
+  assert.equal(lines.length, 9)
   assert.equal(lines[0], `flush set ${T} diswall-bl`)
-  assert.equal(lines[1], `flush set ${T} diswall-bl6`)
-  assert.equal(lines[2], `add element ${T} diswall-bl { ${v4.slice(0, 10_000).map((a) => `${a} timeout 300s`).join(', ')} }`)
-  assert.equal(lines[3], `add element ${T} diswall-bl { 10.0.39.16 timeout 300s }`)
-  assert.equal(lines[4], `add element ${T} diswall-bl6 { 2001:db8::1 timeout 86400s }`)
-  assert.equal(lines[5], '')
+  assert.deepEqual(lines.slice(1, 4), [`flush set ${T} diswall-bl6`, `flush set ${T} diswall-bl6-addr`, `flush set ${T} diswall-bl6-net64`])
+  assert.equal(lines[4], `add element ${T} diswall-bl { ${v4.slice(0, 10_000).map((a) => `${a} timeout 300s`).join(', ')} }`)
+  assert.deepEqual(lines.slice(5), [
+    `add element ${T} diswall-bl { 10.0.39.16 timeout 300s }`,
+    `add element ${T} diswall-bl6-addr { 2001:db8::1 timeout 86400s }`,
+    `add element ${T} diswall-bl6-net64 { 2001:db8:1:2:: timeout 9s }`,
+    '',
+  ])
 })
 
 test('nftables - a copy that breaks off mid-stream rejects with its error and sends nothing more', async () => {
@@ -418,16 +451,22 @@ test('nftables - list() drops repeated elements of a listing taken while the set
 test('nftables - list() reads both sets of the list', async () => {
   const {calls, exec} = recordingExec((call) => {
     const name = call.args.at(-1)!
-    const elem = name === 'diswall-bl' ? ['203.0.113.7'] : [{elem: {expires: 50, timeout: 60, val: '2001:db8::1'}}]
+    const elem = name === 'diswall-bl' ? ['203.0.113.7'] : name === 'diswall-bl6-addr'
+      ? [{elem: {expires: 50, timeout: 60, val: '2001:db8::1'}}]
+      : name === 'diswall-bl6-net64' ? [{elem: {expires: 7, timeout: 60, val: '2001:db8:1:2::'}}] : [{prefix: {addr: '2001:db8:9::', len: 48}}]
     return {stdout: JSON.stringify({nftables: [METAINFO, {set: {elem, family: 'inet', flags: ['timeout'], name, table: 'diswall', type: 'x'}}]})}
   })
   const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
   assert.deepEqual(await fw.list('block'), [
     {comment: undefined, target: parseAddress('203.0.113.7'), ttlSec: undefined},
+    {comment: undefined, target: parseTarget('2001:db8:9::/48'), ttlSec: undefined},
     {comment: undefined, target: parseAddress('2001:db8::1'), ttlSec: 50},
+    // An element of the prefix set is its network.
+    {comment: undefined, target: parseTarget('2001:db8:1:2::/64'), ttlSec: 7},
   ])
-  assert.deepEqual(calls.map(line), ['nft -j list set inet diswall diswall-bl', 'nft -j list set inet diswall diswall-bl6'])
-  assert.equal(await fw.count('block'), 2)
+  assert.deepEqual(calls.map(line), ['nft -j list set inet diswall diswall-bl', 'nft -j list set inet diswall diswall-bl6',
+    'nft -j list set inet diswall diswall-bl6-addr', 'nft -j list set inet diswall diswall-bl6-net64'])
+  assert.equal(await fw.count('block'), 4)
 })
 
 test('nftables - destroy deletes our table and ignores a missing one', async () => {
@@ -487,8 +526,9 @@ test('parseNftElements - reads IPv6 elements and an empty or element-less set', 
 
 test('parseNftSets - returns only the set objects of a listing', () => {
   const sets = parseNftSets(tableJson(GOOD_SETS))
-  assert.deepEqual(sets.map((s) => `${s.table} ${s.name}`), ['diswall diswall-bl', 'diswall diswall-bl6', 'diswall diswall-wl', 'diswall diswall-wl6', 'other diswall-bl'])
-  assert.deepEqual(sets[2].flags, ['interval', 'timeout'])
+  assert.deepEqual(sets.map((s) => `${s.table} ${s.name}`), ['diswall diswall-bl', 'diswall diswall-bl6', 'diswall diswall-bl6-addr',
+    'diswall diswall-bl6-net64', 'diswall diswall-wl', 'diswall diswall-wl6', 'other diswall-bl'])
+  assert.deepEqual(sets[4].flags, ['interval', 'timeout'])
 })
 
 /** A session that records its batches and fails those `fail` picks (by index, 0-based). */
@@ -667,7 +707,8 @@ test('nftables - list() of a table or set that does not exist yet is empty; othe
     throw failure(call, 'Error: No such file or directory\nlist set inet diswall diswall-bl\n')
   })
   assert.deepEqual(await new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, missing.exec).list('block'), [])
-  assert.deepEqual(missing.calls.map(line), ['nft -j list set inet diswall diswall-bl', 'nft -j list set inet diswall diswall-bl6'])
+  assert.deepEqual(missing.calls.map(line), ['nft -j list set inet diswall diswall-bl', 'nft -j list set inet diswall diswall-bl6',
+    'nft -j list set inet diswall diswall-bl6-addr', 'nft -j list set inet diswall diswall-bl6-net64'])
   const denied = recordingExec((call) => {
     throw failure(call, 'Error: Operation not permitted\n')
   })
@@ -705,4 +746,137 @@ test('forEachNftElement - gives the same entries as parseNftElements, one elemen
   forEachNftElement(two, (e) => both.push(e))
   assert.equal(both.length, 10)
   assert.throws(() => forEachNftElement('{"nftables": [{"set": {"elem": [{"elem": {"val": "192.0.2.1"', () => {}), SyntaxError)
+})
+
+test('nftables - has() of an IPv6 address probes the address set, its /64 in the prefix set and the interval set in one transaction', async () => {
+  const {calls, exec} = recordingExec((call) => {
+    if (call.input?.includes('diswall-bl6-net64 { 2001:db8:1:2:: }')) throw failure(call, 'Error: Could not process rule: File exists\n')
+    return undefined
+  })
+  const fw = new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
+  assert.equal(await fw.has('block', parseAddress('2001:db8:1:2::99')), true)
+  assert.equal(await fw.has('block', parseAddress('2001:db8:1:3::99')), false)
+  assert.equal(calls.length, 2)
+  assert.equal(calls[1].input, [
+    `create element ${T} diswall-bl6-addr { 2001:db8:1:3::99 }`, `delete element ${T} diswall-bl6-addr { 2001:db8:1:3::99 }`,
+    `create element ${T} diswall-bl6-net64 { 2001:db8:1:3:: }`, `delete element ${T} diswall-bl6-net64 { 2001:db8:1:3:: }`,
+    `create element ${T} diswall-bl6 { 2001:db8:1:3::99 }`, `delete element ${T} diswall-bl6 { 2001:db8:1:3::99 }`, ''].join('\n'))
+  // A network of the group prefix is an element of the prefix set.
+  assert.equal(await fw.has('block', parseTarget('2001:db8:1:2::/64')), true)
+  assert.equal(calls[2].input, `create element ${T} diswall-bl6-net64 { 2001:db8:1:2:: }\ndelete element ${T} diswall-bl6-net64 { 2001:db8:1:2:: }\n`)
+})
+
+test('nftables - init moves the IPv6 bans of an old interval set, with their remaining timeouts, in the transaction that creates the new sets', async () => {
+  const OLD_SETS = GOOD_SETS.filter((s) => !s.name.startsWith('diswall-bl6-'))
+  const oldBl6 = JSON.stringify({nftables: [METAINFO, {set: {elem: [
+    {elem: {expires: 500, timeout: 600, val: {prefix: {addr: '2001:db8:1:2::', len: 64}}}},
+    {elem: {expires: 40, timeout: 60, val: '2001:db8::7'}},
+    {elem: {val: {prefix: {addr: '2001:db8:9::', len: 48}}}},
+    {prefix: {addr: '2001:db8:3:4::', len: 64}},
+  ], family: 'inet', flags: ['interval', 'timeout'], name: 'diswall-bl6', table: 'diswall', type: 'ipv6_addr'}}]})
+  const chainIn = 'table inet diswall {\n\tchain diswall-in { # handle 7\n\t\tip saddr @diswall-bl drop # handle 12\n' +
+    '\t\tip6 saddr @diswall-bl6 drop # handle 13\n\t\tjump diswall-blacklist # handle 14\n\t}\n}\n'
+  const {calls, exec} = recordingExec((call) => {
+    if (line(call) === 'nft -t -j list ruleset inet') return {stdout: rulesetJson(tableJson(OLD_SETS), chainsJson(['diswall-sets', 'diswall-in']))}
+    if (line(call) === 'nft -j list set inet diswall diswall-bl6') return {stdout: oldBl6}
+    if (line(call) === 'nft -a list chain inet diswall diswall-in') return {stdout: chainIn}
+    return undefined
+  })
+  const report = await new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).init()
+  assert.deepEqual(report, {created: ['diswall-bl6-addr', 'diswall-bl6-net64'], leftovers: [], migrated: ['diswall-bl6']})
+  const script = calls.find((c) => c.input !== undefined)!.input!.split('\n')
+  assert.equal(calls.filter((c) => c.input !== undefined).length, 1)
+  const moved = [
+    `add element ${T} diswall-bl6-net64 { 2001:db8:1:2:: timeout 500s, 2001:db8:3:4:: }`,
+    `add element ${T} diswall-bl6-addr { 2001:db8::7 timeout 40s }`,
+    `add element ${T} diswall-bl6 { 2001:db8:1:2::/64, 2001:db8::7, 2001:db8:3:4::/64 }`,
+    `delete element ${T} diswall-bl6 { 2001:db8:1:2::/64, 2001:db8::7, 2001:db8:3:4::/64 }`,
+  ]
+  // After the sets are declared, before the guard chain; the /48 stays in the interval set.
+  const at = script.indexOf(moved[0])
+  assert.ok(at > script.indexOf(`add set ${T} diswall-bl6-net64 { type ipv6_addr; flags timeout; }`))
+  assert.deepEqual(script.slice(at, at + 4), moved)
+  assert.ok(at < script.indexOf(`flush chain ${T} diswall-sets`))
+  // The ruleset of the older release finds the moved bans right after its interval-set rule.
+  assert.deepEqual(script.slice(-3), [
+    `add rule ${T} diswall-in position 13 ip6 saddr @diswall-bl6-addr drop`,
+    `add rule ${T} diswall-in position 13 ip6 saddr & ffff:ffff:ffff:ffff:: == @diswall-bl6-net64 drop`,
+    '',
+  ])
+})
+
+test('nftables - init on the new layout lists no set and touches no ruleset chain', async () => {
+  const {calls, exec} = listingExec(tableJson(GOOD_SETS), chainsJson(['diswall-sets', 'diswall-in']))
+  await new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).init()
+  assert.deepEqual(calls.map(line), ['nft -t -j list ruleset inet', 'nft -f -'])
+})
+
+/** A rule of the guard chain as `nft -j` prints it: `FAMILY saddr [& MASK] == @SET VERDICT`. */
+function guardRuleJson(family: 'ip' | 'ip6', set: string, verdict: 'accept' | 'drop', mask?: string, handle = 1) {
+  const payload = {payload: {field: 'saddr', protocol: family}}
+  return {rule: {chain: 'diswall-sets', expr: [{match: {left: mask === undefined ? payload : {'&': [payload, mask]}, op: '==', right: `@${set}`}},
+    {[verdict]: null}], family: 'inet', handle, table: 'diswall'}}
+}
+
+/** The guard chain as init() leaves it without a ruleset. */
+const GUARD_RULES = [
+  guardRuleJson('ip', 'diswall-wl', 'accept'),
+  guardRuleJson('ip6', 'diswall-wl6', 'accept'),
+  guardRuleJson('ip', 'diswall-bl', 'drop'),
+  guardRuleJson('ip6', 'diswall-bl6', 'drop'),
+  guardRuleJson('ip6', 'diswall-bl6-net64', 'drop', 'ffff:ffff:ffff:ffff::'),
+  guardRuleJson('ip6', 'diswall-bl6-addr', 'drop'),
+]
+
+/** `nft -t -j list ruleset inet` of our table with GOOD_SETS, `chains` and `rules`. */
+function inPlaceRuleset(chains: string[], rules: object[]): string {
+  return JSON.stringify({nftables: [METAINFO, {table: {family: 'inet', handle: 12, name: 'diswall'}},
+    ...GOOD_SETS.map((s, i) => ({set: {family: 'inet', handle: i + 1, table: 'diswall', ...s}})),
+    ...chains.map((name, i) => ({chain: {family: 'inet', handle: 50 + i, name, table: 'diswall'}})), ...rules]})
+}
+
+test('nftables - init where sets and guard chain are in place sends no script: one process', async () => {
+  for (const [chains, rules] of [[['diswall-sets'], GUARD_RULES], [['diswall-sets', 'diswall-in'], []]] as const) {
+    const {calls, exec} = recordingExec((call) => (line(call) === 'nft -t -j list ruleset inet' ? {stdout: inPlaceRuleset([...chains], [...rules])} : undefined))
+    assert.deepEqual(await new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).init(), {created: [], leftovers: [], migrated: []})
+    assert.deepEqual(calls.map(line), ['nft -t -j list ruleset inet'], chains.join(','))
+  }
+})
+
+test('nftables - init rewrites a guard chain that differs in any way', async () => {
+  const variants: Array<[string, string[], object[]]> = [
+    ['a rule missing', ['diswall-sets'], GUARD_RULES.slice(0, 5)],
+    ['another mask', ['diswall-sets'], [...GUARD_RULES.slice(0, 4), guardRuleJson('ip6', 'diswall-bl6-net64', 'drop', 'ffff:ffff:ffff:ff00::'), GUARD_RULES[5]!]],
+    ['accept instead of drop', ['diswall-sets'], [...GUARD_RULES.slice(0, 5), guardRuleJson('ip6', 'diswall-bl6-addr', 'accept')]],
+    ['rules while diswall-in is loaded', ['diswall-sets', 'diswall-in'], GUARD_RULES],
+    ['no guard chain', [], []],
+  ]
+  for (const [what, chains, rules] of variants) {
+    const {calls, exec} = recordingExec((call) => (line(call) === 'nft -t -j list ruleset inet' ? {stdout: inPlaceRuleset(chains, rules)} : undefined))
+    await new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).init()
+    assert.deepEqual(calls.map(line), ['nft -t -j list ruleset inet', 'nft -f -'], what)
+  }
+})
+
+test('nftables - after ipv6_group_prefix changed, init moves the old prefix set into the interval set and deletes it when unused', async () => {
+  const net56 = JSON.stringify({nftables: [METAINFO, {set: {elem: [{elem: {expires: 70, timeout: 90, val: '2001:db8:1:200::'}}],
+    family: 'inet', flags: ['timeout'], name: 'diswall-bl6-net56', table: 'diswall', type: 'ipv6_addr'}}]})
+  for (const [chains, referenced] of [[['diswall-sets'], false], [['diswall-sets', 'diswall-in'], true]] as const) {
+    const rules = referenced ? [{rule: {chain: 'diswall-in', expr: [{match: {left: {'&': [{payload: {field: 'saddr', protocol: 'ip6'}}, 'ffff:ffff:ffff:ff00::']},
+      op: '==', right: '@diswall-bl6-net56'}}, {drop: null}], family: 'inet', table: 'diswall'}}] : []
+    const listing = JSON.stringify({nftables: [...(JSON.parse(inPlaceRuleset([...chains], GUARD_RULES)) as {nftables: object[]}).nftables,
+      {set: {family: 'inet', flags: ['timeout'], name: 'diswall-bl6-net56', table: 'diswall', type: 'ipv6_addr'}}, ...rules]})
+    const {calls, exec} = recordingExec((call) => {
+      if (line(call) === 'nft -t -j list ruleset inet') return {stdout: listing}
+      if (line(call) === 'nft -j list set inet diswall diswall-bl6-net56') return {stdout: net56}
+      if (line(call) === 'nft -a list chain inet diswall diswall-in') return {stdout: ''}
+      return undefined
+    })
+    const report = await new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec).init()
+    assert.deepEqual(report.migrated, ['diswall-bl6-net56'])
+    const script = calls.find((c) => c.input !== undefined)!.input!.split('\n')
+    assert.ok(script.includes(`add element ${T} diswall-bl6 { 2001:db8:1:200::/56 timeout 70s }`), script.join('\n'))
+    assert.ok(script.includes(`delete element ${T} diswall-bl6-net56 { 2001:db8:1:200:: }`))
+    assert.equal(script.includes(`delete set ${T} diswall-bl6-net56`), !referenced, `referenced by diswall-in: ${referenced}`)
+  }
 })
