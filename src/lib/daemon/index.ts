@@ -38,3 +38,5 @@ export type {
 export {collectGarbage} from './heap.js'
 export {isDistributed, nextStatsDelayMs, openFleet, scheduleStatistics, sendsStatistics} from './fleet.js'
 export type {Fleet, StatsPayload} from './fleet.js'
+export {LatencyTrace, latencyTraceFromEnv, Ring, traceStages, wallNow} from './trace.js'
+export type {TraceDump, TracedBan, TracedGc} from './trace.js'
