@@ -35,7 +35,7 @@ export type {
   SnapshotReadReport,
   SnapshotRestoreReport,
 } from './snapshot.js'
-export {collectGarbage} from './heap.js'
+export {collectGarbage, holdYoungGeneration} from './heap.js'
 export {isDistributed, nextStatsDelayMs, openFleet, scheduleStatistics, sendsStatistics} from './fleet.js'
 export type {Fleet, StatsPayload} from './fleet.js'
 export {LatencyTrace, latencyTraceFromEnv, Ring, traceStages, wallNow} from './trace.js'
