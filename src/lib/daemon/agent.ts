@@ -35,7 +35,7 @@ import {openControlServer,openMetricsServer} from '../service/index.js'
 import {threadExec} from '../system/index.js'
 import type {Exec} from '../system/index.js'
 import type {Transport, TransportSink, TransportStats, WireEntry} from '../transport/index.js'
-import {collectGarbage, holdYoungGeneration} from './heap.js'
+import {collectGarbage} from './heap.js'
 import {openInstanceLock} from './instance.js'
 import {listJournalSegments, replayJournal, SetJournal} from './journal.js'
 import {daemonMetricFamilies} from './metrics.js'
@@ -276,8 +276,6 @@ export class Daemon {
     await this.facts.start()
     this.closers.push(() => this.facts.stop())
     await this.enforcer.refreshAllowList()
-    // Before the first bulk allocation: a young generation grown by the restore would stay resident.
-    holdYoungGeneration()
     await this.restoreSnapshot()
     await this.replayJournal()
     // A restored snapshot of 1M bans leaves ~100 MB of garbage: collect it before the daemon is ready.

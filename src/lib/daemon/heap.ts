@@ -8,6 +8,8 @@
 import {setFlagsFromString} from 'node:v8'
 import {runInNewContext} from 'node:vm'
 
+import {setV8Flag} from '../system/index.js'
+
 let collect: (() => void) | undefined | null
 
 /**
@@ -29,18 +31,21 @@ export function collectGarbage(): void {
 }
 
 /**
- * Keeps V8's young generation at the size it has now (1 MB semi-spaces at start) instead of letting a
- * burst of allocation double it up to 16 MB: the daemon's young objects (a line, its match, a ban
- * order) die within one scavenge, and a grown young generation is never given back. Measured (bench P6,
- * 1M bans restored, 100k addresses counted): the restore and the feed grow it to ~34 MB, all of it
- * resident; held, the daemon's RSS is ~30 MB lower. A small young generation is scavenged more often;
- * each scavenge copies only the survivors (a fraction of a millisecond here), so the pauses of the ban
- * path do not grow. Does nothing where the runtime lacks the flag (it then says so on stderr once).
+ * Keeps V8's young generation at the size it has now (1 MB semi-spaces when the process starts)
+ * instead of letting a burst of allocation double it up to 16 MB: the daemon's young objects (a line,
+ * its match, a ban order) die within one scavenge, and a grown young generation is never given back
+ * (V8 shrinks it only in memory-reducing collections, which a daemon that wakes 8 times a second may
+ * never get). It must run before start-up allocates: loading the CLI alone grows it to the maximum,
+ * so bin/run.js calls it (./start-flags.ts) before oclif is loaded. Measured (bench P6, 1M bans
+ * restored, 100k addresses counted): the young generation stays at 2 MB instead of 34 MB, and the
+ * daemon's RSS is ~30 MB lower. The price is more scavenges, each copying only the survivors.
+ * Worker threads started later would undo it: they re-apply it (system/v8-flags.ts). Does nothing
+ * where the runtime lacks the flag (V8 then says so on stderr once).
  */
 export function holdYoungGeneration(): void {
   if (heldYoung) return
   heldYoung = true
-  setFlagsFromString('--semi-space-growth-factor=1')
+  setV8Flag('--semi-space-growth-factor=1')
 }
 
 let heldYoung = false

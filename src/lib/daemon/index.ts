@@ -40,3 +40,4 @@ export {isDistributed, nextStatsDelayMs, openFleet, scheduleStatistics, sendsSta
 export type {Fleet, StatsPayload} from './fleet.js'
 export {LatencyTrace, latencyTraceFromEnv, Ring, traceStages, wallNow} from './trace.js'
 export type {TraceDump, TracedBan, TracedGc} from './trace.js'
+export {runsDaemon} from './start-flags.js'
