@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
-import {fileURLToPath} from 'node:url'
 import {test} from 'node:test'
+import {fileURLToPath} from 'node:url'
 
 /**
  * In a fresh process: hold the young generation (`--semi-space-growth-factor=1`) through setV8Flag,
