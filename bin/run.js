@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// First, before oclif loads: the daemon holds V8's young generation at its start size (src/lib/daemon/heap.ts).
+// First, before oclif loads: when the command is the daemon, V8 young generation is held at its start size (src/lib/daemon/heap.ts).
 import '../dist/lib/daemon/start-flags.js'
 import {execute} from '@oclif/core'
 
