@@ -35,7 +35,7 @@ import {openControlServer,openMetricsServer} from '../service/index.js'
 import {threadExec} from '../system/index.js'
 import type {Exec} from '../system/index.js'
 import type {Transport, TransportSink, TransportStats, WireEntry} from '../transport/index.js'
-import {collectGarbage} from './heap.js'
+import {collectGarbage, holdYoungGeneration} from './heap.js'
 import {openInstanceLock} from './instance.js'
 import {listJournalSegments, replayJournal, SetJournal} from './journal.js'
 import {daemonMetricFamilies} from './metrics.js'
@@ -222,6 +222,8 @@ export class Daemon {
 
   private async startUnsafe(): Promise<void> {
     const {config} = this
+    // Before any worker thread starts: they keep the flag (heap.ts); bin/run.js set it at process start.
+    holdYoungGeneration()
     const trace = this.options.latencyTrace ?? latencyTraceFromEnv()
     if (trace !== undefined) {
       trace.start()

@@ -9,6 +9,7 @@ import {setFlagsFromString} from 'node:v8'
 import {runInNewContext} from 'node:vm'
 
 import {setV8Flag} from '../system/index.js'
+import {HOLD_YOUNG_GENERATION_FLAG} from './start-flags.js'
 
 let collect: (() => void) | undefined | null
 
@@ -36,7 +37,8 @@ export function collectGarbage(): void {
  * its match, a ban order) die within one scavenge, and a grown young generation is never given back
  * (V8 shrinks it only in memory-reducing collections, which a daemon that wakes 8 times a second may
  * never get). It must run before start-up allocates: loading the CLI alone grows it to the maximum,
- * so bin/run.js calls it (./start-flags.ts) before oclif is loaded. Measured (bench P6, 1M bans
+ * so bin/run.js sets the flag (./start-flags.ts) before oclif is loaded, and the daemon calls this
+ * before it starts its worker threads, which re-apply it. Measured (bench P6, 1M bans
  * restored, 100k addresses counted): the young generation stays at 2 MB instead of 34 MB, and the
  * daemon's RSS is ~30 MB lower. The price is more scavenges, each copying only the survivors: in a
  * P1-log run of 100 bans (one every 125 ms) 7 minor collections instead of 1, which on a saturated
@@ -48,7 +50,7 @@ export function collectGarbage(): void {
 export function holdYoungGeneration(): void {
   if (heldYoung) return
   heldYoung = true
-  setV8Flag('--semi-space-growth-factor=1')
+  setV8Flag(HOLD_YOUNG_GENERATION_FLAG)
 }
 
 let heldYoung = false
