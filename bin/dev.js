@@ -1,5 +1,7 @@
 #!/usr/bin/env -S node --import tsx
 // Runs the TypeScript sources directly (no build), for development and the benchmarks.
+// First, before oclif loads: when the command is the daemon, V8 young generation is held at its start size (src/lib/daemon/heap.ts).
+import '../src/lib/daemon/start-flags.js'
 import {execute} from '@oclif/core'
 
 import {legacyHint, translateLegacyArgv} from '../src/lib/legacy-argv.js'

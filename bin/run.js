@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First, before oclif loads: when the command is the daemon, V8 young generation is held at its start size (src/lib/daemon/heap.ts).
+import '../dist/lib/daemon/start-flags.js'
 import {execute} from '@oclif/core'
 
 import {legacyHint, translateLegacyArgv} from '../dist/lib/legacy-argv.js'

@@ -20,8 +20,8 @@ import {join} from 'node:path'
 import {finished} from 'node:stream/promises'
 import {fileURLToPath} from 'node:url'
 
-import {queryDaemon} from '../../src/lib/daemon/index.js'
-import type {DaemonStatus} from '../../src/lib/daemon/index.js'
+import {queryDaemon, traceStages} from '../../src/lib/daemon/index.js'
+import type {DaemonStatus, TraceDump} from '../../src/lib/daemon/index.js'
 import {enableNetnsLogging, makeTempDir, nthIpv4, startUdpEchoServer, uniqueLogPrefix, waitFor} from '../../src/lib/lab/index.js'
 import {withFleet} from '../lib/fleet.js'
 import {type BenchResult, result, summarizeLatency, TARGETS} from '../lib/report.js'
@@ -41,7 +41,8 @@ const PROBE_PORT = 23
 /** The attacker's measuring script (CommonJS, `node -e`); argv[1] = JSON options; prints JSON samples. */
 const PROBE_SCRIPT = String.raw`
 const dgram = require('node:dgram')
-const {victim, echoPort, probePort, sources, windowMs, paceMs} = JSON.parse(process.argv[1])
+const {victim, echoPort, probePort, sources, windowMs, paceMs, logFile, logLine} = JSON.parse(process.argv[1])
+const {appendFileSync} = require('node:fs')
 const pause = new Int32Array(new SharedArrayBuffer(4))
 const now = () => Number(process.hrtime.bigint()) / 1e6
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
@@ -62,8 +63,12 @@ async function one(from) {
   if (!seen.has(-1)) return {error: 'the echo port did not answer before the probe'}
   // 2. + 3. The probe, then datagrams every ~0.2 ms (sent synchronously; the loop never yields).
   const sent = []
+  // The trigger: the probe datagram, or (P1-log) one failed login line appended to the log file.
+  const line = logFile === undefined ? '' : logLine.replace('__IP__', from)
   const t0 = now()
-  probe.send('probe')
+  const at = performance.timeOrigin + performance.now()
+  if (logFile === undefined) probe.send('probe')
+  else appendFileSync(logFile, line)
   while (now() - t0 < windowMs) {
     echo.send(String(sent.length))
     sent.push(now())
@@ -76,7 +81,7 @@ async function one(from) {
   const firstLost = sent.findIndex((_, i) => !seen.has(i))
   if (firstLost === -1) return {error: 'not blocked within ' + windowMs + ' ms'}
   for (let i = firstLost; i < sent.length; i++) if (seen.has(i)) return {error: 'an echo came back after the block'}
-  return {ms: sent[firstLost] - t0, sent: sent.length}
+  return {at, from, ms: sent[firstLost] - t0, sent: sent.length}
 }
 ;(async () => {
   const out = []
@@ -97,6 +102,11 @@ interface LatencyCase {
   source: 'kmsg' | 'nflog'
   /** `scan`: 125 ms apart (the kmsg reader polls for 1 s after a record); `quiet`: 1.3 s apart, each the first after a pause. */
   pace: 'quiet' | 'scan'
+  /**
+   * What bans: `probe`, a datagram to a closed port (P1); `log`, one failed sshd login line appended to
+   * an auth.log file the daemon follows, threshold 1 (P1-log, the sshguard comparison of DESIGN.md).
+   */
+  trigger?: 'log' | 'probe'
 }
 
 const CASES: readonly LatencyCase[] = [
@@ -105,7 +115,14 @@ const CASES: readonly LatencyCase[] = [
   {backend: 'ipset', id: 'p1.ipset.nflog', pace: 'quiet', source: 'nflog'},
   {backend: 'nftables', id: 'p1.nftables.kmsg.scan', pace: 'scan', source: 'kmsg'},
   {backend: 'nftables', id: 'p1.nftables.nflog', pace: 'quiet', source: 'nflog'},
+  {backend: 'ipset', id: 'p1-log.ipset', pace: 'scan', source: 'kmsg', trigger: 'log'},
+  {backend: 'nftables', id: 'p1-log.nftables', pace: 'scan', source: 'kmsg', trigger: 'log'},
 ]
+
+/** The failed login of P1-log, as sshd writes it through syslog; `__IP__` is the attacker's address. */
+const AUTH_LOG_LINE = 'Dec  7 06:00:00 victim sshd[4242]: Failed password for root from __IP__ port 40022 ssh2\n'
+/** The pattern file of P1-log: that line bans at once (threshold 1, as sshguard was measured). */
+const AUTH_LOG_PATTERN = String.raw`sshd\[\d+\]: Failed password for \S+ from __IP__ port \d+ ssh2$`
 
 /** The P1 suite: probe → blocked for each case of {@link CASES}. */
 export const daemonSuite: BenchSuite = {
@@ -121,7 +138,7 @@ export const daemonSuite: BenchSuite = {
   },
 }
 
-async function measureLatency(ctx: SuiteContext, {backend, id, pace, source}: LatencyCase): Promise<BenchResult> {
+async function measureLatency(ctx: SuiteContext, {backend, id, pace, source, trigger = 'probe'}: LatencyCase): Promise<BenchResult> {
   const count = scaled(pace === 'scan' ? PROBES : QUIET_PROBES, ctx.scale, 20)
   const paceMs = pace === 'scan' ? SCAN_PACE_MS : QUIET_PACE_MS
   await enableNetnsLogging()
@@ -138,11 +155,21 @@ async function measureLatency(ctx: SuiteContext, {backend, id, pace, source}: La
     const base = temp.path
     try {
       const config = writeSetup(base, backend, source)
+      const authLog = join(base, 'auth.log')
+      if (trigger === 'log') {
+        writeFileSync(authLog, '')
+        writeFileSync(join(base, 'firewall', 'patterns.d', 'sshd.patterns'), [
+          `file = ${authLog}`, 'ports = 22', 'tag = ssh', 'threshold = 1', 'window = 1h', AUTH_LOG_PATTERN, ''].join('\n'))
+      }
       const diswall = async (args: string[]): Promise<void> => {
         await victim.run(process.execPath, ['--import', 'tsx', DEV_CLI, ...args, '-c', config], {timeoutMs: 120_000})
       }
       await diswall(['firewall', 'apply'])
-      const daemon = victim.spawn(process.execPath, ['--import', 'tsx', DEV_CLI, 'daemon', '--local-only', '-c', config])
+      // DISWALL_BENCH_TRACE=1: the daemon records the stages of each ban (src/lib/daemon/trace.ts), shown in the notes.
+      const traceFile = process.env.DISWALL_BENCH_TRACE === '1' ? join(base, 'trace.json') : undefined
+      const daemon = victim.spawn(process.execPath, ['--import', 'tsx', DEV_CLI, 'daemon', '--local-only', '-c', config],
+        traceFile === undefined ? {} : {env: {DISWALL_LATENCY_TRACE: traceFile}})
+      let samples: ProbeSample[] = []
       try {
         await waitFor(() => {
           if (daemon.exitStatus) throw new Error(`the daemon exited: ${daemon.output().stdout}${daemon.output().stderr}`)
@@ -152,9 +179,10 @@ async function measureLatency(ctx: SuiteContext, {backend, id, pace, source}: La
         const started = performance.now()
         const stdout = await attacker.run(process.execPath, ['-e', PROBE_SCRIPT, JSON.stringify({
           echoPort: ECHO_PORT, paceMs, probePort: PROBE_PORT, sources, victim: link.a.ipv4, windowMs: WINDOW_MS,
+          ...(trigger === 'log' ? {logFile: authLog, logLine: AUTH_LOG_LINE} : {}),
         })], {timeoutMs: count * (paceMs + 1000) + 30_000})
         const seconds = secondsSince(started)
-        const samples = JSON.parse(stdout.trim()) as Array<{error?: string; ms?: number}>
+        samples = JSON.parse(stdout.trim()) as ProbeSample[]
         const errors = samples.filter((s) => s.error !== undefined)
         const ms = samples.flatMap((s) => (s.ms === undefined ? [] : [s.ms]))
         if (ms.length === 0) throw new Error(`no probe was blocked: ${errors[0]?.error}`)
@@ -168,20 +196,66 @@ async function measureLatency(ctx: SuiteContext, {backend, id, pace, source}: La
           latencyMs: summarizeLatency(all),
           notes: [
             `min ${latencyMs.min.toFixed(2)} ms, p50 ${latencyMs.p50.toFixed(2)}, p90 ${latencyMs.p90.toFixed(2)}, p99 ${latencyMs.p99.toFixed(2)}, max ${latencyMs.max.toFixed(2)} ms over the blocked probes`,
-            'upper bounds: the first lost echo datagram after the probe (sent every ~0.2 ms)',
+            `upper bounds: the first lost echo datagram after the ${trigger === 'log' ? 'write of the log line' : 'probe'} (sent every ~0.2 ms)`,
             ...failed,
           ],
           seconds,
-          target: TARGETS.P1,
-          what: `probe → blocked, daemon (${source}, ${pace === 'scan' ? `probes ${paceMs} ms apart` : `each after ${paceMs / 1000} s quiet`}) + ${backend}`,
+          target: trigger === 'log' ? TARGETS.P1_LOG : TARGETS.P1,
+          what: trigger === 'log'
+            ? `log line → blocked, daemon (auth.log file, lines ${paceMs} ms apart, threshold 1) + ${backend}`
+            : `probe → blocked, daemon (${source}, ${pace === 'scan' ? `probes ${paceMs} ms apart` : `each after ${paceMs / 1000} s quiet`}) + ${backend}`,
         })
       } finally {
         await daemon.stop(10_000)
+        if (traceFile !== undefined) for (const line of traceNotes(traceFile, samples)) ctx.log(`${id}: ${line}`)
       }
     } finally {
       temp.remove()
     }
   })
+}
+
+/** One sample of the measuring script: `at` (wall clock of the trigger) and `ms`, or an error. */
+interface ProbeSample {
+  error?: string
+  ms?: number
+  at?: number
+  from?: string
+}
+
+/**
+ * The daemon's trace beside the samples: per stage (trigger → line at the agent, engine, kernel write,
+ * commit → first lost echo) p50/p99/max, the slowest samples with their stages and the GC time in them,
+ * and the event-loop delay.
+ */
+function traceNotes(file: string, samples: readonly ProbeSample[]): string[] {
+  let dump: TraceDump
+  try {
+    dump = JSON.parse(readFileSync(file, 'utf8')) as TraceDump
+  } catch (error) {
+    return [`no latency trace: ${String(error)}`]
+  }
+  const byTarget = new Map(traceStages(dump).map((b) => [b.target, b]))
+  const rows = samples.flatMap((s) => {
+    const ban = s.from === undefined ? undefined : byTarget.get(s.from)
+    if (ban === undefined || s.at === undefined || s.ms === undefined) return []
+    const blocked = s.at + s.ms
+    return [{engine: ban.engineMs, gc: ban.gcMs, source: ban.received - s.at, tail: blocked - ban.committed, total: s.ms, write: ban.writeMs}]
+  })
+  if (rows.length === 0) return ['latency trace: no sample matched a traced ban']
+  const stat = (key: 'engine' | 'gc' | 'source' | 'tail' | 'write'): string => {
+    const l = summarizeLatency(rows.map((r) => r[key]))
+    return `${key} ${l.p50.toFixed(2)}/${l.p99.toFixed(2)}/${l.max.toFixed(2)}`
+  }
+  const slowest = [...rows].sort((a, b) => b.total - a.total).slice(0, 5)
+  const {loopDelayMs: loop} = dump
+  return [
+    `trace of ${rows.length} samples, ms p50/p99/max: ${(['source', 'engine', 'write', 'tail', 'gc'] as const).map((k) => stat(k)).join(', ')}`,
+    `slowest: ${slowest.map((r) => `${r.total.toFixed(1)} = source ${r.source.toFixed(1)} + engine ${r.engine.toFixed(2)} + write ${r.write.toFixed(1)} + ` +
+      `after ${r.tail.toFixed(1)} (GC ${r.gc.toFixed(1)})`).join('; ')}`,
+    `GCs ${dump.gcs.length} (longest ${Math.max(0, ...dump.gcs.map((g) => g.ms)).toFixed(1)} ms); event-loop delay p50 ${loop.p50.toFixed(1)}, ` +
+      `p99 ${loop.p99.toFixed(1)}, max ${loop.max.toFixed(1)} ms`,
+  ]
 }
 
 /** Probes of a scan: 8/s, inside the kmsg reader's 1 s polling window. */

@@ -35,7 +35,7 @@ import {openControlServer,openMetricsServer} from '../service/index.js'
 import {threadExec} from '../system/index.js'
 import type {Exec} from '../system/index.js'
 import type {Transport, TransportSink, TransportStats, WireEntry} from '../transport/index.js'
-import {collectGarbage} from './heap.js'
+import {collectGarbage, holdYoungGeneration} from './heap.js'
 import {openInstanceLock} from './instance.js'
 import {listJournalSegments, replayJournal, SetJournal} from './journal.js'
 import {daemonMetricFamilies} from './metrics.js'
@@ -43,6 +43,8 @@ import {loadPatternDir, planServiceLogs} from './patterns.js'
 import {restoreSnapshotFile, saveSnapshot, snapshotPath} from './snapshot.js'
 import {DAEMON_SERVICE} from './status.js'
 import type {DaemonStatus, SnapshotStatus} from './status.js'
+import {latencyTraceFromEnv, wallNow} from './trace.js'
+import type {LatencyTrace} from './trace.js'
 
 /** Where logged packets come from (`[detect] source`). */
 export type PacketSourceKind = DetectConfig['source']
@@ -90,6 +92,8 @@ export interface DaemonOptions {
    * (which are named in the log), in milliseconds; {@link SOURCES_READING_TIMEOUT_MS} by default.
    */
   sourcesTimeoutMs?: number
+  /** Records the stages of detected bans (trace.ts); from DISWALL_LATENCY_TRACE when left out. */
+  latencyTrace?: LatencyTrace
 }
 
 /**
@@ -166,6 +170,8 @@ export class Daemon {
   private readonly sources = new Map<string, {source: SupervisedSource<LogLine> | SupervisedSource<WtmpLogin>; loop: Promise<void>}>()
   private plan: SourcePlan | undefined
   private readonly inFlight = new Set<Promise<unknown>>()
+  /** Stage times of detected bans, GCs and the event-loop delay (DISWALL_LATENCY_TRACE); off by default. */
+  private trace: LatencyTrace | undefined
   /** Reads the transport's connection events until it closes. */
   private transportEvents: Promise<void> | undefined
   private snapshot: SnapshotStatus = {loaded: 0, path: ''}
@@ -216,6 +222,17 @@ export class Daemon {
 
   private async startUnsafe(): Promise<void> {
     const {config} = this
+    // Before any worker thread starts: they keep the flag (heap.ts); bin/run.js set it at process start.
+    holdYoungGeneration()
+    const trace = this.options.latencyTrace ?? latencyTraceFromEnv()
+    if (trace !== undefined) {
+      trace.start()
+      this.trace = trace
+      this.closers.push(() => {
+        trace.stop()
+        this.log('info', `latency trace written to ${trace.file}`)
+      })
+    }
     // The single-instance locks first, before the control socket and any set: a second daemon with
     // another socket or state dir must not restore its snapshot over the live sets.
     if (this.options.singleInstance ?? this.options.firewall === undefined) {
@@ -435,8 +452,18 @@ export class Daemon {
 
   /** Handles one line as the sources do (tests, and lines handed in by other parts). */
   handleLine(line: LogLine): void {
+    const received = this.trace === undefined ? 0 : wallNow()
     const event = this.engine.handleLine(line)
-    if (event !== undefined) this.act(event)
+    if (event === undefined) return
+    if (this.trace !== undefined && event.kind === 'ban') this.track(this.tracedBan(event, received, this.trace))
+    else this.act(event)
+  }
+
+  /** A ban with its stages recorded (DISWALL_LATENCY_TRACE). */
+  private async tracedBan(ban: BanRequest, received: number, trace: LatencyTrace): Promise<void> {
+    const decided = wallNow()
+    await this.ban(ban)
+    trace.ban({committed: wallNow(), decided, received, target: ban.target.text})
   }
 
   private act(event: DetectEvent): void {

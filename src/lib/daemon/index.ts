@@ -35,6 +35,9 @@ export type {
   SnapshotReadReport,
   SnapshotRestoreReport,
 } from './snapshot.js'
-export {collectGarbage} from './heap.js'
+export {collectGarbage, holdYoungGeneration} from './heap.js'
 export {isDistributed, nextStatsDelayMs, openFleet, scheduleStatistics, sendsStatistics} from './fleet.js'
 export type {Fleet, StatsPayload} from './fleet.js'
+export {LatencyTrace, latencyTraceFromEnv, Ring, traceStages, wallNow} from './trace.js'
+export type {TraceDump, TracedBan, TracedGc} from './trace.js'
+export {runsDaemon} from './start-flags.js'

@@ -12,6 +12,7 @@ import {CommandFailedError, MissingDependencyError} from '../errors.js'
 import type {ExecThreadError, ExecThreadReply, ExecThreadRequest} from './exec-worker.js'
 import {exec as mainThreadExec} from './exec.js'
 import type {Exec, ExecOptions, ExecResult} from './exec.js'
+import {keepV8Flags} from './v8-flags.js'
 
 /** An Exec whose programs start from a worker thread; close() ends the thread. */
 export interface ThreadExec extends Exec {
@@ -90,9 +91,9 @@ function rebuildError(error: ExecThreadError): Error {
  * there the thread loads exec-worker.ts through tsx's API (as the kmsg reader does).
  */
 function startWorker(): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(WORKER_URL, {execArgv: []})
+  if (!import.meta.url.endsWith('.ts')) return keepV8Flags(new Worker(WORKER_URL, {execArgv: []}))
   const source = new URL('./exec-worker.ts', import.meta.url).href
   const tsx = import.meta.resolve('tsx/esm/api')
   const bootstrap = `import(${JSON.stringify(tsx)}).then((api) => api.tsImport(${JSON.stringify(source)}, ${JSON.stringify(import.meta.url)}))`
-  return new Worker(bootstrap, {eval: true, execArgv: []})
+  return keepV8Flags(new Worker(bootstrap, {eval: true, execArgv: []}))
 }

@@ -6,8 +6,8 @@ import {after, before, describe, it} from 'node:test'
 
 import {defaultConfig} from '../../../src/lib/config/index.js'
 import type {Config} from '../../../src/lib/config/index.js'
-import {Daemon, queryDaemon, saveSnapshot, snapshotPath, unitsSourceId} from '../../../src/lib/daemon/index.js'
-import type {DaemonStatus, PlannedSources, SourcePlan} from '../../../src/lib/daemon/index.js'
+import {Daemon, LatencyTrace, queryDaemon, saveSnapshot, snapshotPath, unitsSourceId} from '../../../src/lib/daemon/index.js'
+import type {DaemonStatus, PlannedSources, SourcePlan, TraceDump} from '../../../src/lib/daemon/index.js'
 import type {LogLine, LogSource, RunHooks, SourceHealth, WtmpLogin} from '../../../src/lib/detect/index.js'
 import {HostFacts} from '../../../src/lib/enforce/index.js'
 import {forEachOf, MemoryBackend} from '../../../src/lib/firewall/sets/index.js'
@@ -127,10 +127,10 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
     await rm(dir, {force: true, recursive: true})
   })
 
-  async function start(name: string, {backend = new MemoryBackend(), configure, exec, journald = false, readingGate, shippedPatterns = false,
-    sourcesTimeoutMs, transport}:
-    {backend?: MemoryBackend; configure?: (c: Config) => void; exec?: Exec; journald?: boolean; readingGate?: Promise<void> | 'never'
-      shippedPatterns?: boolean; sourcesTimeoutMs?: number; transport?: FakeTransport} = {}): Promise<Harness> {
+  async function start(name: string, {backend = new MemoryBackend(), configure, exec, journald = false, latencyTrace, readingGate,
+    shippedPatterns = false, sourcesTimeoutMs, transport}:
+    {backend?: MemoryBackend; configure?: (c: Config) => void; exec?: Exec; journald?: boolean; latencyTrace?: LatencyTrace
+      readingGate?: Promise<void> | 'never'; shippedPatterns?: boolean; sourcesTimeoutMs?: number; transport?: FakeTransport} = {}): Promise<Harness> {
     const base = join(dir, name)
     const patternsDir = join(base, 'patterns.d')
     if (shippedPatterns) await mkdir(base, {recursive: true})
@@ -174,6 +174,7 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
       firewall: {backend, choice: {backend: 'ipset', reason: 'test'}},
       hasJournald: () => journald,
       hostFacts: new HostFacts({exec: hostExec, readText: hostSockets}),
+      ...(latencyTrace === undefined ? {} : {latencyTrace}),
       loadConfig: async () => ({config, warnings: []}),
       logger: log,
       makeSources,
@@ -207,6 +208,22 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
     } finally {
       await h.daemon.stop()
     }
+  })
+
+  it('Daemon - with a latency trace, each detected ban is written at stop with its stages in order', async () => {
+    const file = join(dir, 'trace.json')
+    const h = await start('trace', {latencyTrace: new LatencyTrace(file)})
+    try {
+      h.packets.push(packet('203.0.113.8', 23))
+      h.packets.push(packet('203.0.113.9', 25))
+      await waitFor(async () => (await blocked(h)).length === 2, {what: 'the bans'})
+    } finally {
+      await h.daemon.stop()
+    }
+    const dump = JSON.parse(await readFile(file, 'utf8')) as TraceDump
+    assert.deepEqual(dump.bans.map((b) => b.target).sort(), ['203.0.113.8', '203.0.113.9'])
+    for (const ban of dump.bans) assert.ok(ban.received <= ban.decided && ban.decided <= ban.committed, JSON.stringify(ban))
+    assert.ok(h.log.lines.some((l) => l.message === `latency trace written to ${file}`))
   })
 
   it('Daemon - open ports, own addresses and allow-listed addresses are never banned', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
-import {collectGarbage} from '../../../src/lib/daemon/index.js'
+import {collectGarbage, runsDaemon} from '../../../src/lib/daemon/index.js'
 
 test('collectGarbage - a full collection frees what nothing references any more', () => {
   collectGarbage()
@@ -13,4 +13,11 @@ test('collectGarbage - a full collection frees what nothing references any more'
   collectGarbage() // a second call reuses the collector
   assert.equal(garbage, undefined)
   assert.ok(process.memoryUsage().heapUsed - before < 5e6, `${((process.memoryUsage().heapUsed - before) / 1e6).toFixed(1)} MB still held`)
+})
+
+test('runsDaemon - only the daemon command holds the young generation', () => {
+  assert.equal(runsDaemon(['daemon', '--local-only', '-c', '/etc/diswall/diswall.conf']), true)
+  assert.equal(runsDaemon(['block', 'add', 'daemon']), false)
+  assert.equal(runsDaemon([]), false)
+  assert.equal(runsDaemon(['--daemon']), false)
 })

@@ -45,6 +45,7 @@ import {writeFileSync} from 'node:fs'
 import {Worker} from 'node:worker_threads'
 
 import {NotRootError} from '../../errors.js'
+import {keepV8Flags} from '../../system/index.js'
 import {AsyncQueue, HealthTracker, RunSet} from './internal.js'
 import {KMSG_RESUME_MAX_AGE_SEC, KmsgPositionWriter, loadKmsgPosition} from './kmsg-position.js'
 import {BLOCKED, SHARED_SLOTS, STOP, TAKEN} from './kmsg-shared.js'
@@ -320,11 +321,11 @@ export class KmsgSource implements LogSource {
  * so there the thread loads kmsg-worker.ts through tsx's API instead.
  */
 function startReaderThread(data: KmsgWorkerData): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(WORKER_URL, {execArgv: [], workerData: data})
+  if (!import.meta.url.endsWith('.ts')) return keepV8Flags(new Worker(WORKER_URL, {execArgv: [], workerData: data}))
   const source = new URL('./kmsg-worker.ts', import.meta.url).href
   const tsx = import.meta.resolve('tsx/esm/api')
   const bootstrap = `import(${JSON.stringify(tsx)}).then((api) => api.tsImport(${JSON.stringify(source)}, ${JSON.stringify(import.meta.url)}))`
-  return new Worker(bootstrap, {eval: true, execArgv: [], workerData: data})
+  return keepV8Flags(new Worker(bootstrap, {eval: true, execArgv: [], workerData: data}))
 }
 
 /**
