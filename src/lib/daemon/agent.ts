@@ -26,6 +26,7 @@ import type {
   WtmpLogin,
 } from '../detect/index.js'
 import {Enforcer, HostFacts} from '../enforce/index.js'
+import type {EnforcerOptions} from '../enforce/index.js'
 import {asDiswallError, DiswallError, ExitCode} from '../errors.js'
 import type {BackendChoice, FirewallBackend, SetEntry} from '../firewall/sets/index.js'
 import {kernelNames, openFirewall} from '../firewall/sets/index.js'
@@ -66,6 +67,8 @@ export interface DaemonOptions {
   firewall?: {backend: FirewallBackend; choice: BackendChoice}
   /** Host facts (own addresses, open ports, SSH peers); read with `ip` and `ss` by default. */
   hostFacts?: HostFacts
+  /** Looks banned addresses up in the socket and conntrack tables before a kill; /proc by default (tests fake it). */
+  findConnected?: EnforcerOptions['findConnected']
   /** Makes the sources; the real ones by default (tests inject lines). */
   makeSources?: (plan: SourcePlan) => PlannedSources
   /** Reads the config on reload(); loadConfig by default. */
@@ -255,7 +258,8 @@ export class Daemon {
     // Every ban and allow entry passes the enforcer, whatever its origin (the snapshot too); the
     // engine's own cheap never-ban check reads the enforcer's lists: one definition of "protected".
     this.enforcer = new Enforcer({backend: this.backend, config, exec: helperExec, facts: this.facts, log: this.log,
-      journal: {record: (ops) => this.journal?.record(ops)}, ...(this.options.protect ? {protect: this.options.protect} : {})})
+      journal: {record: (ops) => this.journal?.record(ops)}, ...(this.options.protect ? {protect: this.options.protect} : {}),
+      ...(this.options.findConnected ? {findConnected: this.options.findConnected} : {})})
     // Host facts and the allow list first (one `ip`, the /proc/net tables, one list: milliseconds), so that
     // restored bans are checked against them; then the snapshot, before anything else is started.
     await this.facts.start()

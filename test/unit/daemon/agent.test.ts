@@ -170,6 +170,8 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
       configPath,
       ...(exec === undefined ? {} : {exec}),
       ...(transport === undefined ? {} : {transport}),
+      // Every banned address has a connection to cut: the kill path runs as on a host with live sessions.
+      findConnected: async (addrs) => ({flows: undefined, sockets: new Set(addrs.map((addr) => addr.text))}),
       firewall: {backend, choice: {backend: 'ipset', reason: 'test'}},
       hasJournald: () => journald,
       hostFacts: new HostFacts({exec: hostExec, readText: hostSockets}),
