@@ -71,7 +71,7 @@ export default class DaemonCommand extends DiswallCommand<{stopped: boolean}> {
         async start() {
           await daemon.start()
           if (fleet && sendsStatistics(config)) {
-            stopStatistics = scheduleStatistics(fleet.transport, async () => ({bans: (await daemon.status()).bans.total}), logger.log.bind(logger))
+            stopStatistics = scheduleStatistics(fleet.transport, () => daemon.statistics(), logger.log.bind(logger))
           }
         },
         async stop() {

@@ -29,13 +29,14 @@ import {Enforcer, HostFacts} from '../enforce/index.js'
 import type {EnforcerOptions} from '../enforce/index.js'
 import {asDiswallError, DiswallError, ExitCode} from '../errors.js'
 import type {BackendChoice, FirewallBackend, SetEntry} from '../firewall/sets/index.js'
-import {kernelNames, openFirewall} from '../firewall/sets/index.js'
+import {kernelNames, openFirewall, readSetCounters} from '../firewall/sets/index.js'
 import type {NetworkList} from '../net/index.js'
 import type {Logger} from '../service/index.js'
 import {openControlServer,openMetricsServer} from '../service/index.js'
 import {threadExec} from '../system/index.js'
 import type {Exec} from '../system/index.js'
 import type {Transport, TransportSink, TransportStats, WireEntry} from '../transport/index.js'
+import type {StatsReading} from './fleet.js'
 import {collectGarbage} from './heap.js'
 import {openInstanceLock} from './instance.js'
 import {listJournalSegments, replayJournal, SetJournal} from './journal.js'
@@ -183,6 +184,8 @@ export class Daemon {
   private loadedAt = new Date()
   private lastReloadError: string | undefined
   private state: 'new' | 'running' | 'stopped' | 'stopping' = 'new'
+  /** Runs the programs that read the kernel's counters (the helper thread). */
+  private countersExec!: Exec
   /** Set once start() has done everything (status and reload answer from then on). */
   private ready = false
 
@@ -238,6 +241,7 @@ export class Daemon {
     // helper thread: a process start blocks its thread until the child execs (exec-thread.ts). Single
     // bans go through the backend's long-running session (which needs the default exec).
     const helperExec = this.options.exec ?? this.helperThread()
+    this.countersExec = helperExec
     const fw = this.options.firewall ?? await openFirewall(config, this.options.exec, {session: true})
     this.backend = fw.backend
     this.choice = fw.choice
@@ -412,7 +416,7 @@ export class Daemon {
     return {
       allows: {failed: stats.allowFailed, total: stats.allows},
       backend: {name: this.backend.name, reason: this.choice.reason},
-      bans: {byReason: {...stats.byReason}, failed: stats.banFailed, refused: stats.refused, total: stats.bans},
+      bans: {byReason: {...stats.byReason}, failed: stats.banFailed, own: stats.ownBans, refused: stats.refused, total: stats.bans},
       config: {loadedAt: this.loadedAt.toISOString(), path: this.options.configPath,
         ...(this.lastReloadError === undefined ? {} : {lastReloadError: this.lastReloadError})},
       detect: {...this.engine.stats, ...this.engine.tracked()},
@@ -434,6 +438,23 @@ export class Daemon {
       uptimeSec: Math.round((now - this.startedAt.getTime()) / 1000),
       version: this.options.version,
       writer: {...this.enforcer.writer.stats, pending: this.backend.pending},
+    }
+  }
+
+  /**
+   * What the hourly statistics count, since the start (fleet.ts): this host's own bans, and the counters
+   * of the set rules read from the kernel (one program run per family and chain, in the helper thread).
+   * Counters that cannot be read are logged and left out.
+   */
+  async statistics(): Promise<StatsReading> {
+    const bans = this.enforcer.stats.ownBans
+    const kind = this.backend.name
+    if (kind === 'memory') return {bans}
+    try {
+      return {bans, counters: await readSetCounters(kind, kernelNames(this.config), this.countersExec)}
+    } catch (error) {
+      this.log('warning', `reading the packet counters failed: ${asDiswallError(error).message}`)
+      return {bans}
     }
   }
 

@@ -36,5 +36,5 @@ export type {
   SnapshotRestoreReport,
 } from './snapshot.js'
 export {collectGarbage} from './heap.js'
-export {isDistributed, nextStatsDelayMs, openFleet, scheduleStatistics, sendsStatistics} from './fleet.js'
-export type {Fleet, StatsPayload} from './fleet.js'
+export {isDistributed, nextStatsDelayMs, openFleet, scheduleStatistics, sendsStatistics, statsPayload} from './fleet.js'
+export type {Fleet, StatsPayload, StatsReading} from './fleet.js'

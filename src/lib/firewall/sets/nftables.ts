@@ -218,12 +218,13 @@ export class NftBackend implements FirewallBackend {
       `add chain ${t} ${chain} { ${NFT_GUARD_CHAIN_SPEC} }`,
       `flush chain ${t} ${chain}`,
       // While the ruleset's diswall-in exists it does this in the order of DESIGN.md (whitelist.d
-      // before the block set): the guard, which runs first, stays empty then.
+      // before the block set): the guard, which runs first, stays empty then. The counters feed the
+      // hourly statistics (counters.ts).
       ...(await this.hasChain(RULESET_CHAINS.in) ? [] : [
-        `add rule ${t} ${chain} ip saddr @${this.names.allow.v4} accept`,
-        `add rule ${t} ${chain} ip6 saddr @${this.names.allow.v6} accept`,
-        `add rule ${t} ${chain} ip saddr @${this.names.block.v4} drop`,
-        `add rule ${t} ${chain} ip6 saddr @${this.names.block.v6} drop`,
+        `add rule ${t} ${chain} ip saddr @${this.names.allow.v4} counter accept`,
+        `add rule ${t} ${chain} ip6 saddr @${this.names.allow.v6} counter accept`,
+        `add rule ${t} ${chain} ip saddr @${this.names.block.v4} counter drop`,
+        `add rule ${t} ${chain} ip6 saddr @${this.names.block.v6} counter drop`,
       ]),
     ]
     await this.run(script)

@@ -37,10 +37,10 @@ const INIT_HEAD = [
 
 const INIT_SCRIPT = [
   ...INIT_HEAD,
-  'add rule inet diswall diswall-sets ip saddr @diswall-wl accept',
-  'add rule inet diswall diswall-sets ip6 saddr @diswall-wl6 accept',
-  'add rule inet diswall diswall-sets ip saddr @diswall-bl drop',
-  'add rule inet diswall diswall-sets ip6 saddr @diswall-bl6 drop',
+  'add rule inet diswall diswall-sets ip saddr @diswall-wl counter accept',
+  'add rule inet diswall diswall-sets ip6 saddr @diswall-wl6 counter accept',
+  'add rule inet diswall diswall-sets ip saddr @diswall-bl counter drop',
+  'add rule inet diswall diswall-sets ip6 saddr @diswall-bl6 counter drop',
   '',
 ].join('\n')
 
@@ -192,10 +192,10 @@ test('nftables - init uses the configured table, names and block timeout', async
     'add set inet fw wl6 { type ipv6_addr; flags interval, timeout; }',
     'add chain inet fw guard { type filter hook input priority filter - 10; policy accept; }',
     'flush chain inet fw guard',
-    'add rule inet fw guard ip saddr @wl accept',
-    'add rule inet fw guard ip6 saddr @wl6 accept',
-    'add rule inet fw guard ip saddr @bl drop',
-    'add rule inet fw guard ip6 saddr @bl6 drop',
+    'add rule inet fw guard ip saddr @wl counter accept',
+    'add rule inet fw guard ip6 saddr @wl6 counter accept',
+    'add rule inet fw guard ip saddr @bl counter drop',
+    'add rule inet fw guard ip6 saddr @bl6 counter drop',
     '',
   ])
 })
