@@ -57,6 +57,7 @@ export default class DaemonCommand extends DiswallCommand<{stopped: boolean}> {
       logger,
       packetSource: flags['pipe-file'] === undefined ? flags.source as PacketSourceKind | undefined : 'pipe',
       pipePath: flags['pipe-file'],
+      timings: flags.debug,
       version: this.config.version,
     })
 

@@ -68,6 +68,12 @@ export interface DaemonOptions {
   firewall?: {backend: FirewallBackend; choice: BackendChoice}
   /** Host facts (own addresses, open ports, SSH peers); read with `ip` and `ss` by default. */
   hostFacts?: HostFacts
+  /**
+   * Log each ban's stage times at debug level (`timing local|remote …`, CLOCK_MONOTONIC ms, the clock every
+   * process of the host shares): detected and published here, received from NATS and committed to the
+   * kernel on the other hosts. The fleet benchmark reads them; off by default (no clock reads, no lines).
+   */
+  timings?: boolean
   /** Looks banned addresses up in the socket and conntrack tables before a kill; /proc by default (tests fake it). */
   findConnected?: EnforcerOptions['findConnected']
   /** Makes the sources; the real ones by default (tests inject lines). */
@@ -479,12 +485,18 @@ export class Daemon {
    * detection is what they act on, and a write that fails here is counted and logged here.
    */
   private async ban(ban: BanRequest): Promise<void> {
+    const detected = this.options.timings ? monotonicMs() : 0
     const transport = this.options.transport
     if (transport && this.enforcer.refusal(ban.target) === undefined) {
       transport.publishAdd('block', banToWire(ban, ban.ttlSec ?? this.config.firewall.block_timeout))
     }
-    await this.enforcer.ban({address: ban.address, reason: ban.reason, source: ban.source, target: ban.target,
+    const published = this.options.timings ? monotonicMs() : 0
+    const outcome = await this.enforcer.ban({address: ban.address, reason: ban.reason, source: ban.source, target: ban.target,
       ...(ban.ttlSec === undefined ? {} : {ttlSec: ban.ttlSec})})
+    if (this.options.timings) {
+      this.log('debug', `timing local ${ban.target.text} detected=${msText(detected)} published=${msText(published)} ` +
+        `committed=${msText(monotonicMs())} ${outcome.result}`)
+    }
   }
 
   /** An allow entry this host detected (a login): applied by the enforcer, published when it went in. */
@@ -499,8 +511,13 @@ export class Daemon {
       add: async (list, entry) => {
         const source = remoteSource(entry)
         if (list === 'block') {
+          const received = this.options.timings ? monotonicMs() : 0
           const outcome = await this.enforcer.ban({reason: entry.tag ?? 'remote', source, target: entry.target,
             ...(entry.ttlSec === undefined ? {} : {ttlSec: entry.ttlSec})})
+          if (this.options.timings) {
+            this.log('debug', `timing remote ${entry.target.text} from ${entry.origin ?? 'server'} received=${msText(received)} ` +
+              `committed=${msText(monotonicMs())} ${outcome.result}`)
+          }
           return outcome.result === 'banned'
         }
         const outcome = await this.enforcer.allow({comment: entry.comment ?? `from ${source}`, source, target: entry.target,
@@ -727,6 +744,15 @@ function sshPorts(patterns: readonly PatternFile[]): number[] {
     if (p.tag === 'ssh' && p.ports !== 'all') for (const port of p.ports) ports.add(port)
   }
   return ports.size === 0 ? [22] : [...ports]
+}
+
+/** CLOCK_MONOTONIC in milliseconds (process.hrtime): one clock for every process of the host. */
+function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6
+}
+
+function msText(ms: number): string {
+  return ms.toFixed(3)
 }
 
 /** A ban this host detected, as the wire carries it. */

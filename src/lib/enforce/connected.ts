@@ -1,6 +1,6 @@
 /**
- * Which banned addresses have anything to cut: a TCP socket in the socket tables of /proc/net, or a
- * flow in the conntrack table. Most bans (a scanner's SYN to a closed port here, any ban another host
+ * Which banned addresses have anything to cut: a flow in the conntrack table, or a TCP socket in the
+ * socket tables of /proc/net. Most bans (a scanner's SYN to a closed port here, any ban another host
  * reports) have neither, and then the connection kill needs no process at all: `ss -K` and two
  * `conntrack -D` per address cost ~3 ms of CPU each to start, which on a 2-vCPU host running 16
  * daemons delayed the next kernel write of every other ban.
@@ -42,24 +42,33 @@ const readOptional: ReadOptional = async (path) => {
 }
 
 /**
- * Looks `addrs` up in /proc/net/tcp{,6} and /proc/net/nf_conntrack (reads run on libuv's thread pool,
- * not a process). The conntrack table is read only when it holds at most {@link CONNTRACK_READ_MAX_FLOWS}
- * flows. Throws what reading a socket table throws (the caller then kills as if all were connected).
+ * Looks `addrs` up in the kernel's tables (file reads on libuv's thread pool, no process).
+ *
+ * Where conntrack tracks flows in this namespace (its count is above 0, as soon as a rule such as the
+ * `established` template uses it), every TCP connection has a flow, so the conntrack table answers for
+ * sockets too: reading it costs ~0.05 ms, while /proc/net/tcp and tcp6 walk the kernel's whole
+ * (machine-wide) socket hash, ~6 ms of system time each on a 2-vCPU VM, which at one read per ban was
+ * most of a remote ban's CPU. Where conntrack tracks nothing, or holds more than
+ * {@link CONNTRACK_READ_MAX_FLOWS} flows, the socket tables are read; flows are then none (count 0) or
+ * unknown (a large table: `conntrack -D` runs as before). A flow deleted by hand or a connection
+ * exempted with NOTRACK is missed. Throws what reading a table throws (the caller then cuts as if all were connected).
  */
 export async function findConnected(addrs: readonly Address[], read: ReadOptional = readOptional): Promise<ConnectedReport> {
+  const count = Number((await read(PROC_CONNTRACK_COUNT))?.trim() ?? Number.NaN)
+  if (Number.isInteger(count) && count > 0 && count <= CONNTRACK_READ_MAX_FLOWS) {
+    const table = await read(PROC_CONNTRACK)
+    if (table !== undefined) {
+      const flows = conntrackAddresses(table, addrs)
+      return {flows, sockets: flows}
+    }
+  }
   const wanted = new Set(addrs.map((a) => a.text))
   const sockets = new Set<string>()
   for (const path of PROC_NET_TABLES.tcp) {
     const text = await read(path)
     if (text !== undefined) for (const peer of tcpPeers(text)) if (wanted.has(peer)) sockets.add(peer)
   }
-  let flows: Set<string> | undefined
-  const count = Number((await read(PROC_CONNTRACK_COUNT))?.trim() ?? Number.NaN)
-  if (Number.isInteger(count) && count <= CONNTRACK_READ_MAX_FLOWS) {
-    const table = await read(PROC_CONNTRACK)
-    if (table !== undefined) flows = conntrackAddresses(table, addrs)
-  }
-  return {flows, sockets}
+  return {flows: count === 0 ? new Set() : undefined, sockets}
 }
 
 /** Peer addresses of the TCP sockets of one /proc/net table (LISTEN sockets have none); IPv4-mapped peers as IPv4. */

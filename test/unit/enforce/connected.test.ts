@@ -36,19 +36,30 @@ test('conntrackAddresses - IPv4 as printed, IPv6 in the kernel\'s full form; a p
   assert.deepEqual([...conntrackAddresses(CONNTRACK, addrs)].sort(), ['198.51.100.99', '2001:db8::7'])
 })
 
-test('findConnected - sockets from both tables, flows from the conntrack table', async () => {
-  const addrs = ['198.51.100.7', '203.0.113.5', '198.51.100.99', '2001:db8::7', '203.0.113.200'].map((t) => parseAddress(t))
-  const report = await findConnected(addrs, files())
-  assert.deepEqual([...report.sockets].sort(), ['198.51.100.7', '2001:db8::7', '203.0.113.5'])
+test('findConnected - where conntrack tracks flows, its table answers for sockets and flows; the socket tables are not read', async () => {
+  const addrs = ['198.51.100.7', '198.51.100.99', '2001:db8::7', '203.0.113.200'].map((t) => parseAddress(t))
+  const read: string[] = []
+  const all = files()
+  const report = await findConnected(addrs, async (path) => (read.push(path), all(path)))
   assert.deepEqual([...report.flows!].sort(), ['198.51.100.99', '2001:db8::7'])
+  assert.deepEqual([...report.sockets].sort(), ['198.51.100.99', '2001:db8::7'])
+  assert.deepEqual(read, [PROC_CONNTRACK_COUNT, PROC_CONNTRACK])
 })
 
-test('findConnected - a large or missing conntrack table is not read: flows unknown (conntrack -D runs as before)', async () => {
-  const addrs = [parseAddress('198.51.100.99')]
+test('findConnected - conntrack tracking nothing: sockets from both socket tables, no flows', async () => {
+  const addrs = ['198.51.100.7', '203.0.113.5', '2001:db8::7', '203.0.113.200'].map((t) => parseAddress(t))
+  const report = await findConnected(addrs, files({[PROC_CONNTRACK]: '', [PROC_CONNTRACK_COUNT]: '0\n'}))
+  assert.deepEqual([...report.sockets].sort(), ['198.51.100.7', '2001:db8::7', '203.0.113.5'])
+  assert.deepEqual([...report.flows!], [])
+})
+
+test('findConnected - a large or missing conntrack table is not read: sockets from the socket tables, flows unknown', async () => {
+  const addrs = [parseAddress('198.51.100.99'), parseAddress('198.51.100.7')]
   const read: string[] = []
   const big = files({[PROC_CONNTRACK_COUNT]: `${CONNTRACK_READ_MAX_FLOWS + 1}\n`})
   const report = await findConnected(addrs, async (path) => (read.push(path), big(path)))
   assert.equal(report.flows, undefined)
+  assert.deepEqual([...report.sockets], ['198.51.100.7'])
   assert.ok(!read.includes(PROC_CONNTRACK), 'the table itself was not read')
   assert.equal((await findConnected(addrs, files({[PROC_CONNTRACK]: undefined, [PROC_CONNTRACK_COUNT]: undefined}))).flows, undefined)
 })
