@@ -160,37 +160,34 @@ function parseTimings(log: string): HostTimings {
   return out
 }
 
-/** CPU time (user + system) of a process and its live descendants plus its reaped children, ms. */
+/**
+ * CPU time of a process and its live descendants (every thread's run time from /proc/PID/task/TID/schedstat,
+ * in ns: exact, unlike the tick-sampled utime), plus the user and system time of the children it reaped, ms.
+ */
 function treeCpuMs(pid: number): number {
   const tick = 1000 / 100 // USER_HZ: 100 on Linux
   let total = 0
-  const visit = (p: number, withReaped: boolean): void => {
-    let stat: string
+  const visit = (p: number): void => {
+    let tasks: string[]
     try {
-      stat = readFileSync(`/proc/${p}/stat`, 'utf8')
-    } catch {
-      return
-    }
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    // Fields 14–17 of proc(5) (utime stime cutime cstime) are 11–14 here, after pid and comm.
-    total += (Number(fields[11]) + Number(fields[12]) + (withReaped ? Number(fields[13]) + Number(fields[14]) : 0)) * tick
-    let tasks: string[] = []
-    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      // Fields 16–17 of proc(5) (cutime cstime) are 13–14 here, after pid and comm.
+      total += (Number(fields[13]) + Number(fields[14])) * tick
       tasks = readdirSync(`/proc/${p}/task`)
     } catch {
       return
     }
     for (const task of tasks) {
-      let children = ''
       try {
-        children = readFileSync(`/proc/${p}/task/${task}/children`, 'utf8')
+        total += Number(readFileSync(`/proc/${p}/task/${task}/schedstat`, 'utf8').split(' ')[0]) / 1e6
+        for (const child of readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').split(' ').filter(Boolean)) visit(Number(child))
       } catch {
-        continue
+        // The task ended meanwhile.
       }
-      for (const child of children.split(' ').filter(Boolean)) visit(Number(child), true)
     }
   }
-  visit(pid, true)
+  visit(pid)
   return total
 }
 
