@@ -18,6 +18,12 @@ export interface SetCounters {
   bytesAccepted: number
 }
 
+/**
+ * How iptables says a chain is missing: iptables-legacy "No chain/target/match by that name"; iptables-nft
+ * 1.8.9 "chain `X' in table `filter' is incompatible, use 'nft' tool" (also for a chain that is absent).
+ */
+const IPTABLES_NO_CHAIN = /No chain\/target\/match|does not exist|is incompatible/
+
 /** No packets counted. */
 export const ZERO_COUNTERS: SetCounters = {bytesAccepted: 0, bytesDropped: 0, packetsAccepted: 0, packetsDropped: 0}
 
@@ -38,7 +44,7 @@ export async function readSetCounters(backend: 'ipset' | 'nftables', names: Kern
   for (const chain of chains) {
     const parts = backend === 'ipset'
       ? await Promise.all(['iptables', 'ip6tables'].map(async (tool) => parseIptablesCounters(await readMissingAsEmpty(exec, tool,
-        ['-w', '-n', '-v', '-x', '-L', chain], /No chain\/target\/match|does not exist/), names)))
+        ['-w', '-n', '-v', '-x', '-L', chain], IPTABLES_NO_CHAIN), names)))
       : [parseNftCounters(await readMissingAsEmpty(exec, 'nft', ['-t', '-j', 'list', 'chain', 'inet', names.table, chain],
         /No such file or directory/), names)]
     for (const part of parts) addCounters(total, part)
