@@ -2,20 +2,22 @@
  * What a host does with the bans of the fleet, against the real kernel sets of both backends in a
  * throwaway namespace: a remote ban never shortens a longer ban this host made (the kernel itself
  * replaces an element's timeout when it is added again, which is checked first), a remote delete still
- * deletes, and the hourly statistics read the real packet counters of the set rules after real packets
- * from a client namespace were dropped and accepted.
+ * deletes, the hourly statistics read the real packet counters of the set rules after real packets
+ * from a client namespace were dropped and accepted, and a ban cuts a real connection while an address
+ * without one starts no program, whether conntrack tracks flows in the namespace or not.
  */
 import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
 
 import {defaultConfig} from '../../src/lib/config/index.js'
-import {Enforcer} from '../../src/lib/enforce/index.js'
+import {Enforcer, findConnected} from '../../src/lib/enforce/index.js'
 import {createBackend, DEFAULT_LIMITS, DEFAULT_NAMES, type FirewallBackend, readSetCounters} from '../../src/lib/firewall/sets/index.js'
-import {cleanupAll, connectNetns, createNetns, type Netns, readKernelSet} from '../../src/lib/lab/index.js'
+import {cleanupAll, connectNetns, createNetns, type Netns, openTcpConnection, readKernelSet, startEchoServer} from '../../src/lib/lab/index.js'
+import type {Exec} from '../../src/lib/system/index.js'
 import {parseAddress} from '../../src/lib/net/index.js'
 import {integrationSkip} from '../helpers/root.js'
 
-const skip = integrationSkip({programs: ['ip', 'ipset', 'iptables', 'ip6tables', 'nft']})
+const skip = integrationSkip({programs: ['ip', 'ipset', 'iptables', 'ip6tables', 'nft', 'ss', 'conntrack']})
 
 const HOST = '198.51.100.1'
 const CLIENT = '198.51.100.2'
@@ -76,6 +78,48 @@ for (const kind of ['ipset', 'nftables'] as const) {
       const fresh = await ttlOf('203.0.113.80')
       assert.ok(fresh !== undefined && fresh <= 900, `timeout ${fresh}`)
     })
+
+    for (const tracking of [false, true]) {
+      it(`${kind} - a ban cuts the address's connection; an address without one starts no program (conntrack ${tracking ? 'tracking' : 'idle'})`,
+        async () => {
+          const port = tracking ? 8082 : 8081
+          const echo = await startEchoServer(host, port)
+          try {
+            if (tracking) {
+              // A rule that uses conntrack (as the `established` template does): flows are tracked from now on.
+              await host.run('nft', ['-f', '-'], {input: 'add table inet dwtest\nadd chain inet dwtest c { type filter hook input priority 0; }\n' +
+                'add rule inet dwtest c ct state established counter\n'})
+            }
+            const connection = await openTcpConnection(client, HOST, port)
+            const programs: string[] = []
+            const exec: Exec = (program, args, options) => (programs.push(program), host.exec(program, args, options))
+            const config = defaultConfig()
+            config.firewall.kill_connections = true
+            // The tables of the host namespace, read from inside it.
+            const enforcer = new Enforcer({backend, config, exec, findConnected: (addrs) => findConnected(addrs, async (path) => {
+              try {
+                return await host.run('cat', [path])
+              } catch {
+                return undefined
+              }
+            })})
+            await enforcer.ban({reason: 'port-scan 23/tcp', source: 'remote h2', target: parseAddress('203.0.113.99'), ttlSec: 600})
+            await enforcer.settle()
+            assert.equal(programs.length, 0, `no connection: no ss, no conntrack (${programs.join(' ')})`)
+            await enforcer.ban({reason: 'ssh', source: 'remote h2', target: parseAddress(CLIENT), ttlSec: 600})
+            await enforcer.settle()
+            assert.ok(programs.includes('ss'), programs.join(' '))
+            assert.equal(enforcer.stats.killed.sockets, 1)
+            if (tracking) assert.ok(enforcer.stats.killed.conntrack >= 1, `conntrack ${enforcer.stats.killed.conntrack}`)
+            await connection.waitClosed()
+          } finally {
+            await echo.stop()
+            backend.del('block', parseAddress(CLIENT))
+            await backend.commit()
+            if (tracking) await host.run('nft', ['delete', 'table', 'inet', 'dwtest'])
+          }
+        })
+    }
 
     it(`${kind} - the statistics read the packets the block set dropped and the allow set accepted`, async () => {
       const before = await readSetCounters(kind, DEFAULT_NAMES, host.exec)
