@@ -13,8 +13,8 @@ import {defaultConfig} from '../../src/lib/config/index.js'
 import {Enforcer, findConnected} from '../../src/lib/enforce/index.js'
 import {createBackend, DEFAULT_LIMITS, DEFAULT_NAMES, type FirewallBackend, readSetCounters} from '../../src/lib/firewall/sets/index.js'
 import {cleanupAll, connectNetns, createNetns, type Netns, openTcpConnection, readKernelSet, startEchoServer} from '../../src/lib/lab/index.js'
-import type {Exec} from '../../src/lib/system/index.js'
 import {parseAddress} from '../../src/lib/net/index.js'
+import type {Exec} from '../../src/lib/system/index.js'
 import {integrationSkip} from '../helpers/root.js'
 
 const skip = integrationSkip({programs: ['ip', 'ipset', 'iptables', 'ip6tables', 'nft', 'ss', 'conntrack']})
