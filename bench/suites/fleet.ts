@@ -4,20 +4,22 @@
  * and an attacker namespace linked to each host. Plus: reports/s one host can publish, and the time
  * from a NATS server restart to a daemon's block set reconciled with a 100k-entry init answer.
  *
- * How "blocked everywhere" is seen, with one clock: for each probe the attacker (one process) checks
- * that every other host's UDP echo port answers the probe's source address, sends one datagram to the
- * closed port 23 of host 0 at t0, then sends numbered datagrams to every other host's echo port in
- * turn (one round every ~0.2 ms) for WINDOW_MS. Per host, the first datagram whose echo never came
- * marks the block there; the sample is the latest of those over the other hosts (an upper bound).
+ * How "blocked everywhere" is seen, without load of its own: the attacker (one process) sends one
+ * datagram from each probe address to the closed port 23 of host 0, 125 ms apart, noting the send time
+ * on CLOCK_MONOTONIC. The daemons run with `-d`, which logs each ban's stage times on the same clock
+ * (agent.ts `timing local|remote …`): detected and published on host 0; received from NATS and
+ * committed to the kernel (the writer's batch answered by the ipset session) on every other host. The
+ * sample is the latest commit over the other hosts minus the send time. After the run each host's
+ * block set is read once to check that every logged commit is in the kernel.
  */
-import {mkdirSync, writeFileSync} from 'node:fs'
+import {mkdirSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {defaultConfig} from '../../src/lib/config/index.js'
 import {
-  enableNetnsLogging, makeTempDir, type NatsServer, type Netns, type SpawnedProcess, startNatsServer, startUdpEchoServer, uniqueLogPrefix,
+  enableNetnsLogging, makeTempDir, type NatsServer, type Netns, type SpawnedProcess, startNatsServer, uniqueLogPrefix,
   waitFor,
 } from '../../src/lib/lab/index.js'
 import {parseAddress} from '../../src/lib/net/index.js'
@@ -26,12 +28,17 @@ import {withFleet} from '../lib/fleet.js'
 import {type BenchResult, result, summarizeLatency, type Target} from '../lib/report.js'
 import {attempt, type BenchSuite, scaled, secondsSince, type SuiteContext} from '../lib/suite.js'
 
-const DEV_CLI = fileURLToPath(new URL('../../bin/dev.js', import.meta.url))
+/**
+ * The CLI as installed (from dist/): the fan-out rows measure the daemons' CPU, and under the TypeScript
+ * loader each daemon also runs tsx's loader thread and its source maps.
+ */
+const RUN_CLI = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const PROBES = 200
-const WINDOW_MS = 60
-const ECHO_PORT = 9000
 const PROBE_PORT = 23
 const NATS_PORT = 4222
+/** How long the daemons' idle CPU is measured before the probes, ms. */
+const IDLE_MS = 2000
 /** Probes 125 ms apart: 8/s, under the log rule's 10 packets/s. */
 const PACE_MS = 125
 
@@ -40,62 +47,26 @@ const P2 = {
   hosts16: {id: 'P2', kind: 'max-latency', p50Ms: 25, p99Ms: 25},
 } as const satisfies Record<string, Target>
 
-/** The attacker's measuring script (CommonJS); argv[1] = JSON options; prints JSON samples. */
+/** The attacker's script (CommonJS); argv[1] = JSON options; prints [{from, t0}] (t0: CLOCK_MONOTONIC ms at the send). */
 const PROBE_SCRIPT = String.raw`
 const dgram = require('node:dgram')
-const {target, others, echoPort, probePort, sources, windowMs, paceMs} = JSON.parse(process.argv[1])
-const pause = new Int32Array(new SharedArrayBuffer(4))
+const {target, probePort, sources, paceMs} = JSON.parse(process.argv[1])
 const now = () => Number(process.hrtime.bigint()) / 1e6
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-const open = (from, host, port) => new Promise((resolve, reject) => {
+const open = (from) => new Promise((resolve, reject) => {
   const s = dgram.createSocket('udp4')
   s.on('error', reject)
-  s.bind({address: from}, () => s.connect(port, host, () => resolve(s)))
+  s.bind({address: from}, () => s.connect(probePort, target, () => resolve(s)))
 })
-async function one(from) {
-  const echoes = []
-  for (const host of others) {
-    const s = await open(from, host, echoPort)
-    const seen = new Set()
-    s.on('message', (m) => seen.add(Number(String(m))))
-    echoes.push({s, seen, sent: []})
-  }
-  const probe = await open(from, target, probePort)
-  for (const e of echoes) e.s.send('-1')
-  const ready = now()
-  while (!echoes.every((e) => e.seen.has(-1)) && now() - ready < 1000) await sleep(1)
-  if (!echoes.every((e) => e.seen.has(-1))) {
-    for (const e of echoes) e.s.close()
-    probe.close()
-    return {error: 'an echo port did not answer before the probe'}
-  }
-  const t0 = now()
-  probe.send('probe')
-  let n = 0
-  while (now() - t0 < windowMs) {
-    for (const e of echoes) {
-      e.s.send(String(n))
-      e.sent.push(now())
-    }
-    n++
-    Atomics.wait(pause, 0, 0, 0.2)
-  }
-  await sleep(60)
-  probe.close()
-  for (const e of echoes) e.s.close()
-  let worst = 0
-  for (const e of echoes) {
-    const firstLost = e.sent.findIndex((_, i) => !e.seen.has(i))
-    if (firstLost === -1) return {error: 'not blocked on every host within ' + windowMs + ' ms'}
-    worst = Math.max(worst, e.sent[firstLost] - t0)
-  }
-  return {ms: worst}
-}
 ;(async () => {
   const out = []
   for (const from of sources) {
+    const s = await open(from)
     const started = now()
-    out.push(await one(from))
+    const t0 = now()
+    await new Promise((resolve, reject) => s.send('probe', (error) => (error ? reject(error) : resolve())))
+    out.push({from, t0})
+    s.close()
     const rest = paceMs - (now() - started)
     if (rest > 0) await sleep(rest)
   }
@@ -125,7 +96,6 @@ function writeHost(base: string, name: string, natsAddress: string): string {
   for (const [file, text] of Object.entries({
     'incoming.d/00-established': '',
     'incoming.d/05-essential-icmpv6': '',
-    [`incoming.d/10-${ECHO_PORT}.udp`]: '',
     'incoming.d/90-log': '',
     'incoming.d/99-drop': '',
     'outgoing.d/00-accept': '',
@@ -161,11 +131,26 @@ function writeHost(base: string, name: string, natsAddress: string): string {
   return config
 }
 
+/** The daemons run from dist/: refuse one older than the sources rather than measure old code. */
+function assertFreshBuild(): void {
+  const newest = (dir: string): number => Math.max(0, ...readdirSync(dir, {encoding: 'utf8', recursive: true})
+    .map((name) => statSync(join(dir, name))).filter((st) => st.isFile()).map((st) => st.mtimeMs))
+  let built: number
+  try {
+    built = statSync(join(ROOT, 'dist', 'commands', 'daemon.js')).mtimeMs
+  } catch {
+    throw new Error('dist/ is missing: run `npm run build` first (the fleet rows run the daemon as installed)')
+  }
+  if (newest(join(ROOT, 'src')) > built) throw new Error('dist/ is older than src/: run `npm run build` first (the fleet rows run the daemon as installed)')
+}
+
 async function startDaemons(hosts: Array<{ns: Netns; config: string; name: string}>): Promise<SpawnedProcess[]> {
+  assertFreshBuild()
   const daemons: SpawnedProcess[] = []
   for (const h of hosts) {
-    await h.ns.run(process.execPath, ['--import', 'tsx', DEV_CLI, 'firewall', 'apply', '-c', h.config], {timeoutMs: 120_000})
-    daemons.push(h.ns.spawn(process.execPath, ['--import', 'tsx', DEV_CLI, 'daemon', '-c', h.config]))
+    await h.ns.run(process.execPath, [RUN_CLI, 'firewall', 'apply', '-c', h.config], {timeoutMs: 120_000})
+    // -d: the stage times of every ban (agent.ts `timing …` lines) are what the fan-out rows measure.
+    daemons.push(h.ns.spawn(process.execPath, [RUN_CLI, 'daemon', '-d', '-c', h.config]))
   }
   for (const [i, d] of daemons.entries()) {
     await waitFor(() => {
@@ -175,6 +160,58 @@ async function startDaemons(hosts: Array<{ns: Netns; config: string; name: strin
   }
   return daemons
 }
+
+/** The stage times one daemon logged (`timing …` lines of agent.ts), by banned address. */
+interface HostTimings {
+  local: Map<string, {detected: number; published: number; committed: number}>
+  remote: Map<string, {received: number; committed: number; result: string}>
+}
+
+/** Parses the `timing local|remote …` debug lines of a daemon's log (CLOCK_MONOTONIC ms). */
+function parseTimings(log: string): HostTimings {
+  const out: HostTimings = {local: new Map(), remote: new Map()}
+  for (const m of log.matchAll(/timing local (\S+) detected=([\d.]+) published=([\d.]+) committed=([\d.]+) (\w+)/g)) {
+    out.local.set(m[1]!, {committed: Number(m[4]), detected: Number(m[2]), published: Number(m[3])})
+  }
+  for (const m of log.matchAll(/timing remote (\S+) from \S+ received=([\d.]+) committed=([\d.]+) (\w+)/g)) {
+    out.remote.set(m[1]!, {committed: Number(m[3]), received: Number(m[2]), result: m[4]!})
+  }
+  return out
+}
+
+/**
+ * CPU time of a process and its live descendants (every thread's run time from /proc/PID/task/TID/schedstat,
+ * in ns: exact, unlike the tick-sampled utime), plus the user and system time of the children it reaped, ms.
+ */
+function treeCpuMs(pid: number): number {
+  const tick = 1000 / 100 // USER_HZ: 100 on Linux
+  let total = 0
+  const visit = (p: number): void => {
+    let tasks: string[]
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      // Fields 16–17 of proc(5) (cutime cstime) are 13–14 here, after pid and comm.
+      total += (Number(fields[13]) + Number(fields[14])) * tick
+      tasks = readdirSync(`/proc/${p}/task`)
+    } catch {
+      return
+    }
+    for (const task of tasks) {
+      try {
+        total += Number(readFileSync(`/proc/${p}/task/${task}/schedstat`, 'utf8').split(' ')[0]) / 1e6
+        for (const child of readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').split(' ').filter(Boolean)) visit(Number(child))
+      } catch {
+        // The task ended meanwhile.
+      }
+    }
+  }
+  visit(pid)
+  return total
+}
+
+const fmt = (l: {p50: number; p90: number; p99: number; max: number}): string =>
+  `p50 ${l.p50.toFixed(2)} / p90 ${l.p90.toFixed(2)} / p99 ${l.p99.toFixed(2)} / max ${l.max.toFixed(2)} ms`
 
 async function measureFanout(ctx: SuiteContext, id: string, count: number): Promise<BenchResult> {
   const probes = scaled(PROBES, ctx.scale, 20)
@@ -197,39 +234,86 @@ async function measureFanout(ctx: SuiteContext, id: string, count: number): Prom
         const ns = fleet.host(name)
         const toAttacker = fleet.link(name, 'attacker')
         await ns.run('ip', ['route', 'add', '198.19.0.0/16', 'via', toAttacker.b.ipv4])
-        await startUdpEchoServer(ns, ECHO_PORT)
         hosts.push({config: writeHost(temp.path, name, fleet.link('hub', name).a.ipv4), name, ns})
       }
       ctx.log(`${id}: starting ${count} daemons`)
       daemons = await startDaemons(hosts)
       ctx.log(`${id}: ${probes} probes on h0, one every ${PACE_MS} ms, watched on ${count - 1} hosts`)
+      // The daemons' CPU while nothing happens, to tell it from what the probes cost.
+      const idleStart = daemons.map((d) => treeCpuMs(d.pid))
+      const idleFrom = performance.now()
+      await new Promise((resolve) => setTimeout(resolve, IDLE_MS))
+      const cpuBefore = daemons.map((d) => treeCpuMs(d.pid))
+      const idlePerMs = cpuBefore.map((c, i) => (c - idleStart[i]!) / (performance.now() - idleFrom))
       const started = performance.now()
       const prober = attacker.spawn(process.execPath, ['-e', PROBE_SCRIPT, JSON.stringify({
-        echoPort: ECHO_PORT, others: names.slice(1).map((n) => fleet.link('attacker', n).b.ipv4), paceMs: PACE_MS, probePort: PROBE_PORT,
-        sources, target: first.b.ipv4, windowMs: WINDOW_MS,
+        paceMs: PACE_MS, probePort: PROBE_PORT, sources, target: first.b.ipv4,
       })])
       await waitFor(() => prober.exitStatus !== undefined, {intervalMs: 50, timeoutMs: probes * (PACE_MS + 2000) + 60_000, what: 'the probes'})
       const {stderr, stdout} = prober.output()
       if (prober.exitStatus?.code !== 0) throw new Error(`the probe process ended ${JSON.stringify(prober.exitStatus)}: ${stderr.slice(-800)}`)
+      const sent = JSON.parse(stdout.trim()) as Array<{from: string; t0: number}>
+      const last = sources.at(-1)!
+      // The last probe's commits, or 5 s: what has not arrived by then counts as not blocked everywhere.
+      await waitFor(() => daemons.slice(1).every((d) => d.output().stdout.includes(`timing remote ${last} `)), {timeoutMs: 5000, what: 'the last probe everywhere'})
+        .catch(() => {})
       const seconds = secondsSince(started)
-      const samples = JSON.parse(stdout.trim()) as Array<{error?: string; ms?: number}>
-      const errors = samples.filter((s) => s.error !== undefined)
-      const ms = samples.flatMap((s) => (s.ms === undefined ? [] : [s.ms]))
-      if (ms.length === 0) throw new Error(`no probe was blocked everywhere: ${errors[0]?.error}`)
-      const blockedOnly = summarizeLatency(ms)
+      const busyMs = performance.now() - started
+      const cpuMs = daemons.map((d, i) => Math.max(0, treeCpuMs(d.pid) - cpuBefore[i]! - idlePerMs[i]! * busyMs))
+      const timings = daemons.map((d) => parseTimings(d.output().stdout))
+      const [source, ...others] = timings as [HostTimings, ...HostTimings[]]
+
+      const endToEnd: number[] = []
+      const stages = {commit: [] as number[], detect: [] as number[], nats: [] as number[], publish: [] as number[], spread: [] as number[]}
+      let missing = 0
+      for (const {from, t0} of sent) {
+        const local = source.local.get(from)
+        const remote = others.map((o) => o.remote.get(from))
+        if (local === undefined || remote.some((r) => r === undefined || r.result !== 'banned')) {
+          missing++
+          continue
+        }
+        const commits = remote.map((r) => r!.committed)
+        endToEnd.push(Math.max(...commits) - t0)
+        stages.detect.push(local.detected - t0)
+        stages.publish.push(local.published - local.detected)
+        stages.spread.push(Math.max(...commits) - Math.min(...commits))
+        for (const r of remote) {
+          stages.nats.push(r!.received - local.published)
+          stages.commit.push(r!.committed - r!.received)
+        }
+      }
+      if (endToEnd.length === 0) throw new Error(`no probe was logged as committed on every other host (${missing} missing)`)
+      // Every logged commit must be in the kernel: one read of each host's block set.
+      let absent = 0
+      for (const [i, name] of names.entries()) {
+        if (i === 0) continue
+        const saved = await fleet.host(name).run('ipset', ['save', 'diswall-bl'])
+        for (const from of timings[i]!.remote.keys()) if (!saved.includes(` ${from} `)) absent++
+      }
+      if (absent > 0) throw new Error(`${absent} logged commits are not in the kernel sets`)
+      const perBan = (ms: number) => (ms / sent.length).toFixed(2)
+      const remoteCpu = cpuMs.slice(1)
       return result({
-        count: ms.length,
+        count: endToEnd.length,
         id,
-        latencyMs: summarizeLatency([...ms, ...errors.map(() => WINDOW_MS)]),
+        latencyMs: summarizeLatency([...endToEnd, ...Array.from({length: missing}, () => 5000)]),
         notes: [
-          `min ${blockedOnly.min.toFixed(2)} ms, p50 ${blockedOnly.p50.toFixed(2)}, p90 ${blockedOnly.p90.toFixed(2)}, p99 ${blockedOnly.p99.toFixed(2)}, ` +
-            `max ${blockedOnly.max.toFixed(2)} ms over the probes blocked on every other host`,
-          'per probe: the latest, over the other hosts, of the first lost echo after the probe (upper bounds)',
-          ...(errors.length === 0 ? [] : [`${errors.length} probes not blocked everywhere within ${WINDOW_MS} ms (first: ${errors[0]!.error}); counted at ${WINDOW_MS} ms`]),
+          'per probe: the latest commit over the other hosts, minus the probe\'s send time (CLOCK_MONOTONIC, daemons with -d)',
+          `stage detect (probe sent → detected on h0: kernel log, kmsg, engine): ${fmt(summarizeLatency(stages.detect))}`,
+          `stage publish (detected → handed to NATS on h0): ${fmt(summarizeLatency(stages.publish))}`,
+          `stage nats (handed to NATS → received on another host, via the hub): ${fmt(summarizeLatency(stages.nats))}`,
+          `stage commit (received → in the kernel set of that host): ${fmt(summarizeLatency(stages.commit))}`,
+          `spread (first to last host's commit of one probe): ${fmt(summarizeLatency(stages.spread))}`,
+          `CPU per probe: h0 ${perBan(cpuMs[0]!)} ms; each other daemon p50 ${perBan(summarizeLatency(remoteCpu).p50)} ms, ` +
+            `max ${perBan(summarizeLatency(remoteCpu).max)} ms (daemon, its ipset session and kill processes; the idle rate, ` +
+            `${(summarizeLatency(idlePerMs.slice(1)).p50 * 100).toFixed(1)} % of a CPU on the others and ${(idlePerMs[0]! * 100).toFixed(1)} % on h0, taken out)`,
+          `every logged commit checked in the kernel set of its host (ipset save after the run)`,
+          ...(missing === 0 ? [] : [`${missing} probes not committed on every other host within 5 s of the last probe; counted at 5000 ms`]),
         ],
         seconds,
         target: count === 4 ? P2.hosts4 : P2.hosts16,
-        what: `probe on 1 host → blocked on the ${count - 1} others (${count} daemons, ipset, kmsg, one nats-server)`,
+        what: `probe on 1 host → in the kernel set of the ${count - 1} others (${count} daemons, ipset, kmsg, one nats-server)`,
       })
     } finally {
       for (const d of daemons) await d.stop(10_000)

@@ -70,6 +70,7 @@ export default class DaemonCommand extends DiswallCommand<{stopped: boolean}> {
       logger,
       packetSource: flags['pipe-file'] === undefined ? flags.source as PacketSourceKind | undefined : 'pipe',
       pipePath: flags['pipe-file'],
+      timings: flags.debug,
       version: this.config.version,
     })
 
@@ -84,7 +85,7 @@ export default class DaemonCommand extends DiswallCommand<{stopped: boolean}> {
         async start() {
           await daemon.start()
           if (fleet && sendsStatistics(config)) {
-            stopStatistics = scheduleStatistics(fleet.transport, async () => ({bans: (await daemon.status()).bans.total}), logger.log.bind(logger))
+            stopStatistics = scheduleStatistics(fleet.transport, () => daemon.statistics(), logger.log.bind(logger))
           }
         },
         async stop() {

@@ -26,15 +26,17 @@ import type {
   WtmpLogin,
 } from '../detect/index.js'
 import {Enforcer, HostFacts} from '../enforce/index.js'
+import type {EnforcerOptions} from '../enforce/index.js'
 import {asDiswallError, DiswallError, ExitCode} from '../errors.js'
 import type {BackendChoice, FirewallBackend, SetEntry} from '../firewall/sets/index.js'
-import {kernelNames, openFirewall} from '../firewall/sets/index.js'
+import {kernelNames, openFirewall, readSetCounters} from '../firewall/sets/index.js'
 import type {NetworkList} from '../net/index.js'
 import type {Logger} from '../service/index.js'
 import {openControlServer,openMetricsServer} from '../service/index.js'
 import {threadExec} from '../system/index.js'
 import type {Exec} from '../system/index.js'
 import type {Transport, TransportSink, TransportStats, WireEntry} from '../transport/index.js'
+import type {StatsReading} from './fleet.js'
 import {collectGarbage, holdYoungGeneration} from './heap.js'
 import {openInstanceLock} from './instance.js'
 import {listJournalSegments, replayJournal, SetJournal} from './journal.js'
@@ -68,6 +70,14 @@ export interface DaemonOptions {
   firewall?: {backend: FirewallBackend; choice: BackendChoice}
   /** Host facts (own addresses, open ports, SSH peers); read with `ip` and `ss` by default. */
   hostFacts?: HostFacts
+  /**
+   * Log each ban's stage times at debug level (`timing local|remote …`, CLOCK_MONOTONIC ms, the clock every
+   * process of the host shares): detected and published here, received from NATS and committed to the
+   * kernel on the other hosts. The fleet benchmark reads them; off by default (no clock reads, no lines).
+   */
+  timings?: boolean
+  /** Looks banned addresses up in the socket and conntrack tables before a kill; /proc by default (tests fake it). */
+  findConnected?: EnforcerOptions['findConnected']
   /** Makes the sources; the real ones by default (tests inject lines). */
   makeSources?: (plan: SourcePlan) => PlannedSources
   /** Reads the config on reload(); loadConfig by default. */
@@ -186,6 +196,8 @@ export class Daemon {
   private loadedAt = new Date()
   private lastReloadError: string | undefined
   private state: 'new' | 'running' | 'stopped' | 'stopping' = 'new'
+  /** Runs the programs that read the kernel's counters (the helper thread). */
+  private countersExec!: Exec
   /** Set once start() has done everything (status and reload answer from then on). */
   private ready = false
 
@@ -252,6 +264,7 @@ export class Daemon {
     // helper thread: a process start blocks its thread until the child execs (exec-thread.ts). Single
     // bans go through the backend's long-running session (which needs the default exec).
     const helperExec = this.options.exec ?? this.helperThread()
+    this.countersExec = helperExec
     const fw = this.options.firewall ?? await openFirewall(config, this.options.exec, {session: true})
     this.backend = fw.backend
     this.choice = fw.choice
@@ -272,7 +285,8 @@ export class Daemon {
     // Every ban and allow entry passes the enforcer, whatever its origin (the snapshot too); the
     // engine's own cheap never-ban check reads the enforcer's lists: one definition of "protected".
     this.enforcer = new Enforcer({backend: this.backend, config, exec: helperExec, facts: this.facts, log: this.log,
-      journal: {record: (ops) => this.journal?.record(ops)}, ...(this.options.protect ? {protect: this.options.protect} : {})})
+      journal: {record: (ops) => this.journal?.record(ops)}, ...(this.options.protect ? {protect: this.options.protect} : {}),
+      ...(this.options.findConnected ? {findConnected: this.options.findConnected} : {})})
     // Host facts and the allow list first (one `ip`, the /proc/net tables, one list: milliseconds), so that
     // restored bans are checked against them; then the snapshot, before anything else is started.
     await this.facts.start()
@@ -425,7 +439,7 @@ export class Daemon {
     return {
       allows: {failed: stats.allowFailed, total: stats.allows},
       backend: {name: this.backend.name, reason: this.choice.reason},
-      bans: {byReason: {...stats.byReason}, failed: stats.banFailed, refused: stats.refused, total: stats.bans},
+      bans: {byReason: {...stats.byReason}, failed: stats.banFailed, own: stats.ownBans, refused: stats.refused, total: stats.bans},
       config: {loadedAt: this.loadedAt.toISOString(), path: this.options.configPath,
         ...(this.lastReloadError === undefined ? {} : {lastReloadError: this.lastReloadError})},
       detect: {...this.engine.stats, ...this.engine.tracked()},
@@ -447,6 +461,23 @@ export class Daemon {
       uptimeSec: Math.round((now - this.startedAt.getTime()) / 1000),
       version: this.options.version,
       writer: {...this.enforcer.writer.stats, pending: this.backend.pending},
+    }
+  }
+
+  /**
+   * What the hourly statistics count, since the start (fleet.ts): this host's own bans, and the counters
+   * of the set rules read from the kernel (one program run per family and chain, in the helper thread).
+   * Counters that cannot be read are logged and left out.
+   */
+  async statistics(): Promise<StatsReading> {
+    const bans = this.enforcer.stats.ownBans
+    const kind = this.backend.name
+    if (kind === 'memory') return {bans}
+    try {
+      return {bans, counters: await readSetCounters(kind, kernelNames(this.config), this.countersExec)}
+    } catch (error) {
+      this.log('warning', `reading the packet counters failed: ${asDiswallError(error).message}`)
+      return {bans}
     }
   }
 
@@ -481,12 +512,18 @@ export class Daemon {
    * detection is what they act on, and a write that fails here is counted and logged here.
    */
   private async ban(ban: BanRequest): Promise<void> {
+    const detected = this.options.timings ? monotonicMs() : 0
     const transport = this.options.transport
     if (transport && this.enforcer.refusal(ban.target) === undefined) {
       transport.publishAdd('block', banToWire(ban, ban.ttlSec ?? this.config.firewall.block_timeout))
     }
-    await this.enforcer.ban({address: ban.address, reason: ban.reason, source: ban.source, target: ban.target,
+    const published = this.options.timings ? monotonicMs() : 0
+    const outcome = await this.enforcer.ban({address: ban.address, reason: ban.reason, source: ban.source, target: ban.target,
       ...(ban.ttlSec === undefined ? {} : {ttlSec: ban.ttlSec})})
+    if (this.options.timings) {
+      this.log('debug', `timing local ${ban.target.text} detected=${msText(detected)} published=${msText(published)} ` +
+        `committed=${msText(monotonicMs())} ${outcome.result}`)
+    }
   }
 
   /** An allow entry this host detected (a login): applied by the enforcer, published when it went in. */
@@ -501,8 +538,13 @@ export class Daemon {
       add: async (list, entry) => {
         const source = remoteSource(entry)
         if (list === 'block') {
+          const received = this.options.timings ? monotonicMs() : 0
           const outcome = await this.enforcer.ban({reason: entry.tag ?? 'remote', source, target: entry.target,
             ...(entry.ttlSec === undefined ? {} : {ttlSec: entry.ttlSec})})
+          if (this.options.timings) {
+            this.log('debug', `timing remote ${entry.target.text} from ${entry.origin ?? 'server'} received=${msText(received)} ` +
+              `committed=${msText(monotonicMs())} ${outcome.result}`)
+          }
           return outcome.result === 'banned'
         }
         const outcome = await this.enforcer.allow({comment: entry.comment ?? `from ${source}`, source, target: entry.target,
@@ -731,6 +773,15 @@ function sshPorts(patterns: readonly PatternFile[]): number[] {
     if (p.tag === 'ssh' && p.ports !== 'all') for (const port of p.ports) ports.add(port)
   }
   return ports.size === 0 ? [22] : [...ports]
+}
+
+/** CLOCK_MONOTONIC in milliseconds (process.hrtime): one clock for every process of the host. */
+function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6
+}
+
+function msText(ms: number): string {
+  return ms.toFixed(3)
 }
 
 /** A ban this host detected, as the wire carries it. */

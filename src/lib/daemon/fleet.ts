@@ -7,6 +7,8 @@ import {join} from 'node:path'
 
 import type {Config} from '../config/index.js'
 import {natsHostname} from '../config/index.js'
+import {ZERO_COUNTERS} from '../firewall/sets/index.js'
+import type {SetCounters} from '../firewall/sets/index.js'
 import {NetworkList} from '../net/index.js'
 import type {Logger} from '../service/index.js'
 import {DEFAULT_ACCOUNT, NatsTransport, QUEUE_FILE, refreshServerAddresses} from '../transport/index.js'
@@ -69,21 +71,47 @@ export function nextStatsDelayMs(now: number, random: () => number = Math.random
   return hour - (now % hour) + Math.floor(random() * 60) * 1000
 }
 
+/** Cumulative counts since the daemon started, as {@link Daemon.statistics} reads them. */
+export interface StatsReading {
+  /** Bans this host decided itself (detection, its own orders); remote bans are not counted. */
+  bans: number
+  /** Counters of the set rules, as the kernel keeps them; undefined when they cannot be read (no kernel sets). */
+  counters?: SetCounters
+}
+
 /**
- * Sends the statistics every hour: `banned` = bans of this host since the last report. Packet and
- * byte counters are sent when `counters` reads them, else 0 (fields are always present).
+ * The payload of one hour (pure): `banned` = own bans since the previous reading; packets and bytes
+ * dropped by the block sets and accepted by the allow sets since then. The kernel's counters restart
+ * when the rules are made again (`firewall apply`): a counter below its previous value counts from 0.
+ * Without a previous reading (the first hour) everything since the start counts.
  */
-export function scheduleStatistics(transport: NatsTransport, read: () => Promise<{bans: number; counters?: Omit<StatsPayload, 'banned' | 'time'>}>,
-  log: Logger['log']): () => void {
-  let lastBans: number | undefined
+export function statsPayload(timeSec: number, current: StatsReading, previous: StatsReading | undefined): StatsPayload {
+  const delta = (now: number, before: number | undefined): number => (before === undefined || now < before ? now : now - before)
+  const c = current.counters ?? ZERO_COUNTERS
+  const p = previous?.counters
+  return {
+    time: timeSec,
+    banned: delta(current.bans, previous?.bans),
+    packets_dropped: delta(c.packetsDropped, p?.packetsDropped),
+    bytes_dropped: delta(c.bytesDropped, p?.bytesDropped),
+    packets_accepted: delta(c.packetsAccepted, p?.packetsAccepted),
+    bytes_accepted: delta(c.bytesAccepted, p?.bytesAccepted),
+  }
+}
+
+/** Sends the statistics every hour (see statsPayload); `read` gives the cumulative counts. */
+export function scheduleStatistics(transport: Pick<NatsTransport, 'publishStats'>, read: () => Promise<StatsReading>,
+  log: Logger['log'], delayMs: (now: number) => number = nextStatsDelayMs): () => void {
+  let previous: StatsReading | undefined
   let timer: NodeJS.Timeout | undefined
   const tick = async (): Promise<void> => {
     try {
-      const {bans, counters} = await read()
-      const banned = lastBans === undefined ? bans : Math.max(0, bans - lastBans)
-      lastBans = bans
-      const payload: StatsPayload = {time: Math.floor(Date.now() / 1000), banned, bytes_accepted: 0, bytes_dropped: 0, packets_accepted: 0,
-        packets_dropped: 0, ...counters}
+      let current = await read()
+      // Counters that could not be read this hour count nothing now, and are counted with the next reading.
+      if (current.counters === undefined && previous?.counters !== undefined) current = {...current, counters: previous.counters}
+      const payload = statsPayload(Math.floor(Date.now() / 1000), current, previous)
+      previous = current
+      // Field order as the original sends it.
       const body = JSON.stringify({time: payload.time, banned: payload.banned, packets_dropped: payload.packets_dropped,
         bytes_dropped: payload.bytes_dropped, packets_accepted: payload.packets_accepted, bytes_accepted: payload.bytes_accepted})
       if (!transport.publishStats(body)) log('info', 'statistics not sent: NATS is not connected')
@@ -93,7 +121,7 @@ export function scheduleStatistics(transport: NatsTransport, read: () => Promise
     arm()
   }
   const arm = (): void => {
-    timer = setTimeout(() => void tick(), nextStatsDelayMs(Date.now()))
+    timer = setTimeout(() => void tick(), delayMs(Date.now()))
     timer.unref()
   }
   arm()

@@ -36,8 +36,8 @@ export type {
   SnapshotRestoreReport,
 } from './snapshot.js'
 export {collectGarbage, holdYoungGeneration} from './heap.js'
-export {isDistributed, nextStatsDelayMs, openFleet, scheduleStatistics, sendsStatistics} from './fleet.js'
-export type {Fleet, StatsPayload} from './fleet.js'
+export {isDistributed, nextStatsDelayMs, openFleet, scheduleStatistics, sendsStatistics, statsPayload} from './fleet.js'
+export type {Fleet, StatsPayload, StatsReading} from './fleet.js'
 export {LatencyTrace, latencyTraceFromEnv, Ring, traceStages, wallNow} from './trace.js'
 export type {TraceDump, TracedBan, TracedGc} from './trace.js'
 export {runsDaemon} from './start-flags.js'

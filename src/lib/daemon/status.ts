@@ -56,7 +56,8 @@ export interface DaemonStatus {
    * Bans applied since start, in total and per reason (`port-scan 23/tcp` counts as `port-scan`);
    * `refused`: ban orders and list-copy entries the never-ban check kept out (local, remote, init).
    */
-  bans: {total: number; byReason: Record<string, number>; failed: number; refused?: number}
+  /** `own`: bans this host decided itself (not those other hosts or the server sent). */
+  bans: {total: number; byReason: Record<string, number>; failed: number; own?: number; refused?: number}
   /** Automatic allow entries (successful logins) applied since start. */
   allows: {total: number; failed: number}
   /** Entries in the kernel sets (both families), read when the status is asked for; -1 when unreadable. */

@@ -13,6 +13,8 @@ import {containsAddress, formatDuration, isAddress, neverBanReason, NetworkList,
 import type {Address, Network, NeverBanContext, Target} from '../net/index.js'
 import {exec as defaultExec} from '../system/index.js'
 import type {Exec} from '../system/index.js'
+import {findConnected as defaultFindConnected} from './connected.js'
+import type {ConnectedReport} from './connected.js'
 
 /** The parts of the config the enforcer reads; a whole `Config` fits. */
 export interface EnforcerConfig {
@@ -49,6 +51,8 @@ export interface EnforcerOptions {
   journal?: WriteJournal
   /** Further never-ban lists with the reason they give (the NATS server's addresses); may change in place. */
   protect?: ReadonlyArray<{label: string; list: NetworkList}>
+  /** Looks banned addresses up in the socket and conntrack tables before a kill; /proc by default (connected.ts). */
+  findConnected?: (addrs: readonly Address[]) => Promise<ConnectedReport>
 }
 
 /** One ban to apply. */
@@ -96,6 +100,8 @@ export interface RecentBanRecord {
 /** Counters since start; they only grow. */
 export interface EnforcerStats {
   bans: number
+  /** Bans this host decided itself (detection, its own orders): not those other hosts or the server sent. */
+  ownBans: number
   byReason: Record<string, number>
   /** Bans whose kernel write failed. */
   banFailed: number
@@ -121,6 +127,17 @@ const CONNTRACK_PER_BATCH = 16
 const RECENT_ALLOW_KEEP_MS = 120_000
 /** Refused entries of a replaced list named in its one log line. */
 const REFUSED_NAMED = 5
+/**
+ * Most own bans whose expiry is remembered (see Enforcer.ban): ~100 bytes each, so at most ~10 MB, and
+ * only for what this host detected; the oldest are forgotten first. Remote bans and list copies (up to
+ * 1M entries) are never remembered one by one.
+ */
+export const OWN_EXPIRIES_MAX = 100_000
+
+/** Whether an order comes from another host or the server (the transport's `remote …` sources). */
+export function isRemoteSource(source: string): boolean {
+  return source === 'remote' || source.startsWith('remote ')
+}
 
 /**
  * Decides and applies bans and allow entries. Every ban order, from any path, passes the never-ban
@@ -130,7 +147,8 @@ const REFUSED_NAMED = 5
 export class Enforcer {
   /** The allow list as the kernel holds it (refreshAllowList()) plus what this enforcer added since. */
   readonly allowList = new NetworkList()
-  readonly stats: EnforcerStats = {allowFailed: 0, allows: 0, banFailed: 0, bans: 0, byReason: {}, killed: {conntrack: 0, sockets: 0}, refused: 0}
+  readonly stats: EnforcerStats = {allowFailed: 0, allows: 0, banFailed: 0, bans: 0, byReason: {}, killed: {conntrack: 0, sockets: 0}, ownBans: 0,
+    refused: 0}
   readonly writer: CoalescingWriter
   private config: EnforcerConfig
   private readonly ignore = new NetworkList()
@@ -148,6 +166,15 @@ export class Enforcer {
   private readonly replacing = new Map<ListKind, Map<string, SetEntry>>()
   private killQueue: Address[] = []
   private killing: Promise<void> | undefined
+  /**
+   * When this host's own bans expire (ms; Infinity: never), by target text, oldest first; at most
+   * {@link OWN_EXPIRIES_MAX}. Neither backend can tell one element's remaining timeout cheaply (ipset
+   * has no per-element query; nft 1.0.6 `get element` fetches every element of the table, seconds at
+   * 200k), and both replace the timeout of an element added again, so this is what keeps a remote ban
+   * from shortening a longer local one.
+   */
+  private readonly ownExpiries = new Map<string, number>()
+  private readonly findConnected: (addrs: readonly Address[]) => Promise<ConnectedReport>
 
   constructor(private readonly options: EnforcerOptions) {
     this.config = options.config
@@ -161,6 +188,7 @@ export class Enforcer {
     this.exec = options.exec ?? defaultExec
     this.log = options.log ?? (() => {})
     this.now = options.now ?? Date.now
+    this.findConnected = options.findConnected ?? ((addrs) => defaultFindConnected(addrs))
     this.writer = new CoalescingWriter(options.backend, {windowMs: options.windowMs ?? 0, ...(options.journal ? {journal: options.journal} : {})})
     this.configure(options.config)
   }
@@ -204,6 +232,8 @@ export class Enforcer {
    * Applies one ban: refused when protected (counted, logged), else written through the writer
    * (resolves once in the kernel), counted, kept in the recent bans, logged, and the offender's
    * connections are cut when `kill_connections` is on. Never throws: a failed write is counted.
+   * The kernel gets the longer of the order's timeout and what is left of this host's own ban of the
+   * same target: a 15-minute ban from the server does not shorten a 1-day ban detected here.
    */
   async ban(order: BanOrder): Promise<BanOutcome> {
     const {reason, source, target} = order
@@ -213,7 +243,8 @@ export class Enforcer {
       this.log('notice', `refused to ban ${target.text} (${reason}, ${source}): ${why}`)
       return {result: 'refused', why}
     }
-    const ttlSec = order.ttlSec ?? this.config.firewall.block_timeout
+    const own = !isRemoteSource(source)
+    const ttlSec = this.longerTtl(target.text, order.ttlSec ?? this.config.firewall.block_timeout, own)
     this.replacing.get('block')?.set(target.text, {target, ttlSec})
     try {
       await this.writer.add('block', {target, ttlSec})
@@ -224,6 +255,7 @@ export class Enforcer {
       return {error: message, result: 'failed'}
     }
     this.stats.bans++
+    if (own) this.stats.ownBans++
     let kind = reason.split(' ')[0] || 'other'
     if (this.stats.byReason[kind] === undefined && Object.keys(this.stats.byReason).length >= MAX_REASON_KINDS) kind = 'other'
     this.stats.byReason[kind] = (this.stats.byReason[kind] ?? 0) + 1
@@ -241,6 +273,7 @@ export class Enforcer {
   /** Removes a ban (another host lifted it); resolves once applied. Throws what the commit throws. */
   async unban(target: Target): Promise<void> {
     this.replacing.get('block')?.delete(target.text)
+    this.ownExpiries.delete(target.text)
     await this.writer.del('block', target)
     this.log('info', `unban ${target.text}`)
   }
@@ -399,6 +432,29 @@ export class Enforcer {
     while (this.killing !== undefined) await this.killing
   }
 
+  /**
+   * The timeout to write for a ban of `key` (seconds, 0 = never expires): the longer of `ttlSec` and the
+   * rest of this host's own ban of it. An own ban is remembered with its new expiry.
+   */
+  private longerTtl(key: string, ttlSec: number, own: boolean): number {
+    const now = this.now()
+    const asked = ttlSec <= 0 ? Number.POSITIVE_INFINITY : now + ttlSec * 1000
+    const kept = this.ownExpiries.get(key)
+    const expires = kept !== undefined && kept > asked ? kept : asked
+    if (own) {
+      this.ownExpiries.delete(key)
+      this.ownExpiries.set(key, expires)
+      // Oldest first: drop expired ones from the front, and the oldest beyond the cap.
+      for (const [first, at] of this.ownExpiries) {
+        if (at > now && this.ownExpiries.size <= OWN_EXPIRIES_MAX) break
+        this.ownExpiries.delete(first)
+      }
+    } else if (kept !== undefined && kept <= now) {
+      this.ownExpiries.delete(key)
+    }
+    return expires === Number.POSITIVE_INFINITY ? 0 : Math.max(1, Math.ceil((expires - now) / 1000))
+  }
+
   /** Queues an address whose connections are cut; one batch of kills runs at a time. */
   private kill(address: Address): void {
     this.killQueue.push(address)
@@ -408,7 +464,9 @@ export class Enforcer {
         const batch = this.killQueue
         this.killQueue = []
         try {
-          const report = await killConnectionsBatch(batch, {conntrackMax: CONNTRACK_PER_BATCH, exec: this.exec})
+          // Most banned addresses have nothing to cut (connected.ts): then no process starts.
+          const only = await this.findConnected(batch).catch(() => undefined)
+          const report = await killConnectionsBatch(batch, {conntrackMax: CONNTRACK_PER_BATCH, exec: this.exec, ...(only === undefined ? {} : {only})})
           this.stats.killed.sockets += report.sockets
           this.stats.killed.conntrack += report.conntrack
           if (report.sockets + report.conntrack > 0) {

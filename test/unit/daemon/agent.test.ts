@@ -171,6 +171,8 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
       configPath,
       ...(exec === undefined ? {} : {exec}),
       ...(transport === undefined ? {} : {transport}),
+      // Every banned address has a connection to cut: the kill path runs as on a host with live sessions.
+      findConnected: async (addrs) => ({flows: undefined, sockets: new Set(addrs.map((addr) => addr.text))}),
       firewall: {backend, choice: {backend: 'ipset', reason: 'test'}},
       hasJournald: () => journald,
       hostFacts: new HostFacts({exec: hostExec, readText: hostSockets}),
@@ -591,6 +593,9 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
       assert.equal(status.bans.total, 1)
       assert.deepEqual(status.bans.byReason, {ssh: 1})
       assert.deepEqual(status.lastBans.map((b) => [b.target, b.reason, b.source, b.ttlSec]), [['203.0.113.40', 'ssh', 'remote host-b', 600]])
+      // Not this host's own ban: the hourly statistics do not count it.
+      assert.equal(status.bans.own, 0)
+      assert.deepEqual(await h.daemon.statistics(), {bans: 0})
       assert.ok(h.log.lines.some((l) => l.message === 'ban 203.0.113.40: ssh (remote host-b), 10m'), JSON.stringify(h.log.lines))
       assert.deepEqual(transport.published, [])
     } finally {

@@ -23,8 +23,11 @@ function setup(configure?: (c: Config) => void) {
   const facts = {own: new NetworkList([a('192.0.2.1'), a('2001:db8:1::1')]), sshPeers: new NetworkList([a('203.0.113.22')])}
   const host = recordingExec((call) => (call.program === 'ss' ? {stdout: 'ESTAB 0 0 192.0.2.1:22 203.0.113.7:1\n'} : undefined))
   const logs: Array<{level: EnforcerLogLevel; message: string}> = []
-  const enforcer = new Enforcer({backend, config, exec: host.exec, facts, log: (level, message) => logs.push({level, message}), now: () => NOW})
-  return {backend, calls: host.calls, config, enforcer, facts, logs}
+  const connected = {flows: new Set<string>(), sockets: new Set<string>()}
+  let now = NOW
+  const enforcer = new Enforcer({backend, config, exec: host.exec, facts, findConnected: async () => connected,
+    log: (level, message) => logs.push({level, message}), now: () => now})
+  return {advance: (ms: number) => (now += ms), backend, calls: host.calls, config, connected, enforcer, facts, logs}
 }
 
 const blocked = async (backend: MemoryBackend) => (await backend.list('block')).map((e) => e.target.text).sort()
@@ -97,9 +100,10 @@ test('Enforcer ban - a failed write is counted as failed, not as a ban', async (
 })
 
 test('Enforcer ban - with kill_connections the offenders\' connections are cut, in batches', async () => {
-  const {calls, enforcer} = setup((c) => {
+  const {calls, connected, enforcer} = setup((c) => {
     c.firewall.kill_connections = true
   })
+  for (const text of ['203.0.113.7', '2001:db8:5::9', '2001:db8:6::']) connected.sockets.add(text)
   await Promise.all([
     enforcer.ban({reason: 'ssh', source: 'remote', target: a('203.0.113.7')}),
     enforcer.ban({address: a('2001:db8:5::9'), reason: 'ssh', source: 'kmsg', target: parseNetwork('2001:db8:5::/64')}),
@@ -241,4 +245,54 @@ test('Enforcer ban - the counters stay bounded when every ban brings a new reaso
   assert.equal(Object.values(enforcer.stats.byReason).reduce((x, y) => x + y, 0), bans, 'every ban is counted once')
   assert.ok((enforcer.stats.byReason.other ?? 0) >= bans - MAX_REASON_KINDS)
   assert.equal(enforcer.recent().length, RECENT_BANS)
+})
+
+test('Enforcer ban - addresses without sockets or flows cost no process; conntrack runs only for those with flows', async () => {
+  const {calls, connected, enforcer} = setup((c) => {
+    c.firewall.kill_connections = true
+  })
+  await enforcer.ban({reason: 'port-scan 23/tcp', source: 'remote host-b', target: a('203.0.113.70')})
+  await enforcer.settle()
+  assert.deepEqual(calls, [], 'a remote ban of an address with no connection starts nothing')
+  connected.flows.add('203.0.113.71')
+  await enforcer.ban({reason: 'port-scan 23/tcp', source: 'remote host-b', target: a('203.0.113.71')})
+  await enforcer.settle()
+  assert.deepEqual(calls.map(line), ['conntrack -D -f ipv4 --orig-src 203.0.113.71', 'conntrack -D -f ipv4 --orig-dst 203.0.113.71'])
+})
+
+test('Enforcer ban - a shorter remote ban never shortens this host\'s own longer ban; a longer one extends it', async () => {
+  const {advance, backend, enforcer} = setup()
+  const ttlOf = async (text: string) => (await backend.list('block')).find((e) => e.target.text === text)?.ttlSec
+  assert.deepEqual(await enforcer.ban({reason: 'port-scan 23/tcp', source: 'kmsg', target: a('203.0.113.80'), ttlSec: 86_400}),
+    {result: 'banned', ttlSec: 86_400})
+  advance(60_000)
+  // The server's broadcast of a first ban: 15 minutes.
+  assert.deepEqual(await enforcer.ban({reason: 'remote', source: 'remote server', target: a('203.0.113.80'), ttlSec: 900}),
+    {result: 'banned', ttlSec: 86_340})
+  assert.equal(await ttlOf('203.0.113.80'), 86_340)
+  // A remote ban longer than what is left wins.
+  assert.deepEqual(await enforcer.ban({reason: 'remote', source: 'remote server', target: a('203.0.113.80'), ttlSec: 604_800}),
+    {result: 'banned', ttlSec: 604_800})
+  // An address this host never banned takes the remote timeout as it is, and later remote bans replace it.
+  await enforcer.ban({reason: 'remote', source: 'remote host-b', target: a('203.0.113.81'), ttlSec: 3600})
+  await enforcer.ban({reason: 'remote', source: 'remote server', target: a('203.0.113.81'), ttlSec: 900})
+  assert.equal(await ttlOf('203.0.113.81'), 900)
+  // A permanent own ban stays permanent.
+  await enforcer.ban({reason: 'manual', source: 'cli', target: a('203.0.113.82'), ttlSec: 0})
+  assert.deepEqual(await enforcer.ban({reason: 'remote', source: 'remote server', target: a('203.0.113.82'), ttlSec: 900}),
+    {result: 'banned', ttlSec: 0})
+  assert.equal(enforcer.stats.bans, 7)
+  assert.equal(enforcer.stats.ownBans, 2, 'only the bans this host decided count as its own')
+})
+
+test('Enforcer ban - an own ban that expired, or was lifted, no longer lengthens a remote ban', async () => {
+  const {advance, enforcer} = setup()
+  await enforcer.ban({reason: 'port-scan 23/tcp', source: 'kmsg', target: a('203.0.113.90'), ttlSec: 600})
+  advance(601_000)
+  assert.deepEqual(await enforcer.ban({reason: 'remote', source: 'remote server', target: a('203.0.113.90'), ttlSec: 300}),
+    {result: 'banned', ttlSec: 300})
+  await enforcer.ban({reason: 'port-scan 23/tcp', source: 'kmsg', target: a('203.0.113.91'), ttlSec: 86_400})
+  await enforcer.unban(a('203.0.113.91'))
+  assert.deepEqual(await enforcer.ban({reason: 'remote', source: 'remote server', target: a('203.0.113.91'), ttlSec: 300}),
+    {result: 'banned', ttlSec: 300})
 })

@@ -127,10 +127,10 @@ function buildNft(model: RulesetModel, opts: RenderOptions): {chains: RenderedCh
     comment: (text) => body.push(commentLine(text)),
     incomingHead() {
       add(C.in, 'iifname "lo" accept')
-      add(C.in, `ip saddr @${allow.v4} accept`)
-      add(C.in, `ip6 saddr @${allow.v6} accept`)
+      add(C.in, `ip saddr @${allow.v4} counter accept`)
+      add(C.in, `ip6 saddr @${allow.v6} counter accept`)
       add(C.in, `jump ${C.whitelist}`)
-      add(C.in, `ip saddr @${block.v4} drop`)
+      add(C.in, `ip saddr @${block.v4} counter drop`)
       for (const rule of nftBlock6Rules(opts.names)) add(C.in, rule)
       add(C.in, `jump ${C.blacklist}`)
     },

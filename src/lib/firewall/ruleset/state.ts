@@ -242,7 +242,8 @@ export function parseNftChainListing(text: string): SavedNftChain | undefined {
     pending = pending === '' ? line : `${pending} ${line}`
     if (braceDepth(pending) > 0) continue
     if (chain.spec === undefined && chain.rules.length === 0 && /^type \S+ hook /.test(pending)) chain.spec = pending
-    else chain.rules.push(pending)
+    // A rule's counter values are state, not rule: `counter packets 5 bytes 300` is the rendered `counter`.
+    else chain.rules.push(pending.replaceAll(/\bcounter packets \d+ bytes \d+/g, 'counter'))
     pending = ''
   }
   return chain

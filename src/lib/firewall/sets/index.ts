@@ -1,6 +1,8 @@
 export {isValidComment, MAX_COMMENT_BYTES} from './comment.js'
+export {parseIptablesCounters, parseNftCounters, readSetCounters, ZERO_COUNTERS} from './counters.js'
+export type {SetCounters} from './counters.js'
 export {KILL_BATCH_MAX, killConnections, killConnectionsBatch, parseDeleted} from './connections.js'
-export type {KillReport} from './connections.js'
+export type {ConnectedAddresses, KillReport} from './connections.js'
 export {
   DEFAULT_LIMITS,
   IpsetBackend,

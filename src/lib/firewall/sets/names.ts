@@ -61,9 +61,9 @@ export function ipv6Mask(prefix: number): string {
 export function nftBlock6Rules(names: Pick<KernelNames, 'block' | 'v6GroupPrefix'>): string[] {
   const sets = nftBlock6Sets(names)
   return [
-    `ip6 saddr @${sets.other} drop`,
-    ...(sets.net === undefined ? [] : [`ip6 saddr & ${ipv6Mask(sets.prefix)} == @${sets.net} drop`]),
-    `ip6 saddr @${sets.host} drop`,
+    `ip6 saddr @${sets.other} counter drop`,
+    ...(sets.net === undefined ? [] : [`ip6 saddr & ${ipv6Mask(sets.prefix)} == @${sets.net} counter drop`]),
+    `ip6 saddr @${sets.host} counter drop`,
   ]
 }
 

@@ -146,8 +146,9 @@ function endOfJsonValue(json: string, start: number): number {
   return i
 }
 
-/** What init() compares of a guard rule: family, mask, set and verdict. */
+/** What init() compares of a guard rule: family, mask, set, counter and verdict. */
 interface RuleShape {
+  counter: boolean
   family: string
   mask: string | undefined
   set: string | undefined
@@ -157,6 +158,7 @@ interface RuleShape {
 /** The shape of a rule as init() writes it (`ip6 saddr & MASK == @SET drop`). */
 function shapeOfRuleText(rule: string): RuleShape {
   return {
+    counter: / counter( |$)/.test(rule),
     family: rule.split(' ')[0]!,
     mask: / & (\S+) /.exec(rule)?.[1],
     set: /@(\S+)/.exec(rule)?.[1],
@@ -166,7 +168,7 @@ function shapeOfRuleText(rule: string): RuleShape {
 
 /** The shape of a rule of libnftables JSON (its `expr` array); unknown parts leave fields undefined. */
 function shapeOfJsonRule(expr: unknown): RuleShape {
-  const shape: RuleShape = {family: '', mask: undefined, set: undefined, verdict: undefined}
+  const shape: RuleShape = {counter: false, family: '', mask: undefined, set: undefined, verdict: undefined}
   let parts = 0
   const walk = (node: unknown): void => {
     if (Array.isArray(node)) {
@@ -181,6 +183,10 @@ function shapeOfJsonRule(expr: unknown): RuleShape {
 
     if (typeof node !== 'object' || node === null) return
     for (const [key, value] of Object.entries(node)) {
+      if (key === 'counter') {
+        shape.counter = true
+        continue
+      }
       parts++
       if (key === 'accept' || key === 'drop') shape.verdict = key
       else if (key === 'payload' && typeof value === 'object' && value !== null) shape.family = String((value as {protocol?: unknown}).protocol)
@@ -192,7 +198,7 @@ function shapeOfJsonRule(expr: unknown): RuleShape {
   }
 
   walk(expr)
-  // A rule with more in it (a counter, a log) is not one of ours.
+  // A rule with more in it (a log, a limit) is not one of ours.
   if (parts > 8) shape.verdict = undefined
   return shape
 }
@@ -202,7 +208,7 @@ function sameRules(listed: RuleShape[], wanted: string[]): boolean {
   return listed.length === wanted.length && wanted.every((rule, i) => {
     const a = shapeOfRuleText(rule)
     const b = listed[i]!
-    return a.family === b.family && a.mask === b.mask && a.set === b.set && a.verdict === b.verdict
+    return a.counter === b.counter && a.family === b.family && a.mask === b.mask && a.set === b.set && a.verdict === b.verdict
   })
 }
 
@@ -280,9 +286,9 @@ export class NftBackend implements FirewallBackend {
     const migration = moves.length > 0 ? await this.migrationStatements(moves) : []
     if (migration.length > 0) report.migrated.push(...moves)
     const guardRules = rulesetIn ? [] : [
-      `ip saddr @${this.names.allow.v4} accept`,
-      `ip6 saddr @${this.names.allow.v6} accept`,
-      `ip saddr @${this.names.block.v4} drop`,
+      `ip saddr @${this.names.allow.v4} counter accept`,
+      `ip6 saddr @${this.names.allow.v6} counter accept`,
+      `ip saddr @${this.names.block.v4} counter drop`,
       ...nftBlock6Rules(this.names),
     ]
     // Every single command runs init(): where the sets and the guard chain are as they should be (all
@@ -302,7 +308,8 @@ export class NftBackend implements FirewallBackend {
       `add chain ${t} ${chain} { ${NFT_GUARD_CHAIN_SPEC} }`,
       `flush chain ${t} ${chain}`,
       // While the ruleset's diswall-in exists it does this in the order of DESIGN.md (whitelist.d
-      // before the block set): the guard, which runs first, stays empty then.
+      // before the block set): the guard, which runs first, stays empty then. The counters feed the
+      // hourly statistics (counters.ts).
       ...guardRules.map((rule) => `add rule ${t} ${chain} ${rule}`),
       // A ruleset applied by an older release finds IPv6 bans in the interval set alone: the rules of
       // the new sets go right after that one, in the same transaction that moves the bans.
@@ -375,12 +382,15 @@ export class NftBackend implements FirewallBackend {
    */
   private async rulesetInFixes(): Promise<string[]> {
     const {stdout} = await this.exec('nft', ['-a', 'list', 'chain', 'inet', this.names.table, RULESET_CHAINS.in])
-    const listed = stdout.split('\n').map((line) => line.trim())
+    // Rules are compared without their counter: listed ones show its values (`counter packets 3 bytes
+    // 180`), and a ruleset of an older release has none.
+    const bare = (rule: string): string => rule.replace(/ counter( packets \d+ bytes \d+)?/, '')
+    const listed = stdout.split('\n').map((line) => bare(line.trim()))
     const [first, ...rest] = nftBlock6Rules(this.names)
-    const anchor = listed.find((line) => line.startsWith(`${first} # handle `))
+    const anchor = listed.find((line) => line.startsWith(`${bare(first!)} # handle `))
     if (anchor === undefined) return []
-    const handle = anchor.slice(`${first} # handle `.length)
-    const missing = rest.filter((rule) => !listed.some((line) => line.startsWith(`${rule} # handle `)))
+    const handle = anchor.slice(`${bare(first!)} # handle `.length)
+    const missing = rest.filter((rule) => !listed.some((line) => line.startsWith(`${bare(rule)} # handle `)))
     // Each goes right after the anchor, so the last added comes first: add them in reverse.
     return missing.reverse().map((rule) => `add rule ${this.table()} ${RULESET_CHAINS.in} position ${handle} ${rule}`)
   }

@@ -344,7 +344,7 @@ test('apply - nftables: init, list the ruleset chains, one nft -f, then local.d'
   const inDiff = report.diff.chains.find((c) => c.chain === 'diswall-in')!
   assert.equal(inDiff.exists, true)
   assert.deepEqual(inDiff.removed, ['tcp dport { 22, 80 } accept', 'log prefix "a { b"'])
-  assert.equal(inDiff.added[0], 'ip saddr @diswall-wl accept')
+  assert.equal(inDiff.added[0], 'ip saddr @diswall-wl counter accept')
   // No guard chain in this kernel: nothing to report for it.
   assert.equal(report.diff.chains.some((c) => c.chain === 'diswall-sets'), false)
 })
@@ -352,10 +352,10 @@ test('apply - nftables: init, list the ruleset chains, one nft -f, then local.d'
 const NFT_GUARD_LISTING = `table inet diswall {
 	chain diswall-sets {
 		type filter hook input priority filter - 10; policy accept;
-		ip saddr @diswall-wl accept
-		ip6 saddr @diswall-wl6 accept
-		ip saddr @diswall-bl drop
-		ip6 saddr @diswall-bl6 drop
+		ip saddr @diswall-wl counter accept
+		ip6 saddr @diswall-wl6 counter accept
+		ip saddr @diswall-bl counter drop
+		ip6 saddr @diswall-bl6 counter drop
 	}
 }
 `
@@ -372,7 +372,7 @@ test('apply - nftables: the guard chain is saved and its rules reported as remov
     'nft list chain inet diswall diswall-sets',
     'nft -f -',
   ])
-  const guardRules = ['ip saddr @diswall-wl accept', 'ip6 saddr @diswall-wl6 accept', 'ip saddr @diswall-bl drop', 'ip6 saddr @diswall-bl6 drop']
+  const guardRules = ['ip saddr @diswall-wl counter accept', 'ip6 saddr @diswall-wl6 counter accept', 'ip saddr @diswall-bl counter drop', 'ip6 saddr @diswall-bl6 counter drop']
   assert.deepEqual(report.previous, {
     backend: 'nftables',
     chains: [
@@ -407,10 +407,10 @@ delete chain inet diswall diswall-in
 delete chain inet diswall diswall-out
 delete chain inet diswall diswall-whitelist
 delete chain inet diswall diswall-blacklist
-add rule inet diswall diswall-sets ip saddr @diswall-wl accept
-add rule inet diswall diswall-sets ip6 saddr @diswall-wl6 accept
-add rule inet diswall diswall-sets ip saddr @diswall-bl drop
-add rule inet diswall diswall-sets ip6 saddr @diswall-bl6 drop
+add rule inet diswall diswall-sets ip saddr @diswall-wl counter accept
+add rule inet diswall diswall-sets ip6 saddr @diswall-wl6 counter accept
+add rule inet diswall diswall-sets ip saddr @diswall-bl counter drop
+add rule inet diswall diswall-sets ip6 saddr @diswall-bl6 counter drop
 `)
 
   // An empty guard chain (the ruleset is loaded already) is no difference.
@@ -583,6 +583,9 @@ test('state - parseNftChainListing reads the hook spec and joins rules nft print
   })
   assert.deepEqual(parseNftChainListing('table inet diswall {\n\tchain diswall-whitelist {\n\t\tip saddr 198.51.100.7 accept\n\t}\n}\n'),
     {name: 'diswall-whitelist', rules: ['ip saddr 198.51.100.7 accept']})
+  // Counter values are state: the rule reads as rendered, so a diff does not change with traffic.
+  assert.deepEqual(parseNftChainListing('table inet diswall {\n\tchain diswall-in {\n\t\tip saddr @diswall-bl counter packets 12 bytes 720 drop\n\t}\n}\n'),
+    {name: 'diswall-in', rules: ['ip saddr @diswall-bl counter drop']})
   assert.equal(parseNftChainListing(''), undefined)
 })
 

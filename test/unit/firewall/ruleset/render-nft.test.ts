@@ -71,13 +71,13 @@ flush chain inet diswall diswall-blacklist
 add chain inet diswall diswall-sets { type filter hook input priority filter - 10; policy accept; }
 flush chain inet diswall diswall-sets
 add rule inet diswall diswall-in iifname "lo" accept
-add rule inet diswall diswall-in ip saddr @diswall-wl accept
-add rule inet diswall diswall-in ip6 saddr @diswall-wl6 accept
+add rule inet diswall diswall-in ip saddr @diswall-wl counter accept
+add rule inet diswall diswall-in ip6 saddr @diswall-wl6 counter accept
 add rule inet diswall diswall-in jump diswall-whitelist
-add rule inet diswall diswall-in ip saddr @diswall-bl drop
-add rule inet diswall diswall-in ip6 saddr @diswall-bl6 drop
-add rule inet diswall diswall-in ip6 saddr & ffff:ffff:ffff:ffff:: == @diswall-bl6-net64 drop
-add rule inet diswall diswall-in ip6 saddr @diswall-bl6-addr drop
+add rule inet diswall diswall-in ip saddr @diswall-bl counter drop
+add rule inet diswall diswall-in ip6 saddr @diswall-bl6 counter drop
+add rule inet diswall diswall-in ip6 saddr & ffff:ffff:ffff:ffff:: == @diswall-bl6-net64 counter drop
+add rule inet diswall diswall-in ip6 saddr @diswall-bl6-addr counter drop
 add rule inet diswall diswall-in jump diswall-blacklist
 # /fw/incoming.d/10-ssh
 add rule inet diswall diswall-in ip saddr 198.51.100.7 tcp dport 22 accept
@@ -112,18 +112,18 @@ test('render-nft - table and set names come from the kernel names of the config'
   const names = kernelNames({firewall: {nft_table: 'fw'}, ipset_black_list: 'bans', ipset_white_list: 'friends'})
   const script = renderNft(model(), {logPrefix: 'x', names})
   assert.match(script, /^add table inet fw$/m)
-  assert.match(script, /^add rule inet fw diswall-in ip6 saddr @friends6 accept$/m)
-  assert.match(script, /^add rule inet fw diswall-in ip saddr @bans drop$/m)
-  assert.match(script, /^add rule inet fw diswall-in ip6 saddr @bans6-addr drop$/m)
+  assert.match(script, /^add rule inet fw diswall-in ip6 saddr @friends6 counter accept$/m)
+  assert.match(script, /^add rule inet fw diswall-in ip saddr @bans counter drop$/m)
+  assert.match(script, /^add rule inet fw diswall-in ip6 saddr @bans6-addr counter drop$/m)
 })
 
 test('render-nft - IPv6 bans of the group prefix are found by the masked source in a plain set', () => {
   for (const [prefix, mask] of [[64, 'ffff:ffff:ffff:ffff::'], [56, 'ffff:ffff:ffff:ff00::'], [33, 'ffff:ffff:8000::'], [112, 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:0']] as const) {
     const names = kernelNames({detect: {ipv6_group_prefix: prefix}, firewall: {nft_table: 'fw'}, ipset_black_list: 'bans', ipset_white_list: 'friends'})
     assert.deepEqual(chain(model(), 'diswall-in', {logPrefix: 'x', names}).slice(5, 8), [
-      'ip6 saddr @bans6 drop',
-      `ip6 saddr & ${mask} == @bans6-net${prefix} drop`,
-      'ip6 saddr @bans6-addr drop',
+      'ip6 saddr @bans6 counter drop',
+      `ip6 saddr & ${mask} == @bans6-net${prefix} counter drop`,
+      'ip6 saddr @bans6-addr counter drop',
     ])
   }
 

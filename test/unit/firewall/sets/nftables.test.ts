@@ -39,12 +39,12 @@ const INIT_HEAD = [
 
 const INIT_SCRIPT = [
   ...INIT_HEAD,
-  'add rule inet diswall diswall-sets ip saddr @diswall-wl accept',
-  'add rule inet diswall diswall-sets ip6 saddr @diswall-wl6 accept',
-  'add rule inet diswall diswall-sets ip saddr @diswall-bl drop',
-  'add rule inet diswall diswall-sets ip6 saddr @diswall-bl6 drop',
-  'add rule inet diswall diswall-sets ip6 saddr & ffff:ffff:ffff:ffff:: == @diswall-bl6-net64 drop',
-  'add rule inet diswall diswall-sets ip6 saddr @diswall-bl6-addr drop',
+  'add rule inet diswall diswall-sets ip saddr @diswall-wl counter accept',
+  'add rule inet diswall diswall-sets ip6 saddr @diswall-wl6 counter accept',
+  'add rule inet diswall diswall-sets ip saddr @diswall-bl counter drop',
+  'add rule inet diswall diswall-sets ip6 saddr @diswall-bl6 counter drop',
+  'add rule inet diswall diswall-sets ip6 saddr & ffff:ffff:ffff:ffff:: == @diswall-bl6-net64 counter drop',
+  'add rule inet diswall diswall-sets ip6 saddr @diswall-bl6-addr counter drop',
   '',
 ].join('\n')
 
@@ -208,12 +208,12 @@ test('nftables - init uses the configured table, names and block timeout', async
     'add set inet fw wl6 { type ipv6_addr; flags interval, timeout; }',
     'add chain inet fw guard { type filter hook input priority filter - 10; policy accept; }',
     'flush chain inet fw guard',
-    'add rule inet fw guard ip saddr @wl accept',
-    'add rule inet fw guard ip6 saddr @wl6 accept',
-    'add rule inet fw guard ip saddr @bl drop',
-    'add rule inet fw guard ip6 saddr @bl6 drop',
-    'add rule inet fw guard ip6 saddr & ffff:ffff:ffff:ff00:: == @bl6-net56 drop',
-    'add rule inet fw guard ip6 saddr @bl6-addr drop',
+    'add rule inet fw guard ip saddr @wl counter accept',
+    'add rule inet fw guard ip6 saddr @wl6 counter accept',
+    'add rule inet fw guard ip saddr @bl counter drop',
+    'add rule inet fw guard ip6 saddr @bl6 counter drop',
+    'add rule inet fw guard ip6 saddr & ffff:ffff:ffff:ff00:: == @bl6-net56 counter drop',
+    'add rule inet fw guard ip6 saddr @bl6-addr counter drop',
     '',
   ])
 })
@@ -799,8 +799,8 @@ test('nftables - init moves the IPv6 bans of an old interval set, with their rem
   assert.ok(at < script.indexOf(`flush chain ${T} diswall-sets`))
   // The ruleset of the older release finds the moved bans right after its interval-set rule.
   assert.deepEqual(script.slice(-3), [
-    `add rule ${T} diswall-in position 13 ip6 saddr @diswall-bl6-addr drop`,
-    `add rule ${T} diswall-in position 13 ip6 saddr & ffff:ffff:ffff:ffff:: == @diswall-bl6-net64 drop`,
+    `add rule ${T} diswall-in position 13 ip6 saddr @diswall-bl6-addr counter drop`,
+    `add rule ${T} diswall-in position 13 ip6 saddr & ffff:ffff:ffff:ffff:: == @diswall-bl6-net64 counter drop`,
     '',
   ])
 })
@@ -811,11 +811,11 @@ test('nftables - init on the new layout lists no set and touches no ruleset chai
   assert.deepEqual(calls.map(line), ['nft -t -j list ruleset inet', 'nft -f -'])
 })
 
-/** A rule of the guard chain as `nft -j` prints it: `FAMILY saddr [& MASK] == @SET VERDICT`. */
+/** A rule of the guard chain as `nft -j` prints it: `FAMILY saddr [& MASK] == @SET counter VERDICT`. */
 function guardRuleJson(family: 'ip' | 'ip6', set: string, verdict: 'accept' | 'drop', mask?: string, handle = 1) {
   const payload = {payload: {field: 'saddr', protocol: family}}
   return {rule: {chain: 'diswall-sets', expr: [{match: {left: mask === undefined ? payload : {'&': [payload, mask]}, op: '==', right: `@${set}`}},
-    {[verdict]: null}], family: 'inet', handle, table: 'diswall'}}
+    {counter: {bytes: 180, packets: 3}}, {[verdict]: null}], family: 'inet', handle, table: 'diswall'}}
 }
 
 /** The guard chain as init() leaves it without a ruleset. */
