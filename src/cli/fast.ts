@@ -10,9 +10,10 @@ import {format} from 'node:util'
 import {isRoot} from '../lib/system/index.js'
 import {jsonRequested} from './io.js'
 import type {CommandIo} from './io.js'
+import type {AllowAddFlags, BlockAddFlags, ListDelFlags} from './lists.js'
+import type * as Lists from './lists.js'
 import {parseFast} from './parse.js'
 import type {FastParse} from './parse.js'
-import type {AllowAddFlags, BlockAddFlags, ListDelFlags} from './lists.js'
 import {ALLOW_ADD, ALLOW_DEL, BLOCK_ADD, BLOCK_DEL, LIST, STATUS, WHY} from './spec.js'
 import type {CommandSpec} from './spec.js'
 
@@ -25,7 +26,7 @@ interface FastCommand {
 }
 
 // Each command loads only its own body: `status` does not load the firewall, `block add` not the daemon.
-const lists = (): Promise<typeof import('./lists.js')> => import('./lists.js')
+const lists = (): Promise<typeof Lists> => import('./lists.js')
 const blockDel: FastCommand = {run: async (io, p) => (await lists()).runListDel(io, 'block', p.argv, p.flags as unknown as ListDelFlags), spec: BLOCK_DEL}
 const allowDel: FastCommand = {run: async (io, p) => (await lists()).runListDel(io, 'allow', p.argv, p.flags as unknown as ListDelFlags), spec: ALLOW_DEL}
 const blockList: FastCommand = {run: async (io, p) => (await lists()).runList(io, 'block', p.flags as {config: string}), spec: LIST}

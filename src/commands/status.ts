@@ -1,6 +1,6 @@
 import {DiswallCommand, oclifFlags} from '../base-command.js'
-import {runStatus} from '../cli/status.js'
 import {STATUS} from '../cli/spec.js'
+import {runStatus} from '../cli/status.js'
 import type {DaemonStatus} from '../lib/daemon/index.js'
 
 export default class Status extends DiswallCommand<DaemonStatus> {

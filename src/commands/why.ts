@@ -1,6 +1,6 @@
 import {DiswallCommand, oclifArg, oclifFlags} from '../base-command.js'
-import {runWhy} from '../cli/why.js'
 import {WHY} from '../cli/spec.js'
+import {runWhy} from '../cli/why.js'
 import type {WhyReport} from '../lib/install/index.js'
 
 export default class Why extends DiswallCommand<WhyReport> {

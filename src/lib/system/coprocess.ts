@@ -6,8 +6,8 @@
 
 import type { DiswallError} from '../errors.js'
 import {CommandFailedError, MissingDependencyError} from '../errors.js'
-import {execaModule} from './execa-lazy.js'
 import {netnsPrefix} from './exec.js'
+import {execaModule} from './execa-lazy.js'
 
 /** How a coprocess ended. */
 export interface CoprocessExit {

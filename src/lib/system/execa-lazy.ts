@@ -5,9 +5,11 @@
  * signatures) where Node can require an ES module (20.19+, 22.12+); on an older Node it is imported
  * with this module, as before.
  */
+import type * as Execa from 'execa'
 import {createRequire} from 'node:module'
 
-type ExecaModule = typeof import('execa')
+
+type ExecaModule = typeof Execa
 
 const eager: ExecaModule | undefined = process.features.require_module ? undefined : await import('execa')
 let loaded: ExecaModule | undefined = eager
