@@ -1,8 +1,9 @@
 import {Args, Command, Errors, Flags, ux} from '@oclif/core'
 import type {Interfaces} from '@oclif/core'
 
-import {readConfig, renderListChange, reportShare, withListProgress} from './cli/io.js'
+import {readConfig, renderListChange, withListProgress} from './cli/io.js'
 import type {CommandIo, ListChangeWords} from './cli/io.js'
+import {reportShare} from './cli/lists.js'
 import {CONFIG_FLAG, LIST_FILE_FLAG} from './cli/spec.js'
 import type {ArgSpec, FlagSpec} from './cli/spec.js'
 import type {Config} from './lib/config/index.js'

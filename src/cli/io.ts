@@ -4,8 +4,7 @@
  */
 import {loadConfig} from '../lib/config/index.js'
 import type {Config} from '../lib/config/index.js'
-import {describeShare} from '../lib/ops/lists.js'
-import type {ListChangeResult, ListStep, ShareReport} from '../lib/ops/lists.js'
+import type {ListChangeResult, ListStep} from '../lib/ops/lists.js'
 
 /** Where a command prints: stdout lines for people, warnings (stderr and the envelope), --json. */
 export interface CommandIo {
@@ -49,17 +48,6 @@ export async function readConfig(io: CommandIo, path: string): Promise<Config> {
   const {config, warnings} = await loadConfig(path)
   for (const w of warnings) io.warn(w)
   return config
-}
-
-/**
- * Says what became of sharing a list change over NATS: a line when it was published; a warning and
- * exit code 8 (E_NOT_SHARED) when the server could not be reached (the local change stays).
- */
-export function reportShare(io: CommandIo, report: ShareReport): void {
-  const {exitCode, message, warning} = describeShare(report)
-  if (message !== undefined) io.log(message)
-  if (warning !== undefined) io.warn(warning)
-  if (exitCode !== undefined) process.exitCode = exitCode
 }
 
 /**

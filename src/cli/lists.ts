@@ -5,10 +5,10 @@
  */
 import {openFirewall} from '../lib/firewall/sets/index.js'
 import {formatDuration} from '../lib/net/index.js'
-import {allowAdd, blockAdd, checkListGiven, listDel, listEntries, listInputs, readListFile, shareListChange} from '../lib/ops/lists.js'
-import type {ListItem, SharedListChangeResult} from '../lib/ops/lists.js'
+import {allowAdd, blockAdd, checkListGiven, describeShare, listDel, listEntries, listInputs, readListFile, shareListChange} from '../lib/ops/lists.js'
+import type {ListItem, SharedListChangeResult, ShareReport} from '../lib/ops/lists.js'
 import type {CommandIo} from './io.js'
-import {readConfig, renderListChange, reportShare, withListProgress} from './io.js'
+import {readConfig, renderListChange, withListProgress} from './io.js'
 
 /** Flags of `block add`. */
 export interface BlockAddFlags {
@@ -43,6 +43,17 @@ export interface ListResult {
   backend: string
   count: number
   entries: ListItem[]
+}
+
+/**
+ * Says what became of sharing a list change over NATS: a line when it was published; a warning and
+ * exit code 8 (E_NOT_SHARED) when the server could not be reached (the local change stays).
+ */
+export function reportShare(io: CommandIo, report: ShareReport): void {
+  const {exitCode, message, warning} = describeShare(report)
+  if (message !== undefined) io.log(message)
+  if (warning !== undefined) io.warn(warning)
+  if (exitCode !== undefined) process.exitCode = exitCode
 }
 
 /** `block add ADDR… [--file FILE]`. */

@@ -1,6 +1,6 @@
 /** The body of `status`, for oclif (src/commands/status.ts) and the fast path of bin/run.js. */
-import type {DaemonStatus} from '../lib/daemon/index.js'
-import {queryDaemon} from '../lib/daemon/index.js'
+import {queryDaemon} from '../lib/daemon/status.js'
+import type {DaemonStatus} from '../lib/daemon/status.js'
 import {formatDuration} from '../lib/net/index.js'
 import type {CommandIo} from './io.js'
 import {readConfig} from './io.js'
