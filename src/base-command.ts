@@ -1,24 +1,21 @@
 import {Args, Command, Errors, Flags, ux} from '@oclif/core'
 import type {Interfaces} from '@oclif/core'
 
-import {readConfig, renderListChange, withListProgress} from './cli/io.js'
-import type {CommandIo, ListChangeWords} from './cli/io.js'
+import {errorEnvelope, fromOclif, readConfig, renderListChange, withListProgress} from './cli/io.js'
+import type {CommandIo, JsonEnvelope, ListChangeWords} from './cli/io.js'
 import {reportShare} from './cli/lists.js'
 import {CONFIG_FLAG, LIST_FILE_FLAG} from './cli/spec.js'
 import type {ArgSpec, FlagSpec} from './cli/spec.js'
 import type {Config} from './lib/config/index.js'
-import {asDiswallError, DiswallError, ExitCode, InvalidValueError, NotRootError} from './lib/errors.js'
+import type { DiswallError} from './lib/errors.js'
+import {InvalidValueError, NotRootError} from './lib/errors.js'
 import {formatDuration, parseDurationSec} from './lib/net/index.js'
 import type {ListChangeResult, ListStep, ShareReport} from './lib/ops/lists.js'
 import {isRoot} from './lib/system/index.js'
 
-export {jsonRequested} from './cli/io.js'
+export {errorEnvelope, fromOclif, jsonRequested} from './cli/io.js'
+export type {JsonEnvelope} from './cli/io.js'
 export type {ListChangeWords} from './cli/io.js'
-
-/** What every command prints on stdout with --json (or DISWALL_CONTENT_TYPE=json). */
-export type JsonEnvelope<T> =
-  | {ok: false; error: {code: string; hint?: string; message: string}; warnings: string[]}
-  | {ok: true; result: T; warnings: string[]}
 
 /** `-c/--config FILE`, shared by every command that reads the config. */
 export const configFlag = Flags.string({...oclifOptions(CONFIG_FLAG), default: CONFIG_FLAG.default as string, env: CONFIG_FLAG.env})
@@ -180,12 +177,6 @@ export abstract class DiswallCommand<T extends object> extends Command {
   }
 }
 
-/** The --json envelope of an error. */
-export function errorEnvelope(e: DiswallError, warnings: string[] = []): JsonEnvelope<never> {
-  const {code, hint, message} = e
-  return {error: {code, hint, message}, ok: false, warnings}
-}
-
 /**
  * An error as people read it on stderr: the message, its code, and the hint as "Try this:". Lines are
  * never wrapped (oclif wraps at the terminal width, or 80 columns in a pipe), so a `file:line` in the
@@ -207,26 +198,6 @@ export function reportError(err: unknown, json: boolean): number {
   if (json) ux.stdout(ux.colorizeJson(errorEnvelope(e), {pretty: true}))
   else process.stderr.write(renderErrorText(e))
   return e.exitCode
-}
-
-/** How oclif 4 rewrites the message of an error thrown by a flag's parse function. */
-const OCLIF_FLAG_PARSE_MESSAGE = /^Parsing --(\S+) \n\t([\s\S]*)\nSee more help with --help$/
-
-/**
- * oclif's own parse errors (unknown flag, missing argument) keep exit 2 and become E_USAGE. A DiswallError
- * from a flag's parse function (durationFlag) keeps its code and hint, with the flag in front of its message.
- */
-export function fromOclif(err: unknown): DiswallError {
-  if (err instanceof DiswallError) {
-    const wrapped = OCLIF_FLAG_PARSE_MESSAGE.exec(err.message)
-    if (wrapped) err.message = `--${wrapped[1]}: ${wrapped[2]}`
-    return err
-  }
-  const oclif = (err as {oclif?: {exit?: number}} | undefined)?.oclif
-  if (err instanceof Error && oclif?.exit === ExitCode.USAGE) {
-    return new DiswallError(err.message, 'E_USAGE', ExitCode.USAGE, 'See --help for the flags and arguments.')
-  }
-  return asDiswallError(err)
 }
 
 /** A single-letter flag name as oclif types it. */

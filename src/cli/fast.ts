@@ -8,7 +8,7 @@
 import {format} from 'node:util'
 
 import {isRoot} from '../lib/system/index.js'
-import {jsonRequested} from './io.js'
+import {errorEnvelope, fromOclif, jsonRequested} from './io.js'
 import type {CommandIo} from './io.js'
 import type {AllowAddFlags, BlockAddFlags, ListDelFlags} from './lists.js'
 import type * as Lists from './lists.js'
@@ -85,12 +85,15 @@ export async function runFast(argv: readonly string[], env: NodeJS.ProcessEnv = 
     const result = await found.command.run(io, parsed)
     if (result && json) await printJson({ok: true, result, warnings})
   } catch (error) {
-    // The error path may load oclif: the text of an error is rendered as the commands render it.
-    const {errorEnvelope, fromOclif, renderErrorText} = await import('../base-command.js')
     const e = fromOclif(error)
     process.exitCode = e.exitCode
-    if (json) await printJson(errorEnvelope(e, warnings))
-    else process.stderr.write(renderErrorText(e))
+    if (json) {
+      await printJson(errorEnvelope(e, warnings))
+    } else {
+      // The text of an error loads oclif: it is coloured as the commands colour it.
+      const {renderErrorText} = await import('../base-command.js')
+      process.stderr.write(renderErrorText(e))
+    }
   }
 
   return true

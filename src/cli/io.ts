@@ -4,7 +4,13 @@
  */
 import {loadConfig} from '../lib/config/index.js'
 import type {Config} from '../lib/config/index.js'
+import {asDiswallError, DiswallError, ExitCode} from '../lib/errors.js'
 import type {ListChangeResult, ListStep} from '../lib/ops/lists.js'
+
+/** What every command prints on stdout with --json (or DISWALL_CONTENT_TYPE=json). */
+export type JsonEnvelope<T> =
+  | {ok: false; error: {code: string; hint?: string; message: string}; warnings: string[]}
+  | {ok: true; result: T; warnings: string[]}
 
 /** Where a command prints: stdout lines for people, warnings (stderr and the envelope), --json. */
 export interface CommandIo {
@@ -91,4 +97,30 @@ export function renderListChange(io: CommandIo, result: ListChangeResult, words:
     const refused = result.refused > 0 ? `, refused ${result.refused}` : ''
     io.log(`${done}, unchanged ${result.unchanged}${refused} (${result.backend})${suffix}`)
   }
+}
+
+/** The --json envelope of an error. */
+export function errorEnvelope(e: DiswallError, warnings: string[] = []): JsonEnvelope<never> {
+  const {code, hint, message} = e
+  return {error: {code, hint, message}, ok: false, warnings}
+}
+
+/** How oclif 4 rewrites the message of an error thrown by a flag's parse function. */
+const OCLIF_FLAG_PARSE_MESSAGE = /^Parsing --(\S+) \n\t([\s\S]*)\nSee more help with --help$/
+
+/**
+ * oclif's own parse errors (unknown flag, missing argument) keep exit 2 and become E_USAGE. A DiswallError
+ * from a flag's parse function (durationFlag) keeps its code and hint, with the flag in front of its message.
+ */
+export function fromOclif(err: unknown): DiswallError {
+  if (err instanceof DiswallError) {
+    const wrapped = OCLIF_FLAG_PARSE_MESSAGE.exec(err.message)
+    if (wrapped) err.message = `--${wrapped[1]}: ${wrapped[2]}`
+    return err
+  }
+  const oclif = (err as {oclif?: {exit?: number}} | undefined)?.oclif
+  if (err instanceof Error && oclif?.exit === ExitCode.USAGE) {
+    return new DiswallError(err.message, 'E_USAGE', ExitCode.USAGE, 'See --help for the flags and arguments.')
+  }
+  return asDiswallError(err)
 }

@@ -109,7 +109,7 @@ describe('the fast path of bin/run.js', {skip}, () => {
     }
   })
 
-  test('fast path - a run of block add loads neither @oclif/core nor execa (oclif\'s own run does load it)', withFakeHost(async (host) => {
+  test('fast path - block add, and status --json failing, load neither @oclif/core nor execa (oclif\'s own run does)', withFakeHost(async (host) => {
     const dir = await mkdtemp(join(tmpdir(), 'diswall-fast-'))
     try {
       // A loader hook that names every package module that is resolved (ES modules and the CommonJS
@@ -140,6 +140,12 @@ describe('the fast path of bin/run.js', {skip}, () => {
       const loaded = out.stderr.split('\n').filter((l) => l.startsWith('LOADED '))
       assert.ok(loaded.length > 0, 'the hook saw no package at all')
       assert.deepEqual(loaded.filter((l) => /@oclif\/core|execa|listr2|chalk/.test(l)), [])
+
+      // An error with --json (no daemon: exit 4) stays on the fast path too.
+      const status = await host.run(['status', '--json', '--socket', join(dir, 'none.sock')], {NODE_OPTIONS: `--import ${register}`})
+      assert.equal(status.code, 4, status.stderr)
+      assert.equal(JSON.parse(status.stdout).error.code, 'E_DAEMON_NOT_RUNNING')
+      assert.deepEqual(status.stderr.split('\n').filter((l) => /^LOADED .*(@oclif\/core|execa)/.test(l)), [])
     } finally {
       await rm(dir, {force: true, recursive: true})
     }
