@@ -11,7 +11,14 @@ import {createRequire} from 'node:module'
 
 type ExecaModule = typeof Execa
 
-const eager: ExecaModule | undefined = process.features.require_module ? undefined : await import('execa')
+/**
+ * Imported with this module where require() cannot load it: an older Node, and a process that runs
+ * under tsx (the sources in tests, bench/, bin/dev.js), whose require hook resolves execa's own
+ * imports with the "require" condition that some of them (unicorn-magic) do not export.
+ */
+const requireFails = !process.features.require_module || import.meta.url.endsWith('.ts')
+  || [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((arg) => arg.includes('tsx'))
+const eager: ExecaModule | undefined = requireFails ? await import('execa') : undefined
 let loaded: ExecaModule | undefined = eager
 
 /** The execa module, loaded at the first call. */
