@@ -1,9 +1,14 @@
 #!/usr/bin/env node
-// First, before oclif loads: when the command is the daemon, V8 young generation is held at its start size (src/lib/daemon/heap.ts).
+// First, before anything else loads: when the command is the daemon, V8 young generation is held at its
+// start size (src/lib/daemon/heap.ts).
 import '../dist/lib/daemon/start-flags.js'
-import {execute} from '@oclif/core'
+import module from 'node:module'
 
-import {legacyHint, translateLegacyArgv} from '../dist/lib/legacy-argv.js'
+// Node 22.1+ keeps the compiled code of diswall and its packages on disk between runs; older Node
+// lacks the function and compiles as before.
+module.enableCompileCache?.()
+
+const {legacyHint, translateLegacyArgv} = await import('../dist/lib/legacy-argv.js')
 
 const argv = process.argv.slice(2)
 const {args, unavailable} = translateLegacyArgv(argv)
@@ -17,5 +22,11 @@ if (unavailable.length > 0) {
     ExitCode.USAGE, legacyHint(flag) ?? 'Run "diswall --help" to see the commands this version has.')
   process.exitCode = reportError(error, jsonRequested(argv))
 } else {
-  await execute({args, dir: import.meta.url})
+  // The commands scripts run in loops (block/allow add|del|list, status, why) start without oclif;
+  // anything else, and whatever the fast path does not take plainly (--help, errors of usage), runs in oclif.
+  const {runFast} = await import('../dist/cli/fast.js')
+  if (!(await runFast(args))) {
+    const {execute} = await import('@oclif/core')
+    await execute({args, dir: import.meta.url})
+  }
 }

@@ -1,26 +1,24 @@
-import {Command, Errors, Flags, ux} from '@oclif/core'
+import {Args, Command, Errors, Flags, ux} from '@oclif/core'
+import type {Interfaces} from '@oclif/core'
 
-import {DEFAULT_CONFIG_PATH, loadConfig} from './lib/config/index.js'
+import {errorEnvelope, fromOclif, readConfig, renderListChange, withListProgress} from './cli/io.js'
+import type {CommandIo, JsonEnvelope, ListChangeWords} from './cli/io.js'
+import {reportShare} from './cli/lists.js'
+import {CONFIG_FLAG, LIST_FILE_FLAG} from './cli/spec.js'
+import type {ArgSpec, FlagSpec} from './cli/spec.js'
 import type {Config} from './lib/config/index.js'
-import {asDiswallError, DiswallError, ExitCode, InvalidValueError, NotRootError} from './lib/errors.js'
+import type { DiswallError} from './lib/errors.js'
+import {InvalidValueError, NotRootError} from './lib/errors.js'
 import {formatDuration, parseDurationSec} from './lib/net/index.js'
-import {describeShare} from './lib/ops/lists.js'
 import type {ListChangeResult, ListStep, ShareReport} from './lib/ops/lists.js'
 import {isRoot} from './lib/system/index.js'
 
-/** What every command prints on stdout with --json (or DISWALL_CONTENT_TYPE=json). */
-export type JsonEnvelope<T> =
-  | {ok: false; error: {code: string; hint?: string; message: string}; warnings: string[]}
-  | {ok: true; result: T; warnings: string[]}
+export {errorEnvelope, fromOclif, jsonRequested} from './cli/io.js'
+export type {JsonEnvelope} from './cli/io.js'
+export type {ListChangeWords} from './cli/io.js'
 
 /** `-c/--config FILE`, shared by every command that reads the config. */
-export const configFlag = Flags.string({
-  char: 'c',
-  default: DEFAULT_CONFIG_PATH,
-  description: 'Path of the diswall config file.',
-  env: 'DISWALL_CONFIG',
-  helpValue: 'FILE',
-})
+export const configFlag = Flags.string({...oclifOptions(CONFIG_FLAG), default: CONFIG_FLAG.default as string, env: CONFIG_FLAG.env})
 
 /** `--dir DIR`, the firewall directory of every `firewall` command; `[firewall] dir` by default. */
 export const dirFlag = Flags.string({
@@ -32,26 +30,7 @@ export const dirFlag = Flags.string({
  * `--file FILE` of `allow|block add|del`: the entries of a list file, one per line ("-" = stdin),
  * besides or instead of the arguments.
  */
-export const listFileFlag = Flags.string({
-  description: 'Read the entries from FILE, one per line: an address (or network), optionally followed by a comment ("ADDR # comment" or "ADDR comment"); blank lines and lines starting with # are skipped. "-" reads stdin. The whole list goes to the kernel in one batch, and one bad line (reported as FILE:LINE) changes nothing.',
-  helpValue: 'FILE',
-})
-
-/** What a list change printed per entry: the verb of a changed entry and of an unchanged one. */
-export interface ListChangeWords {
-  changed: string
-  unchanged: string
-}
-
-/** Up to this many entries, a list change prints one line per entry; beyond, a summary. */
-const LIST_LINES_MAX = 20
-
-const STEP_TEXT: Record<ListStep, (count: number) => string> = {
-  apply: (n) => `writing ${n.toLocaleString('en-US')} entries to the kernel in one batch`,
-  check: (n) => `checking ${n.toLocaleString('en-US')} addresses against the never-ban list`,
-  compare: (n) => `comparing ${n.toLocaleString('en-US')} entries with the kernel set`,
-  kill: (n) => `cutting the connections of ${n.toLocaleString('en-US')} addresses`,
-}
+export const listFileFlag = Flags.string(oclifOptions(LIST_FILE_FLAG))
 
 /** Parsed flags as the root check sees them (any command's). */
 export type ParsedFlags = Record<string, unknown>
@@ -133,17 +112,17 @@ export abstract class DiswallCommand<T extends object> extends Command {
    * exit code 8 (E_NOT_SHARED) when the server could not be reached (the local change stays).
    */
   protected reportShare(report: ShareReport): void {
-    const {exitCode, message, warning} = describeShare(report)
-    if (message !== undefined) this.log(message)
-    if (warning !== undefined) this.warnUser(warning)
-    if (exitCode !== undefined) process.exitCode = exitCode
+    reportShare(this.io(), report)
   }
 
   /** Loads and validates the config file; its warnings (ignored legacy keys, …) go through warnUser. */
   protected async readConfig(path: string): Promise<Config> {
-    const {config, warnings} = await loadConfig(path)
-    for (const w of warnings) this.warnUser(w)
-    return config
+    return readConfig(this.io(), path)
+  }
+
+  /** This command's output for the shared command bodies of src/cli (log, warnUser, --json). */
+  protected io(): CommandIo {
+    return {json: this.jsonEnabled(), log: (m) => this.log(m), warn: (m) => this.warnUser(m)}
   }
 
   /**
@@ -152,18 +131,7 @@ export abstract class DiswallCommand<T extends object> extends Command {
    */
   protected async withListProgress<R>(title: string, bulk: boolean,
     work: (onStep: (step: ListStep, count: number) => void) => Promise<R>): Promise<R> {
-    if (!bulk || this.jsonEnabled() || !process.stdout.isTTY) return work(() => {})
-    const {Listr} = await import('listr2')
-    let result: R | undefined
-    await new Listr([{
-      task: async (_ctx, task) => {
-        result = await work((step, count) => {
-          task.output = STEP_TEXT[step](count)
-        })
-      },
-      title,
-    }], {rendererOptions: {collapseErrors: false}}).run()
-    return result as R
+    return withListProgress(this.io(), title, bulk, work)
   }
 
   /**
@@ -171,22 +139,7 @@ export abstract class DiswallCommand<T extends object> extends Command {
    * refused entries with their reason and `FILE:LINE` (the first few of them for a long list).
    */
   protected renderListChange(result: ListChangeResult, words: ListChangeWords, suffix = ''): void {
-    const short = result.entries.length <= LIST_LINES_MAX
-    let refusedShown = 0
-    for (const e of result.entries) {
-      if (e.refused !== undefined) {
-        if (short || refusedShown++ < LIST_LINES_MAX) this.warnUser(`refused ${e.target}${e.at ? ` (${e.at})` : ''}: ${e.refused}`)
-      } else if (short) {
-        this.log(`${e.changed ? words.changed : words.unchanged} ${e.target}${suffix}`)
-      }
-    }
-
-    if (!short) {
-      // An add counts added entries, a del removed ones; the other count is 0.
-      const done = `${words.changed.trim()} ${result.added + result.removed}`
-      const refused = result.refused > 0 ? `, refused ${result.refused}` : ''
-      this.log(`${done}, unchanged ${result.unchanged}${refused} (${result.backend})${suffix}`)
-    }
+    renderListChange(this.io(), result, words, suffix)
   }
 
   /**
@@ -224,12 +177,6 @@ export abstract class DiswallCommand<T extends object> extends Command {
   }
 }
 
-/** The --json envelope of an error. */
-export function errorEnvelope(e: DiswallError, warnings: string[] = []): JsonEnvelope<never> {
-  const {code, hint, message} = e
-  return {error: {code, hint, message}, ok: false, warnings}
-}
-
 /**
  * An error as people read it on stderr: the message, its code, and the hint as "Try this:". Lines are
  * never wrapped (oclif wraps at the terminal width, or 80 columns in a pipe), so a `file:line` in the
@@ -239,17 +186,6 @@ export function renderErrorText(e: DiswallError): string {
   const bang = ux.colorize('red', '›')
   const lines = [`Error: ${e.message}`, `Code: ${e.code}`, ...(e.hint ? [`Try this: ${e.hint}`] : [])]
   return lines.flatMap((l) => l.split('\n')).map((l) => ` ${bang}   ${l}`.trimEnd()).join('\n') + '\n'
-}
-
-/**
- * Whether a run wants the --json envelope: `--json` among its arguments (before a `--`), or
- * DISWALL_CONTENT_TYPE=json, as oclif decides it for a command.
- */
-export function jsonRequested(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): boolean {
-  if (env.DISWALL_CONTENT_TYPE?.toLowerCase() === 'json') return true
-  const end = argv.indexOf('--')
-  const json = argv.indexOf('--json')
-  return json !== -1 && (end === -1 || json < end)
 }
 
 /**
@@ -264,22 +200,40 @@ export function reportError(err: unknown, json: boolean): number {
   return e.exitCode
 }
 
-/** How oclif 4 rewrites the message of an error thrown by a flag's parse function. */
-const OCLIF_FLAG_PARSE_MESSAGE = /^Parsing --(\S+) \n\t([\s\S]*)\nSee more help with --help$/
+/** A single-letter flag name as oclif types it. */
+type FlagChar = NonNullable<Parameters<typeof Flags.boolean>[0]>['char']
+
+/** What every oclif flag takes from its plain definition in src/cli/spec.ts. */
+function oclifOptions(spec: FlagSpec): {aliases?: string[]; char?: FlagChar; description: string; helpValue?: string} {
+  return {
+    ...(spec.aliases === undefined ? {} : {aliases: [...spec.aliases]}),
+    ...(spec.char === undefined ? {} : {char: spec.char as FlagChar}),
+    description: spec.description,
+    ...(spec.helpValue === undefined ? {} : {helpValue: spec.helpValue}),
+  }
+}
 
 /**
- * oclif's own parse errors (unknown flag, missing argument) keep exit 2 and become E_USAGE. A DiswallError
- * from a flag's parse function (durationFlag) keeps its code and hint, with the flag in front of its message.
+ * The oclif flags of a command from their plain definitions in src/cli/spec.ts, which the fast path of
+ * bin/run.js parses too. `config` is {@link configFlag}.
  */
-function fromOclif(err: unknown): DiswallError {
-  if (err instanceof DiswallError) {
-    const wrapped = OCLIF_FLAG_PARSE_MESSAGE.exec(err.message)
-    if (wrapped) err.message = `--${wrapped[1]}: ${wrapped[2]}`
-    return err
+export function oclifFlags(specs: Readonly<Record<string, FlagSpec>>): Interfaces.FlagInput {
+  const flag = (spec: FlagSpec) => {
+    if (spec === CONFIG_FLAG) return configFlag
+    const options = oclifOptions(spec)
+    switch (spec.type) {
+      case 'boolean': { return Flags.boolean(options) }
+      case 'duration': { return durationFlag(options) }
+      case 'integer': {
+        return Flags.integer({...options, ...(typeof spec.default === 'number' ? {default: spec.default} : {}), ...(spec.min === undefined ? {} : {min: spec.min})})
+      }
+      case 'string': { return Flags.string({...options, ...(spec.env === undefined ? {} : {env: spec.env})}) }
+    }
   }
-  const oclif = (err as {oclif?: {exit?: number}} | undefined)?.oclif
-  if (err instanceof Error && oclif?.exit === ExitCode.USAGE) {
-    return new DiswallError(err.message, 'E_USAGE', ExitCode.USAGE, 'See --help for the flags and arguments.')
-  }
-  return asDiswallError(err)
+  return Object.fromEntries(Object.entries(specs).map(([name, spec]) => [name, flag(spec)])) as Interfaces.FlagInput
+}
+
+/** The oclif argument of a command from its plain definition in src/cli/spec.ts. */
+export function oclifArg(spec: ArgSpec) {
+  return Args.string({description: spec.description, ...(spec.ignoreStdin ? {ignoreStdin: true} : {}), ...(spec.required ? {required: true} : {})})
 }

@@ -6,6 +6,8 @@
  *   whole process (`ip netns exec NS node bin/run.js …`), against `ip netns exec NS node -e 0` started
  *   the same way, alternating, 30 runs each; the ratio of the median wall times is judged, the ratio
  *   of the median CPU times (user + system, children included, from bash's `time`) is in the notes;
+ * - `p9.status.json`: `diswall status --json` against a socket where no daemon listens (it exits 4,
+ *   E_DAEMON_NOT_RUNNING, at once): the start-up of a status query, against `node -e 0` the same way;
  * - `list-file.block-add.ipset`, `list-file.block-add.nftables`: `block add --file FILE` of 100,000
  *   addresses (one kernel batch), checked against the kernel's count afterwards.
  */
@@ -31,7 +33,7 @@ const CLI = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 const BUILT = fileURLToPath(new URL('../../dist/commands/block/add.js', import.meta.url))
 
 export const cliSuite: BenchSuite = {
-  description: 'P9 start-up of `diswall block add` against `node -e 0`; `block add --file` of 100,000 addresses (ipset and nftables)',
+  description: 'P9 start-up of `diswall block add` and `diswall status --json` against `node -e 0`; `block add --file` of 100,000 addresses (ipset and nftables)',
   name: 'cli',
   async run(ctx) {
     if (!existsSync(BUILT)) throw new Error(`the CLI is not built (${BUILT} is missing): run npm run build first`)
@@ -39,6 +41,8 @@ export const cliSuite: BenchSuite = {
     for (const kind of ['ipset', 'nftables'] as const) {
       if (ctx.wants(`p9.block-add.${kind}`)) out.push(...await attempt(ctx, `p9.block-add.${kind}`, () => startupCase(ctx, kind)))
     }
+
+    if (ctx.wants('p9.status.json')) out.push(...await attempt(ctx, 'p9.status.json', () => statusCase(ctx)))
 
     for (const kind of ['ipset', 'nftables'] as const) {
       if (ctx.wants(`list-file.block-add.${kind}`)) {
@@ -58,10 +62,11 @@ interface Timing {
 
 /**
  * Runs `argv` inside the namespace under bash's `time` keyword (its CPU figures include every child:
- * ipset, nft, iptables), the arguments passed as "$@", never as shell text. Throws on a non-zero exit.
+ * ipset, nft, iptables), the arguments passed as "$@", never as shell text. Throws on an exit code
+ * other than `expectCode` (0 by default).
  */
-async function timed(ns: Netns, argv: readonly string[]): Promise<Timing> {
-  const child = spawn('bash', ['-c', 'TIMEFORMAT="%R %U %S"; time "$@" >/dev/null 2>&1', 'bench', 'ip', 'netns', 'exec', ns.name, ...argv],
+async function timed(ns: Netns, argv: readonly string[], expectCode = 0): Promise<Timing> {
+  const child = spawn('bash', ['-c', 'TIMEFORMAT="%R %U %S"; time "$@" >/dev/null 2>&1; echo "exit $?" >&2', 'bench', 'ip', 'netns', 'exec', ns.name, ...argv],
     {env: {...process.env, LC_ALL: 'C'}, stdio: ['ignore', 'ignore', 'pipe']})
   let stderr = ''
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
@@ -69,8 +74,8 @@ async function timed(ns: Netns, argv: readonly string[]): Promise<Timing> {
     child.on('error', reject)
     child.on('close', (c) => resolve(c ?? 1))
   })
-  const m = /(\d+\.\d+) (\d+\.\d+) (\d+\.\d+)\s*$/.exec(stderr)
-  if (code !== 0 || !m) throw new Error(`${argv.join(' ')} failed (exit ${code}): ${stderr.trim()}`)
+  const m = /(\d+\.\d+) (\d+\.\d+) (\d+\.\d+)\s*exit (\d+)\s*$/.exec(stderr)
+  if (code !== 0 || !m || Number(m[4]) !== expectCode) throw new Error(`${argv.join(' ')} failed (exit ${code}): ${stderr.trim()}`)
   return {cpuSec: Number(m[2]) + Number(m[3]), wallSec: Number(m[1])}
 }
 
@@ -122,6 +127,45 @@ async function startupCase(ctx: SuiteContext, kind: Kind): Promise<BenchResult> 
         seconds: wall.cli,
         target: TARGETS.P9,
         what: `block add, one address, whole process (${kind}); seconds = median`,
+      })
+    } finally {
+      temp.remove()
+    }
+  })
+}
+
+async function statusCase(ctx: SuiteContext): Promise<BenchResult> {
+  const runs = scaled(P9_RUNS, ctx.scale, 5)
+  return withFleet({hosts: ['cli']}, async (fleet) => {
+    const ns = fleet.host('cli')
+    const temp = makeTempDir('diswall-bench-p9-status-')
+    try {
+      const argv = [process.execPath, CLI, 'status', '--json', '--socket', join(temp.path, 'none.sock')]
+      const node: Timing[] = []
+      const cli: Timing[] = []
+      for (let i = 0; i < runs; i++) {
+        node.push(await timed(ns, [process.execPath, '-e', '0']))
+        // Exit 4 (E_DAEMON_NOT_RUNNING): nothing listens on the socket.
+        cli.push(await timed(ns, argv, 4))
+      }
+
+      const wall = {cli: median(cli.map((t) => t.wallSec)), node: median(node.map((t) => t.wallSec))}
+      const cpu = {cli: median(cli.map((t) => t.cpuSec)), node: median(node.map((t) => t.cpuSec))}
+      const ratio = wall.cli / wall.node
+      ctx.log(`p9 status: ${(wall.cli * 1000).toFixed(0)} ms wall, ${(cpu.cli * 1000).toFixed(0)} ms CPU; node -e 0 ${
+        (wall.node * 1000).toFixed(0)} ms, ${(cpu.node * 1000).toFixed(0)} ms; ratio ${ratio.toFixed(2)}`)
+      return result({
+        count: runs,
+        id: 'p9.status.json',
+        notes: [
+          `median wall: status --json ${(wall.cli * 1000).toFixed(0)} ms, node -e 0 ${(wall.node * 1000).toFixed(0)} ms: ${ratio.toFixed(2)}×`,
+          `median CPU: status --json ${(cpu.cli * 1000).toFixed(0)} ms, node -e 0 ${(cpu.node * 1000).toFixed(0)} ms: ${(cpu.cli / cpu.node).toFixed(2)}×`,
+          'no daemon on the socket: every run exited 4 (E_DAEMON_NOT_RUNNING), checked',
+        ],
+        ratio,
+        seconds: wall.cli,
+        target: TARGETS.P9,
+        what: 'status --json start-up (no daemon: exit 4), whole process; seconds = median',
       })
     } finally {
       temp.remove()

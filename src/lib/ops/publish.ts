@@ -8,8 +8,7 @@
 import type {Config} from '../config/index.js'
 import {natsHostname} from '../config/index.js'
 import {asDiswallError, ExitCode} from '../errors.js'
-import {NatsTransport, natsServerUrl} from '../transport/index.js'
-import type {WireEntry, WireList} from '../transport/index.js'
+import type {NatsTransport, WireEntry, WireList} from '../transport/index.js'
 
 /** What became of the sharing. */
 export interface ShareReport {
@@ -39,6 +38,8 @@ export interface PublishOptions {
 export async function publishEntries(config: Config, list: WireList, op: 'add' | 'del', entries: readonly WireEntry[],
   options: PublishOptions = {}): Promise<ShareReport> {
   if (config.local_only || config.nats.server === '') return {count: 0, published: false, reason: 'local-only'}
+  // Loaded only to publish: a local-only `block add` does not pay for the transport's modules at start-up.
+  const {NatsTransport, natsServerUrl} = await import('../transport/index.js')
   const server = natsServerUrl(config.nats.server, config.nats.port)
   if (entries.length === 0) return {count: 0, published: true, server}
   const transport = options.makeTransport?.(config) ?? new NatsTransport({host: natsHostname(config), nats: config.nats, role: 'publisher'})

@@ -3,11 +3,11 @@
  * they come (`ipset -exist -`). Like ./exec.ts, one of the only places that start processes: an
  * argument array, never a shell.
  */
-import {execa, ExecaError} from 'execa'
 
 import type { DiswallError} from '../errors.js'
 import {CommandFailedError, MissingDependencyError} from '../errors.js'
 import {netnsPrefix} from './exec.js'
+import {execaModule} from './execa-lazy.js'
 
 /** How a coprocess ended. */
 export interface CoprocessExit {
@@ -75,6 +75,7 @@ const WRAPPED_NOT_FOUND = /exec of "[^"]*" failed: No such file or directory/
  */
 export const spawnCoprocess: SpawnCoprocess = (program, args, {env, killGraceMs = 2000, wrap = []} = {}) => {
   const argv = [...wrap, program, ...args]
+  const {execa, ExecaError} = execaModule()
   const subprocess = execa(argv[0]!, argv.slice(1), {
     buffer: false,
     // Kill the program when this process exits (execa's default, stated because we rely on it).

@@ -2,9 +2,9 @@
  * Long-running child processes whose standard output is read line by line (`journalctl -f`). Like
  * ./exec.ts, this is one of the only places that start processes: an argument array, never a shell.
  */
-import {execa, ExecaError} from 'execa'
 
 import {CommandFailedError, MissingDependencyError} from '../errors.js'
+import {execaModule} from './execa-lazy.js'
 
 /** The output of a running program, one line at a time (without the newline). Iterate it once. */
 export interface LineStream extends AsyncIterable<string> {
@@ -39,6 +39,7 @@ const STDERR_TAIL_CHARS = 4096
  * the program exits with status 0.
  */
 export function spawnLines(program: string, args: readonly string[], {env, killGraceMs = 3000, onStderr}: SpawnLinesOptions = {}): LineStream {
+  const {execa, ExecaError} = execaModule()
   const subprocess = execa(program, args, {
     buffer: false,
     // LC_ALL=C: the output is parsed, so keep it untranslated.
