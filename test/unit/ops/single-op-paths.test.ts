@@ -15,7 +15,7 @@ const METAINFO = {metainfo: {json_schema_version: 1, release_name: 'Lester Gooch
 const GUARD = ([['ip', 'diswall-wl', 'accept'], ['ip6', 'diswall-wl6', 'accept'], ['ip', 'diswall-bl', 'drop'], ['ip6', 'diswall-bl6', 'drop'],
   ['ip6', 'diswall-bl6-net64', 'drop', 'ffff:ffff:ffff:ffff::'], ['ip6', 'diswall-bl6-addr', 'drop']] as const).map(([protocol, set, verdict, mask]) => {
   const payload = {payload: {field: 'saddr', protocol}}
-  return {rule: {chain: 'diswall-sets', expr: [{match: {left: mask ? {'&': [payload, mask]} : payload, op: '==', right: `@${set}`}}, {[verdict]: null}],
+  return {rule: {chain: 'diswall-sets', expr: [{match: {left: mask ? {'&': [payload, mask]} : payload, op: '==', right: `@${set}`}}, {counter: {bytes: 0, packets: 0}}, {[verdict]: null}],
     family: 'inet', table: 'diswall'}}
 })
 
