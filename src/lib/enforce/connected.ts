@@ -8,7 +8,7 @@
 import {readFile} from 'node:fs/promises'
 
 import type {Address} from '../net/index.js'
-import {parseProcNetEndpoint, PROC_NET_TABLES} from './host-facts.js'
+import {parseProcNetEndpoint, PROC_NET_TABLES, procNetSockets, TCP_LISTEN} from './host-facts.js'
 
 /** The conntrack table of the reading process's network namespace (CONFIG_NF_CONNTRACK_PROCFS). */
 export const PROC_CONNTRACK = '/proc/net/nf_conntrack'
@@ -74,15 +74,9 @@ export async function findConnected(addrs: readonly Address[], read: ReadOptiona
 /** Peer addresses of the TCP sockets of one /proc/net table (LISTEN sockets have none); IPv4-mapped peers as IPv4. */
 export function tcpPeers(text: string): string[] {
   const out: string[] = []
-  let start = text.indexOf('\n') + 1
-  while (start > 0 && start < text.length) {
-    let end = text.indexOf('\n', start)
-    if (end < 0) end = text.length
-    // `   0: 0100007F:0016 0764A8C0:D4A2 01 …`
-    const fields = text.slice(start, Math.min(end, start + 120)).trim().split(/\s+/, 4)
-    start = end + 1
-    if (fields.length < 4 || fields[3] === '0A') continue
-    const peer = parseProcNetEndpoint(fields[2]!)?.address
+  for (const {remote, state} of procNetSockets(text)) {
+    if (state === TCP_LISTEN) continue
+    const peer = parseProcNetEndpoint(remote)?.address
     if (peer === undefined) continue
     const mapped = peer.family === 6 ? /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(peer.text)?.[1] : undefined
     out.push(mapped ?? peer.text)

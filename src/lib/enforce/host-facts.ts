@@ -31,7 +31,7 @@ export const PROC_NET_TABLES = {tcp: ['/proc/net/tcp', '/proc/net/tcp6'], udp: [
 
 /** States of /proc/net/tcp (include/net/tcp_states.h). */
 const TCP_ESTABLISHED = 1
-const TCP_LISTEN = 10
+export const TCP_LISTEN = 10
 /** A UDP socket that is bound but not connected shows as TCP_CLOSE (7): what `ss -l -u` lists. */
 const UDP_UNCONNECTED = 7
 
@@ -67,7 +67,7 @@ export function parseProcNetEndpoint(text: string, littleEndian = LITTLE_ENDIAN)
 }
 
 /** One socket of a /proc/net table: the hex state and the two endpoints, not parsed yet. */
-function* procNetSockets(text: string): Generator<{state: number; local: string; remote: string}> {
+export function* procNetSockets(text: string): Generator<{state: number; local: string; remote: string}> {
   let start = text.indexOf('\n') + 1
   while (start > 0 && start < text.length) {
     let end = text.indexOf('\n', start)
