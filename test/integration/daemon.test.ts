@@ -218,7 +218,10 @@ for (const variant of [
       if (backend === 'ipset') {
         for (const set of Object.values(blockSets)) await victim.run('ipset', ['flush', set])
       } else {
-        for (const set of Object.values(blockSets)) await victim.run('nft', ['flush', 'set', 'inet', 'diswall', set])
+        // On nftables the IPv6 block list also has its address and /64 sets.
+        for (const set of [...Object.values(blockSets), `${blockSets.v6}-addr`, `${blockSets.v6}-net64`]) {
+          await victim.run('nft', ['flush', 'set', 'inet', 'diswall', set])
+        }
       }
       assert.deepEqual(await blocked(), [])
       daemon = await startDaemon()

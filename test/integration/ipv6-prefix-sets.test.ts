@@ -181,7 +181,7 @@ describe('IPv6 bans: migration from the interval set of older releases (nftables
 
     // The old diswall-in got the rules of the new sets right after its own; the guard chain stays empty.
     const chainIn = await lab.server.run('nft', ['list', 'chain', 'inet', 'diswall', 'diswall-in'])
-    assert.match(chainIn, /ip6 saddr @diswall-bl6 drop\n\s*ip6 saddr & ffff:ffff:ffff:ffff:: == @diswall-bl6-net64 drop\n\s*ip6 saddr @diswall-bl6-addr drop\n\s*tcp dport 9 drop/)
+    assert.match(chainIn, /ip6 saddr @diswall-bl6 drop\n\s*ip6 saddr & ffff:ffff:ffff:ffff:: == @diswall-bl6-net64 counter packets \d+ bytes \d+ drop\n\s*ip6 saddr @diswall-bl6-addr counter packets \d+ bytes \d+ drop\n\s*tcp dport 9 drop/)
     assert.doesNotMatch(await lab.server.run('nft', ['list', 'chain', 'inet', 'diswall', 'diswall-sets']), /saddr/)
     assert.deepEqual(await reach(lab.client), {[SAME[0]]: false, [SAME[1]]: false, [NEIGHBOUR]: false})
     assert.equal(await fw.has('block', parseAddress(SAME[1])), true)

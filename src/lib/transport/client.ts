@@ -236,6 +236,11 @@ export class NatsTransport implements Transport {
     let timer: NodeJS.Timeout | undefined
     const up = await Promise.race([first, new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)))])
     clearTimeout(timer)
+    // Started means subscribed: the server has the subscriptions once it answers a ping after them
+    // (a message published elsewhere right after start() would otherwise miss this host).
+    if (up && this.nc !== undefined) {
+      await Promise.race([this.nc.flush().catch(() => {}), new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())])
+    }
     if (!up) {
       this.state = 'reconnecting'
       this.log('warning', `NATS server ${this.server} not reachable within ${timeoutMs / 1000} s; working locally, ` +
