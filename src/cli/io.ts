@@ -7,6 +7,14 @@ import type {Config} from '../lib/config/index.js'
 import {asDiswallError, DiswallError, ExitCode} from '../lib/errors.js'
 import type {ListChangeResult, ListStep} from '../lib/ops/lists.js'
 
+/**
+ * 1234567 → "1,234,567", as toLocaleString('en-US') prints it, without loading the ICU data
+ * (~15 ms of a one-address `block add`).
+ */
+export function formatCount(n: number): string {
+  return Number.isInteger(n) ? String(n).replace(/\B(?=(\d{3})+$)/g, ',') : String(n)
+}
+
 /** What every command prints on stdout with --json (or DISWALL_CONTENT_TYPE=json). */
 export type JsonEnvelope<T> =
   | {ok: false; error: {code: string; hint?: string; message: string}; warnings: string[]}
@@ -32,10 +40,10 @@ export interface ListChangeWords {
 const LIST_LINES_MAX = 20
 
 const STEP_TEXT: Record<ListStep, (count: number) => string> = {
-  apply: (n) => `writing ${n.toLocaleString('en-US')} entries to the kernel in one batch`,
-  check: (n) => `checking ${n.toLocaleString('en-US')} addresses against the never-ban list`,
-  compare: (n) => `comparing ${n.toLocaleString('en-US')} entries with the kernel set`,
-  kill: (n) => `cutting the connections of ${n.toLocaleString('en-US')} addresses`,
+  apply: (n) => `writing ${formatCount(n)} entries to the kernel in one batch`,
+  check: (n) => `checking ${formatCount(n)} addresses against the never-ban list`,
+  compare: (n) => `comparing ${formatCount(n)} entries with the kernel set`,
+  kill: (n) => `cutting the connections of ${formatCount(n)} addresses`,
 }
 
 /**

@@ -8,7 +8,7 @@ import {formatDuration} from '../lib/net/index.js'
 import {allowAdd, blockAdd, checkListGiven, describeShare, listDel, listEntries, listInputs, readListFile, shareListChange} from '../lib/ops/lists.js'
 import type {ListItem, SharedListChangeResult, ShareReport} from '../lib/ops/lists.js'
 import type {CommandIo} from './io.js'
-import {readConfig, renderListChange, withListProgress} from './io.js'
+import {formatCount, readConfig, renderListChange, withListProgress} from './io.js'
 
 /** Flags of `block add`. */
 export interface BlockAddFlags {
@@ -62,7 +62,7 @@ export async function runBlockAdd(io: CommandIo, argv: readonly string[], flags:
   const config = await readConfig(io, flags.config)
   const inputs = listInputs(argv, flags.file === undefined ? [] : await readListFile(flags.file))
   const fw = await openFirewall(config)
-  const result = await withListProgress(io, `Blocking ${inputs.length.toLocaleString('en-US')} addresses`, flags.file !== undefined,
+  const result = await withListProgress(io, `Blocking ${formatCount(inputs.length)} addresses`, flags.file !== undefined,
     (onStep) => blockAdd(config, fw, inputs, {
       force: flags.force,
       kill: flags.kill,
@@ -85,7 +85,7 @@ export async function runAllowAdd(io: CommandIo, argv: readonly string[], flags:
   const config = await readConfig(io, flags.config)
   const inputs = listInputs(argv, flags.file === undefined ? [] : await readListFile(flags.file))
   const fw = await openFirewall(config)
-  const result = await withListProgress(io, `Allowing ${inputs.length.toLocaleString('en-US')} entries`, flags.file !== undefined,
+  const result = await withListProgress(io, `Allowing ${formatCount(inputs.length)} entries`, flags.file !== undefined,
     (onStep) => allowAdd(fw, inputs, {comment: flags.comment, force: flags.force, onStep, timeoutSec: flags.timeout}))
   renderListChange(io, result, {changed: 'allowed', unchanged: 'exists '})
   if (flags.local) return result
@@ -100,8 +100,8 @@ export async function runListDel(io: CommandIo, list: 'allow' | 'block', argv: r
   const config = await readConfig(io, flags.config)
   const inputs = listInputs(argv, flags.file === undefined ? [] : await readListFile(flags.file))
   const fw = await openFirewall(config)
-  const title = list === 'block' ? `Unblocking ${inputs.length.toLocaleString('en-US')} addresses`
-    : `Removing ${inputs.length.toLocaleString('en-US')} allow entries`
+  const title = list === 'block' ? `Unblocking ${formatCount(inputs.length)} addresses`
+    : `Removing ${formatCount(inputs.length)} allow entries`
   const result = await withListProgress(io, title, flags.file !== undefined, (onStep) => listDel(fw, list, inputs, {onStep}))
   renderListChange(io, result, {changed: 'removed', unchanged: 'absent '})
   if (flags.local) return result

@@ -401,9 +401,13 @@ export class Enforcer {
     }
   }
 
-  /** Reads the allow list back from the kernel (entries added by `allow add` or by hand). Throws what list() throws. */
-  async refreshAllowList(): Promise<void> {
-    const entries = await this.options.backend.list('allow')
+  /**
+   * Reads the allow list back from the kernel (entries added by `allow add` or by hand). With `family`,
+   * only that family's entries are read and kept: for a one-shot check of addresses of one family
+   * (`block add` of IPv4 addresses), one set to read instead of two. Throws what list() throws.
+   */
+  async refreshAllowList(family?: 4 | 6): Promise<void> {
+    const entries = await this.options.backend.list('allow', family)
     this.allowList.clear()
     this.expiringAllows = new Set()
     for (const e of entries) {

@@ -263,13 +263,12 @@ async function protectionOf(config: Config, backend: FirewallBackend, addrs: rea
   readText?: ReadText): Promise<Map<string, string>> {
   const facts = new HostFacts({exec, ...(readText === undefined ? {} : {readText})})
   const enforcer = new Enforcer({backend, config, exec, facts})
-  await facts.refreshAddresses()
-  await facts.refreshSshPeers()
-  try {
-    await enforcer.refreshAllowList()
-  } catch {
+  // Addresses of one family are checked against that family's allow set alone.
+  const families = new Set(addrs.map((a) => a.family))
+  const family = families.size === 1 ? addrs[0]!.family : undefined
+  await Promise.all([facts.refreshAddresses(), facts.refreshSshPeers(), enforcer.refreshAllowList(family).catch(() => {
     // The sets do not exist yet (before the first init): nothing is allow-listed.
-  }
+  })])
   const out = new Map<string, string>()
   for (const addr of addrs) {
     const reason = enforcer.refusal(addr)
@@ -316,11 +315,16 @@ export async function blockAdd(config: Config, fw: Firewall, inputs: ReadonlyArr
   }
 
   const accepted = parsed.filter((p) => !refused.has(p.target.text))
+  // After the check: a refused call changes nothing, not even the set-up.
   await fw.backend.init()
   options.onStep?.('compare', accepted.length)
-  const present = await presentIn(fw.backend, 'block', accepted.map((p) => p.target))
+  const {changed: added, unchanged: present, unknown} = await singleBans(accepted.map((p) => p.target),
+    (target) => fw.backend.addIfAbsent?.({target, ttlSec}))
+  for (const text of await presentIn(fw.backend, 'block', unknown)) present.add(text)
   options.onStep?.('apply', accepted.length)
-  await applyListBatch(fw.backend, {add: accepted.map((p) => ({target: p.target, ttlSec})), del: [], list: 'block'})
+  // What was there gets its timeout refreshed; what could not be told goes in as usual.
+  await applyListBatch(fw.backend, {add: accepted.filter((p) => !added.has(p.target.text)).map((p) => ({target: p.target, ttlSec})),
+    del: [], list: 'block'})
   const entries = parsed.map(({input, target}): ListChange => {
     const why = refused.get(target.text)
     return {changed: why === undefined && !present.has(target.text), target: target.text,
@@ -356,17 +360,39 @@ export async function shareListChange(config: Config, list: ListKind, op: 'add' 
   return shared.reason === 'local-only' ? result : {...result, shared}
 }
 
+/**
+ * A few IPv4 bans added or lifted one process each, through the backend's addIfAbsent() or
+ * delIfPresent() (`change`), with no test first: `changed` holds the texts it added or lifted,
+ * `unchanged` those it found as they were (an add still refreshes their timeout), `unknown` the
+ * targets it could not tell about (no such path, IPv6, many targets), for the usual test and commit.
+ */
+async function singleBans(targets: readonly Target[], change: (target: Address) => Promise<boolean | undefined> | undefined):
+  Promise<{changed: Set<string>; unchanged: Set<string>; unknown: Target[]}> {
+  const out = {changed: new Set<string>(), unchanged: new Set<string>(), unknown: [] as Target[]}
+  const single = targets.length <= SINGLE_CHECK_MAX
+  for (const target of targets) {
+    const changed = single && target.family === 4 && isAddress(target) ? await change(target) : undefined
+    if (changed === undefined) out.unknown.push(target)
+    else out[changed ? 'changed' : 'unchanged'].add(target.text)
+  }
+
+  return out
+}
+
 /** `block del` / `allow del`: removes entries in one batch; absent ones are reported as unchanged. */
 export async function listDel(fw: Firewall, list: ListKind, inputs: ReadonlyArray<ListInput | string>,
   options: ListChangeOptions = {}): Promise<ListChangeResult> {
   const parsed = dedupe(parseInputs(inputs.map(asInput), list))
   await fw.backend.init()
   options.onStep?.('compare', parsed.length)
-  const present = await presentIn(fw.backend, list, parsed.map((p) => p.target))
+  const {changed: removed, unknown} = list === 'block'
+    ? await singleBans(parsed.map((p) => p.target), (target) => fw.backend.delIfPresent?.(target))
+    : {changed: new Set<string>(), unknown: parsed.map((p) => p.target)}
+  const present = await presentIn(fw.backend, list, unknown)
   options.onStep?.('apply', parsed.length)
-  await applyListBatch(fw.backend, {add: [], del: parsed.map((p) => p.target), list})
+  await applyListBatch(fw.backend, {add: [], del: unknown, list})
   const entries = parsed.map(({input, target}): ListChange =>
-    ({changed: present.has(target.text), target: target.text, ...(input.at === undefined ? {} : {at: input.at})}))
+    ({changed: removed.has(target.text) || present.has(target.text), target: target.text, ...(input.at === undefined ? {} : {at: input.at})}))
   return summarize(fw.backend, entries, 'del')
 }
 

@@ -1,6 +1,6 @@
 import {CommandFailedError, DiswallError, ExitCode} from '../../errors.js'
 import {IPSET_MAX_TIMEOUT_SEC, parseTarget} from '../../net/index.js'
-import type {Target} from '../../net/index.js'
+import type {Address, Target} from '../../net/index.js'
 import {exec as defaultExec} from '../../system/index.js'
 import type {Exec} from '../../system/index.js'
 import {IpsetSession} from './ipset-session.js'
@@ -306,10 +306,34 @@ export class IpsetBackend implements FirewallBackend {
     }
   }
 
+  async addIfAbsent(entry: SetEntry & {target: Address}): Promise<boolean | undefined> {
+    if (entry.target.family !== 4) return undefined
+    const timeout = clampTimeout(entry.ttlSec ?? this.limits.blockTimeoutSec)
+    try {
+      // Without -exist, `ipset add` refuses an element that is there, and changes nothing then.
+      await this.exec('ipset', ['add', this.names.block.v4, entry.target.text, 'timeout', String(timeout)])
+      return true
+    } catch (error) {
+      if (!(error instanceof CommandFailedError)) throw error
+      return /already added/.test(error.stderr) ? false : undefined
+    }
+  }
+
+  async delIfPresent(target: Address): Promise<boolean | undefined> {
+    if (target.family !== 4) return undefined
+    try {
+      await this.exec('ipset', ['del', this.names.block.v4, target.text])
+      return true
+    } catch (error) {
+      if (!(error instanceof CommandFailedError)) throw error
+      return /it's not added/.test(error.stderr) ? false : undefined
+    }
+  }
+
   /** The entries of both families' sets; a set that does not exist (nothing was ever set up) has none. */
-  async list(list: ListKind): Promise<ListedEntry[]> {
+  async list(list: ListKind, family?: 4 | 6): Promise<ListedEntry[]> {
     const out: ListedEntry[] = []
-    const names = [this.names[list].v4, this.names[list].v6]
+    const names = [...family === 6 ? [] : [this.names[list].v4], ...family === 4 ? [] : [this.names[list].v6]]
     // The allow sets are small: both are read at once (a single `allow add` or never-ban check waits for
     // one process start, not two). Block sets one after the other, so that one listing is held at a time.
     const saved = list === 'allow'

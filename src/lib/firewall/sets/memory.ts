@@ -51,9 +51,9 @@ export class MemoryBackend implements FirewallBackend {
     return this.sets[list].has(target.text)
   }
 
-  async list(list: ListKind): Promise<ListedEntry[]> {
+  async list(list: ListKind, family?: 4 | 6): Promise<ListedEntry[]> {
     this.expire(list)
-    return [...this.sets[list].values()].map(({entry, expiresAt}) => ({
+    return [...this.sets[list].values()].filter(({entry}) => family === undefined || entry.target.family === family).map(({entry, expiresAt}) => ({
       comment: entry.comment,
       target: entry.target,
       ttlSec: expiresAt === undefined ? undefined : Math.ceil((expiresAt - this.now()) / 1000),

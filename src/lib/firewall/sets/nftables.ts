@@ -1,6 +1,6 @@
 import {CommandFailedError} from '../../errors.js'
 import {containsAddress, groupPrefix, isAddress, parseNetwork, parseTarget, toNetwork} from '../../net/index.js'
-import type {Target} from '../../net/index.js'
+import type {Address, Target} from '../../net/index.js'
 import {exec as defaultExec} from '../../system/index.js'
 import type {Exec} from '../../system/index.js'
 import {DEFAULT_LIMITS, SetTypeMismatchError} from './ipset.js'
@@ -412,11 +412,11 @@ export class NftBackend implements FirewallBackend {
     return nftBlock6Sets(this.names)
   }
 
-  /** The sets of a list, both families. */
-  private setsOf(list: ListKind): string[] {
-    if (list === 'allow') return [this.names.allow.v4, this.names.allow.v6]
+  /** The sets of a list, of both families or of `family`. */
+  private setsOf(list: ListKind, family?: 4 | 6): string[] {
     const six = this.six
-    return [this.names.block.v4, six.other, six.host, ...six.net === undefined ? [] : [six.net]]
+    const v6 = list === 'allow' ? [this.names.allow.v6] : [six.other, six.host, ...six.net === undefined ? [] : [six.net]]
+    return [...family === 6 ? [] : [this.names[list].v4], ...family === 4 ? [] : v6]
   }
 
   /** Elements of the prefix set are network addresses: as entries they are the networks. */
@@ -505,10 +505,34 @@ export class NftBackend implements FirewallBackend {
     }
   }
 
+  async addIfAbsent(entry: SetEntry & {target: Address}): Promise<boolean | undefined> {
+    if (entry.target.family !== 4) return undefined
+    try {
+      // `create` fails on an existing element without fetching the set (as in has()).
+      await this.run([`create element ${this.table()} ${this.place('block', entry.target).set} { ${this.element(entry, 'block')} }`])
+      return true
+    } catch (error) {
+      if (!(error instanceof CommandFailedError)) throw error
+      return /File exists/.test(error.stderr) ? false : undefined
+    }
+  }
+
+  async delIfPresent(target: Address): Promise<boolean | undefined> {
+    if (target.family !== 4) return undefined
+    try {
+      await this.run([`delete element ${this.table()} ${this.place('block', target).set} { ${target.text} }`])
+      return true
+    } catch (error) {
+      if (!(error instanceof CommandFailedError)) throw error
+      // A missing set says the same; has() and commit() then tell which it is.
+      return undefined
+    }
+  }
+
   /** The entries of both families' sets; a set (or table) that does not exist has none. */
-  async list(list: ListKind): Promise<ListedEntry[]> {
+  async list(list: ListKind, family?: 4 | 6): Promise<ListedEntry[]> {
     const out: ListedEntry[] = []
-    const names = this.setsOf(list)
+    const names = this.setsOf(list, family)
     // The allow sets are small: both are read at once (a single `allow add` or never-ban check waits for
     // one process start, not two). Block sets one after the other, so that one listing is held at a time.
     const read = list === 'allow' ? await Promise.all(names.map((name) => this.listSet(name))) : undefined

@@ -67,8 +67,24 @@ export interface FirewallBackend {
   /** Sends the queued operations in one batch. Deleting an absent entry is not an error. */
   commit(): Promise<CommitReport>
   has(list: ListKind, target: Target): Promise<boolean>
-  /** Every entry with remaining timeout and comment. Not for the hot path: it reads the whole set. */
-  list(list: ListKind): Promise<ListedEntry[]>
+  /**
+   * One IPv4 ban in one process, when it is not there yet (`block add` of a new address: no test
+   * before the add): true when it was added; false when it was there already (nothing changed: the
+   * caller refreshes its timeout with add() and commit()); undefined when this path cannot tell (a set
+   * missing or full): the caller takes has() and commit(), which report or repair it. Runs at once,
+   * beside the queue.
+   */
+  addIfAbsent?(entry: SetEntry & {target: Address}): Promise<boolean | undefined>
+  /**
+   * The same for lifting one IPv4 ban (`block del`): true when it was there and is gone now; false
+   * when it was not there (nothing changed); undefined when this path cannot tell.
+   */
+  delIfPresent?(target: Address): Promise<boolean | undefined>
+  /**
+   * Every entry with remaining timeout and comment; with `family`, only the sets of that family are
+   * read. Not for the hot path: it reads the whole set.
+   */
+  list(list: ListKind, family?: 4 | 6): Promise<ListedEntry[]>
   /**
    * Hands every entry to `visit`, as list() finds them, without holding them all as objects (a snapshot
    * of 1M bans). Not for the hot path: it reads the whole set. Backends without it are read with list().
