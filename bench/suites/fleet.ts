@@ -150,7 +150,9 @@ async function startDaemons(hosts: Array<{ns: Netns; config: string; name: strin
   for (const h of hosts) {
     await h.ns.run(process.execPath, [RUN_CLI, 'firewall', 'apply', '-c', h.config], {timeoutMs: 120_000})
     // -d: the stage times of every ban (agent.ts `timing …` lines) are what the fan-out rows measure.
-    daemons.push(h.ns.spawn(process.execPath, [RUN_CLI, 'daemon', '-d', '-c', h.config]))
+    // DISWALL_BENCH_CPU_PROF=DIR: every daemon writes a V8 CPU profile into DIR when it stops.
+    const profile = process.env.DISWALL_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.DISWALL_BENCH_CPU_PROF}`] : []
+    daemons.push(h.ns.spawn(process.execPath, [...profile, RUN_CLI, 'daemon', '-d', '-c', h.config]))
   }
   for (const [i, d] of daemons.entries()) {
     await waitFor(() => {
