@@ -15,7 +15,7 @@
  * reader polls for 1 s after each record) or 1.3 s apart (each the first packet after a quiet spell,
  * when a blocking /dev/kmsg read waits for the kernel's next timer tick).
  */
-import {appendFileSync, createWriteStream, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
+import {appendFileSync, createWriteStream, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {finished} from 'node:stream/promises'
 import {fileURLToPath} from 'node:url'
@@ -23,6 +23,7 @@ import {fileURLToPath} from 'node:url'
 import {queryDaemon, traceStages} from '../../src/lib/daemon/index.js'
 import type {DaemonStatus, TraceDump} from '../../src/lib/daemon/index.js'
 import {enableNetnsLogging, makeTempDir, nthIpv4, startUdpEchoServer, uniqueLogPrefix, waitFor} from '../../src/lib/lab/index.js'
+import {assertFreshBuild} from '../lib/build.js'
 import {withFleet} from '../lib/fleet.js'
 import {type BenchResult, result, summarizeLatency, TARGETS} from '../lib/report.js'
 import {attempt, type BenchSuite, scaled, secondsSince, type SuiteContext} from '../lib/suite.js'
@@ -30,7 +31,6 @@ import {attempt, type BenchSuite, scaled, secondsSince, type SuiteContext} from 
 const DEV_CLI = fileURLToPath(new URL('../../bin/dev.js', import.meta.url))
 /** The CLI as installed (from dist/): the P6 row measures the daemon's memory without the TypeScript loader. */
 const RUN_CLI = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const PROBES = 250
 /** ≥ 200 as P1 asks, at 1.3 s each. */
 const QUIET_PROBES = 200
@@ -309,7 +309,7 @@ const MEMORY_TRACKED = 100_000
  * VmHWM (the peak) are read from /proc once the engine counts every address.
  */
 async function measureMemory(ctx: SuiteContext): Promise<BenchResult> {
-  assertFreshBuild()
+  assertFreshBuild('P6 measures the daemon as installed')
   const bans = scaled(MEMORY_BANS, ctx.scale, 1000)
   const tracked = scaled(MEMORY_TRACKED, ctx.scale, 100)
   return withFleet({hosts: ['victim'], links: []}, async (fleet) => {
@@ -404,15 +404,3 @@ async function writeBanSnapshot(path: string, count: number): Promise<void> {
   await finished(out)
 }
 
-/** P6 runs the built CLI: refuse a dist/ older than the sources rather than measure old code. */
-function assertFreshBuild(): void {
-  const newest = (dir: string): number => Math.max(0, ...readdirSync(dir, {encoding: 'utf8', recursive: true})
-    .map((name) => statSync(join(dir, name))).filter((s) => s.isFile()).map((s) => s.mtimeMs))
-  let built: number
-  try {
-    built = statSync(join(ROOT, 'dist', 'commands', 'daemon.js')).mtimeMs
-  } catch {
-    throw new Error('dist/ is missing: run `npm run build` first (P6 measures the daemon as installed)')
-  }
-  if (newest(join(ROOT, 'src')) > built) throw new Error('dist/ is older than src/: run `npm run build` first (P6 measures the daemon as installed)')
-}

@@ -12,7 +12,7 @@
  * sample is the latest commit over the other hosts minus the send time. After the run each host's
  * block set is read once to check that every logged commit is in the kernel.
  */
-import {mkdirSync, readdirSync, readFileSync, statSync, writeFileSync} from 'node:fs'
+import {mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -24,6 +24,7 @@ import {
 } from '../../src/lib/lab/index.js'
 import {parseAddress} from '../../src/lib/net/index.js'
 import {NatsTransport} from '../../src/lib/transport/index.js'
+import {assertFreshBuild} from '../lib/build.js'
 import {withFleet} from '../lib/fleet.js'
 import {type BenchResult, result, summarizeLatency, type Target} from '../lib/report.js'
 import {attempt, type BenchSuite, scaled, secondsSince, type SuiteContext} from '../lib/suite.js'
@@ -33,7 +34,6 @@ import {attempt, type BenchSuite, scaled, secondsSince, type SuiteContext} from 
  * loader each daemon also runs tsx's loader thread and its source maps.
  */
 const RUN_CLI = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
-const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const PROBES = 200
 const PROBE_PORT = 23
 const NATS_PORT = 4222
@@ -131,21 +131,9 @@ function writeHost(base: string, name: string, natsAddress: string): string {
   return config
 }
 
-/** The daemons run from dist/: refuse one older than the sources rather than measure old code. */
-function assertFreshBuild(): void {
-  const newest = (dir: string): number => Math.max(0, ...readdirSync(dir, {encoding: 'utf8', recursive: true})
-    .map((name) => statSync(join(dir, name))).filter((st) => st.isFile()).map((st) => st.mtimeMs))
-  let built: number
-  try {
-    built = statSync(join(ROOT, 'dist', 'commands', 'daemon.js')).mtimeMs
-  } catch {
-    throw new Error('dist/ is missing: run `npm run build` first (the fleet rows run the daemon as installed)')
-  }
-  if (newest(join(ROOT, 'src')) > built) throw new Error('dist/ is older than src/: run `npm run build` first (the fleet rows run the daemon as installed)')
-}
 
 async function startDaemons(hosts: Array<{ns: Netns; config: string; name: string}>): Promise<SpawnedProcess[]> {
-  assertFreshBuild()
+  assertFreshBuild('the fleet rows run the daemon as installed')
   const daemons: SpawnedProcess[] = []
   for (const h of hosts) {
     await h.ns.run(process.execPath, [RUN_CLI, 'firewall', 'apply', '-c', h.config], {timeoutMs: 120_000})
