@@ -1,6 +1,6 @@
 import type {Target} from '../../net/index.js'
 import {forEachOf} from './types.js'
-import type {CommitReport, FirewallBackend, InitReport, ListedEntry, ListKind, SetEntry, SetEntrySource} from './types.js'
+import type {CommitReport, FirewallBackend, InitReport, ListedEntry, ListKind, ListOptions, SetEntry, SetEntrySource} from './types.js'
 
 /** A backend that keeps the sets in memory, for unit tests of the layers above the kernel. */
 export class MemoryBackend implements FirewallBackend {
@@ -51,7 +51,8 @@ export class MemoryBackend implements FirewallBackend {
     return this.sets[list].has(target.text)
   }
 
-  async list(list: ListKind): Promise<ListedEntry[]> {
+  async list(list: ListKind, {signal}: ListOptions = {}): Promise<ListedEntry[]> {
+    signal?.throwIfAborted()
     this.expire(list)
     return [...this.sets[list].values()].map(({entry, expiresAt}) => ({
       comment: entry.comment,

@@ -36,6 +36,12 @@ export interface ListedEntry {
   comment?: string
 }
 
+/** Options of FirewallBackend.list() and forEachEntry(). */
+export interface ListOptions {
+  /** Stops a listing that is no longer wanted (a periodic snapshot when the daemon stops). */
+  signal?: AbortSignal
+}
+
 export interface CommitReport {
   added: number
   removed: number
@@ -67,13 +73,17 @@ export interface FirewallBackend {
   /** Sends the queued operations in one batch. Deleting an absent entry is not an error. */
   commit(): Promise<CommitReport>
   has(list: ListKind, target: Target): Promise<boolean>
-  /** Every entry with remaining timeout and comment. Not for the hot path: it reads the whole set. */
-  list(list: ListKind): Promise<ListedEntry[]>
+  /**
+   * Every entry with remaining timeout and comment. Not for the hot path: it reads the whole set.
+   * Aborting `signal` stops the listing program; the call then rejects with `signal.reason`.
+   */
+  list(list: ListKind, options?: ListOptions): Promise<ListedEntry[]>
   /**
    * Hands every entry to `visit`, as list() finds them, without holding them all as objects (a snapshot
    * of 1M bans). Not for the hot path: it reads the whole set. Backends without it are read with list().
+   * Aborting `signal` stops the listing program; the call then rejects with `signal.reason`.
    */
-  forEachEntry?(list: ListKind, visit: (entry: ListedEntry) => void): Promise<void>
+  forEachEntry?(list: ListKind, visit: (entry: ListedEntry) => void, options?: ListOptions): Promise<void>
   /** Number of entries in the list (both families). */
   count(list: ListKind): Promise<number>
   /**
