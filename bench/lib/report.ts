@@ -28,6 +28,8 @@ export const TARGETS = {
   OP_1M: {id: 'op@1M', kind: 'max-latency', p50Ms: 100, p99Ms: 100},
   /** Snapshot save or restore of 1,000,000 bans: short enough for the systemd stop timeout and a reboot. */
   SNAPSHOT: {id: 'snapshot', kind: 'max-seconds', seconds: 10},
+  /** Daemon stop (pending bans, journal or snapshot) with 1,000,000 bans: within the systemd stop timeout, fast reboots. */
+  STOP: {id: 'stop', kind: 'max-seconds', seconds: 10},
   /** A scan from 2,000 distinct sources within 1 s → all banned (seconds after the last packet). */
   P10: {id: 'P10', kind: 'max-seconds', seconds: 2},
   /** Daemon memory with 1,000,000 bans (RSS). */

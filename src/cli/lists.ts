@@ -61,7 +61,7 @@ export async function runBlockAdd(io: CommandIo, argv: readonly string[], flags:
   checkListGiven(argv, flags.file)
   const config = await readConfig(io, flags.config)
   const inputs = listInputs(argv, flags.file === undefined ? [] : await readListFile(flags.file))
-  const fw = await openFirewall(config)
+  const fw = await openFirewall(config, undefined, {onMarkError: (message) => io.warn(message)})
   const result = await withListProgress(io, `Blocking ${formatCount(inputs.length)} addresses`, flags.file !== undefined,
     (onStep) => blockAdd(config, fw, inputs, {
       force: flags.force,
@@ -84,7 +84,7 @@ export async function runAllowAdd(io: CommandIo, argv: readonly string[], flags:
   checkListGiven(argv, flags.file)
   const config = await readConfig(io, flags.config)
   const inputs = listInputs(argv, flags.file === undefined ? [] : await readListFile(flags.file))
-  const fw = await openFirewall(config)
+  const fw = await openFirewall(config, undefined, {onMarkError: (message) => io.warn(message)})
   const result = await withListProgress(io, `Allowing ${formatCount(inputs.length)} entries`, flags.file !== undefined,
     (onStep) => allowAdd(fw, inputs, {comment: flags.comment, force: flags.force, onStep, timeoutSec: flags.timeout}))
   renderListChange(io, result, {changed: 'allowed', unchanged: 'exists '})
@@ -99,7 +99,7 @@ export async function runListDel(io: CommandIo, list: 'allow' | 'block', argv: r
   checkListGiven(argv, flags.file)
   const config = await readConfig(io, flags.config)
   const inputs = listInputs(argv, flags.file === undefined ? [] : await readListFile(flags.file))
-  const fw = await openFirewall(config)
+  const fw = await openFirewall(config, undefined, {onMarkError: (message) => io.warn(message)})
   const title = list === 'block' ? `Unblocking ${formatCount(inputs.length)} addresses`
     : `Removing ${formatCount(inputs.length)} allow entries`
   const result = await withListProgress(io, title, flags.file !== undefined, (onStep) => listDel(fw, list, inputs, {onStep}))
@@ -113,7 +113,7 @@ export async function runListDel(io: CommandIo, list: 'allow' | 'block', argv: r
 /** `block list` and `allow list`. */
 export async function runList(io: CommandIo, list: 'allow' | 'block', flags: {config: string}): Promise<ListResult> {
   const config = await readConfig(io, flags.config)
-  const result = await listEntries(await openFirewall(config), list)
+  const result = await listEntries(await openFirewall(config, undefined, {markChanges: false}), list)
   for (const e of result.entries) {
     if (list === 'block') {
       io.log(`${e.target.padEnd(40)} ${e.ttlSec === null ? 'never expires' : formatDuration(e.ttlSec)}`)

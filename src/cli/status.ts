@@ -63,8 +63,11 @@ function renderStatus(s: DaemonStatus): string[] {
   lines.push(`patterns: ${s.patternFiles.length === 0 ? 'none' : s.patternFiles.map((f) => f.name).join(', ')}`
     + (builtIn ? ' (built-in: no patterns.d)' : ''))
   const snap = s.snapshot
-  lines.push(`snapshot: ${snap.path}, ${snap.loaded} loaded at start, `
-    + (snap.savedAt ? `last saved ${snap.savedAt} (${snap.saved ?? 0} entries)` : 'not saved yet'))
+  lines.push(`snapshot: ${snap.path}, ${snap.loaded} loaded at start`
+    + (snap.loadedSavedAt ? ` (saved ${snap.loadedSavedAt})` : '')
+    + (snap.replayed ? ` + ${snap.replayed} journal changes` : '')
+    + ', ' + (snap.savedAt ? `last saved ${snap.savedAt} (${snap.saved ?? 0} entries)` : 'not saved yet'))
+  if (snap.journalChanges !== undefined) lines.push(`          journal: ${snap.journalChanges} changes since the last snapshot`)
   if (snap.lastError) lines.push(`          last save failed: ${snap.lastError}`)
 
   lines.push('', s.lastBans.length === 0 ? 'last bans: none' : 'last bans:')

@@ -15,7 +15,8 @@ export default class DaemonCommand extends DiswallCommand<{stopped: boolean}> {
     'On start it restores the last snapshot of the kernel sets before anything else, then reads the packet log',
     '(/dev/kmsg, journald, the rsyslog pipe, or an NFLOG group through tcpdump) and the service logs of patterns.d,',
     'and bans what the policy says.',
-    'SIGHUP reloads the config and the pattern files; on SIGTERM pending bans are written and the snapshot saved.',
+    'SIGHUP reloads the config and the pattern files; on SIGTERM pending bans are written and the journal is kept',
+    'for the next start (or the snapshot saved, when the journal may lack a change).',
     '`diswall status` shows what it is doing.',
     'With server_mode = true in the config it runs the central server instead, as `diswall server` does (the original\'s way).',
   ].join(' ')

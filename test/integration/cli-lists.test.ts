@@ -56,7 +56,8 @@ for (const backend of ['ipset', 'nftables'] as const) {
       removeConfigDir = () => temp.remove()
 
       configFile = join(dir, 'diswall.conf')
-      writeFileSync(configFile, `[firewall]\nbackend = "${backend}"\n`)
+      // state_dir in the temp dir: the list commands mark their changes there (sets.changed).
+      writeFileSync(configFile, `[firewall]\nbackend = "${backend}"\n[daemon]\nstate_dir = ${JSON.stringify(join(dir, 'state'))}\n`)
       ns = await createNetns()
       // On lo: this kernel has no dummy interfaces, and the address only has to be the namespace's own.
       await ns.run('ip', ['addr', 'add', `${OWN_ADDRESS}/32`, 'dev', 'lo'])

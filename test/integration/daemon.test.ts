@@ -75,7 +75,7 @@ for (const variant of [
       victim = await createNetns()
       attacker = await createNetns()
       const veth = await connectNetns(victim, attacker, {ipv4: [VICTIM.v4, LINK_ATTACKER.v4], ipv6: [VICTIM.v6, LINK_ATTACKER.v6]})
-      for (const {v4, v6} of [...[1, 2, 4, 5, 6, 8].map(OFFENDER), ALLOWED, IGNORED, OPEN_PROBER]) {
+      for (const {v4, v6} of [...[1, 2, 4, 5, 6, 8, 9].map(OFFENDER), ALLOWED, IGNORED, OPEN_PROBER]) {
         await attacker.run('ip', ['addr', 'add', `${v4}/32`, 'dev', veth.b.ifname])
         await attacker.run('ip', ['-6', 'addr', 'add', `${v6}/128`, 'dev', veth.b.ifname, 'nodad'])
       }
@@ -206,15 +206,16 @@ for (const variant of [
       })
     }
 
-    it('daemon - restart: stop (exit 0), sets flushed as by a reboot, start: the bans are back when it reports ready', async () => {
-      const offender = OFFENDER(6)
-      await probe([{from: offender.v4, host: VICTIM.v4, port: 23, proto: 'tcp'}], 300)
-      await waitFor(async () => (await blocked()).includes(offender.v4), {what: 'the ban', timeoutMs: 10_000})
-      const banned = await blocked()
+    /** Stops the daemon (exit 0) and returns its stdout. */
+    const stopDaemon = async (): Promise<string> => {
       const exit = await daemon!.stop(10_000)
-      assert.deepEqual(exit, {code: 0, signal: null}, daemon!.output().stdout + daemon!.output().stderr)
-      assert.match(daemon!.output().stdout, /saved \d+ entries/)
+      const {stderr, stdout} = daemon!.output()
+      assert.deepEqual(exit, {code: 0, signal: null}, stdout + stderr)
       daemon = undefined
+      return stdout
+    }
+    /** Empties the block sets, as a reboot does. */
+    const flushBlockSets = async (): Promise<void> => {
       if (backend === 'ipset') {
         for (const set of Object.values(blockSets)) await victim.run('ipset', ['flush', set])
       } else {
@@ -224,12 +225,47 @@ for (const variant of [
         }
       }
       assert.deepEqual(await blocked(), [])
+    }
+
+    it('daemon - restart after a `block del` made while it ran: stop saves the snapshot; after a reboot the bans are back, the deleted one not', async () => {
+      const offender = OFFENDER(6)
+      await probe([{from: offender.v4, host: VICTIM.v4, port: 23, proto: 'tcp'}], 300)
+      await waitFor(async () => (await blocked()).includes(offender.v4), {what: 'the ban', timeoutMs: 10_000})
+      // The daemon journaled the ban; the command removes it behind the daemon's back.
+      const del = await runCli(['block', 'del', offender.v4, '-c', configFile, '--json'], {wrap: ['ip', 'netns', 'exec', victim.name]})
+      assert.equal(del.code, 0, del.stdout + del.stderr)
+      assert.equal(del.json.result.removed, 1, del.stdout)
+      const banned = await blocked()
+      assert.ok(!banned.includes(offender.v4))
+      await sleep(1100) // the marker is then older than the snapshot the stop saves by more than the coarse-clock margin
+      const stdout = await stopDaemon()
+      assert.match(stdout, /saving the snapshot at stop: a command changed the sets at \S+ \(sets\.changed\)/)
+      assert.match(stdout, /saved \d+ entries/)
+      await flushBlockSets()
       daemon = await startDaemon()
       assert.deepEqual(await blocked(), banned)
       assert.match(daemon.output().stdout, /restored \d+ entries/)
       // And it still detects.
       await probe([{from: OFFENDER(8).v4, host: VICTIM.v4, port: 23, proto: 'tcp'}], 300)
       await waitFor(async () => (await blocked()).includes(OFFENDER(8).v4), {what: 'a ban after the restart', timeoutMs: 10_000})
+    })
+
+    it('daemon - restart with nothing changed behind the daemon: stop keeps the journal (no snapshot); after a reboot the bans are back', async () => {
+      const offender = OFFENDER(9)
+      await probe([{from: offender.v4, host: VICTIM.v4, port: 23, proto: 'tcp'}], 300)
+      await waitFor(async () => (await blocked()).includes(offender.v4), {what: 'the ban', timeoutMs: 10_000})
+      const banned = await blocked()
+      const stdout = await stopDaemon()
+      assert.match(stdout, /journal closed: \d+ changes since the snapshot of \S+ kept for the next start/)
+      assert.doesNotMatch(stdout, /saving the snapshot at stop|saved \d+ entries/)
+      await flushBlockSets()
+      daemon = await startDaemon()
+      assert.deepEqual(await blocked(), banned)
+      assert.match(daemon.output().stdout, /restored \d+ entries/)
+      assert.match(daemon.output().stdout, /replayed the journal \(segments [\d, ]+\): [1-9]\d* entries added/)
+      const status = await runCli(['status', '-c', configFile, '--json'], {wrap: ['ip', 'netns', 'exec', victim.name]})
+      assert.equal(status.code, 0, status.stdout + status.stderr)
+      assert.ok(status.json.result.snapshot.replayed >= 1, JSON.stringify(status.json.result.snapshot))
     })
   })
 }

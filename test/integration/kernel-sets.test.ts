@@ -55,7 +55,8 @@ for (const backend of ['ipset', 'nftables'] as const) {
       removeConfigDir = () => temp.remove()
 
       configFile = join(dir, 'diswall.conf')
-      writeFileSync(configFile, `[firewall]\nbackend = "${backend}"\n`)
+      // state_dir in the temp dir: the list commands mark their changes there (sets.changed).
+      writeFileSync(configFile, `[firewall]\nbackend = "${backend}"\n[daemon]\nstate_dir = ${JSON.stringify(join(dir, 'state'))}\n`)
       server = await createNetns()
       client = await createNetns()
       await connectNetns(server, client, {ipv4: [SERVER.v4, CLIENT.v4], ipv6: [SERVER.v6, CLIENT.v6]})

@@ -146,7 +146,7 @@ export const CONFIG_SCHEMA = {
   daemon: section('The per-host daemon.', {
     state_dir: path(DEFAULT_PATHS.stateDir, 'State and snapshots of the kernel sets.'),
     socket: path(DEFAULT_PATHS.controlSocket, 'Local control socket (root only), used by `diswall status`.'),
-    snapshot_interval: duration('10m', 'How often the snapshot of the kernel sets is saved (also on stop); "0s" = only on stop.',
+    snapshot_interval: duration('10m', 'How often the snapshot of the kernel sets is saved; it bounds the journal, and a stop saves one only when the journal may lack a change. "0s" = only on stop, always.',
       {minSec: 0}),
   }),
   server: section('The central server (`diswall server`).', {

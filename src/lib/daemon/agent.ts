@@ -4,6 +4,15 @@
  * sets, the control socket, metrics and reloads. A transport (NATS) plugs in through its port
  * ({@link Transport}): it receives what this host bans and allows, and hands in what other hosts report
  * and full list copies, all of which pass the same enforcer; without one the daemon is local-only.
+ *
+ * Snapshot and journal: the start restores the last snapshot, then replays the journal segments since
+ * (journal.ts); every batch the writer commits is journaled. A periodic snapshot bounds the journal. At
+ * stop the sets are read back into a snapshot only when the journal may lack a change: no journal, a
+ * journal that failed, problems at the restore, a change that bypassed the writer (a list copy from the
+ * transport, a failed batch), or a command that wrote the sets since the last snapshot started (the
+ * marker of changes.ts). Otherwise the journal is closed and kept for the next start: reading 1M
+ * elements back takes ~70 s on nftables, and a stop must fit systemd's stop timeout. A periodic save
+ * still listing the sets is aborted then (its rotation removed no segment yet, so nothing is lost).
  */
 import {join} from 'node:path'
 
@@ -29,7 +38,7 @@ import {Enforcer, HostFacts} from '../enforce/index.js'
 import type {EnforcerOptions} from '../enforce/index.js'
 import {asDiswallError, DiswallError, ExitCode} from '../errors.js'
 import type {BackendChoice, FirewallBackend, SetEntry} from '../firewall/sets/index.js'
-import {kernelNames, openFirewall, readSetCounters} from '../firewall/sets/index.js'
+import {kernelNames, markSetsChanged, openFirewall, readSetCounters, readSetsChanged, SETS_CHANGED_FILE} from '../firewall/sets/index.js'
 import type {NetworkList} from '../net/index.js'
 import type {Logger} from '../service/index.js'
 import {openControlServer,openMetricsServer} from '../service/index.js'
@@ -135,6 +144,9 @@ export interface PlannedSources {
 /** A snapshot with at least this many entries gets its garbage collected right after the restore. */
 const BULK_LOAD_GC_MIN = 50_000
 
+/** Margin for the coarse clock of file times when comparing the change marker with a snapshot's start, ms. */
+const CHANGE_MARK_MARGIN_MS = 1000
+
 /** The allow list is read back from the kernel this often (entries added by `allow add`), ms. */
 const ALLOW_REFRESH_MS = 60_000
 
@@ -191,6 +203,23 @@ export class Daemon {
   private journalFrom = 0
   /** The snapshot being saved (never rejects). */
   private saving: Promise<void> = Promise.resolve()
+  /** Aborts the save in progress (stop() does not wait for a periodic save that it does not need). */
+  private saveAbort: AbortController | undefined
+  /**
+   * When the listing of the last completed snapshot started, ms since the epoch (the restored file's
+   * header, then each save's); undefined while there is none. Changes committed before it are in it.
+   */
+  private snapshotBaseMs: number | undefined
+  /** Segment from which the journal holds changes the last completed snapshot lacks. */
+  private journalMark = 0
+  /** Changes replayed from the journal at start that no snapshot holds yet. */
+  private replayedChanges = 0
+  /** Writes that bypassed the journal (list copies), counted before and after each. */
+  private unjournaled = 0
+  /** unjournaledCount() when the listing of the last completed snapshot started. */
+  private unjournaledAtSnapshot = 0
+  /** Why the sets may differ from the snapshot and journal since the start (problems reading them). */
+  private restoreDoubt: string | undefined
   private readonly closers: Array<() => Promise<void> | void> = []
   private startedAt = new Date()
   private loadedAt = new Date()
@@ -265,7 +294,8 @@ export class Daemon {
     // bans go through the backend's long-running session (which needs the default exec).
     const helperExec = this.options.exec ?? this.helperThread()
     this.countersExec = helperExec
-    const fw = this.options.firewall ?? await openFirewall(config, this.options.exec, {session: true})
+    // Not marked as a command's changes (changes.ts): the daemon journals what it writes.
+    const fw = this.options.firewall ?? await openFirewall(config, this.options.exec, {markChanges: false, session: true})
     this.backend = fw.backend
     this.choice = fw.choice
     this.closers.push(() => this.backend.close())
@@ -322,8 +352,9 @@ export class Daemon {
   }
 
   /**
-   * Stops the agent: sources closed, pending kernel writes and connection kills finished, the snapshot
-   * saved, sockets closed. Safe to call more than once.
+   * Stops the agent: sources closed, pending kernel writes and connection kills finished, the journal
+   * closed and kept (or, when it may lack a change, the snapshot saved: see the module comment), sockets
+   * closed. Safe to call more than once.
    */
   async stop({saveSnapshot: save = true}: {saveSnapshot?: boolean} = {}): Promise<void> {
     if (this.state === 'stopped' || this.state === 'stopping') return
@@ -337,7 +368,7 @@ export class Daemon {
     await this.transportEvents
     await Promise.allSettled([...this.inFlight])
     if (this.enforcer) await this.enforcer.settle()
-    if (save && this.backend) await this.saveSnapshot()
+    if (save && this.backend) await this.keepJournalOrSave()
     for (const close of this.closers.reverse()) {
       try {
         await close()
@@ -455,7 +486,7 @@ export class Daemon {
       patterns: this.patterns.map((p) => (this.patternOrigin === 'shipped' ? `built-in:${p.name}` : p.path)),
       pid: process.pid,
       sets: {allow: await count('allow'), block: await count('block')},
-      snapshot: {...this.snapshot},
+      snapshot: {...this.snapshot, journalChanges: this.journalChanges()},
       sources: [...this.sources.values()].map(({source}) => source.health()),
       startedAt: this.startedAt.toISOString(),
       uptimeSec: Math.round((now - this.startedAt.getTime()) / 1000),
@@ -561,12 +592,20 @@ export class Daemon {
         }
       },
       replace: async (list, entries) => {
+        // The copy is swapped in whole, not journaled: counted before and after, so that a snapshot
+        // listed meanwhile does not count as holding it.
+        this.unjournaled++
         try {
           await this.enforcer.replace(list, wireToSetEntries(entries))
         } catch (error) {
           this.log('error', `loading the copy of the ${list} list failed, keeping the current one: ${asDiswallError(error).message}`)
           // The transport records it as the init's lastError: a status must not say the copy is in place.
           throw error
+        } finally {
+          this.unjournaled++
+          // Also on disk: after a crash, the next run's stop must still save the snapshot.
+          await markSetsChanged(this.config.daemon.state_dir, {what: `the daemon (copy of the ${list} list)`}).catch((error: unknown) =>
+            this.log('warning', `cannot write ${SETS_CHANGED_FILE}: ${asDiswallError(error).message}`))
         }
       },
     }
@@ -688,10 +727,16 @@ export class Daemon {
     this.snapshot = {loaded: 0, path}
     // Entries go to the kernel while the file is read: memory stays at one batch for 1M bans.
     const screens = {allow: this.enforcer.screen('allow', path), block: this.enforcer.screen('block', path)}
-    const {added, journalSeq, problems} = await restoreSnapshotFile(this.backend, path, {admit: (list, entry) => screens[list].admit(entry)})
+    const {added, journalSeq, problems, savedAt} = await restoreSnapshotFile(this.backend, path, {admit: (list, entry) => screens[list].admit(entry)})
     this.journalFrom = journalSeq ?? 0
+    this.journalMark = this.journalFrom
     screens.block.done()
     for (const problem of problems) this.log('warning', `snapshot: ${problem}`)
+    if (problems.length > 0) this.restoreDoubt = 'the snapshot restored at start had problems'
+    if (savedAt !== undefined) {
+      this.snapshotBaseMs = Date.parse(savedAt)
+      this.snapshot.loadedSavedAt = savedAt
+    }
     if (added === 0) return
     this.snapshot.loaded = added
     this.log('notice', `restored ${added} entries from ${path}`)
@@ -708,6 +753,9 @@ export class Daemon {
     const replay = await replayJournal(this.backend, stateDir, {admit: (list, entry) => screens[list].admit(entry), fromSeq: this.journalFrom})
     screens.block.done()
     for (const problem of replay.problems) this.log('warning', `journal: ${problem}`)
+    if (replay.problems.length > 0) this.restoreDoubt ??= 'the journal replayed at start had problems'
+    this.replayedChanges = replay.added + replay.removed
+    if (this.replayedChanges > 0) this.snapshot.replayed = this.replayedChanges
     if (replay.added + replay.removed + replay.skipped > 0) {
       this.log('notice', `replayed the journal (segments ${replay.segments.join(', ')}): ${replay.added} entries added, ` +
         `${replay.removed} removed (${replay.expired} expired), ${replay.skipped} bad lines skipped`)
@@ -736,20 +784,98 @@ export class Daemon {
   }
 
   private async saveSnapshotNow(): Promise<void> {
+    const abort = new AbortController()
+    this.saveAbort = abort
     try {
       if (this.enforcer) await this.enforcer.writer.flush()
+      const unjournaled = this.unjournaledCount()
       // A new segment before the sets are read: the snapshot holds everything of the older ones.
       const journalSeq = await this.journal?.rotate()
       const saved = await saveSnapshot(snapshotPath(this.config.daemon.state_dir), this.backend,
-        journalSeq === undefined ? {} : {journalSeq})
-      if (journalSeq !== undefined) await this.journal?.dropBefore(journalSeq)
+        {...(journalSeq === undefined ? {} : {journalSeq}), signal: abort.signal})
+      // Only once the new snapshot is in place: a save that failed or was aborted removes no segment,
+      // so the old snapshot and the journal since it still hold every change.
+      if (journalSeq !== undefined) {
+        await this.journal?.dropBefore(journalSeq)
+        this.journalMark = journalSeq
+      }
+      this.snapshotBaseMs = Date.parse(saved.savedAt)
+      this.unjournaledAtSnapshot = unjournaled
+      this.replayedChanges = 0
+      this.restoreDoubt = undefined
       this.snapshot = {...this.snapshot, saved: saved.entries, savedAt: new Date(saved.savedAt).toISOString()}
       delete this.snapshot.lastError
       this.log('info', `saved ${saved.entries} entries to ${snapshotPath(this.config.daemon.state_dir)}`)
     } catch (error) {
+      if (abort.signal.aborted) {
+        this.log('info', 'the snapshot being saved was abandoned for the stop; the journal holds its changes')
+        return
+      }
       this.snapshot.lastError = asDiswallError(error).message
       this.log('error', `saving the snapshot failed: ${this.snapshot.lastError}`)
+    } finally {
+      if (this.saveAbort === abort) this.saveAbort = undefined
     }
+  }
+
+  /** Writes that bypassed the journal: list copies, and batches the kernel refused (not journaled, maybe partly applied). */
+  private unjournaledCount(): number {
+    return this.unjournaled + (this.enforcer?.writer.stats.failedBatches ?? 0)
+  }
+
+  /**
+   * Why the journal may lack a change since the last completed snapshot (the stop must then read the
+   * sets into a new one), or undefined when the snapshot and the journal hold the sets.
+   */
+  private async whySave(): Promise<string | undefined> {
+    // No periodic snapshot would ever compact the journal.
+    if (this.config.daemon.snapshot_interval <= 0) return 'snapshot_interval is 0 (snapshots on stop only)'
+    if (this.journal === undefined) return 'there is no journal'
+    if (!this.journal.healthy) return 'the journal failed'
+    if (this.restoreDoubt !== undefined) return this.restoreDoubt
+    if (this.unjournaledCount() > this.unjournaledAtSnapshot) return 'the sets were changed outside the journal (a list copy or a failed batch)'
+    const stateDir = this.config.daemon.state_dir
+    let changedMs: number | undefined
+    try {
+      changedMs = await readSetsChanged(stateDir)
+    } catch (error) {
+      return `cannot read ${SETS_CHANGED_FILE}: ${asDiswallError(error).message}`
+    }
+    // The marker's mtime comes from the kernel's coarse clock, a few ms behind Date.now(): 1 s of margin.
+    if (changedMs !== undefined && (this.snapshotBaseMs === undefined || changedMs >= this.snapshotBaseMs - CHANGE_MARK_MARGIN_MS)) {
+      return `a command changed the sets at ${new Date(changedMs).toISOString()} (${SETS_CHANGED_FILE})`
+    }
+    return undefined
+  }
+
+  /** Changes the journal holds beyond the last completed snapshot (what the next start replays). */
+  private journalChanges(): number {
+    return this.replayedChanges + (this.journal?.recordedFrom(this.journalMark) ?? 0)
+  }
+
+  /**
+   * The snapshot part of stop(): closes the journal and keeps it for the next start when it holds every
+   * change since the last snapshot; otherwise saves the snapshot (reading the whole sets). A periodic save
+   * in progress is aborted when it is not needed, and waited for when it is.
+   */
+  private async keepJournalOrSave(): Promise<void> {
+    if (this.saveAbort !== undefined && await this.whySave() === undefined) this.saveAbort.abort(new Error('the daemon is stopping'))
+    await this.saving
+    let why = await this.whySave()
+    if (why === undefined) {
+      const journal = this.journal!
+      await journal.close()
+      if (journal.healthy) {
+        const base = this.snapshotBaseMs === undefined ? 'no snapshot (yet)' : `the snapshot of ${new Date(this.snapshotBaseMs).toISOString()}`
+        this.log('info', `journal closed: ${this.journalChanges()} changes since ${base} kept for the next start`)
+        this.snapshot.stoppedWith = 'journal'
+        return
+      }
+      why = 'closing the journal failed'
+    }
+    this.log('info', `saving the snapshot at stop: ${why}`)
+    await this.saveSnapshot()
+    this.snapshot.stoppedWith = 'snapshot'
   }
 
   private scheduleSnapshots(): void {

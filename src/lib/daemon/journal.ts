@@ -20,7 +20,12 @@
  *   kernel refused), written at once and fsynced at most `syncMs` (1 s) later: a crashed process loses
  *   nothing written, a crashed machine at most that second. The ban path never waits for the disk.
  * - Compaction: before a snapshot reads the sets, rotate() opens segment N+1; the snapshot records
- *   `# journal N+1`, and once it is in place the segments before N+1 are removed. At start the daemon
+ *   `# journal N+1`, and once it is in place the segments before N+1 are removed. A save that fails or
+ *   is aborted (the daemon stops during a periodic save) removes nothing: the old snapshot and every
+ *   segment from its mark on still hold all changes.
+ * - At stop, a journal without failures ({@link SetJournal.healthy}) is closed and kept instead of a
+ *   snapshot being saved, unless the sets were changed outside it (agent.ts, changes.ts): the next
+ *   start restores the last snapshot and replays the segments since, as after a crash. At start the daemon
  *   restores the snapshot, then replays the segments from its mark on, in order (adds and deletes as
  *   they came, so a delete after an add wins; entries expired since act as deletes), then opens a new
  *   segment. A crash anywhere in between replays a segment at most into a snapshot that already holds
@@ -88,6 +93,8 @@ export class SetJournal implements WriteJournal {
   private readonly now: () => number
   private readonly onError: (message: string) => void
   private failed = false
+  /** Operations recorded per segment number (this process's only). */
+  private readonly recorded = new Map<number, number>()
 
   private constructor(private readonly stateDir: string, seq: number, private readonly options: SetJournalOptions) {
     this.syncMs = options.syncMs ?? JOURNAL_SYNC_MS
@@ -113,6 +120,21 @@ export class SetJournal implements WriteJournal {
     return this.segment.seq
   }
 
+  /**
+   * Whether every line recorded since open() was written and fsynced (or is queued to be): false once
+   * any open, write, fsync, close or removal failed. Only then does the journal hold every change.
+   */
+  get healthy(): boolean {
+    return !this.failed
+  }
+
+  /** Operations recorded by this process into the segments from `seq` on. */
+  recordedFrom(seq: number): number {
+    let total = 0
+    for (const [n, count] of this.recorded) if (n >= seq) total += count
+    return total
+  }
+
   /** Appends the lines of one committed batch. */
   record(ops: readonly SetOp[]): void {
     if (ops.length === 0) return
@@ -133,6 +155,7 @@ export class SetJournal implements WriteJournal {
     }
 
     this.segment.append(text)
+    this.recorded.set(this.segment.seq, (this.recorded.get(this.segment.seq) ?? 0) + ops.length)
   }
 
   /**

@@ -1,7 +1,9 @@
 /**
  * Snapshots of the kernel sets in `[daemon] state_dir`, so that a restart or a reboot never leaves the
- * host unprotected: the daemon saves one on SIGTERM (and periodically) and, when it starts, loads the last
- * one into the kernel sets before it does anything else.
+ * host unprotected: the daemon saves one periodically (`[daemon] snapshot_interval`) and, when it starts,
+ * loads the last one into the kernel sets, then replays its journal (journal.ts), before it does anything
+ * else. On SIGTERM it saves one only when its journal may lack a change (agent.ts stop()): reading 1M
+ * elements back from nftables takes ~70 s.
  *
  * Format, version 1: UTF-8 text, one record per line, every line ended by "\n".
  *
@@ -14,7 +16,8 @@
  * # end 3 entries
  * ```
  *
- * - Line 1 is the header. A file without it, or of another version, is rejected as a whole.
+ * - Line 1 is the header. A file without it, or of another version, is rejected as a whole. Its time is
+ *   when the listing started, with milliseconds unless they are zero (`…T10:00:00.250Z`).
  * - LIST is `block` (single addresses; IPv6 networks too: grouped offenders) or `allow` (addresses or
  *   networks); TARGET is in canonical form.
  * - `expires` is absolute (unix seconds), so the time the daemon was down (a reboot) counts; `never` is
@@ -82,7 +85,10 @@ export interface SavedSnapshot {
   entries: number
   block: number
   allow: number
-  /** When, as written in the header (ISO 8601, whole seconds, UTC). */
+  /**
+   * When, as written in the header (ISO 8601, UTC, milliseconds unless whole): the time the listing
+   * started, so every change committed before it is in the file.
+   */
   savedAt: string
 }
 
@@ -134,6 +140,12 @@ export interface SnapshotClock {
 export interface SaveSnapshotOptions extends SnapshotClock {
   /** Written as `# journal N`: the journal segment opened before the sets were read (journal.ts). */
   journalSeq?: number
+  /**
+   * Aborting it stops the listing (the backend kills its program) and the save: the call rejects with
+   * `signal.reason`, and the old snapshot stays as it was (the daemon's stop does not wait for a
+   * periodic save: its journal holds what the save would have).
+   */
+  signal?: AbortSignal
 }
 
 /**
@@ -150,16 +162,17 @@ export function formatEntryLine(list: ListKind, target: Target, expiresSec: numb
  * and writes them to `path` atomically, mode 0600; creates the parent directory (0700) when missing.
  * Entries whose TTL has run out are left out; an allow comment that could not be read back is dropped
  * (the entry is kept).
- * @throws FileWriteError when the file cannot be written (the old snapshot then stays as it was), and
- *   whatever backend.forEachEntry() or backend.list() throws.
+ * @throws FileWriteError when the file cannot be written (the old snapshot then stays as it was),
+ *   whatever backend.forEachEntry() or backend.list() throws, and `signal.reason` once it is aborted.
  */
 export async function saveSnapshot(path: string, backend: FirewallBackend,
-  {journalSeq, now = Date.now}: SaveSnapshotOptions = {}): Promise<SavedSnapshot> {
+  {journalSeq, now = Date.now, signal}: SaveSnapshotOptions = {}): Promise<SavedSnapshot> {
   // The clock is read first: listing a big set takes a while (seconds with ipset, ~70 s for 1M elements
   // with nft 1.0.6), and counting the remaining TTLs from its start ends entries early, never late.
   const nowMs = now()
   const nowSec = Math.floor(nowMs / 1000)
-  const savedAt = new Date(nowSec * 1000).toISOString().replace('.000Z', 'Z')
+  // With milliseconds: the daemon compares it with the time of the last change made by a command (changes.ts).
+  const savedAt = new Date(nowMs).toISOString().replace('.000Z', 'Z')
   const counts = {allow: 0, block: 0}
   // Lines are formatted as the backend reads them, into chunks of LINES_PER_CHUNK: with 1M bans no
   // array of 1M entry objects is built, and the file is written in one pass over the chunks.
@@ -178,10 +191,13 @@ export async function saveSnapshot(path: string, backend: FirewallBackend,
       }
     }
 
-    if (backend.forEachEntry) await backend.forEachEntry(list, visit)
-    else for (const entry of await backend.list(list)) visit(entry)
+    signal?.throwIfAborted()
+    const options = signal === undefined ? {} : {signal}
+    if (backend.forEachEntry) await backend.forEachEntry(list, visit, options)
+    else for (const entry of await backend.list(list, options)) visit(entry)
   }
 
+  signal?.throwIfAborted()
   chunks.push(`${chunk}# end ${lines} entries\n`)
   await mkdir(dirname(path), {mode: 0o700, recursive: true})
   await writeFileAtomic(path, chunks, {mode: 0o600})

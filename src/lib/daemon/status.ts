@@ -28,12 +28,23 @@ export interface SnapshotStatus {
   path: string
   /** Entries loaded from it when the daemon started. */
   loaded: number
-  /** When it was last written, ISO 8601; absent before the first save. */
+  /** When this daemon last wrote it (the listing's start), ISO 8601; absent before its first save. */
   savedAt?: string
   /** Entries in the last save. */
   saved?: number
   /** Message of the last failed save, if the last save failed. */
   lastError?: string
+  /** The save time in the header of the snapshot loaded at start, ISO 8601; absent when there was none. */
+  loadedSavedAt?: string
+  /** Changes replayed at start from the journal segments after that snapshot (a stop that kept the journal, or a crash). */
+  replayed?: number
+  /** Changes the journal holds beyond the last snapshot: what a stop now keeps for the next start to replay. */
+  journalChanges?: number
+  /**
+   * How this daemon's stop kept the sets: `journal` (closed and kept; the sets were not read) or
+   * `snapshot` (saved, as the journal might lack a change). Absent until it stops.
+   */
+  stoppedWith?: 'journal' | 'snapshot'
 }
 
 /** The daemon's status, as the control socket answers `status`. */

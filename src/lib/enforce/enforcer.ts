@@ -407,7 +407,7 @@ export class Enforcer {
    * (`block add` of IPv4 addresses), one set to read instead of two. Throws what list() throws.
    */
   async refreshAllowList(family?: 4 | 6): Promise<void> {
-    const entries = await this.options.backend.list('allow', family)
+    const entries = await this.options.backend.list('allow', family === undefined ? {} : {family})
     this.allowList.clear()
     this.expiringAllows = new Set()
     for (const e of entries) {

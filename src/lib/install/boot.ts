@@ -28,7 +28,9 @@ export interface BootReport {
  * @throws what openFirewall() and applyFromDir() throw (the ruleset then stays as it was).
  */
 export async function firewallBoot(config: Config, {exec = defaultExec, onWarning}: {exec?: Exec; onWarning?: (w: string) => void} = {}): Promise<BootReport> {
-  const fw = await openFirewall(config, exec)
+  // Not marked as a command's change (changes.ts): it puts back what the snapshot and journal hold,
+  // which the daemon restores too; a mark would make every stop after a reboot read the sets back.
+  const fw = await openFirewall(config, exec, {markChanges: false})
   let restored = 0
   const problems: string[] = []
   try {

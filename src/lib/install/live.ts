@@ -112,7 +112,8 @@ export interface TeardownReport {
  * @throws CommandFailedError from the tools.
  */
 export async function removeKernelState(config: Config, exec: Exec = defaultExec): Promise<TeardownReport> {
-  const fw = await openFirewall(config, exec)
+  // Unmarked (changes.ts): the daemon is gone with the sets, and the state directory may be too.
+  const fw = await openFirewall(config, exec, {markChanges: false})
   try {
     const ruleset = await flushRuleset({backend: fw.choice.backend, exec, names: kernelNames(config)})
     await fw.backend.destroy()

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import {cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile} from 'node:fs/promises'
+import {cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
@@ -10,8 +10,8 @@ import {Daemon, LatencyTrace, queryDaemon, saveSnapshot, snapshotPath, unitsSour
 import type {DaemonStatus, PlannedSources, SourcePlan, TraceDump} from '../../../src/lib/daemon/index.js'
 import type {LogLine, LogSource, RunHooks, SourceHealth, WtmpLogin} from '../../../src/lib/detect/index.js'
 import {HostFacts} from '../../../src/lib/enforce/index.js'
-import {forEachOf, MemoryBackend} from '../../../src/lib/firewall/sets/index.js'
-import type {SetEntry} from '../../../src/lib/firewall/sets/index.js'
+import {ChangeMarkingBackend, forEachOf, MemoryBackend} from '../../../src/lib/firewall/sets/index.js'
+import type {ListedEntry, ListKind, ListOptions, SetEntry} from '../../../src/lib/firewall/sets/index.js'
 import {waitFor} from '../../../src/lib/lab/index.js'
 import {parseAddress, parseTarget} from '../../../src/lib/net/index.js'
 import {memoryLogger} from '../../../src/lib/service/index.js'
@@ -71,6 +71,29 @@ class PushSource<T = LogLine> implements LogSource<T> {
 
   health(): SourceHealth {
     return {lines: this.lines, name: this.name, restarts: 0, state: this.closed ? 'stopped' : 'running'}
+  }
+}
+
+/**
+ * A MemoryBackend that records which lists were read whole (list(); it has no forEachEntry) and, with
+ * `hang`, makes a listing of the block sets wait until its signal aborts (nft listing 1M elements).
+ */
+class ListingBackend extends MemoryBackend {
+  listed: ListKind[] = []
+  hang = false
+  hanging = 0
+  aborted = 0
+
+  override async list(list: ListKind, options: ListOptions = {}): Promise<ListedEntry[]> {
+    this.listed.push(list)
+    if (!this.hang || list !== 'block') return super.list(list)
+    this.hanging++
+    return new Promise<never>((_resolve, reject) => {
+      options.signal?.addEventListener('abort', () => {
+        this.aborted++
+        reject(options.signal?.reason)
+      }, {once: true})
+    })
   }
 }
 
@@ -319,12 +342,13 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
     }
   })
 
-  it('Daemon - stop saves a snapshot; a new daemon on empty sets restores it before it is ready', async () => {
+  it('Daemon - stop keeps a healthy journal; a new daemon on empty sets restores it before it is ready', async () => {
     const first = await start('restart')
     first.packets.push(packet('203.0.113.50', 23))
     await waitFor(async () => (await blocked(first)).length === 1, {what: 'the ban'})
     await first.daemon.stop()
-    assert.ok(first.log.lines.some((l) => /^saved 1 entries/.test(l.message)), JSON.stringify(first.log.lines))
+    assert.ok(first.log.lines.some((l) => /^journal closed: 1 changes since no snapshot \(yet\) kept for the next start$/.test(l.message)),
+      JSON.stringify(first.log.lines))
 
     const emptied = new MemoryBackend() // a reboot: the kernel sets are gone
     const second = await start('restart', {backend: emptied})
@@ -332,10 +356,13 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
       // start() has resolved (= ready): the ban must be there already.
       assert.deepEqual(await blocked(second), ['203.0.113.50'])
       const messages = second.log.lines.map((l) => l.message)
-      const restored = messages.findIndex((m) => m.startsWith('restored 1 entries'))
+      assert.ok(!messages.some((m) => m.startsWith('restored')), JSON.stringify(messages))
+      const replayed = messages.findIndex((m) => m.startsWith('replayed the journal (segments 0): 1 entries added'))
       const ready = messages.findIndex((m) => m.startsWith('ready:'))
-      assert.ok(restored >= 0 && restored < ready, JSON.stringify(messages))
-      assert.equal((await second.daemon.status()).snapshot.loaded, 1)
+      assert.ok(replayed >= 0 && replayed < ready, JSON.stringify(messages))
+      const {snapshot} = await second.daemon.status()
+      assert.deepEqual({journalChanges: snapshot.journalChanges, loaded: snapshot.loaded, replayed: snapshot.replayed},
+        {journalChanges: 1, loaded: 0, replayed: 1})
     } finally {
       await second.daemon.stop()
     }
@@ -372,10 +399,159 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
     } finally {
       await second.daemon.stop()
     }
-    // The stop compacted the journal into the snapshot: one (new, empty) segment is left, the one it names.
-    const names = (await readdir(join(crashed, 'state'))).sort()
-    assert.deepEqual(names, ['sets.journal.2', 'sets.snapshot']) // 0: the crashed run's, 1: this run's, 2: opened by the stop
-    assert.match(await readFile(join(crashed, 'state', 'sets.snapshot'), 'utf8'), /^# journal 2$/m)
+    // The stop kept the journal for the next start (no snapshot read from the sets): the crashed run's segment and this run's.
+    const names = (await readdir(join(crashed, 'state'))).filter((n) => n.startsWith('sets.')).sort()
+    assert.deepEqual(names, ['sets.journal.0', 'sets.journal.1'])
+  })
+
+  it('Daemon - stop with a healthy journal reads no set; the restart has the snapshot and the journal, deletions included', async () => {
+    const transport = new FakeTransport()
+    const saved = new MemoryBackend()
+    for (const t of ['203.0.113.71', '203.0.113.72', '203.0.113.73']) saved.add('block', {target: parseAddress(t), ttlSec: 86_400})
+    await saved.commit()
+    await saveSnapshot(snapshotPath(join(dir, 'keep', 'state')), saved) // what the last periodic save wrote
+    const backend = new ListingBackend()
+    const first = await start('keep', {backend, transport})
+    try {
+      assert.deepEqual(await blocked(first), ['203.0.113.71', '203.0.113.72', '203.0.113.73'])
+      await transport.deliverDel('block', remote('203.0.113.71')) // in the snapshot, deleted after it
+      await transport.deliverAdd('block', remote('203.0.113.74', {ttlSec: 3600}))
+      await transport.deliverAdd('allow', remote('198.51.100.0/24', {comment: 'office'}))
+    } finally {
+      backend.listed = []
+      await first.daemon.stop()
+    }
+    assert.deepEqual(backend.listed, [], 'stop read the sets')
+    const closed = first.log.lines.find((l) => l.message.startsWith('journal closed:'))
+    assert.match(closed?.message ?? JSON.stringify(first.log.lines), /^journal closed: 3 changes since the snapshot of \S+Z kept for the next start$/)
+    assert.equal((await first.daemon.status()).snapshot.stoppedWith, 'journal')
+
+    const second = await start('keep', {backend: new MemoryBackend()}) // a reboot: the kernel sets are gone
+    try {
+      assert.deepEqual(await blocked(second), ['203.0.113.72', '203.0.113.73', '203.0.113.74'])
+      assert.deepEqual((await second.backend.list('allow')).map((e) => [e.target.text, e.comment]), [['198.51.100.0/24', 'office']])
+      const remaining = (await second.backend.list('block')).find((e) => e.target.text === '203.0.113.74')?.ttlSec ?? 0
+      assert.ok(remaining > 3500 && remaining <= 3600, `TTL ${remaining}`)
+      const {snapshot} = await second.daemon.status()
+      assert.equal(snapshot.loaded, 3)
+      assert.equal(snapshot.replayed, 3)
+      assert.match(snapshot.loadedSavedAt ?? '', /Z$/)
+    } finally {
+      await second.daemon.stop()
+    }
+  })
+
+  it('Daemon - a change a command made (the sets.changed marker) makes stop save the snapshot; the deleted ban stays deleted', async () => {
+    const backend = new ListingBackend()
+    const first = await start('marked', {backend})
+    const stateDir = join(dir, 'marked', 'state')
+    try {
+      first.packets.push(packet('203.0.113.81', 23))
+      first.packets.push(packet('203.0.113.82', 23))
+      await waitFor(async () => (await blocked(first)).length === 2, {what: 'the bans'})
+      // What `block del 203.0.113.81` does while the daemon runs: a direct commit, then the marker.
+      const cli = new ChangeMarkingBackend(backend, stateDir)
+      cli.del('block', parseAddress('203.0.113.81'))
+      await cli.commit()
+      assert.equal((await stat(join(stateDir, 'sets.changed'))).mode & 0o777, 0o600)
+      // Past the margin for coarse file times, so that the snapshot stop saves counts as newer than the mark.
+      await new Promise((resolve) => setTimeout(resolve, 1100))
+    } finally {
+      await first.daemon.stop()
+    }
+    assert.ok(first.log.lines.some((l) => /^saving the snapshot at stop: a command changed the sets at \S+ \(sets\.changed\)$/.test(l.message)),
+      JSON.stringify(first.log.lines))
+    assert.ok(backend.listed.includes('block'))
+    assert.equal((await first.daemon.status()).snapshot.stoppedWith, 'snapshot')
+
+    const second = await start('marked', {backend: new MemoryBackend()})
+    try {
+      assert.deepEqual(await blocked(second), ['203.0.113.82'])
+    } finally {
+      await second.daemon.stop()
+    }
+    // The marker is older than the snapshot that stop saved: the next stop keeps the journal.
+    assert.ok(second.log.lines.some((l) => l.message.startsWith('journal closed: 0 changes since the snapshot of')), JSON.stringify(second.log.lines))
+  })
+
+  it('Daemon - a list copy from the transport (not journaled) makes stop save the snapshot', async () => {
+    const transport = new FakeTransport()
+    const first = await start('copied', {transport})
+    try {
+      await transport.deliverAdd('block', remote('203.0.113.91'))
+      await transport.deliverCopy('block', [remote('203.0.113.92', {ttlSec: 3600})]) // .91 is gone, .92 in: neither journaled
+      await transport.deliverAdd('block', remote('203.0.113.93'))
+      assert.deepEqual(await blocked(first), ['203.0.113.92', '203.0.113.93'])
+    } finally {
+      await first.daemon.stop()
+    }
+    assert.ok(first.log.lines.some((l) => l.message === 'saving the snapshot at stop: the sets were changed outside the journal (a list copy or a failed batch)'),
+      JSON.stringify(first.log.lines))
+    const second = await start('copied', {backend: new MemoryBackend()})
+    try {
+      assert.deepEqual(await blocked(second), ['203.0.113.92', '203.0.113.93'])
+    } finally {
+      await second.daemon.stop()
+    }
+  })
+
+  it('Daemon - stop aborts a periodic snapshot that is still listing the sets; the restart still has every ban', async () => {
+    const transport = new FakeTransport()
+    const backend = new ListingBackend()
+    const first = await start('abort', {backend, configure: (c) => void (c.daemon.snapshot_interval = 1), transport})
+    const stateDir = join(dir, 'abort', 'state')
+    let stopMs: number
+    try {
+      for (const t of ['203.0.113.101', '203.0.113.102']) await transport.deliverAdd('block', remote(t))
+      await waitFor(() => first.log.lines.some((l) => l.message.startsWith('saved 2 entries')), {what: 'a periodic snapshot'})
+      backend.hang = true // from now on a listing of the block sets never ends unless aborted
+      await transport.deliverDel('block', remote('203.0.113.101'))
+      await transport.deliverAdd('block', remote('203.0.113.103'))
+      await waitFor(() => backend.hanging > 0, {what: 'a periodic snapshot listing the sets'})
+    } finally {
+      const started = Date.now()
+      await first.daemon.stop()
+      stopMs = Date.now() - started
+    }
+    assert.equal(backend.aborted, 1)
+    assert.ok(stopMs < 2000, `stop took ${stopMs} ms`)
+    const messages = first.log.lines.map((l) => l.message)
+    assert.ok(messages.includes('the snapshot being saved was abandoned for the stop; the journal holds its changes'), JSON.stringify(messages))
+    assert.ok(messages.some((m) => /^journal closed: \d+ changes since the snapshot of/.test(m)), JSON.stringify(messages))
+    // The aborted save removed no segment: the snapshot's mark and every segment from it on are there.
+    const mark = Number(/^# journal (\d+)$/m.exec(await readFile(join(stateDir, 'sets.snapshot'), 'utf8'))?.[1])
+    const segments = (await readdir(stateDir)).filter((n) => n.startsWith('sets.journal.')).map((n) => Number(n.slice('sets.journal.'.length)))
+    assert.deepEqual(segments.sort((a, b) => a - b), [mark, mark + 1])
+
+    const second = await start('abort', {backend: new MemoryBackend()})
+    try {
+      assert.deepEqual(await blocked(second), ['203.0.113.102', '203.0.113.103'])
+    } finally {
+      await second.daemon.stop()
+    }
+  })
+
+  it('Daemon - a journal that failed to write makes stop save the snapshot', async () => {
+    const transport = new FakeTransport()
+    const first = await start('failed', {configure: (c) => void (c.daemon.snapshot_interval = 1), transport})
+    const stateDir = join(dir, 'failed', 'state')
+    try {
+      await transport.deliverAdd('block', remote('203.0.113.111'))
+      // The state directory vanishes: the next rotation cannot open its segment, so later bans reach no journal.
+      await rm(stateDir, {force: true, recursive: true})
+      await waitFor(() => first.log.lines.some((l) => /opening the journal failed/.test(l.message)), {what: 'the journal to fail'})
+      await transport.deliverAdd('block', remote('203.0.113.112'))
+      await mkdir(stateDir, {recursive: true})
+    } finally {
+      await first.daemon.stop()
+    }
+    assert.ok(first.log.lines.some((l) => l.message === 'saving the snapshot at stop: the journal failed'), JSON.stringify(first.log.lines))
+    const second = await start('failed', {backend: new MemoryBackend()})
+    try {
+      assert.deepEqual(await blocked(second), ['203.0.113.111', '203.0.113.112'])
+    } finally {
+      await second.daemon.stop()
+    }
   })
 
   it('Daemon - start() resolves (ready) only once every source reads', async () => {

@@ -419,3 +419,25 @@ test('snapshot - a kernel that refuses everything costs a bounded number of comm
   assert.ok(report.problems.length > 0 && report.problems.length <= 2 * 256 + 1, `problems: ${report.problems.length}`)
   assert.match(report.problems.at(-1) ?? '', /the kernel refused some of the \d+ entries of lines \d+ to \d+/)
 })
+
+test('snapshot - the header keeps the milliseconds of the listing start; an aborted save stops the listing and leaves the old file', async (t) => {
+  const dir = tempDir(t)
+  const path = snapshotPath(dir)
+  const saved = await saveSnapshot(path, await sampleBackend(), clock(NOW + 250))
+  assert.equal(saved.savedAt, '2025-11-21T04:40:00.250Z')
+  assert.equal((await loadSnapshot(path, clock(NOW + 1000))).savedAt, '2025-11-21T04:40:00.250Z')
+  const before = readFileSync(path, 'utf8')
+
+  const backend = await sampleBackend()
+  const abort = new AbortController()
+  const seen: Array<{list: ListKind; signal: AbortSignal | undefined}> = []
+  backend.list = async (list, options) => {
+    seen.push({list, signal: options?.signal})
+    abort.abort(new Error('the daemon is stopping')) // while the first list is read
+    return []
+  }
+  await assert.rejects(saveSnapshot(path, backend, {now: () => NOW + 5000, signal: abort.signal}), /the daemon is stopping/)
+  assert.deepEqual(seen, [{list: 'block', signal: abort.signal}])
+  assert.equal(readFileSync(path, 'utf8'), before)
+  assert.deepEqual(readdirSync(dir), [SNAPSHOT_FILE]) // no temporary file left
+})

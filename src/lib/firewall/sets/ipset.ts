@@ -10,7 +10,7 @@ import type {KernelNames} from './names.js'
 import {OpQueue, opTarget, reportOf} from './op-queue.js'
 import type {Op} from './op-queue.js'
 import {forEachOf, setFor} from './types.js'
-import type {CommitReport, FirewallBackend, InitReport, ListedEntry, ListKind, SetEntry, SetEntrySource} from './types.js'
+import type {CommitReport, FirewallBackend, InitReport, ListedEntry, ListKind, ListOptions, SetEntry, SetEntrySource} from './types.js'
 
 /** Sizes and defaults of the sets. */
 export interface SetLimits {
@@ -331,16 +331,16 @@ export class IpsetBackend implements FirewallBackend {
   }
 
   /** The entries of both families' sets; a set that does not exist (nothing was ever set up) has none. */
-  async list(list: ListKind, family?: 4 | 6): Promise<ListedEntry[]> {
+  async list(list: ListKind, {family, signal}: ListOptions = {}): Promise<ListedEntry[]> {
     const out: ListedEntry[] = []
     const names = [...family === 6 ? [] : [this.names[list].v4], ...family === 4 ? [] : [this.names[list].v6]]
     // The allow sets are small: both are read at once (a single `allow add` or never-ban check waits for
     // one process start, not two). Block sets one after the other, so that one listing is held at a time.
     const saved = list === 'allow'
-      ? await Promise.all(names.map((name) => this.readMissingAsEmpty(['save', name], {timeoutMs: 120_000})))
+      ? await Promise.all(names.map((name) => this.readMissingAsEmpty(['save', name], {signal, timeoutMs: 120_000})))
       : undefined
     for (const [i, name] of names.entries()) {
-      const text = saved?.[i] ?? await this.readMissingAsEmpty(['save', name], {timeoutMs: 120_000})
+      const text = saved?.[i] ?? await this.readMissingAsEmpty(['save', name], {signal, timeoutMs: 120_000})
       // A loop, not push(...): spreading more than ~125k elements overflows V8's stack (RangeError).
       for (const entry of parseIpsetSave(text, name)) out.push(entry)
     }
@@ -348,14 +348,14 @@ export class IpsetBackend implements FirewallBackend {
     return out
   }
 
-  async forEachEntry(list: ListKind, visit: (entry: ListedEntry) => void): Promise<void> {
+  async forEachEntry(list: ListKind, visit: (entry: ListedEntry) => void, {signal}: ListOptions = {}): Promise<void> {
     for (const name of [this.names[list].v4, this.names[list].v6]) {
-      forEachIpsetSaveEntry(await this.readMissingAsEmpty(['save', name], {timeoutMs: 120_000}), name, visit)
+      forEachIpsetSaveEntry(await this.readMissingAsEmpty(['save', name], {signal, timeoutMs: 120_000}), name, visit)
     }
   }
 
   /** stdout of an ipset read, or '' when the set does not exist: listing must never create anything. */
-  private async readMissingAsEmpty(args: string[], options: {timeoutMs?: number} = {}): Promise<string> {
+  private async readMissingAsEmpty(args: string[], options: {signal?: AbortSignal | undefined; timeoutMs?: number} = {}): Promise<string> {
     try {
       return (await this.exec('ipset', args, options)).stdout
     } catch (error) {

@@ -1,6 +1,6 @@
 import type {Target} from '../../net/index.js'
 import {forEachOf} from './types.js'
-import type {CommitReport, FirewallBackend, InitReport, ListedEntry, ListKind, SetEntry, SetEntrySource} from './types.js'
+import type {CommitReport, FirewallBackend, InitReport, ListedEntry, ListKind, ListOptions, SetEntry, SetEntrySource} from './types.js'
 
 /** A backend that keeps the sets in memory, for unit tests of the layers above the kernel. */
 export class MemoryBackend implements FirewallBackend {
@@ -51,7 +51,8 @@ export class MemoryBackend implements FirewallBackend {
     return this.sets[list].has(target.text)
   }
 
-  async list(list: ListKind, family?: 4 | 6): Promise<ListedEntry[]> {
+  async list(list: ListKind, {family, signal}: ListOptions = {}): Promise<ListedEntry[]> {
+    signal?.throwIfAborted()
     this.expire(list)
     return [...this.sets[list].values()].filter(({entry}) => family === undefined || entry.target.family === family).map(({entry, expiresAt}) => ({
       comment: entry.comment,

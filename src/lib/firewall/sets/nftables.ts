@@ -12,7 +12,7 @@ import type {NftBatchRunner, NftSessionFactory} from './nft-session.js'
 import {OpQueue, opTarget, reportOf} from './op-queue.js'
 import type {Op} from './op-queue.js'
 import {forEachOf, setFor} from './types.js'
-import type {CommitReport, FirewallBackend, InitReport, ListedEntry, ListKind, SetEntry, SetEntrySource} from './types.js'
+import type {CommitReport, FirewallBackend, InitReport, ListedEntry, ListKind, ListOptions, SetEntry, SetEntrySource} from './types.js'
 
 /** The hook of the guard chain: before the ruleset's chains (priority filter), after nothing of ours. */
 export const NFT_GUARD_CHAIN_SPEC = 'type filter hook input priority filter - 10; policy accept;'
@@ -530,15 +530,15 @@ export class NftBackend implements FirewallBackend {
   }
 
   /** The entries of both families' sets; a set (or table) that does not exist has none. */
-  async list(list: ListKind, family?: 4 | 6): Promise<ListedEntry[]> {
+  async list(list: ListKind, {family, signal}: ListOptions = {}): Promise<ListedEntry[]> {
     const out: ListedEntry[] = []
     const names = this.setsOf(list, family)
     // The allow sets are small: both are read at once (a single `allow add` or never-ban check waits for
     // one process start, not two). Block sets one after the other, so that one listing is held at a time.
-    const read = list === 'allow' ? await Promise.all(names.map((name) => this.listSet(name))) : undefined
+    const read = list === 'allow' ? await Promise.all(names.map((name) => this.listSet(name, signal))) : undefined
     for (const [i, name] of names.entries()) {
       // A loop, not push(...): spreading more than ~125k elements overflows V8's stack (RangeError).
-      for (const entry of read?.[i] ?? await this.listSet(name)) out.push(this.entryOf(name, entry))
+      for (const entry of read?.[i] ?? await this.listSet(name, signal)) out.push(this.entryOf(name, entry))
     }
 
     // Right after a bulk insert, while the kernel resizes the set, a listing can repeat elements.
@@ -546,22 +546,27 @@ export class NftBackend implements FirewallBackend {
     return out.filter((e) => !seen.has(e.target.text) && seen.add(e.target.text))
   }
 
-  async forEachEntry(list: ListKind, visit: (entry: ListedEntry) => void): Promise<void> {
+  async forEachEntry(list: ListKind, visit: (entry: ListedEntry) => void, {signal}: ListOptions = {}): Promise<void> {
     // No de-duplication (list() has it): a repeated element of a set being resized is added twice, to the same state.
-    for (const name of this.setsOf(list)) forEachNftElement(await this.readSet(name), (entry) => visit(this.entryOf(name, entry)))
+    for (const name of this.setsOf(list)) forEachNftElement(await this.readSet(name, signal), (entry) => visit(this.entryOf(name, entry)))
   }
 
   /** The elements of one set of our table; a set (or table) that does not exist has none. */
-  private async listSet(name: string): Promise<ListedEntry[]> {
-    return parseNftElements(await this.readSet(name))
+  private async listSet(name: string, signal?: AbortSignal): Promise<ListedEntry[]> {
+    return parseNftElements(await this.readSet(name, signal))
   }
 
-  /** `nft -j list set` of one set of our table; a set (or table) that does not exist gives an empty listing. */
-  private async readSet(name: string): Promise<string> {
+  /**
+   * `nft -j list set` of one set of our table; a set (or table) that does not exist gives an empty listing.
+   * `signal` kills nft (the daemon's stop does not wait for a periodic snapshot's listing).
+   */
+  private async readSet(name: string, signal?: AbortSignal): Promise<string> {
     let stdout: string
     try {
-      // nft 1.0.6: listing a large set is slow (~70 s for 1M elements); never list a block set on the hot path.
-      stdout = (await this.exec('nft', ['-j', 'list', 'set', 'inet', this.names.table, name], {timeoutMs: 300_000})).stdout
+      // nft 1.0.6: listing a large set is slow (~70 s for 1M elements): the kernel's hash-set dump
+      // (nft_rhash_walk) restarts from the first element for every netlink message, so a dump is
+      // quadratic in the set size. Never list a block set on the hot path.
+      stdout = (await this.exec('nft', ['-j', 'list', 'set', 'inet', this.names.table, name], {...(signal ? {signal} : {}), timeoutMs: 300_000})).stdout
     } catch (error) {
       // Listing must never create anything: before the first set-up there is simply nothing.
       if (error instanceof CommandFailedError && /No such file or directory/.test(error.stderr)) return '{"nftables": []}'

@@ -36,6 +36,14 @@ export interface ListedEntry {
   comment?: string
 }
 
+/** Options of FirewallBackend.list() and forEachEntry(). */
+export interface ListOptions {
+  /** Only the sets of this address family (a never-ban check of IPv4 addresses reads the IPv4 allow set). */
+  family?: 4 | 6
+  /** Stops a listing that is no longer wanted (a periodic snapshot when the daemon stops). */
+  signal?: AbortSignal
+}
+
 export interface CommitReport {
   added: number
   removed: number
@@ -82,14 +90,16 @@ export interface FirewallBackend {
   delIfPresent?(target: Address): Promise<boolean | undefined>
   /**
    * Every entry with remaining timeout and comment; with `family`, only the sets of that family are
-   * read. Not for the hot path: it reads the whole set.
+   * read. Not for the hot path: it reads the whole set. Aborting `signal` stops the listing program;
+   * the call then rejects with `signal.reason`.
    */
-  list(list: ListKind, family?: 4 | 6): Promise<ListedEntry[]>
+  list(list: ListKind, options?: ListOptions): Promise<ListedEntry[]>
   /**
    * Hands every entry to `visit`, as list() finds them, without holding them all as objects (a snapshot
    * of 1M bans). Not for the hot path: it reads the whole set. Backends without it are read with list().
+   * Aborting `signal` stops the listing program; the call then rejects with `signal.reason`.
    */
-  forEachEntry?(list: ListKind, visit: (entry: ListedEntry) => void): Promise<void>
+  forEachEntry?(list: ListKind, visit: (entry: ListedEntry) => void, options?: ListOptions): Promise<void>
   /** Number of entries in the list (both families). */
   count(list: ListKind): Promise<number>
   /**

@@ -17,6 +17,7 @@ import {
 } from '../../../../src/lib/firewall/sets/index.js'
 import type {NftSessionFactory, SetEntry} from '../../../../src/lib/firewall/sets/index.js'
 import {parseAddress, parseTarget} from '../../../../src/lib/net/index.js'
+import type {Exec} from '../../../../src/lib/system/index.js'
 import {failure, line, recordingExec} from './fake-exec.js'
 
 const T = 'inet diswall'
@@ -879,4 +880,19 @@ test('nftables - after ipv6_group_prefix changed, init moves the old prefix set 
     assert.ok(script.includes(`delete element ${T} diswall-bl6-net56 { 2001:db8:1:200:: }`))
     assert.equal(script.includes(`delete set ${T} diswall-bl6-net56`), !referenced, `referenced by diswall-in: ${referenced}`)
   }
+})
+
+test('nftables, ipset - list() and forEachEntry() hand their signal to every listing program (a snapshot aborted at stop)', async () => {
+  const signals: Array<[string, AbortSignal | undefined]> = []
+  const exec: Exec = async (program, args, {signal} = {}) => {
+    signals.push([[program, ...args].join(' '), signal])
+    return {stderr: '', stdout: program === 'nft' ? '{"nftables": []}' : ''}
+  }
+  const {signal} = new AbortController()
+  for (const fw of [new NftBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec), new IpsetBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)]) {
+    await fw.forEachEntry('block', () => {}, {signal})
+    await fw.list('allow', {signal})
+  }
+  assert.ok(signals.length >= 8, JSON.stringify(signals.map(([l]) => l)))
+  assert.deepEqual(signals.filter(([, s]) => s !== signal).map(([l]) => l), [])
 })
