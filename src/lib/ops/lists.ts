@@ -303,6 +303,8 @@ export async function blockAdd(config: Config, fw: Firewall, inputs: ReadonlyArr
   const ttlSec = checkTimeout(options.timeoutSec ?? config.firewall.block_timeout)
   if (options.reason !== undefined) checkReason(options.reason)
   const refused = new Map<string, string>()
+  // The set-up check reads beside the never-ban check; what it would fix waits until no address is refused.
+  fw.backend.prepareInit?.()
   if (!options.force) {
     options.onStep?.('check', parsed.length)
     const protectedAddrs = await protectionOf(config, fw.backend, parsed.map((p) => p.target as Address), exec, options.readSockets)

@@ -137,3 +137,15 @@ for (const kind of ['ipset', 'nftables'] as const) {
     }
   })
 }
+
+test('single-op paths (nftables) - init() uses the reading prepareInit() started, once', async () => {
+  const {calls, exec} = kernelHost()
+  const backend = createBackend('nftables', DEFAULT_NAMES, DEFAULT_LIMITS, exec)
+  const readings = (): number => calls.filter((c) => line(c) === 'nft -t -j list ruleset inet').length
+  backend.prepareInit!()
+  assert.equal(readings(), 1, 'the reading starts at once')
+  assert.deepEqual(await backend.init(), {created: [], leftovers: [], migrated: []})
+  assert.equal(readings(), 1, 'init() took it')
+  await backend.init()
+  assert.equal(readings(), 2, 'the next init() reads again')
+})

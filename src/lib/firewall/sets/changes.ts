@@ -83,6 +83,10 @@ export class ChangeMarkingBackend implements FirewallBackend {
     return this.inner.pending
   }
 
+  prepareInit(): void {
+    this.inner.prepareInit?.()
+  }
+
   init(): Promise<InitReport> {
     // Creates empty sets or moves entries over unchanged: no entry changes.
     return this.inner.init()

@@ -19,6 +19,8 @@ export const NFT_GUARD_CHAIN_SPEC = 'type filter hook input priority filter - 10
 
 /** Block adds in one commit from which a commit probes timeout refresh first (see probeTimeoutRefresh). */
 const LAZY_PROBE_MIN_ADDS = 2
+/** A reading of prepareInit() older than this is not used: init() reads again (a backend kept between commands). */
+const PREPARED_INIT_MAX_AGE_MS = 2000
 
 /** Elements per `add element` statement in bulk loads: keeps nft's parser memory bounded. */
 const BULK_CHUNK = 10_000
@@ -228,6 +230,8 @@ export class NftBackend implements FirewallBackend {
   private refreshesTimeout: boolean | undefined
   /** Set by init(): the table exists, so a commit may probe in it. */
   private initialized = false
+  /** The reading prepareInit() started, and when, for the next init(). */
+  private prepared: {at: number; state: ReturnType<NftBackend['listTableState']>} | undefined
   private readonly sessionFactory: NftSessionFactory | undefined
   /** Made by the first commit that uses it. */
   private session: NftBatchRunner | undefined
@@ -254,10 +258,19 @@ export class NftBackend implements FirewallBackend {
     return this.queue.length
   }
 
+  prepareInit(): void {
+    const state = this.listTableState()
+    // Read by the init() that follows; a command that stops before it must not leave a rejection unhandled.
+    state.catch(() => {})
+    this.prepared = {at: Date.now(), state}
+  }
+
   async init(): Promise<InitReport> {
     const report: InitReport = {created: [], leftovers: [], migrated: []}
-    // One listing of sets, chains and rules, without set elements.
-    const state = await this.listTableState()
+    // One listing of sets, chains and rules, without set elements (read already by prepareInit()).
+    const prepared = this.prepared !== undefined && Date.now() - this.prepared.at <= PREPARED_INIT_MAX_AGE_MS ? this.prepared.state : undefined
+    this.prepared = undefined
+    const state = await (prepared ?? this.listTableState())
     const rulesetIn = state.chains.has(RULESET_CHAINS.in)
     const existing = new Map(state.sets.map((s) => [s.name, s]))
     for (const spec of this.setSpecs()) {

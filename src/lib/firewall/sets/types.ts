@@ -68,6 +68,12 @@ export interface FirewallBackend {
   readonly name: 'ipset' | 'memory' | 'nftables'
   /** Ensures the sets and the rules that make them effective exist (idempotent); removes leftovers. */
   init(): Promise<InitReport>
+  /**
+   * Starts reading, without changing anything, what the next init() checks, so that the reading runs
+   * beside other work of a command (the never-ban check of `block add`); that init() uses it. Only for
+   * an init() that follows within the same command.
+   */
+  prepareInit?(): void
   add(list: ListKind, entry: SetEntry): void
   del(list: ListKind, target: Target): void
   /** Number of queued operations. */
