@@ -101,6 +101,8 @@ export interface DaemonOptions {
   transportStatus?: () => TransportStats
   /** Start the control socket (`[daemon] socket`); true by default. */
   controlSocket?: boolean
+  /** How long after a list copy its snapshot starts, ms; {@link COPY_SNAPSHOT_DELAY_MS} by default (tests: less). */
+  copySnapshotDelayMs?: number
   /**
    * Refuse to start while another daemon holds the same kernel sets or state dir (see instance.ts);
    * true by default, unless `firewall` is given (a MemoryBackend is no kernel set to protect).
@@ -140,6 +142,13 @@ export interface PlannedSources {
   lines: Map<string, LogSource>
   logins?: LogSource<WtmpLogin>
 }
+
+/**
+ * A list copy from the server is followed by a snapshot this long after it, ms: the other list's copy,
+ * which comes right after a connect, joins the same save. Longer than the margin the stop gives the
+ * change marker (which the copy writes too), so that the save counts as newer than it.
+ */
+export const COPY_SNAPSHOT_DELAY_MS = 2000
 
 /** A snapshot with at least this many entries gets its garbage collected right after the restore. */
 const BULK_LOAD_GC_MIN = 50_000
@@ -203,6 +212,9 @@ export class Daemon {
   private journalFrom = 0
   /** The snapshot being saved (never rejects). */
   private saving: Promise<void> = Promise.resolve()
+  /** A snapshot after a list copy is waiting to start (one is enough for any number of copies). */
+  private copySnapshotQueued = false
+  private copySnapshotTimer: NodeJS.Timeout | undefined
   /** Aborts the save in progress (stop() does not wait for a periodic save that it does not need). */
   private saveAbort: AbortController | undefined
   /**
@@ -597,6 +609,7 @@ export class Daemon {
         this.unjournaled++
         try {
           await this.enforcer.replace(list, wireToSetEntries(entries))
+          this.snapshotAfterCopy()
         } catch (error) {
           this.log('error', `loading the copy of the ${list} list failed, keeping the current one: ${asDiswallError(error).message}`)
           // The transport records it as the init's lastError: a status must not say the copy is in place.
@@ -609,6 +622,7 @@ export class Daemon {
         }
       },
     }
+    this.closers.push(() => clearTimeout(this.copySnapshotTimer))
     await transport.start(sink)
     this.transportEvents = (async () => {
       try {
@@ -781,6 +795,26 @@ export class Daemon {
   private saveSnapshot(): Promise<void> {
     this.saving = this.saving.then(() => this.saveSnapshotNow())
     return this.saving
+  }
+
+  /**
+   * A list copy is not journaled, so until a snapshot holds it a stop must read the sets back (~70 s
+   * for 1M elements on nftables). A snapshot in the background soon after the copy lets the stops
+   * after it keep the journal again. Copies while one waits to start share it (a reconnecting
+   * transport queues no pile of saves); one listing already running may not hold a copy made meanwhile,
+   * so a copy then queues the next. Not with `snapshot_interval = 0` (stop always saves then).
+   */
+  private snapshotAfterCopy(): void {
+    if (this.copySnapshotQueued || this.config.daemon.snapshot_interval <= 0 || this.journal === undefined) return
+    this.copySnapshotQueued = true
+    this.copySnapshotTimer = setTimeout(() => {
+      if (this.state !== 'running') return
+      this.saving = this.saving.then(() => {
+        this.copySnapshotQueued = false
+        return this.state === 'running' ? this.saveSnapshotNow() : undefined
+      })
+    }, this.options.copySnapshotDelayMs ?? COPY_SNAPSHOT_DELAY_MS)
+    this.copySnapshotTimer.unref()
   }
 
   private async saveSnapshotNow(): Promise<void> {

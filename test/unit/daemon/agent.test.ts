@@ -150,9 +150,9 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
     await rm(dir, {force: true, recursive: true})
   })
 
-  async function start(name: string, {backend = new MemoryBackend(), configure, exec, journald = false, latencyTrace, readingGate,
+  async function start(name: string, {backend = new MemoryBackend(), configure, copySnapshotDelayMs, exec, journald = false, latencyTrace, readingGate,
     shippedPatterns = false, sourcesTimeoutMs, transport}:
-    {backend?: MemoryBackend; configure?: (c: Config) => void; exec?: Exec; journald?: boolean; latencyTrace?: LatencyTrace
+    {backend?: MemoryBackend; configure?: (c: Config) => void; copySnapshotDelayMs?: number; exec?: Exec; journald?: boolean; latencyTrace?: LatencyTrace
       readingGate?: Promise<void> | 'never'; shippedPatterns?: boolean; sourcesTimeoutMs?: number; transport?: FakeTransport} = {}): Promise<Harness> {
     const base = join(dir, name)
     const patternsDir = join(base, 'patterns.d')
@@ -192,6 +192,7 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
     const daemon = new Daemon({
       config,
       configPath,
+      ...(copySnapshotDelayMs === undefined ? {} : {copySnapshotDelayMs}),
       ...(exec === undefined ? {} : {exec}),
       ...(transport === undefined ? {} : {transport}),
       // Every banned address has a connection to cut: the kill path runs as on a host with live sessions.
@@ -490,6 +491,30 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
     const second = await start('copied', {backend: new MemoryBackend()})
     try {
       assert.deepEqual(await blocked(second), ['203.0.113.92', '203.0.113.93'])
+    } finally {
+      await second.daemon.stop()
+    }
+  })
+
+  it('Daemon - a snapshot follows a list copy, one for copies close together; the stop after it keeps the journal', async () => {
+    const transport = new FakeTransport()
+    // Past the stop's margin for the change marker the copy writes (1 s), as the default delay is.
+    const first = await start('copied-saved', {copySnapshotDelayMs: 1200, transport})
+    const saves = (): number => first.log.lines.filter((l) => /^saved \d+ entries to /.test(l.message)).length
+    try {
+      await transport.deliverCopy('block', [remote('203.0.113.94', {ttlSec: 3600})])
+      await transport.deliverCopy('allow', [remote('198.51.100.0/24')])
+      await waitFor(() => saves() === 1, {timeoutMs: 10_000, what: 'the snapshot after the copies'})
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      assert.equal(saves(), 1, 'both copies share one save')
+      await transport.deliverAdd('block', remote('203.0.113.95'))
+    } finally {
+      await first.daemon.stop()
+    }
+    assert.ok(first.log.lines.some((l) => l.message.startsWith('journal closed: 1 changes since the snapshot of')), JSON.stringify(first.log.lines))
+    const second = await start('copied-saved', {backend: new MemoryBackend()})
+    try {
+      assert.deepEqual(await blocked(second), ['203.0.113.94', '203.0.113.95'])
     } finally {
       await second.daemon.stop()
     }
