@@ -138,14 +138,16 @@ for (const kind of ['ipset', 'nftables'] as const) {
   })
 }
 
-test('single-op paths (nftables) - init() uses the reading prepareInit() started, once', async () => {
-  const {calls, exec} = kernelHost()
-  const backend = createBackend('nftables', DEFAULT_NAMES, DEFAULT_LIMITS, exec)
-  const readings = (): number => calls.filter((c) => line(c) === 'nft -t -j list ruleset inet').length
-  backend.prepareInit!()
-  assert.equal(readings(), 1, 'the reading starts at once')
-  assert.deepEqual(await backend.init(), {created: [], leftovers: [], migrated: []})
-  assert.equal(readings(), 1, 'init() took it')
-  await backend.init()
-  assert.equal(readings(), 2, 'the next init() reads again')
-})
+for (const [kind, reads] of [['nftables', ['nft -t -j list ruleset inet']], ['ipset', ['ipset list -n', 'iptables -S', 'ip6tables -S']]] as const) {
+  test(`single-op paths (${kind}) - init() uses the readings prepareInit() started, once`, async () => {
+    const {calls, exec} = kernelHost()
+    const backend = createBackend(kind, DEFAULT_NAMES, DEFAULT_LIMITS, exec)
+    const readings = (): number[] => reads.map((read) => calls.filter((c) => line(c) === read).length)
+    backend.prepareInit!()
+    assert.deepEqual(readings(), reads.map(() => 1), 'the readings start at once')
+    assert.deepEqual(await backend.init(), {created: [], leftovers: [], migrated: []})
+    assert.deepEqual(readings(), reads.map(() => 1), 'init() took them')
+    await backend.init()
+    assert.deepEqual(readings(), reads.map(() => 2), 'the next init() reads again')
+  })
+}

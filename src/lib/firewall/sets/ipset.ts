@@ -9,7 +9,7 @@ import {RULESET_CHAINS, STAGING_SUFFIX} from './names.js'
 import type {KernelNames} from './names.js'
 import {OpQueue, opTarget, reportOf} from './op-queue.js'
 import type {Op} from './op-queue.js'
-import {forEachOf, setFor} from './types.js'
+import {forEachOf, PREPARED_INIT_MAX_AGE_MS, setFor} from './types.js'
 import type {CommitReport, FirewallBackend, InitReport, ListedEntry, ListKind, ListOptions, SetEntry, SetEntrySource} from './types.js'
 
 /** Sizes and defaults of the sets. */
@@ -159,6 +159,8 @@ export class IpsetBackend implements FirewallBackend {
   private readonly sessionFactory: IpsetSessionFactory | undefined
   /** Made by the first commit that uses it. */
   private session: IpsetBatchRunner | undefined
+  /** The readings prepareInit() started, and when, for the next init(). */
+  private prepared: {at: number; names: Promise<string>; rules: Record<4 | 6, Promise<string>>} | undefined
   private closed = false
   /** Commits applied through the session, and those that fell back to `ipset restore` after it failed. */
   readonly sessionStats = {batches: 0, fallbacks: 0}
@@ -184,9 +186,23 @@ export class IpsetBackend implements FirewallBackend {
     return this.queue.length
   }
 
+  prepareInit(): void {
+    const read = (program: string, args: string[]): Promise<string> => {
+      const stdout = this.exec(program, args).then((r) => r.stdout)
+      // Read by the init() that follows; a command that stops before it must not leave a rejection unhandled.
+      stdout.catch(() => {})
+      return stdout
+    }
+    this.prepared = {at: Date.now(), names: read('ipset', ['list', '-n']), rules: {4: read('iptables', ['-S']), 6: read('ip6tables', ['-S'])}}
+  }
+
   async init(): Promise<InitReport> {
     const report: InitReport = {created: [], leftovers: [], migrated: []}
-    const existing = new Set((await this.exec('ipset', ['list', '-n'])).stdout.split('\n').filter(Boolean))
+    // The set names and both families' rules, read already by prepareInit() (all three only read).
+    const prepared = this.prepared !== undefined && Date.now() - this.prepared.at <= PREPARED_INIT_MAX_AGE_MS ? this.prepared : undefined
+    this.prepared = undefined
+    const names = await (prepared?.names ?? this.exec('ipset', ['list', '-n']).then((r) => r.stdout))
+    const existing = new Set(names.split('\n').filter(Boolean))
     for (const name of this.allSets()) {
       if (existing.has(name + STAGING_SUFFIX)) {
         await this.exec('ipset', ['destroy', name + STAGING_SUFFIX])
@@ -241,7 +257,7 @@ export class IpsetBackend implements FirewallBackend {
       }
     }
 
-    await this.installGuard()
+    await this.installGuard(prepared?.rules)
     return report
   }
 
@@ -552,12 +568,13 @@ export class IpsetBackend implements FirewallBackend {
    * `iptables-restore --noflush` only where chain or jump are not as they should be (so every single
    * command after the first writes no rule).
    */
-  private async installGuard(): Promise<void> {
+  /** Puts the guard chain and its jump in place for both families; `listings`: their `-S` output, when read already. */
+  private async installGuard(listings?: Record<4 | 6, Promise<string>>): Promise<void> {
     await Promise.all(([4, 6] as const).map(async (family) => {
       const v = family === 4 ? 'v4' : 'v6'
       const chain = this.names.guardChain
       const tool = family === 4 ? 'iptables' : 'ip6tables'
-      const listed = (await this.exec(tool, ['-S'])).stdout.split('\n')
+      const listed = (await (listings?.[family] ?? this.exec(tool, ['-S']).then((r) => r.stdout))).split('\n')
       const rulesetActive = listed.includes(`-A INPUT -j ${RULESET_CHAINS.in}`)
       const guardJumps = listed.filter((l) => l === `-A INPUT -j ${chain}`).length
       const jumps = rulesetActive

@@ -11,7 +11,7 @@ import {isNftSessionStatement, NftSession} from './nft-session.js'
 import type {NftBatchRunner, NftSessionFactory} from './nft-session.js'
 import {OpQueue, opTarget, reportOf} from './op-queue.js'
 import type {Op} from './op-queue.js'
-import {forEachOf, setFor} from './types.js'
+import {forEachOf, PREPARED_INIT_MAX_AGE_MS, setFor} from './types.js'
 import type {CommitReport, FirewallBackend, InitReport, ListedEntry, ListKind, ListOptions, SetEntry, SetEntrySource} from './types.js'
 
 /** The hook of the guard chain: before the ruleset's chains (priority filter), after nothing of ours. */
@@ -19,8 +19,6 @@ export const NFT_GUARD_CHAIN_SPEC = 'type filter hook input priority filter - 10
 
 /** Block adds in one commit from which a commit probes timeout refresh first (see probeTimeoutRefresh). */
 const LAZY_PROBE_MIN_ADDS = 2
-/** A reading of prepareInit() older than this is not used: init() reads again (a backend kept between commands). */
-const PREPARED_INIT_MAX_AGE_MS = 2000
 
 /** Elements per `add element` statement in bulk loads: keeps nft's parser memory bounded. */
 const BULK_CHUNK = 10_000

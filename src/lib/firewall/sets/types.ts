@@ -124,6 +124,9 @@ export interface FirewallBackend {
   close(): Promise<void>
 }
 
+/** A reading of prepareInit() older than this is not used: init() reads again (a backend kept between commands). */
+export const PREPARED_INIT_MAX_AGE_MS = 2000
+
 /** The address family's set: `v4` for IPv4, `v6` for IPv6. */
 export interface FamilyNames {
   v4: string
