@@ -566,9 +566,8 @@ export class IpsetBackend implements FirewallBackend {
    * DESIGN.md (whitelist.d before the block set), so the guard's jump is taken out instead.
    * Both families at once: one `iptables -S` each (it lists the guard chain with INPUT), and an
    * `iptables-restore --noflush` only where chain or jump are not as they should be (so every single
-   * command after the first writes no rule).
+   * command after the first writes no rule). `listings`: those `-S` outputs, when prepareInit() read them.
    */
-  /** Puts the guard chain and its jump in place for both families; `listings`: their `-S` output, when read already. */
   private async installGuard(listings?: Record<4 | 6, Promise<string>>): Promise<void> {
     await Promise.all(([4, 6] as const).map(async (family) => {
       const v = family === 4 ? 'v4' : 'v6'

@@ -535,8 +535,8 @@ export class NftBackend implements FirewallBackend {
       return true
     } catch (error) {
       if (!(error instanceof CommandFailedError)) throw error
-      // A missing set says the same; has() and commit() then tell which it is.
-      return undefined
+      // nft says the same of a missing set, but init() has just put the set in place: the element is not there.
+      return /No such file or directory/.test(error.stderr) ? false : undefined
     }
   }
 

@@ -90,8 +90,8 @@ export interface FirewallBackend {
    */
   addIfAbsent?(entry: SetEntry & {target: Address}): Promise<boolean | undefined>
   /**
-   * The same for lifting one IPv4 ban (`block del`): true when it was there and is gone now; false
-   * when it was not there (nothing changed); undefined when this path cannot tell.
+   * The same for lifting one IPv4 ban (`block del`, after init()): true when it was there and is gone
+   * now; false when it was not there (nothing changed); undefined when this path cannot tell.
    */
   delIfPresent?(target: Address): Promise<boolean | undefined>
   /**

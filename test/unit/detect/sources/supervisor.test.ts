@@ -61,10 +61,11 @@ test('supervisor - a source that throws is restarted with exponential back-off, 
 
   const [second] = await puller.take(1, 5000)
   assert.equal(second?.text, 'b')
-  // Delays 40, 80, 100 (capped), 100 ms between the five starts.
+  // Delays 40, 80, 100 (capped), 100 ms between the five starts: never shorter (the back-off holds);
+  // the upper bound only catches a wait that is not the scheduled one (a loaded machine adds latency).
   const gaps = inner.startedAt.slice(1).map((t, i) => t - inner.startedAt[i]!)
   const expected = [40, 80, 100, 100]
-  gaps.forEach((gap, i) => assert.ok(gap >= expected[i]! - 2 && gap < expected[i]! + 150, `gap ${i}: ${gap} ms, expected ~${expected[i]}`))
+  gaps.forEach((gap, i) => assert.ok(gap >= expected[i]! - 2 && gap < expected[i]! + 1000, `gap ${i}: ${gap} ms, expected ~${expected[i]}`))
 
   const health = source.health()
   assert.equal(health.restarts, 4)
