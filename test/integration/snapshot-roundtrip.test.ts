@@ -2,17 +2,18 @@
  * A snapshot of real kernel sets, both backends: 50,000 bans (IPv4 addresses, IPv6 /64 networks,
  * IPv6 addresses, a few other IPv6 lengths) and allow entries with comments are saved, the sets are
  * emptied, and the restore puts back exactly the same entries with their remaining timeouts. On
- * nftables the IPv6 bans come from and go back to three sets (prefix, address, interval).
+ * nftables the IPv6 bans come from and go back to three sets (prefix, address, interval). And a
+ * snapshot folded from the last one and the journal (compactSnapshot()) holds what reading the sets gives.
  */
 import assert from 'node:assert/strict'
 import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
 
-import {restoreSnapshotFile, saveSnapshot} from '../../src/lib/daemon/index.js'
-import {createBackend, DEFAULT_LIMITS, DEFAULT_NAMES} from '../../src/lib/firewall/sets/index.js'
+import {compactSnapshot, loadSnapshot, restoreSnapshotFile, saveSnapshot, SetJournal} from '../../src/lib/daemon/index.js'
+import {CoalescingWriter, createBackend, DEFAULT_LIMITS, DEFAULT_NAMES} from '../../src/lib/firewall/sets/index.js'
 import type {ListedEntry, SetEntry} from '../../src/lib/firewall/sets/index.js'
 import {cleanupAll, createNetns, distinctIpv4, makeTempDir} from '../../src/lib/lab/index.js'
-import {parseAddress, parseNetwork} from '../../src/lib/net/index.js'
+import {parseAddress, parseNetwork, parseTarget} from '../../src/lib/net/index.js'
 import {integrationSkip} from '../helpers/root.js'
 
 const skip = integrationSkip({programs: ['ip', 'ipset', 'iptables', 'ip6tables', 'nft']})
@@ -83,6 +84,52 @@ for (const backend of ['ipset', 'nftables'] as const) {
 
         const allow = await fw.list('allow')
         assert.deepEqual(allow.map((e) => [e.target.text, e.comment ?? null]).sort(), [['198.51.100.0/24', 'office'], ['2001:db8:aa::/48', null]])
+        await fw.destroy()
+        await fw.close()
+      } finally {
+        dir.remove()
+        await ns.remove()
+      }
+    })
+
+    it('a snapshot folded from the last one and the journal holds what reading the sets gives', {timeout: 120_000}, async () => {
+      const ns = await createNetns()
+      const dir = makeTempDir('dw-snapshot-fold-')
+      try {
+        const fw = createBackend(backend, DEFAULT_NAMES, DEFAULT_LIMITS, ns.exec)
+        await fw.init()
+        const journal = await SetJournal.open(dir.path, 0, {defaultBlockTtlSec: 86_400})
+        const writer = new CoalescingWriter(fw, {journal, windowMs: 0})
+        const ban = (target: string, ttlSec: number) => writer.add('block', {target: parseTarget(target), ttlSec})
+        await Promise.all([ban('203.0.113.1', 600), ban('203.0.113.2', 600), ban('2001:db8:1::/64', 0), ban('2001:db8:ff::7', 900)])
+        await writer.add('allow', {comment: 'office', target: parseNetwork('198.51.100.0/24')})
+        await writer.add('allow', {target: parseAddress('192.0.2.10'), ttlSec: 3000})
+        const path = join(dir.path, 'sets.snapshot')
+        const first = await journal.rotate()
+        await saveSnapshot(path, fw, {journalSeq: first})
+        await writer.del('block', parseAddress('203.0.113.1'))
+        await writer.del('allow', parseAddress('192.0.2.10'))
+        await Promise.all([ban('203.0.113.2', 7200), ban('203.0.113.3', 300), ban('2001:db8:2::/64', 1200), ban('203.0.113.4', 0)])
+        await ban('203.0.113.5', 2)
+        await new Promise((resolve) => setTimeout(resolve, 3000)) // .5 is over, in the kernel too
+        const second = await journal.rotate()
+        await journal.close()
+        const folded = await compactSnapshot(path, dir.path, {fromSeq: first, savedAtMs: Date.now(), toSeq: second})
+        assert.ok('saved' in folded, JSON.stringify(folded))
+        const listed = join(dir.path, 'listed')
+        await saveSnapshot(listed, fw)
+        // Expiry times: the kernel keeps milliseconds, the journal whole seconds rounded up: at most 2 s apart.
+        const read = async (file: string) => new Map((await loadSnapshot(file)).entries.map(({entry, list}) => [`${list} ${entry.target.text}`, entry]))
+        const [fromJournal, fromSets] = [await read(path), await read(listed)]
+        assert.deepEqual([...fromJournal.keys()].sort(), [...fromSets.keys()].sort())
+        assert.deepEqual([...fromJournal.keys()].sort(), ['allow 198.51.100.0/24', 'block 2001:db8:1::/64', 'block 2001:db8:2::/64',
+          'block 2001:db8:ff::7', 'block 203.0.113.2', 'block 203.0.113.3', 'block 203.0.113.4'])
+        for (const [key, entry] of fromJournal) {
+          const kernel = fromSets.get(key)!
+          assert.equal(entry.comment, kernel.comment, key)
+          assert.equal(entry.ttlSec === 0 || entry.ttlSec === undefined, kernel.ttlSec === 0 || kernel.ttlSec === undefined, `${key}: permanent in one only`)
+          assert.ok(Math.abs((entry.ttlSec ?? 0) - (kernel.ttlSec ?? 0)) <= 2, `${key}: ${entry.ttlSec} s folded, ${kernel.ttlSec} s in the kernel`)
+        }
         await fw.destroy()
         await fw.close()
       } finally {

@@ -6,7 +6,9 @@
  * and full list copies, all of which pass the same enforcer; without one the daemon is local-only.
  *
  * Snapshot and journal: the start restores the last snapshot, then replays the journal segments since
- * (journal.ts); every batch the writer commits is journaled. A periodic snapshot bounds the journal. At
+ * (journal.ts); every batch the writer commits is journaled. A periodic snapshot bounds the journal: it
+ * folds the journal into the last snapshot (compactSnapshot(), a few seconds at 1M bans), or reads the
+ * sets back when the journal may lack a change (below). At
  * stop the sets are read back into a snapshot only when the journal may lack a change: no journal, a
  * journal that failed, problems at the restore, a change that bypassed the writer (a list copy from the
  * transport, a failed batch), or a command that wrote the sets since the last snapshot started (the
@@ -48,10 +50,11 @@ import type {Transport, TransportSink, TransportStats, WireEntry} from '../trans
 import type {StatsReading} from './fleet.js'
 import {collectGarbage, holdYoungGeneration} from './heap.js'
 import {openInstanceLock} from './instance.js'
-import {listJournalSegments, replayJournal, SetJournal} from './journal.js'
+import {compactSnapshot, listJournalSegments, replayJournal, SetJournal} from './journal.js'
 import {daemonMetricFamilies} from './metrics.js'
 import {loadPatternDir, planServiceLogs} from './patterns.js'
 import {restoreSnapshotFile, saveSnapshot, snapshotPath} from './snapshot.js'
+import type {SavedSnapshot} from './snapshot.js'
 import {DAEMON_SERVICE} from './status.js'
 import type {DaemonStatus, SnapshotStatus} from './status.js'
 import {latencyTraceFromEnv, wallNow} from './trace.js'
@@ -822,11 +825,28 @@ export class Daemon {
     this.saveAbort = abort
     try {
       if (this.enforcer) await this.enforcer.writer.flush()
+      const startedMs = Date.now()
       const unjournaled = this.unjournaledCount()
+      // When the last snapshot and the journal hold the sets, they are folded into the new one instead
+      // of reading the sets back (checked before the rotation: a command's change after it is seen next time).
+      const fold = this.snapshotBaseMs !== undefined && await this.whySave() === undefined
+      const from = this.journalMark
+      const path = snapshotPath(this.config.daemon.state_dir)
       // A new segment before the sets are read: the snapshot holds everything of the older ones.
       const journalSeq = await this.journal?.rotate()
-      const saved = await saveSnapshot(snapshotPath(this.config.daemon.state_dir), this.backend,
-        {...(journalSeq === undefined ? {} : {journalSeq}), signal: abort.signal})
+      let saved: SavedSnapshot | undefined
+      let how = 'read from the kernel sets'
+      if (fold && journalSeq !== undefined) {
+        const compacted = await compactSnapshot(path, this.config.daemon.state_dir,
+          {fromSeq: from, savedAtMs: startedMs, signal: abort.signal, toSeq: journalSeq})
+        if ('saved' in compacted) {
+          saved = compacted.saved
+          how = `folded from the last snapshot and the journal since (segments ${from} to ${journalSeq - 1})`
+        } else {
+          how = `read from the kernel sets: ${compacted.why}`
+        }
+      }
+      saved ??= await saveSnapshot(path, this.backend, {...(journalSeq === undefined ? {} : {journalSeq}), signal: abort.signal})
       // Only once the new snapshot is in place: a save that failed or was aborted removes no segment,
       // so the old snapshot and the journal since it still hold every change.
       if (journalSeq !== undefined) {
@@ -839,7 +859,7 @@ export class Daemon {
       this.restoreDoubt = undefined
       this.snapshot = {...this.snapshot, saved: saved.entries, savedAt: new Date(saved.savedAt).toISOString()}
       delete this.snapshot.lastError
-      this.log('info', `saved ${saved.entries} entries to ${snapshotPath(this.config.daemon.state_dir)}`)
+      this.log('info', `saved ${saved.entries} entries to ${path}, ${how}`)
     } catch (error) {
       if (abort.signal.aborted) {
         this.log('info', 'the snapshot being saved was abandoned for the stop; the journal holds its changes')

@@ -9,8 +9,8 @@ export type {InstanceLock, InstanceLockOptions} from './instance.js'
 export type {DaemonFlags} from './flags.js'
 export {loadPatternDir, planServiceLogs} from './patterns.js'
 export type {LoadedPatterns, ServiceLogPlan} from './patterns.js'
-export {JOURNAL_PREFIX, JOURNAL_SYNC_MS, journalPath, listJournalSegments, replayJournal, SetJournal} from './journal.js'
-export type {JournalReplayReport, ReplayJournalOptions, SetJournalOptions} from './journal.js'
+export {compactSnapshot, COMPACT_MAX_CHANGES, JOURNAL_PREFIX, JOURNAL_SYNC_MS, journalPath, listJournalSegments, replayJournal, SetJournal} from './journal.js'
+export type {CompactSnapshotOptions, JournalReplayReport, ReplayJournalOptions, SetJournalOptions} from './journal.js'
 export {
   formatEntryLine,
   JOURNAL_VERSION,
@@ -18,8 +18,10 @@ export {
   MAX_SNAPSHOT_TTL_SEC,
   readJournalFile,
   restoreSnapshot,
+  readSnapshotFile,
   restoreSnapshotFile,
   saveSnapshot,
+  SnapshotBuilder,
   SNAPSHOT_FILE,
   SNAPSHOT_VERSION,
   snapshotPath,

@@ -3,7 +3,8 @@
  * host unprotected: the daemon saves one periodically (`[daemon] snapshot_interval`) and, when it starts,
  * loads the last one into the kernel sets, then replays its journal (journal.ts), before it does anything
  * else. On SIGTERM it saves one only when its journal may lack a change (agent.ts stop()): reading 1M
- * elements back from nftables takes ~70 s.
+ * elements back from nftables takes ~70 s. For the same reason a periodic snapshot is folded from the
+ * last one and the journal when that holds every change (compactSnapshot(), journal.ts).
  *
  * Format, version 1: UTF-8 text, one record per line, every line ended by "\n".
  *
@@ -171,24 +172,11 @@ export async function saveSnapshot(path: string, backend: FirewallBackend,
   // with nft 1.0.6), and counting the remaining TTLs from its start ends entries early, never late.
   const nowMs = now()
   const nowSec = Math.floor(nowMs / 1000)
-  // With milliseconds: the daemon compares it with the time of the last change made by a command (changes.ts).
-  const savedAt = new Date(nowMs).toISOString().replace('.000Z', 'Z')
-  const counts = {allow: 0, block: 0}
-  // Lines are formatted as the backend reads them, into chunks of LINES_PER_CHUNK: with 1M bans no
-  // array of 1M entry objects is built, and the file is written in one pass over the chunks.
-  const chunks = [`# diswall snapshot v${SNAPSHOT_VERSION} saved ${savedAt}\n${journalSeq === undefined ? '' : `# journal ${journalSeq}\n`}` +
-    '# LIST TARGET expires UNIX_SECONDS|never [comment "TEXT"]\n']
-  let chunk = ''
-  let lines = 0
+  const out = new SnapshotBuilder(nowMs, journalSeq)
   for (const list of ['block', 'allow'] as const) {
     const visit = ({comment, target, ttlSec}: ListedEntry): void => {
       if (ttlSec !== undefined && ttlSec <= 0) return // expiring right now
-      chunk += formatEntryLine(list, target, ttlSec === undefined ? undefined : nowSec + Math.ceil(ttlSec), comment)
-      counts[list]++
-      if (++lines % LINES_PER_CHUNK === 0) {
-        chunks.push(chunk)
-        chunk = ''
-      }
+      out.add(list, target, ttlSec === undefined ? undefined : nowSec + Math.ceil(ttlSec), comment)
     }
 
     signal?.throwIfAborted()
@@ -198,10 +186,52 @@ export async function saveSnapshot(path: string, backend: FirewallBackend,
   }
 
   signal?.throwIfAborted()
-  chunks.push(`${chunk}# end ${lines} entries\n`)
-  await mkdir(dirname(path), {mode: 0o700, recursive: true})
-  await writeFileAtomic(path, chunks, {mode: 0o600})
-  return {allow: counts.allow, block: counts.block, entries: counts.allow + counts.block, path, savedAt}
+  return out.write(path)
+}
+
+/**
+ * The lines of a new snapshot, formatted as they come into chunks of LINES_PER_CHUNK (with 1M bans no
+ * array of 1M entry objects is built), then written in one pass: saveSnapshot() from the kernel sets,
+ * compactSnapshot() (journal.ts) from the last snapshot and the journal.
+ */
+export class SnapshotBuilder {
+  readonly counts = {allow: 0, block: 0}
+  /** The header's time (see SavedSnapshot.savedAt). */
+  readonly savedAt: string
+  private readonly chunks: string[]
+  private chunk = ''
+  private lines = 0
+
+  /** `savedAtMs`: what the snapshot holds every change before; `journalSeq`: written as `# journal N`. */
+  constructor(savedAtMs: number, journalSeq?: number) {
+    // With milliseconds: the daemon compares it with the time of the last change made by a command (changes.ts).
+    this.savedAt = new Date(savedAtMs).toISOString().replace('.000Z', 'Z')
+    this.chunks = [`# diswall snapshot v${SNAPSHOT_VERSION} saved ${this.savedAt}\n${journalSeq === undefined ? '' : `# journal ${journalSeq}\n`}` +
+      '# LIST TARGET expires UNIX_SECONDS|never [comment "TEXT"]\n']
+  }
+
+  /** One entry; `expiresSec` absolute, undefined for never (formatEntryLine()). */
+  add(list: ListKind, target: Target, expiresSec: number | undefined, comment?: string): void {
+    this.chunk += formatEntryLine(list, target, expiresSec, comment)
+    this.counts[list]++
+    if (++this.lines % LINES_PER_CHUNK === 0) {
+      this.chunks.push(this.chunk)
+      this.chunk = ''
+    }
+  }
+
+  /**
+   * Writes the file atomically, mode 0600, its parent directory created (0700) when missing.
+   * @throws FileWriteError when it cannot be written (the old file then stays as it was).
+   */
+  async write(path: string): Promise<SavedSnapshot> {
+    this.chunks.push(`${this.chunk}# end ${this.lines} entries\n`)
+    this.chunk = ''
+    await mkdir(dirname(path), {mode: 0o700, recursive: true})
+    await writeFileAtomic(path, this.chunks, {mode: 0o600})
+    const {allow, block} = this.counts
+    return {allow, block, entries: allow + block, path, savedAt: this.savedAt}
+  }
 }
 
 /**
@@ -327,6 +357,16 @@ export async function restoreSnapshotFile(backend: FirewallBackend, path: string
 
 /** Receives each live entry with its line number in the file. */
 type EntrySink = (list: ListKind, entry: SetEntry, line: number) => void
+
+/**
+ * Reads the snapshot at `path` like loadSnapshot(), handing each live entry to `sink` as it is read
+ * instead of returning them all: for work over a whole snapshot with bounded memory (compaction,
+ * journal.ts). Never throws for the file; errors thrown by `sink` or `afterChunk` propagate.
+ */
+export function readSnapshotFile(path: string, sink: EntrySink, {afterChunk, now = Date.now}: SnapshotClock &
+  {afterChunk?: () => Promise<void>} = {}): Promise<SnapshotReadReport> {
+  return readSnapshot(path, now, sink, afterChunk)
+}
 
 /** What a journal line asks for, in file order: an entry to add, or one to remove. */
 export interface JournalSink {

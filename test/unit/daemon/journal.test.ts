@@ -4,7 +4,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {test} from 'node:test'
 
-import {journalPath, listJournalSegments, replayJournal, SetJournal} from '../../../src/lib/daemon/journal.js'
+import {compactSnapshot, journalPath, listJournalSegments, replayJournal, SetJournal} from '../../../src/lib/daemon/journal.js'
 import {loadSnapshot, restoreSnapshotFile, saveSnapshot, snapshotPath} from '../../../src/lib/daemon/snapshot.js'
 import {CoalescingWriter, MemoryBackend} from '../../../src/lib/firewall/sets/index.js'
 import type {ListedEntry, SetOp} from '../../../src/lib/firewall/sets/index.js'
@@ -198,4 +198,92 @@ test('journal - a snapshot without a journal mark, or a whole-file rejection, re
   assert.equal(restored.journalSeq, undefined)
   await replayJournal(fw, dir, {fromSeq: restored.journalSeq, now: () => NOW})
   assert.deepEqual(texts(await fw.list('block')), ['203.0.113.5', '203.0.113.6'])
+})
+
+/** The entry lines of a snapshot file, sorted (their order is not part of the format). */
+const entryLines = (path: string): string[] => readFileSync(path, 'utf8').split('\n').filter((l) => l !== '' && !l.startsWith('#')).sort()
+
+test('journal - compactSnapshot folds the segments into the last snapshot: the same file as reading the sets', async (t) => {
+  const dir = tempDir(t)
+  let now = NOW
+  const live = new MemoryBackend(() => now)
+  const journal = await SetJournal.open(dir, 0, {defaultBlockTtlSec: 86_400, now: () => now})
+  const writer = new CoalescingWriter(live, {journal, windowMs: 0})
+  const ban = (target: string, ttlSec: number) => writer.add('block', {target: parseTarget(target), ttlSec})
+  await ban('203.0.113.1', 600)
+  await ban('203.0.113.2', 600)
+  await ban('203.0.113.3', 30)
+  await ban('2001:db8:1::/64', 0)
+  await writer.add('allow', {comment: 'office VPN', target: parseTarget('198.51.100.0/24')})
+  await writer.add('allow', {target: parseTarget('192.0.2.10')})
+  const first = await journal.rotate()
+  await saveSnapshot(snapshotPath(dir), live, {journalSeq: first, now: () => now})
+  await journal.dropBefore(first)
+
+  now += 60_000 // 203.0.113.3 expires
+  await writer.del('block', parseTarget('203.0.113.1')) // in the snapshot, deleted since
+  await ban('203.0.113.2', 7200) // renewed with more time
+  await ban('203.0.113.4', 300)
+  await ban('203.0.113.5', 300)
+  await writer.del('block', parseTarget('203.0.113.5')) // added and deleted since
+  await ban('203.0.113.6', 10) // added since, expired by the compaction
+  await writer.del('allow', parseTarget('192.0.2.10'))
+  await writer.add('allow', {comment: 'monitoring', target: parseTarget('192.0.2.20'), ttlSec: 3600})
+  const second = await journal.rotate()
+  now += 20_000
+  await ban('203.0.113.7', 600) // after the rotation: in the next segment, not in this snapshot
+  await journal.close()
+
+  const result = await compactSnapshot(snapshotPath(dir), dir, {fromSeq: first, savedAtMs: now, toSeq: second})
+  assert.ok('saved' in result, JSON.stringify(result))
+  assert.deepEqual([result.saved.block, result.saved.allow], [3, 2])
+  const folded = entryLines(snapshotPath(dir))
+  await writer.del('block', parseTarget('203.0.113.7'))
+  const listed = join(dir, 'listed')
+  await saveSnapshot(listed, live, {journalSeq: second, now: () => now})
+  assert.deepEqual(folded, entryLines(listed))
+  assert.deepEqual(folded, [
+    'allow 192.0.2.20 expires ' + (NOW_SEC + 60 + 3600) + ' comment "monitoring"',
+    'allow 198.51.100.0/24 expires never comment "office VPN"',
+    `block 2001:db8:1::/64 expires never`,
+    `block 203.0.113.2 expires ${NOW_SEC + 60 + 7200}`,
+    `block 203.0.113.4 expires ${NOW_SEC + 60 + 300}`,
+  ].sort())
+  const loaded = await loadSnapshot(snapshotPath(dir), {now: () => now})
+  assert.deepEqual([loaded.journalSeq, loaded.savedAt, loaded.problems], [second, new Date(now).toISOString().replace('.000Z', 'Z'), []])
+  // A restart restores it and replays the segments from `second` on: 203.0.113.7 comes back, nothing else changes.
+  const rebooted = new MemoryBackend(() => now)
+  await restoreSnapshotFile(rebooted, snapshotPath(dir), {now: () => now})
+  await replayJournal(rebooted, dir, {fromSeq: second, now: () => now})
+  assert.deepEqual(texts(await rebooted.list('block')), ['2001:db8:1::/64', '203.0.113.2', '203.0.113.4', '203.0.113.7'])
+})
+
+test('journal - compactSnapshot writes nothing it cannot trust, and says why', async (t) => {
+  const dir = tempDir(t)
+  const path = snapshotPath(dir)
+  const fold = (options: Partial<Parameters<typeof compactSnapshot>[2]> = {}) =>
+    compactSnapshot(path, dir, {fromSeq: 1, savedAtMs: NOW, toSeq: 3, ...options})
+  writeFileSync(journalPath(dir, 1), `${HEADER}block 203.0.113.5 expires never\n`)
+  writeFileSync(journalPath(dir, 2), `${HEADER}block 203.0.113.6 expires never\nblock 203.0.113.7 expires never\n`)
+
+  assert.match(JSON.stringify(await fold()), /there is no snapshot at/)
+  const snapshot = '# diswall snapshot v1 saved 2025-11-21T04:00:00Z\n# journal 1\nblock 203.0.113.1 expires never\n# end 1 entries\n'
+  writeFileSync(path, snapshot)
+  assert.match(JSON.stringify(await fold({fromSeq: 2})), /holds the journal up to segment 1, not 2/)
+  assert.match(JSON.stringify(await fold({maxChanges: 2})), /more than 2 changes/)
+  writeFileSync(path, snapshot.replace('# end 1', '# end 2'))
+  assert.match(JSON.stringify(await fold()), /the snapshot has problems: .*end marker counts 2/)
+  writeFileSync(path, snapshot)
+  appendFileSync(journalPath(dir, 2), 'block 203.0.113.8 expi')
+  assert.match(JSON.stringify(await fold()), /the journal has problems: .*sets\.journal\.2:5: the line is incomplete/)
+  assert.equal(readFileSync(path, 'utf8'), snapshot)
+
+  const abort = new AbortController()
+  abort.abort(new Error('stopping'))
+  writeFileSync(journalPath(dir, 2), `${HEADER}block 203.0.113.6 expires never\n`)
+  await assert.rejects(fold({signal: abort.signal}), /stopping/)
+  assert.equal(readFileSync(path, 'utf8'), snapshot)
+  const done = await fold()
+  assert.ok('saved' in done)
+  assert.deepEqual(entryLines(path), ['block 203.0.113.1 expires never', 'block 203.0.113.5 expires never', 'block 203.0.113.6 expires never'])
 })
