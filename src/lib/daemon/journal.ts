@@ -264,10 +264,15 @@ class Segment {
 
   private async drain(): Promise<void> {
     while (this.pending !== '' && this.handle !== undefined) {
-      const text = this.pending
+      const data = Buffer.from(this.pending)
       this.pending = ''
       try {
-        await this.handle.appendFile(text)
+        // One write call per batch: appendFile() adds writeFile()'s layers of promises to each.
+        for (let done = 0; done < data.length;) {
+          const {bytesWritten} = await this.handle.write(data, done)
+          if (bytesWritten === 0) throw new Error(`no byte of ${data.length - done} could be written`)
+          done += bytesWritten
+        }
       } catch (error) {
         this.fail('writing', error)
       }
