@@ -3,7 +3,7 @@
  * namespaces, no kernel, no I/O. The lines are built in chunks of 2,000 outside the timed part
  * and dropped after use: in production lines arrive and die young. (Chunks of 100,000 lines, ~20 MB
  * alive through the timed part, made every scavenge copy them: 612k / 177k lines/s for p5.sshd and
- * p5.sshd.attack instead of 958k / 250k on the same machine.)
+ * p5.sshd.attack in one run on the 2-vCPU bench VM, 958k / 250k with small chunks in a later one.)
  *
  * - `p5.sshd`: 1,000,000 lines of a busy /var/log/auth.log (Debian 12 rsyslog format): 90% unrelated
  *   syslog lines (cron, sudo, systemd, logind, polkit, …) and 10% sshd lines (failed passwords, invalid
