@@ -17,7 +17,8 @@
  * - `p3.writer-v6-64.ipset`, `p3.writer-v6-64.nftables`: P3 with IPv6 /64 bans (offender groups);
  * - `sets.op.{add,test,del}.ipset|nftables`: one `block add` (blockAdd(), the code of the command),
  *   one backend.has() and one `block del` (listDel()) with 1,000,000 bans in the set, p50/max over 50
- *   of each, against the same on empty sets;
+ *   of each, against the same on empty sets; timed by a worker inside the namespace (single-op.worker.ts)
+ *   with a new backend per operation, as each command process has;
  * - `sets.snapshot.{save,restore}.ipset|nftables`: saveSnapshot() of 1,000,000 bans and
  *   restoreSnapshotFile() of that file into empty sets (a restart, a reboot);
  * - `sets.snapshot.fold`: compactSnapshot(), the periodic snapshot of a daemon whose journal holds every
@@ -48,7 +49,6 @@ import {
   createBackend,
   DEFAULT_LIMITS,
   DEFAULT_NAMES,
-  type Firewall,
   type FirewallBackend,
   IpsetBackend,
   IpsetSession,
@@ -60,7 +60,6 @@ import {
 } from '../../src/lib/firewall/sets/index.js'
 import {distinctIpv4, makeTempDir, type Netns, nthIpv4, waitForKernelSetCount} from '../../src/lib/lab/index.js'
 import {type Address, type Network, parseAddress, parseNetwork} from '../../src/lib/net/index.js'
-import {blockAdd, listDel} from '../../src/lib/ops/index.js'
 import {memoryLogger} from '../../src/lib/service/index.js'
 import {netnsCoprocess, writeFileAtomic} from '../../src/lib/system/index.js'
 import {FakeTransport} from '../../src/lib/transport/index.js'
@@ -89,6 +88,7 @@ const LATENCY_WARMUP = 20
 const SUBMIT_BURST = 1000
 
 const WORKER = fileURLToPath(new URL('../lib/process-per-entry.worker.ts', import.meta.url))
+const SINGLE_OP_WORKER = fileURLToPath(new URL('../lib/single-op.worker.ts', import.meta.url))
 /** tsx for the worker, resolved here so the bench works from any working directory. */
 const TSX = import.meta.resolve('tsx')
 
@@ -258,26 +258,10 @@ async function singleOpCase(ctx: SuiteContext, kind: Kind): Promise<BenchResult[
   const ops = Math.max(20, scaled(OP_COUNT, ctx.scale, 1))
   ctx.log(`sets.op.${kind}: ${ops} × block add, test, block del with 0 and ${formatInt(bans)} bans`)
   return withKernel(kind, async (ns, backend) => {
-    const fw: Firewall = {backend, choice: {backend: kind, reason: 'bench'}}
-    const config = defaultConfig()
-    const timeOps = async (offset: number): Promise<Record<'add' | 'del' | 'test', number[]>> => {
-      const ms = {add: [] as number[], del: [] as number[], test: [] as number[]}
-      // 12.0.0.0/8: outside the loaded bans (11.0.0.0/8) and not a protected range.
-      for (const addr of distinctIpv4(ops, {first: 12, offset})) {
-        let started = performance.now()
-        const added = await blockAdd(config, fw, [addr.text], {}, ns.exec)
-        ms.add.push(performance.now() - started)
-        started = performance.now()
-        const present = await backend.has('block', addr)
-        ms.test.push(performance.now() - started)
-        started = performance.now()
-        const removed = await listDel(fw, 'block', [addr.text])
-        ms.del.push(performance.now() - started)
-        if (!added.changed || !present || !removed.changed) throw new Error(`${kind}: ${addr.text} was not added, found and removed`)
-      }
-
-      return ms
-    }
+    // Timed by a worker inside the namespace: each program starts as on a host, not through an
+    // `ip netns exec` of its own (which added its own slow starts to the tail).
+    const timeOps = async (offset: number): Promise<Record<'add' | 'del' | 'test', number[]>> =>
+      JSON.parse(await ns.run(process.execPath, ['--import', TSX, SINGLE_OP_WORKER, kind, String(ops), String(offset)], {timeoutMs: 600_000}))
 
     const empty = await timeOps(0)
     await backend.replace('block', distinctIpv4(bans).map((target) => ({target})))
@@ -295,7 +279,7 @@ async function singleOpCase(ctx: SuiteContext, kind: Kind): Promise<BenchResult[
         notes: [
           `with ${formatInt(bans)} bans: p50 ${latencyMs.p50.toFixed(1)} ms, max ${latencyMs.max.toFixed(1)} ms; ` +
             `on empty sets: p50 ${base.p50.toFixed(1)} ms, max ${base.max.toFixed(1)} ms`,
-          'each program starts through `ip netns exec` here (~30 ms on a loaded host): on a host, one exec less',
+          'each operation with a new backend, as a command process has, in a worker inside the namespace (programs start as on a host)',
           verify,
         ],
         seconds: full[op].reduce((a, b) => a + b, 0) / 1000,

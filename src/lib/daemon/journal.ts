@@ -410,7 +410,8 @@ export interface CompactSnapshotOptions {
  *
  * Returns `{why}` and writes nothing when the result could not be trusted: no snapshot at `path`, one
  * with problems or another `# journal` mark, a segment with bad lines, or more than `maxChanges` changes
- * (they are held in memory; the snapshot itself is streamed). The old snapshot stays as it was then.
+ * (held as entries; the old snapshot is read line by line and the new one kept as text until it is
+ * written, as saveSnapshot() does). The old snapshot stays as it was then.
  * @throws FileWriteError when the file cannot be written, and `signal.reason` once it is aborted.
  */
 export async function compactSnapshot(path: string, stateDir: string,

@@ -385,6 +385,8 @@ async function singleBans(targets: readonly Target[], change: (target: Address) 
 export async function listDel(fw: Firewall, list: ListKind, inputs: ReadonlyArray<ListInput | string>,
   options: ListChangeOptions = {}): Promise<ListChangeResult> {
   const parsed = dedupe(parseInputs(inputs.map(asInput), list))
+  // The set-up check's readings at once (ipset: the set names and both families' rules).
+  fw.backend.prepareInit?.()
   await fw.backend.init()
   options.onStep?.('compare', parsed.length)
   const {changed: removed, unknown} = list === 'block'

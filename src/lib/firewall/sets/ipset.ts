@@ -212,53 +212,80 @@ export class IpsetBackend implements FirewallBackend {
 
     // One `ipset -exist restore` of the four `create` lines: the kernel accepts a create of an existing
     // set only when type, family, maxelem, timeout and extensions are the same, so sets that pass need
-    // no `ipset list -t`, which walks every entry to count them (~85 ms at 1M bans, ipset 7.17).
-    const sets = (['block', 'allow'] as const).flatMap((list) => ([4, 6] as const).map((family) => {
+    // no `ipset list -t`, which walks every entry to count them (~30 ms at 1M bans, ipset 7.17). A set
+    // that fails is checked alone (checkSet()), and the lines after it go in another restore.
+    let rest = (['block', 'allow'] as const).flatMap((list) => ([4, 6] as const).map((family) => {
       const name = family === 4 ? this.names[list].v4 : this.names[list].v6
       return {family, list, name, max: this.maxelem.get(name) ?? this.limits[list === 'block' ? 'blockMax' : 'allowMax']}
     }))
-    let checked = 0
-    try {
-      await this.restore(sets.map((s) => this.createLine(s.list, s.family, s.name, s.max)))
-      checked = sets.length
-    } catch (error) {
-      if (!(error instanceof CommandFailedError)) throw error
-      checked = Math.max(0, failedLine(error) - 1) // the lines before the failing one were applied
-    }
-
-    for (const s of sets.slice(0, checked)) {
-      this.maxelem.set(s.name, s.max)
-      if (!existing.has(s.name)) report.created.push(s.name)
-    }
-
-    for (const {family, list, name} of sets.slice(checked)) {
-      const wanted = this.createLine(list, family, name, this.limits[list === 'block' ? 'blockMax' : 'allowMax'])
-      if (!existing.has(name)) {
-        await this.restore([wanted])
-        this.maxelem.set(name, this.limits[list === 'block' ? 'blockMax' : 'allowMax'])
-        report.created.push(name)
-        continue
+    while (rest.length > 0) {
+      let checked = rest.length
+      try {
+        await this.restore(rest.map((s) => this.createLine(s.list, s.family, s.name, s.max)))
+      } catch (error) {
+        if (!(error instanceof CommandFailedError)) throw error
+        checked = Math.max(0, failedLine(error) - 1) // the lines before the failing one were applied
       }
 
-      const header = parseIpsetHeader((await this.exec('ipset', ['list', '-t', name])).stdout)
-      const wantedType = blockSetType(list, family)
-      const wantedFamily = family === 4 ? 'inet' : 'inet6'
-      if (header.type !== wantedType || header.family !== wantedFamily) {
-        throw new SetTypeMismatchError(name, `${header.type} family ${header.family}`, `${wantedType} family ${wantedFamily}`)
+      for (const s of rest.slice(0, checked)) {
+        this.maxelem.set(s.name, s.max)
+        if (!existing.has(s.name)) report.created.push(s.name)
       }
 
-      const max = Math.max(header.maxelem, this.limits[list === 'block' ? 'blockMax' : 'allowMax'])
-      this.maxelem.set(name, max)
-      const lacks = header.timeout === undefined || (list === 'allow' && !header.comment) ||
-        header.maxelem < max
-      if (lacks) {
-        await this.migrate(list, family, name, max)
-        report.migrated.push(name)
-      }
+      if (checked === rest.length) break
+      const failed = rest[checked]!
+      const max = await this.checkSet(failed, existing.has(failed.name), report, failed.max)
+      // replace() makes both families' sets of a list anew: the other one likely has its capacity too.
+      const grown = max === roomyMaxelem(this.limits[failed.list === 'block' ? 'blockMax' : 'allowMax'])
+      rest = rest.slice(checked + 1).map((s) => (grown && s.list === failed.list ? {...s, max} : s))
     }
 
     await this.installGuard(prepared?.rules)
     return report
+  }
+
+  /**
+   * A set whose `create` line with maxelem `tried` failed: created when missing; else most likely one
+   * that replace() made with room to grow, or one made with the configured capacity (a `create` with that
+   * maxelem passes, one program each); else read with `ipset list -t`: another type or family is an
+   * error, a set that lacks the timeout, the comments or the configured capacity is migrated. Returns
+   * the set's maxelem.
+   */
+  private async checkSet({family, list, name}: {family: 4 | 6; list: ListKind; name: string}, exists: boolean, report: InitReport,
+    tried: number): Promise<number> {
+    const limit = this.limits[list === 'block' ? 'blockMax' : 'allowMax']
+    if (!exists) {
+      await this.restore([this.createLine(list, family, name, limit)])
+      this.maxelem.set(name, limit)
+      report.created.push(name)
+      return limit
+    }
+
+    for (const max of new Set([roomyMaxelem(limit), limit])) {
+      if (max === tried) continue
+      try {
+        await this.restore([this.createLine(list, family, name, max)])
+        this.maxelem.set(name, max)
+        return max
+      } catch (error) {
+        if (!(error instanceof CommandFailedError)) throw error
+      }
+    }
+
+    const header = parseIpsetHeader((await this.exec('ipset', ['list', '-t', name])).stdout)
+    const wantedType = blockSetType(list, family)
+    const wantedFamily = family === 4 ? 'inet' : 'inet6'
+    if (header.type !== wantedType || header.family !== wantedFamily) {
+      throw new SetTypeMismatchError(name, `${header.type} family ${header.family}`, `${wantedType} family ${wantedFamily}`)
+    }
+
+    const max = Math.max(header.maxelem, limit)
+    this.maxelem.set(name, max)
+    if (header.timeout === undefined || (list === 'allow' && !header.comment) || header.maxelem < max) {
+      await this.migrate(list, family, name, max)
+      report.migrated.push(name)
+    }
+    return max
   }
 
   add(list: ListKind, entry: SetEntry): void {
@@ -608,6 +635,11 @@ function clampTimeout(sec: number): number {
 }
 
 /** maxelem that holds `count` entries with room to grow: at least `configured`, doubled as needed. */
+/** The maxelem replace() gives the sets it makes when it knows no other (the count is unknown up front). */
+function roomyMaxelem(configured: number): number {
+  return fitMaxelem(configured, configured)
+}
+
 function fitMaxelem(configured: number, count: number): number {
   let max = configured
   while (max < count * 1.25) max *= 2

@@ -86,7 +86,8 @@ const GUARD_IN_PLACE = (tool: string): string => {
  * A host on which `ipset list -n` shows `setList`, `ipset list -t` shows `headers` and
  * `iptables -S` / `ip6tables -S` show `input` (by default: the guard jump exists, the chain is empty).
  * Like the kernel, `ipset -exist restore` refuses a `create` line of an existing set made otherwise
- * (here: whose header is not the one in GOOD_HEADERS) and stops at that line.
+ * (another type, family, maxelem, timeout or comment extension; hashsize does not count, as the kernel
+ * resizes) and stops at that line.
  */
 function hostExec(setList: string, headers: Record<string, string>, save: Record<string, string> = {},
   input: string | ((tool: string) => string) = INPUT_WITH_GUARD) {
@@ -97,7 +98,7 @@ function hostExec(setList: string, headers: Record<string, string>, save: Record
       const lines = call.input?.split('\n') ?? []
       for (const [i, text] of lines.entries()) {
         const name = text.split(' ')[1]
-        if (text.startsWith('create ') && existing.has(name) && headers[name] !== GOOD_HEADERS[name]) {
+        if (text.startsWith('create ') && existing.has(name) && !sameSet(text, headers[name] ?? '')) {
           throw failure(call, `ipset v7.17: Error in line ${i + 1}: Set cannot be created: set with the same name already exists\n`)
         }
       }
@@ -110,6 +111,24 @@ function hostExec(setList: string, headers: Record<string, string>, save: Record
     if (l.startsWith('ipset save ')) return {stdout: save[call.args[1]] ?? ''}
     return undefined
   })
+}
+
+/** Whether a `create NAME TYPE OPTIONS` line describes the set of an `ipset list -t` header, as the kernel judges it. */
+function sameSet(create: string, listed: string): boolean {
+  const options = (text: string): Record<string, string> => {
+    const words = text.split(' ')
+    const out: Record<string, string> = {}
+    for (let i = 0; i < words.length; i++) {
+      if (['family', 'maxelem', 'timeout'].includes(words[i]!)) out[words[i]!] = words[++i]!
+      else if (words[i] === 'comment') out.comment = 'yes'
+    }
+    return out
+  }
+  const [, , type, ...rest] = create.split(' ')
+  const mine = options(rest.join(' '))
+  const theirs = options(/^Header: (.*)$/m.exec(listed)?.[1] ?? '')
+  return /^Type: (.*)$/m.exec(listed)?.[1] === type &&
+    ['family', 'maxelem', 'timeout', 'comment'].every((key) => mine[key] === theirs[key])
 }
 
 const restores = (calls: Call[]) => calls.filter((c) => c.program === 'ipset' && c.args[1] === 'restore')
@@ -324,7 +343,8 @@ test('ipset - init refuses a set of the wrong type and changes nothing after det
       'kernel set "diswall-bl" exists with type "hash:net family inet", but diswall needs "hash:ip family inet"')
     return true
   })
-  assert.deepEqual(calls.map(line), ['ipset list -n', 'ipset -exist restore', 'ipset list -t diswall-bl'])
+  // The four create lines fail at the first; its create with replace()'s capacity fails too; then it is read.
+  assert.deepEqual(calls.map(line), ['ipset list -n', 'ipset -exist restore', 'ipset -exist restore', 'ipset list -t diswall-bl'])
 })
 
 test('ipset - init refuses a set of the wrong family after the sets before it were checked', async () => {
@@ -335,9 +355,8 @@ test('ipset - init refuses a set of the wrong family after the sets before it we
     code: 'E_SET_TYPE',
     message: 'kernel set "diswall-bl6" exists with type "hash:net family inet", but diswall needs "hash:net family inet6"',
   })
-  // diswall-bl passed the create -exist check; diswall-bl6 failed it and was read.
-  assert.deepEqual(calls.map(line), ['ipset list -n', 'ipset -exist restore', 'ipset list -t diswall-bl6'])
-  assert.equal(restores(calls).length, 1)
+  // diswall-bl passed the create -exist check; diswall-bl6 failed it (and with replace()'s capacity) and was read.
+  assert.deepEqual(calls.map(line), ['ipset list -n', 'ipset -exist restore', 'ipset -exist restore', 'ipset list -t diswall-bl6'])
 })
 
 test('ipset - init removes a leftover staging set of a crashed run', async () => {
@@ -365,7 +384,7 @@ test('ipset - init migrates sets that lack timeout, comment or capacity, keeping
   const {calls, exec} = hostExec(ALL_SETS, headers, save)
   const fw = new IpsetBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
   assert.deepEqual(await fw.init(), {created: [], leftovers: [], migrated: ['diswall-bl', 'diswall-wl']})
-  assert.deepEqual(restores(calls).slice(1).map((c) => c.input), [
+  assert.deepEqual(restores(calls).filter((c) => c.input?.includes('\nswap ')).map((c) => c.input), [
     [
       'create diswall-bl-new hash:ip family inet hashsize 32768 maxelem 1000000 timeout 86400',
       'add diswall-bl-new 198.51.100.1 timeout 500',
@@ -383,20 +402,40 @@ test('ipset - init migrates sets that lack timeout, comment or capacity, keeping
     ].join('\n'),
   ])
   // Each migration reads the set first, then loads the staging set.
-  const order = calls.map(line).filter((l) => l.startsWith('ipset save') || l === 'ipset -exist restore')
-  assert.deepEqual(order, ['ipset -exist restore', 'ipset save diswall-bl', 'ipset -exist restore', 'ipset save diswall-wl', 'ipset -exist restore'])
+  const order = calls.map((c) => c.input?.includes('\nswap ') ? 'migrate' : line(c)).filter((l) => l.startsWith('ipset save') || l === 'migrate')
+  assert.deepEqual(order, ['ipset save diswall-bl', 'migrate', 'ipset save diswall-wl', 'migrate'])
 })
 
-test('ipset - init keeps a set that has grown beyond the configured maxelem', async () => {
+test('ipset - init keeps sets that replace() made with room to grow, without reading them', async () => {
   const headers = {
     ...GOOD_HEADERS,
+    // replace() of the block list made both families' sets with twice the configured capacity.
     'diswall-bl': header('diswall-bl', 'hash:ip', 'family inet hashsize 65536 maxelem 2000000 timeout 86400 bucketsize 12 initval 0x3'),
+    'diswall-bl6': header('diswall-bl6', 'hash:net', 'family inet6 hashsize 32768 maxelem 2000000 timeout 86400 bucketsize 12 initval 0x4'),
   }
   const {calls, exec} = hostExec(ALL_SETS, headers)
   const fw = new IpsetBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
   assert.deepEqual(await fw.init(), {created: [], leftovers: [], migrated: []})
-  // Only the create -exist check, which the grown set fails; then it is read with ipset list -t and kept.
-  assert.equal(restores(calls).length, 1)
+  // The four create lines fail at the first; it passes with replace()'s capacity; the other three, the
+  // IPv6 block set with that capacity too, go in a third restore. No `ipset list -t`, which walks a set
+  // of 1M bans for ~30 ms.
+  assert.deepEqual(restores(calls).map((c) => c.input?.trim().split('\n').length), [4, 1, 3])
+  assert.ok(!calls.some((c) => line(c).startsWith('ipset list -t')), calls.map(line).join('; '))
+  // And the next commit that must recreate it (replace()) keeps that capacity.
+  assert.match(restores(calls)[1]!.input!, /^create diswall-bl hash:ip family inet hashsize 32768 maxelem 2000000 timeout 86400\n$/)
+})
+
+test('ipset - init keeps a set that has grown beyond replace()\'s capacity (a full set doubles)', async () => {
+  const headers = {
+    ...GOOD_HEADERS,
+    'diswall-bl': header('diswall-bl', 'hash:ip', 'family inet hashsize 65536 maxelem 4000000 timeout 86400 bucketsize 12 initval 0x3'),
+  }
+  const {calls, exec} = hostExec(ALL_SETS, headers)
+  const fw = new IpsetBackend(DEFAULT_NAMES, DEFAULT_LIMITS, exec)
+  assert.deepEqual(await fw.init(), {created: [], leftovers: [], migrated: []})
+  // Its create with the configured and with replace()'s capacity fail; it is read with ipset list -t and
+  // kept; the other three pass in another restore.
+  assert.deepEqual(restores(calls).map((c) => c.input?.trim().split('\n').length), [4, 1, 3])
   assert.ok(calls.some((c) => line(c) === 'ipset list -t diswall-bl'))
 })
 
