@@ -634,12 +634,12 @@ function clampTimeout(sec: number): number {
   return Math.min(Math.max(0, Math.floor(sec)), IPSET_MAX_TIMEOUT_SEC)
 }
 
-/** maxelem that holds `count` entries with room to grow: at least `configured`, doubled as needed. */
 /** The maxelem replace() gives the sets it makes when it knows no other (the count is unknown up front). */
 function roomyMaxelem(configured: number): number {
   return fitMaxelem(configured, configured)
 }
 
+/** maxelem that holds `count` entries with room to grow: at least `configured`, doubled as needed. */
 function fitMaxelem(configured: number, count: number): number {
   let max = configured
   while (max < count * 1.25) max *= 2
