@@ -9,7 +9,7 @@ import {RULESET_CHAINS, STAGING_SUFFIX} from './names.js'
 import type {KernelNames} from './names.js'
 import {OpQueue, opTarget, reportOf} from './op-queue.js'
 import type {Op} from './op-queue.js'
-import {forEachOf, PREPARED_INIT_MAX_AGE_MS, setFor} from './types.js'
+import {changeOneElement, forEachOf, PREPARED_INIT_MAX_AGE_MS, setFor} from './types.js'
 import type {CommitReport, FirewallBackend, InitReport, ListedEntry, ListKind, ListOptions, SetEntry, SetEntrySource} from './types.js'
 
 /** Sizes and defaults of the sets. */
@@ -352,25 +352,13 @@ export class IpsetBackend implements FirewallBackend {
   async addIfAbsent(entry: SetEntry & {target: Address}): Promise<boolean | undefined> {
     if (entry.target.family !== 4) return undefined
     const timeout = clampTimeout(entry.ttlSec ?? this.limits.blockTimeoutSec)
-    try {
-      // Without -exist, `ipset add` refuses an element that is there, and changes nothing then.
-      await this.exec('ipset', ['add', this.names.block.v4, entry.target.text, 'timeout', String(timeout)])
-      return true
-    } catch (error) {
-      if (!(error instanceof CommandFailedError)) throw error
-      return /already added/.test(error.stderr) ? false : undefined
-    }
+    // Without -exist, `ipset add` refuses an element that is there, and changes nothing then.
+    return changeOneElement(() => this.exec('ipset', ['add', this.names.block.v4, entry.target.text, 'timeout', String(timeout)]), /already added/)
   }
 
   async delIfPresent(target: Address): Promise<boolean | undefined> {
     if (target.family !== 4) return undefined
-    try {
-      await this.exec('ipset', ['del', this.names.block.v4, target.text])
-      return true
-    } catch (error) {
-      if (!(error instanceof CommandFailedError)) throw error
-      return /it's not added/.test(error.stderr) ? false : undefined
-    }
+    return changeOneElement(() => this.exec('ipset', ['del', this.names.block.v4, target.text]), /it's not added/)
   }
 
   /** The entries of both families' sets; a set that does not exist (nothing was ever set up) has none. */

@@ -11,7 +11,7 @@ import {isNftSessionStatement, NftSession} from './nft-session.js'
 import type {NftBatchRunner, NftSessionFactory} from './nft-session.js'
 import {OpQueue, opTarget, reportOf} from './op-queue.js'
 import type {Op} from './op-queue.js'
-import {forEachOf, PREPARED_INIT_MAX_AGE_MS, setFor} from './types.js'
+import {changeOneElement, forEachOf, PREPARED_INIT_MAX_AGE_MS, setFor} from './types.js'
 import type {CommitReport, FirewallBackend, InitReport, ListedEntry, ListKind, ListOptions, SetEntry, SetEntrySource} from './types.js'
 
 /** The hook of the guard chain: before the ruleset's chains (priority filter), after nothing of ours. */
@@ -518,26 +518,16 @@ export class NftBackend implements FirewallBackend {
 
   async addIfAbsent(entry: SetEntry & {target: Address}): Promise<boolean | undefined> {
     if (entry.target.family !== 4) return undefined
-    try {
-      // `create` fails on an existing element without fetching the set (as in has()).
-      await this.run([`create element ${this.table()} ${this.place('block', entry.target).set} { ${this.element(entry, 'block')} }`])
-      return true
-    } catch (error) {
-      if (!(error instanceof CommandFailedError)) throw error
-      return /File exists/.test(error.stderr) ? false : undefined
-    }
+    // `create` fails on an existing element without fetching the set (as in has()).
+    return changeOneElement(() => this.run([`create element ${this.table()} ${this.place('block', entry.target).set} { ${this.element(entry, 'block')} }`]),
+      /File exists/)
   }
 
   async delIfPresent(target: Address): Promise<boolean | undefined> {
     if (target.family !== 4) return undefined
-    try {
-      await this.run([`delete element ${this.table()} ${this.place('block', target).set} { ${target.text} }`])
-      return true
-    } catch (error) {
-      if (!(error instanceof CommandFailedError)) throw error
-      // nft says the same of a missing set, but init() has just put the set in place: the element is not there.
-      return /No such file or directory/.test(error.stderr) ? false : undefined
-    }
+    // nft says the same of a missing set, but init() has just put the set in place: the element is not there.
+    return changeOneElement(() => this.run([`delete element ${this.table()} ${this.place('block', target).set} { ${target.text} }`]),
+      /No such file or directory/)
   }
 
   /** The entries of both families' sets; a set (or table) that does not exist has none. */

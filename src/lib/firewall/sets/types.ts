@@ -1,3 +1,4 @@
+import {CommandFailedError} from '../../errors.js'
 import type {Address, Target} from '../../net/index.js'
 
 /** The two kernel lists diswall keeps: bans and allow entries. */
@@ -126,6 +127,21 @@ export interface FirewallBackend {
 
 /** A reading of prepareInit() older than this is not used: init() reads again (a backend kept between commands). */
 export const PREPARED_INIT_MAX_AGE_MS = 2000
+
+/**
+ * One single-element change of addIfAbsent() / delIfPresent(): true when `run` succeeded; false when
+ * the program refused it with `refusal` (the element was there already, or was not there: nothing
+ * changed); undefined for any other refusal (the caller then takes the usual path). Other errors throw.
+ */
+export async function changeOneElement(run: () => Promise<unknown>, refusal: RegExp): Promise<boolean | undefined> {
+  try {
+    await run()
+    return true
+  } catch (error) {
+    if (!(error instanceof CommandFailedError)) throw error
+    return refusal.test(error.stderr) ? false : undefined
+  }
+}
 
 /** The address family's set: `v4` for IPv4, `v6` for IPv6. */
 export interface FamilyNames {
