@@ -6,6 +6,13 @@ import {fileURLToPath} from 'node:url'
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
 /**
+ * The CLI as installed (dist/, `node bin/run.js`): every row that runs diswall measures it, not the
+ * TypeScript loader, whose worker thread and heap would compete with diswall for the machine's CPUs
+ * and stretch its latency tail. Call {@link assertFreshBuild} first.
+ */
+export const RUN_CLI = join(ROOT, 'bin', 'run.js')
+
+/**
  * Refuses a dist/ that is missing or older than the sources rather than measure old code; `what`
  * says which rows need it (in the error).
  */

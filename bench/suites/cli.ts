@@ -12,12 +12,12 @@
  *   addresses (one kernel batch), checked against the kernel's count afterwards.
  */
 import {spawn} from 'node:child_process'
-import {existsSync, writeFileSync} from 'node:fs'
+import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {fileURLToPath} from 'node:url'
 
 import {DEFAULT_NAMES} from '../../src/lib/firewall/sets/index.js'
 import {distinctIpv4, makeTempDir, type Netns, waitForKernelSetCount} from '../../src/lib/lab/index.js'
+import {assertFreshBuild, RUN_CLI} from '../lib/build.js'
 import {withFleet} from '../lib/fleet.js'
 import {type BenchResult, formatInt, result, TARGETS} from '../lib/report.js'
 import {attempt, type BenchSuite, scaled, type SuiteContext} from '../lib/suite.js'
@@ -29,14 +29,11 @@ const P9_RUNS = 30
 /** Addresses of the list-file cases. */
 const LIST_FILE_COUNT = 100_000
 
-const CLI = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
-const BUILT = fileURLToPath(new URL('../../dist/commands/block/add.js', import.meta.url))
-
 export const cliSuite: BenchSuite = {
   description: 'P9 start-up of `diswall block add` and `diswall status --json` against `node -e 0`; `block add --file` of 100,000 addresses (ipset and nftables)',
   name: 'cli',
   async run(ctx) {
-    if (!existsSync(BUILT)) throw new Error(`the CLI is not built (${BUILT} is missing): run npm run build first`)
+    assertFreshBuild('P9 times the CLI as installed')
     const out: BenchResult[] = []
     for (const kind of ['ipset', 'nftables'] as const) {
       if (ctx.wants(`p9.block-add.${kind}`)) out.push(...await attempt(ctx, `p9.block-add.${kind}`, () => startupCase(ctx, kind)))
@@ -100,12 +97,12 @@ async function startupCase(ctx: SuiteContext, kind: Kind): Promise<BenchResult> 
       const config = writeConfig(temp.path, kind)
       const addrs = distinctIpv4(runs + 1).map((a) => a.text)
       // One run first: it creates the sets and rules, as the first `block add` on a host does.
-      await timed(ns, [process.execPath, CLI, 'block', 'add', addrs[runs]!, '-c', config])
+      await timed(ns, [process.execPath, RUN_CLI, 'block', 'add', addrs[runs]!, '-c', config])
       const node: Timing[] = []
       const cli: Timing[] = []
       for (let i = 0; i < runs; i++) {
         node.push(await timed(ns, [process.execPath, '-e', '0']))
-        cli.push(await timed(ns, [process.execPath, CLI, 'block', 'add', addrs[i]!, '-c', config]))
+        cli.push(await timed(ns, [process.execPath, RUN_CLI, 'block', 'add', addrs[i]!, '-c', config]))
       }
 
       await waitForKernelSetCount(ns, kind, DEFAULT_NAMES.block.v4, runs + 1)
@@ -140,7 +137,7 @@ async function statusCase(ctx: SuiteContext): Promise<BenchResult> {
     const ns = fleet.host('cli')
     const temp = makeTempDir('diswall-bench-p9-status-')
     try {
-      const argv = [process.execPath, CLI, 'status', '--json', '--socket', join(temp.path, 'none.sock')]
+      const argv = [process.execPath, RUN_CLI, 'status', '--json', '--socket', join(temp.path, 'none.sock')]
       const node: Timing[] = []
       const cli: Timing[] = []
       for (let i = 0; i < runs; i++) {
@@ -182,7 +179,7 @@ async function listFileCase(ctx: SuiteContext, kind: Kind): Promise<BenchResult>
       const config = writeConfig(temp.path, kind)
       const file = join(temp.path, 'feed.txt')
       writeFileSync(file, distinctIpv4(count).map((a, i) => (i % 4 === 0 ? `${a.text} # scanner` : a.text)).join('\n') + '\n')
-      const {cpuSec, wallSec} = await timed(ns, [process.execPath, CLI, 'block', 'add', '--file', file, '-c', config, '--json'])
+      const {cpuSec, wallSec} = await timed(ns, [process.execPath, RUN_CLI, 'block', 'add', '--file', file, '-c', config, '--json'])
       await waitForKernelSetCount(ns, kind, DEFAULT_NAMES.block.v4, count, {timeoutMs: 300_000})
       ctx.log(`list-file ${kind}: ${formatInt(count)} addresses in ${wallSec.toFixed(2)} s (${cpuSec.toFixed(2)} s CPU)`)
       return result({

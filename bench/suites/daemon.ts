@@ -18,19 +18,15 @@
 import {appendFileSync, createWriteStream, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {finished} from 'node:stream/promises'
-import {fileURLToPath} from 'node:url'
 
 import {queryDaemon, traceStages} from '../../src/lib/daemon/index.js'
 import type {DaemonStatus, TraceDump} from '../../src/lib/daemon/index.js'
 import {enableNetnsLogging, makeTempDir, nthIpv4, startUdpEchoServer, uniqueLogPrefix, waitFor} from '../../src/lib/lab/index.js'
-import {assertFreshBuild} from '../lib/build.js'
+import {assertFreshBuild, RUN_CLI} from '../lib/build.js'
 import {withFleet} from '../lib/fleet.js'
 import {type BenchResult, result, summarizeLatency, TARGETS} from '../lib/report.js'
 import {attempt, type BenchSuite, scaled, secondsSince, type SuiteContext} from '../lib/suite.js'
 
-const DEV_CLI = fileURLToPath(new URL('../../bin/dev.js', import.meta.url))
-/** The CLI as installed (from dist/): the P6 row measures the daemon's memory without the TypeScript loader. */
-const RUN_CLI = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 const PROBES = 250
 /** ≥ 200 as P1 asks, at 1.3 s each. */
 const QUIET_PROBES = 200
@@ -139,6 +135,7 @@ export const daemonSuite: BenchSuite = {
 }
 
 async function measureLatency(ctx: SuiteContext, {backend, id, pace, source, trigger = 'probe'}: LatencyCase): Promise<BenchResult> {
+  assertFreshBuild('P1 measures the daemon as installed')
   const count = scaled(pace === 'scan' ? PROBES : QUIET_PROBES, ctx.scale, 20)
   const paceMs = pace === 'scan' ? SCAN_PACE_MS : QUIET_PACE_MS
   await enableNetnsLogging()
@@ -162,12 +159,12 @@ async function measureLatency(ctx: SuiteContext, {backend, id, pace, source, tri
           `file = ${authLog}`, 'ports = 22', 'tag = ssh', 'threshold = 1', 'window = 1h', AUTH_LOG_PATTERN, ''].join('\n'))
       }
       const diswall = async (args: string[]): Promise<void> => {
-        await victim.run(process.execPath, ['--import', 'tsx', DEV_CLI, ...args, '-c', config], {timeoutMs: 120_000})
+        await victim.run(process.execPath, [RUN_CLI, ...args, '-c', config], {timeoutMs: 120_000})
       }
       await diswall(['firewall', 'apply'])
       // DISWALL_BENCH_TRACE=1: the daemon records the stages of each ban (src/lib/daemon/trace.ts), shown in the notes.
       const traceFile = process.env.DISWALL_BENCH_TRACE === '1' ? join(base, 'trace.json') : undefined
-      const daemon = victim.spawn(process.execPath, ['--import', 'tsx', DEV_CLI, 'daemon', '--local-only', '-c', config],
+      const daemon = victim.spawn(process.execPath, [RUN_CLI, 'daemon', '--local-only', '-c', config],
         traceFile === undefined ? {} : {env: {DISWALL_LATENCY_TRACE: traceFile}})
       let samples: ProbeSample[] = []
       try {

@@ -15,7 +15,6 @@
 import {mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {join} from 'node:path'
-import {fileURLToPath} from 'node:url'
 
 import {defaultConfig} from '../../src/lib/config/index.js'
 import {
@@ -24,16 +23,11 @@ import {
 } from '../../src/lib/lab/index.js'
 import {parseAddress} from '../../src/lib/net/index.js'
 import {NatsTransport} from '../../src/lib/transport/index.js'
-import {assertFreshBuild} from '../lib/build.js'
+import {assertFreshBuild, RUN_CLI} from '../lib/build.js'
 import {withFleet} from '../lib/fleet.js'
 import {type BenchResult, result, summarizeLatency, type Target} from '../lib/report.js'
 import {attempt, type BenchSuite, scaled, secondsSince, type SuiteContext} from '../lib/suite.js'
 
-/**
- * The CLI as installed (from dist/): the fan-out rows measure the daemons' CPU, and under the TypeScript
- * loader each daemon also runs tsx's loader thread and its source maps.
- */
-const RUN_CLI = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
 const PROBES = 200
 const PROBE_PORT = 23
 const NATS_PORT = 4222

@@ -9,14 +9,13 @@
  * connect on a busy machine). The victim's block set is counted every ~50 ms; the row's time is from
  * the last SYN to the poll that saw all 2,000 banned (an upper bound, ~50 ms coarse, plus the count).
  */
-import {fileURLToPath} from 'node:url'
 
 import {enableNetnsLogging, makeTempDir, scanLabDaemon, uniqueLogPrefix} from '../../src/lib/lab/index.js'
+import {assertFreshBuild, RUN_CLI} from '../lib/build.js'
 import {withFleet} from '../lib/fleet.js'
 import {type BenchResult, result, TARGETS} from '../lib/report.js'
 import {attempt, type BenchSuite, scaled, type SuiteContext} from '../lib/suite.js'
 
-const DEV_CLI = fileURLToPath(new URL('../../bin/dev.js', import.meta.url))
 const SOURCES = 2000
 const SCAN_MS = 500
 const CLOSED_PORT = 23
@@ -50,6 +49,7 @@ export const scanSuite: BenchSuite = {
 }
 
 async function measureScan(ctx: SuiteContext, {backend, id, source}: ScanCase): Promise<BenchResult> {
+  assertFreshBuild('P10 runs the daemon as installed')
   const count = scaled(SOURCES, ctx.scale, 20)
   await enableNetnsLogging()
   return withFleet({hosts: ['victim', 'attacker'], links: [['victim', 'attacker']]}, async (fleet) => {
@@ -57,7 +57,7 @@ async function measureScan(ctx: SuiteContext, {backend, id, source}: ScanCase): 
     try {
       ctx.log(`${id}: ${count} sources, one SYN each over ${SCAN_MS} ms`)
       const run = await scanLabDaemon({
-        attacker: fleet.host('attacker'), backend, cli: ['--import', 'tsx', DEV_CLI], count, dir: temp.path, giveUpMs: GIVE_UP_MS,
+        attacker: fleet.host('attacker'), backend, cli: [RUN_CLI], count, dir: temp.path, giveUpMs: GIVE_UP_MS,
         link: fleet.link('victim', 'attacker'), logPrefix: uniqueLogPrefix('p10'), port: CLOSED_PORT, source, spreadMs: SCAN_MS,
         victim: fleet.host('victim'),
       })

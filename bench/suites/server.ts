@@ -18,19 +18,16 @@
  *   set + swap) or one `nft -f -` transaction; the CLI's peak RSS (VmHWM, sampled) shows that the list
  *   is never held whole.
  */
-import {existsSync, readFileSync, writeFileSync} from 'node:fs'
+import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {fileURLToPath} from 'node:url'
 
 import {countKernelSet, createNetns, makeTempDir, type Netns, spawnProcess, type SpawnedProcess, startNatsServer, waitFor} from '../../src/lib/lab/index.js'
 import {buildNatsConfig, openSqliteStore, queryServer, type ServerStatus} from '../../src/lib/server/index.js'
 import {connectBus, decodeInitChunk, initRequestHeaders, listSubject, streamCount} from '../../src/lib/transport/index.js'
+import {assertFreshBuild, RUN_CLI} from '../lib/build.js'
 import {type BenchResult, formatInt, result, type Target, TARGETS} from '../lib/report.js'
 import {attempt, type BenchSuite, scaled, secondsSince, type SuiteContext} from '../lib/suite.js'
 
-const DEV_CLI = fileURLToPath(new URL('../../bin/dev.js', import.meta.url))
-const CLI = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
-const BUILT = fileURLToPath(new URL('../../dist/commands/sync/init.js', import.meta.url))
 /** Server ingesting reports (DESIGN.md P8). */
 export const P8_TARGET: Target = {id: 'P8', kind: 'min-rate', perSecond: 50_000}
 const REPORTS = 300_000
@@ -66,6 +63,7 @@ interface BenchServer {
 
 /** nats-server and `diswall server` on loopback: the machine's, or that of `netns` (whose processes reach it there). */
 async function openBenchServer(prefix: string, netns?: Netns): Promise<BenchServer> {
+  assertFreshBuild('the server rows run `diswall server` as installed')
   const temp = makeTempDir(prefix)
   const {text, users} = buildNatsConfig({accounts: ACCOUNTS.map((name) => ({name})), server: {user: 'diswall-server'}})
   const passwords = new Map(users.map((u) => [u.user, u.password]))
@@ -91,7 +89,7 @@ async function openBenchServer(prefix: string, netns?: Netns): Promise<BenchServ
     async start() {
       // DISWALL_BENCH_CPU_PROF=DIR: the server writes a V8 CPU profile into DIR when it stops.
       const profile = process.env.DISWALL_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.DISWALL_BENCH_CPU_PROF}`] : []
-      server = spawnProcess(process.execPath, [...profile, '--import', 'tsx', DEV_CLI, 'server', '-c', config],
+      server = spawnProcess(process.execPath, [...profile, RUN_CLI, 'server', '-c', config],
         {env: {NO_COLOR: '1'}, ...(netns === undefined ? {} : {netns: netns.name})})
       const proc = server
       await waitFor(() => {
@@ -227,7 +225,7 @@ function peakRssMb(pid: number): number | undefined {
 }
 
 async function initEndToEnd(ctx: SuiteContext, kind: 'ipset' | 'nftables'): Promise<BenchResult> {
-  if (!existsSync(BUILT)) throw new Error(`the CLI is not built (${BUILT} is missing): run npm run build first`)
+  assertFreshBuild('P4 runs `diswall sync init` as installed')
   const count = scaled(INIT_ENTRIES, ctx.scale, 10_000)
   const ns = await createNetns()
   const bench = await openBenchServer(`diswall-bench-p4e-${kind}-`, ns)
@@ -243,7 +241,7 @@ async function initEndToEnd(ctx: SuiteContext, kind: 'ipset' | 'nftables'): Prom
     ].join('\n'), {mode: 0o600})
     ctx.log(`p4.e2e.${kind}: diswall sync init`)
     const started = performance.now()
-    const cli = spawnProcess(process.execPath, [CLI, 'sync', 'init', '-c', config, '--json'], {env: {NO_COLOR: '1'}, netns: ns.name})
+    const cli = spawnProcess(process.execPath, [RUN_CLI, 'sync', 'init', '-c', config, '--json'], {env: {NO_COLOR: '1'}, netns: ns.name})
     let peak = 0
     const sampler = setInterval(() => (peak = Math.max(peak, peakRssMb(cli.pid) ?? 0)), 50)
     const exit = await cli.exited
