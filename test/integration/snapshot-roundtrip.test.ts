@@ -3,13 +3,14 @@
  * IPv6 addresses, a few other IPv6 lengths) and allow entries with comments are saved, the sets are
  * emptied, and the restore puts back exactly the same entries with their remaining timeouts. On
  * nftables the IPv6 bans come from and go back to three sets (prefix, address, interval). And a
- * snapshot folded from the last one and the journal (compactSnapshot()) holds what reading the sets gives.
+ * snapshot folded from the last one, a copy of the block list swapped in since and the journal
+ * (compactSnapshot()) holds what reading the sets gives.
  */
 import assert from 'node:assert/strict'
 import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
 
-import {compactSnapshot, loadSnapshot, restoreSnapshotFile, saveSnapshot, SetJournal} from '../../src/lib/daemon/index.js'
+import {compactSnapshot, ListCopyFile, loadSnapshot, restoreSnapshotFile, saveSnapshot, SetJournal} from '../../src/lib/daemon/index.js'
 import {CoalescingWriter, createBackend, DEFAULT_LIMITS, DEFAULT_NAMES} from '../../src/lib/firewall/sets/index.js'
 import type {ListedEntry, SetEntry} from '../../src/lib/firewall/sets/index.js'
 import {cleanupAll, createNetns, distinctIpv4, makeTempDir} from '../../src/lib/lab/index.js'
@@ -92,7 +93,7 @@ for (const backend of ['ipset', 'nftables'] as const) {
       }
     })
 
-    it('a snapshot folded from the last one and the journal holds what reading the sets gives', {timeout: 120_000}, async () => {
+    it('a snapshot folded from the last one, a copy of the block list and the journal holds what reading the sets gives', {timeout: 120_000}, async () => {
       const ns = await createNetns()
       const dir = makeTempDir('dw-snapshot-fold-')
       try {
@@ -109,12 +110,22 @@ for (const backend of ['ipset', 'nftables'] as const) {
         await saveSnapshot(path, fw, {journalSeq: first})
         await writer.del('block', parseAddress('203.0.113.1'))
         await writer.del('allow', parseAddress('192.0.2.10'))
+        // A copy of the block list, as the daemon loads one: to its file as it streams, a journal segment at the swap.
+        const copy = await ListCopyFile.create(dir.path, 'block', {defaultBlockTtlSec: 86_400})
+        const copied: SetEntry[] = [{target: parseAddress('203.0.113.2'), ttlSec: 5000}, {target: parseAddress('203.0.113.60')},
+          {target: parseNetwork('2001:db8:60::/64'), ttlSec: 0}, {target: parseAddress('2001:db8:ff::60'), ttlSec: 400}]
+        await copy.add(copied)
+        await fw.replace('block', copied)
+        const swapped = journal.rotate()
+        const copyFrom = journal.seq
+        await swapped
+        const blockCopy = await copy.finish(copyFrom)
         await Promise.all([ban('203.0.113.2', 7200), ban('203.0.113.3', 300), ban('2001:db8:2::/64', 1200), ban('203.0.113.4', 0)])
         await ban('203.0.113.5', 2)
         await new Promise((resolve) => setTimeout(resolve, 3000)) // .5 is over, in the kernel too
         const second = await journal.rotate()
         await journal.close()
-        const folded = await compactSnapshot(path, dir.path, {fromSeq: first, savedAtMs: Date.now(), toSeq: second})
+        const folded = await compactSnapshot(path, dir.path, {copies: {block: blockCopy}, fromSeq: first, savedAtMs: Date.now(), toSeq: second})
         assert.ok('saved' in folded, JSON.stringify(folded))
         const listed = join(dir.path, 'listed')
         await saveSnapshot(listed, fw)
@@ -122,8 +133,9 @@ for (const backend of ['ipset', 'nftables'] as const) {
         const read = async (file: string) => new Map((await loadSnapshot(file)).entries.map(({entry, list}) => [`${list} ${entry.target.text}`, entry]))
         const [fromJournal, fromSets] = [await read(path), await read(listed)]
         assert.deepEqual([...fromJournal.keys()].sort(), [...fromSets.keys()].sort())
-        assert.deepEqual([...fromJournal.keys()].sort(), ['allow 198.51.100.0/24', 'block 2001:db8:1::/64', 'block 2001:db8:2::/64',
-          'block 2001:db8:ff::7', 'block 203.0.113.2', 'block 203.0.113.3', 'block 203.0.113.4'])
+        // The copy replaced 2001:db8:1::/64 and 2001:db8:ff::7 of the snapshot.
+        assert.deepEqual([...fromJournal.keys()].sort(), ['allow 198.51.100.0/24', 'block 2001:db8:2::/64', 'block 2001:db8:60::/64',
+          'block 2001:db8:ff::60', 'block 203.0.113.2', 'block 203.0.113.3', 'block 203.0.113.4', 'block 203.0.113.60'])
         for (const [key, entry] of fromJournal) {
           const kernel = fromSets.get(key)!
           assert.equal(entry.comment, kernel.comment, key)

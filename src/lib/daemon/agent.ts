@@ -6,16 +6,18 @@
  * and full list copies, all of which pass the same enforcer; without one the daemon is local-only.
  *
  * Snapshot and journal: the start restores the last snapshot, then replays the journal segments since
- * (journal.ts); every batch the writer commits is journaled. A periodic snapshot bounds the journal: it
- * folds the journal into the last snapshot (compactSnapshot(), a few seconds at 1M bans), or reads the
- * sets back when the journal may lack a change (below). At
- * stop the sets are read back into a snapshot only when the journal may lack a change: no journal, a
- * journal that failed, problems at the restore, a change that bypassed the writer (a list copy from the
- * transport, a failed batch), or a command that wrote the sets since the last snapshot started (the
- * marker of changes.ts). Otherwise the journal is closed and kept for the next start: reading 1M
- * elements back takes ~70 s on nftables, and a stop must fit systemd's stop timeout. A periodic save
+ * (journal.ts); every batch the writer commits is journaled, and every list copy from the server is
+ * written to a file with a new journal segment at its swap (list-copy.ts). A periodic snapshot bounds
+ * the journal: it folds the last snapshot, the copies since and the journal into a new one
+ * (compactSnapshot(), a few seconds at 1M bans), or reads the sets back when the journal may lack a
+ * change: no journal, a journal that failed, problems at the restore, a change that bypassed the writer
+ * (a copy whose file failed, a failed batch), or a command that wrote the sets since the last snapshot
+ * started (the marker of changes.ts). At stop the journal is closed and kept for the next start when it
+ * holds every change; a copy no snapshot holds yet is folded into one first; otherwise the sets are read
+ * back (1M elements take ~70 s on nftables, and a stop must fit systemd's stop timeout). A periodic save
  * still listing the sets is aborted then (its rotation removed no segment yet, so nothing is lost).
  */
+import {unlink} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import type {Config, DetectConfig} from '../config/index.js'
@@ -39,8 +41,8 @@ import type {
 import {Enforcer, HostFacts} from '../enforce/index.js'
 import type {EnforcerOptions} from '../enforce/index.js'
 import {asDiswallError, DiswallError, ExitCode} from '../errors.js'
-import type {BackendChoice, FirewallBackend, SetEntry} from '../firewall/sets/index.js'
-import {kernelNames, markSetsChanged, openFirewall, readSetCounters, readSetsChanged, SETS_CHANGED_FILE} from '../firewall/sets/index.js'
+import type {BackendChoice, FirewallBackend, ListKind, SetEntry} from '../firewall/sets/index.js'
+import {kernelNames, markSetsChanged, openFirewall, readSetCounters, readSetsChanged, SETS_CHANGED_FILE, SETS_COPIED_FILE} from '../firewall/sets/index.js'
 import type {NetworkList} from '../net/index.js'
 import type {Logger} from '../service/index.js'
 import {openControlServer,openMetricsServer} from '../service/index.js'
@@ -51,6 +53,8 @@ import type {StatsReading} from './fleet.js'
 import {collectGarbage, holdYoungGeneration} from './heap.js'
 import {openInstanceLock} from './instance.js'
 import {compactSnapshot, listJournalSegments, replayJournal, SetJournal} from './journal.js'
+import type {FoldedCopy} from './journal.js'
+import {ListCopyFile, removeListCopies} from './list-copy.js'
 import {daemonMetricFamilies} from './metrics.js'
 import {loadPatternDir, planServiceLogs} from './patterns.js'
 import {restoreSnapshotFile, saveSnapshot, snapshotPath} from './snapshot.js'
@@ -148,8 +152,7 @@ export interface PlannedSources {
 
 /**
  * A list copy from the server is followed by a snapshot this long after it, ms: the other list's copy,
- * which comes right after a connect, joins the same save. Longer than the margin the stop gives the
- * change marker (which the copy writes too), so that the save counts as newer than it.
+ * which comes right after a connect, joins the same save.
  */
 export const COPY_SNAPSHOT_DELAY_MS = 2000
 
@@ -229,8 +232,15 @@ export class Daemon {
   private journalMark = 0
   /** Changes replayed from the journal at start that no snapshot holds yet. */
   private replayedChanges = 0
-  /** Writes that bypassed the journal (list copies), counted before and after each. */
+  /** Writes that bypassed the journal and no copy file holds: a list copy whose file failed, or that failed. */
   private unjournaled = 0
+  /**
+   * List copies loaded since the last completed snapshot, each with its file (list-copy.ts): the next
+   * snapshot is folded from them; a stop saves one before it may keep the journal.
+   */
+  private readonly copies = new Map<ListKind, FoldedCopy>()
+  /** List copies streaming into the kernel now: while one does, no snapshot is folded and no journal kept. */
+  private copying = 0
   /** unjournaledCount() when the listing of the last completed snapshot started. */
   private unjournaledAtSnapshot = 0
   /** Why the sets may differ from the snapshot and journal since the start (problems reading them). */
@@ -339,6 +349,7 @@ export class Daemon {
     await this.enforcer.refreshAllowList()
     await this.restoreSnapshot()
     await this.replayJournal()
+    await this.checkLastRunCopies()
     // A restored snapshot of 1M bans leaves ~100 MB of garbage: collect it before the daemon is ready.
     if (this.snapshot.loaded >= BULK_LOAD_GC_MIN) collectGarbage()
     await this.enforcer.refreshAllowList()
@@ -350,6 +361,11 @@ export class Daemon {
     allowTimer.unref()
     this.closers.push(() => clearInterval(allowTimer))
     this.scheduleSnapshots()
+    // A first start in a fleet saves a snapshot at once, while the sets are small: the one after the
+    // server's copy (up to millions of entries) is then folded rather than read from the sets.
+    if (this.options.transport && this.snapshotBaseMs === undefined && config.daemon.snapshot_interval > 0 && this.journal !== undefined) {
+      void this.saveSnapshot()
+    }
 
     if (config.metrics.listen !== '') {
       const metrics = await openMetricsServer(config.metrics.listen, async () => daemonMetricFamilies(await this.status()), DAEMON_SERVICE)
@@ -606,24 +622,7 @@ export class Daemon {
           return false
         }
       },
-      replace: async (list, entries) => {
-        // The copy is swapped in whole, not journaled: counted before and after, so that a snapshot
-        // listed meanwhile does not count as holding it.
-        this.unjournaled++
-        try {
-          await this.enforcer.replace(list, wireToSetEntries(entries))
-          this.snapshotAfterCopy()
-        } catch (error) {
-          this.log('error', `loading the copy of the ${list} list failed, keeping the current one: ${asDiswallError(error).message}`)
-          // The transport records it as the init's lastError: a status must not say the copy is in place.
-          throw error
-        } finally {
-          this.unjournaled++
-          // Also on disk: after a crash, the next run's stop must still save the snapshot.
-          await markSetsChanged(this.config.daemon.state_dir, {what: `the daemon (copy of the ${list} list)`}).catch((error: unknown) =>
-            this.log('warning', `cannot write ${SETS_CHANGED_FILE}: ${asDiswallError(error).message}`))
-        }
-      },
+      replace: (list, entries) => this.loadCopy(list, entries),
     }
     this.closers.push(() => clearTimeout(this.copySnapshotTimer))
     await transport.start(sink)
@@ -794,6 +793,95 @@ export class Daemon {
     }
   }
 
+  /**
+   * A copy of a list from the server, swapped in whole (Enforcer.replace()) and written to a file as it
+   * streams (list-copy.ts), with a journal segment started at the swap: the next snapshot is folded from
+   * the last one, the file and the journal, not read from the sets. Without the file (it could not be
+   * written, no journal, `snapshot_interval = 0`) the copy counts as a change outside the journal.
+   */
+  private async loadCopy(list: ListKind, entries: AsyncIterable<readonly WireEntry[]>): Promise<void> {
+    const stateDir = this.config.daemon.state_dir
+    // On disk before and after: if this run ends without a snapshot holding the copy, the next one knows.
+    const mark = async (): Promise<void> => markSetsChanged(stateDir, {file: SETS_COPIED_FILE, what: `the daemon (copy of the ${list} list)`})
+      .catch((error: unknown) => this.log('warning', `cannot write ${SETS_COPIED_FILE}: ${asDiswallError(error).message}`))
+    this.copying++
+    // Whether the sets' new content is accounted for: in the copies to fold, in a snapshot, or unchanged.
+    let accounted = false
+    let file: ListCopyFile | undefined
+    try {
+      await mark()
+      if (this.journal !== undefined && this.config.daemon.snapshot_interval > 0) {
+        file = await ListCopyFile.create(stateDir, list, {defaultBlockTtlSec: this.config.firewall.block_timeout}).catch((error: unknown) => {
+          this.log('warning', `cannot write the copy of the ${list} list in ${stateDir} (the next snapshot reads the sets): ${asDiswallError(error).message}`)
+          return undefined
+        })
+      }
+      const copy = file
+      let fromSeq: number | undefined
+      let rotated: Promise<number> | undefined
+      let swapped = false
+      try {
+        await this.enforcer.replace(list, wireToSetEntries(entries), {
+          ...(copy === undefined ? {} : {admitted: (batch) => copy.add(batch)}),
+          swapped: () => {
+            swapped = true
+            // Whatever is journaled from here on was written to the copy.
+            if (copy === undefined || this.journal === undefined) return
+            rotated = this.journal.rotate()
+            fromSeq = this.journal.seq
+          },
+        })
+      } catch (error) {
+        await copy?.discard()
+        // Failed before the swap: the list is as it was (Enforcer.replace()).
+        accounted = !swapped
+        this.log('error', `loading the copy of the ${list} list failed, keeping the current one: ${asDiswallError(error).message}`)
+        // The transport records it as the init's lastError: a status must not say the copy is in place.
+        throw error
+      }
+      if (copy !== undefined && fromSeq !== undefined) {
+        try {
+          await rotated
+          const finished = await copy.finish(fromSeq)
+          accounted = true
+          // A snapshot that rotated the journal after the swap read the sets (none is folded while a
+          // copy loads): it holds the copy already.
+          if (fromSeq >= this.journalMark) this.copies.set(list, finished)
+          else await unlink(finished.path).catch(() => {})
+        } catch (error) {
+          this.log('warning', `${asDiswallError(error).message}; the next snapshot reads the sets`)
+        }
+      }
+      this.snapshotAfterCopy()
+    } finally {
+      // In the same turn as the copy ends: no check sees it neither loading nor accounted for.
+      if (!accounted) this.unjournaled++
+      this.copying--
+      await mark()
+    }
+  }
+
+  /**
+   * At start: the copy files of the last run are of no use (a stop folds its copies into the snapshot);
+   * when its copy marker is newer than the snapshot, it ended before a snapshot held a copy (a crash),
+   * and the first snapshot of this run reads the sets.
+   */
+  private async checkLastRunCopies(): Promise<void> {
+    const stateDir = this.config.daemon.state_dir
+    await removeListCopies(stateDir, {all: true}).catch((error: unknown) =>
+      this.log('warning', `removing the list copies of the last run failed: ${asDiswallError(error).message}`))
+    let copiedMs: number | undefined
+    try {
+      copiedMs = await readSetsChanged(stateDir, SETS_COPIED_FILE)
+    } catch (error) {
+      this.restoreDoubt ??= `cannot read ${SETS_COPIED_FILE}: ${asDiswallError(error).message}`
+      return
+    }
+    if (copiedMs !== undefined && (this.snapshotBaseMs === undefined || copiedMs >= this.snapshotBaseMs - CHANGE_MARK_MARGIN_MS)) {
+      this.restoreDoubt ??= `the last run loaded a list copy at ${new Date(copiedMs).toISOString()} that no snapshot holds`
+    }
+  }
+
   /** One save at a time (the timer's and stop's): each rotates the journal and drops what its snapshot holds. */
   private saveSnapshot(): Promise<void> {
     this.saving = this.saving.then(() => this.saveSnapshotNow())
@@ -801,11 +889,12 @@ export class Daemon {
   }
 
   /**
-   * A list copy is not journaled, so until a snapshot holds it a stop must read the sets back (~70 s
-   * for 1M elements on nftables). A snapshot in the background soon after the copy lets the stops
-   * after it keep the journal again. Copies while one waits to start share it (a reconnecting
-   * transport queues no pile of saves); one listing already running may not hold a copy made meanwhile,
-   * so a copy then queues the next. Not with `snapshot_interval = 0` (stop always saves then).
+   * A list copy is not journaled, so until a snapshot holds it a stop must save one (folded from the
+   * copy's file: ~3 s for 1M entries; read from the sets when the file failed: ~70 s for 1M elements on
+   * nftables). A snapshot in the background soon after the copy lets the stops after it keep the
+   * journal again. Copies while one waits to start share it (a reconnecting transport queues no pile of
+   * saves); one save already running may not hold a copy made meanwhile, so a copy then queues the
+   * next. Not with `snapshot_interval = 0` (stop always saves then).
    */
   private snapshotAfterCopy(): void {
     if (this.copySnapshotQueued || this.config.daemon.snapshot_interval <= 0 || this.journal === undefined) return
@@ -827,21 +916,28 @@ export class Daemon {
       if (this.enforcer) await this.enforcer.writer.flush()
       const startedMs = Date.now()
       const unjournaled = this.unjournaledCount()
-      // When the last snapshot and the journal hold the sets, they are folded into the new one instead
-      // of reading the sets back (checked before the rotation: a command's change after it is seen next time).
-      const fold = this.snapshotBaseMs !== undefined && await this.whySave() === undefined
+      // When the last snapshot, the copies since and the journal hold the sets, they are folded into the
+      // new one instead of reading the sets back (checked before the rotation: a command's change after
+      // it is seen next time).
+      const foldable = this.snapshotBaseMs !== undefined && await this.whySave({copies: 'fold'}) === undefined
       const from = this.journalMark
       const path = snapshotPath(this.config.daemon.state_dir)
+      // In the same turn as the rotation: the copies registered now were swapped in before the new
+      // segment, and none may be streaming (one could have begun during the check).
+      const copies = Object.fromEntries(this.copies) as Partial<Record<ListKind, FoldedCopy>>
+      const fold = foldable && this.copying === 0
       // A new segment before the sets are read: the snapshot holds everything of the older ones.
       const journalSeq = await this.journal?.rotate()
       let saved: SavedSnapshot | undefined
       let how = 'read from the kernel sets'
       if (fold && journalSeq !== undefined) {
         const compacted = await compactSnapshot(path, this.config.daemon.state_dir,
-          {fromSeq: from, savedAtMs: startedMs, signal: abort.signal, toSeq: journalSeq})
+          {copies, fromSeq: from, savedAtMs: startedMs, signal: abort.signal, toSeq: journalSeq})
         if ('saved' in compacted) {
           saved = compacted.saved
-          how = `folded from the last snapshot and the journal since (segments ${from} to ${journalSeq - 1})`
+          const copied = Object.keys(copies)
+          const withCopies = ['', ', the copy of the ' + copied[0] + ' list', ', the copies of both lists'][copied.length]
+          how = `folded from the last snapshot${withCopies} and the journal since (segments ${from} to ${journalSeq - 1})`
         } else {
           how = `read from the kernel sets: ${compacted.why}`
         }
@@ -852,6 +948,10 @@ export class Daemon {
       if (journalSeq !== undefined) {
         await this.journal?.dropBefore(journalSeq)
         this.journalMark = journalSeq
+        // Copies swapped in before the rotation are in the snapshot, folded or read from the sets.
+        for (const [list, copy] of this.copies) if (copy.fromSeq < journalSeq) this.copies.delete(list)
+      } else {
+        this.copies.clear()
       }
       this.snapshotBaseMs = Date.parse(saved.savedAt)
       this.unjournaledAtSnapshot = unjournaled
@@ -869,6 +969,9 @@ export class Daemon {
       this.log('error', `saving the snapshot failed: ${this.snapshot.lastError}`)
     } finally {
       if (this.saveAbort === abort) this.saveAbort = undefined
+      // The files of copies a snapshot holds, or a later copy of the same list replaced.
+      await removeListCopies(this.config.daemon.state_dir, {keep: new Set([...this.copies.values()].map((c) => c.path))})
+        .catch((error: unknown) => this.log('warning', `removing old list copies failed: ${asDiswallError(error).message}`))
     }
   }
 
@@ -878,16 +981,21 @@ export class Daemon {
   }
 
   /**
-   * Why the journal may lack a change since the last completed snapshot (the stop must then read the
-   * sets into a new one), or undefined when the snapshot and the journal hold the sets.
+   * Why the journal may lack a change since the last completed snapshot (the stop must then save a new
+   * one), or undefined when the snapshot and the journal hold the sets. With `copies: 'fold'`, list
+   * copies loaded since, each in its file, do not count: a snapshot can be folded from them.
    */
-  private async whySave(): Promise<string | undefined> {
+  private async whySave({copies = 'save'}: {copies?: 'fold' | 'save'} = {}): Promise<string | undefined> {
     // No periodic snapshot would ever compact the journal.
     if (this.config.daemon.snapshot_interval <= 0) return 'snapshot_interval is 0 (snapshots on stop only)'
     if (this.journal === undefined) return 'there is no journal'
     if (!this.journal.healthy) return 'the journal failed'
     if (this.restoreDoubt !== undefined) return this.restoreDoubt
-    if (this.unjournaledCount() > this.unjournaledAtSnapshot) return 'the sets were changed outside the journal (a list copy or a failed batch)'
+    if (this.copying > 0) return 'a list copy is being loaded'
+    if (this.unjournaledCount() > this.unjournaledAtSnapshot) return 'the sets were changed outside the journal (a list copy that failed or could not be written to a file, or a failed batch)'
+    if (copies === 'save' && this.copies.size > 0) {
+      return this.copies.size === 1 ? `the copy of the ${[...this.copies.keys()][0]} list is in no snapshot yet` : 'the copies of both lists are in no snapshot yet'
+    }
     const stateDir = this.config.daemon.state_dir
     let changedMs: number | undefined
     try {

@@ -10,7 +10,8 @@ export type {DaemonFlags} from './flags.js'
 export {loadPatternDir, planServiceLogs} from './patterns.js'
 export type {LoadedPatterns, ServiceLogPlan} from './patterns.js'
 export {compactSnapshot, COMPACT_MAX_CHANGES, JOURNAL_PREFIX, JOURNAL_SYNC_MS, journalPath, listJournalSegments, replayJournal, SetJournal} from './journal.js'
-export type {CompactSnapshotOptions, JournalReplayReport, ReplayJournalOptions, SetJournalOptions} from './journal.js'
+export type {CompactSnapshotOptions, FoldedCopy, JournalReplayReport, ReplayJournalOptions, SetJournalOptions} from './journal.js'
+export {LIST_COPY_PREFIX, ListCopyFile, removeListCopies} from './list-copy.js'
 export {
   formatEntryLine,
   JOURNAL_VERSION,

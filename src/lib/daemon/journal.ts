@@ -152,7 +152,7 @@ export class SetJournal implements WriteJournal {
         continue
       }
 
-      text += formatEntryLine(op.list, op.entry.target, this.expiresSec(op.list, op.entry, nowSec), op.entry.comment)
+      text += formatEntryLine(op.list, op.entry.target, entryExpiresSec(op.list, op.entry, nowSec, this.options.defaultBlockTtlSec), op.entry.comment)
     }
 
     this.segment.append(text)
@@ -189,13 +189,6 @@ export class SetJournal implements WriteJournal {
     await this.segment.close()
   }
 
-  /** The absolute expiry of an entry (undefined: never), as the kernel stores it. */
-  private expiresSec(list: ListKind, entry: SetEntry, nowSec: number): number | undefined {
-    // Bans: 0 is no timeout, undefined the set's default; allow entries: 0 or undefined is never.
-    const ttlSec = list === 'block' && entry.ttlSec === undefined ? this.options.defaultBlockTtlSec : entry.ttlSec
-    return ttlSec === undefined || ttlSec <= 0 ? undefined : nowSec + Math.ceil(ttlSec)
-  }
-
   private openSegment(seq: number): Segment {
     return new Segment(journalPath(this.stateDir, seq), seq, this.syncMs, new Date(this.now()), (what, error) => this.fail(what, error))
   }
@@ -205,6 +198,16 @@ export class SetJournal implements WriteJournal {
     this.failed = true
     this.onError(`${what} the journal failed, later failures are not logged: ${error instanceof Error ? error.message : String(error)}`)
   }
+}
+
+/**
+ * The absolute expiry (unix seconds; undefined: never) the kernel gives `entry` when it is written at
+ * `nowSec`: for bans 0 is no timeout and undefined the set's default (`defaultBlockTtlSec`); for allow
+ * entries 0 or undefined is never.
+ */
+export function entryExpiresSec(list: ListKind, entry: SetEntry, nowSec: number, defaultBlockTtlSec: number | undefined): number | undefined {
+  const ttlSec = list === 'block' && entry.ttlSec === undefined ? defaultBlockTtlSec : entry.ttlSec
+  return ttlSec === undefined || ttlSec <= 0 ? undefined : nowSec + Math.ceil(ttlSec)
 }
 
 /** One segment file: appends in order, an fsync at most `syncMs` after the first unsynced write. */
@@ -397,26 +400,45 @@ export interface CompactSnapshotOptions {
   savedAtMs: number
   /** At most this many changes in the segments; {@link COMPACT_MAX_CHANGES} by default. */
   maxChanges?: number
+  /** Lists replaced whole by a copy since the snapshot: the copy's file stands for the list (list-copy.ts). */
+  copies?: Partial<Record<ListKind, FoldedCopy>>
   signal?: AbortSignal
 }
 
 /**
+ * A list copy loaded since the last snapshot (ListCopyFile, list-copy.ts): the file holds every entry
+ * the copy put in the list, and the copy replaced the list whole as segment `fromSeq` began, so the
+ * list is that file with the changes of the segments from `fromSeq` on.
+ */
+export interface FoldedCopy {
+  path: string
+  fromSeq: number
+}
+
+/**
  * A new snapshot made without reading the kernel sets: the snapshot at `path` with the journal segments
- * of `stateDir` from `fromSeq` up to `toSeq` folded in. Each entry's last word in the segments wins (an
+ * of `stateDir` from `fromSeq` up to `toSeq` folded in; a list with a copy in `copies` is that copy's
+ * file with the changes of the segments from its swap on (what the list held before does not count). Each entry's last word in the segments wins (an
  * add with its expiry, or a delete); entries whose time ran out are left out. It holds what reading the
  * sets would give when every change since the snapshot was journaled (the daemon checks that first:
  * agent.ts whySave()), and costs two file reads instead of a listing (1M elements: ~70 s with nft 1.0.6,
  * whose kernel dump walks the hash set again for every message).
  *
  * Returns `{why}` and writes nothing when the result could not be trusted: no snapshot at `path`, one
- * with problems or another `# journal` mark, a segment with bad lines, or more than `maxChanges` changes
+ * with problems or another `# journal` mark, a segment with bad lines, a copy file cut short, holding the
+ * other list or swapped in outside the segments, or more than `maxChanges` changes
  * (held as entries; the old snapshot is read line by line and the new one kept as text until it is
  * written, as saveSnapshot() does). The old snapshot stays as it was then.
  * @throws FileWriteError when the file cannot be written, and `signal.reason` once it is aborted.
  */
 export async function compactSnapshot(path: string, stateDir: string,
-  {fromSeq, maxChanges = COMPACT_MAX_CHANGES, savedAtMs, signal, toSeq}: CompactSnapshotOptions): Promise<{saved: SavedSnapshot} | {why: string}> {
+  {copies = {}, fromSeq, maxChanges = COMPACT_MAX_CHANGES, savedAtMs, signal, toSeq}: CompactSnapshotOptions): Promise<{saved: SavedSnapshot} | {why: string}> {
   const now = (): number => savedAtMs
+  for (const [list, copy] of Object.entries(copies)) {
+    if (copy.fromSeq < fromSeq || copy.fromSeq > toSeq) return {why: `the copy of the ${list} list begins at segment ${copy.fromSeq}, outside ${fromSeq} to ${toSeq}`}
+  }
+  // A change to a list before its copy replaced it is not in the sets any more.
+  const replacedLater = (list: ListKind, seq: number): boolean => seq < (copies[list]?.fromSeq ?? -1)
   // The last word of the segments on each entry: the entry, or null for a delete.
   const changes = new Map<string, {list: ListKind; entry: SetEntry} | null>()
   const keyOf = (list: ListKind, text: string): string => `${list} ${text}`
@@ -430,8 +452,12 @@ export async function compactSnapshot(path: string, stateDir: string,
     let read: SnapshotReadReport
     try {
       read = await readJournalFile(journalPath(stateDir, seq), {
-        add: (list, entry) => changes.set(keyOf(list, entry.target.text), {entry, list}),
-        del: (list, target) => changes.set(keyOf(list, target.text), null),
+        add(list, entry) {
+          if (!replacedLater(list, seq)) changes.set(keyOf(list, entry.target.text), {entry, list})
+        },
+        del(list, target) {
+          if (!replacedLater(list, seq)) changes.set(keyOf(list, target.text), null)
+        },
       }, {afterChunk: checkSize, now})
       await checkSize()
     } catch (error) {
@@ -445,13 +471,23 @@ export async function compactSnapshot(path: string, stateDir: string,
   const expiresOf = (list: ListKind, entry: SetEntry): number | undefined =>
     entry.ttlSec === undefined || (list === 'block' && entry.ttlSec === 0) ? undefined : nowSec + entry.ttlSec
   const out = new SnapshotBuilder(savedAtMs, toSeq)
+  const afterChunk = async (): Promise<void> => signal?.throwIfAborted()
   const base = await readSnapshotFile(path, (list, entry) => {
-    // Changed since: written below as the journal left it.
-    if (!changes.has(keyOf(list, entry.target.text))) out.add(list, entry.target, expiresOf(list, entry), entry.comment)
-  }, {afterChunk: async () => signal?.throwIfAborted(), now})
+    // Changed since: written below as the journal left it. Replaced by a copy: written from the copy.
+    if (copies[list] === undefined && !changes.has(keyOf(list, entry.target.text))) out.add(list, entry.target, expiresOf(list, entry), entry.comment)
+  }, {afterChunk, now})
   if (base.savedAt === undefined) return {why: base.problems[0] ?? `there is no snapshot at ${path} to start from`}
   if (base.problems.length > 0) return {why: `the snapshot has problems: ${base.problems[0]}`}
   if ((base.journalSeq ?? 0) !== fromSeq) return {why: `the snapshot holds the journal up to segment ${base.journalSeq ?? 0}, not ${fromSeq}`}
+  for (const [list, copy] of Object.entries(copies) as [ListKind, FoldedCopy][]) {
+    let strays = 0
+    const read = await readSnapshotFile(copy.path, (entryList, entry) => {
+      if (entryList !== list) strays++
+      else if (!changes.has(keyOf(list, entry.target.text))) out.add(list, entry.target, expiresOf(list, entry), entry.comment)
+    }, {afterChunk, now})
+    if (read.savedAt === undefined || read.problems.length > 0) return {why: `the copy of the ${list} list cannot be used: ${read.problems[0] ?? 'no header'}`}
+    if (strays > 0) return {why: `the copy of the ${list} list at ${copy.path} holds ${strays} entries of the other list`}
+  }
   for (const change of changes.values()) {
     if (change !== null) out.add(change.list, change.entry.target, expiresOf(change.list, change.entry), change.entry.comment)
   }

@@ -189,6 +189,22 @@ export async function saveSnapshot(path: string, backend: FirewallBackend,
   return out.write(path)
 }
 
+/** The first lines of a snapshot saved at `savedAt` (ISO time), holding the journal before `journalSeq`. */
+export function snapshotHeader(savedAt: string, journalSeq?: number): string {
+  return `# diswall snapshot v${SNAPSHOT_VERSION} saved ${savedAt}\n${journalSeq === undefined ? '' : `# journal ${journalSeq}\n`}` +
+    '# LIST TARGET expires UNIX_SECONDS|never [comment "TEXT"]\n'
+}
+
+/** The last line of a snapshot of `entries` entries: without it the file was cut short. */
+export function snapshotEnd(entries: number): string {
+  return `# end ${entries} entries\n`
+}
+
+/** A snapshot header's time: ISO, with milliseconds unless they are zero. */
+export function snapshotTime(ms: number): string {
+  return new Date(ms).toISOString().replace('.000Z', 'Z')
+}
+
 /**
  * The lines of a new snapshot, formatted as they come into chunks of LINES_PER_CHUNK (with 1M bans no
  * array of 1M entry objects is built), then written in one pass: saveSnapshot() from the kernel sets,
@@ -205,9 +221,8 @@ export class SnapshotBuilder {
   /** `savedAtMs`: what the snapshot holds every change before; `journalSeq`: written as `# journal N`. */
   constructor(savedAtMs: number, journalSeq?: number) {
     // With milliseconds: the daemon compares it with the time of the last change made by a command (changes.ts).
-    this.savedAt = new Date(savedAtMs).toISOString().replace('.000Z', 'Z')
-    this.chunks = [`# diswall snapshot v${SNAPSHOT_VERSION} saved ${this.savedAt}\n${journalSeq === undefined ? '' : `# journal ${journalSeq}\n`}` +
-      '# LIST TARGET expires UNIX_SECONDS|never [comment "TEXT"]\n']
+    this.savedAt = snapshotTime(savedAtMs)
+    this.chunks = [snapshotHeader(this.savedAt, journalSeq)]
   }
 
   /** One entry; `expiresSec` absolute, undefined for never (formatEntryLine()). */
@@ -225,7 +240,7 @@ export class SnapshotBuilder {
    * @throws FileWriteError when it cannot be written (the old file then stays as it was).
    */
   async write(path: string): Promise<SavedSnapshot> {
-    this.chunks.push(`${this.chunk}# end ${this.lines} entries\n`)
+    this.chunks.push(`${this.chunk}${snapshotEnd(this.lines)}`)
     this.chunk = ''
     await mkdir(dirname(path), {mode: 0o700, recursive: true})
     await writeFileAtomic(path, this.chunks, {mode: 0o600})

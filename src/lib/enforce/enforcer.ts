@@ -55,6 +55,17 @@ export interface EnforcerOptions {
   findConnected?: (addrs: readonly Address[]) => Promise<ConnectedReport>
 }
 
+/** Told what a list copy puts in the kernel (Enforcer.replace()): the daemon writes it to a file. */
+export interface ReplaceHooks {
+  /** Each batch of entries as it goes to the backend, after the never-ban check; awaited (back-pressure). Must not throw. */
+  admitted?: (entries: readonly SetEntry[]) => Promise<void>
+  /**
+   * Called at once when the backend has swapped the copy in, before anything is written to the new list:
+   * every later change of the list comes after it (the daemon starts a journal segment here). Must not throw.
+   */
+  swapped?: () => void
+}
+
 /** One ban to apply. */
 export interface BanOrder {
   /** An address, or a network (an IPv6 group banned as a whole). */
@@ -331,9 +342,10 @@ export class Enforcer {
    * Entries this enforcer writes while the copy streams (a ban detected during the init) must survive
    * the swap though the copy lacks them: they are appended to the copy's end, and those written after
    * that point (while the kernel program finishes) are written again once the copy is in place.
+   * `hooks` are told every entry that goes in and the moment of the swap.
    * Throws what replace() throws: the list is then exactly as it was.
    */
-  async replace(list: ListKind, entries: SetEntrySource): Promise<{loaded: number; refused: number}> {
+  async replace(list: ListKind, entries: SetEntrySource, hooks: ReplaceHooks = {}): Promise<{loaded: number; refused: number}> {
     const screen = this.screen(list, `the ${list} list copy`)
     await this.writer.flush()
     const during = new Map<string, SetEntry>()
@@ -347,16 +359,23 @@ export class Enforcer {
           if (screen.admit(entry)) batch.push(entry)
         })
         loaded += batch.length
-        if (batch.length > 0) yield batch
+        if (batch.length > 0) {
+          await hooks.admitted?.(batch)
+          yield batch
+        }
       }
       const written = [...during.values()]
       during.clear()
       appended = written.length
-      if (written.length > 0) yield written
+      if (written.length > 0) {
+        await hooks.admitted?.(written)
+        yield written
+      }
     }
     let refused: number
     try {
       await this.options.backend.replace(list, admitted())
+      hooks.swapped?.()
     } finally {
       this.replacing.delete(list)
       refused = screen.done()

@@ -13,6 +13,7 @@ export type {
   EnforcerStats,
   ProtectedHostFacts,
   RecentBanRecord,
+  ReplaceHooks,
 } from './enforcer.js'
 export {HostFacts, parseAddressEvent, parseProcNetEndpoint, parseProcNetListening, parseProcNetSshPeers, PROC_NET_TABLES} from './host-facts.js'
 export type {AddressEvent, HostFactsOptions, ReadText} from './host-facts.js'

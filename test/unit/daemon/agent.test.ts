@@ -475,20 +475,37 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
     assert.ok(second.log.lines.some((l) => l.message.startsWith('journal closed: 0 changes since the snapshot of')), JSON.stringify(second.log.lines))
   })
 
-  it('Daemon - a list copy from the transport (not journaled) makes stop save the snapshot', async () => {
+  const saves = (h: Harness): string[] => h.log.lines.filter((l) => /^saved \d+ entries to /.test(l.message)).map((l) => l.message)
+  const copyFiles = async (stateDir: string): Promise<string[]> => (await readdir(stateDir)).filter((n) => n.startsWith('sets.copy.'))
+
+  it('Daemon - a list copy goes to a file; stop folds it into the snapshot without reading the sets; the restart has it', async () => {
     const transport = new FakeTransport()
-    const first = await start('copied', {transport})
+    const backend = new ListingBackend()
+    const first = await start('copied', {backend, transport})
+    const stateDir = join(dir, 'copied', 'state')
     try {
+      // A first start in a fleet saves one at once, from the (small) sets.
+      await waitFor(() => saves(first).length === 1, {what: 'the first snapshot'})
+      assert.match(saves(first)[0]!, /^saved 0 entries to .*, read from the kernel sets$/)
+      backend.listed = []
       await transport.deliverAdd('block', remote('203.0.113.91'))
-      await transport.deliverCopy('block', [remote('203.0.113.92', {ttlSec: 3600})]) // .91 is gone, .92 in: neither journaled
+      await transport.deliverCopy('block', [remote('203.0.113.92', {ttlSec: 3600}), remote('203.0.113.90')], 1) // .91 is gone
       await transport.deliverAdd('block', remote('203.0.113.93'))
+      await transport.deliverDel('block', remote('203.0.113.90'))
       assert.deepEqual(await blocked(first), ['203.0.113.92', '203.0.113.93'])
+      assert.equal((await copyFiles(stateDir)).filter((n) => /^sets\.copy\.block\.\d+$/.test(n)).length, 1)
+      backend.listed = [] // blocked() read them
     } finally {
       await first.daemon.stop()
     }
-    assert.ok(first.log.lines.some((l) => l.message === 'saving the snapshot at stop: the sets were changed outside the journal (a list copy or a failed batch)'),
-      JSON.stringify(first.log.lines))
-    const second = await start('copied', {backend: new MemoryBackend()})
+    const messages = first.log.lines.map((l) => l.message)
+    assert.ok(messages.includes('saving the snapshot at stop: the copy of the block list is in no snapshot yet'), JSON.stringify(messages))
+    assert.match(saves(first).at(-1)!, /^saved 2 entries to .*, folded from the last snapshot, the copy of the block list and the journal since \(segments \d+ to \d+\)$/)
+    assert.deepEqual(backend.listed, [], 'the stop read the sets')
+    assert.deepEqual(await copyFiles(stateDir), [], 'the copy file outlived the snapshot that holds it')
+    const text = await readFile(join(stateDir, 'sets.snapshot'), 'utf8')
+    assert.match(text, /^block 203\.0\.113\.92 expires \d+$/m)
+    const second = await start('copied', {backend: new MemoryBackend()}) // a reboot: the kernel sets are gone
     try {
       assert.deepEqual(await blocked(second), ['203.0.113.92', '203.0.113.93'])
     } finally {
@@ -496,28 +513,79 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
     }
   })
 
-  it('Daemon - a snapshot follows a list copy, one for copies close together; the stop after it keeps the journal', async () => {
+  it('Daemon - a folded snapshot follows list copies, one for copies close together; the stop after it keeps the journal', async () => {
     const transport = new FakeTransport()
-    // Past the stop's margin for the change marker the copy writes (1 s), as the default delay is.
-    const first = await start('copied-saved', {copySnapshotDelayMs: 1200, transport})
-    const saves = (): number => first.log.lines.filter((l) => /^saved \d+ entries to /.test(l.message)).length
+    const backend = new ListingBackend()
+    const first = await start('copied-saved', {backend, copySnapshotDelayMs: 100, transport})
+    const folded = (): string[] => saves(first).filter((m) => m.includes('folded'))
     try {
+      await waitFor(() => saves(first).length === 1, {what: 'the first snapshot'})
       await transport.deliverCopy('block', [remote('203.0.113.94', {ttlSec: 3600})])
-      await transport.deliverCopy('allow', [remote('198.51.100.0/24')])
-      await waitFor(() => saves() === 1, {timeoutMs: 10_000, what: 'the snapshot after the copies'})
-      await new Promise((resolve) => setTimeout(resolve, 200))
-      assert.equal(saves(), 1, 'both copies share one save')
+      await transport.deliverCopy('allow', [remote('198.51.100.0/24', {comment: 'office'})])
+      backend.listed = [] // the allow list is read back after its copy, for the never-ban check
+      await waitFor(() => folded().length === 1, {timeoutMs: 10_000, what: 'the snapshot after the copies'})
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      assert.equal(saves(first).length, 2, 'both copies share one save')
+      assert.match(folded()[0]!, /^saved 2 entries to .*, folded from the last snapshot, the copies of both lists and the journal since/)
       await transport.deliverAdd('block', remote('203.0.113.95'))
     } finally {
       await first.daemon.stop()
     }
     assert.ok(first.log.lines.some((l) => l.message.startsWith('journal closed: 1 changes since the snapshot of')), JSON.stringify(first.log.lines))
+    assert.deepEqual(backend.listed, [])
     const second = await start('copied-saved', {backend: new MemoryBackend()})
     try {
       assert.deepEqual(await blocked(second), ['203.0.113.94', '203.0.113.95'])
+      assert.deepEqual((await second.backend.list('allow')).map((e) => [e.target.text, e.comment]), [['198.51.100.0/24', 'office']])
     } finally {
       await second.daemon.stop()
     }
+  })
+
+  it('Daemon - a list copy that breaks off before the swap changes nothing: no file is left, the stop keeps the journal', async () => {
+    const transport = new FakeTransport()
+    const first = await start('copy-broken', {transport})
+    const stateDir = join(dir, 'copy-broken', 'state')
+    try {
+      await waitFor(() => saves(first).length === 1, {what: 'the first snapshot'})
+      await transport.deliverAdd('block', remote('203.0.113.96'))
+      function* broken(): Generator<WireEntry> {
+        yield remote('203.0.113.97')
+        throw new Error('the server went away')
+      }
+      await assert.rejects(transport.deliverCopy('block', broken(), 1), /the server went away/)
+      assert.deepEqual(await blocked(first), ['203.0.113.96'])
+      assert.deepEqual(await copyFiles(stateDir), [])
+    } finally {
+      await first.daemon.stop()
+    }
+    assert.ok(first.log.lines.some((l) => l.message.startsWith('journal closed: 1 changes since the snapshot of')), JSON.stringify(first.log.lines))
+  })
+
+  it('Daemon - after a run that ended without a snapshot of its list copy (a crash), the next stop reads the sets', async () => {
+    const transport = new FakeTransport()
+    const first = await start('copy-crash', {transport})
+    const crashed = join(dir, 'copy-crashed')
+    try {
+      await waitFor(() => saves(first).length === 1, {what: 'the first snapshot'})
+      await transport.deliverCopy('block', [remote('203.0.113.98')])
+      // What a kill -9 leaves: the state directory with the copy, its file and the marker, no snapshot of it.
+      await cp(join(dir, 'copy-crash', 'state'), join(crashed, 'state'), {recursive: true})
+    } finally {
+      await first.daemon.stop()
+    }
+    const backend = new ListingBackend()
+    await backend.replace('block', [{target: parseTarget('203.0.113.98')}]) // the kernel sets outlived the daemon
+    const second = await start('copy-crashed', {backend})
+    try {
+      assert.deepEqual(await copyFiles(join(crashed, 'state')), [], 'the last run\'s copy files are removed at start')
+    } finally {
+      await second.daemon.stop()
+    }
+    assert.ok(second.log.lines.some((l) => /^saving the snapshot at stop: the last run loaded a list copy at \S+ that no snapshot holds$/.test(l.message)),
+      JSON.stringify(second.log.lines))
+    assert.ok(backend.listed.includes('block'))
+    assert.match(await readFile(join(crashed, 'state', 'sets.snapshot'), 'utf8'), /^block 203\.0\.113\.98 /m)
   })
 
   it('Daemon - a periodic snapshot after the first folds the journal into the last one and reads no set', async () => {
@@ -593,6 +661,7 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
     const first = await start('failed', {configure: (c) => void (c.daemon.snapshot_interval = 1), transport})
     const stateDir = join(dir, 'failed', 'state')
     try {
+      await waitFor(() => saves(first).length > 0, {what: 'the first snapshot'})
       await transport.deliverAdd('block', remote('203.0.113.111'))
       // The state directory vanishes: the next rotation cannot open its segment, so later bans reach no journal.
       await rm(stateDir, {force: true, recursive: true})

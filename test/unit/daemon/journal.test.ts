@@ -5,6 +5,7 @@ import {join} from 'node:path'
 import {test} from 'node:test'
 
 import {compactSnapshot, journalPath, listJournalSegments, replayJournal, SetJournal} from '../../../src/lib/daemon/journal.js'
+import {ListCopyFile} from '../../../src/lib/daemon/list-copy.js'
 import {loadSnapshot, restoreSnapshotFile, saveSnapshot, snapshotPath} from '../../../src/lib/daemon/snapshot.js'
 import {CoalescingWriter, MemoryBackend} from '../../../src/lib/firewall/sets/index.js'
 import type {ListedEntry, SetOp} from '../../../src/lib/firewall/sets/index.js'
@@ -256,6 +257,63 @@ test('journal - compactSnapshot folds the segments into the last snapshot: the s
   await restoreSnapshotFile(rebooted, snapshotPath(dir), {now: () => now})
   await replayJournal(rebooted, dir, {fromSeq: second, now: () => now})
   assert.deepEqual(texts(await rebooted.list('block')), ['2001:db8:1::/64', '203.0.113.2', '203.0.113.4', '203.0.113.7'])
+})
+
+test('journal - compactSnapshot with a list copy: its file stands for the list, changes before the swap drop out; the same as reading the sets', async (t) => {
+  const dir = tempDir(t)
+  let now = NOW
+  const live = new MemoryBackend(() => now)
+  const journal = await SetJournal.open(dir, 0, {defaultBlockTtlSec: 86_400, now: () => now})
+  const writer = new CoalescingWriter(live, {journal, windowMs: 0})
+  const ban = (target: string, ttlSec?: number) => writer.add('block', {target: parseTarget(target), ...(ttlSec === undefined ? {} : {ttlSec})})
+  await ban('203.0.113.1', 600)
+  await writer.add('allow', {comment: 'office VPN', target: parseTarget('198.51.100.0/24')})
+  const first = await journal.rotate()
+  await saveSnapshot(snapshotPath(dir), live, {journalSeq: first, now: () => now})
+
+  now += 10_000
+  await ban('203.0.113.2', 600) // before the copy: the copy replaces it
+  await writer.add('allow', {target: parseTarget('192.0.2.10')}) // the other list: kept
+  // The copy of the block list, as the daemon loads it: streamed to the backend and the file, a segment at the swap.
+  const copy = await ListCopyFile.create(dir, 'block', {defaultBlockTtlSec: 86_400, now: () => now})
+  const entries = [{target: parseTarget('203.0.113.50'), ttlSec: 3600}, {target: parseTarget('203.0.113.51')}, {target: parseTarget('2001:db8:5::/64'), ttlSec: 0}]
+  await copy.add(entries.slice(0, 2))
+  await copy.add(entries.slice(2))
+  await live.replace('block', entries)
+  const swappedAt = journal.rotate()
+  const fromSeq = journal.seq
+  await swappedAt
+  const folded = await copy.finish(fromSeq)
+  now += 5000
+  await writer.del('block', parseTarget('203.0.113.51')) // after the copy: applied
+  await ban('203.0.113.52', 300)
+  const second = await journal.rotate()
+  await journal.close()
+
+  const result = await compactSnapshot(snapshotPath(dir), dir, {copies: {block: folded}, fromSeq: first, savedAtMs: now, toSeq: second})
+  assert.ok('saved' in result, JSON.stringify(result))
+  const listed = join(dir, 'listed')
+  await saveSnapshot(listed, live, {journalSeq: second, now: () => now})
+  assert.deepEqual(entryLines(snapshotPath(dir)), entryLines(listed))
+  assert.deepEqual(entryLines(snapshotPath(dir)), [
+    'allow 192.0.2.10 expires never',
+    'allow 198.51.100.0/24 expires never comment "office VPN"',
+    'block 2001:db8:5::/64 expires never',
+    `block 203.0.113.50 expires ${NOW_SEC + 10 + 3600}`,
+    `block 203.0.113.52 expires ${NOW_SEC + 15 + 300}`,
+  ].sort())
+
+  // A copy that does not fit the segments, or whose file is not whole, is not used.
+  const options = {copies: {block: folded}, fromSeq: second, savedAtMs: now, toSeq: second + 1}
+  assert.match(JSON.stringify(await compactSnapshot(snapshotPath(dir), dir, options)), /the copy of the block list begins at segment \d+, outside/)
+  writeFileSync(folded.path, readFileSync(folded.path, 'utf8').replace(/# end \d+ entries\n$/, ''))
+  const before = readFileSync(snapshotPath(dir), 'utf8')
+  const cut = await compactSnapshot(snapshotPath(dir), dir, {copies: {block: {...folded, fromSeq: second}}, fromSeq: second, savedAtMs: now, toSeq: second})
+  assert.match(JSON.stringify(cut), /the copy of the block list cannot be used: .*end marker/)
+  writeFileSync(folded.path, `${readFileSync(folded.path, 'utf8')}allow 192.0.2.99 expires never\n# end 4 entries\n`)
+  const stray = await compactSnapshot(snapshotPath(dir), dir, {copies: {block: {...folded, fromSeq: second}}, fromSeq: second, savedAtMs: now, toSeq: second})
+  assert.match(JSON.stringify(stray), /holds 1 entries of the other list/)
+  assert.equal(readFileSync(snapshotPath(dir), 'utf8'), before)
 })
 
 test('journal - compactSnapshot writes nothing it cannot trust, and says why', async (t) => {

@@ -25,9 +25,17 @@ import type {CommitReport, FirewallBackend, InitReport, ListedEntry, ListKind, L
 /** Name of the change marker in `[daemon] state_dir`. */
 export const SETS_CHANGED_FILE = 'sets.changed'
 
+/**
+ * The daemon's own marker, for the list copies it loads (agent.ts): while it runs it knows them, and a
+ * stop puts them in the snapshot; a next start finding this marker newer than the snapshot knows that
+ * the last run did not, and reads the sets for its first snapshot. Separate from {@link SETS_CHANGED_FILE}
+ * so that the daemon never overwrites a command's mark.
+ */
+export const SETS_COPIED_FILE = 'sets.copied'
+
 /** The path of the change marker in the state directory. */
-export function setsChangedPath(stateDir: string): string {
-  return join(stateDir, SETS_CHANGED_FILE)
+export function setsChangedPath(stateDir: string, file = SETS_CHANGED_FILE): string {
+  return join(stateDir, file)
 }
 
 /**
@@ -37,19 +45,20 @@ export function setsChangedPath(stateDir: string): string {
  * Not atomic on purpose: two fsyncs would cost every `block add` a few ms.
  * @throws the mkdir or write error when it cannot be written.
  */
-export async function markSetsChanged(stateDir: string, {now = Date.now, what = 'a command'}: {now?: () => number; what?: string} = {}): Promise<void> {
+export async function markSetsChanged(stateDir: string, {file = SETS_CHANGED_FILE, now = Date.now, what = 'a command'}:
+  {file?: string; now?: () => number; what?: string} = {}): Promise<void> {
   await mkdir(stateDir, {mode: 0o700, recursive: true})
-  await writeFile(setsChangedPath(stateDir), `changed ${new Date(now()).toISOString()} by ${what} (pid ${process.pid})\n`, {mode: 0o600})
+  await writeFile(setsChangedPath(stateDir, file), `changed ${new Date(now()).toISOString()} by ${what} (pid ${process.pid})\n`, {mode: 0o600})
 }
 
 /**
  * When the sets were last changed outside the daemon's journal (the marker's mtime, ms since the epoch),
- * or undefined when no marker exists.
+ * or undefined when no marker exists; `file`: {@link SETS_COPIED_FILE} for the daemon's own.
  * @throws what stat() throws besides ENOENT (the caller must then assume a change).
  */
-export async function readSetsChanged(stateDir: string): Promise<number | undefined> {
+export async function readSetsChanged(stateDir: string, file = SETS_CHANGED_FILE): Promise<number | undefined> {
   try {
-    return (await stat(setsChangedPath(stateDir))).mtimeMs
+    return (await stat(setsChangedPath(stateDir, file))).mtimeMs
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw error

@@ -1,4 +1,4 @@
-export {ChangeMarkingBackend, markSetsChanged, readSetsChanged, SETS_CHANGED_FILE, setsChangedPath} from './changes.js'
+export {ChangeMarkingBackend, markSetsChanged, readSetsChanged, SETS_CHANGED_FILE, SETS_COPIED_FILE, setsChangedPath} from './changes.js'
 export type {ChangeMarkingOptions} from './changes.js'
 export {isValidComment, MAX_COMMENT_BYTES} from './comment.js'
 export {parseIptablesCounters, parseNftCounters, readSetCounters, ZERO_COUNTERS} from './counters.js'
