@@ -17,11 +17,17 @@
  *   from the NATS messages through the codec and the never-ban check into one `ipset restore` (staging
  *   set + swap) or one `nft -f -` transaction; the CLI's peak RSS (VmHWM, sampled) shows that the list
  *   is never held whole.
+ * - `stop.after-copy.ipset`, `stop.after-copy.nftables`: the same set-up with `diswall daemon` (as
+ *   installed) instead of the command: it connects, loads the 1,000,000-entry copy of the block list, and
+ *   gets SIGTERM as soon as it logs the copy loaded; timed from the signal to its exit. The stop must put
+ *   the copy in a snapshot (the daemon folds it from the copy's file; reading the sets back takes ~70 s
+ *   on nftables); the row fails when the daemon read the sets instead, or when the next start of the
+ *   daemon (counted too) does not restore all entries.
  */
-import {readFileSync, writeFileSync} from 'node:fs'
+import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {countKernelSet, createNetns, makeTempDir, type Netns, spawnProcess, type SpawnedProcess, startNatsServer, waitFor} from '../../src/lib/lab/index.js'
+import {countKernelSet, createNetns, makeTempDir, type Netns, spawnProcess, type SpawnedProcess, startNatsServer, uniqueLogPrefix, waitFor} from '../../src/lib/lab/index.js'
 import {buildNatsConfig, openSqliteStore, queryServer, type ServerStatus} from '../../src/lib/server/index.js'
 import {connectBus, decodeInitChunk, initRequestHeaders, listSubject, streamCount} from '../../src/lib/transport/index.js'
 import {assertFreshBuild, RUN_CLI} from '../lib/build.js'
@@ -47,6 +53,9 @@ export const serverSuite: BenchSuite = {
     if (ctx.wants('p4.server.init')) out.push(...await attempt(ctx, 'p4.server.init', () => initReply(ctx)))
     for (const kind of ['ipset', 'nftables'] as const) {
       if (ctx.wants(`p4.e2e.${kind}`)) out.push(...await attempt(ctx, `p4.e2e.${kind}`, () => initEndToEnd(ctx, kind)))
+    }
+    for (const kind of ['ipset', 'nftables'] as const) {
+      if (ctx.wants(`stop.after-copy.${kind}`)) out.push(...await attempt(ctx, `stop.after-copy.${kind}`, () => stopAfterCopy(ctx, kind)))
     }
     return out
   },
@@ -263,6 +272,83 @@ async function initEndToEnd(ctx: SuiteContext, kind: 'ipset' | 'nftables'): Prom
       ], seconds, target: TARGETS.P4, what: `diswall sync init, server store → kernel (${kind}), end to end`,
     })
   } finally {
+    await bench.close()
+    temp.remove()
+    await ns.remove()
+  }
+}
+
+/** The daemon's config beside the bench server (see stopAfterCopy()); returns its path. */
+function writeDaemonSetup(base: string, kind: 'ipset' | 'nftables', natsUrl: string, password: string): string {
+  const dir = join(base, 'firewall')
+  for (const file of ['incoming.d/00-established', 'incoming.d/99-drop', 'outgoing.d/00-accept']) {
+    mkdirSync(join(dir, file, '..'), {recursive: true})
+    writeFileSync(join(dir, file), '')
+  }
+  mkdirSync(join(dir, 'patterns.d'))
+  const config = join(base, 'diswall.conf')
+  writeFileSync(config, [
+    'local_only = false', 'send_statistics = false',
+    '[firewall]', `backend = "${kind}"`, `dir = "${dir}"`,
+    '[detect]', 'source = "kmsg"', `log_prefix = "${uniqueLogPrefix('copystop')}"`,
+    '[daemon]', `state_dir = "${join(base, 'state')}"`, `socket = "${join(base, 'diswall.sock')}"`,
+    '[nats]', 'server = "127.0.0.1"', `port = ${new URL(natsUrl).port}`, 'client_name = "big"', `client_pass = "${password}"`,
+    'hostname = "host1"', 'request_timeout = "30s"', '',
+  ].join('\n'), {mode: 0o600})
+  return config
+}
+
+/** `stop.after-copy.*`: see the top of this file. */
+async function stopAfterCopy(ctx: SuiteContext, kind: 'ipset' | 'nftables'): Promise<BenchResult> {
+  assertFreshBuild('the stop rows run `diswall daemon` as installed')
+  const count = scaled(INIT_ENTRIES, ctx.scale, 10_000)
+  const id = `stop.after-copy.${kind}`
+  const ns = await createNetns()
+  const bench = await openBenchServer(`diswall-bench-stop-${kind}-`, ns)
+  const temp = makeTempDir('diswall-bench-stop-host-')
+  let daemon: SpawnedProcess | undefined
+  try {
+    ctx.log(`${id}: writing ${formatInt(count)} bans into the store`)
+    fillStore(bench.db, count)
+    await bench.start()
+    const config = writeDaemonSetup(temp.path, kind, bench.natsUrl, bench.passwords.get('big')!)
+    await ns.run(process.execPath, [RUN_CLI, 'firewall', 'apply', '-c', config], {env: {NO_COLOR: '1'}, timeoutMs: 120_000})
+    const spawnDaemon = (): SpawnedProcess => spawnProcess(process.execPath, [RUN_CLI, 'daemon', '-c', config], {env: {NO_COLOR: '1'}, netns: ns.name})
+    const output = (proc: SpawnedProcess): string => `${proc.output().stdout}${proc.output().stderr}`
+    ctx.log(`${id}: the daemon loads the copy, then gets SIGTERM`)
+    const first = spawnDaemon()
+    daemon = first
+    const loaded = new RegExp(`loaded ${count} entries into the block list`)
+    await waitFor(() => {
+      if (first.exitStatus) throw new Error(`the daemon exited ${JSON.stringify(first.exitStatus)}: ${output(first)}`)
+      return loaded.test(first.output().stdout)
+    }, {intervalMs: 5, timeoutMs: 120_000, what: 'the daemon to load the copy'})
+    const started = performance.now()
+    const exit = await first.stop(600_000)
+    const seconds = secondsSince(started)
+    daemon = undefined
+    const log = output(first)
+    if (exit.code !== 0) throw new Error(`the daemon exited ${JSON.stringify(exit)} at stop: ${log}`)
+    const saved = /saved (\d+) entries to \S+, (.*)$/m.exec(log.slice(log.search(loaded)))
+    if (saved === null || !saved[2]!.startsWith('folded')) throw new Error(`the stop did not fold the copy into the snapshot: ${saved?.[0] ?? log}`)
+    if (Number(saved[1]) !== count) throw new Error(`the snapshot holds ${saved[1]} entries, not ${count}`)
+    // The next start restores them (from the snapshot) before it is ready.
+    const second = spawnDaemon()
+    daemon = second
+    await waitFor(() => {
+      if (second.exitStatus) throw new Error(`the daemon exited ${JSON.stringify(second.exitStatus)}: ${output(second)}`)
+      return / ready: /.test(second.output().stdout)
+    }, {timeoutMs: 300_000, what: 'the daemon to start again'})
+    const restored = /restored (\d+) entries from /.exec(second.output().stdout)
+    if (Number(restored?.[1]) < count) throw new Error(`the next start restored ${restored?.[1] ?? 'no'} entries of ${count}: ${output(second)}`)
+    return result({
+      count, id, notes: [
+        `SIGTERM as the daemon logged the copy loaded → exit: ${seconds.toFixed(2)} s; ${saved[0]}`,
+        `the next start restored ${restored![1]} entries from that snapshot`,
+      ], seconds, target: TARGETS.STOP, what: `daemon stop right after loading a ${formatInt(count)}-entry list copy from the server (${kind})`,
+    })
+  } finally {
+    await daemon?.stop(600_000)
     await bench.close()
     temp.remove()
     await ns.remove()
