@@ -42,7 +42,7 @@ import {Enforcer, HostFacts} from '../enforce/index.js'
 import type {EnforcerOptions} from '../enforce/index.js'
 import {asDiswallError, DiswallError, ExitCode} from '../errors.js'
 import type {BackendChoice, FirewallBackend, ListKind, SetEntry} from '../firewall/sets/index.js'
-import {kernelNames, markSetsChanged, openFirewall, readSetCounters, readSetsChanged, SETS_CHANGED_FILE, SETS_COPIED_FILE} from '../firewall/sets/index.js'
+import {kernelNames, markSetsChanged, openFirewall, readSetCounters, readSetsChanged, SETS_CHANGED_FILE, SETS_COPIED_FILE, setsChangedPath} from '../firewall/sets/index.js'
 import type {NetworkList} from '../net/index.js'
 import type {Logger} from '../service/index.js'
 import {openControlServer,openMetricsServer} from '../service/index.js'
@@ -241,6 +241,8 @@ export class Daemon {
   private readonly copies = new Map<ListKind, FoldedCopy>()
   /** List copies streaming into the kernel now: while one does, no snapshot is folded and no journal kept. */
   private copying = 0
+  /** The last change of the copy marker (copyMarker()). */
+  private copyMarking: Promise<void> = Promise.resolve()
   /** unjournaledCount() when the listing of the last completed snapshot started. */
   private unjournaledAtSnapshot = 0
   /** Why the sets may differ from the snapshot and journal since the start (problems reading them). */
@@ -802,8 +804,7 @@ export class Daemon {
   private async loadCopy(list: ListKind, entries: AsyncIterable<readonly WireEntry[]>): Promise<void> {
     const stateDir = this.config.daemon.state_dir
     // On disk before and after: if this run ends without a snapshot holding the copy, the next one knows.
-    const mark = async (): Promise<void> => markSetsChanged(stateDir, {file: SETS_COPIED_FILE, what: `the daemon (copy of the ${list} list)`})
-      .catch((error: unknown) => this.log('warning', `cannot write ${SETS_COPIED_FILE}: ${asDiswallError(error).message}`))
+    const mark = (): Promise<void> => this.copyMarker(`the daemon (copy of the ${list} list)`)
     this.copying++
     // Whether the sets' new content is accounted for: in the copies to fold, in a snapshot, or unchanged.
     let accounted = false
@@ -859,6 +860,28 @@ export class Daemon {
       this.copying--
       await mark()
     }
+  }
+
+  /**
+   * Writes the copy marker (`what` copied) or, without `what`, removes it when every copy is in a
+   * snapshot and none is loading (checked when its turn comes: one marker change at a time, in order,
+   * so a removal never lands after the mark of a copy that began meanwhile). Never throws.
+   */
+  private copyMarker(what?: string): Promise<void> {
+    const stateDir = this.config.daemon.state_dir
+    this.copyMarking = this.copyMarking.then(async () => {
+      try {
+        if (what !== undefined) await markSetsChanged(stateDir, {file: SETS_COPIED_FILE, what})
+        else if (this.copying === 0 && this.copies.size === 0 && this.unjournaledCount() === this.unjournaledAtSnapshot) {
+          await unlink(setsChangedPath(stateDir, SETS_COPIED_FILE)).catch((error: unknown) => {
+            if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+          })
+        }
+      } catch (error) {
+        this.log('warning', `cannot ${what === undefined ? 'remove' : 'write'} ${SETS_COPIED_FILE}: ${asDiswallError(error).message}`)
+      }
+    })
+    return this.copyMarking
   }
 
   /**
@@ -959,6 +982,7 @@ export class Daemon {
       this.restoreDoubt = undefined
       this.snapshot = {...this.snapshot, saved: saved.entries, savedAt: new Date(saved.savedAt).toISOString()}
       delete this.snapshot.lastError
+      await this.copyMarker()
       this.log('info', `saved ${saved.entries} entries to ${path}, ${how}`)
     } catch (error) {
       if (abort.signal.aborted) {

@@ -505,12 +505,15 @@ describe('Daemon (MemoryBackend, injected sources)', () => {
     assert.deepEqual(await copyFiles(stateDir), [], 'the copy file outlived the snapshot that holds it')
     const text = await readFile(join(stateDir, 'sets.snapshot'), 'utf8')
     assert.match(text, /^block 203\.0\.113\.92 expires \d+$/m)
+    await assert.rejects(stat(join(stateDir, 'sets.copied')), {code: 'ENOENT'}, 'the copy marker outlived the snapshot that holds the copy')
     const second = await start('copied', {backend: new MemoryBackend()}) // a reboot: the kernel sets are gone
     try {
       assert.deepEqual(await blocked(second), ['203.0.113.92', '203.0.113.93'])
     } finally {
       await second.daemon.stop()
     }
+    // Nothing of the copy is left in doubt: the stop keeps the journal.
+    assert.ok(second.log.lines.some((l) => l.message.startsWith('journal closed: 0 changes since the snapshot of')), JSON.stringify(second.log.lines))
   })
 
   it('Daemon - a folded snapshot follows list copies, one for copies close together; the stop after it keeps the journal', async () => {
