@@ -1,5 +1,5 @@
 /**
- * The central server (`diswall server`, from the TypeScript sources) with its store on disk, behind a
+ * The central server (`diswall server`, from dist/ as installed) with its store on disk, behind a
  * real nats-server on loopback that runs the permissions of `diswall server nats-config`:
  *
  * - `p8.server.ingest` (P8): block reports from 4 accounts, distinct addresses, each account keeping
