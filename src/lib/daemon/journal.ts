@@ -418,7 +418,8 @@ export interface FoldedCopy {
 /**
  * A new snapshot made without reading the kernel sets: the snapshot at `path` with the journal segments
  * of `stateDir` from `fromSeq` up to `toSeq` folded in; a list with a copy in `copies` is that copy's
- * file with the changes of the segments from its swap on (what the list held before does not count). Each entry's last word in the segments wins (an
+ * file with the changes of the segments from its swap on (what the list held before does not count).
+ * Each entry's last word in the segments wins (an
  * add with its expiry, or a delete); entries whose time ran out are left out. It holds what reading the
  * sets would give when every change since the snapshot was journaled (the daemon checks that first:
  * agent.ts whySave()), and costs two file reads instead of a listing (1M elements: ~70 s with nft 1.0.6,
