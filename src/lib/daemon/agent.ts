@@ -850,6 +850,7 @@ export class Daemon {
           if (fromSeq >= this.journalMark) this.copies.set(list, finished)
           else await unlink(finished.path).catch(() => {})
         } catch (error) {
+          await copy.discard()
           this.log('warning', `${asDiswallError(error).message}; the next snapshot reads the sets`)
         }
       }

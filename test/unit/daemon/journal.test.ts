@@ -204,13 +204,19 @@ test('journal - a snapshot without a journal mark, or a whole-file rejection, re
 /** The entry lines of a snapshot file, sorted (their order is not part of the format). */
 const entryLines = (path: string): string[] => readFileSync(path, 'utf8').split('\n').filter((l) => l !== '' && !l.startsWith('#')).sort()
 
-test('journal - compactSnapshot folds the segments into the last snapshot: the same file as reading the sets', async (t) => {
+/** Sets in memory whose writer journals to a fresh state directory; `clock.now` is the time of both. */
+async function journaledSets(t: {after: (fn: () => void) => void}) {
   const dir = tempDir(t)
-  let now = NOW
-  const live = new MemoryBackend(() => now)
-  const journal = await SetJournal.open(dir, 0, {defaultBlockTtlSec: 86_400, now: () => now})
+  const clock = {now: NOW}
+  const live = new MemoryBackend(() => clock.now)
+  const journal = await SetJournal.open(dir, 0, {defaultBlockTtlSec: 86_400, now: () => clock.now})
   const writer = new CoalescingWriter(live, {journal, windowMs: 0})
-  const ban = (target: string, ttlSec: number) => writer.add('block', {target: parseTarget(target), ttlSec})
+  const ban = (target: string, ttlSec?: number) => writer.add('block', {target: parseTarget(target), ...(ttlSec === undefined ? {} : {ttlSec})})
+  return {ban, clock, dir, journal, live, writer}
+}
+
+test('journal - compactSnapshot folds the segments into the last snapshot: the same file as reading the sets', async (t) => {
+  const {ban, clock, dir, journal, live, writer} = await journaledSets(t)
   await ban('203.0.113.1', 600)
   await ban('203.0.113.2', 600)
   await ban('203.0.113.3', 30)
@@ -218,10 +224,10 @@ test('journal - compactSnapshot folds the segments into the last snapshot: the s
   await writer.add('allow', {comment: 'office VPN', target: parseTarget('198.51.100.0/24')})
   await writer.add('allow', {target: parseTarget('192.0.2.10')})
   const first = await journal.rotate()
-  await saveSnapshot(snapshotPath(dir), live, {journalSeq: first, now: () => now})
+  await saveSnapshot(snapshotPath(dir), live, {journalSeq: first, now: () => clock.now})
   await journal.dropBefore(first)
 
-  now += 60_000 // 203.0.113.3 expires
+  clock.now += 60_000 // 203.0.113.3 expires
   await writer.del('block', parseTarget('203.0.113.1')) // in the snapshot, deleted since
   await ban('203.0.113.2', 7200) // renewed with more time
   await ban('203.0.113.4', 300)
@@ -231,17 +237,17 @@ test('journal - compactSnapshot folds the segments into the last snapshot: the s
   await writer.del('allow', parseTarget('192.0.2.10'))
   await writer.add('allow', {comment: 'monitoring', target: parseTarget('192.0.2.20'), ttlSec: 3600})
   const second = await journal.rotate()
-  now += 20_000
+  clock.now += 20_000
   await ban('203.0.113.7', 600) // after the rotation: in the next segment, not in this snapshot
   await journal.close()
 
-  const result = await compactSnapshot(snapshotPath(dir), dir, {fromSeq: first, savedAtMs: now, toSeq: second})
+  const result = await compactSnapshot(snapshotPath(dir), dir, {fromSeq: first, savedAtMs: clock.now, toSeq: second})
   assert.ok('saved' in result, JSON.stringify(result))
   assert.deepEqual([result.saved.block, result.saved.allow], [3, 2])
   const folded = entryLines(snapshotPath(dir))
   await writer.del('block', parseTarget('203.0.113.7'))
   const listed = join(dir, 'listed')
-  await saveSnapshot(listed, live, {journalSeq: second, now: () => now})
+  await saveSnapshot(listed, live, {journalSeq: second, now: () => clock.now})
   assert.deepEqual(folded, entryLines(listed))
   assert.deepEqual(folded, [
     'allow 192.0.2.20 expires ' + (NOW_SEC + 60 + 3600) + ' comment "monitoring"',
@@ -250,32 +256,27 @@ test('journal - compactSnapshot folds the segments into the last snapshot: the s
     `block 203.0.113.2 expires ${NOW_SEC + 60 + 7200}`,
     `block 203.0.113.4 expires ${NOW_SEC + 60 + 300}`,
   ].sort())
-  const loaded = await loadSnapshot(snapshotPath(dir), {now: () => now})
-  assert.deepEqual([loaded.journalSeq, loaded.savedAt, loaded.problems], [second, new Date(now).toISOString().replace('.000Z', 'Z'), []])
+  const loaded = await loadSnapshot(snapshotPath(dir), {now: () => clock.now})
+  assert.deepEqual([loaded.journalSeq, loaded.savedAt, loaded.problems], [second, new Date(clock.now).toISOString().replace('.000Z', 'Z'), []])
   // A restart restores it and replays the segments from `second` on: 203.0.113.7 comes back, nothing else changes.
-  const rebooted = new MemoryBackend(() => now)
-  await restoreSnapshotFile(rebooted, snapshotPath(dir), {now: () => now})
-  await replayJournal(rebooted, dir, {fromSeq: second, now: () => now})
+  const rebooted = new MemoryBackend(() => clock.now)
+  await restoreSnapshotFile(rebooted, snapshotPath(dir), {now: () => clock.now})
+  await replayJournal(rebooted, dir, {fromSeq: second, now: () => clock.now})
   assert.deepEqual(texts(await rebooted.list('block')), ['2001:db8:1::/64', '203.0.113.2', '203.0.113.4', '203.0.113.7'])
 })
 
 test('journal - compactSnapshot with a list copy: its file stands for the list, changes before the swap drop out; the same as reading the sets', async (t) => {
-  const dir = tempDir(t)
-  let now = NOW
-  const live = new MemoryBackend(() => now)
-  const journal = await SetJournal.open(dir, 0, {defaultBlockTtlSec: 86_400, now: () => now})
-  const writer = new CoalescingWriter(live, {journal, windowMs: 0})
-  const ban = (target: string, ttlSec?: number) => writer.add('block', {target: parseTarget(target), ...(ttlSec === undefined ? {} : {ttlSec})})
+  const {ban, clock, dir, journal, live, writer} = await journaledSets(t)
   await ban('203.0.113.1', 600)
   await writer.add('allow', {comment: 'office VPN', target: parseTarget('198.51.100.0/24')})
   const first = await journal.rotate()
-  await saveSnapshot(snapshotPath(dir), live, {journalSeq: first, now: () => now})
+  await saveSnapshot(snapshotPath(dir), live, {journalSeq: first, now: () => clock.now})
 
-  now += 10_000
+  clock.now += 10_000
   await ban('203.0.113.2', 600) // before the copy: the copy replaces it
   await writer.add('allow', {target: parseTarget('192.0.2.10')}) // the other list: kept
   // The copy of the block list, as the daemon loads it: streamed to the backend and the file, a segment at the swap.
-  const copy = await ListCopyFile.create(dir, 'block', {defaultBlockTtlSec: 86_400, now: () => now})
+  const copy = await ListCopyFile.create(dir, 'block', {defaultBlockTtlSec: 86_400, now: () => clock.now})
   const entries = [{target: parseTarget('203.0.113.50'), ttlSec: 3600}, {target: parseTarget('203.0.113.51')}, {target: parseTarget('2001:db8:5::/64'), ttlSec: 0}]
   await copy.add(entries.slice(0, 2))
   await copy.add(entries.slice(2))
@@ -284,16 +285,16 @@ test('journal - compactSnapshot with a list copy: its file stands for the list, 
   const fromSeq = journal.seq
   await swappedAt
   const folded = await copy.finish(fromSeq)
-  now += 5000
+  clock.now += 5000
   await writer.del('block', parseTarget('203.0.113.51')) // after the copy: applied
   await ban('203.0.113.52', 300)
   const second = await journal.rotate()
   await journal.close()
 
-  const result = await compactSnapshot(snapshotPath(dir), dir, {copies: {block: folded}, fromSeq: first, savedAtMs: now, toSeq: second})
+  const result = await compactSnapshot(snapshotPath(dir), dir, {copies: {block: folded}, fromSeq: first, savedAtMs: clock.now, toSeq: second})
   assert.ok('saved' in result, JSON.stringify(result))
   const listed = join(dir, 'listed')
-  await saveSnapshot(listed, live, {journalSeq: second, now: () => now})
+  await saveSnapshot(listed, live, {journalSeq: second, now: () => clock.now})
   assert.deepEqual(entryLines(snapshotPath(dir)), entryLines(listed))
   assert.deepEqual(entryLines(snapshotPath(dir)), [
     'allow 192.0.2.10 expires never',
@@ -304,14 +305,15 @@ test('journal - compactSnapshot with a list copy: its file stands for the list, 
   ].sort())
 
   // A copy that does not fit the segments, or whose file is not whole, is not used.
-  const options = {copies: {block: folded}, fromSeq: second, savedAtMs: now, toSeq: second + 1}
+  const options = {copies: {block: folded}, fromSeq: second, savedAtMs: clock.now, toSeq: second + 1}
   assert.match(JSON.stringify(await compactSnapshot(snapshotPath(dir), dir, options)), /the copy of the block list begins at segment \d+, outside/)
   writeFileSync(folded.path, readFileSync(folded.path, 'utf8').replace(/# end \d+ entries\n$/, ''))
   const before = readFileSync(snapshotPath(dir), 'utf8')
-  const cut = await compactSnapshot(snapshotPath(dir), dir, {copies: {block: {...folded, fromSeq: second}}, fromSeq: second, savedAtMs: now, toSeq: second})
+  const atSecond = {copies: {block: {...folded, fromSeq: second}}, fromSeq: second, savedAtMs: clock.now, toSeq: second}
+  const cut = await compactSnapshot(snapshotPath(dir), dir, atSecond)
   assert.match(JSON.stringify(cut), /the copy of the block list cannot be used: .*end marker/)
   writeFileSync(folded.path, `${readFileSync(folded.path, 'utf8')}allow 192.0.2.99 expires never\n# end 4 entries\n`)
-  const stray = await compactSnapshot(snapshotPath(dir), dir, {copies: {block: {...folded, fromSeq: second}}, fromSeq: second, savedAtMs: now, toSeq: second})
+  const stray = await compactSnapshot(snapshotPath(dir), dir, atSecond)
   assert.match(JSON.stringify(stray), /holds 1 entries of the other list/)
   assert.equal(readFileSync(snapshotPath(dir), 'utf8'), before)
 })
