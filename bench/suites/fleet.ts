@@ -164,26 +164,31 @@ function parseTimings(log: string): HostTimings {
 }
 
 /**
- * CPU time of a process and its live descendants (every thread's run time from /proc/PID/task/TID/schedstat,
- * in ns: exact, unlike the tick-sampled utime), plus the user and system time of the children it reaped, ms.
+ * CPU time of a process and its live descendants, by thread (`node(main)`, `node#TID`, `ipset(main)` …):
+ * every thread's run time from /proc/PID/task/TID/schedstat, in ns: exact, unlike the tick-sampled
+ * utime; and `reaped`, the user and system time of the children it reaped, ms.
  */
-function treeCpuMs(pid: number): number {
+function cpuByThread(pid: number): {threads: Map<string, number>; reaped: number} {
   const tick = 1000 / 100 // USER_HZ: 100 on Linux
-  let total = 0
+  const threads = new Map<string, number>()
+  let reaped = 0
   const visit = (p: number): void => {
     let tasks: string[]
     try {
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8')
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
       // Fields 16–17 of proc(5) (cutime cstime) are 13–14 here, after pid and comm.
-      total += (Number(fields[13]) + Number(fields[14])) * tick
+      reaped += (Number(fields[13]) + Number(fields[14])) * tick
       tasks = readdirSync(`/proc/${p}/task`)
     } catch {
       return
     }
     for (const task of tasks) {
       try {
-        total += Number(readFileSync(`/proc/${p}/task/${task}/schedstat`, 'utf8').split(' ')[0]) / 1e6
+        const comm = readFileSync(`/proc/${p}/task/${task}/comm`, 'utf8').trim()
+        const name = task === String(p) ? `${comm}(main)` : `${comm}#${task}`
+        const ms = Number(readFileSync(`/proc/${p}/task/${task}/schedstat`, 'utf8').split(' ')[0]) / 1e6
+        threads.set(name, (threads.get(name) ?? 0) + ms)
         for (const child of readFileSync(`/proc/${p}/task/${task}/children`, 'utf8').split(' ').filter(Boolean)) visit(Number(child))
       } catch {
         // The task ended meanwhile.
@@ -191,7 +196,13 @@ function treeCpuMs(pid: number): number {
     }
   }
   visit(pid)
-  return total
+  return {reaped, threads}
+}
+
+/** CPU time of a process and its descendants, live and reaped, ms. */
+function treeCpuMs(pid: number): number {
+  const {reaped, threads} = cpuByThread(pid)
+  return reaped + [...threads.values()].reduce((x, y) => x + y, 0)
 }
 
 const fmt = (l: {p50: number; p90: number; p99: number; max: number}): string =>
@@ -228,7 +239,9 @@ async function measureFanout(ctx: SuiteContext, id: string, count: number): Prom
       const idleFrom = performance.now()
       await new Promise((resolve) => setTimeout(resolve, IDLE_MS))
       const cpuBefore = daemons.map((d) => treeCpuMs(d.pid))
+      const threadsBefore = cpuByThread(daemons[1]!.pid)
       const idlePerMs = cpuBefore.map((c, i) => (c - idleStart[i]!) / (performance.now() - idleFrom))
+      const harnessBefore = process.cpuUsage()
       const started = performance.now()
       const prober = attacker.spawn(process.execPath, ['-e', PROBE_SCRIPT, JSON.stringify({
         paceMs: PACE_MS, probePort: PROBE_PORT, sources, target: first.b.ipv4,
@@ -244,6 +257,10 @@ async function measureFanout(ctx: SuiteContext, id: string, count: number): Prom
       const seconds = secondsSince(started)
       const busyMs = performance.now() - started
       const cpuMs = daemons.map((d, i) => Math.max(0, treeCpuMs(d.pid) - cpuBefore[i]! - idlePerMs[i]! * busyMs))
+      const harness = process.cpuUsage(harnessBefore)
+      const threadsAfter = cpuByThread(daemons[1]!.pid)
+      const byThread = [...threadsAfter.threads].map(([name, ms]) => [name, (ms - (threadsBefore.threads.get(name) ?? 0)) / sent.length] as const)
+        .filter(([, ms]) => ms >= 0.01).sort((a, b) => b[1] - a[1]).map(([name, ms]) => `${name} ${ms.toFixed(2)}`).join(', ')
       const timings = daemons.map((d) => parseTimings(d.output().stdout))
       const [source, ...others] = timings as [HostTimings, ...HostTimings[]]
 
@@ -292,6 +309,8 @@ async function measureFanout(ctx: SuiteContext, id: string, count: number): Prom
           `CPU per probe: h0 ${perBan(cpuMs[0]!)} ms; each other daemon p50 ${perBan(summarizeLatency(remoteCpu).p50)} ms, ` +
             `max ${perBan(summarizeLatency(remoteCpu).max)} ms (daemon, its ipset session and kill processes; the idle rate, ` +
             `${(summarizeLatency(idlePerMs.slice(1)).p50 * 100).toFixed(1)} % of a CPU on the others and ${(idlePerMs[0]! * 100).toFixed(1)} % on h0, taken out)`,
+          `CPU per probe of the bench process: ${((harness.user + harness.system) / 1000 / sent.length).toFixed(2)} ms`,
+          `CPU per probe of h1 by thread and child program, idle included, ms: ${byThread}`,
           `every logged commit checked in the kernel set of its host (ipset save after the run)`,
           ...(missing === 0 ? [] : [`${missing} probes not committed on every other host within 5 s of the last probe; counted at 5000 ms`]),
         ],

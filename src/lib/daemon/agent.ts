@@ -38,7 +38,7 @@ import type {
   SupervisorEvent,
   WtmpLogin,
 } from '../detect/index.js'
-import {Enforcer, HostFacts} from '../enforce/index.js'
+import {Enforcer, findConnected, HostFacts, readTablesWith} from '../enforce/index.js'
 import type {EnforcerOptions} from '../enforce/index.js'
 import {asDiswallError, DiswallError, ExitCode} from '../errors.js'
 import type {BackendChoice, FirewallBackend, ListKind, SetEntry} from '../firewall/sets/index.js'
@@ -47,7 +47,7 @@ import type {NetworkList} from '../net/index.js'
 import type {Logger} from '../service/index.js'
 import {openControlServer,openMetricsServer} from '../service/index.js'
 import {threadExec} from '../system/index.js'
-import type {Exec} from '../system/index.js'
+import type {Exec, ThreadExec} from '../system/index.js'
 import type {Transport, TransportSink, TransportStats, WireEntry} from '../transport/index.js'
 import type {StatsReading} from './fleet.js'
 import {collectGarbage, holdYoungGeneration} from './heap.js'
@@ -281,8 +281,8 @@ export class Daemon {
     }
   }
 
-  /** The helper thread that starts programs off the event loop; ended with the daemon. */
-  private helperThread(): Exec {
+  /** The helper thread that starts programs and reads /proc tables off the event loop; ended with the daemon. */
+  private helperThread(): ThreadExec {
     const helper = threadExec()
     this.closers.push(() => helper.close())
     return helper
@@ -319,7 +319,8 @@ export class Daemon {
     // Programs beside the ban path (`ip -j addr`, `ss -K` and `conntrack` after a ban) start from a
     // helper thread: a process start blocks its thread until the child execs (exec-thread.ts). Single
     // bans go through the backend's long-running session (which needs the default exec).
-    const helperExec = this.options.exec ?? this.helperThread()
+    const helper = this.options.exec === undefined ? this.helperThread() : undefined
+    const helperExec = this.options.exec ?? helper!
     this.countersExec = helperExec
     // Not marked as a command's changes (changes.ts): the daemon journals what it writes.
     const fw = this.options.firewall ?? await openFirewall(config, this.options.exec, {markChanges: false, session: true})
@@ -343,7 +344,8 @@ export class Daemon {
     // engine's own cheap never-ban check reads the enforcer's lists: one definition of "protected".
     this.enforcer = new Enforcer({backend: this.backend, config, exec: helperExec, facts: this.facts, log: this.log,
       journal: {record: (ops) => this.journal?.record(ops)}, ...(this.options.protect ? {protect: this.options.protect} : {}),
-      ...(this.options.findConnected ? {findConnected: this.options.findConnected} : {})})
+      ...(this.options.findConnected ? {findConnected: this.options.findConnected} :
+        helper ? {findConnected: (addrs) => findConnected(addrs, readTablesWith(helper.readText))} : {})})
     // Host facts and the allow list first (one `ip`, the /proc/net tables, one list: milliseconds), so that
     // restored bans are checked against them; then the snapshot, before anything else is started.
     await this.facts.start()

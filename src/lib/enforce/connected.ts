@@ -53,6 +53,14 @@ const readOptional: ReadOptional = (path, small = false) => {
 }
 
 /**
+ * A {@link ReadOptional} that reads the tables with `readText` (the daemon's helper thread, which
+ * reads one in a single step: exec-thread.ts) and the small files at once.
+ */
+export function readTablesWith(readText: (path: string) => Promise<string | undefined>): ReadOptional {
+  return (path, small = false) => (small ? readOptional(path, true) : readText(path))
+}
+
+/**
  * Looks `addrs` up in the kernel's tables (file reads on libuv's thread pool, no process).
  *
  * Where conntrack tracks flows in this namespace (its count is above 0, as soon as a rule such as the

@@ -68,11 +68,13 @@ export interface ReplaceHooks {
 
 /**
  * How long after a ban its connections are looked up and cut, ms. The look-up reads the kernel's
- * conntrack table (~0.7 ms of kernel time for 262,144 buckets, however few flows), so the bans of a
- * burst (a scan, another host's reports) share one read, and the read stays out of the way of the kernel
- * writes of the next bans. A connection of a banned address lives this much longer, at most.
+ * conntrack table (~0.7 ms of kernel time for 262,144 buckets, however few flows), so the bans of this
+ * window (a scan, the other hosts' reports: tens a second in a fleet under a spread-out scan) share one
+ * read, and the read stays out of the way of the kernel writes of the next bans. Nothing of a banned
+ * address gets through meanwhile: the block set's DROP comes before the `established` rule, so the
+ * cut only frees the sockets and flows, this much later at most. settle() (stop) cuts at once.
  */
-export const KILL_DELAY_MS = 20
+export const KILL_DELAY_MS = 250
 
 /** One ban to apply. */
 export interface BanOrder {
@@ -185,6 +187,8 @@ export class Enforcer {
   private readonly replacing = new Map<ListKind, Map<string, SetEntry>>()
   private killQueue: Address[] = []
   private killing: Promise<void> | undefined
+  /** Ends the wait of the queued kills (settle()). */
+  private killNow: (() => void) | undefined
   /**
    * When this host's own bans expire (ms; Infinity: never), by target text, oldest first; at most
    * {@link OWN_EXPIRIES_MAX}. Neither backend can tell one element's remaining timeout cheaply (ipset
@@ -460,7 +464,10 @@ export class Enforcer {
   /** Waits until queued writes are in the kernel and queued kills have run (stop, tests). */
   async settle(): Promise<void> {
     await this.writer.flush().catch(() => {})
-    while (this.killing !== undefined) await this.killing
+    while (this.killing !== undefined) {
+      this.killNow?.()
+      await this.killing
+    }
   }
 
   /**
@@ -491,7 +498,14 @@ export class Enforcer {
     this.killQueue.push(address)
     if (this.killing !== undefined) return
     this.killing = (async () => {
-      await new Promise((resolve) => setTimeout(resolve, KILL_DELAY_MS))
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, KILL_DELAY_MS)
+        this.killNow = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+      this.killNow = undefined
       while (this.killQueue.length > 0) {
         const batch = this.killQueue
         this.killQueue = []

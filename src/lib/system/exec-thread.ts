@@ -4,7 +4,10 @@
  * tens of milliseconds on a busy one. The daemon's event loop must stay free for the packet that
  * arrives meanwhile, so the programs it runs beside the ban path (`ss -K` and `conntrack` after a ban,
  * `ip -j addr` every 30 s) start from one helper thread instead. Results and errors are the ones of
- * {@link exec}: MissingDependencyError and CommandFailedError are rebuilt on this side.
+ * {@link exec}: MissingDependencyError and CommandFailedError are rebuilt on this side. The same thread
+ * reads files for the daemon's connection lookup after a ban (connected.ts): fs.promises.readFile()
+ * of a /proc table takes five thread-pool round trips (open, fstat, two reads, close), each waking the
+ * event loop; the thread reads it in one go and answers with one message.
  */
 import {Worker} from 'node:worker_threads'
 
@@ -16,6 +19,8 @@ import {keepV8Flags} from './v8-flags.js'
 
 /** An Exec whose programs start from a worker thread; close() ends the thread. */
 export interface ThreadExec extends Exec {
+  /** The text (UTF-8) of a file, read on the thread; undefined when it does not exist or may not be read. */
+  readText(path: string): Promise<string | undefined>
   close(): Promise<void>
 }
 
@@ -29,7 +34,7 @@ const WORKER_URL = new URL('./exec-worker.js', import.meta.url)
 export function threadExec(): ThreadExec {
   let worker: Worker | undefined
   let nextId = 0
-  const pending = new Map<number, {resolve: (r: ExecResult) => void; reject: (e: unknown) => void}>()
+  const pending = new Map<number, {resolve: (r: unknown) => void; reject: (e: unknown) => void}>()
 
   /** The thread `w` ended: its calls fail (a new thread starts at the next call). */
   const failAll = (w: Worker, error: unknown): void => {
@@ -45,8 +50,8 @@ export function threadExec(): ThreadExec {
       if (call === undefined) return
       pending.delete(reply.id)
       if (pending.size === 0) w.unref()
-      if (reply.ok) call.resolve(reply.result)
-      else call.reject(rebuildError(reply.error))
+      if (!reply.ok) call.reject(rebuildError(reply.error))
+      else call.resolve('text' in reply ? reply.text ?? undefined : reply.result)
     })
     w.on('error', (error) => failAll(w, error))
     w.on('exit', () => failAll(w, new Error('the process thread ended')))
@@ -54,18 +59,20 @@ export function threadExec(): ThreadExec {
     return w
   }
 
-  const run = async (program: string, args: readonly string[], options: ExecOptions = {}): Promise<ExecResult> => {
-    if (options.signal !== undefined || options.processGroup || options.inputStream !== undefined) return mainThreadExec(program, args, options)
+  const ask = <T>(request: ExecThreadRequest): Promise<T> => {
     worker ??= start()
-    const id = ++nextId
-    const {env, input, timeoutMs} = options
-    const request: ExecThreadRequest = {args: [...args], id, options: {env, input, timeoutMs}, program}
-    const result = new Promise<ExecResult>((resolve, reject) => pending.set(id, {reject, resolve}))
+    const result = new Promise<T>((resolve, reject) => pending.set(request.id, {reject, resolve: resolve as (r: unknown) => void}))
     worker.ref()
     worker.postMessage(request)
     return result
   }
+  const run = async (program: string, args: readonly string[], options: ExecOptions = {}): Promise<ExecResult> => {
+    if (options.signal !== undefined || options.processGroup || options.inputStream !== undefined) return mainThreadExec(program, args, options)
+    const {env, input, timeoutMs} = options
+    return ask<ExecResult>({args: [...args], id: ++nextId, kind: 'exec', options: {env, input, timeoutMs}, program})
+  }
   return Object.assign(run, {
+    readText: (path: string) => ask<string | undefined>({id: ++nextId, kind: 'read', path}),
     async close(): Promise<void> {
       const w = worker
       if (w === undefined) return

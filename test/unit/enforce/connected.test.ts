@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
-import {conntrackAddresses, CONNTRACK_READ_MAX_FLOWS, findConnected, PROC_CONNTRACK, PROC_CONNTRACK_COUNT, tcpPeers} from '../../../src/lib/enforce/index.js'
+import {conntrackAddresses, CONNTRACK_READ_MAX_FLOWS, findConnected, PROC_CONNTRACK, PROC_CONNTRACK_COUNT, readTablesWith, tcpPeers} from '../../../src/lib/enforce/index.js'
 import {parseAddress} from '../../../src/lib/net/index.js'
 
 const HEADER = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n'
@@ -63,4 +63,18 @@ test('findConnected - a large or missing conntrack table is not read: sockets fr
   assert.deepEqual([...report.sockets], ['198.51.100.7'])
   assert.ok(!read.includes(PROC_CONNTRACK), 'the table itself was not read')
   assert.equal((await findConnected(addrs, files({[PROC_CONNTRACK]: undefined, [PROC_CONNTRACK_COUNT]: undefined}))).flows, undefined)
+})
+
+test('readTablesWith - the tables go to the given reader (the helper thread), the small count file is read at once', async () => {
+  const asked: string[] = []
+  const read = readTablesWith(async (path) => {
+    asked.push(path)
+    return path === PROC_CONNTRACK ? CONNTRACK : path.endsWith('6') ? TCP6 : TCP
+  })
+  assert.equal(await read(PROC_CONNTRACK), CONNTRACK)
+  assert.equal(await read('/proc/net/tcp6'), TCP6)
+  // The count is this machine's own (or absent): never handed to the reader.
+  const count = await read(PROC_CONNTRACK_COUNT, true)
+  assert.ok(count === undefined || /^\d+\n$/.test(count), String(count))
+  assert.deepEqual(asked, [PROC_CONNTRACK, '/proc/net/tcp6'])
 })

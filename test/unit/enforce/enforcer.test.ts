@@ -3,12 +3,13 @@ import {test} from 'node:test'
 
 import {defaultConfig} from '../../../src/lib/config/index.js'
 import type {Config} from '../../../src/lib/config/index.js'
-import {Enforcer, MAX_REASON_KINDS, RECENT_BANS} from '../../../src/lib/enforce/index.js'
+import {Enforcer, KILL_DELAY_MS, MAX_REASON_KINDS, RECENT_BANS} from '../../../src/lib/enforce/index.js'
 import type {EnforcerLogLevel} from '../../../src/lib/enforce/index.js'
 import {CommandFailedError} from '../../../src/lib/errors.js'
 import {forEachOf, MemoryBackend} from '../../../src/lib/firewall/sets/index.js'
 import type {SetEntry} from '../../../src/lib/firewall/sets/index.js'
 import {NetworkList, parseAddress, parseNetwork, parseTarget} from '../../../src/lib/net/index.js'
+import type {Address} from '../../../src/lib/net/index.js'
 import {line, recordingExec} from '../firewall/sets/fake-exec.js'
 
 const a = parseAddress
@@ -24,10 +25,15 @@ function setup(configure?: (c: Config) => void) {
   const host = recordingExec((call) => (call.program === 'ss' ? {stdout: 'ESTAB 0 0 192.0.2.1:22 203.0.113.7:1\n'} : undefined))
   const logs: Array<{level: EnforcerLogLevel; message: string}> = []
   const connected = {flows: new Set<string>(), sockets: new Set<string>()}
+  const lookups: Array<readonly string[]> = []
   let now = NOW
-  const enforcer = new Enforcer({backend, config, exec: host.exec, facts, findConnected: async () => connected,
+  const findConnected = async (addrs: readonly Address[]) => {
+    lookups.push(addrs.map((x) => x.text))
+    return connected
+  }
+  const enforcer = new Enforcer({backend, config, exec: host.exec, facts, findConnected,
     log: (level, message) => logs.push({level, message}), now: () => now})
-  return {advance: (ms: number) => (now += ms), backend, calls: host.calls, config, connected, enforcer, facts, logs}
+  return {advance: (ms: number) => (now += ms), backend, calls: host.calls, config, connected, enforcer, facts, logs, lookups}
 }
 
 const blocked = async (backend: MemoryBackend) => (await backend.list('block')).map((e) => e.target.text).sort()
@@ -245,6 +251,22 @@ test('Enforcer ban - the counters stay bounded when every ban brings a new reaso
   assert.equal(Object.values(enforcer.stats.byReason).reduce((x, y) => x + y, 0), bans, 'every ban is counted once')
   assert.ok((enforcer.stats.byReason.other ?? 0) >= bans - MAX_REASON_KINDS)
   assert.equal(enforcer.recent().length, RECENT_BANS)
+})
+
+test('Enforcer ban - the kills of a burst wait KILL_DELAY_MS and share one look-up; settle() cuts at once', {timeout: 10_000}, async (t) => {
+  const {connected, enforcer, lookups} = setup((c) => {
+    c.firewall.kill_connections = true
+  })
+  t.mock.timers.enable({apis: ['setTimeout']})
+  connected.sockets.add('203.0.113.81')
+  for (const text of ['203.0.113.80', '203.0.113.81', '203.0.113.82']) await enforcer.ban({reason: 'ssh', source: 'kmsg', target: a(text)})
+  t.mock.timers.tick(KILL_DELAY_MS - 1)
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.deepEqual(lookups, [], 'nothing is looked up before the delay')
+  // The clock stands still: only settle() can end the wait (a stopping daemon does not wait).
+  await enforcer.settle()
+  assert.deepEqual(lookups, [['203.0.113.80', '203.0.113.81', '203.0.113.82']], 'one look-up for the three bans')
+  assert.equal(enforcer.stats.killed.sockets, 1)
 })
 
 test('Enforcer ban - addresses without sockets or flows cost no process; conntrack runs only for those with flows', async () => {
