@@ -1,6 +1,6 @@
 /**
  * P2 of DESIGN.md: a probe on one host → blocked in the kernel of every other host, through real
- * `diswall daemon`s (ipset, kmsg) in namespaces, one nats-server in a hub namespace linked to each host,
+ * `diswall daemon`s (ipset; kmsg, the default source, or nflog) in namespaces, one nats-server in a hub namespace linked to each host,
  * and an attacker namespace linked to each host. Plus: reports/s one host can publish, and the time
  * from a NATS server restart to a daemon's block set reconciled with a 100k-entry init answer.
  *
@@ -75,9 +75,11 @@ export const fleetSuite: BenchSuite = {
   async run(ctx) {
     const out: BenchResult[] = []
     if (ctx.wants('p2.publish')) out.push(...(await attempt(ctx, 'p2.publish', () => measurePublish(ctx))))
-    for (const hosts of [4, 16] as const) {
-      const id = `p2.fanout.${hosts}`
-      if (ctx.wants(id)) out.push(...(await attempt(ctx, id, () => measureFanout(ctx, id, hosts))))
+    for (const source of ['kmsg', 'nflog'] as const) {
+      for (const hosts of [4, 16] as const) {
+        const id = `p2.fanout.${hosts}${source === 'kmsg' ? '' : `.${source}`}`
+        if (ctx.wants(id)) out.push(...(await attempt(ctx, id, () => measureFanout(ctx, id, hosts, source))))
+      }
     }
     if (ctx.wants('p2.reconcile')) out.push(...(await attempt(ctx, 'p2.reconcile', () => measureReconcile(ctx))))
     return out
@@ -85,7 +87,7 @@ export const fleetSuite: BenchSuite = {
 }
 
 /** The config and firewall directory of one host; returns the config file's path. */
-function writeHost(base: string, name: string, natsAddress: string): string {
+function writeHost(base: string, name: string, natsAddress: string, source: DetectSource = 'kmsg'): string {
   const dir = join(base, name, 'firewall')
   for (const [file, text] of Object.entries({
     'incoming.d/00-established': '',
@@ -106,7 +108,7 @@ function writeHost(base: string, name: string, natsAddress: string): string {
     'backend = "ipset"',
     `dir = "${dir}"`,
     '[detect]',
-    'source = "kmsg"',
+    `source = "${source}"`,
     `log_prefix = "${uniqueLogPrefix(`p2${name}`)}"`,
     '[daemon]',
     `state_dir = "${join(base, name, 'state')}"`,
@@ -208,7 +210,10 @@ function treeCpuMs(pid: number): number {
 const fmt = (l: {p50: number; p90: number; p99: number; max: number}): string =>
   `p50 ${l.p50.toFixed(2)} / p90 ${l.p90.toFixed(2)} / p99 ${l.p99.toFixed(2)} / max ${l.max.toFixed(2)} ms`
 
-async function measureFanout(ctx: SuiteContext, id: string, count: number): Promise<BenchResult> {
+/** The detection sources the fan-out rows run with: kmsg, the default, and nflog (no polling, no shared kernel log). */
+type DetectSource = 'kmsg' | 'nflog'
+
+async function measureFanout(ctx: SuiteContext, id: string, count: number, detect: DetectSource): Promise<BenchResult> {
   const probes = scaled(PROBES, ctx.scale, 20)
   await enableNetnsLogging()
   const names = Array.from({length: count}, (_, i) => `h${i}`)
@@ -229,7 +234,7 @@ async function measureFanout(ctx: SuiteContext, id: string, count: number): Prom
         const ns = fleet.host(name)
         const toAttacker = fleet.link(name, 'attacker')
         await ns.run('ip', ['route', 'add', '198.19.0.0/16', 'via', toAttacker.b.ipv4])
-        hosts.push({config: writeHost(temp.path, name, fleet.link('hub', name).a.ipv4), name, ns})
+        hosts.push({config: writeHost(temp.path, name, fleet.link('hub', name).a.ipv4, detect), name, ns})
       }
       ctx.log(`${id}: starting ${count} daemons`)
       daemons = await startDaemons(hosts)
@@ -301,7 +306,7 @@ async function measureFanout(ctx: SuiteContext, id: string, count: number): Prom
         latencyMs: summarizeLatency([...endToEnd, ...Array.from({length: missing}, () => 5000)]),
         notes: [
           'per probe: the latest commit over the other hosts, minus the probe\'s send time (CLOCK_MONOTONIC, daemons with -d)',
-          `stage detect (probe sent → detected on h0: kernel log, kmsg, engine): ${fmt(summarizeLatency(stages.detect))}`,
+          `stage detect (probe sent → detected on h0: kernel log, ${detect}, engine): ${fmt(summarizeLatency(stages.detect))}`,
           `stage publish (detected → handed to NATS on h0): ${fmt(summarizeLatency(stages.publish))}`,
           `stage nats (handed to NATS → received on another host, via the hub): ${fmt(summarizeLatency(stages.nats))}`,
           `stage commit (received → in the kernel set of that host): ${fmt(summarizeLatency(stages.commit))}`,
@@ -316,7 +321,7 @@ async function measureFanout(ctx: SuiteContext, id: string, count: number): Prom
         ],
         seconds,
         target: count === 4 ? P2.hosts4 : P2.hosts16,
-        what: `probe on 1 host → in the kernel set of the ${count - 1} others (${count} daemons, ipset, kmsg, one nats-server)`,
+        what: `probe on 1 host → in the kernel set of the ${count - 1} others (${count} daemons, ipset, ${detect}, one nats-server)`,
       })
     } finally {
       for (const d of daemons) await d.stop(10_000)
