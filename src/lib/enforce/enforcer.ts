@@ -67,14 +67,21 @@ export interface ReplaceHooks {
 }
 
 /**
- * How long after a ban its connections are looked up and cut, ms. The look-up reads the kernel's
- * conntrack table (~0.7 ms of kernel time for 262,144 buckets, however few flows), so the bans of this
- * window (a scan, the other hosts' reports: tens a second in a fleet under a spread-out scan) share one
- * read, and the read stays out of the way of the kernel writes of the next bans. Nothing of a banned
- * address gets through meanwhile: the block set's DROP comes before the `established` rule, so the
- * cut only frees the sockets and flows, this much later at most. settle() (stop) cuts at once.
+ * How long after a ban of this host's own its connections are looked up and cut, ms. The look-up reads
+ * the kernel's conntrack table (~0.7 ms of kernel time for 262,144 buckets, however few flows), so the
+ * bans of a burst (a scan) share one read, and the read stays out of the way of the kernel writes of
+ * the next bans. Nothing of a banned address gets through meanwhile (the block set's DROP comes before
+ * the `established` rule): the cut frees the sockets and flows, and a connected attacker (an SSH or
+ * HTTP session this host detected) sees it at once.
  */
-export const KILL_DELAY_MS = 250
+export const KILL_DELAY_MS = 20
+
+/**
+ * The same for a ban another host reported, ms: such an address is rarely connected here, and the
+ * reports of a fleet under a spread-out scan (tens a second) then share one read of the machine-wide
+ * conntrack hash. An own ban queued meanwhile brings the read forward to its own delay.
+ */
+export const REMOTE_KILL_DELAY_MS = 250
 
 /** One ban to apply. */
 export interface BanOrder {
@@ -187,8 +194,10 @@ export class Enforcer {
   private readonly replacing = new Map<ListKind, Map<string, SetEntry>>()
   private killQueue: Address[] = []
   private killing: Promise<void> | undefined
-  /** Ends the wait of the queued kills (settle()). */
+  /** While the queued kills wait: ends the wait (settle(), or an earlier due time), and when it is due (performance.now()). */
   private killNow: (() => void) | undefined
+  private killDue = 0
+  private killTimer: NodeJS.Timeout | undefined
   /**
    * When this host's own bans expire (ms; Infinity: never), by target text, oldest first; at most
    * {@link OWN_EXPIRIES_MAX}. Neither backend can tell one element's remaining timeout cheaply (ipset
@@ -289,7 +298,7 @@ export class Enforcer {
     // A network ban (IPv6 group) from another host names no single offender: ss -K and conntrack
     // take addresses, so only an address's connections are cut.
     const victim = order.address ?? (isAddress(target) ? target : undefined)
-    if (this.config.firewall.kill_connections && victim !== undefined) this.kill(victim)
+    if (this.config.firewall.kill_connections && victim !== undefined) this.kill(victim, own ? KILL_DELAY_MS : REMOTE_KILL_DELAY_MS)
     return {result: 'banned', ttlSec}
   }
 
@@ -493,36 +502,48 @@ export class Enforcer {
     return expires === Number.POSITIVE_INFINITY ? 0 : Math.max(1, Math.ceil((expires - now) / 1000))
   }
 
-  /** Queues an address whose connections are cut; one batch of kills runs at a time. */
-  private kill(address: Address): void {
+  /**
+   * Queues an address whose connections are cut `delayMs` from now, or earlier with an earlier one
+   * queued; one batch of kills runs at a time, and addresses queued while it runs are cut right after.
+   */
+  private kill(address: Address, delayMs: number): void {
     this.killQueue.push(address)
-    if (this.killing !== undefined) return
-    this.killing = (async () => {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, KILL_DELAY_MS)
-        this.killNow = () => {
-          clearTimeout(timer)
-          resolve()
-        }
-      })
-      this.killNow = undefined
-      while (this.killQueue.length > 0) {
-        const batch = this.killQueue
-        this.killQueue = []
-        try {
-          // Most banned addresses have nothing to cut (connected.ts): then no process starts.
-          const only = await this.findConnected(batch).catch(() => undefined)
-          const report = await killConnectionsBatch(batch, {conntrackMax: CONNTRACK_PER_BATCH, exec: this.exec, ...(only === undefined ? {} : {only})})
-          this.stats.killed.sockets += report.sockets
-          this.stats.killed.conntrack += report.conntrack
-          if (report.sockets + report.conntrack > 0) {
-            this.log('info', `cut ${report.sockets} sockets and ${report.conntrack} conntrack flows of ${batch.map((a) => a.text).join(', ')}`)
-          }
-        } catch (error) {
-          this.log('warning', `cutting the connections of ${batch.length} banned addresses failed: ${asDiswallError(error).message}`)
-        }
+    const due = performance.now() + delayMs
+    if (this.killing === undefined) {
+      this.killing = this.runKills(due, delayMs)
+    } else if (this.killNow !== undefined && due < this.killDue) {
+      clearTimeout(this.killTimer)
+      this.killDue = due
+      this.killTimer = setTimeout(this.killNow, delayMs)
+    }
+  }
+
+  private async runKills(due: number, delayMs: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.killDue = due
+      this.killTimer = setTimeout(resolve, delayMs)
+      this.killNow = () => {
+        clearTimeout(this.killTimer)
+        resolve()
       }
-      this.killing = undefined
-    })()
+    })
+    this.killNow = undefined
+    while (this.killQueue.length > 0) {
+      const batch = this.killQueue
+      this.killQueue = []
+      try {
+        // Most banned addresses have nothing to cut (connected.ts): then no process starts.
+        const only = await this.findConnected(batch).catch(() => undefined)
+        const report = await killConnectionsBatch(batch, {conntrackMax: CONNTRACK_PER_BATCH, exec: this.exec, ...(only === undefined ? {} : {only})})
+        this.stats.killed.sockets += report.sockets
+        this.stats.killed.conntrack += report.conntrack
+        if (report.sockets + report.conntrack > 0) {
+          this.log('info', `cut ${report.sockets} sockets and ${report.conntrack} conntrack flows of ${batch.map((a) => a.text).join(', ')}`)
+        }
+      } catch (error) {
+        this.log('warning', `cutting the connections of ${batch.length} banned addresses failed: ${asDiswallError(error).message}`)
+      }
+    }
+    this.killing = undefined
   }
 }

@@ -3,7 +3,7 @@ import {test} from 'node:test'
 
 import {defaultConfig} from '../../../src/lib/config/index.js'
 import type {Config} from '../../../src/lib/config/index.js'
-import {Enforcer, KILL_DELAY_MS, MAX_REASON_KINDS, RECENT_BANS} from '../../../src/lib/enforce/index.js'
+import {Enforcer, KILL_DELAY_MS, MAX_REASON_KINDS, RECENT_BANS, REMOTE_KILL_DELAY_MS} from '../../../src/lib/enforce/index.js'
 import type {EnforcerLogLevel} from '../../../src/lib/enforce/index.js'
 import {CommandFailedError} from '../../../src/lib/errors.js'
 import {forEachOf, MemoryBackend} from '../../../src/lib/firewall/sets/index.js'
@@ -267,6 +267,29 @@ test('Enforcer ban - the kills of a burst wait KILL_DELAY_MS and share one look-
   await enforcer.settle()
   assert.deepEqual(lookups, [['203.0.113.80', '203.0.113.81', '203.0.113.82']], 'one look-up for the three bans')
   assert.equal(enforcer.stats.killed.sockets, 1)
+})
+
+test('Enforcer ban - another host\'s bans wait REMOTE_KILL_DELAY_MS for their look-up; an own ban queued meanwhile brings it forward', {timeout: 10_000}, async (t) => {
+  const {enforcer, lookups} = setup((c) => {
+    c.firewall.kill_connections = true
+  })
+  const turn = () => new Promise((resolve) => setImmediate(resolve))
+  t.mock.timers.enable({apis: ['setTimeout']})
+  await enforcer.ban({reason: 'port-scan 23/tcp', source: 'remote host-b', target: a('203.0.113.90')})
+  t.mock.timers.tick(KILL_DELAY_MS)
+  await turn()
+  assert.deepEqual(lookups, [], 'a remote ban waits longer than an own one')
+  t.mock.timers.tick(REMOTE_KILL_DELAY_MS - KILL_DELAY_MS)
+  await turn()
+  assert.deepEqual(lookups, [['203.0.113.90']])
+  await enforcer.ban({reason: 'port-scan 23/tcp', source: 'remote host-b', target: a('203.0.113.91')})
+  t.mock.timers.tick(10)
+  await enforcer.ban({reason: 'ssh', source: 'kmsg', target: a('203.0.113.92')})
+  t.mock.timers.tick(KILL_DELAY_MS)
+  await turn()
+  assert.deepEqual(lookups.slice(1), [['203.0.113.91', '203.0.113.92']], 'both at the own ban\'s time')
+  await enforcer.settle()
+  assert.equal(lookups.length, 2)
 })
 
 test('Enforcer ban - addresses without sockets or flows cost no process; conntrack runs only for those with flows', async () => {
