@@ -61,7 +61,8 @@ export function readTablesWith(readText: (path: string) => Promise<string | unde
 }
 
 /**
- * Looks `addrs` up in the kernel's tables (file reads on libuv's thread pool, no process).
+ * Looks `addrs` up in the kernel's tables (file reads off the event loop: libuv's thread pool, or the
+ * daemon's helper thread through {@link readTablesWith}; no process).
  *
  * Where conntrack tracks flows in this namespace (its count is above 0, as soon as a rule such as the
  * `established` template uses it), every TCP connection has a flow, so the conntrack table answers for
